@@ -1,0 +1,42 @@
+export {
+  AbortedError,
+  BadEntryError,
+  CorruptLayerError,
+  DigestMismatchError,
+  ImageError,
+  LimitExceededError,
+  MediaTypeError,
+  SizeMismatchError,
+  StrataError,
+  TargetError,
+  withErrorContext,
+  type ErrorContext,
+  type StrataErrorCode,
+} from "./errors.js";
+export {
+  assertNever,
+  displayPath,
+  pathFromKey,
+  pathKey,
+  type DeviceEntry,
+  type DirectoryEntry,
+  type EntryAttributes,
+  type EntryKind,
+  type EntryPath,
+  type FifoEntry,
+  type FileEntry,
+  type HardlinkEntry,
+  type LayerEntry,
+  type OpaqueEntry,
+  type SymlinkEntry,
+  type WhiteoutEntry,
+} from "./layer-entry.js";
+export { baseName, childPath, cleanEntryPath, isWithin, joinPath, parentPath, splitPath } from "./entry-path.js";
+export { classifyWhiteout, type Whiteout } from "./whiteout.js";
+export { DEFAULT_LAYER_LIMITS, resolveLimits, type LayerLimits } from "./limits.js";
+export { compressionOf, LAYER_MEDIA_TYPE_NAMES, sniffCompression, type Compression } from "./media-type.js";
+export { CHUNK_SIZE, createDecompressor, defaultZstdBackend, type ZstdBackend } from "./decompress.js";
+export { parseDigest, VerifyStream, type VerifyOptions } from "./verify-stream.js";
+export { readTar, type TarRecord } from "./tar-reader.js";
+export { encodeMember, writeTar, type TarMember, type TarWriteOptions } from "./tar-writer.js";
+export { readLayer, type Layer, type LayerDescriptor, type ReadLayerOptions } from "./read-layer.js";

@@ -1,0 +1,84 @@
+import { BadEntryError, CorruptLayerError, LimitExceededError } from "./errors.js";
+import { cleanEntryPath, splitPath } from "./entry-path.js";
+import type { EntryAttributes, LayerEntry } from "./layer-entry.js";
+import type { LayerLimits } from "./limits.js";
+import type { TarRecord } from "./tar-reader.js";
+import { classifyWhiteout } from "./whiteout.js";
+
+function checkPathLimits(path: Buffer, limits: LayerLimits): void {
+  if (path.length > limits.maxPathLength) throw new LimitExceededError("maxPathLength", path.length, limits.maxPathLength);
+  const depth = splitPath(path).length;
+  if (depth > limits.maxDepth) throw new LimitExceededError("maxDepth", depth, limits.maxDepth);
+  for (const part of splitPath(path)) {
+    if (part.length > 255) throw new LimitExceededError("maxNameLength", part.length, 255);
+  }
+}
+
+/**
+ * Turns one tar member into a LayerEntry, or undefined for members that are
+ * not part of the tree (aufs `.wh..wh.*` metadata). Throws BadEntryError for
+ * names and kinds the changeset contract refuses.
+ */
+export function normaliseEntry(record: TarRecord, limits: LayerLimits): LayerEntry | undefined {
+  const path = cleanEntryPath(record.name);
+  checkPathLimits(path, limits);
+  const whiteout = classifyWhiteout(path);
+  switch (whiteout.kind) {
+    case "whiteout":
+      return { kind: "whiteout", path: whiteout.target };
+    case "opaque":
+      return { kind: "opaque", path: whiteout.directory };
+    case "metadata":
+      return undefined;
+    case "none":
+      break;
+  }
+  const base: EntryAttributes = {
+    path,
+    mode: record.mode & 0o7777,
+    uid: record.uid,
+    gid: record.gid,
+    mtime: record.mtime,
+    xattrs: record.xattrs,
+  };
+  const entry = toEntry(record, base, limits);
+  if (path.length === 0 && entry.kind !== "dir") {
+    throw new BadEntryError("STRATA_ROOT_NOT_DIRECTORY", `an entry for the root itself must be a directory, not a ${entry.kind}`, {
+      hint: "the layer is malformed or hostile; do not use this image",
+    });
+  }
+  return entry;
+}
+
+function toEntry(record: TarRecord, base: EntryAttributes, limits: LayerLimits): LayerEntry {
+  switch (record.typeflag) {
+    case "0":
+    case "\0":
+    case "7":
+      // Old V7 archives mark directories with a trailing slash only.
+      if (record.name[record.name.length - 1] === 0x2f && record.size === 0) return { ...base, kind: "dir" };
+      return { ...base, kind: "file", size: record.size, body: record.body };
+    case "5":
+      return { ...base, kind: "dir" };
+    case "2":
+      if (record.linkname.length === 0) throw new BadEntryError("STRATA_BAD_ENTRY_NAME", "symlink with an empty target");
+      if (record.linkname.includes(0)) throw new BadEntryError("STRATA_BAD_ENTRY_NAME", "symlink target contains a NUL byte");
+      return { ...base, kind: "symlink", target: record.linkname };
+    case "1": {
+      const target = cleanEntryPath(record.linkname, "hardlink target");
+      if (target.length === 0) throw new BadEntryError("STRATA_BAD_HARDLINK", "hardlink to the root directory");
+      checkPathLimits(target, limits);
+      return { ...base, kind: "hardlink", target };
+    }
+    case "3":
+      return { ...base, kind: "char", devMajor: record.devMajor, devMinor: record.devMinor };
+    case "4":
+      return { ...base, kind: "block", devMajor: record.devMajor, devMinor: record.devMinor };
+    case "6":
+      return { ...base, kind: "fifo" };
+    default:
+      throw new CorruptLayerError("STRATA_CORRUPT_LAYER", `unsupported tar entry type ${JSON.stringify(record.typeflag)}`, {
+        hint: "strata reads files, directories, links, devices and fifos only",
+      });
+  }
+}

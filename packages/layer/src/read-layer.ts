@@ -1,0 +1,129 @@
+import { PassThrough, pipeline, Readable, type Transform } from "node:stream";
+import { createDecompressor, type ZstdBackend } from "./decompress.js";
+import { AbortedError, CorruptLayerError, MediaTypeError, StrataError, type ErrorContext } from "./errors.js";
+import { displayPath, type LayerEntry } from "./layer-entry.js";
+import { resolveLimits, type LayerLimits } from "./limits.js";
+import { compressionOf, sniffCompression, type Compression } from "./media-type.js";
+import { normaliseEntry } from "./normalise-entry.js";
+import { readTar } from "./tar-reader.js";
+import { VerifyStream } from "./verify-stream.js";
+
+/** What an image says about one layer. */
+export interface LayerDescriptor {
+  /** Digest of the blob as stored (compressed). */
+  readonly digest: string;
+  /** Size of the blob in bytes. */
+  readonly size: number;
+  /** Media type from the manifest; undefined where the source has none (docker-archive). */
+  readonly mediaType: string | undefined;
+  /** Digest of the uncompressed tar, from the image config's rootfs.diff_ids. */
+  readonly diffId: string | undefined;
+}
+
+/** A layer that can be read: its descriptor plus a way to open its blob. */
+export interface Layer extends LayerDescriptor {
+  /** A fresh stream of the blob's stored bytes on every call. */
+  open(): Promise<Readable>;
+}
+
+export interface ReadLayerOptions {
+  /** Bounds for hostile input; unset fields take DEFAULT_LAYER_LIMITS. */
+  readonly limits?: Partial<LayerLimits>;
+  /** Named in errors (image reference); the layer digest is added. */
+  readonly context?: ErrorContext;
+  /** Stops reading between entries and chunks. */
+  readonly signal?: AbortSignal;
+  /** Called with the number of blob bytes read, as they are read. */
+  readonly onBlobBytes?: (bytes: number) => void;
+  /** Forces a zstd backend (benchmarks); default native when it loads. */
+  readonly zstdBackend?: ZstdBackend;
+}
+
+function resolveCompression(declared: Compression | "sniff", head: Buffer, mediaType: string | undefined): Compression {
+  const seen = sniffCompression(head);
+  if (declared === "sniff" || declared === seen || head.length === 0) return declared === "sniff" ? seen : declared;
+  throw new MediaTypeError(
+    "STRATA_MEDIA_TYPE_MISMATCH",
+    `media type ${JSON.stringify(mediaType)} says ${declared}, but the blob's bytes are ${seen === "none" ? "not compressed" : seen}`,
+    { hint: "the manifest lies about this layer; the image is broken" },
+  );
+}
+
+/** Maps zlib and zstd failures to typed layer errors. */
+function typed(error: unknown): unknown {
+  if (error instanceof StrataError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (code === "Z_BUF_ERROR" || /unexpected end|truncat|ended in middle/i.test(String(error))) {
+    return new CorruptLayerError("STRATA_TRUNCATED_LAYER", "compressed layer data ends early", {
+      cause: error,
+      hint: "the layer blob is incomplete; fetch the image again",
+    });
+  }
+  if ((error as { name?: unknown }).name === "AbortError") return new AbortedError(error);
+  return new CorruptLayerError("STRATA_CORRUPT_LAYER", `cannot decompress layer: ${String((error as Error).message ?? error)}`, {
+    cause: error,
+    hint: "the layer blob is damaged; fetch the image again",
+  });
+}
+
+async function* prepend(head: IteratorResult<Buffer>, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  if (head.done === true) return;
+  yield head.value;
+  for (;;) {
+    const next = await rest.next();
+    if (next.done === true) return;
+    yield next.value;
+  }
+}
+
+/**
+ * Streams a layer's entries in tar order. The blob's size and digest and the
+ * tar's diff_id are checked over every byte (trailing bytes after the tar's
+ * end included); a mismatch surfaces as an error from the iteration, after
+ * the entries before it were yielded: a consumer must treat its work as
+ * void unless the iteration completes.
+ */
+export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): AsyncGenerator<LayerEntry> {
+  const context: ErrorContext = { ...options.context, layer: layer.digest };
+  const limits = resolveLimits(options.limits);
+  const streams: Transform[] = [];
+  let source: Readable | undefined;
+  try {
+    const declared = compressionOf(layer.mediaType);
+    source = await layer.open();
+    const blobCheck = new VerifyStream({ digest: layer.digest, size: layer.size, what: "blob", context });
+    const counted = options.onBlobBytes;
+    if (counted !== undefined) blobCheck.on("data", (chunk: Buffer) => counted(chunk.length));
+    streams.push(blobCheck);
+    pipeline(source, blobCheck, () => {});
+    const blobIterator = blobCheck[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const head = await blobIterator.next();
+    const compression = resolveCompression(declared, head.done === true ? Buffer.alloc(0) : head.value, layer.mediaType);
+    const decompressor = createDecompressor(compression, options.zstdBackend);
+    const tarCheck =
+      layer.diffId === undefined
+        ? new PassThrough()
+        : new VerifyStream({ digest: layer.diffId, what: "uncompressed layer (diff_id)", context });
+    streams.push(decompressor, tarCheck);
+    pipeline(Readable.from(prepend(head, blobIterator), { objectMode: false }), decompressor, tarCheck, () => {});
+    for await (const record of readTar(tarCheck, limits)) {
+      if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
+      let entry: LayerEntry | undefined;
+      try {
+        entry = normaliseEntry(record, limits);
+      } catch (error) {
+        throw error instanceof StrataError ? error.addContext({ entry: displayPath(record.name) }) : error;
+      }
+      if (entry !== undefined) yield entry;
+    }
+  } catch (error) {
+    throw addLayerContext(typed(error), context);
+  } finally {
+    source?.destroy();
+    for (const stream of streams) stream.destroy();
+  }
+}
+
+function addLayerContext(error: unknown, context: ErrorContext): unknown {
+  return error instanceof StrataError ? error.addContext(context) : error;
+}
