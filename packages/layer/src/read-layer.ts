@@ -10,8 +10,12 @@ import { VerifyStream } from "./verify-stream.js";
 
 /** What an image says about one layer. */
 export interface LayerDescriptor {
-  /** Digest of the blob as stored (compressed). */
-  readonly digest: string;
+  /**
+   * Digest of the blob as stored (compressed). Undefined where the source does
+   * not name the blob (docker-archive from Docker before 25 names layers by
+   * directory): then only the size and the diff_id are checked.
+   */
+  readonly digest: string | undefined;
   /** Size of the blob in bytes. */
   readonly size: number;
   /** Media type from the manifest; undefined where the source has none (docker-archive). */
@@ -84,7 +88,7 @@ async function* prepend(head: IteratorResult<Buffer>, rest: AsyncIterator<Buffer
  * void unless the iteration completes.
  */
 export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): AsyncGenerator<LayerEntry> {
-  const context: ErrorContext = { ...options.context, layer: layer.digest };
+  const context: ErrorContext = { ...options.context, layer: layer.digest ?? layer.diffId ?? "(unnamed layer)" };
   const limits = resolveLimits(options.limits);
   const streams: Transform[] = [];
   let source: Readable | undefined;

@@ -22,8 +22,8 @@ export function parseDigest(digest: string): { algorithm: string; hex: string } 
 }
 
 export interface VerifyOptions {
-  /** `alg:hex` the bytes must hash to. */
-  readonly digest: string;
+  /** `alg:hex` the bytes must hash to; undefined checks the size only. */
+  readonly digest: string | undefined;
   /** Exact byte count, when known. */
   readonly size?: number;
   /** "blob" or "uncompressed layer (diff_id)": named in the error. */
@@ -38,16 +38,18 @@ export interface VerifyOptions {
  */
 export class VerifyStream extends Transform {
   readonly #options: VerifyOptions;
-  readonly #hash: Hash;
-  readonly #expectedHex: string;
+  readonly #hash: Hash | undefined;
+  readonly #expectedHex: string | undefined;
   #bytes = 0;
 
   constructor(options: VerifyOptions) {
     super();
-    const { algorithm, hex } = parseDigest(options.digest);
     this.#options = options;
-    this.#expectedHex = hex;
-    this.#hash = createHash(ALGORITHMS[algorithm]?.node ?? "sha256");
+    if (options.digest !== undefined) {
+      const { algorithm, hex } = parseDigest(options.digest);
+      this.#expectedHex = hex;
+      this.#hash = createHash(ALGORITHMS[algorithm]?.node ?? "sha256");
+    }
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -57,7 +59,7 @@ export class VerifyStream extends Transform {
       done(new SizeMismatchError(size, this.#bytes, this.#options.context));
       return;
     }
-    this.#hash.update(chunk);
+    this.#hash?.update(chunk);
     done(null, chunk);
   }
 
@@ -67,8 +69,8 @@ export class VerifyStream extends Transform {
       done(new SizeMismatchError(size, this.#bytes, context));
       return;
     }
-    const actual = this.#hash.digest("hex");
-    if (actual !== this.#expectedHex) {
+    const actual = this.#hash?.digest("hex");
+    if (digest !== undefined && actual !== this.#expectedHex) {
       done(new DigestMismatchError(digest, `${digest.slice(0, digest.indexOf(":"))}:${actual}`, what, context));
       return;
     }

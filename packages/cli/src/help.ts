@@ -1,0 +1,53 @@
+export const MAIN_HELP = `strata: stack the layers of an OCI image into a root filesystem
+
+Usage:
+  strata unpack [options] IMAGE DEST   unpack IMAGE into the new directory DEST
+  strata inspect [options] IMAGE       show an image's manifest, config and layers
+  strata help COMMAND                  help on one command
+
+IMAGE is written as skopeo writes it:
+  oci:DIR[:TAG]               an OCI image layout (a directory with oci-layout)
+  docker-archive:FILE[:REF]   a tarball from \`docker save\` or skopeo
+  PATH                        a directory (OCI layout) or a file (docker-archive)
+
+Exit status: 0 on success, 1 when the image or a layer is refused, 2 on bad usage.
+`;
+
+export const UNPACK_HELP = `Usage: strata unpack [options] IMAGE DEST
+
+Apply IMAGE's layers in order (layers[0] first) into DEST, the way a union
+filesystem shows them: whiteouts remove lower files, opaque directories hide
+lower contents. Every blob's digest and every layer's diff_id is checked.
+
+DEST must not exist or be an empty directory. strata writes into a private
+(0700) staging directory beside it and renames it into place only when the
+whole image is unpacked: a failed or interrupted unpack leaves no DEST.
+
+Options:
+  --platform OS/ARCH[/VARIANT]  pick this platform from a multi-platform index
+                                (default: this machine's, e.g. linux/amd64)
+  --rootless                    do not chown: record owners in the
+                                user.rootlesscontainers xattr (as umoci does)
+                                and write devices as empty files. Implied when
+                                not running as root.
+  --quiet                       print nothing on success
+  --json                        print the result as JSON
+  -h, --help                    this help
+
+Examples:
+  strata unpack oci:./debian:bookworm rootfs
+  strata unpack --platform linux/arm64 oci:./multi:latest rootfs-arm64
+  strata unpack docker-archive:./app.tar /tmp/app-rootfs
+`;
+
+export const INSPECT_HELP = `Usage: strata inspect [options] IMAGE
+
+Show what IMAGE holds without unpacking it: the manifests its index offers,
+the one chosen for the platform, its config (os, architecture, runtime
+settings) and its layers with sizes and media types.
+
+Options:
+  --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
+  --json                        print machine-readable JSON
+  -h, --help                    this help
+`;

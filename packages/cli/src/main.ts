@@ -1,0 +1,131 @@
+import { parseArgs } from "node:util";
+import { inspect, StrataError, unpack, type ImageSummary } from "strata";
+import { INSPECT_HELP, MAIN_HELP, UNPACK_HELP } from "./help.js";
+import { terminalProgress } from "./progress.js";
+
+class UsageError extends Error {}
+
+type OptionSpec = Record<string, { type: "string" | "boolean" }>;
+
+function parse(args: string[], options: OptionSpec): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+async function runUnpack(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    platform: { type: "string" },
+    rootless: { type: "boolean" },
+    quiet: { type: "boolean" },
+    json: { type: "boolean" },
+  });
+  if (values.help === true) {
+    process.stdout.write(UNPACK_HELP);
+    return 0;
+  }
+  const [image, dest, extra] = positionals;
+  if (image === undefined || dest === undefined || extra !== undefined) throw new UsageError("unpack takes IMAGE and DEST");
+  const progress = process.stderr.isTTY && values.quiet !== true && values.json !== true ? terminalProgress(process.stderr) : undefined;
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort(new Error("interrupted"));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const result = await unpack({
+      image,
+      dest,
+      signal: controller.signal,
+      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+      ...(values.rootless === true ? { rootless: true } : {}),
+      ...(progress === undefined ? {} : { onProgress: progress.update }),
+    });
+    progress?.done();
+    if (values.json === true) {
+      const { image: resolved, ...rest } = result;
+      process.stdout.write(`${JSON.stringify({ ...rest, image: resolved.reference }, null, 2)}\n`);
+    } else if (values.quiet !== true) {
+      process.stdout.write(
+        `unpacked ${result.image.reference}: ${result.layers} layers, ${result.entries} entries, ${(result.bytes / 1e6).toFixed(1)} MB of file data into ${dest}\n`,
+      );
+      const kinds = new Map<string, number>();
+      for (const w of result.warnings) kinds.set(w.kind, (kinds.get(w.kind) ?? 0) + 1);
+      for (const [kind, count] of kinds) process.stderr.write(`warning: ${count} × ${kind} (rootless or filesystem limits)\n`);
+    }
+    return 0;
+  } finally {
+    progress?.done();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+function formatSummary(s: ImageSummary): string {
+  const lines = [`image      ${s.reference} (${s.transport})`];
+  if (s.choices.length > 1 || s.choices[0]?.tag !== undefined) {
+    lines.push("index");
+    for (const c of s.choices) lines.push(`  ${c.tag ?? "(untagged)"}  ${c.digest || "-"}${c.platform === undefined ? "" : `  ${c.platform}`}`);
+  }
+  if (s.manifest !== undefined) lines.push(`manifest   ${s.manifest.digest} ${s.manifest.mediaType ?? "(no mediaType)"}`);
+  const platform = [s.config.os, s.config.architecture, s.config.variant].filter(Boolean).join("/");
+  lines.push(`config     ${s.config.digest ?? "-"} ${platform}`);
+  for (const key of ["User", "WorkingDir", "Entrypoint", "Cmd", "Env"]) {
+    const value = s.config.runtime[key];
+    if (value !== undefined) lines.push(`  ${key.padEnd(10)} ${JSON.stringify(value)}`);
+  }
+  lines.push(`layers     ${s.layers.length}, ${(s.totalSize / 1e6).toFixed(1)} MB`);
+  s.layers.forEach((l, i) => lines.push(`  ${String(i).padStart(2)} ${l.digest ?? "(unnamed)"} ${String(l.size).padStart(12)} ${l.mediaType ?? "(tar, sniffed)"}`));
+  return `${lines.join("\n")}\n`;
+}
+
+async function runInspect(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { platform: { type: "string" }, json: { type: "boolean" } });
+  if (values.help === true) {
+    process.stdout.write(INSPECT_HELP);
+    return 0;
+  }
+  const [image, extra] = positionals;
+  if (image === undefined || extra !== undefined) throw new UsageError("inspect takes one IMAGE");
+  const summary = await inspect({ image, ...(typeof values.platform === "string" ? { platform: values.platform } : {}) });
+  process.stdout.write(values.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
+  return 0;
+}
+
+const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
+  unpack: { run: runUnpack, help: UNPACK_HELP },
+  inspect: { run: runInspect, help: INSPECT_HELP },
+};
+
+/** Runs the strata command line; returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "-h" || command === "--help") {
+    process.stdout.write(MAIN_HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "help") {
+    process.stdout.write(COMMANDS[rest[0] ?? ""]?.help ?? MAIN_HELP);
+    return 0;
+  }
+  const handler = COMMANDS[command];
+  try {
+    if (handler === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    return await handler.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`strata: ${error.message}\nRun 'strata ${handler === undefined ? "" : `${command} `}--help' for usage.\n`);
+      return 2;
+    }
+    if (error instanceof StrataError) {
+      process.stderr.write(`strata: ${error.message}\n`);
+      if (error.hint !== undefined) process.stderr.write(`  hint: ${error.hint}\n`);
+      process.stderr.write(`  code: ${error.code}\n`);
+      return 1;
+    }
+    process.stderr.write(`strata: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
+    return 1;
+  }
+}

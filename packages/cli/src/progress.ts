@@ -1,0 +1,43 @@
+import type { UnpackProgress } from "strata";
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/**
+ * A one-line progress display for a terminal (layers, bytes, entries),
+ * redrawn at most ten times a second.
+ */
+export function terminalProgress(stream: NodeJS.WriteStream): { update: (event: UnpackProgress) => void; done: () => void } {
+  let last = 0;
+  let layer = "";
+  let drawn = false;
+  const draw = (text: string, force: boolean): void => {
+    const now = Date.now();
+    if (!force && now - last < 100) return;
+    last = now;
+    stream.write(`\r\x1b[K${text}`);
+    drawn = true;
+  };
+  return {
+    update(event) {
+      switch (event.kind) {
+        case "image":
+          break;
+        case "layer-start":
+          layer = `layer ${event.index + 1}/${event.count} ${event.digest.slice(0, 19)}`;
+          draw(`${layer} 0/${megabytes(event.size)}`, true);
+          break;
+        case "bytes":
+          draw(`${layer} ${megabytes(event.read)}/${megabytes(event.size)} ${event.entries} entries`, false);
+          break;
+        case "layer-done":
+          draw(`${layer} done, ${event.entries} entries`, true);
+          break;
+      }
+    },
+    done() {
+      if (drawn) stream.write("\r\x1b[K");
+    },
+  };
+}

@@ -1,0 +1,11 @@
+export { openImage, type OpenImageRequest } from "./open-image.js";
+export type { Image, ManifestChoice } from "./image.js";
+export type { Descriptor } from "./descriptor.js";
+export type { ImageConfig } from "./image-config.js";
+export { parseImageConfig } from "./image-config.js";
+export { formatImageReference, parseImageReference, type ImageReference } from "./image-reference.js";
+export { openOciLayout, MAX_JSON_BLOB, type OpenImageOptions } from "./oci-layout.js";
+export { openDockerArchive } from "./docker-archive.js";
+export { formatPlatform, hostPlatform, normaliseArchitecture, parsePlatform, platformMatches, type Platform } from "./platform.js";
+export { DOCKER_CONFIG, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, REF_NAME_ANNOTATION } from "./media-types.js";
+export { writeOciLayout, type LayerSpec, type LayoutSpec } from "./layout-writer.js";

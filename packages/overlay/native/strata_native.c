@@ -1,0 +1,194 @@
+/*
+ * The few syscalls Node's fs lacks for rootfs work: xattrs that never follow
+ * symlinks, and mknod. Paths are Buffers so that non-UTF-8 names work.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <node_api.h>
+
+#define NAME_MAX_LEN 256
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  const char *code = "EIO";
+  switch (err) {
+    case EPERM: code = "EPERM"; break;
+    case ENOENT: code = "ENOENT"; break;
+    case EACCES: code = "EACCES"; break;
+    case EEXIST: code = "EEXIST"; break;
+    case ENOSPC: code = "ENOSPC"; break;
+    case ENOTSUP: code = "ENOTSUP"; break;
+    case ENODATA: code = "ENODATA"; break;
+    case ERANGE: code = "ERANGE"; break;
+    case E2BIG: code = "E2BIG"; break;
+    case EINVAL: code = "EINVAL"; break;
+    case ENAMETOOLONG: code = "ENAMETOOLONG"; break;
+    case ENOTDIR: code = "ENOTDIR"; break;
+    case EROFS: code = "EROFS"; break;
+    case EDQUOT: code = "EDQUOT"; break;
+    case ELOOP: code = "ELOOP"; break;
+  }
+  napi_throw_error(env, code, msg);
+  return NULL;
+}
+
+/* Copies a Buffer argument into a NUL-terminated heap string (caller frees). */
+static char *path_arg(napi_env env, napi_value value) {
+  void *data;
+  size_t length;
+  bool is_buffer = false;
+  napi_is_buffer(env, value, &is_buffer);
+  if (!is_buffer) {
+    napi_throw_type_error(env, NULL, "path must be a Buffer");
+    return NULL;
+  }
+  napi_get_buffer_info(env, value, &data, &length);
+  if (memchr(data, 0, length) != NULL) {
+    napi_throw_type_error(env, NULL, "path contains a NUL byte");
+    return NULL;
+  }
+  char *out = malloc(length + 1);
+  memcpy(out, data, length);
+  out[length] = 0;
+  return out;
+}
+
+static bool name_arg(napi_env env, napi_value value, char *out) {
+  size_t length;
+  if (napi_get_value_string_utf8(env, value, out, NAME_MAX_LEN, &length) != napi_ok || length >= NAME_MAX_LEN - 1) {
+    napi_throw_type_error(env, NULL, "xattr name must be a string shorter than 255 bytes");
+    return false;
+  }
+  return true;
+}
+
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[NAME_MAX_LEN];
+  if (!name_arg(env, argv[1], name)) return NULL;
+  void *value;
+  size_t length;
+  napi_get_buffer_info(env, argv[2], &value, &length);
+  char *path = path_arg(env, argv[0]);
+  if (path == NULL) return NULL;
+  int rc = lsetxattr(path, name, length == 0 ? "" : value, length, 0);
+  int err = errno;
+  free(path);
+  if (rc != 0) return throw_errno(env, "lsetxattr", err);
+  return NULL;
+}
+
+static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[NAME_MAX_LEN];
+  if (!name_arg(env, argv[1], name)) return NULL;
+  char *path = path_arg(env, argv[0]);
+  if (path == NULL) return NULL;
+  int rc = lremovexattr(path, name);
+  int err = errno;
+  free(path);
+  if (rc != 0) return throw_errno(env, "lremovexattr", err);
+  return NULL;
+}
+
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *path = path_arg(env, argv[0]);
+  if (path == NULL) return NULL;
+  ssize_t size = llistxattr(path, NULL, 0);
+  char *list = NULL;
+  for (int tries = 0; size > 0 && tries < 8; tries++) {
+    list = realloc(list, size);
+    ssize_t got = llistxattr(path, list, size);
+    if (got >= 0) { size = got; break; }
+    if (errno != ERANGE) { size = -1; break; }
+    size = llistxattr(path, NULL, 0);
+  }
+  int err = errno;
+  free(path);
+  if (size < 0) { free(list); return throw_errno(env, "llistxattr", err); }
+  napi_value array;
+  napi_create_array(env, &array);
+  uint32_t index = 0;
+  for (ssize_t pos = 0; pos < size;) {
+    size_t length = strlen(list + pos);
+    napi_value name;
+    napi_create_string_utf8(env, list + pos, length, &name);
+    napi_set_element(env, array, index++, name);
+    pos += length + 1;
+  }
+  free(list);
+  return array;
+}
+
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[NAME_MAX_LEN];
+  if (!name_arg(env, argv[1], name)) return NULL;
+  char *path = path_arg(env, argv[0]);
+  if (path == NULL) return NULL;
+  ssize_t size = lgetxattr(path, name, NULL, 0);
+  char *value = NULL;
+  for (int tries = 0; size > 0 && tries < 8; tries++) {
+    value = realloc(value, size);
+    ssize_t got = lgetxattr(path, name, value, size);
+    if (got >= 0) { size = got; break; }
+    if (errno != ERANGE) { size = -1; break; }
+    size = lgetxattr(path, name, NULL, 0);
+  }
+  int err = errno;
+  free(path);
+  if (size < 0) { free(value); return throw_errno(env, "lgetxattr", err); }
+  napi_value result;
+  void *copy;
+  napi_create_buffer_copy(env, size, size == 0 ? "" : value, &copy, &result);
+  free(value);
+  return result;
+}
+
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t mode, major, minor;
+  napi_get_value_uint32(env, argv[1], &mode);
+  napi_get_value_uint32(env, argv[2], &major);
+  napi_get_value_uint32(env, argv[3], &minor);
+  char *path = path_arg(env, argv[0]);
+  if (path == NULL) return NULL;
+  int rc = mknod(path, (mode_t)mode, makedev(major, minor));
+  int err = errno;
+  free(path);
+  if (rc != 0) return throw_errno(env, "mknod", err);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
+    {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_default, NULL},
+    {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
+    {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
+    {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

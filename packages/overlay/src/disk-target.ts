@@ -1,0 +1,280 @@
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeSync,
+} from "node:fs";
+import {
+  AbortedError,
+  BadEntryError,
+  baseName,
+  childPath,
+  displayPath,
+  parentPath,
+  pathFromKey,
+  pathKey,
+  StrataError,
+  TargetError,
+  type EntryAttributes,
+  type EntryPath,
+  type LayerEntry,
+} from "@strata/layer";
+import { native } from "./native.js";
+import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
+import { isPlainDirectory, lstatOrUndefined, onDisk, resolveParentInRoot, type ResolvedPath } from "./resolve-in-root.js";
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** Something strata could not reproduce exactly and worked around. */
+export interface UnpackWarning {
+  readonly kind: "device-replaced" | "xattr-skipped";
+  readonly path: string;
+  readonly detail: string;
+}
+
+export interface DiskTargetOptions {
+  readonly policy: OwnershipPolicy;
+  readonly onWarning?: (warning: UnpackWarning) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** Counts of what applying layers did. */
+export interface ApplyStats {
+  entries: number;
+  bytes: number;
+}
+
+function fsError(error: unknown, what: string): unknown {
+  if (error instanceof StrataError) return error;
+  const code = (error as NodeJS.ErrnoException).code ?? "EIO";
+  return new TargetError("STRATA_FS_ERROR", `${what}: ${code}: ${(error as Error).message}`, {
+    cause: error,
+    hint: code === "ENOSPC" || code === "EDQUOT" ? "the destination's filesystem is full" : undefined,
+  } as { cause: unknown; hint?: string });
+}
+
+/**
+ * Writes layer entries into a root directory on disk, following the
+ * changeset contract. Synchronous fs calls on one thread (measured 2x faster
+ * than promise-based writes here) while decompression runs on the pool.
+ * Directory times are set by `finish()`, after every child is written.
+ */
+export class DiskTarget {
+  readonly #root: Buffer;
+  readonly #options: DiskTargetOptions;
+  readonly #dirTimes = new Map<string, number>();
+  #rootAttributes: EntryAttributes | undefined;
+  readonly stats: ApplyStats = { entries: 0, bytes: 0 };
+
+  /** `root` must exist and be empty; it is owned by the caller (usually a private staging directory). */
+  constructor(root: string, options: DiskTargetOptions) {
+    this.#root = Buffer.from(root);
+    this.#options = options;
+  }
+
+  /** Applies one layer's entries in tar order; the layer's whiteouts affect only lower layers. */
+  async applyLayer(entries: AsyncIterable<LayerEntry>): Promise<void> {
+    const written = new Set<string>();
+    for await (const entry of entries) {
+      if (this.#options.signal?.aborted === true) throw new AbortedError(this.#options.signal.reason);
+      try {
+        await this.#apply(entry, written);
+      } catch (error) {
+        const typed = fsError(error, "write");
+        throw typed instanceof StrataError ? typed.addContext({ entry: displayPath(entry.path) }) : typed;
+      }
+      this.stats.entries++;
+    }
+  }
+
+  /** Sets directory times (children are all written now) and the root's attributes, last. */
+  finish(): void {
+    const keys = [...this.#dirTimes.keys()].sort((a, b) => b.length - a.length);
+    for (const key of keys) {
+      const abs = onDisk(this.#root, pathFromKey(key));
+      const mtime = this.#dirTimes.get(key) ?? 0;
+      if (key !== "" && lstatOrUndefined(abs)?.isDirectory() === true) lutimesSync(abs, mtime, mtime);
+    }
+    const rootAttrs = this.#rootAttributes;
+    if (rootAttrs === undefined) {
+      chmodSync(this.#root, 0o755);
+      lutimesSync(this.#root, 0, 0);
+      return;
+    }
+    this.#setOwnerAndMode(this.#root, rootAttrs, "dir");
+    this.#setXattrs(this.#root, rootAttrs, "dir", true);
+    lutimesSync(this.#root, rootAttrs.mtime, rootAttrs.mtime);
+  }
+
+  async #apply(entry: LayerEntry, written: Set<string>): Promise<void> {
+    switch (entry.kind) {
+      case "whiteout":
+        if (isPlainDirectory(this.#root, parentPath(entry.path))) this.#removeLower(entry.path, written);
+        return;
+      case "opaque":
+        if (isPlainDirectory(this.#root, entry.path)) {
+          for (const name of readdirSync(onDisk(this.#root, entry.path), { encoding: "buffer" })) {
+            this.#removeLower(childPath(entry.path, name), written);
+          }
+        }
+        return;
+      default:
+        break;
+    }
+    if (entry.path.length === 0) {
+      // The root stays 0700 while unpacking; its own attributes come last.
+      this.#rootAttributes = entry;
+      written.add("");
+      return;
+    }
+    const parent = resolveParentInRoot(this.#root, entry.path, true, (dir) => chmodSync(onDisk(this.#root, dir), 0o755));
+    const path = childPath(parent as ResolvedPath, baseName(entry.path));
+    const key = pathKey(path);
+    const abs = onDisk(this.#root, path);
+    switch (entry.kind) {
+      case "dir":
+        {
+          const merge = lstatOrUndefined(abs)?.isDirectory() === true;
+          if (!merge) {
+            rmSync(abs, { recursive: true, force: true });
+            mkdirSync(abs, 0o700);
+          }
+          // chown clears security.capability, so xattrs come after it.
+          this.#setOwnerAndMode(abs, entry, "dir");
+          this.#setXattrs(abs, entry, "dir", merge);
+        }
+        this.#dirTimes.set(key, entry.mtime);
+        break;
+      case "file":
+        rmSync(abs, { recursive: true, force: true });
+        await this.#writeFile(abs, entry, entry.body);
+        break;
+      case "symlink":
+        rmSync(abs, { recursive: true, force: true });
+        symlinkSync(entry.target, abs);
+        this.#finishNode(abs, entry, "symlink");
+        break;
+      case "hardlink":
+        this.#hardlink(abs, key, entry.target);
+        break;
+      case "char":
+      case "block":
+      case "fifo":
+        rmSync(abs, { recursive: true, force: true });
+        if (this.#options.policy.privileged) {
+          const type = entry.kind === "char" ? S_IFCHR : entry.kind === "block" ? S_IFBLK : S_IFIFO;
+          const [major, minor] = entry.kind === "fifo" ? [0, 0] : [entry.devMajor, entry.devMinor];
+          native().mknod(abs, type | 0o600, major, minor);
+          this.#finishNode(abs, entry, entry.kind);
+        } else {
+          this.#options.onWarning?.({ kind: "device-replaced", path: displayPath(path), detail: `${entry.kind} replaced by an empty file (rootless)` });
+          await this.#writeFile(abs, entry, []);
+        }
+        break;
+    }
+    written.add(key);
+  }
+
+  async #writeFile(abs: Buffer, entry: EntryAttributes, body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
+    const fd = openSync(abs, CREATE_FLAGS, 0o600);
+    try {
+      for await (const chunk of body) {
+        let offset = 0;
+        while (offset < chunk.length) offset += writeSync(fd, chunk, offset);
+        this.stats.bytes += chunk.length;
+      }
+      const owned = ownedAttributes(entry, "file", this.#options.policy);
+      if (this.#options.policy.privileged) fchownSync(fd, owned.uid, owned.gid);
+      fchmodSync(fd, entry.mode);
+      this.#setXattrs(abs, entry, "file", false);
+      futimesSync(fd, entry.mtime, entry.mtime);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  #hardlink(abs: Buffer, key: string, target: EntryPath): void {
+    const parent = resolveParentInRoot(this.#root, target, false);
+    const targetPath = parent === undefined ? undefined : childPath(parent, baseName(target));
+    const stats = targetPath === undefined ? undefined : lstatOrUndefined(onDisk(this.#root, targetPath));
+    if (targetPath === undefined || stats === undefined) throw badHardlink(target, "does not exist");
+    if (stats.isDirectory()) throw badHardlink(target, "is a directory");
+    if (pathKey(targetPath) === key) return;
+    rmSync(abs, { recursive: true, force: true });
+    try {
+      linkSync(onDisk(this.#root, targetPath), abs);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw badHardlink(target, "was removed by this entry");
+      throw error;
+    }
+  }
+
+  /** Owner, mode, xattrs, times for nodes made by path (symlinks, devices). */
+  #finishNode(abs: Buffer, entry: EntryAttributes, kind: string): void {
+    this.#setOwnerAndMode(abs, entry, kind);
+    this.#setXattrs(abs, entry, kind, false);
+    lutimesSync(abs, entry.mtime, entry.mtime);
+  }
+
+  #setOwnerAndMode(abs: Buffer, entry: EntryAttributes, kind: string): void {
+    const owned = ownedAttributes(entry, kind, this.#options.policy);
+    if (this.#options.policy.privileged) lchownSync(abs, owned.uid, owned.gid);
+    // chmod follows symlinks; symlinks have no mode of their own on Linux.
+    if (kind !== "symlink") chmodSync(abs, entry.mode);
+  }
+
+  #setXattrs(abs: Buffer, entry: EntryAttributes, kind: string, replace: boolean): void {
+    const { xattrs } = ownedAttributes(entry, kind, this.#options.policy);
+    const calls = xattrs.size > 0 || replace ? native() : undefined;
+    if (calls === undefined) return;
+    if (replace) {
+      for (const name of calls.llistxattr(abs)) if (!xattrs.has(name)) calls.lremovexattr(abs, name);
+    }
+    for (const [name, value] of xattrs) {
+      try {
+        calls.lsetxattr(abs, name, value);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const tolerated = code === "ENOTSUP" || (code === "EPERM" && !this.#options.policy.privileged);
+        if (!tolerated) throw error;
+        this.#options.onWarning?.({ kind: "xattr-skipped", path: abs.toString("utf8"), detail: `${name}: ${code}` });
+      }
+    }
+  }
+
+  /** Removes what lower layers put at `path` and below, keeping what this layer wrote. */
+  #removeLower(path: EntryPath, written: Set<string>): boolean {
+    const key = pathKey(path);
+    const abs = onDisk(this.#root, path);
+    const stats = lstatOrUndefined(abs);
+    if (stats === undefined) return false;
+    let keep = written.has(key);
+    if (stats.isDirectory()) {
+      for (const name of readdirSync(abs, { encoding: "buffer" })) {
+        if (this.#removeLower(childPath(path, name), written)) keep = true;
+      }
+    }
+    if (!keep) rmSync(abs, { recursive: true, force: true });
+    return keep;
+  }
+}
+
+function badHardlink(target: EntryPath, why: string): BadEntryError {
+  return new BadEntryError("STRATA_BAD_HARDLINK", `hardlink target ${displayPath(target)} ${why}`, {
+    hint: "a hardlink must name a file, symlink or device that exists in this or a lower layer",
+  });
+}

@@ -1,0 +1,36 @@
+import type { EntryAttributes } from "@strata/layer";
+import { encodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "./rootless-owner.js";
+
+/**
+ * Who owns what gets written. Privileged: the entries' owners are applied.
+ * Rootless: everything is owned by `uid`/`gid` (the unpacking user) and the
+ * entries' owners are recorded in `user.rootlesscontainers`, as umoci does;
+ * devices and fifos become empty files.
+ */
+export interface OwnershipPolicy {
+  readonly privileged: boolean;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** The policy of this process: privileged when root and not asked to be rootless. */
+export function ownershipFor(rootless: boolean): OwnershipPolicy {
+  const uid = process.geteuid?.() ?? 0;
+  const gid = process.getegid?.() ?? 0;
+  return { privileged: uid === 0 && !rootless, uid, gid };
+}
+
+/** Owner and xattrs as they land on disk for an entry of `kind`. */
+export function ownedAttributes(
+  attrs: EntryAttributes,
+  kind: string,
+  policy: OwnershipPolicy,
+): { uid: number; gid: number; xattrs: Map<string, Buffer> } {
+  const xattrs = new Map(attrs.xattrs);
+  if (policy.privileged) return { uid: attrs.uid, gid: attrs.gid, xattrs };
+  xattrs.delete(ROOTLESS_OWNER_XATTR);
+  // user.* xattrs cannot be set on symlinks, so their owner goes unrecorded.
+  const record = kind === "symlink" ? undefined : encodeRootlessOwner(attrs.uid, attrs.gid);
+  if (record !== undefined) xattrs.set(ROOTLESS_OWNER_XATTR, record);
+  return { uid: policy.uid, gid: policy.gid, xattrs };
+}

@@ -1,0 +1,27 @@
+/**
+ * The `user.rootlesscontainers` xattr (rootless-containers/proto): a protobuf
+ * `Resource { uint32 uid = 1; uint32 gid = 2; }` that records the owner a
+ * rootless unpack could not apply. umoci writes and reads the same.
+ */
+export const ROOTLESS_OWNER_XATTR = "user.rootlesscontainers";
+
+function varint(value: number): number[] {
+  const out: number[] = [];
+  let rest = value;
+  while (rest >= 0x80) {
+    out.push((rest % 0x80) | 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  out.push(rest);
+  return out;
+}
+
+/** The xattr value for an owner, or undefined for root:root (no record needed). */
+export function encodeRootlessOwner(uid: number, gid: number): Buffer | undefined {
+  if (uid === 0 && gid === 0) return undefined;
+  const bytes: number[] = [];
+  // proto3 leaves out fields that hold their default (0).
+  if (uid !== 0) bytes.push(0x08, ...varint(uid));
+  if (gid !== 0) bytes.push(0x10, ...varint(gid));
+  return Buffer.from(bytes);
+}

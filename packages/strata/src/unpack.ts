@@ -1,0 +1,105 @@
+import {
+  AbortedError,
+  readLayer,
+  StrataError,
+  type LayerLimits,
+  type ZstdBackend,
+} from "@strata/layer";
+import { openImage, type Image, type Platform } from "@strata/image";
+import {
+  checkDestination,
+  commitStaging,
+  createStaging,
+  discardStaging,
+  DiskTarget,
+  ownershipFor,
+  type UnpackWarning,
+} from "@strata/overlay";
+
+/** Progress of an unpack, reported as it goes. */
+export type UnpackProgress =
+  | { readonly kind: "image"; readonly image: Image }
+  | { readonly kind: "layer-start"; readonly index: number; readonly count: number; readonly digest: string; readonly size: number }
+  | { readonly kind: "bytes"; readonly index: number; readonly read: number; readonly size: number; readonly entries: number }
+  | { readonly kind: "layer-done"; readonly index: number; readonly entries: number };
+
+export interface UnpackOptions {
+  /** `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]`, or a path. */
+  readonly image: string;
+  /** Directory to create; absent or empty. Filled atomically: it appears only when complete. */
+  readonly dest: string;
+  /** Platform to pick from an index; default the host's. */
+  readonly platform?: string | Platform;
+  /** Keep ownership in `user.rootlesscontainers` and turn devices into empty files. Default: true unless root. */
+  readonly rootless?: boolean;
+  /** Bounds for hostile layers; unset fields take the defaults. */
+  readonly limits?: Partial<LayerLimits>;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (event: UnpackProgress) => void;
+  /** Workarounds taken (devices replaced, xattrs the filesystem refused). */
+  readonly onWarning?: (warning: UnpackWarning) => void;
+  /** Force a zstd implementation (benchmarks). */
+  readonly zstdBackend?: ZstdBackend;
+}
+
+export interface UnpackResult {
+  readonly image: Image;
+  readonly dest: string;
+  readonly layers: number;
+  readonly entries: number;
+  /** Bytes of file data written. */
+  readonly bytes: number;
+  readonly warnings: readonly UnpackWarning[];
+}
+
+/**
+ * Unpacks an image into `dest`: layers applied in manifest order into a
+ * private staging directory beside `dest`, renamed into place on success.
+ * On any failure the staging directory is removed and `dest` is untouched.
+ */
+export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
+  const image = await openImage({ image: options.image, ...(options.platform === undefined ? {} : { platform: options.platform }) });
+  options.onProgress?.({ kind: "image", image });
+  checkDestination(options.dest);
+  const policy = ownershipFor(options.rootless ?? (process.geteuid?.() ?? 0) !== 0);
+  const warnings: UnpackWarning[] = [];
+  const staging = createStaging(options.dest);
+  try {
+    const target = new DiskTarget(staging, {
+      policy,
+      onWarning: (warning) => {
+        warnings.push(warning);
+        options.onWarning?.(warning);
+      },
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    for (const [index, layer] of image.layers.entries()) {
+      if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
+      options.onProgress?.({ kind: "layer-start", index, count: image.layers.length, digest: layer.digest ?? layer.diffId ?? "", size: layer.size });
+      let read = 0;
+      const before = target.stats.entries;
+      const entries = readLayer(layer, {
+        context: { image: image.reference },
+        ...(options.limits === undefined ? {} : { limits: options.limits }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.zstdBackend === undefined ? {} : { zstdBackend: options.zstdBackend }),
+        onBlobBytes: (n) => {
+          read += n;
+          options.onProgress?.({ kind: "bytes", index, read, size: layer.size, entries: target.stats.entries - before });
+        },
+      });
+      try {
+        await target.applyLayer(entries);
+      } catch (error) {
+        throw error instanceof StrataError ? error.addContext({ image: image.reference, layer: layer.digest ?? layer.diffId ?? `#${index}` }) : error;
+      }
+      options.onProgress?.({ kind: "layer-done", index, entries: target.stats.entries - before });
+    }
+    target.finish();
+    commitStaging(staging, options.dest);
+    return { image, dest: options.dest, layers: image.layers.length, entries: target.stats.entries, bytes: target.stats.bytes, warnings };
+  } catch (error) {
+    discardStaging(staging);
+    throw error;
+  }
+}
