@@ -1,0 +1,90 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
+import { readLayer, writeTar, type Layer, type LayerEntry, type TarMember } from "@strata/layer";
+import { DiskTarget, ReferenceModel, snapshotDisk, snapshotModel, type OwnershipPolicy, type TreeSnapshot } from "@strata/overlay";
+
+export function sha256(data: Buffer): string {
+  return `sha256:${createHash("sha256").update(data).digest("hex")}`;
+}
+
+/** A layer held in memory, served in chunks of `chunkSize` bytes. */
+export function memoryLayer(
+  tar: Buffer,
+  options: { compression?: "none" | "gzip"; chunkSize?: number; mediaType?: string; blob?: Buffer } = {},
+): Layer {
+  const compression = options.compression ?? "gzip";
+  const blob = options.blob ?? (compression === "gzip" ? gzipSync(tar) : tar);
+  const chunkSize = options.chunkSize ?? 1 << 20;
+  return {
+    digest: sha256(blob),
+    size: blob.length,
+    mediaType: options.mediaType ?? (compression === "gzip" ? "application/vnd.oci.image.layer.v1.tar+gzip" : "application/vnd.oci.image.layer.v1.tar"),
+    diffId: sha256(tar),
+    open: async () => {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < blob.length; i += chunkSize) parts.push(blob.subarray(i, i + chunkSize));
+      return Readable.from(parts, { objectMode: false });
+    },
+  };
+}
+
+/** Makes a private temporary directory, removed by the returned function. */
+export function tempDir(prefix = "strata-test-"): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export const PRIVILEGED: OwnershipPolicy = { privileged: true, uid: 0, gid: 0 };
+
+export type Outcome = { ok: true; snapshot: TreeSnapshot } | { ok: false; code: string };
+
+async function outcome(run: () => Promise<TreeSnapshot>): Promise<Outcome> {
+  try {
+    return { ok: true, snapshot: await run() };
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (typeof code !== "string" || !code.startsWith("STRATA_")) throw error;
+    return { ok: false, code };
+  }
+}
+
+/** Applies layers (each a member list) to the reference model. */
+export async function modelOutcome(layers: readonly (readonly TarMember[])[], policy: OwnershipPolicy = PRIVILEGED): Promise<Outcome> {
+  return outcome(async () => {
+    const model = new ReferenceModel(policy);
+    for (const members of layers) await model.applyLayer(readLayer(memoryLayer(writeTar(members))));
+    return snapshotModel(model);
+  });
+}
+
+/** Applies layers to a fresh directory on disk (through gzip blobs and the real reader). */
+export async function diskOutcome(
+  layers: readonly (readonly TarMember[])[],
+  policy: OwnershipPolicy = PRIVILEGED,
+  options: { chunkSize?: number } = {},
+): Promise<Outcome> {
+  const dir = tempDir();
+  try {
+    return await outcome(async () => {
+      const target = new DiskTarget(dir.path, { policy });
+      for (const members of layers) {
+        await target.applyLayer(readLayer(memoryLayer(writeTar(members), options)));
+      }
+      target.finish();
+      return snapshotDisk(dir.path);
+    });
+  } finally {
+    dir.remove();
+  }
+}
+
+/** Entries of a layer, as the model sees them (for direct model tests). */
+export async function entriesOf(members: readonly TarMember[]): Promise<LayerEntry[]> {
+  const out: LayerEntry[] = [];
+  for await (const entry of readLayer(memoryLayer(writeTar(members)))) out.push(entry);
+  return out;
+}
