@@ -107,7 +107,9 @@ export class DiskTarget {
     for (const key of keys) {
       const abs = onDisk(this.#root, pathFromKey(key));
       const mtime = this.#dirTimes.get(key) ?? 0;
-      if (key !== "" && lstatOrUndefined(abs)?.isDirectory() === true) lutimesSync(abs, mtime, mtime);
+      // A recorded directory may since have been replaced, or a parent turned
+      // into a symlink: only touch it when no symlink leads there.
+      if (key !== "" && isPlainDirectory(this.#root, pathFromKey(key))) lutimesSync(abs, mtime, mtime);
     }
     const rootAttrs = this.#rootAttributes;
     if (rootAttrs === undefined) {
@@ -141,7 +143,14 @@ export class DiskTarget {
       written.add("");
       return;
     }
-    const parent = resolveParentInRoot(this.#root, entry.path, true, (dir) => chmodSync(onDisk(this.#root, dir), 0o755));
+    const parent = resolveParentInRoot(this.#root, entry.path, true, (dir) => {
+      const made = onDisk(this.#root, dir);
+      // Explicit owner: a setgid parent would otherwise pass its group down.
+      if (this.#options.policy.privileged) lchownSync(made, 0, 0);
+      chmodSync(made, 0o755);
+      // Missing parents get time 0, so that unpacking is reproducible.
+      this.#dirTimes.set(pathKey(dir), 0);
+    });
     const path = childPath(parent as ResolvedPath, baseName(entry.path));
     const key = pathKey(path);
     const abs = onDisk(this.#root, path);

@@ -5,5 +5,5 @@ export { ownershipFor, ownedAttributes, type OwnershipPolicy } from "./ownership
 export { encodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "./rootless-owner.js";
 export { isPlainDirectory, onDisk, resolveParentInRoot, type ResolvedPath } from "./resolve-in-root.js";
 export { checkDestination, commitStaging, createStaging, discardStaging, leftoverStagings } from "./staging.js";
-export { diffSnapshots, snapshotDisk, snapshotModel, type DiskSnapshotOptions, type SnapshotNode, type TreeSnapshot } from "./tree-snapshot.js";
+export { diffSnapshots, snapshotDisk, snapshotModel, type SnapshotNode, type TreeSnapshot } from "./tree-snapshot.js";
 export { native, type NativeCalls } from "./native.js";

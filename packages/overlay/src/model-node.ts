@@ -12,7 +12,7 @@ export interface NodeAttributes {
  * shared between hardlinked paths, as inodes are on disk.
  */
 export type ModelNode =
-  | { kind: "dir"; attrs: NodeAttributes; /** made as a missing parent, not by an entry */ implicit: boolean }
+  | { kind: "dir"; attrs: NodeAttributes }
   | { kind: "file"; attrs: NodeAttributes; content: Buffer }
   | { kind: "symlink"; attrs: NodeAttributes; target: Buffer }
   | { kind: "char" | "block"; attrs: NodeAttributes; devMajor: number; devMinor: number }

@@ -45,8 +45,9 @@ export class ReferenceModel {
 
   constructor(policy: OwnershipPolicy = PRIVILEGED) {
     this.#policy = policy;
-    // A root no entry names gets mode 0755 and time 0, as umoci gives it.
-    this.nodes.set("", { kind: "dir", attrs: this.#implicitAttributes(), implicit: false });
+    // A root no entry names gets mode 0755 and time 0, as umoci gives it;
+    // so do missing parents, so that unpacking is reproducible.
+    this.nodes.set("", { kind: "dir", attrs: this.#parentAttributes() });
   }
 
   /** Applies layers in order, `layers[0]` first. */
@@ -67,16 +68,17 @@ export class ReferenceModel {
     }
   }
 
-  #implicitAttributes(): NodeAttributes {
+  #parentAttributes(): NodeAttributes {
     return { mode: 0o755, uid: this.#policy.privileged ? 0 : this.#policy.uid, gid: this.#policy.privileged ? 0 : this.#policy.gid, mtime: 0, xattrs: new Map() };
   }
 
   async #apply(entry: LayerEntry, written: Set<string>): Promise<void> {
     if (entry.kind === "whiteout") return this.#whiteout(entry.path, written);
     if (entry.kind === "opaque") return this.#opaque(entry.path, written);
-    const attrs = attributesOf(entry, entry.kind, this.#policy);
+    const becomesFile = !this.#policy.privileged && (entry.kind === "char" || entry.kind === "block" || entry.kind === "fifo");
+    const attrs = attributesOf(entry, becomesFile ? "file" : entry.kind, this.#policy);
     if (entry.path.length === 0) {
-      this.nodes.set("", { kind: "dir", attrs, implicit: false });
+      this.nodes.set("", { kind: "dir", attrs });
       written.add("");
       return;
     }
@@ -89,10 +91,9 @@ export class ReferenceModel {
       case "dir":
         if (existing?.kind === "dir") {
           existing.attrs = attrs;
-          existing.implicit = false;
         } else {
           this.#removeTree(key);
-          this.nodes.set(key, { kind: "dir", attrs, implicit: false });
+          this.nodes.set(key, { kind: "dir", attrs });
         }
         break;
       case "hardlink": {
@@ -147,7 +148,7 @@ export class ReferenceModel {
       const node = this.nodes.get(key);
       if (node === undefined) {
         if (!create) return undefined;
-        this.nodes.set(key, { kind: "dir", attrs: this.#implicitAttributes(), implicit: true });
+        this.nodes.set(key, { kind: "dir", attrs: this.#parentAttributes() });
         resolved.push(part);
       } else if (node.kind === "dir") {
         resolved.push(part);

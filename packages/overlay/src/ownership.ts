@@ -27,10 +27,12 @@ export function ownedAttributes(
   policy: OwnershipPolicy,
 ): { uid: number; gid: number; xattrs: Map<string, Buffer> } {
   const xattrs = new Map(attrs.xattrs);
+  // Linux allows user.* xattrs only on regular files and directories.
+  if (kind !== "file" && kind !== "dir") for (const name of xattrs.keys()) if (name.startsWith("user.")) xattrs.delete(name);
   if (policy.privileged) return { uid: attrs.uid, gid: attrs.gid, xattrs };
   xattrs.delete(ROOTLESS_OWNER_XATTR);
   // user.* xattrs cannot be set on symlinks, so their owner goes unrecorded.
-  const record = kind === "symlink" ? undefined : encodeRootlessOwner(attrs.uid, attrs.gid);
+  const record = kind === "file" || kind === "dir" ? encodeRootlessOwner(attrs.uid, attrs.gid) : undefined;
   if (record !== undefined) xattrs.set(ROOTLESS_OWNER_XATTR, record);
   return { uid: policy.uid, gid: policy.gid, xattrs };
 }

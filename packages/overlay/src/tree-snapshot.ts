@@ -11,8 +11,8 @@ export interface SnapshotNode {
   readonly mode: number;
   readonly uid: number;
   readonly gid: number;
-  /** Seconds; undefined for directories made as missing parents (their time is the unpack's). */
-  readonly mtime: number | undefined;
+  /** Seconds, to the millisecond. */
+  readonly mtime: number;
   readonly size: number | undefined;
   readonly sha256: string | undefined;
   readonly target: string | undefined;
@@ -46,7 +46,7 @@ export function snapshotModel(model: ReferenceModel): TreeSnapshot {
       mode: node.attrs.mode,
       uid: node.attrs.uid,
       gid: node.attrs.gid,
-      mtime: node.kind === "dir" && node.implicit ? undefined : node.kind === "symlink" ? node.attrs.mtime : node.attrs.mtime,
+      mtime: node.attrs.mtime,
       size: node.kind === "file" ? node.content.length : undefined,
       sha256: node.kind === "file" ? sha(node.content) : undefined,
       target: node.kind === "symlink" ? node.target.toString("latin1") : undefined,
@@ -69,13 +69,8 @@ function kindOf(stats: ReturnType<typeof lstatSync>): SnapshotNode["kind"] {
   throw new Error("socket in tree");
 }
 
-export interface DiskSnapshotOptions {
-  /** Directory paths whose mtime is not compared (made as missing parents). */
-  readonly implicitDirs?: ReadonlySet<string>;
-}
-
 /** Snapshot of a directory tree on disk, read without following symlinks. */
-export function snapshotDisk(root: string, options: DiskSnapshotOptions = {}): TreeSnapshot {
+export function snapshotDisk(root: string): TreeSnapshot {
   const rootBuf = Buffer.from(root);
   const out: TreeSnapshot = new Map();
   const byInode = new Map<string, string[]>();
@@ -92,7 +87,7 @@ export function snapshotDisk(root: string, options: DiskSnapshotOptions = {}): T
       mode: stats.mode & 0o7777,
       uid: stats.uid,
       gid: stats.gid,
-      mtime: kind === "dir" && options.implicitDirs?.has(key) === true ? undefined : Math.round(stats.mtimeMs) / 1000,
+      mtime: Math.round(stats.mtimeMs) / 1000,
       size: kind === "file" ? stats.size : undefined,
       sha256: kind === "file" ? sha(readFileSync(abs)) : undefined,
       target: kind === "symlink" ? readlinkSync(abs, { encoding: "buffer" }).toString("latin1") : undefined,
@@ -125,7 +120,6 @@ export function diffSnapshots(expected: TreeSnapshot, actual: TreeSnapshot, igno
     }
     for (const field of Object.keys(want) as Array<keyof SnapshotNode>) {
       if (ignore.has(field)) continue;
-      if (field === "mtime" && (want.mtime === undefined || got.mtime === undefined)) continue;
       const a = JSON.stringify(want[field]);
       const b = JSON.stringify(got[field]);
       if (a !== b) out.push(`${name}: ${field}: want ${a}, got ${b}`);
