@@ -184,7 +184,8 @@ export class DiskTarget {
       case "block":
       case "fifo":
         rmSync(abs, { recursive: true, force: true });
-        if (this.#options.policy.privileged) {
+        // A fifo needs no privilege (umoci makes them rootless too); devices do.
+        if (this.#options.policy.privileged || entry.kind === "fifo") {
           const type = entry.kind === "char" ? S_IFCHR : entry.kind === "block" ? S_IFBLK : S_IFIFO;
           const [major, minor] = entry.kind === "fifo" ? [0, 0] : [entry.devMajor, entry.devMinor];
           native().mknod(abs, type | 0o600, major, minor);

@@ -75,7 +75,7 @@ export class ReferenceModel {
   async #apply(entry: LayerEntry, written: Set<string>): Promise<void> {
     if (entry.kind === "whiteout") return this.#whiteout(entry.path, written);
     if (entry.kind === "opaque") return this.#opaque(entry.path, written);
-    const becomesFile = !this.#policy.privileged && (entry.kind === "char" || entry.kind === "block" || entry.kind === "fifo");
+    const becomesFile = !this.#policy.privileged && (entry.kind === "char" || entry.kind === "block");
     const attrs = attributesOf(entry, becomesFile ? "file" : entry.kind, this.#policy);
     if (entry.path.length === 0) {
       this.nodes.set("", { kind: "dir", attrs });
@@ -119,8 +119,8 @@ export class ReferenceModel {
       case "block":
       case "fifo":
         this.#removeTree(key);
-        if (!this.#policy.privileged) this.nodes.set(key, { kind: "file", attrs, content: Buffer.alloc(0) });
-        else if (entry.kind === "fifo") this.nodes.set(key, { kind: "fifo", attrs });
+        if (entry.kind === "fifo") this.nodes.set(key, { kind: "fifo", attrs });
+        else if (!this.#policy.privileged) this.nodes.set(key, { kind: "file", attrs, content: Buffer.alloc(0) });
         else this.nodes.set(key, { kind: entry.kind, attrs, devMajor: entry.devMajor, devMinor: entry.devMinor });
         break;
     }

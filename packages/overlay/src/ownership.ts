@@ -5,7 +5,7 @@ import { encodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "./rootless-owner.js";
  * Who owns what gets written. Privileged: the entries' owners are applied.
  * Rootless: everything is owned by `uid`/`gid` (the unpacking user) and the
  * entries' owners are recorded in `user.rootlesscontainers`, as umoci does;
- * devices and fifos become empty files.
+ * devices become empty files (fifos need no privilege and stay fifos).
  */
 export interface OwnershipPolicy {
   readonly privileged: boolean;

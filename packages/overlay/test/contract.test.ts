@@ -241,10 +241,11 @@ describe("rule 8: devices and fifos", () => {
     expect(node(t, "null")).toMatchObject({ kind: "char", device: "1:3", mode: 0o666 });
     expect(node(t, "fifo")).toMatchObject({ kind: "fifo", mode: 0o600 });
   });
-  it("become empty files with owners recorded in user.rootlesscontainers when rootless", async () => {
+  it("rootless: devices become empty files, fifos stay fifos, owners are recorded in user.rootlesscontainers", async () => {
     const rootless = { privileged: false, uid: 0, gid: 0 };
-    const t = await tree([[{ name: "null", type: "char", devMajor: 1, devMinor: 3, mode: 0o666, mtime: T }, file("owned", "x", { uid: 1000, gid: 50 })]], rootless);
+    const t = await tree([[{ name: "null", type: "char", devMajor: 1, devMinor: 3, mode: 0o666, mtime: T }, { name: "p", type: "fifo", mtime: T }, file("owned", "x", { uid: 1000, gid: 50 })]], rootless);
     expect(node(t, "null")).toMatchObject({ kind: "file", size: 0, mode: 0o666, uid: 0 });
+    expect(node(t, "p")?.kind).toBe("fifo");
     const record = encodeRootlessOwner(1000, 50)?.toString("hex");
     expect(node(t, "owned")?.xattrs).toEqual([`${ROOTLESS_OWNER_XATTR}=${record}`]);
     expect(node(t, "owned")?.uid).toBe(0);

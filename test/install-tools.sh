@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the real tools the conformance tests compare against (Debian's
+# umoci, busybox-static, attr) when they are missing. Needs root for apt; as
+# a normal user it only reports, and those tests skip with a message.
+set -euo pipefail
+missing=()
+command -v umoci >/dev/null || missing+=(umoci)
+[ -x /bin/busybox ] || missing+=(busybox-static)
+command -v setfattr >/dev/null || missing+=(attr)
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+  echo "install-tools: missing ${missing[*]}; not root, so conformance tests will skip" >&2
+  exit 0
+fi
+echo "install-tools: installing ${missing[*]} with apt" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
