@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, linkSync, mkdirSync, mkfifoSync, rmSync, symlinkSync, utimesSync, writeFileSync, copyFileSync, lutimesSync, existsSync } from "node:fs";
+import { chmodSync, chownSync, linkSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, copyFileSync, lutimesSync, existsSync } from "node:fs";
 import { join } from "node:path";
 
 /** Why the umoci conformance tests cannot run here, or undefined when they can. */
@@ -23,7 +23,6 @@ const T = 1_650_000_000;
 function mkfifo(path: string): void {
   execFileSync("mkfifo", [path]);
 }
-void mkfifoSync;
 
 /** Runs `change` on a fresh unpack of `from` and repacks it as `to`. */
 function layer(layout: string, work: string, from: string, to: string, change: (rootfs: string) => void): void {
