@@ -65,7 +65,7 @@ export async function modelOutcome(layers: readonly (readonly TarMember[])[], po
 export async function diskOutcome(
   layers: readonly (readonly TarMember[])[],
   policy: OwnershipPolicy = PRIVILEGED,
-  options: { chunkSize?: number } = {},
+  options: { chunkSize?: number; compression?: "none" | "gzip" } = {},
 ): Promise<Outcome> {
   const dir = tempDir();
   try {

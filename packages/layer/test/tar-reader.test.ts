@@ -92,3 +92,33 @@ describe("readTar", () => {
     await expect(run()).rejects.toMatchObject({ code: "STRATA_LIMIT_EXCEEDED" });
   });
 });
+
+/** Rewrites the typeflag of the first header in `tar` and fixes its checksum. */
+function retype(tar: Buffer, typeflag: string): Buffer {
+  const out = Buffer.from(tar);
+  out.write(typeflag, 156, 1, "latin1");
+  out.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += out[i] ?? 0;
+  out.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8, "latin1");
+  return out;
+}
+
+describe("readTar: GNU extensions", () => {
+  it("reads GNU long names ('L') and long link targets ('K')", async () => {
+    const longName = "n/".repeat(80) + "file";
+    const longLink = "t/".repeat(80) + "target";
+    const nameHeader = retype(writeTar([{ name: "././@LongLink", type: "file", data: `${longName}\0` }], { endBlocks: false }), "L");
+    const linkHeader = retype(writeTar([{ name: "././@LongLink", type: "file", data: `${longLink}\0` }], { endBlocks: false }), "K");
+    const entry = writeTar([{ name: "short", type: "symlink", linkname: "short-target" }]);
+    const got = await collect(Buffer.concat([nameHeader, linkHeader, entry]));
+    expect(got).toHaveLength(1);
+    expect(got[0]?.record.name.toString()).toBe(longName);
+    expect(got[0]?.record.linkname.toString()).toBe(longLink);
+  });
+
+  it("refuses GNU sparse entries with a clear error", async () => {
+    const sparse = retype(writeTar([{ name: "sparse", type: "file", data: "x" }]), "S");
+    await expect(collect(sparse)).rejects.toMatchObject({ code: "STRATA_CORRUPT_LAYER" });
+  });
+});
