@@ -1,22 +1,12 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { writeTar } from "@strata/layer";
 import { openImage, writeOciLayout } from "@strata/image";
-import { tempDir } from "../../../test/support/layers.js";
+import { perTestDirs } from "../../../test/support/temp-dirs.js";
 
-let cleanup: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanup) c();
-  cleanup = [];
-});
-
-function dir(): string {
-  const d = tempDir();
-  cleanup.push(d.remove);
-  return d.path;
-}
+const dir = perTestDirs();
 
 function put(layout: string, value: unknown): { digest: string; size: number } {
   const data = Buffer.from(typeof value === "string" ? value : JSON.stringify(value));

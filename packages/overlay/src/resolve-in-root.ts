@@ -19,7 +19,8 @@ export function lstatOrUndefined(path: Buffer): Stats | undefined {
  * (DESIGN.md rule 3): symlinks are followed with absolute targets taken from
  * the root and `..` stopping at the root, so the result never leaves it.
  * Missing directories are made (mode 0755, reported through `onCreate`) when
- * `create`; otherwise a missing one gives undefined.
+ * `create`; otherwise a missing one gives undefined. The reference model has
+ * its own copy of this walk on purpose: it is the judge of this one.
  */
 export function resolveParentInRoot(
   root: Buffer,

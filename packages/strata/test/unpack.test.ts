@@ -1,22 +1,12 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { writeTar } from "@strata/layer";
 import { writeOciLayout } from "@strata/image";
 import { unpack, type UnpackProgress } from "strata";
-import { tempDir } from "../../../test/support/layers.js";
+import { perTestDirs } from "../../../test/support/temp-dirs.js";
 
-let cleanup: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanup) c();
-  cleanup = [];
-});
-
-function sandbox(): string {
-  const d = tempDir();
-  cleanup.push(d.remove);
-  return d.path;
-}
+const sandbox = perTestDirs();
 
 function image(dir: string, layers: Parameters<typeof writeTar>[0][]): string {
   const layout = join(dir, "image");
