@@ -34,6 +34,16 @@ Options:
   --json                        print the result as JSON
   -h, --help                    this help
 
+Limits (per layer; SIZE is a number with an optional K, M, G or T). A layer
+that exceeds one is refused with STRATA_LIMIT_EXCEEDED; raise a limit only
+for images you trust:
+  --max-entries N               entries (default 5000000)
+  --max-total-bytes SIZE        bytes of file data (default 256G)
+  --max-file-size SIZE          bytes of one file (default 64G)
+  --max-path-length N           bytes of one path (default 4096)
+  --max-depth N                 components of one path (default 256)
+  --max-header-size SIZE        one PAX or GNU long-name header (default 1M)
+
 Examples:
   strata unpack oci:./debian:bookworm rootfs
   strata unpack --platform linux/arm64 oci:./multi:latest rootfs-arm64

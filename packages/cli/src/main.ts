@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { inspect, StrataError, unpack, type ImageSummary } from "strata";
 import { INSPECT_HELP, MAIN_HELP, UNPACK_HELP } from "./help.js";
+import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
 
 class UsageError extends Error {}
@@ -22,6 +23,7 @@ async function runUnpack(args: string[]): Promise<number> {
     rootless: { type: "boolean" },
     quiet: { type: "boolean" },
     json: { type: "boolean" },
+    ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((flag) => [flag, { type: "string" as const }])),
   });
   if (values.help === true) {
     process.stdout.write(UNPACK_HELP);
@@ -29,6 +31,12 @@ async function runUnpack(args: string[]): Promise<number> {
   }
   const [image, dest, extra] = positionals;
   if (image === undefined || dest === undefined || extra !== undefined) throw new UsageError("unpack takes IMAGE and DEST");
+  let limits;
+  try {
+    limits = limitsFromFlags(values);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const progress = process.stderr.isTTY && values.quiet !== true && values.json !== true ? terminalProgress(process.stderr) : undefined;
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new Error("interrupted"));
@@ -41,6 +49,7 @@ async function runUnpack(args: string[]): Promise<number> {
       signal: controller.signal,
       ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
       ...(values.rootless === true ? { rootless: true } : {}),
+      limits,
       ...(progress === undefined ? {} : { onProgress: progress.update }),
     });
     progress?.done();

@@ -139,7 +139,11 @@ export function openOciLayout(root: string, reference: string, options: OpenImag
   for (let depth = 0; ; depth++) {
     if (depth > MAX_INDEX_DEPTH) throw bad("image indexes nested too deeply");
     const json = asRecord(readJsonBlob(root, descriptor), `blob ${descriptor.digest}`);
-    const declared = descriptor.mediaType ?? (typeof json.mediaType === "string" ? json.mediaType : undefined);
+    const own = typeof json.mediaType === "string" ? json.mediaType : undefined;
+    if (own !== undefined && descriptor.mediaType !== undefined && own !== descriptor.mediaType) {
+      throw bad(`blob ${descriptor.digest} says it is ${JSON.stringify(own)}, its descriptor says ${JSON.stringify(descriptor.mediaType)}`);
+    }
+    const declared = descriptor.mediaType ?? own;
     if (kindOf(declared, json) === "index") {
       descriptor = pickPlatform(descriptorList(json.manifests, `index ${descriptor.digest} manifests`), options.platform, reference);
       continue;

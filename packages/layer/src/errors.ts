@@ -34,11 +34,16 @@ export type StrataErrorCode =
   | "STRATA_FS_ERROR"
   | "STRATA_ABORTED";
 
+/** Hostile names can be kilobytes long: keep messages readable. */
+function shorten(text: string): string {
+  return text.length <= 160 ? text : `${text.slice(0, 80)}…(${text.length} bytes)…${text.slice(-60)}`;
+}
+
 function describe(context: ErrorContext): string {
   const parts: string[] = [];
   if (context.image !== undefined) parts.push(`image ${context.image}`);
   if (context.layer !== undefined) parts.push(`layer ${context.layer}`);
-  if (context.entry !== undefined) parts.push(context.entry);
+  if (context.entry !== undefined) parts.push(shorten(context.entry));
   return parts.length === 0 ? "" : `${parts.join(": ")}: `;
 }
 

@@ -15,6 +15,8 @@ export interface TarMember {
   readonly xattrs?: ReadonlyMap<string, Buffer> | Readonly<Record<string, string | Buffer>>;
   readonly devMajor?: number;
   readonly devMinor?: number;
+  /** Extra PAX records, written as given (hostile tests: NUL in paths, lying sizes, sparse keys). */
+  readonly pax?: Readonly<Record<string, string | Buffer>>;
 }
 
 export interface TarWriteOptions {
@@ -90,6 +92,7 @@ export function encodeMember(member: TarMember): Buffer[] {
   if (member.mtime !== undefined && !Number.isInteger(member.mtime)) pax.push(paxRecord("mtime", Buffer.from(String(member.mtime))));
   const xattrs = member.xattrs instanceof Map ? [...member.xattrs] : Object.entries(member.xattrs ?? {});
   for (const [key, value] of xattrs) pax.push(paxRecord(`SCHILY.xattr.${key}`, bytes(value)));
+  for (const [key, value] of Object.entries(member.pax ?? {})) pax.push(paxRecord(key, bytes(value)));
   const out: Buffer[] = [];
   if (pax.length > 0) {
     const body = Buffer.concat(pax);

@@ -1,0 +1,55 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { writeTar } from "@strata/layer";
+import { writeOciLayout } from "@strata/image";
+import { HOSTILE_CASES, type CaseContext } from "./corpus.js";
+import { canaryChanges, listing, makeSandbox, plantCanaries } from "./sandbox.js";
+
+const BIN = join(import.meta.dirname, "..", "..", "packages", "cli", "bin", "strata.js");
+
+// A canary directory at an absolute location outside every sandbox, named by
+// the cases that aim absolute symlinks and hardlinks at it.
+const outsideRoot = mkdtempSync(join(tmpdir(), "strata-outside-"));
+const outside = join(outsideRoot, "canary");
+const outsideCanaries = plantCanaries([outside]);
+afterAll(() => rmSync(outsideRoot, { recursive: true, force: true }));
+
+function strata(args: readonly string[]): { status: number | null; stderr: string } {
+  const result = spawnSync(process.execPath, [BIN, "unpack", "--quiet", ...args], { encoding: "utf8" });
+  return { status: result.status, stderr: result.stderr };
+}
+
+describe("hostile corpus: every case ends in its typed error or a contained result, with nothing touched outside DEST", () => {
+  const ctx: CaseContext = { outside };
+  for (const c of HOSTILE_CASES) {
+    it(c.name, () => {
+      const box = makeSandbox();
+      try {
+        writeOciLayout(box.layout, { layers: c.layers(ctx).map((members) => ({ tar: writeTar(members) })), tag: "evil" });
+        c.damage?.(box.layout);
+        const before = { root: listing(box.root), work: listing(box.work), outside: listing(outsideRoot) };
+        const { status, stderr } = strata([...(c.flags ?? []), `oci:${box.layout}:evil`, box.dest]);
+        if (c.expect === "contained") {
+          expect(stderr).toBe("");
+          expect(status).toBe(0);
+          c.check?.(box.dest, ctx);
+          expect(listing(box.work)).toEqual([...before.work, "dest"].sort());
+        } else {
+          expect(stderr).toContain(`code: ${c.expect}`);
+          expect(status).toBe(1);
+          // After a failure: no DEST and no staging directory left behind.
+          expect(listing(box.work)).toEqual(before.work);
+        }
+        expect(listing(box.root)).toEqual(before.root);
+        expect(listing(outsideRoot)).toEqual(before.outside);
+        expect(canaryChanges(box.canaries)).toEqual([]);
+        expect(canaryChanges(outsideCanaries)).toEqual([]);
+      } finally {
+        box.remove();
+      }
+    });
+  }
+});
