@@ -32,6 +32,7 @@ export type StrataErrorCode =
   | "STRATA_DEST_NOT_EMPTY"
   | "STRATA_NATIVE_UNAVAILABLE"
   | "STRATA_FS_ERROR"
+  | "STRATA_NO_SPACE"
   | "STRATA_ABORTED";
 
 /** Hostile names can be kilobytes long: keep messages readable. */

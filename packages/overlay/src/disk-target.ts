@@ -58,13 +58,21 @@ export interface ApplyStats {
   bytes: number;
 }
 
+/**
+ * Turns a system error (one with an errno code) into a TargetError; anything
+ * else is a bug and is rethrown as it is, never disguised.
+ */
 function fsError(error: unknown, what: string): unknown {
   if (error instanceof StrataError) return error;
-  const code = (error as NodeJS.ErrnoException).code ?? "EIO";
-  return new TargetError("STRATA_FS_ERROR", `${what}: ${code}: ${(error as Error).message}`, {
-    cause: error,
-    hint: code === "ENOSPC" || code === "EDQUOT" ? "the destination's filesystem is full" : undefined,
-  } as { cause: unknown; hint?: string });
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return error;
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new TargetError("STRATA_NO_SPACE", `${what}: ${code}: the destination's filesystem is full`, {
+      cause: error,
+      hint: "free space or unpack elsewhere; nothing was left behind",
+    });
+  }
+  return new TargetError("STRATA_FS_ERROR", `${what}: ${code}: ${(error as Error).message}`, { cause: error });
 }
 
 /**

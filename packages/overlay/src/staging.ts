@@ -24,7 +24,8 @@ export function checkDestination(dest: string): void {
  */
 export function createStaging(dest: string): string {
   const absolute = resolve(dest);
-  const dir = mkdtempSync(join(dirname(absolute), `.${basename(absolute)}${STAGING_MARK}`));
+  // The pid in the name lets a later run tell a killed run's leftovers from a live one's.
+  const dir = mkdtempSync(join(dirname(absolute), `.${basename(absolute)}${STAGING_MARK}${process.pid}-`));
   chmodSync(dir, 0o700);
   return dir;
 }
@@ -44,12 +45,32 @@ export function discardStaging(staging: string): void {
   }
 }
 
-/** Staging directories left beside `dest` by runs that were killed. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Staging directories left beside `dest` by runs that were killed (their process is gone). */
 export function leftoverStagings(dest: string): string[] {
   const absolute = resolve(dest);
   const prefix = `.${basename(absolute)}${STAGING_MARK}`;
   const parent = dirname(absolute);
   return readdirSync(parent)
     .filter((name) => name.startsWith(prefix))
+    .filter((name) => {
+      const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
+      return Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid);
+    })
     .map((name) => join(parent, name));
+}
+
+/** Removes what killed runs left beside `dest`; returns what was removed. */
+export function removeLeftoverStagings(dest: string): string[] {
+  const leftovers = leftoverStagings(dest);
+  for (const dir of leftovers) discardStaging(dir);
+  return leftovers;
 }

@@ -13,6 +13,7 @@ import {
   discardStaging,
   DiskTarget,
   ownershipFor,
+  removeLeftoverStagings,
   type UnpackWarning,
 } from "@strata/overlay";
 
@@ -61,6 +62,8 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   const image = await openImage({ image: options.image, ...(options.platform === undefined ? {} : { platform: options.platform }) });
   options.onProgress?.({ kind: "image", image });
   checkDestination(options.dest);
+  // A run killed with SIGKILL cannot clean up after itself; the next one does.
+  removeLeftoverStagings(options.dest);
   const policy = ownershipFor(options.rootless ?? (process.geteuid?.() ?? 0) !== 0);
   const warnings: UnpackWarning[] = [];
   const staging = createStaging(options.dest);
