@@ -70,7 +70,7 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   // bombs
   { name: "declared size far larger than the data", layers: () => [[file("big", "tiny", { pax: { size: "10000000000" } })]], expect: "STRATA_TRUNCATED_LAYER" },
   { name: "file larger than --max-file-size", layers: () => [[file("big", "x".repeat(5000))]], flags: ["--max-file-size", "4K"], expect: "STRATA_LIMIT_EXCEEDED" },
-  { name: "more entries than --max-entries", layers: () => [Array.from({ length: 300 }, (_, i) => file(`.wh.none${i}`))], flags: ["--max-entries", "200"], expect: "STRATA_LIMIT_EXCEEDED" },
+  { name: "hundreds of thousands of entries, over --max-entries", layers: () => [Array.from({ length: 300_000 }, (_, i) => file(`.wh.none${i}`))], flags: ["--max-entries", "200000"], expect: "STRATA_LIMIT_EXCEEDED" },
   { name: "thousands of nested directories", layers: () => [Array.from({ length: 1000 }, (_, i) => dir("n/".repeat(i + 1)))], expect: "STRATA_LIMIT_EXCEEDED" },
   { name: "huge PAX header", layers: () => [[file("x", "x", { pax: { comment: "c".repeat(3 * 2 ** 20) } })]], expect: "STRATA_LIMIT_EXCEEDED" },
   { name: "GNU sparse entry", layers: () => [[file("sparse", "x", { pax: { "GNU.sparse.major": "1", "GNU.sparse.minor": "0" } })]], expect: "STRATA_CORRUPT_LAYER" },
