@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real tools the conformance tests compare against (Debian's
-# umoci, busybox-static, attr, skopeo) when they are missing. Needs root for apt; as
+# umoci, busybox-static, attr, skopeo, runc) when they are missing. Needs root for apt; as
 # a normal user it only reports, and those tests skip with a message.
 set -euo pipefail
 missing=()
@@ -8,6 +8,7 @@ command -v umoci >/dev/null || missing+=(umoci)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v setfattr >/dev/null || missing+=(attr)
 command -v skopeo >/dev/null || missing+=(skopeo)
+command -v runc >/dev/null || missing+=(runc)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
   echo "install-tools: missing ${missing[*]}; not root, so conformance tests will skip" >&2

@@ -2,6 +2,7 @@ export const MAIN_HELP = `strata: stack the layers of an OCI image into a root f
 
 Usage:
   strata unpack [options] IMAGE DEST   unpack IMAGE into the new directory DEST
+  strata bundle [options] IMAGE DIR    write a runtime bundle (config.json + rootfs) for runc
   strata inspect [options] IMAGE       show an image's manifest, config and layers
   strata help COMMAND                  help on one command
 
@@ -60,4 +61,30 @@ Options:
   --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
   --json                        print machine-readable JSON
   -h, --help                    this help
+`;
+
+export const BUNDLE_HELP = `Usage: strata bundle [options] IMAGE DIR [-- COMMAND ARGS...]
+
+Write an OCI runtime bundle that runc starts: DIR/rootfs (as strata unpack
+writes it) and DIR/config.json from the image's config, following the
+image-spec's conversion rules and runc's defaults (namespaces, /proc, /dev,
+/sys, masked paths, capabilities, noNewPrivileges). DIR is created 0700 and
+appears only when complete. The user is resolved through the image's own
+/etc/passwd and /etc/group; Volumes become tmpfs mounts.
+
+Options (as for unpack, plus):
+  --tty                  allocate a terminal (terminal: true, TERM=xterm
+                         when the image sets no TERM); default no terminal
+  --args JSON            the command, as a JSON list: '["/bin/sh","-c","id"]'
+                         (or write it after --)
+  --env K=V              set an environment variable (repeatable)
+  --cwd DIR              working directory (default: the image's, or /)
+  --user USER[:GROUP]    user, as name, uid, name:group, uid:gid, ...
+  --rootless             a user namespace mapping you to root, no network
+                         namespace, no cgroup mount (as runc spec --rootless)
+  --json                 print config.json instead of a summary
+
+Example:
+  strata bundle oci:./busybox:latest bundle -- /bin/sh -c 'id; pwd'
+  runc run -b bundle demo
 `;

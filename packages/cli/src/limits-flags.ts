@@ -23,7 +23,7 @@ export function parseSize(text: string): number {
 }
 
 /** Limits from parsed flag values (only those given). */
-export function limitsFromFlags(values: Readonly<Record<string, string | boolean | undefined>>): Partial<LayerLimits> {
+export function limitsFromFlags(values: Readonly<Record<string, string | boolean | string[] | undefined>>): Partial<LayerLimits> {
   const limits: Partial<Record<keyof LayerLimits, number>> = {};
   for (const [flag, field] of Object.entries(LIMIT_FLAGS)) {
     const value = values[flag];

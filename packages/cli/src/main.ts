@@ -1,52 +1,71 @@
 import { parseArgs } from "node:util";
 import { inspect, StrataError, unpack, type ImageSummary } from "strata";
-import { INSPECT_HELP, MAIN_HELP, UNPACK_HELP } from "./help.js";
+import { bundle } from "@strata/bundle";
+import { BUNDLE_HELP, INSPECT_HELP, MAIN_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
 
 class UsageError extends Error {}
 
-type OptionSpec = Record<string, { type: "string" | "boolean" }>;
+type OptionSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
+type OptionValues = Record<string, string | boolean | string[] | undefined>;
 
-function parse(args: string[], options: OptionSpec): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+function parse(args: string[], options: OptionSpec): { values: OptionValues; positionals: string[] } {
   try {
     const parsed = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
-    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
+    return { values: parsed.values as OptionValues, positionals: parsed.positionals };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
 }
 
+const UNPACK_FLAGS: OptionSpec = {
+  platform: { type: "string" },
+  rootless: { type: "boolean" },
+  quiet: { type: "boolean" },
+  json: { type: "boolean" },
+  ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((flag) => [flag, { type: "string" as const }])),
+};
+
+function limitsOf(values: OptionValues) {
+  try {
+    return limitsFromFlags(values);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** Interrupts the work on SIGINT/SIGTERM (the staging directory is then removed). */
+function interruptible(): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort(new Error("interrupted"));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  return {
+    signal: controller.signal,
+    release: () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
 async function runUnpack(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    platform: { type: "string" },
-    rootless: { type: "boolean" },
-    quiet: { type: "boolean" },
-    json: { type: "boolean" },
-    ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((flag) => [flag, { type: "string" as const }])),
-  });
+  const { values, positionals } = parse(args, UNPACK_FLAGS);
   if (values.help === true) {
     process.stdout.write(UNPACK_HELP);
     return 0;
   }
   const [image, dest, extra] = positionals;
   if (image === undefined || dest === undefined || extra !== undefined) throw new UsageError("unpack takes IMAGE and DEST");
-  let limits;
-  try {
-    limits = limitsFromFlags(values);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const limits = limitsOf(values);
   const progress = process.stderr.isTTY && values.quiet !== true && values.json !== true ? terminalProgress(process.stderr) : undefined;
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort(new Error("interrupted"));
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const interrupt = interruptible();
   try {
     const result = await unpack({
       image,
       dest,
-      signal: controller.signal,
+      signal: interrupt.signal,
       ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
       ...(values.rootless === true ? { rootless: true } : {}),
       limits,
@@ -67,8 +86,69 @@ async function runUnpack(args: string[]): Promise<number> {
     return 0;
   } finally {
     progress?.done();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    interrupt.release();
+  }
+}
+
+function parseArgsFlag(value: string | boolean | string[] | undefined, trailing: string[]): string[] | undefined {
+  if (trailing.length > 0) return trailing;
+  if (typeof value !== "string") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new UsageError(`--args takes a JSON list such as '["/bin/sh","-c","id"]' (or put the command after --)`);
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((a) => typeof a === "string")) throw new UsageError("--args must be a non-empty JSON list of strings");
+  return parsed;
+}
+
+async function runBundle(argv: string[]): Promise<number> {
+  const split = argv.indexOf("--");
+  const args = split === -1 ? argv : argv.slice(0, split);
+  const trailing = split === -1 ? [] : argv.slice(split + 1);
+  const { values, positionals } = parse(args, {
+    ...UNPACK_FLAGS,
+    tty: { type: "boolean" },
+    args: { type: "string" },
+    env: { type: "string", multiple: true },
+    cwd: { type: "string" },
+    user: { type: "string" },
+  });
+  if (values.help === true) {
+    process.stdout.write(BUNDLE_HELP);
+    return 0;
+  }
+  const [image, dir, extra] = positionals;
+  if (image === undefined || dir === undefined || extra !== undefined) throw new UsageError("bundle takes IMAGE and DIR (put a command after --)");
+  const progress = process.stderr.isTTY && values.quiet !== true && values.json !== true ? terminalProgress(process.stderr) : undefined;
+  const interrupt = interruptible();
+  const commandArgs = parseArgsFlag(values.args, trailing);
+  try {
+    const result = await bundle({
+      image,
+      dir,
+      signal: interrupt.signal,
+      limits: limitsOf(values),
+      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+      ...(values.rootless === true ? { rootless: true } : {}),
+      ...(values.tty === true ? { tty: true } : {}),
+      ...(commandArgs === undefined ? {} : { args: commandArgs }),
+      ...(Array.isArray(values.env) ? { env: values.env } : {}),
+      ...(typeof values.cwd === "string" ? { cwd: values.cwd } : {}),
+      ...(typeof values.user === "string" ? { user: values.user } : {}),
+      ...(progress === undefined ? {} : { onProgress: progress.update }),
+    });
+    progress?.done();
+    if (values.json === true) process.stdout.write(`${JSON.stringify(result.config, null, 2)}\n`);
+    else if (values.quiet !== true) {
+      const u = result.unpack;
+      process.stdout.write(`bundle ${dir}: config.json and rootfs (${u.layers} layers, ${u.entries} entries) from ${u.image.reference}; run it with: runc run -b ${dir} ID\n`);
+    }
+    return 0;
+  } finally {
+    progress?.done();
+    interrupt.release();
   }
 }
 
@@ -106,6 +186,7 @@ async function runInspect(args: string[]): Promise<number> {
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
   unpack: { run: runUnpack, help: UNPACK_HELP },
   inspect: { run: runInspect, help: INSPECT_HELP },
+  bundle: { run: runBundle, help: BUNDLE_HELP },
 };
 
 /** Runs the strata command line; returns the exit status. */

@@ -33,7 +33,9 @@ export type StrataErrorCode =
   | "STRATA_NATIVE_UNAVAILABLE"
   | "STRATA_FS_ERROR"
   | "STRATA_NO_SPACE"
-  | "STRATA_ABORTED";
+  | "STRATA_ABORTED"
+  | "STRATA_UNKNOWN_USER"
+  | "STRATA_BAD_RUNTIME_CONFIG";
 
 /** Hostile names can be kilobytes long: keep messages readable. */
 function shorten(text: string): string {

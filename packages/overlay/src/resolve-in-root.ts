@@ -71,3 +71,38 @@ export function isPlainDirectory(root: Buffer, path: EntryPath): boolean {
   }
   return true;
 }
+
+/**
+ * Resolves a whole path inside `root`, the final component included (for
+ * reading files such as /etc/passwd that may be symlinks): every symlink is
+ * followed inside the root. Returns the resolved path, or undefined when
+ * something on the way is missing.
+ */
+export function resolvePathInRoot(root: Buffer, path: EntryPath): ResolvedPath | undefined {
+  let current = clampToRoot(splitPath(path));
+  for (let follows = 0; follows <= MAX_SYMLINK_FOLLOWS; follows++) {
+    if (current.length === 0) return current as ResolvedPath;
+    const parent = resolveParentInRoot(root, current, false);
+    if (parent === undefined) return undefined;
+    const name = current.subarray(current.lastIndexOf(0x2f) + 1);
+    const resolved = joinPath(parent.length === 0 ? [name] : [parent, name]);
+    const stats = lstatOrUndefined(onDisk(root, resolved));
+    if (stats === undefined) return undefined;
+    if (!stats.isSymbolicLink()) return resolved as ResolvedPath;
+    const target = readlinkSync(onDisk(root, resolved), { encoding: "buffer" });
+    // The parent is real directories only, so `..` can be applied lexically.
+    current = clampToRoot(target[0] === 0x2f ? splitPath(target) : [...splitPath(parent), ...splitPath(target)]);
+  }
+  throw new BadEntryError("STRATA_SYMLINK_LOOP", `too many symlinks resolving ${displayPath(path)}`);
+}
+
+/** Components as a root-relative path, `.` dropped and `..` stopping at the root. */
+function clampToRoot(components: readonly Buffer[]): EntryPath {
+  const parts: Buffer[] = [];
+  for (const part of components) {
+    const text = part.toString("latin1");
+    if (text === "..") parts.pop();
+    else if (text !== ".") parts.push(part);
+  }
+  return joinPath(parts);
+}

@@ -1,0 +1,52 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { StrataError } from "@strata/layer";
+import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings } from "@strata/overlay";
+import { unpack, type UnpackOptions, type UnpackResult } from "strata";
+import { readAccounts } from "./accounts.js";
+import { runtimeConfig, type RuntimeOverrides } from "./runtime-config.js";
+
+export interface BundleOptions extends Omit<UnpackOptions, "dest">, Omit<RuntimeOverrides, "rootless"> {
+  /** The bundle directory to create (absent or empty): DIR/config.json and DIR/rootfs. Mode 0700. */
+  readonly dir: string;
+}
+
+export interface BundleResult {
+  readonly dir: string;
+  readonly unpack: UnpackResult;
+  /** The config.json written. */
+  readonly config: Record<string, unknown>;
+}
+
+/**
+ * Writes a runtime bundle that `runc run -b DIR` starts: the image unpacked
+ * to DIR/rootfs and DIR/config.json from its config. Built in a private
+ * staging directory and renamed into place: DIR appears complete or not at
+ * all, and is 0700 so that other local users never reach its setuid files.
+ */
+export async function bundle(options: BundleOptions): Promise<BundleResult> {
+  const { dir, args, env, cwd, user, tty, hostname, ...unpackOptions } = options;
+  checkDestination(dir);
+  removeLeftoverStagings(dir);
+  const staging = createStaging(dir);
+  try {
+    const rootfs = join(staging, "rootfs");
+    const unpacked = await unpack({ ...unpackOptions, dest: rootfs });
+    const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
+    const config = runtimeConfig(unpacked.image.config, readAccounts(rootfs), {
+      ...(args === undefined ? {} : { args }),
+      ...(env === undefined ? {} : { env }),
+      ...(cwd === undefined ? {} : { cwd }),
+      ...(user === undefined ? {} : { user }),
+      ...(tty === undefined ? {} : { tty }),
+      ...(hostname === undefined ? {} : { hostname }),
+      ...(rootless ? { rootless: { hostUid: process.geteuid?.() ?? 0, hostGid: process.getegid?.() ?? 0 } } : {}),
+    });
+    writeFileSync(join(staging, "config.json"), `${JSON.stringify(config, null, "\t")}\n`, { mode: 0o644 });
+    commitStaging(staging, dir);
+    return { dir, unpack: { ...unpacked, dest: join(dir, "rootfs") }, config };
+  } catch (error) {
+    discardStaging(staging);
+    throw error instanceof StrataError ? error.addContext({ image: options.image }) : error;
+  }
+}

@@ -1,0 +1,4 @@
+import { StrataError } from "@strata/layer";
+
+/** The image's runtime settings cannot become a runtime config (unknown user, bad passwd, ...). */
+export class BundleError extends StrataError {}

@@ -1,0 +1,6 @@
+export { bundle, type BundleOptions, type BundleResult } from "./bundle.js";
+export { runtimeConfig, type RuntimeOverrides } from "./runtime-config.js";
+export { resolveUser, type AccountFiles, type ResolvedUser } from "./user-spec.js";
+export { parseGroup, parsePasswd, type GroupEntry, type PasswdEntry } from "./passwd.js";
+export { readAccounts, readFileInRoot } from "./accounts.js";
+export { BundleError } from "./errors.js";
