@@ -1,5 +1,5 @@
 import { PassThrough, pipeline, Readable, type Transform } from "node:stream";
-import { createDecompressor, type ZstdBackend } from "./decompress.js";
+import { createDecompressor, READ_AHEAD, type ZstdBackend } from "./decompress.js";
 import { AbortedError, CorruptLayerError, MediaTypeError, StrataError, type ErrorContext } from "./errors.js";
 import { displayPath, type LayerEntry } from "./layer-entry.js";
 import { resolveLimits, type LayerLimits } from "./limits.js";
@@ -95,7 +95,7 @@ export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): 
   try {
     const declared = compressionOf(layer.mediaType);
     source = await layer.open();
-    const blobCheck = new VerifyStream({ digest: layer.digest, size: layer.size, what: "blob", context });
+    const blobCheck = new VerifyStream({ digest: layer.digest, size: layer.size, what: "blob", context, highWaterMark: READ_AHEAD });
     const counted = options.onBlobBytes;
     if (counted !== undefined) blobCheck.on("data", (chunk: Buffer) => counted(chunk.length));
     streams.push(blobCheck);
@@ -106,10 +106,10 @@ export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): 
     const decompressor = createDecompressor(compression, options.zstdBackend);
     const tarCheck =
       layer.diffId === undefined
-        ? new PassThrough()
-        : new VerifyStream({ digest: layer.diffId, what: "uncompressed layer (diff_id)", context });
+        ? new PassThrough({ highWaterMark: READ_AHEAD })
+        : new VerifyStream({ digest: layer.diffId, what: "uncompressed layer (diff_id)", context, highWaterMark: READ_AHEAD });
     streams.push(decompressor, tarCheck);
-    pipeline(Readable.from(prepend(head, blobIterator), { objectMode: false }), decompressor, tarCheck, () => {});
+    pipeline(Readable.from(prepend(head, blobIterator), { objectMode: false, highWaterMark: READ_AHEAD }), decompressor, tarCheck, () => {});
     for await (const record of readTar(tarCheck, limits)) {
       if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
       let entry: LayerEntry | undefined;

@@ -29,6 +29,8 @@ export interface VerifyOptions {
   /** "blob" or "uncompressed layer (diff_id)": named in the error. */
   readonly what: string;
   readonly context?: ErrorContext;
+  /** Bytes buffered ahead of the reader. */
+  readonly highWaterMark?: number;
 }
 
 /**
@@ -43,7 +45,7 @@ export class VerifyStream extends Transform {
   #bytes = 0;
 
   constructor(options: VerifyOptions) {
-    super();
+    super({ highWaterMark: options.highWaterMark ?? 16 * 1024 });
     this.#options = options;
     if (options.digest !== undefined) {
       const { algorithm, hex } = parseDigest(options.digest);

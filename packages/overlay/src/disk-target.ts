@@ -32,6 +32,7 @@ import {
 } from "@strata/layer";
 import { native } from "./native.js";
 import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
+import { KnownDirectories } from "./known-directories.js";
 import { isPlainDirectory, lstatOrUndefined, onDisk, resolveParentInRoot, type ResolvedPath } from "./resolve-in-root.js";
 
 const S_IFCHR = 0o020000;
@@ -85,6 +86,7 @@ export class DiskTarget {
   readonly #root: Buffer;
   readonly #options: DiskTargetOptions;
   readonly #dirTimes = new Map<string, number>();
+  readonly #known = new KnownDirectories();
   #rootAttributes: EntryAttributes | undefined;
   readonly stats: ApplyStats = { entries: 0, bytes: 0 };
 
@@ -117,7 +119,7 @@ export class DiskTarget {
       const mtime = this.#dirTimes.get(key) ?? 0;
       // A recorded directory may since have been replaced, or a parent turned
       // into a symlink: only touch it when no symlink leads there.
-      if (key !== "" && isPlainDirectory(this.#root, pathFromKey(key))) lutimesSync(abs, mtime, mtime);
+      if (key !== "" && isPlainDirectory(this.#root, pathFromKey(key), this.#known)) lutimesSync(abs, mtime, mtime);
     }
     const rootAttrs = this.#rootAttributes;
     if (rootAttrs === undefined) {
@@ -133,10 +135,10 @@ export class DiskTarget {
   async #apply(entry: LayerEntry, written: Set<string>): Promise<void> {
     switch (entry.kind) {
       case "whiteout":
-        if (isPlainDirectory(this.#root, parentPath(entry.path))) this.#removeLower(entry.path, written);
+        if (isPlainDirectory(this.#root, parentPath(entry.path), this.#known)) this.#removeLower(entry.path, written);
         return;
       case "opaque":
-        if (isPlainDirectory(this.#root, entry.path)) {
+        if (isPlainDirectory(this.#root, entry.path, this.#known)) {
           for (const name of readdirSync(onDisk(this.#root, entry.path), { encoding: "buffer" })) {
             this.#removeLower(childPath(entry.path, name), written);
           }
@@ -158,31 +160,28 @@ export class DiskTarget {
       chmodSync(made, 0o755);
       // Missing parents get time 0, so that unpacking is reproducible.
       this.#dirTimes.set(pathKey(dir), 0);
-    });
+    }, this.#known);
     const path = childPath(parent as ResolvedPath, baseName(entry.path));
     const key = pathKey(path);
     const abs = onDisk(this.#root, path);
     switch (entry.kind) {
-      case "dir":
-        {
-          const merge = lstatOrUndefined(abs)?.isDirectory() === true;
-          if (!merge) {
-            rmSync(abs, { recursive: true, force: true });
-            mkdirSync(abs, 0o700);
-          }
-          // chown clears security.capability, so xattrs come after it.
-          this.#setOwnerAndMode(abs, entry, "dir");
-          this.#setXattrs(abs, entry, "dir", merge);
-        }
+      case "dir": {
+        const merge = this.#known.has(path) || !this.#create(abs, () => mkdirSync(abs, 0o700), true);
+        // chown clears security.capability, so xattrs come after it.
+        this.#setOwnerAndMode(abs, entry, "dir");
+        this.#setXattrs(abs, entry, "dir", merge);
+        this.#known.add(path);
         this.#dirTimes.set(key, entry.mtime);
         break;
-      case "file":
-        rmSync(abs, { recursive: true, force: true });
-        await this.#writeFile(abs, entry, entry.body);
+      }
+      case "file": {
+        let fd = -1;
+        this.#create(abs, () => (fd = openSync(abs, CREATE_FLAGS, 0o600)));
+        await this.#writeFile(fd, abs, entry, entry.body);
         break;
+      }
       case "symlink":
-        rmSync(abs, { recursive: true, force: true });
-        symlinkSync(entry.target, abs);
+        this.#create(abs, () => symlinkSync(entry.target, abs));
         this.#finishNode(abs, entry, "symlink");
         break;
       case "hardlink":
@@ -191,24 +190,48 @@ export class DiskTarget {
       case "char":
       case "block":
       case "fifo":
-        rmSync(abs, { recursive: true, force: true });
         // A fifo needs no privilege (umoci makes them rootless too); devices do.
         if (this.#options.policy.privileged || entry.kind === "fifo") {
           const type = entry.kind === "char" ? S_IFCHR : entry.kind === "block" ? S_IFBLK : S_IFIFO;
           const [major, minor] = entry.kind === "fifo" ? [0, 0] : [entry.devMajor, entry.devMinor];
-          native().mknod(abs, type | 0o600, major, minor);
+          this.#create(abs, () => native().mknod(abs, type | 0o600, major, minor));
           this.#finishNode(abs, entry, entry.kind);
         } else {
           this.#options.onWarning?.({ kind: "device-replaced", path: displayPath(path), detail: `${entry.kind} replaced by an empty file (rootless)` });
-          await this.#writeFile(abs, entry, []);
+          let fd = -1;
+          this.#create(abs, () => (fd = openSync(abs, CREATE_FLAGS, 0o600)));
+          await this.#writeFile(fd, abs, entry, []);
         }
         break;
     }
     written.add(key);
   }
 
-  async #writeFile(abs: Buffer, entry: EntryAttributes, body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
-    const fd = openSync(abs, CREATE_FLAGS, 0o600);
+  /**
+   * Creates a node with `make`, which fails with EEXIST when something is in
+   * the way: that is removed (never written through) and `make` runs again.
+   * With `keepDirectory`, an existing directory is kept and false returned.
+   */
+  #create(abs: Buffer, make: () => void, keepDirectory = false): boolean {
+    try {
+      make();
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    if (keepDirectory && lstatOrUndefined(abs)?.isDirectory() === true) return false;
+    this.#remove(abs);
+    make();
+    return true;
+  }
+
+  /** Removes a path (recursively) and forgets every known directory. */
+  #remove(abs: Buffer): void {
+    rmSync(abs, { recursive: true, force: true });
+    this.#known.forgetAll();
+  }
+
+  async #writeFile(fd: number, abs: Buffer, entry: EntryAttributes, body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
     try {
       for await (const chunk of body) {
         let offset = 0;
@@ -226,15 +249,14 @@ export class DiskTarget {
   }
 
   #hardlink(abs: Buffer, key: string, target: EntryPath): void {
-    const parent = resolveParentInRoot(this.#root, target, false);
+    const parent = resolveParentInRoot(this.#root, target, false, undefined, this.#known);
     const targetPath = parent === undefined ? undefined : childPath(parent, baseName(target));
     const stats = targetPath === undefined ? undefined : lstatOrUndefined(onDisk(this.#root, targetPath));
     if (targetPath === undefined || stats === undefined) throw badHardlink(target, "does not exist");
     if (stats.isDirectory()) throw badHardlink(target, "is a directory");
     if (pathKey(targetPath) === key) return;
-    rmSync(abs, { recursive: true, force: true });
     try {
-      linkSync(onDisk(this.#root, targetPath), abs);
+      this.#create(abs, () => linkSync(onDisk(this.#root, targetPath), abs));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") throw badHardlink(target, "was removed by this entry");
       throw error;
@@ -286,7 +308,7 @@ export class DiskTarget {
         if (this.#removeLower(childPath(path, name), written)) keep = true;
       }
     }
-    if (!keep) rmSync(abs, { recursive: true, force: true });
+    if (!keep) this.#remove(abs);
     return keep;
   }
 }

@@ -1,5 +1,6 @@
 import { lstatSync, mkdirSync, readlinkSync, type Stats } from "node:fs";
 import { BadEntryError, displayPath, joinPath, parentPath, splitPath, type EntryPath } from "@strata/layer";
+import type { KnownDirectories } from "./known-directories.js";
 import { MAX_SYMLINK_FOLLOWS } from "./model.js";
 
 /** A path inside the root whose every component was checked to be a real directory (no symlink). */
@@ -21,14 +22,18 @@ export function lstatOrUndefined(path: Buffer): Stats | undefined {
  * Missing directories are made (mode 0755, reported through `onCreate`) when
  * `create`; otherwise a missing one gives undefined. The reference model has
  * its own copy of this walk on purpose: it is the judge of this one.
+ * `known` skips the lstat of directories already seen in this unpack.
  */
 export function resolveParentInRoot(
   root: Buffer,
   path: EntryPath,
   create: boolean,
   onCreate: (dir: ResolvedPath) => void = () => {},
+  known?: KnownDirectories,
 ): ResolvedPath | undefined {
-  const pending = splitPath(parentPath(path));
+  const parent = parentPath(path);
+  if (known?.has(parent) === true) return parent as ResolvedPath;
+  const pending = splitPath(parent);
   const resolved: Buffer[] = [];
   let follows = 0;
   while (pending.length > 0) {
@@ -40,6 +45,10 @@ export function resolveParentInRoot(
       continue;
     }
     const candidate = joinPath([...resolved, part]);
+    if (known?.has(candidate) === true) {
+      resolved.push(part);
+      continue;
+    }
     const abs = onDisk(root, candidate);
     const stats = lstatOrUndefined(abs);
     if (stats === undefined) {
@@ -47,8 +56,10 @@ export function resolveParentInRoot(
       mkdirSync(abs, 0o755);
       onCreate(candidate as ResolvedPath);
       resolved.push(part);
+      known?.add(candidate);
     } else if (stats.isDirectory()) {
       resolved.push(part);
+      known?.add(candidate);
     } else if (stats.isSymbolicLink()) {
       if (++follows > MAX_SYMLINK_FOLLOWS) {
         throw new BadEntryError("STRATA_SYMLINK_LOOP", `too many symlinks resolving ${displayPath(path)}`);
@@ -64,7 +75,8 @@ export function resolveParentInRoot(
 }
 
 /** True when `path` and each of its ancestors is a real directory (no symlink followed). */
-export function isPlainDirectory(root: Buffer, path: EntryPath): boolean {
+export function isPlainDirectory(root: Buffer, path: EntryPath, known?: KnownDirectories): boolean {
+  if (known?.has(path) === true) return true;
   const parts = splitPath(path);
   for (let i = 1; i <= parts.length; i++) {
     if (lstatOrUndefined(onDisk(root, joinPath(parts.slice(0, i))))?.isDirectory() !== true) return false;
