@@ -39,10 +39,12 @@ function content(size) {
   }
   return Buffer.from(parts.join("")).subarray(0, size);
 }
+// About 15 KB per entry on average: 100,000 entries make a base layer of
+// about 1.2 GB, as a large distribution image has.
 function fileSize() {
   const r = random();
-  if (r < 0.001) return 4_000_000 + pick(12_000_000); // a few large files
-  if (r < 0.05) return 64_000 + pick(400_000);
+  if (r < 0.0004) return 4_000_000 + pick(12_000_000); // a few large files
+  if (r < 0.02) return 64_000 + pick(400_000);
   return pick(12_000);
 }
 

@@ -105,3 +105,4 @@ for (const r of results) {
 writeFileSync(join(out, "results.md"), `${lines.join("\n")}\n`);
 writeFileSync(join(out, "results.json"), JSON.stringify(results, null, 2));
 console.log(lines.join("\n"));
+execFileSync(process.execPath, [join(root, "bench", "chart.mjs"), join(out, "results.json"), join(out, "results.svg")], { stdio: "inherit" });

@@ -11,7 +11,7 @@ export const CHUNK_SIZE = 1 << 20;
  * How far decompression may run ahead of the writer. With the default 16 KiB
  * the inflater and the writer took turns instead of overlapping.
  */
-export const READ_AHEAD = 8 << 20;
+export const READ_AHEAD = 2 << 20;
 
 /** Which zstd implementation decompresses: the native binding, or pure JS when it cannot load. */
 export type ZstdBackend = "native" | "js";

@@ -25,15 +25,34 @@ export function splitPath(path: Buffer): Buffer[] {
   return parts;
 }
 
+const SLASH_BUFFER = Buffer.from("/");
+const EMPTY = Buffer.alloc(0);
+
 /** Joins components with `/`. */
 export function joinPath(parts: readonly Buffer[]): Buffer {
-  if (parts.length === 0) return Buffer.alloc(0);
+  if (parts.length === 0) return EMPTY;
+  if (parts.length === 1) return parts[0] as Buffer;
   const out: Buffer[] = [];
   parts.forEach((part, i) => {
-    if (i > 0) out.push(Buffer.from("/"));
+    if (i > 0) out.push(SLASH_BUFFER);
     out.push(part);
   });
   return Buffer.concat(out);
+}
+
+/** True when a name needs no cleaning: no leading `/`, no empty, `.` or `..` component, no trailing `/`. */
+function isClean(raw: Buffer): boolean {
+  if (raw.length === 0 || raw[0] === SLASH || raw[raw.length - 1] === SLASH) return false;
+  let start = 0;
+  for (let i = 0; i <= raw.length; i++) {
+    if (i === raw.length || raw[i] === SLASH) {
+      const length = i - start;
+      if (length === 0) return false;
+      if (raw[start] === DOT && (length === 1 || (length === 2 && raw[start + 1] === DOT))) return false;
+      start = i + 1;
+    }
+  }
+  return true;
 }
 
 /**
@@ -45,6 +64,7 @@ export function joinPath(parts: readonly Buffer[]): Buffer {
 export function cleanEntryPath(raw: Buffer, what = "entry name"): EntryPath {
   if (raw.length === 0) throw new BadEntryError("STRATA_BAD_ENTRY_NAME", `empty ${what}`);
   if (raw.includes(0)) throw new BadEntryError("STRATA_BAD_ENTRY_NAME", `${what} contains a NUL byte`);
+  if (isClean(raw)) return raw;
   const parts: Buffer[] = [];
   for (const part of splitPath(raw)) {
     if (isDot(part)) continue;
@@ -76,7 +96,7 @@ export function baseName(path: EntryPath): Buffer {
 
 /** `parent/name`, or `name` when the parent is the root. */
 export function childPath(parent: EntryPath, name: Buffer): EntryPath {
-  return parent.length === 0 ? Buffer.from(name) : Buffer.concat([parent, Buffer.from("/"), name]);
+  return parent.length === 0 ? name : Buffer.concat([parent, SLASH_BUFFER, name]);
 }
 
 /** True when `path` is `ancestor` or lies below it. */

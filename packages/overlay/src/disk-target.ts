@@ -166,7 +166,7 @@ export class DiskTarget {
     const abs = onDisk(this.#root, path);
     switch (entry.kind) {
       case "dir": {
-        const merge = this.#known.has(path) || !this.#create(abs, () => mkdirSync(abs, 0o700), true);
+        const merge = this.#known.has(path) || !this.#create(path, abs, () => mkdirSync(abs, 0o700), true);
         // chown clears security.capability, so xattrs come after it.
         this.#setOwnerAndMode(abs, entry, "dir");
         this.#setXattrs(abs, entry, "dir", merge);
@@ -176,16 +176,16 @@ export class DiskTarget {
       }
       case "file": {
         let fd = -1;
-        this.#create(abs, () => (fd = openSync(abs, CREATE_FLAGS, 0o600)));
+        this.#create(path, abs, () => (fd = openSync(abs, CREATE_FLAGS, 0o600)));
         await this.#writeFile(fd, abs, entry, entry.body);
         break;
       }
       case "symlink":
-        this.#create(abs, () => symlinkSync(entry.target, abs));
+        this.#create(path, abs, () => symlinkSync(entry.target, abs));
         this.#finishNode(abs, entry, "symlink");
         break;
       case "hardlink":
-        this.#hardlink(abs, key, entry.target);
+        this.#hardlink(path, abs, key, entry.target);
         break;
       case "char":
       case "block":
@@ -194,12 +194,12 @@ export class DiskTarget {
         if (this.#options.policy.privileged || entry.kind === "fifo") {
           const type = entry.kind === "char" ? S_IFCHR : entry.kind === "block" ? S_IFBLK : S_IFIFO;
           const [major, minor] = entry.kind === "fifo" ? [0, 0] : [entry.devMajor, entry.devMinor];
-          this.#create(abs, () => native().mknod(abs, type | 0o600, major, minor));
+          this.#create(path, abs, () => native().mknod(abs, type | 0o600, major, minor));
           this.#finishNode(abs, entry, entry.kind);
         } else {
           this.#options.onWarning?.({ kind: "device-replaced", path: displayPath(path), detail: `${entry.kind} replaced by an empty file (rootless)` });
           let fd = -1;
-          this.#create(abs, () => (fd = openSync(abs, CREATE_FLAGS, 0o600)));
+          this.#create(path, abs, () => (fd = openSync(abs, CREATE_FLAGS, 0o600)));
           await this.#writeFile(fd, abs, entry, []);
         }
         break;
@@ -212,23 +212,24 @@ export class DiskTarget {
    * the way: that is removed (never written through) and `make` runs again.
    * With `keepDirectory`, an existing directory is kept and false returned.
    */
-  #create(abs: Buffer, make: () => void, keepDirectory = false): boolean {
+  #create(path: EntryPath, abs: Buffer, make: () => void, keepDirectory = false): boolean {
     try {
       make();
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
-    if (keepDirectory && lstatOrUndefined(abs)?.isDirectory() === true) return false;
-    this.#remove(abs);
+    const isDirectory = lstatOrUndefined(abs)?.isDirectory() === true;
+    if (keepDirectory && isDirectory) return false;
+    this.#remove(path, abs, isDirectory);
     make();
     return true;
   }
 
-  /** Removes a path (recursively) and forgets every known directory. */
-  #remove(abs: Buffer): void {
+  /** Removes a path (recursively); a removed directory is forgotten with all below it. */
+  #remove(path: EntryPath, abs: Buffer, isDirectory: boolean): void {
     rmSync(abs, { recursive: true, force: true });
-    this.#known.forgetAll();
+    if (isDirectory) this.#known.forgetBelow(path);
   }
 
   async #writeFile(fd: number, abs: Buffer, entry: EntryAttributes, body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
@@ -248,7 +249,7 @@ export class DiskTarget {
     }
   }
 
-  #hardlink(abs: Buffer, key: string, target: EntryPath): void {
+  #hardlink(path: EntryPath, abs: Buffer, key: string, target: EntryPath): void {
     const parent = resolveParentInRoot(this.#root, target, false, undefined, this.#known);
     const targetPath = parent === undefined ? undefined : childPath(parent, baseName(target));
     const stats = targetPath === undefined ? undefined : lstatOrUndefined(onDisk(this.#root, targetPath));
@@ -256,7 +257,7 @@ export class DiskTarget {
     if (stats.isDirectory()) throw badHardlink(target, "is a directory");
     if (pathKey(targetPath) === key) return;
     try {
-      this.#create(abs, () => linkSync(onDisk(this.#root, targetPath), abs));
+      this.#create(path, abs, () => linkSync(onDisk(this.#root, targetPath), abs));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") throw badHardlink(target, "was removed by this entry");
       throw error;
@@ -308,7 +309,7 @@ export class DiskTarget {
         if (this.#removeLower(childPath(path, name), written)) keep = true;
       }
     }
-    if (!keep) this.#remove(abs);
+    if (!keep) this.#remove(path, abs, stats.isDirectory());
     return keep;
   }
 }

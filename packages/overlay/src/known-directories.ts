@@ -4,8 +4,10 @@ import { pathKey, type EntryPath } from "@strata/layer";
  * Paths this unpack has seen to be real directories (reached through real
  * directories only), so that parent resolution need not lstat them again.
  * Sound because strata is the only writer inside its private staging
- * directory, and every removal it makes forgets everything: a directory can
- * only stop being one (and a symlink take its place) through a removal.
+ * directory, and a directory can only stop being one (and a symlink take its
+ * place) through a removal: removing a directory forgets it and everything
+ * below it. Removing a file or symlink changes no known directory, since
+ * known paths never pass through a symlink.
  */
 export class KnownDirectories {
   readonly #keys = new Set<string>([""]);
@@ -22,9 +24,16 @@ export class KnownDirectories {
     this.#keys.add(pathKey(path));
   }
 
-  /** Called on every removal. */
-  forgetAll(): void {
-    this.#keys.clear();
-    this.#keys.add("");
+  /** Called when the directory at `path` is removed. */
+  forgetBelow(path: EntryPath): void {
+    const key = pathKey(path);
+    if (key === "") {
+      this.#keys.clear();
+      this.#keys.add("");
+      return;
+    }
+    const prefix = `${key}/`;
+    this.#keys.delete(key);
+    for (const k of this.#keys) if (k.startsWith(prefix)) this.#keys.delete(k);
   }
 }

@@ -4,7 +4,7 @@ export interface NodeAttributes {
   uid: number;
   gid: number;
   mtime: number;
-  xattrs: Map<string, Buffer>;
+  xattrs: ReadonlyMap<string, Buffer>;
 }
 
 /**

@@ -7,8 +7,10 @@ import { MAX_SYMLINK_FOLLOWS } from "./model.js";
 export type ResolvedPath = EntryPath & { readonly __resolvedInRoot: unique symbol };
 
 /** The absolute on-disk location of a path inside `root`. */
+const SLASH = Buffer.from("/");
+
 export function onDisk(root: Buffer, path: EntryPath): Buffer {
-  return path.length === 0 ? root : Buffer.concat([root, Buffer.from("/"), path]);
+  return path.length === 0 ? root : Buffer.concat([root, SLASH, path]);
 }
 
 export function lstatOrUndefined(path: Buffer): Stats | undefined {
