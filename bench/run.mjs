@@ -60,6 +60,8 @@ const tools = {
   ...(has("umoci") ? { umoci: (img, dest) => timed("umoci", ["unpack", "--image", `${img.layers.dir}:${img.layers.tag}`, dest]) } : {}),
 };
 
+// All data exists and is on disk before the first timed run.
+execFileSync("sync");
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = [];
 const written = [];
@@ -67,8 +69,11 @@ for (const img of images) {
   img.layers = layersOf(img.ref);
   const times = Object.fromEntries(Object.keys(tools).map((t) => [t, []]));
   const rss = Object.fromEntries(Object.keys(tools).map((t) => [t, []]));
+  const order = Object.entries(tools);
   for (let round = 0; round < rounds; round++) {
-    for (const [name, run] of Object.entries(tools)) {
+    // Rotate who goes first: the first run of a round inherits the writeback of the last one.
+    const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
+    for (const [name, run] of rotated) {
       const dest = join(out, `work-${Date.now()}-${round}-${name.replace(/\W/g, "")}`);
       execFileSync("sync");
       const r = run(img, dest);
@@ -78,9 +83,8 @@ for (const img of images) {
       written.push(dest);
     }
   }
-  // Removed only after the image's rounds: on ext4 every tool was measured
-  // 5-7x slower right after an rm -rf of a large tree.
-  for (const dest of written.splice(0)) rmSync(dest, { recursive: true, force: true });
+  // Trees are removed only after the last image: on ext4 every tool was
+  // measured 3-5x slower in the run right after an rm -rf of a large tree.
   const perRound = (a, b) => times[a].map((t, i) => t / times[b][i]);
   results.push({
     image: img.name,
@@ -94,6 +98,8 @@ for (const img of images) {
     },
   });
 }
+
+for (const dest of written.splice(0)) rmSync(dest, { recursive: true, force: true });
 
 const lines = ["| image | tool | median s | min-max s | peak RSS MB |", "| --- | --- | --- | --- | --- |"];
 for (const r of results) {
