@@ -9,6 +9,12 @@ const STAGING_MARK = ".strata-staging-";
  * never merges into an existing tree.
  */
 export function checkDestination(dest: string): void {
+  const parent = dirname(resolve(dest));
+  if (statSync(parent, { throwIfNoEntry: false })?.isDirectory() !== true) {
+    throw new TargetError("STRATA_BAD_DESTINATION", `the parent of destination ${dest} (${parent}) is not an existing directory`, {
+      hint: "create the parent directory first",
+    });
+  }
   const stats = statSync(dest, { throwIfNoEntry: false });
   if (stats === undefined) return;
   if (!stats.isDirectory() || readdirSync(dest).length > 0) {
@@ -24,8 +30,17 @@ export function checkDestination(dest: string): void {
  */
 export function createStaging(dest: string): string {
   const absolute = resolve(dest);
-  // The pid in the name lets a later run tell a killed run's leftovers from a live one's.
-  const dir = mkdtempSync(join(dirname(absolute), `.${basename(absolute)}${STAGING_MARK}${process.pid}-`));
+  let dir: string;
+  try {
+    // The pid in the name lets a later run tell a killed run's leftovers from a live one's.
+    dir = mkdtempSync(join(dirname(absolute), `.${basename(absolute)}${STAGING_MARK}${process.pid}-`));
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? "error";
+    throw new TargetError("STRATA_BAD_DESTINATION", `cannot create a staging directory in ${dirname(absolute)}: ${code}`, {
+      cause,
+      hint: "strata writes beside DEST and renames into place: DEST's parent must be writable",
+    });
+  }
   chmodSync(dir, 0o700);
   return dir;
 }

@@ -42,6 +42,13 @@ describe("unpack", () => {
     expect(readdirSync(join(dir, "full"))).toEqual(["keep"]);
   });
 
+  it("a DEST whose parent is missing or not writable is a clear error", async () => {
+    const dir = sandbox();
+    const layout = image(dir, [[{ name: "a", type: "file" }]]);
+    await expect(unpack({ image: layout, dest: join(dir, "missing", "rootfs") })).rejects.toMatchObject({ code: "STRATA_BAD_DESTINATION" });
+    await expect(unpack({ image: layout, dest: "/proc/strata-rootfs" })).rejects.toMatchObject({ code: "STRATA_BAD_DESTINATION" });
+  });
+
   it("a failure in a later layer leaves no DEST and no staging directory", async () => {
     const dir = sandbox();
     const layout = image(dir, [[{ name: "a", type: "file" }], [{ name: "b", type: "hardlink", linkname: "missing" }]]);
