@@ -17,7 +17,6 @@ import {
 } from "node:fs";
 import {
   AbortedError,
-  BadEntryError,
   baseName,
   childPath,
   displayPath,
@@ -25,7 +24,6 @@ import {
   pathFromKey,
   pathKey,
   StrataError,
-  TargetError,
   type EntryAttributes,
   type EntryPath,
   type LayerEntry,
@@ -33,6 +31,7 @@ import {
 import { native } from "./native.js";
 import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 import { KnownDirectories } from "./known-directories.js";
+import { badHardlink, fsError } from "./target-errors.js";
 import { isPlainDirectory, lstatOrUndefined, onDisk, resolveParentInRoot, type ResolvedPath } from "./resolve-in-root.js";
 
 const S_IFCHR = 0o020000;
@@ -57,23 +56,6 @@ export interface DiskTargetOptions {
 export interface ApplyStats {
   entries: number;
   bytes: number;
-}
-
-/**
- * Turns a system error (one with an errno code) into a TargetError; anything
- * else is a bug and is rethrown as it is, never disguised.
- */
-function fsError(error: unknown, what: string): unknown {
-  if (error instanceof StrataError) return error;
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return error;
-  if (code === "ENOSPC" || code === "EDQUOT") {
-    return new TargetError("STRATA_NO_SPACE", `${what}: ${code}: the destination's filesystem is full`, {
-      cause: error,
-      hint: "free space or unpack elsewhere; nothing was left behind",
-    });
-  }
-  return new TargetError("STRATA_FS_ERROR", `${what}: ${code}: ${(error as Error).message}`, { cause: error });
 }
 
 /**
@@ -312,10 +294,4 @@ export class DiskTarget {
     if (!keep) this.#remove(path, abs, stats.isDirectory());
     return keep;
   }
-}
-
-function badHardlink(target: EntryPath, why: string): BadEntryError {
-  return new BadEntryError("STRATA_BAD_HARDLINK", `hardlink target ${displayPath(target)} ${why}`, {
-    hint: "a hardlink must name a file, symlink or device that exists in this or a lower layer",
-  });
 }
