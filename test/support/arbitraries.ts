@@ -32,6 +32,10 @@ export const anyMember: fc.Arbitrary<TarMember> = fc.oneof(
   { weight: 2, arbitrary: relativePath.map((p): TarMember => ({ name: whiteoutName(p), type: "file" })) },
   { weight: 1, arbitrary: fc.option(relativePath, { nil: "" }).map((p): TarMember => ({ name: p === "" ? ".wh..wh..opq" : `${p}/.wh..wh..opq`, type: "file" })) },
   { weight: 1, arbitrary: fc.tuple(relativePath, base).map(([name, b]): TarMember => ({ name, type: "fifo", ...attributes(b) })) },
+  // mknod needs root; without it the privileged runs would compare EPERM.
+  ...(process.geteuid?.() === 0
+    ? [{ weight: 1, arbitrary: fc.tuple(relativePath, base, fc.constantFrom("char" as const, "block" as const)).map(([name, b, type]): TarMember => ({ name, type, devMajor: 1, devMinor: 3, ...attributes(b) })) }]
+    : []),
 );
 
 export const anyLayer = fc.array(anyMember, { maxLength: 12 });

@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { inspect, StrataError, unpack, type ImageSummary } from "strata";
 import { bundle } from "@strata/bundle";
@@ -6,6 +7,8 @@ import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
 
 class UsageError extends Error {}
+
+const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 
 type OptionSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
 type OptionValues = Record<string, string | boolean | string[] | undefined>;
@@ -195,6 +198,10 @@ export async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === "-h" || command === "--help") {
     process.stdout.write(MAIN_HELP);
     return command === undefined ? 2 : 0;
+  }
+  if (command === "--version" || command === "-V") {
+    process.stdout.write(`strata ${VERSION}\n`);
+    return 0;
   }
   if (command === "help") {
     process.stdout.write(COMMANDS[rest[0] ?? ""]?.help ?? MAIN_HELP);

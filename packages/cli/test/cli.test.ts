@@ -24,6 +24,10 @@ describe("strata command", () => {
     expect(strata("inspect", "--help").stdout).toContain("--json");
   });
 
+  it("--version prints the version", () => {
+    expect(strata("--version").stdout).toMatch(/^strata \d+\.\d+\.\d+\n$/);
+  });
+
   it("exits 2 on bad usage", () => {
     expect(strata().status).toBe(2);
     expect(strata("unpack", "only-one").status).toBe(2);
