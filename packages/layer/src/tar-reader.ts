@@ -41,7 +41,10 @@ function decodeLibarchiveName(encoded: string): string {
   return decodeURIComponent(encoded);
 }
 
-function paxXattrs(records: ReadonlyMap<string, Buffer>): Map<string, Buffer> {
+const NO_RECORDS: ReadonlyMap<string, Buffer> = new Map();
+
+function paxXattrs(records: ReadonlyMap<string, Buffer>): ReadonlyMap<string, Buffer> {
+  if (records.size === 0) return NO_RECORDS;
   const xattrs = new Map<string, Buffer>();
   for (const [key, value] of records) {
     if (key.startsWith("SCHILY.xattr.")) xattrs.set(key.slice("SCHILY.xattr.".length), value);
@@ -53,6 +56,7 @@ function paxXattrs(records: ReadonlyMap<string, Buffer>): Map<string, Buffer> {
 }
 
 function hasSparse(records: ReadonlyMap<string, Buffer>): boolean {
+  if (records.size === 0) return false;
   for (const key of records.keys()) if (key.startsWith("GNU.sparse.")) return true;
   return false;
 }
@@ -117,7 +121,8 @@ export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimit
       if (typeflag === "S" || hasSparse(local) || hasSparse(global)) {
         throw corrupt("GNU sparse entries are not supported in layers");
       }
-      const records = new Map([...global, ...local]);
+      // Most entries have no PAX records: no Map is built for them.
+      const records = global.size === 0 ? local : local.size === 0 ? global : new Map([...global, ...local]);
       const entrySize = paxNumber(records, "size", size);
       entries++;
       if (entries > limits.maxEntries) throw new LimitExceededError("maxEntries", entries, limits.maxEntries);
@@ -155,7 +160,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimit
         xattrs: paxXattrs(records),
         body,
       };
-      local = new Map();
+      if (local.size > 0) local = new Map();
       longName = undefined;
       longLink = undefined;
       if (remaining > 0) {
