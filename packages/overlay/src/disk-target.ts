@@ -143,16 +143,23 @@ export class DiskTarget {
       // Missing parents get time 0, so that unpacking is reproducible.
       this.#dirTimes.set(pathKey(dir), 0);
     }, this.#known);
-    const path = childPath(parent as ResolvedPath, baseName(entry.path));
+    // When the parent resolved to the entry's own parent it is that very slice
+    // of the entry's path (same memory, same length): reuse the path.
+    const sameParent =
+      parent !== undefined &&
+      parent.buffer === entry.path.buffer &&
+      parent.byteOffset === entry.path.byteOffset &&
+      parent.length === Math.max(0, entry.path.lastIndexOf(0x2f));
+    const path = sameParent ? entry.path : childPath(parent as ResolvedPath, baseName(entry.path));
     const key = pathKey(path);
     const abs = onDisk(this.#root, path);
     switch (entry.kind) {
       case "dir": {
-        const merge = this.#known.has(path) || !this.#create(path, abs, () => mkdirSync(abs, 0o700), true);
+        const merge = this.#known.hasKey(key) || !this.#create(path, abs, () => mkdirSync(abs, 0o700), true);
         // chown clears security.capability, so xattrs come after it.
         this.#setOwnerAndMode(abs, entry, "dir");
         this.#setXattrs(abs, entry, "dir", merge);
-        this.#known.add(path);
+        this.#known.addKey(key);
         this.#dirTimes.set(key, entry.mtime);
         break;
       }

@@ -24,6 +24,10 @@ export class KnownDirectories {
     this.#keys.add(pathKey(path));
   }
 
+  addKey(key: string): void {
+    this.#keys.add(key);
+  }
+
   /** Called when the directory at `path` is removed. */
   forgetBelow(path: EntryPath): void {
     const key = pathKey(path);

@@ -91,6 +91,11 @@ describe("rule 3: parents resolve inside the root, fresh for each entry", () => 
     expect(node(t, "e/y")?.kind).toBe("file");
     expect(node(t, "d/x")).toBeUndefined();
   });
+  it("a symlink to . or .. in a parent resolves to the right directory", async () => {
+    const t = await tree([[dir("x"), symlink("x/l", "."), symlink("x/up", "..")], [file("x/l/f", "dot"), file("x/up/g", "dotdot")]]);
+    expect(content(t, "x/f", "dot")).toBe(true);
+    expect(content(t, "g", "dotdot")).toBe(true);
+  });
   it("creates missing parents as 0755 directories", async () => {
     const t = await tree([[file("a/b/c")]]);
     expect(node(t, "a")).toMatchObject({ kind: "dir", mode: 0o755 });
