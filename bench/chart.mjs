@@ -14,6 +14,8 @@ const max = Math.max(...results.flatMap((r) => Object.values(r.medians)));
 const groupW = (W - left - 20) / results.length;
 const barW = Math.min(60, (groupW - 20) / tools.length);
 const y = (v) => top + (H - top - bottom) * (1 - v / max);
+/** A short label: "img-30000:bench" rather than the whole reference. */
+const label = (name) => name.replace(/^oci:.*\//, "");
 const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;");
 const parts = [
   `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
@@ -33,7 +35,7 @@ results.forEach((r, g) => {
     parts.push(`<rect x="${x}" y="${y(v)}" width="${barW - 4}" height="${H - bottom - y(v)}" fill="${colors[tool] ?? "#555"}"/>`);
     parts.push(`<text x="${x + (barW - 4) / 2}" y="${y(v) - 4}" text-anchor="middle" font-size="10">${(r.compressedBytes / 1e6 / v).toFixed(0)}</text>`);
   });
-  parts.push(`<text x="${left + g * groupW + groupW / 2}" y="${H - bottom + 18}" text-anchor="middle">${esc(r.image)}</text>`);
+  parts.push(`<text x="${left + g * groupW + groupW / 2}" y="${H - bottom + 18}" text-anchor="middle">${esc(label(r.image))}</text>`);
   parts.push(`<text x="${left + g * groupW + groupW / 2}" y="${H - bottom + 34}" text-anchor="middle" fill="#666">${(r.compressedBytes / 1e6).toFixed(0)} MB gz</text>`);
 });
 tools.forEach((tool, i) => {
