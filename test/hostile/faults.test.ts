@@ -50,6 +50,18 @@ describe("faults", () => {
     expect(readdirSync(join(dest, "data"))).toHaveLength(400);
   });
 
+  it("SIGINT in the middle exits 130 and leaves no DEST and no staging directory", async () => {
+    const dir = join(root, "sigint");
+    mkdirSync(dir);
+    const image = dataImage(dir, 400, 256 * 1024);
+    const child = spawn(process.execPath, [BIN, "unpack", "--quiet", image, join(dir, "dest")], { stdio: "ignore" });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    for (let i = 0; i < 2000 && stagingsIn(dir).length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(readdirSync(dir)).toEqual(["image"]);
+  });
+
   it("two unpacks of the same image into different DESTs at once both succeed", async () => {
     const dir = join(root, "concurrent");
     mkdirSync(dir);

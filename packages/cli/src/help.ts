@@ -12,7 +12,8 @@ IMAGE is written as skopeo writes it:
   docker-archive:FILE[:REF]   a tarball from \`docker save\` or skopeo
   PATH                        a directory (OCI layout) or a file (docker-archive)
 
-Exit status: 0 on success, 1 when the image or a layer is refused, 2 on bad usage.
+Exit status: 0 on success, 1 when the image or a layer is refused, 2 on bad
+usage, 130 when interrupted (SIGINT/SIGTERM; the staging directory is removed).
 `;
 
 export const UNPACK_HELP = `Usage: strata unpack [options] IMAGE DEST

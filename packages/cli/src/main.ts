@@ -216,6 +216,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`strata: ${error.message}\nRun 'strata ${handler === undefined ? "" : `${command} `}--help' for usage.\n`);
       return 2;
     }
+    if (error instanceof StrataError && error.code === "STRATA_ABORTED") {
+      process.stderr.write(`strata: interrupted; nothing was left behind\n`);
+      return 130;
+    }
     if (error instanceof StrataError) {
       process.stderr.write(`strata: ${error.message}\n`);
       if (error.hint !== undefined) process.stderr.write(`  hint: ${error.hint}\n`);
