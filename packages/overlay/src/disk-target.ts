@@ -68,6 +68,8 @@ export class DiskTarget {
   readonly #root: Buffer;
   readonly #options: DiskTargetOptions;
   readonly #dirTimes = new Map<string, number>();
+  /** Final modes of directories kept owner-writable while unpacking (unprivileged only). */
+  readonly #dirModes = new Map<string, number>();
   readonly #known = new KnownDirectories();
   #rootAttributes: EntryAttributes | undefined;
   readonly stats: ApplyStats = { entries: 0, bytes: 0 };
@@ -101,7 +103,10 @@ export class DiskTarget {
       const mtime = this.#dirTimes.get(key) ?? 0;
       // A recorded directory may since have been replaced, or a parent turned
       // into a symlink: only touch it when no symlink leads there.
-      if (key !== "" && isPlainDirectory(this.#root, pathFromKey(key), this.#known)) lutimesSync(abs, mtime, mtime);
+      if (key === "" || !isPlainDirectory(this.#root, pathFromKey(key), this.#known)) continue;
+      const mode = this.#dirModes.get(key);
+      if (mode !== undefined) chmodSync(abs, mode);
+      lutimesSync(abs, mtime, mtime);
     }
     const rootAttrs = this.#rootAttributes;
     if (rootAttrs === undefined) {
@@ -157,7 +162,7 @@ export class DiskTarget {
       case "dir": {
         const merge = this.#known.hasKey(key) || !this.#create(path, abs, () => mkdirSync(abs, 0o700), true);
         // chown clears security.capability, so xattrs come after it.
-        this.#setOwnerAndMode(abs, entry, "dir");
+        this.#setOwnerAndMode(abs, entry, "dir", key);
         this.#setXattrs(abs, entry, "dir", merge);
         this.#known.addKey(key);
         this.#dirTimes.set(key, entry.mtime);
@@ -260,9 +265,17 @@ export class DiskTarget {
     lutimesSync(abs, entry.mtime, entry.mtime);
   }
 
-  #setOwnerAndMode(abs: Buffer, entry: EntryAttributes, kind: string): void {
+  #setOwnerAndMode(abs: Buffer, entry: EntryAttributes, kind: string, key?: string): void {
     const owned = ownedAttributes(entry, kind, this.#options.policy);
     if (this.#options.policy.privileged) lchownSync(abs, owned.uid, owned.gid);
+    // Without privilege a 0555 directory would refuse its own children: keep
+    // it owner-writable until finish() gives it its mode (as umoci does).
+    if (key !== undefined && !this.#options.policy.privileged && (entry.mode & 0o700) !== 0o700) {
+      chmodSync(abs, entry.mode | 0o700);
+      this.#dirModes.set(key, entry.mode);
+      return;
+    }
+    if (key !== undefined) this.#dirModes.delete(key);
     // chmod follows symlinks; symlinks have no mode of their own on Linux.
     if (kind !== "symlink") chmodSync(abs, entry.mode);
   }
