@@ -43,6 +43,7 @@ function buildImage(work: string, tag: string, config: string[]): string {
  * - linux.maskedPaths and linux.readonlyPaths: umoci 0.4.7's older list vs runc 1.1.5's.
  * - annotations: on a conflict a Label wins in strata; umoci keeps the image's own value.
  *   umoci also writes author, exposedPorts and stopSignal as "" when the image has none; strata leaves them out.
+ * - order: umoci emits Volumes and ExposedPorts in Go's random map order; strata sorts them. Compared as sets.
  */
 function normalise(config: Json, side: "umoci" | "strata"): Json {
   const c = structuredClone(config) as Json;
@@ -55,6 +56,9 @@ function normalise(config: Json, side: "umoci" | "strata"): Json {
   delete c.linux.readonlyPaths;
   if (side === "strata") for (const [k, v] of Object.entries(LABEL_CONFLICT)) c.annotations[k] = v.imageValue;
   if (side === "umoci") for (const [k, v] of Object.entries(c.annotations as Record<string, string>)) if (v === "") delete c.annotations[k];
+  const ports = c.annotations["org.opencontainers.image.exposedPorts"] as string | undefined;
+  if (ports !== undefined) c.annotations["org.opencontainers.image.exposedPorts"] = ports.split(",").sort().join(",");
+  c.mounts = [...(c.mounts as Json[])].sort((a, b) => String(a.destination).localeCompare(String(b.destination)));
   return c;
 }
 const LABEL_CONFLICT = { "org.opencontainers.image.os": { label: "labelwins", imageValue: "linux" } };
