@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { tempDir } from "../../../test/support/layers.js";
@@ -49,6 +49,19 @@ describe("strata command", () => {
     expect(stderr).toContain("STRATA_MANIFEST_NOT_FOUND");
     expect(stderr).toContain("hint:");
     expect(existsSync(join(work.path, "x"))).toBe(false);
+  });
+
+  it("bundle writes config.json with the command after --, --env and --user, and refuses a bad --args", () => {
+    const dir = join(work.path, "bundle");
+    const { status, stdout } = strata("bundle", "--env", "A=1", "--user", "1000:1000", "oci:fixtures/sample/oci:sample", dir, "--", "/bin/sh", "-c", "echo hi");
+    expect(status).toBe(0);
+    expect(stdout).toContain("runc run -b");
+    const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as { process: { args: string[]; env: string[]; user: unknown } };
+    expect(config.process.args).toEqual(["/bin/sh", "-c", "echo hi"]);
+    expect(config.process.env).toContain("A=1");
+    expect(config.process.user).toEqual({ uid: 1000, gid: 1000 });
+    expect(strata("bundle", "--args", "not json", "oci:fixtures/sample/oci:sample", join(work.path, "b2")).status).toBe(2);
+    expect(strata("bundle", "--help").stdout).toContain("runc run -b");
   });
 
   it("inspect prints layers with sizes and media types, and --json parses", () => {
