@@ -2,8 +2,6 @@ import {
   chmodSync,
   closeSync,
   constants,
-  fchmodSync,
-  fchownSync,
   futimesSync,
   lchownSync,
   linkSync,
@@ -29,22 +27,19 @@ import {
   type LayerEntry,
 } from "@strata/layer";
 import { native } from "./native.js";
-import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
+import type { OwnershipPolicy } from "./ownership.js";
+import { AttributeWriter, type UnpackWarning } from "./attribute-writer.js";
 import { KnownDirectories } from "./known-directories.js";
 import { badHardlink, fsError } from "./target-errors.js";
 import { isPlainDirectory, lstatOrUndefined, onDisk, resolveParentInRoot, type ResolvedPath } from "./resolve-in-root.js";
+
+export type { UnpackWarning } from "./attribute-writer.js";
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
-/** Something strata could not reproduce exactly and worked around. */
-export interface UnpackWarning {
-  readonly kind: "device-replaced" | "xattr-skipped";
-  readonly path: string;
-  readonly detail: string;
-}
 
 export interface DiskTargetOptions {
   readonly policy: OwnershipPolicy;
@@ -68,9 +63,9 @@ export class DiskTarget {
   readonly #root: Buffer;
   readonly #options: DiskTargetOptions;
   readonly #dirTimes = new Map<string, number>();
-  /** Final modes of directories kept owner-writable while unpacking (unprivileged only). */
-  readonly #dirModes = new Map<string, number>();
+  readonly #attributes: AttributeWriter;
   readonly #known = new KnownDirectories();
+
   #rootAttributes: EntryAttributes | undefined;
   readonly stats: ApplyStats = { entries: 0, bytes: 0 };
 
@@ -78,6 +73,7 @@ export class DiskTarget {
   constructor(root: string, options: DiskTargetOptions) {
     this.#root = Buffer.from(root);
     this.#options = options;
+    this.#attributes = new AttributeWriter(options.policy, options.onWarning);
   }
 
   /** Applies one layer's entries in tar order; the layer's whiteouts affect only lower layers. */
@@ -104,7 +100,7 @@ export class DiskTarget {
       // A recorded directory may since have been replaced, or a parent turned
       // into a symlink: only touch it when no symlink leads there.
       if (key === "" || !isPlainDirectory(this.#root, pathFromKey(key), this.#known)) continue;
-      const mode = this.#dirModes.get(key);
+      const mode = this.#attributes.dirModes.get(key);
       if (mode !== undefined) chmodSync(abs, mode);
       lutimesSync(abs, mtime, mtime);
     }
@@ -114,8 +110,8 @@ export class DiskTarget {
       lutimesSync(this.#root, 0, 0);
       return;
     }
-    this.#setOwnerAndMode(this.#root, rootAttrs, "dir");
-    this.#setXattrs(this.#root, rootAttrs, "dir", true);
+    this.#attributes.ownerAndMode(this.#root, rootAttrs, "dir");
+    this.#attributes.xattrs(this.#root, rootAttrs, "dir", true);
     lutimesSync(this.#root, rootAttrs.mtime, rootAttrs.mtime);
   }
 
@@ -162,21 +158,21 @@ export class DiskTarget {
       case "dir": {
         const merge = this.#known.hasKey(key) || !this.#create(path, abs, () => mkdirSync(abs, 0o700), true);
         // chown clears security.capability, so xattrs come after it.
-        this.#setOwnerAndMode(abs, entry, "dir", key);
-        this.#setXattrs(abs, entry, "dir", merge);
+        this.#attributes.ownerAndMode(abs, entry, "dir", key);
+        this.#attributes.xattrs(abs, entry, "dir", merge);
         this.#known.addKey(key);
         this.#dirTimes.set(key, entry.mtime);
         break;
       }
       case "file": {
         let fd = -1;
-        this.#create(path, abs, () => (fd = openSync(abs, CREATE_FLAGS, 0o600)));
-        await this.#writeFile(fd, abs, entry, entry.body);
+        this.#create(path, abs, () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))));
+        await this.#writeFile(fd, abs, key, entry, entry.body);
         break;
       }
       case "symlink":
         this.#create(path, abs, () => symlinkSync(entry.target, abs));
-        this.#finishNode(abs, entry, "symlink");
+        this.#attributes.finishNode(abs, entry, "symlink");
         break;
       case "hardlink":
         this.#hardlink(path, abs, key, entry.target);
@@ -189,12 +185,12 @@ export class DiskTarget {
           const type = entry.kind === "char" ? S_IFCHR : entry.kind === "block" ? S_IFBLK : S_IFIFO;
           const [major, minor] = entry.kind === "fifo" ? [0, 0] : [entry.devMajor, entry.devMinor];
           this.#create(path, abs, () => native().mknod(abs, type | 0o600, major, minor));
-          this.#finishNode(abs, entry, entry.kind);
+          this.#attributes.finishNode(abs, entry, entry.kind);
         } else {
           this.#options.onWarning?.({ kind: "device-replaced", path: displayPath(path), detail: `${entry.kind} replaced by an empty file (rootless)` });
           let fd = -1;
-          this.#create(path, abs, () => (fd = openSync(abs, CREATE_FLAGS, 0o600)));
-          await this.#writeFile(fd, abs, entry, []);
+          this.#create(path, abs, () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))));
+          await this.#writeFile(fd, abs, key, entry, []);
         }
         break;
     }
@@ -226,17 +222,17 @@ export class DiskTarget {
     if (isDirectory) this.#known.forgetBelow(path);
   }
 
-  async #writeFile(fd: number, abs: Buffer, entry: EntryAttributes, body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
+
+
+  async #writeFile(fd: number, abs: Buffer, key: string, entry: EntryAttributes, body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
     try {
       for await (const chunk of body) {
         let offset = 0;
         while (offset < chunk.length) offset += writeSync(fd, chunk, offset);
         this.stats.bytes += chunk.length;
       }
-      const owned = ownedAttributes(entry, "file", this.#options.policy);
-      if (this.#options.policy.privileged) fchownSync(fd, owned.uid, owned.gid);
-      fchmodSync(fd, entry.mode);
-      this.#setXattrs(abs, entry, "file", false);
+      this.#attributes.fileOwnerAndMode(fd, key, entry);
+      this.#attributes.xattrs(abs, entry, "file", false);
       futimesSync(fd, entry.mtime, entry.mtime);
     } finally {
       closeSync(fd);
@@ -258,46 +254,8 @@ export class DiskTarget {
     }
   }
 
-  /** Owner, mode, xattrs, times for nodes made by path (symlinks, devices). */
-  #finishNode(abs: Buffer, entry: EntryAttributes, kind: string): void {
-    this.#setOwnerAndMode(abs, entry, kind);
-    this.#setXattrs(abs, entry, kind, false);
-    lutimesSync(abs, entry.mtime, entry.mtime);
-  }
 
-  #setOwnerAndMode(abs: Buffer, entry: EntryAttributes, kind: string, key?: string): void {
-    const owned = ownedAttributes(entry, kind, this.#options.policy);
-    if (this.#options.policy.privileged) lchownSync(abs, owned.uid, owned.gid);
-    // Without privilege a 0555 directory would refuse its own children: keep
-    // it owner-writable until finish() gives it its mode (as umoci does).
-    if (key !== undefined && !this.#options.policy.privileged && (entry.mode & 0o700) !== 0o700) {
-      chmodSync(abs, entry.mode | 0o700);
-      this.#dirModes.set(key, entry.mode);
-      return;
-    }
-    if (key !== undefined) this.#dirModes.delete(key);
-    // chmod follows symlinks; symlinks have no mode of their own on Linux.
-    if (kind !== "symlink") chmodSync(abs, entry.mode);
-  }
 
-  #setXattrs(abs: Buffer, entry: EntryAttributes, kind: string, replace: boolean): void {
-    const { xattrs } = ownedAttributes(entry, kind, this.#options.policy);
-    const calls = xattrs.size > 0 || replace ? native() : undefined;
-    if (calls === undefined) return;
-    if (replace) {
-      for (const name of calls.llistxattr(abs)) if (!xattrs.has(name)) calls.lremovexattr(abs, name);
-    }
-    for (const [name, value] of xattrs) {
-      try {
-        calls.lsetxattr(abs, name, value);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        const tolerated = code === "ENOTSUP" || (code === "EPERM" && !this.#options.policy.privileged);
-        if (!tolerated) throw error;
-        this.#options.onWarning?.({ kind: "xattr-skipped", path: abs.toString("utf8"), detail: `${name}: ${code}` });
-      }
-    }
-  }
 
   /** Removes what lower layers put at `path` and below, keeping what this layer wrote. */
   #removeLower(path: EntryPath, written: Set<string>): boolean {

@@ -1,0 +1,111 @@
+import { chmodSync, fchmodSync, fchownSync, lchownSync, lutimesSync, readFileSync } from "node:fs";
+import type { EntryAttributes } from "@strata/layer";
+import { native } from "./native.js";
+import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
+
+/** Something strata could not reproduce exactly and worked around. */
+export interface UnpackWarning {
+  readonly kind: "device-replaced" | "xattr-skipped";
+  readonly path: string;
+  readonly detail: string;
+}
+
+const UMASK_LINE = /^Umask:\s*([0-7]+)$/m;
+
+/** This process's umask, read without changing it; undefined when unknown (then every file gets an fchmod). */
+function readUmask(): number | undefined {
+  try {
+    const match = UMASK_LINE.exec(readFileSync("/proc/self/status", "utf8"));
+    return match?.[1] === undefined ? undefined : parseInt(match[1], 8);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Sets owners, modes, xattrs and times on what the disk target creates, in
+ * the contract's order (owner, mode, xattrs, times), with as few syscalls as
+ * the case allows.
+ */
+export class AttributeWriter {
+  /** Final modes of directories kept owner-writable while unpacking (unprivileged only). */
+  readonly dirModes = new Map<string, number>();
+  /** Directories made setgid: their new children inherit their group. Stale entries only cost an fchown. */
+  readonly setgidDirs = new Set<string>();
+  readonly #policy: OwnershipPolicy;
+  readonly #onWarning: ((warning: UnpackWarning) => void) | undefined;
+  readonly #umask = readUmask();
+  readonly #euid = process.geteuid?.() ?? -1;
+  readonly #egid = process.getegid?.() ?? -1;
+
+  constructor(policy: OwnershipPolicy, onWarning: ((warning: UnpackWarning) => void) | undefined) {
+    this.#policy = policy;
+    this.#onWarning = onWarning;
+  }
+
+  /** Owner and mode of a file just written through `fd` (named `key`); skips what creation already got right. */
+  fileOwnerAndMode(fd: number, key: string, entry: EntryAttributes): void {
+    const owned = ownedAttributes(entry, "file", this.#policy);
+    // A new file is ours (euid:egid), unless a setgid parent gave it its group.
+    const slash = key.lastIndexOf("/");
+    const parentKey = slash === -1 ? "" : key.slice(0, slash);
+    const alreadyOwned = owned.uid === this.#euid && owned.gid === this.#egid && !this.setgidDirs.has(parentKey);
+    if (this.#policy.privileged && !alreadyOwned) fchownSync(fd, owned.uid, owned.gid);
+    if (!this.fitsUmask(entry.mode)) fchmodSync(fd, entry.mode);
+  }
+
+  ownerAndMode(abs: Buffer, entry: EntryAttributes, kind: string, key?: string): void {
+    const owned = ownedAttributes(entry, kind, this.#policy);
+    if (this.#policy.privileged) lchownSync(abs, owned.uid, owned.gid);
+    // Without privilege a 0555 directory would refuse its own children: keep
+    // it owner-writable until finish() gives it its mode (as umoci does).
+    if (key !== undefined && !this.#policy.privileged && (entry.mode & 0o700) !== 0o700) {
+      chmodSync(abs, entry.mode | 0o700);
+      this.dirModes.set(key, entry.mode);
+      return;
+    }
+    if (key !== undefined) this.dirModes.delete(key);
+    if (key !== undefined && (entry.mode & 0o2000) !== 0) this.setgidDirs.add(key);
+    else if (key !== undefined) this.setgidDirs.delete(key);
+    // chmod follows symlinks; symlinks have no mode of their own on Linux.
+    if (kind !== "symlink") chmodSync(abs, entry.mode);
+  }
+
+  xattrs(abs: Buffer, entry: EntryAttributes, kind: string, replace: boolean): void {
+    const { xattrs } = ownedAttributes(entry, kind, this.#policy);
+    const calls = xattrs.size > 0 || replace ? native() : undefined;
+    if (calls === undefined) return;
+    if (replace) {
+      for (const name of calls.llistxattr(abs)) if (!xattrs.has(name)) calls.lremovexattr(abs, name);
+    }
+    for (const [name, value] of xattrs) {
+      try {
+        calls.lsetxattr(abs, name, value);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const tolerated = code === "ENOTSUP" || (code === "EPERM" && !this.#policy.privileged);
+        if (!tolerated) throw error;
+        this.#onWarning?.({ kind: "xattr-skipped", path: abs.toString("utf8"), detail: `${name}: ${code}` });
+      }
+    }
+  }
+
+  /** Owner, mode, xattrs, times for nodes made by path (symlinks, devices). */
+  finishNode(abs: Buffer, entry: EntryAttributes, kind: string): void {
+    this.ownerAndMode(abs, entry, kind);
+    this.xattrs(abs, entry, kind, false);
+    lutimesSync(abs, entry.mtime, entry.mtime);
+  }
+
+  /**
+   * The mode to create a file with: its own when the umask leaves it whole and
+   * it has no setuid/setgid/sticky bit (then no fchmod is needed), else 0600.
+   */
+  creationMode(mode: number): number {
+    return this.fitsUmask(mode) ? mode : 0o600;
+  }
+
+  fitsUmask(mode: number): boolean {
+    return this.#umask !== undefined && (mode & 0o7000) === 0 && (mode & ~this.#umask) === mode;
+  }
+}
