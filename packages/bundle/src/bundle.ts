@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { StrataError } from "@strata/layer";
+import { withErrorContext } from "@strata/layer";
 import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings } from "@strata/overlay";
 import { unpack, type UnpackOptions, type UnpackResult } from "strata";
 import { readAccounts } from "./accounts.js";
@@ -47,6 +47,6 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     return { dir, unpack: { ...unpacked, dest: join(dir, "rootfs") }, config };
   } catch (error) {
     discardStaging(staging);
-    throw error instanceof StrataError ? error.addContext({ image: options.image }) : error;
+    throw withErrorContext(error, { image: options.image });
   }
 }

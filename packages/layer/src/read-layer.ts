@@ -1,6 +1,6 @@
 import { PassThrough, pipeline, Readable, type Transform } from "node:stream";
 import { createDecompressor, READ_AHEAD, type ZstdBackend } from "./decompress.js";
-import { AbortedError, CorruptLayerError, MediaTypeError, StrataError, type ErrorContext } from "./errors.js";
+import { AbortedError, CorruptLayerError, MediaTypeError, StrataError, withErrorContext, type ErrorContext } from "./errors.js";
 import { displayPath, type LayerEntry } from "./layer-entry.js";
 import { resolveLimits, type LayerLimits } from "./limits.js";
 import { compressionOf, sniffCompression, type Compression } from "./media-type.js";
@@ -116,18 +116,14 @@ export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): 
       try {
         entry = normaliseEntry(record, limits);
       } catch (error) {
-        throw error instanceof StrataError ? error.addContext({ entry: displayPath(record.name) }) : error;
+        throw withErrorContext(error, { entry: displayPath(record.name) });
       }
       if (entry !== undefined) yield entry;
     }
   } catch (error) {
-    throw addLayerContext(typed(error), context);
+    throw withErrorContext(typed(error), context);
   } finally {
     source?.destroy();
     for (const stream of streams) stream.destroy();
   }
-}
-
-function addLayerContext(error: unknown, context: ErrorContext): unknown {
-  return error instanceof StrataError ? error.addContext(context) : error;
 }

@@ -21,7 +21,7 @@ import {
   parentPath,
   pathFromKey,
   pathKey,
-  StrataError,
+  withErrorContext,
   type EntryAttributes,
   type EntryPath,
   type LayerEntry,
@@ -84,8 +84,7 @@ export class DiskTarget {
       try {
         await this.#apply(entry, written);
       } catch (error) {
-        const typed = fsError(error, "write");
-        throw typed instanceof StrataError ? typed.addContext({ entry: displayPath(entry.path) }) : typed;
+        throw withErrorContext(fsError(error, "write"), { entry: displayPath(entry.path) });
       }
       this.stats.entries++;
     }

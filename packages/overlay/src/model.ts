@@ -9,7 +9,7 @@ import {
   pathFromKey,
   pathKey,
   splitPath,
-  StrataError,
+  withErrorContext,
   type EntryAttributes,
   type EntryPath,
   type LayerEntry,
@@ -63,7 +63,7 @@ export class ReferenceModel {
       try {
         await this.#apply(entry, written);
       } catch (error) {
-        throw error instanceof StrataError ? error.addContext({ entry: displayPath(entry.path) }) : error;
+        throw withErrorContext(error, { entry: displayPath(entry.path) });
       }
     }
   }

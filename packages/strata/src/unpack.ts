@@ -1,7 +1,7 @@
 import {
   AbortedError,
   readLayer,
-  StrataError,
+  withErrorContext,
   type LayerLimits,
   type ZstdBackend,
 } from "@strata/layer";
@@ -94,7 +94,7 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
       try {
         await target.applyLayer(entries);
       } catch (error) {
-        throw error instanceof StrataError ? error.addContext({ image: image.reference, layer: layer.digest ?? layer.diffId ?? `#${index}` }) : error;
+        throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? layer.diffId ?? `#${index}` });
       }
       options.onProgress?.({ kind: "layer-done", index, entries: target.stats.entries - before });
     }
