@@ -29,8 +29,8 @@ function missingBlob(digest: string, cause?: unknown): ImageError {
   return new ImageError("STRATA_BLOB_NOT_FOUND", `blob ${digest} is missing from the layout`, { cause, hint: "the image layout is incomplete; copy it again" });
 }
 
-/** Reads a small blob whole and checks its size and digest. */
-function readJsonBlob(root: string, descriptor: Descriptor): unknown {
+/** Reads a small blob (manifest, index, config) whole and checks its size and digest. */
+function readSmallBlob(root: string, descriptor: Descriptor): Buffer {
   if (descriptor.size > MAX_JSON_BLOB) throw bad(`blob ${descriptor.digest} of ${descriptor.size} bytes is too large for a manifest or config`);
   let data: Buffer;
   try {
@@ -42,7 +42,11 @@ function readJsonBlob(root: string, descriptor: Descriptor): unknown {
   const { algorithm, hex } = parseDigest(descriptor.digest);
   const actual = createHash(algorithm).update(data).digest("hex");
   if (actual !== hex) throw new DigestMismatchError(descriptor.digest, `${algorithm}:${actual}`, "blob");
-  return parseJson(data, `blob ${descriptor.digest}`);
+  return data;
+}
+
+function readJsonBlob(root: string, descriptor: Descriptor): unknown {
+  return parseJson(readSmallBlob(root, descriptor), `blob ${descriptor.digest}`);
 }
 
 function descriptorList(value: unknown, what: string): Descriptor[] {
@@ -150,8 +154,7 @@ export function openOciLayout(root: string, reference: string, options: OpenImag
     }
     const configDescriptor = parseDescriptor(json.config, "manifest config");
     const layerDescriptors = descriptorList(json.layers, "manifest layers");
-    const configData = readJsonBlob(root, configDescriptor);
-    const config = parseImageConfig(Buffer.from(JSON.stringify(configData)), layerDescriptors.length);
+    const config = parseImageConfig(readSmallBlob(root, configDescriptor), layerDescriptors.length);
     return {
       reference,
       transport: "oci",
