@@ -7,9 +7,9 @@ import { classifyWhiteout } from "./whiteout.js";
 
 function checkPathLimits(path: Buffer, limits: LayerLimits): void {
   if (path.length > limits.maxPathLength) throw new LimitExceededError("maxPathLength", path.length, limits.maxPathLength);
-  const depth = splitPath(path).length;
-  if (depth > limits.maxDepth) throw new LimitExceededError("maxDepth", depth, limits.maxDepth);
-  for (const part of splitPath(path)) {
+  const parts = splitPath(path);
+  if (parts.length > limits.maxDepth) throw new LimitExceededError("maxDepth", parts.length, limits.maxDepth);
+  for (const part of parts) {
     if (part.length > 255) throw new LimitExceededError("maxNameLength", part.length, 255);
   }
 }

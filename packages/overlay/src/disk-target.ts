@@ -94,11 +94,12 @@ export class DiskTarget {
   finish(): void {
     const keys = [...this.#dirTimes.keys()].sort((a, b) => b.length - a.length);
     for (const key of keys) {
-      const abs = onDisk(this.#root, pathFromKey(key));
-      const mtime = this.#dirTimes.get(key) ?? 0;
+      const path = pathFromKey(key);
       // A recorded directory may since have been replaced, or a parent turned
       // into a symlink: only touch it when no symlink leads there.
-      if (key === "" || !isPlainDirectory(this.#root, pathFromKey(key), this.#known)) continue;
+      if (key === "" || !isPlainDirectory(this.#root, path, this.#known)) continue;
+      const abs = onDisk(this.#root, path);
+      const mtime = this.#dirTimes.get(key) ?? 0;
       const mode = this.#attributes.dirModes.get(key);
       if (mode !== undefined) chmodSync(abs, mode);
       lutimesSync(abs, mtime, mtime);
