@@ -35,6 +35,7 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
     case EROFS: code = "EROFS"; break;
     case EDQUOT: code = "EDQUOT"; break;
     case ELOOP: code = "ELOOP"; break;
+    case ENOMEM: code = "ENOMEM"; break;
   }
   napi_throw_error(env, code, msg);
   return NULL;
@@ -103,21 +104,38 @@ static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * Reads a variable-size xattr list (name NULL) or value: asks for the size,
+ * then reads, again if it grew in between. Returns the length with the bytes
+ * in *out (caller frees; NULL when empty), or -1 with errno set.
+ */
+static ssize_t read_sized(const char *path, const char *name, char **out) {
+  *out = NULL;
+  for (int tries = 0; tries < 8; tries++) {
+    ssize_t size = name == NULL ? llistxattr(path, NULL, 0) : lgetxattr(path, name, NULL, 0);
+    if (size <= 0) return size;
+    char *grown = realloc(*out, size);
+    if (grown == NULL) {
+      errno = ENOMEM;
+      return -1;
+    }
+    *out = grown;
+    ssize_t got = name == NULL ? llistxattr(path, *out, size) : lgetxattr(path, name, *out, size);
+    if (got >= 0) return got;
+    if (errno != ERANGE) return -1;
+  }
+  errno = ERANGE;
+  return -1;
+}
+
 static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char *path = path_arg(env, argv[0]);
   if (path == NULL) return NULL;
-  ssize_t size = llistxattr(path, NULL, 0);
-  char *list = NULL;
-  for (int tries = 0; size > 0 && tries < 8; tries++) {
-    list = realloc(list, size);
-    ssize_t got = llistxattr(path, list, size);
-    if (got >= 0) { size = got; break; }
-    if (errno != ERANGE) { size = -1; break; }
-    size = llistxattr(path, NULL, 0);
-  }
+  char *list;
+  ssize_t size = read_sized(path, NULL, &list);
   int err = errno;
   free(path);
   if (size < 0) { free(list); return throw_errno(env, "llistxattr", err); }
@@ -143,15 +161,8 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
   if (!name_arg(env, argv[1], name)) return NULL;
   char *path = path_arg(env, argv[0]);
   if (path == NULL) return NULL;
-  ssize_t size = lgetxattr(path, name, NULL, 0);
-  char *value = NULL;
-  for (int tries = 0; size > 0 && tries < 8; tries++) {
-    value = realloc(value, size);
-    ssize_t got = lgetxattr(path, name, value, size);
-    if (got >= 0) { size = got; break; }
-    if (errno != ERANGE) { size = -1; break; }
-    size = lgetxattr(path, name, NULL, 0);
-  }
+  char *value;
+  ssize_t size = read_sized(path, name, &value);
   int err = errno;
   free(path);
   if (size < 0) { free(value); return throw_errno(env, "lgetxattr", err); }
