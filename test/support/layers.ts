@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -32,6 +32,18 @@ export function memoryLayer(
   };
 }
 
+/**
+ * The same layer with its blob stored in a file at `path`, so that readLayer
+ * reads it on the worker thread (as it does for OCI layouts and archives).
+ * Fields overridden on `layer` (a lying size or digest) are kept.
+ */
+export async function fileLayer(layer: Layer, path: string): Promise<Layer> {
+  const parts: Buffer[] = [];
+  for await (const part of await layer.open()) parts.push(Buffer.from(part as Buffer));
+  writeFileSync(path, Buffer.concat(parts));
+  return { ...layer, locate: async () => ({ path, start: 0, end: undefined }) };
+}
+
 /** Makes a private temporary directory, removed by the returned function. */
 export function tempDir(prefix = "strata-test-"): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -61,24 +73,32 @@ export async function modelOutcome(layers: readonly (readonly TarMember[])[], po
   });
 }
 
-/** Applies layers to a fresh directory on disk (through gzip blobs and the real reader). */
+/**
+ * Applies layers to a fresh directory on disk (through gzip blobs and the
+ * real reader). Blobs are read from files on the worker thread, as `unpack`
+ * reads them; with `chunkSize` they are streamed from memory on this thread instead.
+ */
 export async function diskOutcome(
   layers: readonly (readonly TarMember[])[],
   policy: OwnershipPolicy = PRIVILEGED,
   options: { chunkSize?: number; compression?: "none" | "gzip" } = {},
 ): Promise<Outcome> {
   const dir = tempDir();
+  const blobs = tempDir("strata-blobs-");
   try {
     return await outcome(async () => {
       const target = new DiskTarget(dir.path, { policy });
-      for (const members of layers) {
-        await target.applyLayer(readLayer(memoryLayer(writeTar(members), options)));
+      for (const [index, members] of layers.entries()) {
+        const inMemory = memoryLayer(writeTar(members), options);
+        const layer = options.chunkSize === undefined ? await fileLayer(inMemory, join(blobs.path, `layer-${index}`)) : inMemory;
+        await target.applyLayer(readLayer(layer, { transientChunks: true }));
       }
       target.finish();
       return snapshotDisk(dir.path);
     });
   } finally {
     dir.remove();
+    blobs.remove();
   }
 }
 

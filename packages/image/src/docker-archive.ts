@@ -1,7 +1,7 @@
 import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { posix } from "node:path";
 import type { Readable } from "node:stream";
-import { CHUNK_SIZE, BLOCK, ImageError, isZeroBlock, paddingOf, parseDigest, parseHeader, parsePaxRecords, type Layer } from "@strata/layer";
+import { CHUNK_SIZE, BLOCK, ImageError, isZeroBlock, paddingOf, parseDigest, parseHeader, parsePaxRecords, type BlobFile, type Layer } from "@strata/layer";
 import { createHash } from "node:crypto";
 import { asRecord, bad, parseJson } from "./descriptor.js";
 import { parseImageConfig } from "./image-config.js";
@@ -126,6 +126,7 @@ export function openDockerArchive(file: string, reference: string, options: Pick
       diffId: config.diffIds[i],
       open: async (): Promise<Readable> =>
         member.size === 0 ? createReadStream(file, { start: 0, end: -1 }) : createReadStream(file, { start: member.offset, end: member.offset + member.size - 1, highWaterMark: CHUNK_SIZE }),
+      locate: async (): Promise<BlobFile> => ({ path: file, start: member.offset, end: member.offset + member.size }),
     };
   });
   return { reference, transport: "docker-archive", choices, manifest: undefined, configDigest, config, layers };

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { CHUNK_SIZE, DigestMismatchError, ImageError, parseDigest, SizeMismatchError, type Layer } from "@strata/layer";
+import { CHUNK_SIZE, DigestMismatchError, ImageError, parseDigest, SizeMismatchError, type BlobFile, type Layer } from "@strata/layer";
 import { asRecord, bad, parseDescriptor, parseJson, type Descriptor } from "./descriptor.js";
 import { parseImageConfig } from "./image-config.js";
 import type { Image, ManifestChoice } from "./image.js";
@@ -116,6 +116,10 @@ function layerFrom(root: string, descriptor: Descriptor, diffId: string | undefi
     open: async (): Promise<Readable> => {
       if (statSync(path, { throwIfNoEntry: false }) === undefined) throw missingBlob(descriptor.digest);
       return createReadStream(path, { highWaterMark: CHUNK_SIZE });
+    },
+    locate: async (): Promise<BlobFile> => {
+      if (statSync(path, { throwIfNoEntry: false }) === undefined) throw missingBlob(descriptor.digest);
+      return { path, start: 0, end: undefined };
     },
   };
 }

@@ -1,5 +1,7 @@
+import { closeSync, openSync, readSync } from "node:fs";
 import { PassThrough, pipeline, Readable, type Transform } from "node:stream";
-import { createDecompressor, READ_AHEAD, type ZstdBackend } from "./decompress.js";
+import { readBlobOffThread, type BlobFile } from "./blob-ring.js";
+import { createDecompressor, defaultZstdBackend, READ_AHEAD, type ZstdBackend } from "./decompress.js";
 import { AbortedError, CorruptLayerError, MediaTypeError, StrataError, withErrorContext, type ErrorContext } from "./errors.js";
 import { displayPath, type LayerEntry } from "./layer-entry.js";
 import { resolveLimits, type LayerLimits } from "./limits.js";
@@ -28,6 +30,12 @@ export interface LayerDescriptor {
 export interface Layer extends LayerDescriptor {
   /** A fresh stream of the blob's stored bytes on every call. */
   open(): Promise<Readable>;
+  /**
+   * Where the blob's bytes lie in a file, when they do: such a layer is read,
+   * verified and decompressed on a worker thread. Throws what `open` would
+   * for a missing blob.
+   */
+  locate?(): Promise<BlobFile>;
 }
 
 export interface ReadLayerOptions {
@@ -41,6 +49,17 @@ export interface ReadLayerOptions {
   readonly onBlobBytes?: (bytes: number) => void;
   /** Forces a zstd backend (benchmarks); default native when it loads. */
   readonly zstdBackend?: ZstdBackend;
+  /**
+   * Decompress on a worker thread when the layer can say where its blob lies
+   * (`Layer.locate`). Default true; false keeps everything on this thread.
+   */
+  readonly offThread?: boolean;
+  /**
+   * File body chunks stay valid only until the next chunk or entry is asked
+   * for: for consumers that write each chunk at once (the disk target), which
+   * saves a copy. Default false: every chunk is the consumer's to keep.
+   */
+  readonly transientChunks?: boolean;
 }
 
 function resolveCompression(declared: Compression | "sniff", head: Buffer, mediaType: string | undefined): Compression {
@@ -70,6 +89,47 @@ function typed(error: unknown): unknown {
   });
 }
 
+/** The blob's first bytes, to check its compression against its media type. */
+function readHead(file: BlobFile, size: number): Buffer {
+  const head = Buffer.alloc(Math.min(4, size, file.end === undefined ? 4 : file.end - file.start));
+  if (head.length === 0) return head;
+  const fd = openSync(file.path, "r");
+  try {
+    return head.subarray(0, readSync(fd, head, 0, head.length, file.start));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The tar bytes of a layer, verified and decompressed on this thread (zlib on the libuv pool). */
+async function readBlobHere(
+  layer: Layer,
+  declared: Compression | "sniff",
+  context: ErrorContext,
+  options: ReadLayerOptions,
+  streams: Transform[],
+  opened: (source: Readable) => void,
+): Promise<AsyncIterable<Buffer>> {
+  const source = await layer.open();
+  opened(source);
+  const blobCheck = new VerifyStream({ digest: layer.digest, size: layer.size, what: "blob", context, highWaterMark: READ_AHEAD });
+  const counted = options.onBlobBytes;
+  if (counted !== undefined) blobCheck.on("data", (chunk: Buffer) => counted(chunk.length));
+  streams.push(blobCheck);
+  pipeline(source, blobCheck, () => {});
+  const blobIterator = blobCheck[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const head = await blobIterator.next();
+  const compression = resolveCompression(declared, head.done === true ? Buffer.alloc(0) : head.value, layer.mediaType);
+  const decompressor = createDecompressor(compression, options.zstdBackend);
+  const tarCheck =
+    layer.diffId === undefined
+      ? new PassThrough({ highWaterMark: READ_AHEAD })
+      : new VerifyStream({ digest: layer.diffId, what: "uncompressed layer (diff_id)", context, highWaterMark: READ_AHEAD });
+  streams.push(decompressor, tarCheck);
+  pipeline(Readable.from(prepend(head, blobIterator), { objectMode: false, highWaterMark: READ_AHEAD }), decompressor, tarCheck, () => {});
+  return tarCheck;
+}
+
 async function* prepend(head: IteratorResult<Buffer>, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
   if (head.done === true) return;
   yield head.value;
@@ -94,23 +154,29 @@ export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): 
   let source: Readable | undefined;
   try {
     const declared = compressionOf(layer.mediaType);
-    source = await layer.open();
-    const blobCheck = new VerifyStream({ digest: layer.digest, size: layer.size, what: "blob", context, highWaterMark: READ_AHEAD });
-    const counted = options.onBlobBytes;
-    if (counted !== undefined) blobCheck.on("data", (chunk: Buffer) => counted(chunk.length));
-    streams.push(blobCheck);
-    pipeline(source, blobCheck, () => {});
-    const blobIterator = blobCheck[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    const head = await blobIterator.next();
-    const compression = resolveCompression(declared, head.done === true ? Buffer.alloc(0) : head.value, layer.mediaType);
-    const decompressor = createDecompressor(compression, options.zstdBackend);
-    const tarCheck =
-      layer.diffId === undefined
-        ? new PassThrough({ highWaterMark: READ_AHEAD })
-        : new VerifyStream({ digest: layer.diffId, what: "uncompressed layer (diff_id)", context, highWaterMark: READ_AHEAD });
-    streams.push(decompressor, tarCheck);
-    pipeline(Readable.from(prepend(head, blobIterator), { objectMode: false, highWaterMark: READ_AHEAD }), decompressor, tarCheck, () => {});
-    for await (const record of readTar(tarCheck, limits)) {
+    const file = options.offThread !== false && layer.locate !== undefined ? await layer.locate() : undefined;
+    let tarBytes: AsyncIterable<Buffer> | undefined;
+    if (file !== undefined) {
+      const compression = resolveCompression(declared, readHead(file, layer.size), layer.mediaType);
+      // Pure-JS zstd stays here: the worker loads only native decoders.
+      if (compression !== "zstd" || (options.zstdBackend ?? defaultZstdBackend()) === "native") {
+        tarBytes = readBlobOffThread(
+          {
+            file,
+            compression,
+            digest: layer.digest,
+            size: layer.size,
+            diffId: layer.diffId,
+            context,
+            borrow: options.transientChunks === true,
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+            ...(options.onBlobBytes === undefined ? {} : { onBlobBytes: options.onBlobBytes }),
+          },
+        );
+      }
+    }
+    tarBytes ??= await readBlobHere(layer, declared, context, options, streams, (opened) => (source = opened));
+    for await (const record of readTar(tarBytes, limits)) {
       if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
       let entry: LayerEntry | undefined;
       try {

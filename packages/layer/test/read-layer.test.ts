@@ -1,9 +1,12 @@
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Readable } from "node:stream";
 import { compress as zstdCompress } from "zstd-napi";
-import { describe, expect, it } from "vitest";
-import { readLayer, writeTar, type Layer, type LayerEntry, type TarMember, type ZstdBackend } from "@strata/layer";
-import { memoryLayer, sha256 } from "../../../test/support/layers.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readLayer, RING_SIZE, writeTar, type Layer, type LayerEntry, type ReadLayerOptions, type TarMember, type ZstdBackend } from "@strata/layer";
+import { fileLayer, memoryLayer, sha256, tempDir } from "../../../test/support/layers.js";
 
 const members: TarMember[] = [
   { name: "dir/", type: "dir", mode: 0o755 },
@@ -15,9 +18,21 @@ const members: TarMember[] = [
 ];
 const tar = writeTar(members);
 
+const blobs = tempDir("strata-read-layer-");
+afterAll(() => blobs.remove());
+let blobCount = 0;
+
+/** How the tests hand blobs to readLayer: streamed from memory (this thread) or stored in a file (worker thread). */
+type Source = "memory" | "file";
+let source: Source = "memory";
+
+async function sourced(layer: Layer): Promise<Layer> {
+  return source === "file" ? fileLayer(layer, join(blobs.path, `blob-${blobCount++}`)) : layer;
+}
+
 async function entries(layer: Layer, options: { zstdBackend?: ZstdBackend } = {}): Promise<Array<{ kind: string; path: string; body?: string }>> {
   const out = [];
-  for await (const entry of readLayer(layer, options)) out.push(await summarise(entry));
+  for await (const entry of readLayer(await sourced(layer), options)) out.push(await summarise(entry));
   return out;
 }
 
@@ -41,7 +56,11 @@ const expected = [
   { kind: "symlink", path: "link" },
 ];
 
-describe("readLayer", () => {
+for (const from of ["memory", "file"] as const) describe(`readLayer, blob ${from === "memory" ? "streamed from memory" : "in a file (worker thread)"}`, () => {
+  beforeAll(() => {
+    source = from;
+  });
+
   for (const [name, layer] of [
     ["tar+gzip", memoryLayer(tar)],
     ["tar+gzip in 1-byte chunks", memoryLayer(tar, { chunkSize: 1 })],
@@ -118,16 +137,119 @@ describe("readLayer", () => {
   it("enforces maxEntries", async () => {
     const many = writeTar(Array.from({ length: 20 }, (_, i) => ({ name: `f${i}`, type: "file" as const })));
     const run = async () => {
-      for await (const entry of readLayer(memoryLayer(many), { limits: { maxEntries: 10 } })) void entry;
+      for await (const entry of readLayer(await sourced(memoryLayer(many)), { limits: { maxEntries: 10 } })) void entry;
     };
     await expect(run()).rejects.toMatchObject({ code: "STRATA_LIMIT_EXCEEDED" });
   });
 
-  it("reads a blob opened fresh on every call (open() is called once per read)", async () => {
+  it.runIf(from === "memory")("reads a blob opened fresh on every call (open() is called once per read)", async () => {
     let opened = 0;
     const base = memoryLayer(tar);
     const layer: Layer = { ...base, open: async () => { opened++; return Readable.from([gzipSync(tar)]); } };
     await expect(entries({ ...layer, digest: sha256(gzipSync(tar)), size: gzipSync(tar).length })).resolves.toEqual(expected);
     expect(opened).toBe(1);
+  });
+});
+
+/** A layer of many files of varied sizes, several times larger than the worker's ring. */
+function bigLayer(): { tar: Buffer; files: Map<string, string> } {
+  const members: TarMember[] = [];
+  const files = new Map<string, string>();
+  let total = 0;
+  for (let i = 0; total < 2.5 * RING_SIZE; i++) {
+    // Odd sizes, so that headers and bodies straddle the ring's end; one file larger than the ring.
+    const size = i === 5 ? RING_SIZE + 12_345 : i % 50 === 0 ? 3 * (1 << 20) + 7 : (i * 7919) % 70_001;
+    const data = randomBytes(size);
+    members.push({ name: `d${i % 13}/f${i}`, type: "file", data });
+    files.set(`d${i % 13}/f${i}`, sha256(data));
+    total += size + 512;
+  }
+  return { tar: writeTar(members), files };
+}
+
+describe("readLayer on the worker thread", () => {
+  const { tar: big, files } = bigLayer();
+  const gzipped = memoryLayer(big);
+
+  async function hashes(layer: Layer, options: ReadLayerOptions & { keepChunks?: boolean } = {}): Promise<Map<string, string>> {
+    const seen = new Map<string, string>();
+    for await (const entry of readLayer(layer, options)) {
+      if (entry.kind !== "file") continue;
+      const parts: Buffer[] = [];
+      // keepChunks: hold every chunk uncopied until the file ends (only safe without transientChunks).
+      for await (const part of entry.body) parts.push(options.keepChunks === true ? part : Buffer.from(part));
+      seen.set(entry.path.toString(), sha256(Buffer.concat(parts)));
+    }
+    return seen;
+  }
+
+  it("reads a layer larger than its ring exactly, whether chunks are kept or written at once", async () => {
+    const layer = await fileLayer(gzipped, join(blobs.path, "big.gz"));
+    expect(await hashes(layer, { keepChunks: true })).toEqual(files);
+    expect(await hashes(layer, { transientChunks: true })).toEqual(files);
+    expect(await hashes(await fileLayer(memoryLayer(big, { compression: "none" }), join(blobs.path, "big.tar")))).toEqual(files);
+  });
+
+  it("reads a blob that is a range inside a larger file (docker-archive), and an empty range", async () => {
+    const blob = gzipSync(big);
+    const path = join(blobs.path, "archive");
+    writeFileSync(path, Buffer.concat([randomBytes(1000), blob, randomBytes(1000)]));
+    const layer: Layer = { ...gzipped, locate: async () => ({ path, start: 1000, end: 1000 + blob.length }) };
+    expect(await hashes(layer)).toEqual(files);
+    const empty: Layer = { digest: sha256(Buffer.alloc(0)), size: 0, mediaType: undefined, diffId: sha256(Buffer.alloc(0)), open: gzipped.open, locate: async () => ({ path, start: 5, end: 5 }) };
+    expect(await hashes(empty)).toEqual(new Map());
+  });
+
+  it("reports every blob byte as progress", async () => {
+    const layer = await fileLayer(gzipped, join(blobs.path, "progress.gz"));
+    let read = 0;
+    await hashes(layer, { onBlobBytes: (n) => (read += n) });
+    expect(read).toBe(layer.size);
+  });
+
+  it("stops cleanly when the consumer stops early, and reads again afterwards", async () => {
+    const layer = await fileLayer(gzipped, join(blobs.path, "early.gz"));
+    let seen = 0;
+    for await (const entry of readLayer(layer)) {
+      void entry;
+      if (++seen === 3) break;
+    }
+    expect(seen).toBe(3);
+    expect(await hashes(layer)).toEqual(files);
+  });
+
+  it("stops on abort with AbortedError", async () => {
+    const layer = await fileLayer(gzipped, join(blobs.path, "abort.gz"));
+    const controller = new AbortController();
+    const run = async () => {
+      let seen = 0;
+      for await (const entry of readLayer(layer, { signal: controller.signal })) {
+        void entry;
+        if (++seen === 10) controller.abort();
+      }
+    };
+    await expect(run()).rejects.toMatchObject({ code: "STRATA_ABORTED" });
+    expect(await hashes(layer)).toEqual(files);
+  });
+
+  it("reads several layers at once", async () => {
+    const a = await fileLayer(gzipped, join(blobs.path, "a.gz"));
+    const b = await fileLayer(memoryLayer(big, { compression: "none" }), join(blobs.path, "b.tar"));
+    const [first, second, third] = await Promise.all([hashes(a), hashes(b, { transientChunks: true }), hashes(a, { keepChunks: true })]);
+    expect(first).toEqual(files);
+    expect(second).toEqual(files);
+    expect(third).toEqual(files);
+  });
+
+  it("fails a large blob whose end is damaged, after the entries before the damage", async () => {
+    const blob = gzipSync(big);
+    blob[blob.length - 5] = (blob[blob.length - 5] ?? 0) ^ 0xff; // inside the gzip trailer's size field
+    const layer = await fileLayer({ ...memoryLayer(big, { blob }) }, join(blobs.path, "damaged.gz"));
+    let seen = 0;
+    const run = async () => {
+      for await (const entry of readLayer(layer)) if (entry.kind === "file") seen++;
+    };
+    await expect(run()).rejects.toMatchObject({ code: expect.stringMatching(/STRATA_(CORRUPT|TRUNCATED)_LAYER/) });
+    expect(seen).toBe(files.size);
   });
 });

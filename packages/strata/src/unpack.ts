@@ -82,6 +82,7 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
       let read = 0;
       const before = target.stats.entries;
       const entries = readLayer(layer, {
+        transientChunks: true,
         context: { image: image.reference },
         ...(options.limits === undefined ? {} : { limits: options.limits }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
