@@ -11,6 +11,7 @@ import {
   readdirSync,
   rmSync,
   symlinkSync,
+  unlinkSync,
   writeSync,
 } from "node:fs";
 import {
@@ -218,8 +219,13 @@ export class DiskTarget {
 
   /** Removes a path (recursively); a removed directory is forgotten with all below it. */
   #remove(path: EntryPath, abs: Buffer, isDirectory: boolean): void {
+    if (!isDirectory) {
+      // rmSync would lstat again first.
+      unlinkSync(abs);
+      return;
+    }
     rmSync(abs, { recursive: true, force: true });
-    if (isDirectory) this.#known.forgetBelow(path);
+    this.#known.forgetBelow(path);
   }
 
 
