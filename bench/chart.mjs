@@ -5,7 +5,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const out = join(import.meta.dirname, "out");
-const results = JSON.parse(readFileSync(process.argv[2] ?? join(out, "results.json"), "utf8"));
+const parsed = JSON.parse(readFileSync(process.argv[2] ?? join(out, "results.json"), "utf8"));
+// Older files hold the array alone.
+const results = Array.isArray(parsed) ? parsed : parsed.results;
 const target = process.argv[3] ?? join(out, "results.svg");
 const tools = [...new Set(results.flatMap((r) => Object.keys(r.medians)))];
 const colors = { strata: "#2b7bb9", "tar -xzf": "#999999", umoci: "#d9822b" };

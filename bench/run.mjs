@@ -1,20 +1,33 @@
 // Times strata, GNU tar (-xzf of each layer in order) and umoci unpack on
 // the same images, interleaved, each into a fresh directory on the same
 // filesystem; several rounds; medians, per-round ratios and peak RSS.
-//   node bench/run.mjs [--rounds N] [--entries N] [--image oci:DIR:TAG ...]
+//   node bench/run.mjs [--rounds N] [--entries N] [--image oci:DIR:TAG ...] [--dest DIR] [--remove-each]
 // Without --image it generates a seeded image of --entries entries (default
 // 100,000) under bench/data. Results go to bench/out/results.{md,json}.
+// --dest puts the trees elsewhere (a tmpfs leaves disk noise out);
+// --remove-each removes each tree right after its run (for tmpfs, where
+// keeping every tree would fill memory; on ext4 it slows the next run).
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-const { values } = parseArgs({ options: { rounds: { type: "string" }, entries: { type: "string", multiple: true }, image: { type: "string", multiple: true } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string" },
+    entries: { type: "string", multiple: true },
+    image: { type: "string", multiple: true },
+    dest: { type: "string" },
+    "remove-each": { type: "boolean" },
+  },
+});
 const rounds = Number(values.rounds ?? 3);
 const root = resolve(import.meta.dirname, "..");
 const data = join(root, "bench", "data");
 const out = join(root, "bench", "out");
 mkdirSync(out, { recursive: true });
+const trees = resolve(values.dest ?? out);
+mkdirSync(trees, { recursive: true });
 
 function has(cmd) {
   return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
@@ -74,13 +87,14 @@ for (const img of images) {
     // Rotate who goes first: the first run of a round inherits the writeback of the last one.
     const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
     for (const [name, run] of rotated) {
-      const dest = join(out, `work-${Date.now()}-${round}-${name.replace(/\W/g, "")}`);
+      const dest = join(trees, `work-${Date.now()}-${round}-${name.replace(/\W/g, "")}`);
       execFileSync("sync");
       const r = run(img, dest);
       times[name].push(r.seconds);
       rss[name].push(r.rss);
       console.log(`${img.name} round ${round + 1} ${name}: ${r.seconds.toFixed(2)} s, ${r.rss.toFixed(0)} MB`);
-      written.push(dest);
+      if (values["remove-each"] === true) rmSync(dest, { recursive: true, force: true });
+      else written.push(dest);
     }
   }
   // Trees are removed only after the last image: on ext4 every tool was
@@ -101,7 +115,8 @@ for (const img of images) {
 
 for (const dest of written.splice(0)) rmSync(dest, { recursive: true, force: true });
 
-const lines = ["| image | tool | median s | min-max s | peak RSS MB |", "| --- | --- | --- | --- | --- |"];
+const filesystem = spawnSync("stat", ["-f", "-c", "%T", trees], { encoding: "utf8" }).stdout.trim();
+const lines = [`Trees written to ${trees} (${filesystem}), ${rounds} rounds.`, "", "| image | tool | median s | min-max s | peak RSS MB |", "| --- | --- | --- | --- | --- |"];
 for (const r of results) {
   for (const tool of Object.keys(r.medians)) {
     lines.push(`| ${r.image} (${(r.compressedBytes / 1e6).toFixed(0)} MB gz) | ${tool} | ${r.medians[tool].toFixed(2)} | ${r.spreads[tool].map((x) => x.toFixed(2)).join("-")} | ${r.peakRssMb[tool].toFixed(0)} |`);
@@ -109,6 +124,6 @@ for (const r of results) {
   for (const [k, v] of Object.entries(r.ratios)) lines.push(`| ${r.image} | ${k} per round | ${v.map((x) => x.toFixed(2)).join(", ")} | | |`);
 }
 writeFileSync(join(out, "results.md"), `${lines.join("\n")}\n`);
-writeFileSync(join(out, "results.json"), JSON.stringify(results, null, 2));
+writeFileSync(join(out, "results.json"), JSON.stringify({ filesystem, rounds, results }, null, 2));
 console.log(lines.join("\n"));
 execFileSync(process.execPath, [join(root, "bench", "chart.mjs"), join(out, "results.json"), join(out, "results.svg")], { stdio: "inherit" });

@@ -63,17 +63,17 @@ async function run(job) {
     }
   };
 
-  const blobChunk = Buffer.allocUnsafe(CHUNK_SIZE);
   const fd = openSync(job.path, "r");
   try {
     if (job.compression === "none") {
+      const blobChunk = Buffer.allocUnsafe(CHUNK_SIZE);
       for (let n; (n = readBlob(fd, job, blobChunk, blobBytes)) > 0; ) {
         const data = blobChunk.subarray(0, n);
         count(data);
         put(data);
       }
     } else {
-      await inflate(decompressor(job.compression), fd, job, blobChunk, count, put);
+      await inflate(decompressor(job.compression), fd, job, count, put);
     }
   } finally {
     closeSync(fd);
@@ -119,18 +119,20 @@ function decompressor(compression) {
  * libuv pool and this thread's event loop, which nothing else uses.
  * (Node has no public synchronous streaming inflate; `_processChunk` closes
  * the stream after one call.)
- * @param {import("node:stream").Transform} stream @param {number} fd @param {any} job @param {Buffer} blobChunk
+ * @param {import("node:stream").Transform} stream @param {number} fd @param {any} job
  * @param {(chunk: Buffer) => void} count @param {(chunk: Uint8Array) => void} put
  */
-async function inflate(stream, fd, job, blobChunk, count, put) {
+async function inflate(stream, fd, job, count, put) {
   let offset = 0;
   const feeding = (async () => {
     try {
       for (;;) {
-        const n = readBlob(fd, job, blobChunk, offset);
+        // A fresh buffer per read: the stream holds on to what it is given.
+        const into = Buffer.allocUnsafeSlow(CHUNK_SIZE);
+        const n = readBlob(fd, job, into, offset);
         if (n === 0) break;
         offset += n;
-        const data = Buffer.from(blobChunk.subarray(0, n));
+        const data = into.subarray(0, n);
         count(data);
         if (!stream.write(data)) await new Promise((resolve) => stream.once("drain", resolve));
       }
