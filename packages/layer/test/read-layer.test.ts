@@ -118,6 +118,15 @@ for (const from of ["memory", "file"] as const) describe(`readLayer, blob ${from
     await expect(entries(layer)).rejects.toMatchObject({ code: "STRATA_TRUNCATED_LAYER" });
   });
 
+  it("reads multi-member gzip, ignores zero padding after it, and refuses other trailing bytes", async () => {
+    const half = Math.floor(tar.length / 1024) * 512;
+    const members = Buffer.concat([gzipSync(tar.subarray(0, half)), gzipSync(tar.subarray(half))]);
+    const withBlob = (blob: Buffer): Layer => ({ ...memoryLayer(tar, { blob }), digest: sha256(blob), size: blob.length });
+    expect(await entries(withBlob(members))).toEqual(expected);
+    expect(await entries(withBlob(Buffer.concat([members, Buffer.alloc(3000)])))).toEqual(expected);
+    await expect(entries(withBlob(Buffer.concat([members, Buffer.from("garbage")])))).rejects.toMatchObject({ code: "STRATA_CORRUPT_LAYER" });
+  });
+
   it("refuses bytes that are not what the media type says", async () => {
     await expect(entries(memoryLayer(tar, { compression: "none", mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" }))).rejects.toMatchObject({
       code: "STRATA_MEDIA_TYPE_MISMATCH",
@@ -239,6 +248,14 @@ describe("readLayer on the worker thread", () => {
     expect(first).toEqual(files);
     expect(second).toEqual(files);
     expect(third).toEqual(files);
+  });
+
+  it("reads multi-member gzip whose members end anywhere relative to the worker's reads", async () => {
+    // Member boundaries at odd offsets, one of them past the first 1 MiB read.
+    const cut = [0, 777_777, 1_500_001, 5_000_003, big.length];
+    const blob = Buffer.concat(cut.slice(1).map((end, i) => gzipSync(big.subarray(cut[i], end), { level: 1 })));
+    const layer = await fileLayer({ ...gzipped, digest: sha256(blob), size: blob.length, open: async () => Readable.from([blob]) }, join(blobs.path, "members.gz"));
+    expect(await hashes(layer)).toEqual(files);
   });
 
   it("fails a large blob whose end is damaged, after the entries before the damage", async () => {

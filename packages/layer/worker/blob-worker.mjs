@@ -13,12 +13,17 @@ import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import { parentPort } from "node:worker_threads";
-import { createGunzip } from "node:zlib";
+import { constants, createGunzip } from "node:zlib";
 
-// Must match src/blob-ring.ts.
-const FILLED = 0;
+// Must match src/blob-ring.ts. Byte counts are running totals that wrap at
+// 2^32; differences taken with `| 0` stay right while the ring is < 2 GiB.
+const WRITTEN = 0;
 const WAITING = 1;
 const CANCEL = 2;
+const MAIN_READ = 3;
+const HASH_READ = 4;
+const RELEASED = 5;
+const DONE = 6;
 const CONTROL_BYTES = 64;
 const BLOB_READ_OFFSET = 32;
 const CHUNK_SIZE = 1 << 20;
@@ -26,65 +31,77 @@ const CHUNK_SIZE = 1 << 20;
 class Cancelled extends Error {}
 
 /**
+ * The writer: blob file -> blob hash -> decompression -> ring.
  * @param {{ path: string, start: number, end: number | undefined, compression: "gzip" | "zstd" | "none",
- *           blobAlgorithm: string | undefined, tarAlgorithm: string | undefined, maxBlobBytes: number | undefined,
+ *           blobAlgorithm: string | undefined, hashed: boolean, maxBlobBytes: number | undefined,
  *           buffer: SharedArrayBuffer }} job
  */
-async function run(job) {
+async function write(job) {
   const control = new Int32Array(job.buffer, 0, CONTROL_BYTES / 4);
   const progress = new Float64Array(job.buffer, BLOB_READ_OFFSET, 1);
   const ring = new Uint8Array(job.buffer, CONTROL_BYTES);
   const size = ring.length;
-  let writeAt = 0;
+  let written = 0;
   let tarBytes = 0;
   let blobBytes = 0;
   const blobHash = job.blobAlgorithm === undefined ? undefined : createHash(job.blobAlgorithm);
-  const tarHash = job.tarAlgorithm === undefined ? undefined : createHash(job.tarAlgorithm);
 
+  /** The free stretch of the ring after what was written, waiting until there is one. @returns {[number, number]} */
+  const room = () => {
+    for (;;) {
+      if (Atomics.load(control, CANCEL) !== 0) throw new Cancelled();
+      // Room is what the slower of the two readers has released.
+      const released = Atomics.load(control, RELEASED);
+      const behind = (written - Atomics.load(control, MAIN_READ)) | 0;
+      const used = job.hashed ? Math.max(behind, (written - Atomics.load(control, HASH_READ)) | 0) : behind;
+      if (used < size) {
+        const at = written & (size - 1);
+        return [at, Math.min(size - used, size - at)];
+      }
+      Atomics.wait(control, RELEASED, released, 1000);
+    }
+  };
+  /** Publishes `n` bytes written at the start of the last room. @param {number} n */
+  const commit = (n) => {
+    tarBytes += n;
+    written = (written + n) | 0;
+    Atomics.store(control, WRITTEN, written);
+    Atomics.notify(control, WRITTEN);
+    if (Atomics.exchange(control, WAITING, 0) === 1) parentPort?.postMessage({ type: "data" });
+  };
   /** @param {Uint8Array} chunk */
   const put = (chunk) => {
-    tarHash?.update(chunk);
-    tarBytes += chunk.length;
-    let from = 0;
-    while (from < chunk.length) {
-      if (Atomics.load(control, CANCEL) !== 0) throw new Cancelled();
-      const filled = Atomics.load(control, FILLED);
-      if (filled === size) {
-        // Full: block until the main thread consumes (it notifies FILLED).
-        Atomics.wait(control, FILLED, size, 1000);
-        continue;
-      }
-      const step = Math.min(chunk.length - from, size - filled, size - writeAt);
-      ring.set(chunk.subarray(from, from + step), writeAt);
-      writeAt = (writeAt + step) % size;
+    for (let from = 0; from < chunk.length; ) {
+      const [at, length] = room();
+      const step = Math.min(chunk.length - from, length);
+      ring.set(chunk.subarray(from, from + step), at);
       from += step;
-      Atomics.add(control, FILLED, step);
-      if (Atomics.exchange(control, WAITING, 0) === 1) parentPort?.postMessage({ type: "data" });
+      commit(step);
     }
   };
 
   const fd = openSync(job.path, "r");
   try {
-    if (job.compression === "none") {
+    const gunzip = job.compression === "gzip" ? syncGunzip() : undefined;
+    if (job.compression === "none" || gunzip !== undefined) {
       const blobChunk = Buffer.allocUnsafe(CHUNK_SIZE);
       for (let n; (n = readBlob(fd, job, blobChunk, blobBytes)) > 0; ) {
         const data = blobChunk.subarray(0, n);
         count(data);
-        put(data);
+        if (gunzip === undefined) put(data);
+        else gunzip.inflate(data, false, ring, room, commit);
       }
+      gunzip?.inflate(Buffer.alloc(0), true, ring, room, commit);
     } else {
       await inflate(decompressor(job.compression), fd, job, count, put);
     }
   } finally {
     closeSync(fd);
+    // Lets the hasher finish (or stop) instead of waiting for bytes that will not come.
+    Atomics.store(control, DONE, 1);
+    Atomics.notify(control, WRITTEN);
   }
-  parentPort?.postMessage({
-    type: "end",
-    blobBytes,
-    blobHex: blobHash?.digest("hex"),
-    tarBytes,
-    tarHex: tarHash?.digest("hex"),
-  });
+  parentPort?.postMessage({ type: "end", blobBytes, blobHex: blobHash?.digest("hex"), tarBytes });
 
   /** @param {Buffer} chunk */
   function count(chunk) {
@@ -108,6 +125,50 @@ function readBlob(fd, job, into, offset) {
   return length <= 0 ? 0 : readSync(fd, into, 0, length, position);
 }
 
+/**
+ * gzip inflated synchronously, straight into the ring: no hop to the libuv
+ * pool and back per chunk, no output buffers to copy and collect (they held
+ * 30-60 MB of garbage outside the heap between collections). This drives
+ * the zlib handle the way zlib.gunzipSync does (`_handle.writeSync` and
+ * `_writeState`, Node internals that have not changed since Node 10);
+ * undefined where they are missing, and the stream is used instead.
+ */
+function syncGunzip() {
+  const stream = /** @type {any} */ (createGunzip());
+  const handle = stream._handle;
+  const state = stream._writeState;
+  if (typeof handle?.writeSync !== "function" || !(state instanceof Uint32Array)) return undefined;
+  stream.on("error", () => {}); // reported through `errored` below
+  let ended = false;
+  return {
+    /**
+     * @param {Buffer} input @param {boolean} finish @param {Uint8Array} ring
+     * @param {() => [number, number]} room @param {(n: number) => void} commit
+     */
+    inflate(input, finish, ring, room, commit) {
+      let offset = 0;
+      let left = input.length;
+      // After the end of the gzip data (multi-member gzip is followed by the
+      // native code), trailing bytes are hashed as part of the blob but not
+      // inflated, as the stream does.
+      while (!ended) {
+        const [at, length] = room();
+        handle.writeSync(finish ? constants.Z_FINISH : constants.Z_NO_FLUSH, input, offset, left, ring, at, length);
+        if (stream.errored) throw stream.errored;
+        const outLeft = state[0];
+        const inLeft = state[1];
+        if (length - outLeft > 0) commit(length - outLeft);
+        offset += left - inLeft;
+        left = inLeft;
+        if (outLeft === 0) continue; // the ring stretch filled up: more may be pending
+        // Input left over with room to spare: the gzip data has ended.
+        ended = left > 0 || finish;
+        break;
+      }
+    },
+  };
+}
+
 /** @param {"gzip" | "zstd"} compression @returns {import("node:stream").Transform} */
 function decompressor(compression) {
   if (compression === "gzip") return createGunzip({ chunkSize: CHUNK_SIZE, highWaterMark: 4 * CHUNK_SIZE });
@@ -124,17 +185,20 @@ function decompressor(compression) {
  */
 async function inflate(stream, fd, job, count, put) {
   let offset = 0;
+  // Input buffers come back once the stream has consumed them: fresh ones
+  // per read piled up as garbage outside the heap (tens of MB of RSS).
+  /** @type {Buffer[]} */
+  const spare = [];
   const feeding = (async () => {
     try {
       for (;;) {
-        // A fresh buffer per read: the stream holds on to what it is given.
-        const into = Buffer.allocUnsafeSlow(CHUNK_SIZE);
+        const into = spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK_SIZE);
         const n = readBlob(fd, job, into, offset);
         if (n === 0) break;
         offset += n;
         const data = into.subarray(0, n);
         count(data);
-        if (!stream.write(data)) await new Promise((resolve) => stream.once("drain", resolve));
+        if (!stream.write(data, () => spare.push(into))) await new Promise((resolve) => stream.once("drain", resolve));
       }
       stream.end();
     } catch (error) {
@@ -149,8 +213,42 @@ async function inflate(stream, fd, job, count, put) {
   }
 }
 
+/**
+ * The hasher: reads the ring behind the writer and hashes the tar, on its own
+ * thread so that neither the inflater nor the file writer carries it.
+ * @param {{ algorithm: string, buffer: SharedArrayBuffer }} job
+ */
+function hash(job) {
+  const control = new Int32Array(job.buffer, 0, CONTROL_BYTES / 4);
+  const ring = new Uint8Array(job.buffer, CONTROL_BYTES);
+  const size = ring.length;
+  const digest = createHash(job.algorithm);
+  let read = 0;
+  let bytes = 0;
+  for (;;) {
+    if (Atomics.load(control, CANCEL) !== 0) throw new Cancelled();
+    const done = Atomics.load(control, DONE) === 1;
+    const written = Atomics.load(control, WRITTEN);
+    const available = (written - read) | 0;
+    if (available === 0) {
+      if (done) break;
+      Atomics.wait(control, WRITTEN, written, 1000);
+      continue;
+    }
+    const at = read >>> 0 & (size - 1);
+    const step = Math.min(available, size - at);
+    digest.update(ring.subarray(at, at + step));
+    bytes += step;
+    read = (read + step) | 0;
+    Atomics.store(control, HASH_READ, read);
+    Atomics.add(control, RELEASED, 1);
+    Atomics.notify(control, RELEASED);
+  }
+  parentPort?.postMessage({ type: "hashed", tarBytes: bytes, tarHex: digest.digest("hex") });
+}
+
 parentPort?.on("message", (job) => {
-  run(job).catch((/** @type {any} */ error) => {
+  (job.role === "hash" ? Promise.resolve().then(() => hash(job)) : write(job)).catch((/** @type {any} */ error) => {
     parentPort?.postMessage({
       type: "error",
       cancelled: error instanceof Cancelled,
