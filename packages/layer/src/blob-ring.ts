@@ -64,7 +64,8 @@ const WORKER_URL = new URL("../worker/blob-worker.mjs", import.meta.url);
  * Two workers sharing one ring, reused across layers while healthy: the
  * writer (read blob, hash it, inflate, fill the ring) and the hasher (hash
  * the tar from the ring). Hashing the tar on a third thread keeps it off both
- * the inflater and the file writer: measured on tmpfs, ... (see the commit).
+ * the inflater and the file writer: on tmpfs the 30k image went from 1.675
+ * to 1.618 s (median of 7), Debian minbase from 0.711 to 0.705 s (of 9).
  */
 class RingWorkers {
   readonly writer = new Worker(WORKER_URL);
