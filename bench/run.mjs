@@ -116,7 +116,8 @@ for (const img of images) {
 for (const dest of written.splice(0)) rmSync(dest, { recursive: true, force: true });
 
 const filesystem = spawnSync("stat", ["-f", "-c", "%T", trees], { encoding: "utf8" }).stdout.trim();
-const lines = [`Trees written to ${trees} (${filesystem}), ${rounds} rounds.`, "", "| image | tool | median s | min-max s | peak RSS MB |", "| --- | --- | --- | --- | --- |"];
+const gzip = existsSync(join(root, "packages", "layer", "native", "build", "strata_gzip.node")) ? "ISA-L" : "zlib (libisal-dev not installed at build time)";
+const lines = [`Trees written to ${trees} (${filesystem}), ${rounds} rounds; strata's gzip decoder: ${gzip}.`, "", "| image | tool | median s | min-max s | peak RSS MB |", "| --- | --- | --- | --- | --- |"];
 for (const r of results) {
   for (const tool of Object.keys(r.medians)) {
     lines.push(`| ${r.image} (${(r.compressedBytes / 1e6).toFixed(0)} MB gz) | ${tool} | ${r.medians[tool].toFixed(2)} | ${r.spreads[tool].map((x) => x.toFixed(2)).join("-")} | ${r.peakRssMb[tool].toFixed(0)} |`);
@@ -124,6 +125,6 @@ for (const r of results) {
   for (const [k, v] of Object.entries(r.ratios)) lines.push(`| ${r.image} | ${k} per round | ${v.map((x) => x.toFixed(2)).join(", ")} | | |`);
 }
 writeFileSync(join(out, "results.md"), `${lines.join("\n")}\n`);
-writeFileSync(join(out, "results.json"), JSON.stringify({ filesystem, rounds, results }, null, 2));
+writeFileSync(join(out, "results.json"), JSON.stringify({ filesystem, rounds, gzip, results }, null, 2));
 console.log(lines.join("\n"));
 execFileSync(process.execPath, [join(root, "bench", "chart.mjs"), join(out, "results.json"), join(out, "results.svg")], { stdio: "inherit" });

@@ -33,6 +33,9 @@ export interface BlobFile {
   readonly end: number | undefined;
 }
 
+/** Which library inflates gzip on the worker: ISA-L (strata's addon, when built) or Node's zlib. */
+export type GzipBackend = "isal" | "zlib";
+
 export interface BlobJob {
   readonly file: BlobFile;
   readonly compression: Compression;
@@ -50,6 +53,7 @@ export interface BlobJob {
    * copied out.
    */
   readonly borrow: boolean;
+  readonly gzipBackend: GzipBackend;
 }
 
 type WorkerMessage =
@@ -164,6 +168,7 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
     blobAlgorithm: blob,
     hashed: tar !== undefined,
     maxBlobBytes: job.size,
+    gzipBackend: job.gzipBackend,
     buffer: ring.buffer,
   });
   if (tar !== undefined) ring.hasher.postMessage({ role: "hash", algorithm: tar, buffer: ring.buffer });

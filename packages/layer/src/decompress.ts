@@ -1,8 +1,10 @@
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { PassThrough, Transform, type TransformCallback } from "node:stream";
 import { createGunzip, type ZlibOptions } from "node:zlib";
 import { Decompress as FzstdDecompress } from "fzstd";
 import type { Compression } from "./media-type.js";
+import type { GzipBackend } from "./blob-ring.js";
 
 /** 1 MiB zlib chunks: measured 2x faster than the 16 KiB default here. */
 export const CHUNK_SIZE = 1 << 20;
@@ -63,6 +65,25 @@ class JsZstdStream extends Transform {
       done(error as Error);
     }
   }
+}
+
+let isalBuilt: boolean | undefined;
+
+/**
+ * The gzip decoder the worker thread uses when none is forced: ISA-L when
+ * strata's addon (native/strata_gzip.c, needs libisal-dev) was built, else
+ * Node's zlib. (On this thread, gzip always goes through zlib streams.)
+ */
+export function defaultGzipBackend(): GzipBackend {
+  if (isalBuilt === undefined) {
+    try {
+      createRequire(import.meta.url)(fileURLToPath(new URL("../native/build/strata_gzip.node", import.meta.url)));
+      isalBuilt = true;
+    } catch {
+      isalBuilt = false;
+    }
+  }
+  return isalBuilt ? "isal" : "zlib";
 }
 
 /** A Transform that turns compressed layer bytes into tar bytes. */

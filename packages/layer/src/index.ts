@@ -35,10 +35,10 @@ export { baseName, childPath, cleanEntryPath, isWithin, joinPath, parentPath, sp
 export { classifyWhiteout, type Whiteout } from "./whiteout.js";
 export { DEFAULT_LAYER_LIMITS, resolveLimits, type LayerLimits } from "./limits.js";
 export { compressionOf, LAYER_MEDIA_TYPE_NAMES, sniffCompression, type Compression } from "./media-type.js";
-export { CHUNK_SIZE, createDecompressor, defaultZstdBackend, type ZstdBackend } from "./decompress.js";
+export { CHUNK_SIZE, createDecompressor, defaultGzipBackend, defaultZstdBackend, type ZstdBackend } from "./decompress.js";
 export { parseDigest, VerifyStream, type VerifyOptions } from "./verify-stream.js";
 export { readTar, type TarRecord } from "./tar-reader.js";
 export { encodeMember, writeTar, type TarMember, type TarWriteOptions } from "./tar-writer.js";
 export { readLayer, type Layer, type LayerDescriptor, type ReadLayerOptions } from "./read-layer.js";
-export { RING_SIZE, type BlobFile } from "./blob-ring.js";
+export { RING_SIZE, type BlobFile, type GzipBackend } from "./blob-ring.js";
 export { BLOCK, isZeroBlock, paddingOf, parseHeader, parsePaxRecords, TarFormatError, type RawTarHeader } from "./tar-header.js";

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { PassThrough, pipeline, Readable, type Transform } from "node:stream";
-import { readBlobOffThread, type BlobFile } from "./blob-ring.js";
-import { createDecompressor, defaultZstdBackend, READ_AHEAD, type ZstdBackend } from "./decompress.js";
+import { readBlobOffThread, type BlobFile, type GzipBackend } from "./blob-ring.js";
+import { createDecompressor, defaultGzipBackend, defaultZstdBackend, READ_AHEAD, type ZstdBackend } from "./decompress.js";
 import { AbortedError, CorruptLayerError, MediaTypeError, StrataError, withErrorContext, type ErrorContext } from "./errors.js";
 import { displayPath, type LayerEntry } from "./layer-entry.js";
 import { resolveLimits, type LayerLimits } from "./limits.js";
@@ -49,6 +49,11 @@ export interface ReadLayerOptions {
   readonly onBlobBytes?: (bytes: number) => void;
   /** Forces a zstd backend (benchmarks); default native when it loads. */
   readonly zstdBackend?: ZstdBackend;
+  /**
+   * Forces the gzip decoder of the worker thread (tests, benchmarks): ISA-L
+   * (when its addon was built; default) or Node's zlib.
+   */
+  readonly gzipBackend?: GzipBackend;
   /**
    * Decompress on a worker thread when the layer can say where its blob lies
    * (`Layer.locate`). Default true; false keeps everything on this thread.
@@ -169,6 +174,7 @@ export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): 
             diffId: layer.diffId,
             context,
             borrow: options.transientChunks === true,
+            gzipBackend: options.gzipBackend ?? defaultGzipBackend(),
             ...(options.signal === undefined ? {} : { signal: options.signal }),
             ...(options.onBlobBytes === undefined ? {} : { onBlobBytes: options.onBlobBytes }),
           },

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Readable } from "node:stream";
 import { compress as zstdCompress } from "zstd-napi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readLayer, RING_SIZE, writeTar, type Layer, type LayerEntry, type ReadLayerOptions, type TarMember, type ZstdBackend } from "@strata/layer";
+import { defaultGzipBackend, readLayer, RING_SIZE, writeTar, type GzipBackend, type Layer, type LayerEntry, type ReadLayerOptions, type TarMember, type ZstdBackend } from "@strata/layer";
 import { fileLayer, memoryLayer, sha256, tempDir } from "../../../test/support/layers.js";
 
 const members: TarMember[] = [
@@ -23,16 +23,18 @@ afterAll(() => blobs.remove());
 let blobCount = 0;
 
 /** How the tests hand blobs to readLayer: streamed from memory (this thread) or stored in a file (worker thread). */
-type Source = "memory" | "file";
+type Source = "memory" | "file" | "file-zlib";
 let source: Source = "memory";
+/** The gzip decoder the worker is told to use: the default (ISA-L when built) or zlib. */
+const backend = (): { gzipBackend?: GzipBackend } => (source === "file-zlib" ? { gzipBackend: "zlib" } : {});
 
 async function sourced(layer: Layer): Promise<Layer> {
-  return source === "file" ? fileLayer(layer, join(blobs.path, `blob-${blobCount++}`)) : layer;
+  return source === "memory" ? layer : fileLayer(layer, join(blobs.path, `blob-${blobCount++}`));
 }
 
 async function entries(layer: Layer, options: { zstdBackend?: ZstdBackend } = {}): Promise<Array<{ kind: string; path: string; body?: string }>> {
   const out = [];
-  for await (const entry of readLayer(await sourced(layer), options)) out.push(await summarise(entry));
+  for await (const entry of readLayer(await sourced(layer), { ...options, ...backend() })) out.push(await summarise(entry));
   return out;
 }
 
@@ -56,7 +58,8 @@ const expected = [
   { kind: "symlink", path: "link" },
 ];
 
-for (const from of ["memory", "file"] as const) describe(`readLayer, blob ${from === "memory" ? "streamed from memory" : "in a file (worker thread)"}`, () => {
+const SOURCES = { memory: "streamed from memory", file: "in a file (worker thread, default gzip decoder)", "file-zlib": "in a file (worker thread, zlib)" };
+for (const from of ["memory", "file", "file-zlib"] as const) describe(`readLayer, blob ${SOURCES[from]}`, () => {
   beforeAll(() => {
     source = from;
   });
@@ -146,7 +149,7 @@ for (const from of ["memory", "file"] as const) describe(`readLayer, blob ${from
   it("enforces maxEntries", async () => {
     const many = writeTar(Array.from({ length: 20 }, (_, i) => ({ name: `f${i}`, type: "file" as const })));
     const run = async () => {
-      for await (const entry of readLayer(await sourced(memoryLayer(many)), { limits: { maxEntries: 10 } })) void entry;
+      for await (const entry of readLayer(await sourced(memoryLayer(many)), { limits: { maxEntries: 10 }, ...backend() })) void entry;
     };
     await expect(run()).rejects.toMatchObject({ code: "STRATA_LIMIT_EXCEEDED" });
   });
@@ -192,10 +195,16 @@ describe("readLayer on the worker thread", () => {
     return seen;
   }
 
-  it("reads a layer larger than its ring exactly, whether chunks are kept or written at once", async () => {
+  it.runIf(existsSync("/usr/include/isa-l/igzip_lib.h"))("uses ISA-L for gzip where libisal-dev is installed", () => {
+    expect(defaultGzipBackend()).toBe("isal");
+  });
+
+  it("reads a layer larger than its ring exactly, whether chunks are kept or written at once, with either gzip decoder", async () => {
     const layer = await fileLayer(gzipped, join(blobs.path, "big.gz"));
     expect(await hashes(layer, { keepChunks: true })).toEqual(files);
     expect(await hashes(layer, { transientChunks: true })).toEqual(files);
+    expect(await hashes(layer, { transientChunks: true, gzipBackend: "zlib" })).toEqual(files);
+    expect(await hashes(layer, { keepChunks: true, gzipBackend: "isal" })).toEqual(files);
     expect(await hashes(await fileLayer(memoryLayer(big, { compression: "none" }), join(blobs.path, "big.tar")))).toEqual(files);
   });
 
@@ -256,17 +265,20 @@ describe("readLayer on the worker thread", () => {
     const blob = Buffer.concat(cut.slice(1).map((end, i) => gzipSync(big.subarray(cut[i], end), { level: 1 })));
     const layer = await fileLayer({ ...gzipped, digest: sha256(blob), size: blob.length, open: async () => Readable.from([blob]) }, join(blobs.path, "members.gz"));
     expect(await hashes(layer)).toEqual(files);
+    expect(await hashes(layer, { gzipBackend: "zlib" })).toEqual(files);
   });
 
-  it("fails a large blob whose end is damaged, after the entries before the damage", async () => {
-    const blob = gzipSync(big);
-    blob[blob.length - 5] = (blob[blob.length - 5] ?? 0) ^ 0xff; // inside the gzip trailer's size field
-    const layer = await fileLayer({ ...memoryLayer(big, { blob }) }, join(blobs.path, "damaged.gz"));
-    let seen = 0;
-    const run = async () => {
-      for await (const entry of readLayer(layer)) if (entry.kind === "file") seen++;
-    };
-    await expect(run()).rejects.toMatchObject({ code: expect.stringMatching(/STRATA_(CORRUPT|TRUNCATED)_LAYER/) });
-    expect(seen).toBe(files.size);
-  });
+  for (const gzipBackend of ["isal", "zlib"] as const) {
+    it.runIf(gzipBackend === "zlib" || defaultGzipBackend() === "isal")(`fails a large blob whose CRC is damaged, after the entries before the damage (${gzipBackend})`, async () => {
+      const blob = gzipSync(big);
+      blob[blob.length - 5] = (blob[blob.length - 5] ?? 0) ^ 0xff; // the last byte of the gzip trailer's CRC-32
+      const layer = await fileLayer({ ...memoryLayer(big, { blob }) }, join(blobs.path, `damaged-${gzipBackend}.gz`));
+      let seen = 0;
+      const run = async () => {
+        for await (const entry of readLayer(layer, { gzipBackend })) if (entry.kind === "file") seen++;
+      };
+      await expect(run()).rejects.toMatchObject({ code: "STRATA_CORRUPT_LAYER" });
+      expect(seen).toBe(files.size);
+    });
+  }
 });

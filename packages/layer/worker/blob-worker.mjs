@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { parentPort } from "node:worker_threads";
 import { constants, createGunzip } from "node:zlib";
 
@@ -34,7 +35,7 @@ class Cancelled extends Error {}
  * The writer: blob file -> blob hash -> decompression -> ring.
  * @param {{ path: string, start: number, end: number | undefined, compression: "gzip" | "zstd" | "none",
  *           blobAlgorithm: string | undefined, hashed: boolean, maxBlobBytes: number | undefined,
- *           buffer: SharedArrayBuffer }} job
+ *           gzipBackend: "isal" | "zlib" | undefined, buffer: SharedArrayBuffer }} job
  */
 async function write(job) {
   const control = new Int32Array(job.buffer, 0, CONTROL_BYTES / 4);
@@ -82,7 +83,7 @@ async function write(job) {
 
   const fd = openSync(job.path, "r");
   try {
-    const gunzip = job.compression === "gzip" ? syncGunzip() : undefined;
+    const gunzip = job.compression !== "gzip" ? undefined : job.gzipBackend === "isal" ? isalGunzip() : syncGunzip();
     if (job.compression === "none" || gunzip !== undefined) {
       const blobChunk = Buffer.allocUnsafe(CHUNK_SIZE);
       for (let n; (n = readBlob(fd, job, blobChunk, blobBytes)) > 0; ) {
@@ -123,6 +124,57 @@ function readBlob(fd, job, into, offset) {
   const position = job.start + offset;
   const length = job.end === undefined ? into.length : Math.min(into.length, job.end - position);
   return length <= 0 ? 0 : readSync(fd, into, 0, length, position);
+}
+
+/** @type {any} */
+let isal;
+
+/** strata's ISA-L addon (native/strata_gzip.c), or null where it was not built (the main thread then asks for zlib). */
+function loadIsal() {
+  if (isal === undefined) {
+    try {
+      isal = createRequire(import.meta.url)(fileURLToPath(new URL("../native/build/strata_gzip.node", import.meta.url)));
+    } catch {
+      isal = null;
+    }
+  }
+  return isal;
+}
+
+/** gzip inflated by ISA-L straight into the ring: about twice as fast as zlib here. */
+function isalGunzip() {
+  const addon = loadIsal();
+  if (addon === null) throw new Error("strata's ISA-L addon (native/build/strata_gzip.node) does not load");
+  const state = addon.create();
+  const result = new Uint32Array(3);
+  let ended = false;
+  return {
+    /**
+     * @param {Buffer} input @param {boolean} finish @param {Uint8Array} ring
+     * @param {() => [number, number]} room @param {(n: number) => void} commit
+     */
+    inflate(input, finish, ring, room, commit) {
+      let offset = 0;
+      let left = input.length;
+      while (!ended) {
+        const [at, length] = room();
+        addon.inflate(state, input, offset, left, ring, at, length, result);
+        const [consumed = 0, produced = 0, padded = 0] = result;
+        if (produced > 0) commit(produced);
+        offset += consumed;
+        left -= consumed;
+        // Zero padding after a member ends the data, as with zlib; what follows is hashed, not inflated.
+        if (padded === 1) ended = true;
+        else if (produced === length) continue; // the ring stretch filled up: more may be pending
+        else if (left > 0) throw new Error("gzip decompression stopped with input left");
+        else if (finish) {
+          if (!addon.finished(state)) throw Object.assign(new Error("unexpected end of file"), { code: "Z_BUF_ERROR" });
+          ended = true;
+        }
+        break;
+      }
+    },
+  };
 }
 
 /**
