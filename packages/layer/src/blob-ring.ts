@@ -124,6 +124,15 @@ function takeWorkers(): RingWorkers {
   return idle.pop() ?? new RingWorkers();
 }
 
+/**
+ * Starts a pair of blob workers ahead of the first layer, so that their
+ * start-up overlaps loading the rest of the program. Harmless when no layer
+ * uses them: idle workers do not keep the process alive.
+ */
+export function prepareBlobWorkers(): void {
+  if (idle.length === 0) idle.push(new RingWorkers());
+}
+
 /** A worker's failure as the error the in-thread pipeline would raise (readLayer types zlib errors). */
 function workerError(message: Extract<WorkerMessage, { type: "error" }>, job: BlobJob): unknown {
   if (message.strataKind === "size") return new SizeMismatchError(job.size, message.bytes ?? 0, job.context);
