@@ -7,6 +7,8 @@
 // --dest puts the trees elsewhere (a tmpfs leaves disk noise out);
 // --remove-each removes each tree right after its run (for tmpfs, where
 // keeping every tree would fill memory; on ext4 it slows the next run).
+// --keep-trees leaves the trees for the caller (bench/fresh-ext4.sh
+// discards the whole filesystem instead).
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     image: { type: "string", multiple: true },
     dest: { type: "string" },
     "remove-each": { type: "boolean" },
+    "keep-trees": { type: "boolean" },
   },
 });
 const rounds = Number(values.rounds ?? 3);
@@ -113,7 +116,8 @@ for (const img of images) {
   });
 }
 
-for (const dest of written.splice(0)) rmSync(dest, { recursive: true, force: true });
+// --keep-trees: the caller throws the whole filesystem away (fresh-ext4.sh).
+if (values["keep-trees"] !== true) for (const dest of written.splice(0)) rmSync(dest, { recursive: true, force: true });
 
 const filesystem = spawnSync("stat", ["-f", "-c", "%T", trees], { encoding: "utf8" }).stdout.trim();
 const gzip = existsSync(join(root, "packages", "layer", "native", "build", "strata_gzip.node")) ? "ISA-L" : "zlib (libisal-dev not installed at build time)";
