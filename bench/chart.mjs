@@ -22,7 +22,7 @@ const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;");
 const parts = [
   `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
   `<rect width="${W}" height="${H}" fill="white"/>`,
-  `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">Unpack wall time, median of rounds (lower is better); MB/s of compressed image above bars</text>`,
+  `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">Unpack wall time${Array.isArray(parsed) ? "" : ` on ${parsed.filesystem === "tmpfs" ? "tmpfs" : "ext4"}`}, median of rounds (lower is better); MB/s of compressed image above bars</text>`,
 ];
 for (let t = 0; t <= 4; t++) {
   const v = (max * t) / 4;
