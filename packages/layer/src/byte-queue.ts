@@ -49,6 +49,28 @@ export class ByteQueue {
     return Buffer.concat(parts);
   }
 
+  /**
+   * Exactly `n` bytes when the current chunk holds them, without waiting
+   * (the common case: most reads fit in a chunk); undefined otherwise.
+   */
+  takeAvailable(n: number): Buffer | undefined {
+    return this.#available >= n ? this.#take(n) : undefined;
+  }
+
+  /** Up to `max` (> 0) bytes of the current chunk without waiting; undefined when it is used up. */
+  takeSome(max: number): Buffer | undefined {
+    const available = this.#available;
+    return available === 0 ? undefined : this.#take(Math.min(max, available));
+  }
+
+  /** Skips `n` bytes when the current chunk holds them, without waiting; false otherwise. */
+  skipAvailable(n: number): boolean {
+    if (this.#available < n) return false;
+    this.#offset += n;
+    this.position += n;
+    return true;
+  }
+
   /** Up to `max` bytes from the current chunk; empty only at the end of the source. */
   async readSome(max: number): Promise<Buffer> {
     if (max === 0 || !(await this.#fill())) return Buffer.alloc(0);

@@ -82,7 +82,8 @@ export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimit
   let totalBytes = 0;
   try {
     for (;;) {
-      const block = await queue.readExact(BLOCK);
+      // Synchronous when the chunk in hand holds the header: an await per entry is measurable.
+      const block = queue.takeAvailable(BLOCK) ?? (await queue.readExact(BLOCK));
       if (block.length === 0) {
         if (local.size > 0 || longName !== undefined || longLink !== undefined) {
           throw truncated("layer ends after an extended header, before its entry");
@@ -139,7 +140,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimit
           if (bodyUsed) throw new Error("entry body is iterable once");
           bodyUsed = true;
           while (remaining > 0) {
-            const chunk = await queue.readSome(remaining);
+            const chunk = queue.takeSome(remaining) ?? (await queue.readSome(remaining));
             if (chunk.length === 0) throw truncated("layer ends inside an entry's data");
             remaining -= chunk.length;
             yield chunk;
@@ -163,13 +164,14 @@ export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimit
       if (local.size > 0) local = new Map();
       longName = undefined;
       longLink = undefined;
-      if (remaining > 0) {
+      if (remaining > 0 && !queue.skipAvailable(remaining)) {
         const skipped = await queue.skip(remaining);
         if (skipped < remaining) throw truncated("layer ends inside an entry's data");
-        remaining = 0;
       }
+      remaining = 0;
       // A short padding at the very end is how umoci 0.4.7 ends a layer.
-      await queue.skip(paddingOf(dataSize));
+      const padding = paddingOf(dataSize);
+      if (!queue.skipAvailable(padding)) await queue.skip(padding);
     }
     await queue.drain();
   } finally {

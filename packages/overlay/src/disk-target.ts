@@ -83,7 +83,9 @@ export class DiskTarget {
     for await (const entry of entries) {
       if (this.#options.signal?.aborted === true) throw new AbortedError(this.#options.signal.reason);
       try {
-        await this.#apply(entry, written);
+        // Only files wait (for their data); everything else is applied without an await.
+        const writing = this.#apply(entry, written);
+        if (writing !== undefined) await writing;
       } catch (error) {
         throw withErrorContext(fsError(error, "write"), { entry: displayPath(entry.path) });
       }
@@ -116,18 +118,18 @@ export class DiskTarget {
     lutimesSync(this.#root, rootAttrs.mtime, rootAttrs.mtime);
   }
 
-  async #apply(entry: LayerEntry, written: Set<string>): Promise<void> {
+  #apply(entry: LayerEntry, written: Set<string>): Promise<void> | undefined {
     switch (entry.kind) {
       case "whiteout":
         if (isPlainDirectory(this.#root, parentPath(entry.path), this.#known)) this.#removeLower(entry.path, written);
-        return;
+        return undefined;
       case "opaque":
         if (isPlainDirectory(this.#root, entry.path, this.#known)) {
           for (const name of readdirSync(onDisk(this.#root, entry.path), { encoding: "buffer" })) {
             this.#removeLower(childPath(entry.path, name), written);
           }
         }
-        return;
+        return undefined;
       default:
         break;
     }
@@ -135,7 +137,7 @@ export class DiskTarget {
       // The root stays 0700 while unpacking; its own attributes come last.
       this.#rootAttributes = entry;
       written.add("");
-      return;
+      return undefined;
     }
     const parent = resolveParentInRoot(this.#root, entry.path, true, (dir) => {
       const made = onDisk(this.#root, dir);
@@ -155,6 +157,7 @@ export class DiskTarget {
     const path = sameParent ? entry.path : childPath(parent as ResolvedPath, baseName(entry.path));
     const key = pathKey(path);
     const abs = onDisk(this.#root, path);
+    let writing: Promise<void> | undefined;
     switch (entry.kind) {
       case "dir": {
         const merge = this.#known.hasKey(key) || !this.#create(path, abs, () => mkdirSync(abs, 0o700), true);
@@ -168,7 +171,7 @@ export class DiskTarget {
       case "file": {
         let fd = -1;
         this.#create(path, abs, () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))));
-        await this.#writeFile(fd, abs, key, entry, entry.body);
+        writing = this.#writeFile(fd, abs, key, entry, entry.body);
         break;
       }
       case "symlink":
@@ -191,11 +194,13 @@ export class DiskTarget {
           this.#options.onWarning?.({ kind: "device-replaced", path: displayPath(path), detail: `${entry.kind} replaced by an empty file (rootless)` });
           let fd = -1;
           this.#create(path, abs, () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))));
-          await this.#writeFile(fd, abs, key, entry, []);
+          writing = this.#writeFile(fd, abs, key, entry, []);
         }
         break;
     }
+    // Nothing else runs before the write ends: the caller awaits it before the next entry.
     written.add(key);
+    return writing;
   }
 
   /**
