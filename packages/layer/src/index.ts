@@ -20,6 +20,7 @@ export {
   pathKey,
   type DeviceEntry,
   type DirectoryEntry,
+  type EntryBody,
   type EntryAttributes,
   type EntryKind,
   type EntryPath,

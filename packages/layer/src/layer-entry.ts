@@ -30,7 +30,18 @@ export interface FileEntry extends EntryAttributes {
    * The file's bytes. Read it before asking for the next entry; a body left
    * unread is skipped when the iteration moves on. Iterable once.
    */
-  readonly body: AsyncIterable<Buffer>;
+  readonly body: EntryBody;
+}
+
+/** A file's bytes: iterable once, asynchronously; some sources also lend what they already hold. */
+export interface EntryBody extends AsyncIterable<Buffer> {
+  /**
+   * The next bytes when they are already in hand (no waiting), null at the
+   * end of the body, undefined when the rest must be awaited through the
+   * iterator (which then continues where this left off). Same lifetime rules
+   * as the iterator's chunks.
+   */
+  readAvailable?(): Buffer | null | undefined;
 }
 
 export interface DirectoryEntry extends EntryAttributes {

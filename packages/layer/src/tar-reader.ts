@@ -1,4 +1,5 @@
 import { ByteQueue } from "./byte-queue.js";
+import type { EntryBody } from "./layer-entry.js";
 import { CorruptLayerError, LimitExceededError } from "./errors.js";
 import type { LayerLimits } from "./limits.js";
 import { BLOCK, isZeroBlock, paddingOf, parseHeader, parsePaxRecords, TarFormatError } from "./tar-header.js";
@@ -17,7 +18,7 @@ export interface TarRecord {
   readonly devMinor: number;
   readonly xattrs: ReadonlyMap<string, Buffer>;
   /** The member's data; iterable once, skipped if left unread. */
-  readonly body: AsyncIterable<Buffer>;
+  readonly body: EntryBody;
 }
 
 function corrupt(detail: string, cause?: unknown): CorruptLayerError {
@@ -135,7 +136,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimit
 
       let remaining = dataSize;
       let bodyUsed = false;
-      const body: AsyncIterable<Buffer> = {
+      const body: EntryBody = {
         [Symbol.asyncIterator]: async function* () {
           if (bodyUsed) throw new Error("entry body is iterable once");
           bodyUsed = true;
@@ -145,6 +146,12 @@ export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimit
             remaining -= chunk.length;
             yield chunk;
           }
+        },
+        readAvailable: () => {
+          if (remaining === 0) return null;
+          const chunk = queue.takeSome(remaining);
+          if (chunk !== undefined) remaining -= chunk.length;
+          return chunk;
         },
       };
       yield {
