@@ -23,7 +23,7 @@ const BLOB_READ_OFFSET = 32; // float64: blob bytes the writer has read
  */
 export const RING_SIZE = 16 << 20; // a power of two: positions are masked
 
-/** The longest the event loop goes without a turn while the ring stays full (timers, signals, abort). */
+/** The longest the event loop goes without a turn while the ring keeps delivering (timers, signals, abort). */
 const MAX_BUSY_MS = 50;
 
 /** A blob stored in a file: bytes `start` up to `end` (exclusive; the file's end when undefined). */
