@@ -120,6 +120,17 @@ class RingWorkers {
 const MAX_IDLE = 2;
 const idle: RingWorkers[] = [];
 
+let ringOrigin = 0;
+
+/**
+ * Where the ring's running byte counters start for the next reads. They wrap
+ * at 2^31 after 2 GiB of tar; tests start them just below to cross the wrap
+ * with small layers. Not for production use.
+ */
+export function setRingOriginForTests(origin: number): void {
+  ringOrigin = origin;
+}
+
 function takeWorkers(): RingWorkers {
   return idle.pop() ?? new RingWorkers();
 }
@@ -165,7 +176,10 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
     else if (message.type !== "data") outcome = message;
     wake?.();
   });
-  for (const index of [WRITTEN, WAITING, CANCEL, MAIN_READ, HASH_READ, RELEASED, DONE]) Atomics.store(control, index, 0);
+  for (const index of [WAITING, CANCEL, RELEASED, DONE]) Atomics.store(control, index, 0);
+  // The byte counters start at `origin` (0, or near 2^31 in tests of the wrap-around).
+  const origin = ringOrigin | 0;
+  for (const index of [WRITTEN, MAIN_READ, HASH_READ]) Atomics.store(control, index, origin);
   ring.progress[0] = 0;
   ring.busy(true);
   ring.writer.postMessage({
@@ -178,10 +192,11 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
     hashed: tar !== undefined,
     maxBlobBytes: job.size,
     gzipBackend: job.gzipBackend,
+    origin,
     buffer: ring.buffer,
   });
-  if (tar !== undefined) ring.hasher.postMessage({ role: "hash", algorithm: tar, buffer: ring.buffer });
-  let read = 0;
+  if (tar !== undefined) ring.hasher.postMessage({ role: "hash", algorithm: tar, origin, buffer: ring.buffer });
+  let read = origin;
   let lent = 0;
   let reported = 0;
   let turn = performance.now();

@@ -5,7 +5,7 @@ import { gzipSync } from "node:zlib";
 import { Readable } from "node:stream";
 import { compress as zstdCompress } from "zstd-napi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultGzipBackend, readLayer, RING_SIZE, writeTar, type GzipBackend, type Layer, type LayerEntry, type ReadLayerOptions, type TarMember, type ZstdBackend } from "@strata/layer";
+import { defaultGzipBackend, readLayer, RING_SIZE, setRingOriginForTests, writeTar, type GzipBackend, type Layer, type LayerEntry, type ReadLayerOptions, type TarMember, type ZstdBackend } from "@strata/layer";
 import { fileLayer, memoryLayer, sha256, tempDir } from "../../../test/support/layers.js";
 
 const members: TarMember[] = [
@@ -216,6 +216,17 @@ describe("readLayer on the worker thread", () => {
     expect(await hashes(layer)).toEqual(files);
     const empty: Layer = { digest: sha256(Buffer.alloc(0)), size: 0, mediaType: undefined, diffId: sha256(Buffer.alloc(0)), open: gzipped.open, locate: async () => ({ path, start: 5, end: 5 }) };
     expect(await hashes(empty)).toEqual(new Map());
+  });
+
+  it("reads across the point where the ring's byte counters wrap (as after 2 GiB of tar)", async () => {
+    const layer = await fileLayer(gzipped, join(blobs.path, "wrap.gz"));
+    setRingOriginForTests(2 ** 31 - 5 * 2 ** 20 - 333);
+    try {
+      expect(await hashes(layer, { transientChunks: true })).toEqual(files);
+      expect(await hashes(layer, { keepChunks: true, gzipBackend: "zlib" })).toEqual(files);
+    } finally {
+      setRingOriginForTests(0);
+    }
   });
 
   it("reports every blob byte as progress", async () => {

@@ -35,14 +35,14 @@ class Cancelled extends Error {}
  * The writer: blob file -> blob hash -> decompression -> ring.
  * @param {{ path: string, start: number, end: number | undefined, compression: "gzip" | "zstd" | "none",
  *           blobAlgorithm: string | undefined, hashed: boolean, maxBlobBytes: number | undefined,
- *           gzipBackend: "isal" | "zlib" | undefined, buffer: SharedArrayBuffer }} job
+ *           gzipBackend: "isal" | "zlib" | undefined, origin: number, buffer: SharedArrayBuffer }} job
  */
 async function write(job) {
   const control = new Int32Array(job.buffer, 0, CONTROL_BYTES / 4);
   const progress = new Float64Array(job.buffer, BLOB_READ_OFFSET, 1);
   const ring = new Uint8Array(job.buffer, CONTROL_BYTES);
   const size = ring.length;
-  let written = 0;
+  let written = job.origin | 0;
   let tarBytes = 0;
   let blobBytes = 0;
   const blobHash = job.blobAlgorithm === undefined ? undefined : createHash(job.blobAlgorithm);
@@ -268,14 +268,14 @@ async function inflate(stream, fd, job, count, put) {
 /**
  * The hasher: reads the ring behind the writer and hashes the tar, on its own
  * thread so that neither the inflater nor the file writer carries it.
- * @param {{ algorithm: string, buffer: SharedArrayBuffer }} job
+ * @param {{ algorithm: string, origin: number, buffer: SharedArrayBuffer }} job
  */
 function hash(job) {
   const control = new Int32Array(job.buffer, 0, CONTROL_BYTES / 4);
   const ring = new Uint8Array(job.buffer, CONTROL_BYTES);
   const size = ring.length;
   const digest = createHash(job.algorithm);
-  let read = 0;
+  let read = job.origin | 0;
   let bytes = 0;
   for (;;) {
     if (Atomics.load(control, CANCEL) !== 0) throw new Cancelled();
