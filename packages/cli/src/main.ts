@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
-import { inspect, StrataError, unpack, type ImageSummary } from "strata";
+import { inspect, StrataError, unpack, type ImageSummary, type UnpackOptions, type UnpackResult } from "strata";
 import { bundle } from "@strata/bundle";
 import { BUNDLE_HELP, INSPECT_HELP, MAIN_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
@@ -53,6 +53,37 @@ function interruptible(): { signal: AbortSignal; release: () => void } {
   };
 }
 
+/** The options unpack and bundle take from the same flags. */
+type SharedUnpackOptions = Pick<UnpackOptions, "signal" | "limits" | "platform" | "rootless" | "onProgress">;
+
+/**
+ * Runs an unpack or a bundle with what the two commands share: their flags,
+ * progress on a terminal (unless --quiet or --json), and Ctrl-C.
+ */
+async function withUnpackFlags<T>(values: OptionValues, run: (shared: SharedUnpackOptions) => Promise<T>): Promise<T> {
+  const progress = process.stderr.isTTY && values.quiet !== true && values.json !== true ? terminalProgress(process.stderr) : undefined;
+  const interrupt = interruptible();
+  try {
+    return await run({
+      signal: interrupt.signal,
+      limits: limitsOf(values),
+      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+      ...(values.rootless === true ? { rootless: true } : {}),
+      ...(progress === undefined ? {} : { onProgress: progress.update }),
+    });
+  } finally {
+    progress?.done();
+    interrupt.release();
+  }
+}
+
+/** One line per kind of workaround taken (devices replaced, xattrs refused). */
+function printWarnings(warnings: UnpackResult["warnings"]): void {
+  const kinds = new Map<string, number>();
+  for (const w of warnings) kinds.set(w.kind, (kinds.get(w.kind) ?? 0) + 1);
+  for (const [kind, count] of kinds) process.stderr.write(`warning: ${count} × ${kind} (rootless or filesystem limits)\n`);
+}
+
 async function runUnpack(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, UNPACK_FLAGS);
   if (values.help === true) {
@@ -61,36 +92,17 @@ async function runUnpack(args: string[]): Promise<number> {
   }
   const [image, dest, extra] = positionals;
   if (image === undefined || dest === undefined || extra !== undefined) throw new UsageError("unpack takes IMAGE and DEST");
-  const limits = limitsOf(values);
-  const progress = process.stderr.isTTY && values.quiet !== true && values.json !== true ? terminalProgress(process.stderr) : undefined;
-  const interrupt = interruptible();
-  try {
-    const result = await unpack({
-      image,
-      dest,
-      signal: interrupt.signal,
-      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-      ...(values.rootless === true ? { rootless: true } : {}),
-      limits,
-      ...(progress === undefined ? {} : { onProgress: progress.update }),
-    });
-    progress?.done();
-    if (values.json === true) {
-      const { image: resolved, ...rest } = result;
-      process.stdout.write(`${JSON.stringify({ ...rest, image: resolved.reference }, null, 2)}\n`);
-    } else if (values.quiet !== true) {
-      process.stdout.write(
-        `unpacked ${result.image.reference}: ${result.layers} layers, ${result.entries} entries, ${(result.bytes / 1e6).toFixed(1)} MB of file data into ${dest}\n`,
-      );
-      const kinds = new Map<string, number>();
-      for (const w of result.warnings) kinds.set(w.kind, (kinds.get(w.kind) ?? 0) + 1);
-      for (const [kind, count] of kinds) process.stderr.write(`warning: ${count} × ${kind} (rootless or filesystem limits)\n`);
-    }
-    return 0;
-  } finally {
-    progress?.done();
-    interrupt.release();
+  const result = await withUnpackFlags(values, (shared) => unpack({ image, dest, ...shared }));
+  if (values.json === true) {
+    const { image: resolved, ...rest } = result;
+    process.stdout.write(`${JSON.stringify({ ...rest, image: resolved.reference }, null, 2)}\n`);
+  } else if (values.quiet !== true) {
+    process.stdout.write(
+      `unpacked ${result.image.reference}: ${result.layers} layers, ${result.entries} entries, ${(result.bytes / 1e6).toFixed(1)} MB of file data into ${dest}\n`,
+    );
+    printWarnings(result.warnings);
   }
+  return 0;
 }
 
 function parseArgsFlag(value: string | boolean | string[] | undefined, trailing: string[]): string[] | undefined {
@@ -124,35 +136,26 @@ async function runBundle(argv: string[]): Promise<number> {
   }
   const [image, dir, extra] = positionals;
   if (image === undefined || dir === undefined || extra !== undefined) throw new UsageError("bundle takes IMAGE and DIR (put a command after --)");
-  const progress = process.stderr.isTTY && values.quiet !== true && values.json !== true ? terminalProgress(process.stderr) : undefined;
-  const interrupt = interruptible();
   const commandArgs = parseArgsFlag(values.args, trailing);
-  try {
-    const result = await bundle({
+  const result = await withUnpackFlags(values, (shared) =>
+    bundle({
       image,
       dir,
-      signal: interrupt.signal,
-      limits: limitsOf(values),
-      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-      ...(values.rootless === true ? { rootless: true } : {}),
+      ...shared,
       ...(values.tty === true ? { tty: true } : {}),
       ...(commandArgs === undefined ? {} : { args: commandArgs }),
       ...(Array.isArray(values.env) ? { env: values.env } : {}),
       ...(typeof values.cwd === "string" ? { cwd: values.cwd } : {}),
       ...(typeof values.user === "string" ? { user: values.user } : {}),
-      ...(progress === undefined ? {} : { onProgress: progress.update }),
-    });
-    progress?.done();
-    if (values.json === true) process.stdout.write(`${JSON.stringify(result.config, null, 2)}\n`);
-    else if (values.quiet !== true) {
-      const u = result.unpack;
-      process.stdout.write(`bundle ${dir}: config.json and rootfs (${u.layers} layers, ${u.entries} entries) from ${u.image.reference}; run it with: runc run -b ${dir} ID\n`);
-    }
-    return 0;
-  } finally {
-    progress?.done();
-    interrupt.release();
+    }),
+  );
+  if (values.json === true) process.stdout.write(`${JSON.stringify(result.config, null, 2)}\n`);
+  else if (values.quiet !== true) {
+    const u = result.unpack;
+    process.stdout.write(`bundle ${dir}: config.json and rootfs (${u.layers} layers, ${u.entries} entries) from ${u.image.reference}; run it with: runc run -b ${dir} ID\n`);
+    printWarnings(u.warnings);
   }
+  return 0;
 }
 
 function formatSummary(s: ImageSummary): string {

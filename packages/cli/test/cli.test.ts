@@ -2,6 +2,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { writeOciLayout } from "@strata/image";
+import { writeTar } from "@strata/layer";
 import { tempDir } from "../../../test/support/layers.js";
 
 // Runs the built command as a user would (the test script builds first).
@@ -62,6 +64,17 @@ describe("strata command", () => {
     expect(config.process.user).toEqual({ uid: 1000, gid: 1000 });
     expect(strata("bundle", "--args", "not json", "oci:fixtures/sample/oci:sample", join(work.path, "b2")).status).toBe(2);
     expect(strata("bundle", "--help").stdout).toContain("runc run -b");
+  });
+
+  it("unpack and bundle both report the workarounds a rootless unpack takes", () => {
+    const layout = join(work.path, "device-image");
+    writeOciLayout(layout, { layers: [{ tar: writeTar([{ name: "dev/", type: "dir" }, { name: "dev/null", type: "char", devMajor: 1, devMinor: 3 }]) }], tag: "t" });
+    const unpacked = strata("unpack", "--rootless", `oci:${layout}:t`, join(work.path, "rootless-rootfs"));
+    expect(unpacked.status).toBe(0);
+    expect(unpacked.stderr).toContain("warning: 1 × device-replaced");
+    const bundled = strata("bundle", "--rootless", `oci:${layout}:t`, join(work.path, "rootless-bundle"), "--", "/bin/true");
+    expect(bundled.status).toBe(0);
+    expect(bundled.stderr).toContain("warning: 1 × device-replaced");
   });
 
   it("inspect prints layers with sizes and media types, and --json parses", () => {
