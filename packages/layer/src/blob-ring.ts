@@ -60,7 +60,7 @@ type WorkerMessage =
   | { type: "data" }
   | { type: "end"; blobBytes: number; blobHex: string | undefined; tarBytes: number }
   | { type: "hashed"; tarBytes: number; tarHex: string }
-  | { type: "error"; cancelled: boolean; name?: string; code?: string; message: string; strataKind?: string; bytes?: number };
+  | { type: "error"; name?: string; code?: string; message: string; strataKind?: string; bytes?: number };
 
 const WORKER_URL = new URL("../worker/blob-worker.mjs", import.meta.url);
 
@@ -85,7 +85,7 @@ class RingWorkers {
       worker.on("message", (message: WorkerMessage) => this.#listener?.(message));
       worker.on("error", (error) => {
         this.#failure = error;
-        this.#listener?.({ type: "error", cancelled: false, name: error.name, message: error.message });
+        this.#listener?.({ type: "error", name: error.name, message: error.message });
       });
       worker.unref();
     }

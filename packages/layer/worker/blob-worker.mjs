@@ -141,12 +141,23 @@ function loadIsal() {
   return isal;
 }
 
-/** gzip inflated by ISA-L straight into the ring: about twice as fast as zlib here. */
-function isalGunzip() {
-  const addon = loadIsal();
-  if (addon === null) throw new Error("strata's ISA-L addon (native/build/strata_gzip.node) does not load");
-  const state = addon.create();
-  const result = new Uint32Array(3);
+/**
+ * What a synchronous gzip decoder does in one call: decode `input` from
+ * `offset` (`left` bytes) into the ring at `at` (room for `length`), and say
+ * how many bytes it took and gave, and whether the gzip data has ended (what
+ * follows is then hashed as part of the blob but not inflated, as with the
+ * stream).
+ * @typedef {(input: Buffer, offset: number, left: number, ring: Uint8Array, at: number, length: number, finish: boolean)
+ *   => { consumed: number, produced: number, ended: boolean }} GunzipStep
+ */
+
+/**
+ * A gzip decoder that writes straight into the ring: each call of `step`
+ * fills at most one free stretch, and is repeated while it fills it whole
+ * (more output may be pending).
+ * @param {GunzipStep} step
+ */
+function ringGunzip(step) {
   let ended = false;
   return {
     /**
@@ -158,23 +169,32 @@ function isalGunzip() {
       let left = input.length;
       while (!ended) {
         const [at, length] = room();
-        addon.inflate(state, input, offset, left, ring, at, length, result);
-        const [consumed = 0, produced = 0, padded = 0] = result;
-        if (produced > 0) commit(produced);
-        offset += consumed;
-        left -= consumed;
-        // Zero padding after a member ends the data, as with zlib; what follows is hashed, not inflated.
-        if (padded === 1) ended = true;
-        else if (produced === length) continue; // the ring stretch filled up: more may be pending
-        else if (left > 0) throw new Error("gzip decompression stopped with input left");
-        else if (finish) {
-          if (!addon.finished(state)) throw Object.assign(new Error("unexpected end of file"), { code: "Z_BUF_ERROR" });
-          ended = true;
-        }
-        break;
+        const done = step(input, offset, left, ring, at, length, finish);
+        if (done.produced > 0) commit(done.produced);
+        offset += done.consumed;
+        left -= done.consumed;
+        ended = done.ended;
+        if (ended || done.produced < length) break;
       }
     },
   };
+}
+
+/** gzip inflated by ISA-L straight into the ring: about twice as fast as zlib here. */
+function isalGunzip() {
+  const addon = loadIsal();
+  if (addon === null) throw new Error("strata's ISA-L addon (native/build/strata_gzip.node) does not load");
+  const state = addon.create();
+  const result = new Uint32Array(3);
+  return ringGunzip((input, offset, left, ring, at, length, finish) => {
+    addon.inflate(state, input, offset, left, ring, at, length, result);
+    const [consumed = 0, produced = 0, padded = 0] = result;
+    // Zero padding after a member ends the data, as with zlib.
+    if (padded === 1 || produced === length) return { consumed, produced, ended: padded === 1 };
+    if (left > consumed) throw new Error("gzip decompression stopped with input left");
+    if (finish && !addon.finished(state)) throw Object.assign(new Error("unexpected end of file"), { code: "Z_BUF_ERROR" });
+    return { consumed, produced, ended: finish };
+  });
 }
 
 /**
@@ -191,34 +211,14 @@ function syncGunzip() {
   const state = stream._writeState;
   if (typeof handle?.writeSync !== "function" || !(state instanceof Uint32Array)) return undefined;
   stream.on("error", () => {}); // reported through `errored` below
-  let ended = false;
-  return {
-    /**
-     * @param {Buffer} input @param {boolean} finish @param {Uint8Array} ring
-     * @param {() => [number, number]} room @param {(n: number) => void} commit
-     */
-    inflate(input, finish, ring, room, commit) {
-      let offset = 0;
-      let left = input.length;
-      // After the end of the gzip data (multi-member gzip is followed by the
-      // native code), trailing bytes are hashed as part of the blob but not
-      // inflated, as the stream does.
-      while (!ended) {
-        const [at, length] = room();
-        handle.writeSync(finish ? constants.Z_FINISH : constants.Z_NO_FLUSH, input, offset, left, ring, at, length);
-        if (stream.errored) throw stream.errored;
-        const outLeft = state[0];
-        const inLeft = state[1];
-        if (length - outLeft > 0) commit(length - outLeft);
-        offset += left - inLeft;
-        left = inLeft;
-        if (outLeft === 0) continue; // the ring stretch filled up: more may be pending
-        // Input left over with room to spare: the gzip data has ended.
-        ended = left > 0 || finish;
-        break;
-      }
-    },
-  };
+  return ringGunzip((input, offset, left, ring, at, length, finish) => {
+    handle.writeSync(finish ? constants.Z_FINISH : constants.Z_NO_FLUSH, input, offset, left, ring, at, length);
+    if (stream.errored) throw stream.errored;
+    const [outLeft = 0, inLeft = 0] = state;
+    // Input left over with room to spare: the gzip data has ended (multi-member
+    // gzip is followed by the native code).
+    return { consumed: left - inLeft, produced: length - outLeft, ended: outLeft > 0 && (inLeft > 0 || finish) };
+  });
 }
 
 /** @param {"gzip" | "zstd"} compression @returns {import("node:stream").Transform} */
@@ -303,7 +303,6 @@ parentPort?.on("message", (job) => {
   (job.role === "hash" ? Promise.resolve().then(() => hash(job)) : write(job)).catch((/** @type {any} */ error) => {
     parentPort?.postMessage({
       type: "error",
-      cancelled: error instanceof Cancelled,
       name: error?.name,
       code: error?.code,
       message: String(error?.message ?? error),
