@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync } from "node:fs";
-import { PassThrough, pipeline, Readable, type Transform } from "node:stream";
+import { PassThrough, pipeline, Readable } from "node:stream";
 import { readBlobOffThread, type BlobFile, type GzipBackend } from "./blob-ring.js";
 import { createDecompressor, defaultGzipBackend, defaultZstdBackend, READ_AHEAD, type ZstdBackend } from "./decompress.js";
 import { AbortedError, CorruptLayerError, MediaTypeError, StrataError, withErrorContext, type ErrorContext } from "./errors.js";
@@ -112,11 +112,10 @@ async function readBlobHere(
   declared: Compression | "sniff",
   context: ErrorContext,
   options: ReadLayerOptions,
-  streams: Transform[],
-  opened: (source: Readable) => void,
+  streams: Readable[],
 ): Promise<AsyncIterable<Buffer>> {
   const source = await layer.open();
-  opened(source);
+  streams.push(source);
   const blobCheck = new VerifyStream({ digest: layer.digest, size: layer.size, what: "blob", context, highWaterMark: READ_AHEAD });
   const counted = options.onBlobBytes;
   if (counted !== undefined) blobCheck.on("data", (chunk: Buffer) => counted(chunk.length));
@@ -155,8 +154,8 @@ async function* prepend(head: IteratorResult<Buffer>, rest: AsyncIterator<Buffer
 export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): AsyncGenerator<LayerEntry> {
   const context: ErrorContext = { ...options.context, layer: layer.digest ?? layer.diffId ?? "(unnamed layer)" };
   const limits = resolveLimits(options.limits);
-  const streams: Transform[] = [];
-  let source: Readable | undefined;
+  // Destroyed when the iteration ends, however it ends.
+  const streams: Readable[] = [];
   try {
     const declared = compressionOf(layer.mediaType);
     const file = options.offThread !== false && layer.locate !== undefined ? await layer.locate() : undefined;
@@ -181,7 +180,7 @@ export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): 
         );
       }
     }
-    tarBytes ??= await readBlobHere(layer, declared, context, options, streams, (opened) => (source = opened));
+    tarBytes ??= await readBlobHere(layer, declared, context, options, streams);
     for await (const record of readTar(tarBytes, limits)) {
       if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
       let entry: LayerEntry | undefined;
@@ -195,7 +194,6 @@ export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): 
   } catch (error) {
     throw withErrorContext(typed(error), context);
   } finally {
-    source?.destroy();
     for (const stream of streams) stream.destroy();
   }
 }
