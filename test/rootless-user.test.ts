@@ -9,17 +9,20 @@ import { memoryLayer, tempDir } from "./support/layers.js";
 
 const MAIN = join(import.meta.dirname, "..", "packages", "cli", "dist", "main.js");
 const OVERLAY = join(import.meta.dirname, "..", "packages", "overlay", "dist", "index.js");
+const LAYER = join(import.meta.dirname, "..", "packages", "layer", "dist", "index.js");
 const NOBODY = 65534;
 const canSwitch = process.getuid?.() === 0;
 if (!canSwitch) console.warn("unprivileged-user test skipped: needs root to run strata as another user");
 
-// Runs the CLI as nobody. Modules (and the lazily loaded addon) are loaded
-// while still root, then privileges are dropped: the checkout may sit in a
-// directory nobody cannot enter (a CI clone under a 0700 mktemp dir).
+// Runs the CLI as nobody. Modules, the lazily loaded addon and the blob
+// workers are loaded while still root, then privileges are dropped: the
+// checkout may sit in a directory nobody cannot enter (a CI clone under a
+// 0700 mktemp dir).
 const WRAPPER = `
-const [mainJs, overlayJs, ...args] = process.argv.slice(2);
+const [mainJs, overlayJs, layerJs, ...args] = process.argv.slice(2);
 const { main } = await import(mainJs);
 (await import(overlayJs)).native();
+await (await import(layerJs)).prepareBlobWorkers();
 process.setgroups([]);
 process.setgid(${NOBODY});
 process.setuid(${NOBODY});
@@ -59,7 +62,7 @@ describe.skipIf(!canSwitch)("unpacking as an unprivileged user", () => {
     const dest = join(dir, "rootfs");
     const wrapper = join(work.path, "as-nobody.mjs");
     writeFileSync(wrapper, WRAPPER);
-    const result = spawnSync(process.execPath, [wrapper, MAIN, OVERLAY, "unpack", `oci:${layout}:t`, dest], { encoding: "utf8" });
+    const result = spawnSync(process.execPath, [wrapper, MAIN, OVERLAY, LAYER, "unpack", `oci:${layout}:t`, dest], { encoding: "utf8" });
     expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: expect.stringContaining("device-replaced") });
     const model = new ReferenceModel({ privileged: false, uid: NOBODY, gid: NOBODY });
     for (const members of layers) await model.applyLayer(readLayer(memoryLayer(writeTar(members))));

@@ -57,10 +57,14 @@ export interface BlobJob {
 }
 
 type WorkerMessage =
+  | { type: "ready" }
   | { type: "data" }
   | { type: "end"; blobBytes: number; blobHex: string | undefined; tarBytes: number }
   | { type: "hashed"; tarBytes: number; tarHex: string }
   | { type: "error"; name?: string; code?: string; message: string; strataKind?: string; bytes?: number };
+
+/** What the workers say about a job (everything but their start-up). */
+type JobMessage = Exclude<WorkerMessage, { type: "ready" }>;
 
 const WORKER_URL = new URL("../worker/blob-worker.mjs", import.meta.url);
 
@@ -77,17 +81,29 @@ class RingWorkers {
   readonly buffer = new SharedArrayBuffer(CONTROL_BYTES + RING_SIZE);
   readonly control = new Int32Array(this.buffer, 0, CONTROL_BYTES / 4);
   readonly progress = new Float64Array(this.buffer, BLOB_READ_OFFSET, 1);
-  #listener: ((message: WorkerMessage) => void) | undefined;
+  /** Both workers have loaded their code (and the ISA-L addon): no more file is read after this. */
+  readonly ready: Promise<void>;
+  #listener: ((message: JobMessage) => void) | undefined;
   #failure: Error | undefined;
+  #busy = false;
 
   constructor() {
+    let starting = 2;
+    let started: () => void = () => {};
+    this.ready = new Promise((resolve) => (started = resolve));
     for (const worker of [this.writer, this.hasher]) {
-      worker.on("message", (message: WorkerMessage) => this.#listener?.(message));
+      worker.on("message", (message: WorkerMessage) => {
+        if (message.type !== "ready") this.#listener?.(message);
+        else if (--starting === 0) {
+          // Starting workers keep the process alive (someone may await `ready`); idle ones do not.
+          if (!this.#busy) this.busy(false);
+          started();
+        }
+      });
       worker.on("error", (error) => {
         this.#failure = error;
         this.#listener?.({ type: "error", name: error.name, message: error.message });
       });
-      worker.unref();
     }
   }
 
@@ -95,12 +111,13 @@ class RingWorkers {
     return this.#failure === undefined;
   }
 
-  listen(listener: ((message: WorkerMessage) => void) | undefined): void {
+  listen(listener: ((message: JobMessage) => void) | undefined): void {
     this.#listener = listener;
   }
 
   /** While a job runs the workers keep the process alive (this thread may be waiting only on them). */
   busy(busy: boolean): void {
+    this.#busy = busy;
     for (const worker of [this.writer, this.hasher]) {
       if (busy) worker.ref();
       else worker.unref();
@@ -138,10 +155,14 @@ function takeWorkers(): RingWorkers {
 /**
  * Starts a pair of blob workers ahead of the first layer, so that their
  * start-up overlaps loading the rest of the program. Harmless when no layer
- * uses them: idle workers do not keep the process alive.
+ * uses them: idle workers do not keep the process alive. Resolves once they
+ * have loaded their code: a program that drops privileges after loading
+ * strata awaits it first, as the workers read files of strata's own.
  */
-export function prepareBlobWorkers(): void {
-  if (idle.length === 0) idle.push(new RingWorkers());
+export function prepareBlobWorkers(): Promise<void> {
+  const prepared = idle.at(-1) ?? new RingWorkers();
+  if (idle.length === 0) idle.push(prepared);
+  return prepared.ready;
 }
 
 /** A worker's failure as the error the in-thread pipeline would raise (readLayer types zlib errors). */

@@ -311,3 +311,8 @@ parentPort?.on("message", (job) => {
     });
   });
 });
+
+// Everything this thread will read from strata's files is loaded now (the
+// addon too, where built), so the caller may drop privileges once it hears this.
+loadIsal();
+parentPort?.postMessage({ type: "ready" });
