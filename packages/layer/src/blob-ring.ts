@@ -76,8 +76,8 @@ const WORKER_URL = new URL("../worker/blob-worker.mjs", import.meta.url);
  * to 1.618 s (median of 7), Debian minbase from 0.711 to 0.705 s (of 9).
  */
 class RingWorkers {
-  readonly writer = new Worker(WORKER_URL);
-  readonly hasher = new Worker(WORKER_URL);
+  readonly writer = new Worker(WORKER_URL, { workerData: { role: "write" } });
+  readonly hasher = new Worker(WORKER_URL, { workerData: { role: "hash" } });
   readonly buffer = new SharedArrayBuffer(CONTROL_BYTES + RING_SIZE);
   readonly control = new Int32Array(this.buffer, 0, CONTROL_BYTES / 4);
   readonly progress = new Float64Array(this.buffer, BLOB_READ_OFFSET, 1);

@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { constants, createGunzip } from "node:zlib";
 
 // Must match src/blob-ring.ts. Byte counts are running totals that wrap at
@@ -313,6 +313,6 @@ parentPort?.on("message", (job) => {
 });
 
 // Everything this thread will read from strata's files is loaded now (the
-// addon too, where built), so the caller may drop privileges once it hears this.
-loadIsal();
+// writer's addon too, where built), so the caller may drop privileges once it hears this.
+if (workerData?.role === "write") loadIsal();
 parentPort?.postMessage({ type: "ready" });
