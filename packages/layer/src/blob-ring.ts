@@ -76,6 +76,7 @@ const WORKER_URL = new URL("../worker/blob-worker.mjs", import.meta.url);
  * to 1.618 s (median of 7), Debian minbase from 0.711 to 0.705 s (of 9).
  */
 class RingWorkers {
+  // Each worker's role is fixed at creation; its jobs say only what to do.
   readonly writer = new Worker(WORKER_URL, { workerData: { role: "write" } });
   readonly hasher = new Worker(WORKER_URL, { workerData: { role: "hash" } });
   readonly buffer = new SharedArrayBuffer(CONTROL_BYTES + RING_SIZE);
@@ -204,7 +205,6 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
   ring.progress[0] = 0;
   ring.busy(true);
   ring.writer.postMessage({
-    role: "write",
     path: job.file.path,
     start: job.file.start,
     end: job.file.end,
@@ -216,7 +216,7 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
     origin,
     buffer: ring.buffer,
   });
-  if (tar !== undefined) ring.hasher.postMessage({ role: "hash", algorithm: tar, origin, buffer: ring.buffer });
+  if (tar !== undefined) ring.hasher.postMessage({ algorithm: tar, origin, buffer: ring.buffer });
   let read = origin;
   let lent = 0;
   let reported = 0;

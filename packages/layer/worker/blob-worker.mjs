@@ -300,7 +300,7 @@ function hash(job) {
 }
 
 parentPort?.on("message", (job) => {
-  (job.role === "hash" ? Promise.resolve().then(() => hash(job)) : write(job)).catch((/** @type {any} */ error) => {
+  (workerData?.role === "hash" ? Promise.resolve().then(() => hash(job)) : write(job)).catch((/** @type {any} */ error) => {
     parentPort?.postMessage({
       type: "error",
       name: error?.name,
