@@ -12,6 +12,7 @@ command -v setfattr >/dev/null || missing+=(attr)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v runc >/dev/null || missing+=(runc)
 [ -f /usr/include/isa-l/igzip_lib.h ] || missing+=(libisal-dev)
+/usr/bin/python3 -c "import fusepy" 2>/dev/null || missing+=(python3-fusepy fuse)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
   echo "install-tools: missing ${missing[*]}; not root, so conformance tests will skip" >&2

@@ -161,7 +161,7 @@ export class DiskTarget {
     let writing: Promise<void> | undefined;
     switch (entry.kind) {
       case "dir": {
-        const merge = this.#known.hasKey(key) || !this.#create(path, abs, () => mkdirSync(abs, 0o700), true);
+        const merge = this.#known.hasKey(key) || !this.#create(abs, () => mkdirSync(abs, 0o700), true);
         // chown clears security.capability, so xattrs come after it.
         this.#attributes.ownerAndMode(abs, entry, "dir", key);
         this.#attributes.xattrs(abs, entry, "dir", merge);
@@ -171,12 +171,12 @@ export class DiskTarget {
       }
       case "file": {
         let fd = -1;
-        this.#create(path, abs, () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))));
+        this.#create(abs, () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))));
         writing = this.#writeFile(fd, abs, key, entry, entry.body);
         break;
       }
       case "symlink":
-        this.#create(path, abs, () => symlinkSync(entry.target, abs));
+        this.#create(abs, () => symlinkSync(entry.target, abs));
         this.#attributes.finishNode(abs, entry, "symlink");
         break;
       case "hardlink":
@@ -189,12 +189,12 @@ export class DiskTarget {
         if (this.#options.policy.privileged || entry.kind === "fifo") {
           const type = entry.kind === "char" ? S_IFCHR : entry.kind === "block" ? S_IFBLK : S_IFIFO;
           const [major, minor] = entry.kind === "fifo" ? [0, 0] : [entry.devMajor, entry.devMinor];
-          this.#create(path, abs, () => native().mknod(abs, type | 0o600, major, minor));
+          this.#create(abs, () => native().mknod(abs, type | 0o600, major, minor));
           this.#attributes.finishNode(abs, entry, entry.kind);
         } else {
           this.#options.onWarning?.({ kind: "device-replaced", path: displayPath(path), detail: `${entry.kind} replaced by an empty file (rootless)` });
           let fd = -1;
-          this.#create(path, abs, () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))));
+          this.#create(abs, () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))));
           writing = this.#writeFile(fd, abs, key, entry, []);
         }
         break;
@@ -209,7 +209,7 @@ export class DiskTarget {
    * the way: that is removed (never written through) and `make` runs again.
    * With `keepDirectory`, an existing directory is kept and false returned.
    */
-  #create(path: EntryPath, abs: Buffer, make: () => void, keepDirectory = false): boolean {
+  #create(abs: Buffer, make: () => void, keepDirectory = false): boolean {
     try {
       make();
       return true;
@@ -218,20 +218,20 @@ export class DiskTarget {
     }
     const isDirectory = lstatOrUndefined(abs)?.isDirectory() === true;
     if (keepDirectory && isDirectory) return false;
-    this.#remove(path, abs, isDirectory);
+    this.#remove(abs, isDirectory);
     make();
     return true;
   }
 
-  /** Removes a path (recursively); a removed directory is forgotten with all below it. */
-  #remove(path: EntryPath, abs: Buffer, isDirectory: boolean): void {
+  /** Removes a path (recursively); after a directory removal no known directory is trusted. */
+  #remove(abs: Buffer, isDirectory: boolean): void {
     if (!isDirectory) {
       // rmSync would lstat again first.
       unlinkSync(abs);
       return;
     }
     rmSync(abs, { recursive: true, force: true });
-    this.#known.forgetBelow(path);
+    this.#known.forgetAll();
   }
 
 
@@ -293,7 +293,7 @@ export class DiskTarget {
     if (stats.isDirectory()) throw badHardlink(target, "is a directory");
     if (pathKey(targetPath) === key) return;
     try {
-      this.#create(path, abs, () => linkSync(onDisk(this.#root, targetPath), abs));
+      this.#create(abs, () => linkSync(onDisk(this.#root, targetPath), abs));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") throw badHardlink(target, "was removed by this entry");
       throw error;
@@ -315,7 +315,7 @@ export class DiskTarget {
         if (this.#removeLower(childPath(path, name), written)) keep = true;
       }
     }
-    if (!keep) this.#remove(path, abs, stats.isDirectory());
+    if (!keep) this.#remove(abs, stats.isDirectory());
     return keep;
   }
 }

@@ -5,12 +5,16 @@ import { pathKey, type EntryPath } from "@strata/layer";
  * directories only), so that parent resolution need not lstat them again.
  * Sound because strata is the only writer inside its private staging
  * directory, and a directory can only stop being one (and a symlink take its
- * place) through a removal: removing a directory forgets it and everything
- * below it. Removing a file or symlink changes no known directory, since
- * known paths never pass through a symlink.
+ * place) through a removal: any directory removal forgets every known path.
+ * Forgetting only the removed name and the names below it is not enough:
+ * where the filesystem folds names (casefold ext4, CIFS, a folding FUSE,
+ * Unicode normalisation), removing `CID` removes `cid` too, and a symlink
+ * `CID` then sits where the cache still says `cid` is a directory (issue #9).
+ * Removing a file or symlink changes no known directory, since known paths
+ * never pass through a symlink.
  */
 export class KnownDirectories {
-  readonly #keys = new Set<string>([""]);
+  #keys = new Set<string>([""]);
 
   has(path: EntryPath): boolean {
     return this.#keys.has(pathKey(path));
@@ -28,16 +32,8 @@ export class KnownDirectories {
     this.#keys.add(key);
   }
 
-  /** Called when the directory at `path` is removed. */
-  forgetBelow(path: EntryPath): void {
-    const key = pathKey(path);
-    if (key === "") {
-      this.#keys.clear();
-      this.#keys.add("");
-      return;
-    }
-    const prefix = `${key}/`;
-    this.#keys.delete(key);
-    for (const k of this.#keys) if (k.startsWith(prefix)) this.#keys.delete(k);
+  /** Called when any directory is removed: nothing known is trusted after it. */
+  forgetAll(): void {
+    this.#keys = new Set([""]);
   }
 }
