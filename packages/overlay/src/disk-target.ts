@@ -180,7 +180,7 @@ export class DiskTarget {
         this.#attributes.finishNode(abs, entry, "symlink");
         break;
       case "hardlink":
-        this.#hardlink(path, abs, key, entry.target);
+        this.#hardlink(abs, key, entry.target);
         break;
       case "char":
       case "block":
@@ -285,7 +285,7 @@ export class DiskTarget {
     futimesSync(fd, entry.mtime, entry.mtime);
   }
 
-  #hardlink(path: EntryPath, abs: Buffer, key: string, target: EntryPath): void {
+  #hardlink(abs: Buffer, key: string, target: EntryPath): void {
     const parent = resolveParentInRoot(this.#root, target, false, undefined, this.#known);
     const targetPath = parent === undefined ? undefined : childPath(parent, baseName(target));
     const stats = targetPath === undefined ? undefined : lstatOrUndefined(onDisk(this.#root, targetPath));
