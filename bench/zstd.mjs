@@ -3,11 +3,9 @@
 //   node bench/zstd.mjs [LAYER_BLOB.gz] [--rounds N]
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
-import { Writable } from "node:stream";
 import { gunzipSync } from "node:zlib";
 import { compress } from "zstd-napi";
-import { createDecompressor } from "@strata/layer";
+import { decompressChunks } from "@strata/layer";
 
 const dir = join(import.meta.dirname, "data", "img-20000", "blobs", "sha256");
 const blob = process.argv[2] ?? readdirSync(dir).map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
@@ -21,7 +19,7 @@ async function run(backend) {
   const chunks = [];
   for (let i = 0; i < zst.length; i += 1 << 20) chunks.push(zst.subarray(i, i + (1 << 20)));
   const { Readable } = await import("node:stream");
-  await pipeline(Readable.from(chunks), createDecompressor("zstd", backend), new Writable({ write(c, _e, cb) { bytes += c.length; cb(); } }));
+  for await (const c of decompressChunks("zstd", Readable.from(chunks), backend)) bytes += c.length;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (bytes !== tar.length) throw new Error("size mismatch");
   return tar.length / 1e6 / seconds;

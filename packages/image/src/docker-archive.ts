@@ -1,7 +1,22 @@
-import { closeSync, createReadStream, openSync, readSync } from "node:fs";
+import { closeSync, createReadStream, readSync } from "node:fs";
 import { posix } from "node:path";
 import type { Readable } from "node:stream";
-import { CHUNK_SIZE, BLOCK, ImageError, isZeroBlock, paddingOf, parseDigest, parseHeader, parsePaxRecords, type BlobFile, type Layer } from "@strata/layer";
+import {
+  BLOCK,
+  CHUNK_SIZE,
+  ImageError,
+  isZeroBlock,
+  openImageFile,
+  paddingOf,
+  parseDigest,
+  parseHeader,
+  parsePaxRecords,
+  StrataError,
+  TarFormatError,
+  type BlobFile,
+  type Layer,
+  type RawTarHeader,
+} from "@strata/layer";
 import { createHash } from "node:crypto";
 import { asRecord, bad, parseJson } from "./descriptor.js";
 import { parseImageConfig } from "./image-config.js";
@@ -24,25 +39,55 @@ function readAt(fd: number, length: number, position: number): Buffer {
   return buffer.subarray(0, done);
 }
 
-/** Lists the regular files of a tarball with their data offsets, reading headers only. */
+function readHeaderAt(fd: number, position: number, file: string): RawTarHeader | undefined {
+  const block = readAt(fd, BLOCK, position);
+  if (block.length < BLOCK || isZeroBlock(block)) return undefined;
+  try {
+    return parseHeader(block);
+  } catch (cause) {
+    if (cause instanceof TarFormatError) throw bad(`${file} is not a docker-archive tarball: ${cause.message} at byte ${position}`, "give an OCI layout directory or a `docker save` tarball");
+    throw cause;
+  }
+}
+
+function longNameOf(typeflag: string, data: Buffer, file: string): string | undefined {
+  if (typeflag === "L") return data.toString("utf8").replace(/\0.*$/s, "");
+  try {
+    return parsePaxRecords(data).get("path")?.toString("utf8");
+  } catch (cause) {
+    if (cause instanceof TarFormatError) throw bad(`${file} is not a valid tarball: ${cause.message}`);
+    throw cause;
+  }
+}
+
+function memberName(name: string): string {
+  return posix.normalize(name).replace(/^(\.\/|\/)+/, "");
+}
+
+/**
+ * Lists the regular files of a tarball with their data offsets, reading
+ * headers only. Links to regular files resolve to their target: `docker
+ * save` before Docker 25 writes a layer shared by two saved images once and
+ * `<id>/layer.tar` of the other as a symlink to it.
+ */
 function indexTar(file: string): Map<string, Member> {
   const members = new Map<string, Member>();
-  const fd = openSync(file, "r");
+  const links = new Map<string, string>();
+  const { fd } = openArchive(file);
   try {
     let position = 0;
     let longName: string | undefined;
-    for (;;) {
-      const block = readAt(fd, BLOCK, position);
-      if (block.length < BLOCK || isZeroBlock(block)) break;
-      const header = parseHeader(block);
+    for (let header; (header = readHeaderAt(fd, position, file)) !== undefined; ) {
       position += BLOCK;
       if (header.typeflag === "x" || header.typeflag === "L") {
         if (header.size > MAX_JSON_BLOB) throw bad("docker-archive has an oversized extended header");
-        const data = readAt(fd, header.size, position);
-        longName = header.typeflag === "L" ? data.toString("utf8").replace(/\0.*$/s, "") : parsePaxRecords(data).get("path")?.toString("utf8");
+        longName = longNameOf(header.typeflag, readAt(fd, header.size, position), file);
       } else {
-        const name = posix.normalize(longName ?? header.name.toString("utf8")).replace(/^(\.\/|\/)+/, "");
+        const name = memberName(longName ?? header.name.toString("utf8"));
         if (header.typeflag === "0" || header.typeflag === "\0") members.set(name, { offset: position, size: header.size });
+        const target = header.linkname.toString("utf8");
+        if (header.typeflag === "2") links.set(name, memberName(posix.join(posix.dirname(name), target)));
+        if (header.typeflag === "1") links.set(name, memberName(target));
         longName = undefined;
       }
       position += header.size + paddingOf(header.size);
@@ -50,14 +95,32 @@ function indexTar(file: string): Map<string, Member> {
   } finally {
     closeSync(fd);
   }
+  for (const [name, target] of links) {
+    let member: Member | undefined;
+    let next: string | undefined = target;
+    for (let hops = 0; member === undefined && next !== undefined && hops < 40; hops++) {
+      member = members.get(next);
+      next = links.get(next);
+    }
+    if (member !== undefined && !members.has(name)) members.set(name, member);
+  }
   return members;
 }
 
+function openArchive(file: string): { fd: number; size: number } {
+  try {
+    return openImageFile(file);
+  } catch (cause) {
+    if (cause instanceof StrataError) throw cause;
+    throw new ImageError("STRATA_BAD_REFERENCE", `no docker-archive at ${file}`, { cause, hint: "give the path of a `docker save` tarball" });
+  }
+}
+
 function readMember(file: string, members: Map<string, Member>, name: string): Buffer {
-  const member = members.get(posix.normalize(name));
+  const member = members.get(memberName(name));
   if (member === undefined) throw new ImageError("STRATA_BLOB_NOT_FOUND", `docker-archive ${file} has no ${name}`, { hint: "the archive is incomplete" });
   if (member.size > MAX_JSON_BLOB) throw bad(`${name} in ${file} is too large`);
-  const fd = openSync(file, "r");
+  const { fd } = openArchive(file);
   try {
     return readAt(fd, member.size, member.offset);
   } finally {
@@ -113,19 +176,24 @@ export function openDockerArchive(file: string, reference: string, options: Pick
     throw bad("docker-archive manifest.json entry lacks Config or Layers");
   }
   const configData = readMember(file, members, configName);
-  const configDigest = digestFromName(configName);
-  checkDigest(configData, configDigest, `config ${configName}`);
+  const named = digestFromName(configName);
+  checkDigest(configData, named, `config ${configName}`);
+  // skopeo names the config by its content, whatever the file is called.
+  const configDigest = named ?? `sha256:${createHash("sha256").update(configData).digest("hex")}`;
   const config = parseImageConfig(configData, layerNames.length);
   const layers: Layer[] = layerNames.map((name, i) => {
-    const member = members.get(posix.normalize(name));
+    const member = members.get(memberName(name));
     if (member === undefined) throw new ImageError("STRATA_BLOB_NOT_FOUND", `docker-archive ${file} has no layer ${name}`, { hint: "the archive is incomplete" });
     return {
       digest: digestFromName(name),
       size: member.size,
       mediaType: undefined,
       diffId: config.diffIds[i],
-      open: async (): Promise<Readable> =>
-        member.size === 0 ? createReadStream(file, { start: 0, end: -1 }) : createReadStream(file, { start: member.offset, end: member.offset + member.size - 1, highWaterMark: CHUNK_SIZE }),
+      open: async (): Promise<Readable> => {
+        const { fd } = openArchive(file);
+        const range = member.size === 0 ? { start: 0, end: -1 } : { start: member.offset, end: member.offset + member.size - 1 };
+        return createReadStream("", { fd, ...range, highWaterMark: CHUNK_SIZE });
+      },
       locate: async (): Promise<BlobFile> => ({ path: file, start: member.offset, end: member.offset + member.size }),
     };
   });

@@ -1,8 +1,20 @@
 import { createHash } from "node:crypto";
-import { createReadStream, readFileSync, statSync } from "node:fs";
+import { closeSync, createReadStream } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { CHUNK_SIZE, DigestMismatchError, ImageError, parseDigest, SizeMismatchError, type BlobFile, type Layer } from "@strata/layer";
+import {
+  CHUNK_SIZE,
+  DigestMismatchError,
+  ImageError,
+  LimitExceededError,
+  openImageFile,
+  parseDigest,
+  readImageFile,
+  SizeMismatchError,
+  StrataError,
+  type BlobFile,
+  type Layer,
+} from "@strata/layer";
 import { asRecord, bad, parseDescriptor, parseJson, type Descriptor } from "./descriptor.js";
 import { parseImageConfig } from "./image-config.js";
 import type { Image, ManifestChoice } from "./image.js";
@@ -30,23 +42,26 @@ function missingBlob(digest: string, cause?: unknown): ImageError {
 }
 
 /** Reads a small blob (manifest, index, config) whole and checks its size and digest. */
-function readSmallBlob(root: string, descriptor: Descriptor): Buffer {
-  if (descriptor.size > MAX_JSON_BLOB) throw bad(`blob ${descriptor.digest} of ${descriptor.size} bytes is too large for a manifest or config`);
+function readSmallBlob(root: string, descriptor: Descriptor, what: string): Buffer {
+  if (descriptor.size > MAX_JSON_BLOB) throw bad(`${what} ${descriptor.digest} of ${descriptor.size} bytes is too large for a manifest or config`);
   let data: Buffer;
   try {
-    data = readFileSync(blobPath(root, descriptor.digest));
+    // One byte past the descriptor's size is enough to tell a longer blob.
+    data = readImageFile(blobPath(root, descriptor.digest), descriptor.size + 1);
   } catch (cause) {
+    if (cause instanceof StrataError && cause.code !== "STRATA_LIMIT_EXCEEDED") throw cause;
+    if (cause instanceof StrataError) throw new SizeMismatchError(descriptor.size, cause instanceof LimitExceededError ? cause.value : -1, { blob: `${what} ${descriptor.digest}` });
     throw missingBlob(descriptor.digest, cause);
   }
-  if (data.length !== descriptor.size) throw new SizeMismatchError(descriptor.size, data.length, { layer: descriptor.digest });
+  if (data.length !== descriptor.size) throw new SizeMismatchError(descriptor.size, data.length, { blob: `${what} ${descriptor.digest}` });
   const { algorithm, hex } = parseDigest(descriptor.digest);
   const actual = createHash(algorithm).update(data).digest("hex");
-  if (actual !== hex) throw new DigestMismatchError(descriptor.digest, `${algorithm}:${actual}`, "blob");
+  if (actual !== hex) throw new DigestMismatchError(descriptor.digest, `${algorithm}:${actual}`, what, { blob: `${what} ${descriptor.digest}` });
   return data;
 }
 
 function readJsonBlob(root: string, descriptor: Descriptor): unknown {
-  return parseJson(readSmallBlob(root, descriptor), `blob ${descriptor.digest}`);
+  return parseJson(readSmallBlob(root, descriptor, "manifest"), `blob ${descriptor.digest}`);
 }
 
 function descriptorList(value: unknown, what: string): Descriptor[] {
@@ -106,6 +121,25 @@ function pickPlatform(manifests: readonly Descriptor[], platform: Platform, refe
   return match;
 }
 
+function openBlob(path: string, digest: string): number {
+  try {
+    return openImageFile(path).fd;
+  } catch (cause) {
+    if (cause instanceof StrataError) throw cause;
+    throw missingBlob(digest, cause);
+  }
+}
+
+/** Reads `oci-layout` or `index.json`: missing is named as such, unreadable as unreadable. */
+function readLayoutFile(root: string, name: string): Buffer | undefined {
+  try {
+    return readImageFile(join(root, name), MAX_JSON_BLOB);
+  } catch (cause) {
+    if (cause instanceof StrataError) throw cause;
+    return undefined;
+  }
+}
+
 function layerFrom(root: string, descriptor: Descriptor, diffId: string | undefined): Layer {
   const path = blobPath(root, descriptor.digest);
   return {
@@ -113,12 +147,10 @@ function layerFrom(root: string, descriptor: Descriptor, diffId: string | undefi
     size: descriptor.size,
     mediaType: descriptor.mediaType,
     diffId,
-    open: async (): Promise<Readable> => {
-      if (statSync(path, { throwIfNoEntry: false }) === undefined) throw missingBlob(descriptor.digest);
-      return createReadStream(path, { highWaterMark: CHUNK_SIZE });
-    },
+    open: async (): Promise<Readable> => createReadStream("", { fd: openBlob(path, descriptor.digest), highWaterMark: CHUNK_SIZE }),
     locate: async (): Promise<BlobFile> => {
-      if (statSync(path, { throwIfNoEntry: false }) === undefined) throw missingBlob(descriptor.digest);
+      // Checked here too, so that a fifo is refused before a worker opens it.
+      closeSync(openBlob(path, descriptor.digest));
       return { path, start: 0, end: undefined };
     },
   };
@@ -126,21 +158,17 @@ function layerFrom(root: string, descriptor: Descriptor, diffId: string | undefi
 
 /** Opens an OCI image layout and resolves one image in it down to its layers. */
 export function openOciLayout(root: string, reference: string, options: OpenImageOptions): Image {
-  let layoutFile: unknown;
-  try {
-    layoutFile = parseJson(readFileSync(join(root, "oci-layout")), "oci-layout");
-  } catch (cause) {
-    if (cause instanceof ImageError) throw cause;
-    throw new ImageError("STRATA_BAD_IMAGE", `${root} is not an OCI image layout (no oci-layout file)`, { cause });
+  const layoutData = readLayoutFile(root, "oci-layout");
+  if (layoutData === undefined) {
+    throw new ImageError("STRATA_BAD_IMAGE", `${root} is not an OCI image layout (no oci-layout file)`, {
+      hint: "give an OCI image layout directory (skopeo copy ... oci:DIR:TAG makes one)",
+    });
   }
+  const layoutFile = parseJson(layoutData, "oci-layout");
   const version = asRecord(layoutFile, "oci-layout").imageLayoutVersion;
   if (typeof version !== "string" || !version.startsWith("1.")) throw bad(`unsupported imageLayoutVersion ${JSON.stringify(version)}`);
-  let indexData: Buffer;
-  try {
-    indexData = readFileSync(join(root, "index.json"));
-  } catch (cause) {
-    throw new ImageError("STRATA_BAD_IMAGE", `${root} has no index.json`, { cause });
-  }
+  const indexData = readLayoutFile(root, "index.json");
+  if (indexData === undefined) throw new ImageError("STRATA_BAD_IMAGE", `${root} has no index.json`, { hint: "the image layout is incomplete; copy it again" });
   const index = asRecord(parseJson(indexData, "index.json"), "index.json");
   const choices = choicesOf(descriptorList(index.manifests, "index.json manifests"));
   let descriptor = pickTopLevel(choices, options, reference);
@@ -158,7 +186,7 @@ export function openOciLayout(root: string, reference: string, options: OpenImag
     }
     const configDescriptor = parseDescriptor(json.config, "manifest config");
     const layerDescriptors = descriptorList(json.layers, "manifest layers");
-    const config = parseImageConfig(readSmallBlob(root, configDescriptor), layerDescriptors.length);
+    const config = parseImageConfig(readSmallBlob(root, configDescriptor, "config"), layerDescriptors.length);
     return {
       reference,
       transport: "oci",

@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { AbortedError, DigestMismatchError, SizeMismatchError, type ErrorContext } from "./errors.js";
+import { notRegularFile } from "./regular-file.js";
 import type { Compression } from "./media-type.js";
 import { parseDigest } from "./verify-stream.js";
 
@@ -169,6 +170,7 @@ export function prepareBlobWorkers(): Promise<void> {
 /** A worker's failure as the error the in-thread pipeline would raise (readLayer types zlib errors). */
 function workerError(message: Extract<WorkerMessage, { type: "error" }>, job: BlobJob): unknown {
   if (message.strataKind === "size") return new SizeMismatchError(job.size, message.bytes ?? 0, job.context);
+  if (message.strataKind === "not-regular") return notRegularFile(job.file.path, job.context);
   return Object.assign(new Error(message.message), { name: message.name ?? "Error", code: message.code });
 }
 

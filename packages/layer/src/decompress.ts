@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { PassThrough, Transform, type TransformCallback } from "node:stream";
+import { pipeline, Readable } from "node:stream";
 import { createGunzip, type ZlibOptions } from "node:zlib";
 import { Decompress as FzstdDecompress } from "fzstd";
 import type { Compression } from "./media-type.js";
@@ -18,16 +18,21 @@ export const READ_AHEAD = 2 << 20;
 /** Which zstd implementation decompresses: the native binding, or pure JS when it cannot load. */
 export type ZstdBackend = "native" | "js";
 
-interface NativeZstd {
-  DecompressStream: new () => Transform;
+/** One step of zstd's streaming decoder (zstd-napi's binding): `[hint, produced, consumed]`; hint 0 = a frame just ended. */
+interface ZstdDecoder {
+  decompressStream(output: Uint8Array, input: Uint8Array): [number, number, number];
 }
 
-let nativeZstd: NativeZstd | null | undefined;
+interface ZstdBinding {
+  DCtx: new () => ZstdDecoder;
+}
 
-function loadNativeZstd(): NativeZstd | null {
+let nativeZstd: ZstdBinding | null | undefined;
+
+function loadNativeZstd(): ZstdBinding | null {
   if (nativeZstd === undefined) {
     try {
-      nativeZstd = createRequire(import.meta.url)("zstd-napi") as NativeZstd;
+      nativeZstd = createRequire(import.meta.url)("zstd-napi/binding") as ZstdBinding;
     } catch {
       nativeZstd = null;
     }
@@ -40,32 +45,57 @@ export function defaultZstdBackend(): ZstdBackend {
   return loadNativeZstd() === null ? "js" : "native";
 }
 
-/** Pure-JS zstd (fzstd) as a Transform. */
-class JsZstdStream extends Transform {
-  readonly #decoder = new FzstdDecompress((chunk) => {
-    this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-  });
-  #sawInput = false;
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    try {
-      this.#sawInput ||= chunk.length > 0;
-      this.#decoder.push(chunk);
-      done();
-    } catch (error) {
-      done(error as Error);
-    }
-  }
-
-  override _flush(done: TransformCallback): void {
-    try {
-      if (this.#sawInput) this.#decoder.push(new Uint8Array(0), true);
-      done();
-    } catch (error) {
-      done(error as Error);
-    }
-  }
+function truncatedZstd(): Error {
+  return Object.assign(new Error("unexpected end of file in zstd data"), { code: "Z_BUF_ERROR" });
 }
+
+/**
+ * zstd decoded in steps of at most CHUNK_SIZE output, each handed on before
+ * the next is made: zstd-napi's stream class decoded a whole input chunk at
+ * once (a 36 KB bomb buffered 2.1 GB before any limit could act; issue #9).
+ */
+async function* nativeZstdChunks(source: AsyncIterable<Buffer>, binding: ZstdBinding): AsyncGenerator<Buffer> {
+  const decoder = new binding.DCtx();
+  let hint = 0;
+  for await (const chunk of source) {
+    let input: Buffer = chunk;
+    for (;;) {
+      const output = Buffer.allocUnsafe(CHUNK_SIZE);
+      const [next, produced, consumed] = decoder.decompressStream(output, input);
+      if (produced > 0 || consumed > 0) hint = next;
+      input = input.subarray(consumed);
+      if (produced > 0) yield output.subarray(0, produced);
+      if (produced < CHUNK_SIZE && (input.length === 0 || (produced === 0 && consumed === 0))) break;
+    }
+  }
+  if (hint !== 0) throw truncatedZstd();
+}
+
+/**
+ * Pure-JS zstd (fzstd), fed a small slice at a time: fzstd decodes all it is
+ * given in one call, and a zstd block of a few bytes can stand for 128 KiB,
+ * so 1 KiB slices keep one call's output to tens of MB at worst.
+ */
+async function* jsZstdChunks(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  const decoder = new FzstdDecompress((chunk) => pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+  let sawInput = false;
+  for await (const chunk of source) {
+    for (let at = 0; at < chunk.length; at += JS_ZSTD_SLICE) {
+      sawInput = true;
+      decoder.push(chunk.subarray(at, at + JS_ZSTD_SLICE));
+      if (pending.length > 0) {
+        const out = pending;
+        pending = [];
+        yield* out;
+      }
+    }
+  }
+  if (sawInput) decoder.push(new Uint8Array(0), true);
+  yield* pending;
+}
+
+const JS_ZSTD_SLICE = 1024;
 
 let isalBuilt: boolean | undefined;
 
@@ -86,16 +116,27 @@ export function defaultGzipBackend(): GzipBackend {
   return isalBuilt ? "isal" : "zlib";
 }
 
-/** A Transform that turns compressed layer bytes into tar bytes. */
-export function createDecompressor(compression: Compression, zstdBackend: ZstdBackend = defaultZstdBackend()): Transform {
+/**
+ * Turns compressed layer bytes into tar bytes, pulling from `source` only as
+ * the consumer pulls: memory stays flat whatever the ratio.
+ */
+export function decompressChunks(
+  compression: Compression,
+  source: AsyncIterable<Buffer>,
+  zstdBackend: ZstdBackend = defaultZstdBackend(),
+): AsyncIterable<Buffer> {
   switch (compression) {
     case "none":
-      return new PassThrough({ highWaterMark: READ_AHEAD });
-    case "gzip":
-      return createGunzip({ chunkSize: CHUNK_SIZE, highWaterMark: READ_AHEAD } as ZlibOptions);
+      return source;
+    case "gzip": {
+      const gunzip = createGunzip({ chunkSize: CHUNK_SIZE, highWaterMark: READ_AHEAD } as ZlibOptions);
+      // An error of the source destroys gunzip with it, so the consumer sees it.
+      pipeline(Readable.from(source, { objectMode: false, highWaterMark: READ_AHEAD }), gunzip, () => {});
+      return gunzip;
+    }
     case "zstd": {
-      const native = zstdBackend === "native" ? loadNativeZstd() : null;
-      return native === null ? new JsZstdStream() : new native.DecompressStream();
+      const binding = zstdBackend === "native" ? loadNativeZstd() : null;
+      return binding === null ? jsZstdChunks(source) : nativeZstdChunks(source, binding);
     }
   }
 }

@@ -5,6 +5,8 @@
 export interface ErrorContext {
   readonly image?: string;
   readonly layer?: string;
+  /** A blob that is not a layer (index, manifest, config), as "config sha256:..". */
+  readonly blob?: string;
   readonly entry?: string;
 }
 
@@ -29,6 +31,10 @@ export type StrataErrorCode =
   | "STRATA_MANIFEST_NOT_FOUND"
   | "STRATA_AMBIGUOUS_MANIFEST"
   | "STRATA_BLOB_NOT_FOUND"
+  | "STRATA_IMAGE_UNREADABLE"
+  | "STRATA_PLATFORM_MISMATCH"
+  | "STRATA_RESOURCE_LIMIT"
+  | "STRATA_BAD_XATTR"
   | "STRATA_DEST_NOT_EMPTY"
   | "STRATA_BAD_DESTINATION"
   | "STRATA_NATIVE_UNAVAILABLE"
@@ -47,6 +53,7 @@ function describe(context: ErrorContext): string {
   const parts: string[] = [];
   if (context.image !== undefined) parts.push(`image ${context.image}`);
   if (context.layer !== undefined) parts.push(`layer ${context.layer}`);
+  if (context.blob !== undefined) parts.push(context.blob);
   if (context.entry !== undefined) parts.push(shorten(context.entry));
   return parts.length === 0 ? "" : `${parts.join(": ")}: `;
 }
@@ -118,12 +125,32 @@ export class CorruptLayerError extends StrataError {}
 /** An entry that breaks the changeset contract: bad name, bad whiteout, bad link, unsafe path. */
 export class BadEntryError extends StrataError {}
 
-/** A configured limit (entries, bytes, path length, depth, PAX size) was exceeded. */
+/** What each limit counts, and the flag that raises it (null: fixed by the kernel or the format). */
+const LIMITS: Readonly<Record<string, { what: string; flag: string | null }>> = {
+  maxEntries: { what: "entries in one layer", flag: "--max-entries" },
+  maxTotalBytes: { what: "bytes of file data in one layer", flag: "--max-total-bytes" },
+  maxFileSize: { what: "bytes in one file", flag: "--max-file-size" },
+  maxPathLength: { what: "bytes in one path", flag: "--max-path-length" },
+  maxDepth: { what: "components in one path", flag: "--max-depth" },
+  maxHeaderSize: { what: "bytes of extended (PAX, long-name) headers for one entry", flag: "--max-header-size" },
+  maxNameLength: { what: "bytes in one name (NAME_MAX)", flag: null },
+  maxJsonSize: { what: "bytes in one index, manifest or config", flag: null },
+};
+
+/**
+ * A configured limit (entries, bytes, path length, depth, PAX size) was
+ * exceeded. `limit` is the LayerLimits field; the message names the CLI flag.
+ */
 export class LimitExceededError extends StrataError {
   constructor(readonly limit: string, readonly value: number, readonly max: number, context: ErrorContext = {}) {
-    super("STRATA_LIMIT_EXCEEDED", `limit ${limit} exceeded: ${value} > ${max}`, {
+    const known = LIMITS[limit];
+    const flag = known?.flag;
+    super("STRATA_LIMIT_EXCEEDED", `too many ${known?.what ?? limit}: ${value} > ${max}${flag ? ` (${flag})` : ""}`, {
       context,
-      hint: `raise the ${limit} limit if this image is trusted`,
+      hint:
+        flag === null
+          ? "this limit is fixed; the image is malformed or hostile"
+          : `if this image is trusted, raise the limit with ${flag ?? limit} (library: limits.${limit})`,
     });
   }
 }

@@ -36,10 +36,11 @@ export { baseName, childPath, cleanEntryPath, isWithin, joinPath, parentPath, sp
 export { classifyWhiteout, type Whiteout } from "./whiteout.js";
 export { DEFAULT_LAYER_LIMITS, resolveLimits, type LayerLimits } from "./limits.js";
 export { compressionOf, LAYER_MEDIA_TYPE_NAMES, sniffCompression, type Compression } from "./media-type.js";
-export { CHUNK_SIZE, createDecompressor, defaultGzipBackend, defaultZstdBackend, type ZstdBackend } from "./decompress.js";
+export { CHUNK_SIZE, decompressChunks, defaultGzipBackend, defaultZstdBackend, type ZstdBackend } from "./decompress.js";
 export { parseDigest, VerifyStream, type VerifyOptions } from "./verify-stream.js";
 export { readTar, type TarRecord } from "./tar-reader.js";
 export { encodeMember, writeTar, type TarMember, type TarWriteOptions } from "./tar-writer.js";
 export { readLayer, type Layer, type LayerDescriptor, type ReadLayerOptions } from "./read-layer.js";
 export { prepareBlobWorkers, RING_SIZE, setRingOriginForTests, type BlobFile, type GzipBackend } from "./blob-ring.js";
 export { BLOCK, isZeroBlock, paddingOf, parseHeader, parsePaxRecords, TarFormatError, type RawTarHeader } from "./tar-header.js";
+export { notRegularFile, openImageFile, readImageFile } from "./regular-file.js";

@@ -38,5 +38,7 @@ export function compressionOf(mediaType: string | undefined): Compression | "sni
 export function sniffCompression(head: Buffer): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return "zstd";
+  // A zstd stream may start with a skippable frame (magic 0x184D2A50-5F), as seekable zstd does.
+  if (head.length >= 4 && (head.readUInt32LE(0) & 0xfffffff0) === 0x184d2a50) return "zstd";
   return "none";
 }

@@ -1,7 +1,8 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
+import { openImageFile } from "./regular-file.js";
 import { PassThrough, pipeline, Readable } from "node:stream";
 import { readBlobOffThread, type BlobFile, type GzipBackend } from "./blob-ring.js";
-import { createDecompressor, defaultGzipBackend, defaultZstdBackend, READ_AHEAD, type ZstdBackend } from "./decompress.js";
+import { decompressChunks, defaultGzipBackend, defaultZstdBackend, READ_AHEAD, type ZstdBackend } from "./decompress.js";
 import { AbortedError, CorruptLayerError, MediaTypeError, StrataError, withErrorContext, type ErrorContext } from "./errors.js";
 import { displayPath, type LayerEntry } from "./layer-entry.js";
 import { resolveLimits, type LayerLimits } from "./limits.js";
@@ -94,11 +95,24 @@ function typed(error: unknown): unknown {
   });
 }
 
+/**
+ * Errors met while decompressing surface wherever the tar bytes are pulled:
+ * often inside a file's body, in the consumer's hands. Typed here, so that
+ * they never reach the user as raw zlib or zstd errors (issue #9).
+ */
+async function* typedChunks(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  try {
+    yield* source;
+  } catch (error) {
+    throw typed(error);
+  }
+}
+
 /** The blob's first bytes, to check its compression against its media type. */
-function readHead(file: BlobFile, size: number): Buffer {
+function readHead(file: BlobFile, size: number, context: ErrorContext): Buffer {
   const head = Buffer.alloc(Math.min(4, size, file.end === undefined ? 4 : file.end - file.start));
   if (head.length === 0) return head;
-  const fd = openSync(file.path, "r");
+  const { fd } = openImageFile(file.path, context);
   try {
     return head.subarray(0, readSync(fd, head, 0, head.length, file.start));
   } finally {
@@ -124,13 +138,14 @@ async function readBlobHere(
   const blobIterator = blobCheck[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const head = await blobIterator.next();
   const compression = resolveCompression(declared, head.done === true ? Buffer.alloc(0) : head.value, layer.mediaType);
-  const decompressor = createDecompressor(compression, options.zstdBackend);
+  const tarBytes = decompressChunks(compression, prepend(head, blobIterator), options.zstdBackend);
   const tarCheck =
     layer.diffId === undefined
       ? new PassThrough({ highWaterMark: READ_AHEAD })
       : new VerifyStream({ digest: layer.diffId, what: "uncompressed layer (diff_id)", context, highWaterMark: READ_AHEAD });
-  streams.push(decompressor, tarCheck);
-  pipeline(Readable.from(prepend(head, blobIterator), { objectMode: false, highWaterMark: READ_AHEAD }), decompressor, tarCheck, () => {});
+  const tarSource = Readable.from(tarBytes, { objectMode: false, highWaterMark: READ_AHEAD });
+  streams.push(tarSource, tarCheck);
+  pipeline(tarSource, tarCheck, () => {});
   return tarCheck;
 }
 
@@ -161,7 +176,7 @@ export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): 
     const file = options.offThread !== false && layer.locate !== undefined ? await layer.locate() : undefined;
     let tarBytes: AsyncIterable<Buffer> | undefined;
     if (file !== undefined) {
-      const compression = resolveCompression(declared, readHead(file, layer.size), layer.mediaType);
+      const compression = resolveCompression(declared, readHead(file, layer.size, context), layer.mediaType);
       // Pure-JS zstd stays here: the worker loads only native decoders.
       if (compression !== "zstd" || (options.zstdBackend ?? defaultZstdBackend()) === "native") {
         tarBytes = readBlobOffThread(
@@ -181,7 +196,7 @@ export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): 
       }
     }
     tarBytes ??= await readBlobHere(layer, declared, context, options, streams);
-    for await (const record of readTar(tarBytes, limits)) {
+    for await (const record of readTar(typedChunks(tarBytes), limits)) {
       if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
       let entry: LayerEntry | undefined;
       try {

@@ -28,18 +28,14 @@ function field(block: Buffer, offset: number, length: number): Buffer {
   return nul === -1 ? slice : slice.subarray(0, nul);
 }
 
-/** Parses an octal field, or a GNU base-256 one (high bit of the first byte set). */
-export function parseNumber(block: Buffer, offset: number, length: number): number {
+/**
+ * Parses an octal field, or a GNU base-256 one (high bit of the first byte
+ * set). Base-256 numbers with the sign bit (0xff first) are negative: only
+ * `signed` fields (mtime) may hold one, as GNU tar writes dates before 1970.
+ */
+export function parseNumber(block: Buffer, offset: number, length: number, signed = false): number {
   const first = block[offset] ?? 0;
-  if (first & 0x80) {
-    if (first === 0xff) throw new TarFormatError("negative base-256 number in tar header");
-    let value = first & 0x7f;
-    for (let i = 1; i < length; i++) {
-      value = value * 256 + (block[offset + i] ?? 0);
-      if (value > Number.MAX_SAFE_INTEGER) throw new TarFormatError("base-256 number in tar header too large");
-    }
-    return value;
-  }
+  if (first & 0x80) return parseBase256(block, offset, length, signed);
   // Octal digits, optionally surrounded by spaces and ended by NUL or space;
   // parsed from the bytes directly: this runs eight times per entry.
   let i = offset;
@@ -63,6 +59,21 @@ export function parseNumber(block: Buffer, offset: number, length: number): numb
     if (byte !== 0 && byte !== 0x20) throw new TarFormatError(`bad octal field ${JSON.stringify(block.toString("latin1", offset, end))} in tar header`);
   }
   return digits === 0 ? 0 : value;
+}
+
+function parseBase256(block: Buffer, offset: number, length: number, signed: boolean): number {
+  // As Go's archive/tar: bit 0x40 of the first byte is the sign, and the
+  // field is a two's complement number once the 0x80 marker is taken out.
+  const first = block[offset] ?? 0;
+  const negative = (first & 0x40) !== 0;
+  if (negative && !signed) throw new TarFormatError("negative base-256 number in tar header");
+  let value = BigInt((first & 0x7f) | (negative ? 0x80 : 0));
+  for (let i = 1; i < length; i++) value = (value << 8n) | BigInt(block[offset + i] ?? 0);
+  if (negative) value -= 1n << BigInt(8 * length);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw new TarFormatError("base-256 number in tar header out of range");
+  }
+  return Number(value);
 }
 
 /** True when every byte of the block is zero (the end-of-archive marker). */
@@ -99,7 +110,7 @@ export function parseHeader(block: Buffer): RawTarHeader {
     uid: parseNumber(block, 108, 8),
     gid: parseNumber(block, 116, 8),
     size: parseNumber(block, 124, 12),
-    mtime: parseNumber(block, 136, 12),
+    mtime: parseNumber(block, 136, 12, true),
     typeflag: String.fromCharCode(block[156] ?? 0),
     linkname: Buffer.from(field(block, 157, 100)),
     devMajor: parseNumber(block, 329, 8),

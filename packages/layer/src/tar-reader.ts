@@ -29,37 +29,95 @@ function truncated(detail: string): CorruptLayerError {
   return new CorruptLayerError("STRATA_TRUNCATED_LAYER", detail, { hint: "the layer blob is incomplete; fetch the image again" });
 }
 
-function paxNumber(records: ReadonlyMap<string, Buffer>, key: string, fallback: number): number {
+// PAX numbers are decimal only: a sign, a fraction, hex or spaces in a size
+// made the reader spin (issue #9); Go refuses them too. mtime alone may be
+// negative or fractional (POSIX).
+const UNSIGNED = /^[0-9]{1,16}$/;
+const TIME = /^-?[0-9]{1,16}(\.[0-9]{1,9})?$/;
+/** uid_t and gid_t are 32 bits, and (uid_t)-1 means "unchanged" to chown. */
+const MAX_ID = 0xfffffffe;
+
+function paxNumber(records: PaxRecords, key: string, fallback: number, pattern: RegExp): number {
   const value = records.get(key);
   if (value === undefined) return fallback;
   const text = value.toString("latin1");
   const number = Number(text);
-  if (text === "" || !Number.isFinite(number)) throw corrupt(`bad PAX ${key} ${JSON.stringify(text)}`);
+  if (!pattern.test(text) || !Number.isSafeInteger(Math.trunc(number))) throw corrupt(`bad PAX ${key} ${JSON.stringify(text.slice(0, 40))}`);
   return number;
 }
 
+function ownerId(value: number, what: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_ID) throw corrupt(`${what} ${value} is out of range (0 to ${MAX_ID})`);
+  return value;
+}
+
 function decodeLibarchiveName(encoded: string): string {
-  return decodeURIComponent(encoded);
+  try {
+    return decodeURIComponent(encoded);
+  } catch (cause) {
+    throw corrupt(`bad %-escape in LIBARCHIVE.xattr name ${JSON.stringify(encoded.slice(0, 60))}`, cause);
+  }
 }
 
 const NO_RECORDS: ReadonlyMap<string, Buffer> = new Map();
 
+/** The xattrs named by one set of PAX records. */
 function paxXattrs(records: ReadonlyMap<string, Buffer>): ReadonlyMap<string, Buffer> {
   if (records.size === 0) return NO_RECORDS;
-  const xattrs = new Map<string, Buffer>();
+  let xattrs: Map<string, Buffer> | undefined;
   for (const [key, value] of records) {
-    if (key.startsWith("SCHILY.xattr.")) xattrs.set(key.slice("SCHILY.xattr.".length), value);
+    if (key.startsWith("SCHILY.xattr.")) (xattrs ??= new Map()).set(key.slice("SCHILY.xattr.".length), value);
     else if (key.startsWith("LIBARCHIVE.xattr.")) {
-      xattrs.set(decodeLibarchiveName(key.slice("LIBARCHIVE.xattr.".length)), Buffer.from(value.toString("latin1"), "base64"));
+      (xattrs ??= new Map()).set(decodeLibarchiveName(key.slice("LIBARCHIVE.xattr.".length)), Buffer.from(value.toString("latin1"), "base64"));
     }
   }
-  return xattrs;
+  return xattrs ?? NO_RECORDS;
 }
 
 function hasSparse(records: ReadonlyMap<string, Buffer>): boolean {
   if (records.size === 0) return false;
   for (const key of records.keys()) if (key.startsWith("GNU.sparse.")) return true;
   return false;
+}
+
+/**
+ * PAX records in force for one entry: its own over the global ones. What is
+ * derived from the global records (xattrs, sparse keys) is computed once per
+ * global header, not per entry: rescanning them for every entry made time
+ * grow with entries x global keys (issue #9).
+ */
+class PaxRecords {
+  global: ReadonlyMap<string, Buffer> = NO_RECORDS;
+  globalXattrs: ReadonlyMap<string, Buffer> = NO_RECORDS;
+  globalSparse = false;
+  globalBytes = 0;
+  local = new Map<string, Buffer>();
+
+  get(key: string): Buffer | undefined {
+    return this.local.size === 0 ? this.global.get(key) : (this.local.get(key) ?? this.global.get(key));
+  }
+
+  setGlobal(records: ReadonlyMap<string, Buffer>, maxBytes: number): void {
+    const merged = new Map([...this.global, ...records]);
+    let bytes = 0;
+    for (const [k, v] of merged) bytes += k.length + v.length;
+    if (bytes > maxBytes) throw new LimitExceededError("maxHeaderSize", bytes, maxBytes);
+    this.global = merged;
+    this.globalBytes = bytes;
+    this.globalXattrs = paxXattrs(merged);
+    this.globalSparse = hasSparse(merged);
+  }
+
+  xattrs(): ReadonlyMap<string, Buffer> {
+    const own = paxXattrs(this.local);
+    if (own.size === 0) return this.globalXattrs;
+    if (this.globalXattrs.size === 0) return own;
+    return new Map([...this.globalXattrs, ...own]);
+  }
+
+  sparse(): boolean {
+    return this.globalSparse || hasSparse(this.local);
+  }
 }
 
 function stripNul(data: Buffer): Buffer {
@@ -75,8 +133,10 @@ function stripNul(data: Buffer): Buffer {
  */
 export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimits): AsyncGenerator<TarRecord> {
   const queue = new ByteQueue(source);
-  let global = new Map<string, Buffer>();
-  let local = new Map<string, Buffer>();
+  const pax = new PaxRecords();
+  // Bytes of extended headers (PAX, GNU long names) waiting for their entry:
+  // stacked headers are bounded together, not one by one (issue #9).
+  let pendingHeaderBytes = 0;
   let longName: Buffer | undefined;
   let longLink: Buffer | undefined;
   let entries = 0;
@@ -86,7 +146,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimit
       // Synchronous when the chunk in hand holds the header: an await per entry is measurable.
       const block = queue.takeAvailable(BLOCK) ?? (await queue.readExact(BLOCK));
       if (block.length === 0) {
-        if (local.size > 0 || longName !== undefined || longLink !== undefined) {
+        if (pax.local.size > 0 || longName !== undefined || longLink !== undefined) {
           throw truncated("layer ends after an extended header, before its entry");
         }
         break; // umoci-style end: no end-of-archive blocks
@@ -102,7 +162,9 @@ export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimit
       }
       const { typeflag, size } = header;
       if (typeflag === "x" || typeflag === "g" || typeflag === "L" || typeflag === "K") {
-        if (size > limits.maxHeaderSize) throw new LimitExceededError("maxHeaderSize", size, limits.maxHeaderSize);
+        if (typeflag !== "g") pendingHeaderBytes += size;
+        const headerBytes = typeflag === "g" ? size : pendingHeaderBytes;
+        if (headerBytes > limits.maxHeaderSize) throw new LimitExceededError("maxHeaderSize", headerBytes, limits.maxHeaderSize);
         const data = await queue.readExact(size);
         if (data.length < size) throw truncated("layer ends inside an extended header");
         await queue.skip(paddingOf(size));
@@ -114,18 +176,16 @@ export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimit
             if (error instanceof TarFormatError) throw corrupt(error.message, error);
             throw error;
           }
-          if (typeflag === "x") for (const [k, v] of records) local.set(k, v);
-          else global = new Map([...global, ...records]);
+          if (typeflag === "x") for (const [k, v] of records) pax.local.set(k, v);
+          else pax.setGlobal(records, limits.maxHeaderSize);
         } else if (typeflag === "L") longName = Buffer.from(stripNul(data));
         else longLink = Buffer.from(stripNul(data));
         continue;
       }
-      if (typeflag === "S" || hasSparse(local) || hasSparse(global)) {
+      if (typeflag === "S" || pax.sparse()) {
         throw corrupt("GNU sparse entries are not supported in layers");
       }
-      // Most entries have no PAX records: no Map is built for them.
-      const records = global.size === 0 ? local : local.size === 0 ? global : new Map([...global, ...local]);
-      const entrySize = paxNumber(records, "size", size);
+      const entrySize = paxNumber(pax, "size", size, UNSIGNED);
       entries++;
       if (entries > limits.maxEntries) throw new LimitExceededError("maxEntries", entries, limits.maxEntries);
       const hasData = typeflag === "0" || typeflag === "\0" || typeflag === "7";
@@ -155,20 +215,21 @@ export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimit
         },
       };
       yield {
-        name: records.get("path") ?? longName ?? header.name,
-        linkname: records.get("linkpath") ?? longLink ?? header.linkname,
+        name: pax.get("path") ?? longName ?? header.name,
+        linkname: pax.get("linkpath") ?? longLink ?? header.linkname,
         typeflag,
         mode: header.mode,
-        uid: paxNumber(records, "uid", header.uid),
-        gid: paxNumber(records, "gid", header.gid),
+        uid: ownerId(paxNumber(pax, "uid", header.uid, UNSIGNED), "uid"),
+        gid: ownerId(paxNumber(pax, "gid", header.gid, UNSIGNED), "gid"),
         size: entrySize,
-        mtime: paxNumber(records, "mtime", header.mtime),
+        mtime: paxNumber(pax, "mtime", header.mtime, TIME),
         devMajor: header.devMajor,
         devMinor: header.devMinor,
-        xattrs: paxXattrs(records),
+        xattrs: pax.xattrs(),
         body,
       };
-      if (local.size > 0) local = new Map();
+      if (pax.local.size > 0) pax.local = new Map();
+      pendingHeaderBytes = 0;
       longName = undefined;
       longLink = undefined;
       if (remaining > 0 && !queue.skipAvailable(remaining)) {

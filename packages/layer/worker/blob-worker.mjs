@@ -10,7 +10,7 @@
 // writing files. Here inflation never waits for the writer (only for room in
 // the ring), and the writer reads the ring without a hand-off per chunk.
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, constants as fs, fstatSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
@@ -81,9 +81,10 @@ async function write(job) {
     }
   };
 
-  const fd = openSync(job.path, "r");
+  const fd = openRegular(job.path);
   try {
-    const gunzip = job.compression !== "gzip" ? undefined : job.gzipBackend === "isal" ? isalGunzip() : syncGunzip();
+    const gunzip =
+      job.compression === "zstd" ? zstdRing() : job.compression !== "gzip" ? undefined : job.gzipBackend === "isal" ? isalGunzip() : syncGunzip();
     if (job.compression === "none" || gunzip !== undefined) {
       const blobChunk = Buffer.allocUnsafe(CHUNK_SIZE);
       for (let n; (n = readBlob(fd, job, blobChunk, blobBytes)) > 0; ) {
@@ -94,7 +95,7 @@ async function write(job) {
       }
       gunzip?.inflate(Buffer.alloc(0), true, ring, room, commit);
     } else {
-      await inflate(decompressor(job.compression), fd, job, count, put);
+      await inflate(createGunzip({ chunkSize: CHUNK_SIZE, highWaterMark: 4 * CHUNK_SIZE }), fd, job, count, put);
     }
   } finally {
     closeSync(fd);
@@ -117,6 +118,49 @@ async function write(job) {
 }
 
 /**
+ * Opens a blob without blocking (a FIFO in place of a blob blocked forever;
+ * issue #9) and refuses anything but a regular file.
+ * @param {string} path
+ */
+function openRegular(path) {
+  const fd = openSync(path, fs.O_RDONLY | fs.O_NONBLOCK);
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw Object.assign(new Error(`${path} is not a regular file`), { strataKind: "not-regular" });
+  }
+  return fd;
+}
+
+/**
+ * zstd decoded by the native library straight into the ring, at most one
+ * free stretch per call: zstd-napi's stream class decoded a whole input
+ * chunk at once and buffered twice the output (2.1 GB from a 36 KB bomb).
+ */
+function zstdRing() {
+  const decoder = new (loadZstd().DCtx)();
+  let hint = 0;
+  return {
+    /**
+     * @param {Buffer} input @param {boolean} finish @param {Uint8Array} ring
+     * @param {() => [number, number]} room @param {(n: number) => void} commit
+     */
+    inflate(input, finish, ring, room, commit) {
+      let offset = 0;
+      for (;;) {
+        const [at, length] = room();
+        const [next, produced, consumed] = decoder.decompressStream(ring.subarray(at, at + length), input.subarray(offset));
+        if (produced > 0 || consumed > 0) hint = next;
+        if (produced > 0) commit(produced);
+        offset += consumed;
+        if (produced < length && (offset >= input.length || (produced === 0 && consumed === 0))) break;
+      }
+      // hint 0: the last frame ended exactly here.
+      if (finish && hint !== 0) throw Object.assign(new Error("unexpected end of file in zstd data"), { code: "Z_BUF_ERROR" });
+    },
+  };
+}
+
+/**
  * Reads the next piece of the blob at `offset` bytes into it; 0 at its end.
  * @param {number} fd @param {{ start: number, end: number | undefined }} job @param {Buffer} into @param {number} offset
  */
@@ -124,6 +168,15 @@ function readBlob(fd, job, into, offset) {
   const position = job.start + offset;
   const length = job.end === undefined ? into.length : Math.min(into.length, job.end - position);
   return length <= 0 ? 0 : readSync(fd, into, 0, length, position);
+}
+
+/** @type {any} */
+let zstd;
+
+/** zstd-napi's low-level binding (the main thread sends zstd here only when it loads). */
+function loadZstd() {
+  zstd ??= createRequire(import.meta.url)("zstd-napi/binding");
+  return zstd;
 }
 
 /** @type {any} */
@@ -221,12 +274,6 @@ function syncGunzip() {
   });
 }
 
-/** @param {"gzip" | "zstd"} compression @returns {import("node:stream").Transform} */
-function decompressor(compression) {
-  if (compression === "gzip") return createGunzip({ chunkSize: CHUNK_SIZE, highWaterMark: 4 * CHUNK_SIZE });
-  return new (createRequire(import.meta.url)("zstd-napi").DecompressStream)();
-}
-
 /**
  * Feeds the blob through a decompressing stream. The stream works on the
  * libuv pool and this thread's event loop, which nothing else uses.
@@ -314,5 +361,12 @@ parentPort?.on("message", (job) => {
 
 // Everything this thread will read from strata's files is loaded now (the
 // writer's addon too, where built), so the caller may drop privileges once it hears this.
-if (workerData?.role === "write") loadIsal();
+if (workerData?.role === "write") {
+  loadIsal();
+  try {
+    loadZstd();
+  } catch {
+    // Not built here: the main thread decodes zstd with fzstd then.
+  }
+}
 parentPort?.postMessage({ type: "ready" });
