@@ -4,6 +4,15 @@
 // Behaves like Node's gunzip on what follows a gzip member: another member
 // is decompressed, zero bytes end the data (the rest is ignored), anything
 // else is an error.
+//
+// The gzip header is parsed here, byte by byte and resumable at any byte, as
+// zlib parses it (magic, method 8, no reserved flags, FEXTRA, FNAME,
+// FCOMMENT, FHCRC checked); ISA-L inflates only the deflate data and checks
+// the trailer (ISAL_GZIP_NO_HDR_VER). ISA-L's own header parser misread a
+// FNAME that straddled two input buffers followed by FCOMMENT, and decoded
+// the comment as deflate data: a parser differential with every other gzip
+// reader (issue #9).
+#include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 #include <node_api.h>
 #include <stdlib.h>
@@ -17,6 +26,21 @@
     }                                                                 \
   } while (0)
 
+enum phase { BETWEEN, HEADER, BODY };
+enum header_step { ID1, ID2, CM, FLG, FIXED, XLEN, EXTRA, NAME, COMMENT, HCRC, DONE };
+enum { FHCRC = 2, FEXTRA = 4, FNAME = 8, FCOMMENT = 16, FRESERVED = 0xe0 };
+
+struct gunzip {
+  struct inflate_state inflate;
+  enum phase phase;
+  enum header_step step;
+  uint32_t flags;
+  uint32_t left;     // bytes left in the current fixed-size field
+  uint32_t value;    // little-endian field being read (XLEN, HCRC)
+  uint32_t crc;      // CRC-32 of the header bytes so far (for FHCRC)
+  uint32_t members;  // members completed
+};
+
 static void free_state(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
@@ -25,13 +49,13 @@ static void free_state(napi_env env, void *data, void *hint) {
 
 static napi_value create(napi_env env, napi_callback_info info) {
   (void)info;
-  struct inflate_state *state = malloc(sizeof *state);
+  struct gunzip *state = calloc(1, sizeof *state);
   if (state == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory for a gzip inflater");
     return NULL;
   }
-  isal_inflate_init(state);
-  state->crc_flag = ISAL_GZIP;
+  isal_inflate_init(&state->inflate);
+  state->phase = BETWEEN;
   napi_value external;
   CHECK(napi_create_external(env, state, free_state, NULL, &external));
   return external;
@@ -61,6 +85,100 @@ static int typed_array(napi_env env, napi_value value, uint8_t **data, size_t *l
   return 1;
 }
 
+static void next_step(struct gunzip *g) {
+  switch (g->step) {
+    case FIXED: g->step = (g->flags & FEXTRA) ? XLEN : (g->flags & FNAME) ? NAME : (g->flags & FCOMMENT) ? COMMENT : (g->flags & FHCRC) ? HCRC : DONE; break;
+    case EXTRA: g->step = (g->flags & FNAME) ? NAME : (g->flags & FCOMMENT) ? COMMENT : (g->flags & FHCRC) ? HCRC : DONE; break;
+    case NAME: g->step = (g->flags & FCOMMENT) ? COMMENT : (g->flags & FHCRC) ? HCRC : DONE; break;
+    case COMMENT: g->step = (g->flags & FHCRC) ? HCRC : DONE; break;
+    default: g->step = DONE; break;
+  }
+  g->left = g->step == HCRC ? 2 : 0;
+  g->value = 0;
+}
+
+// Reads header bytes from *in; returns 1 when the header is complete, 0 when
+// more input is needed, -1 with *code and *message set on a bad header.
+static int parse_header(struct gunzip *g, const uint8_t **in, uint32_t *avail, const char **code, const char **message) {
+  const uint8_t *p = *in, *end = *in + *avail;
+  int result = 0;
+  while (p < end && g->step != DONE) {
+    const uint8_t *start = p;
+    switch (g->step) {
+      case ID1:
+      case ID2:
+        if (*p++ != (g->step == ID1 ? 0x1f : 0x8b)) { *code = "Z_DATA_ERROR"; *message = "incorrect header check"; result = -1; goto out; }
+        g->step++;
+        break;
+      case CM:
+        if (*p++ != 8) { *code = "Z_DATA_ERROR"; *message = "unknown compression method"; result = -1; goto out; }
+        g->step = FLG;
+        break;
+      case FLG:
+        g->flags = *p++;
+        if (g->flags & FRESERVED) { *code = "Z_DATA_ERROR"; *message = "unknown header flags set"; result = -1; goto out; }
+        g->step = FIXED;
+        g->left = 6;  // MTIME, XFL, OS
+        break;
+      case FIXED: {
+        uint32_t n = (uint32_t)(end - p) < g->left ? (uint32_t)(end - p) : g->left;
+        p += n;
+        g->left -= n;
+        if (g->left == 0) {
+          next_step(g);
+          if (g->step == XLEN) g->left = 2;
+        }
+        break;
+      }
+      case XLEN:
+        g->value |= (uint32_t)*p++ << (8 * (2 - g->left));
+        if (--g->left == 0) {
+          g->step = EXTRA;
+          g->left = g->value;
+          if (g->left == 0) next_step(g);
+        }
+        break;
+      case EXTRA: {
+        uint32_t n = (uint32_t)(end - p) < g->left ? (uint32_t)(end - p) : g->left;
+        p += n;
+        g->left -= n;
+        if (g->left == 0) next_step(g);
+        break;
+      }
+      case NAME:
+      case COMMENT: {
+        const uint8_t *nul = memchr(p, 0, (size_t)(end - p));
+        p = nul == NULL ? end : nul + 1;
+        if (nul != NULL) next_step(g);
+        break;
+      }
+      case HCRC:
+        // The CRC covers the header up to, not including, this field.
+        g->value |= (uint32_t)*p++ << (8 * (2 - g->left));
+        if (--g->left == 0) {
+          if (g->value != (g->crc & 0xffff)) { *code = "Z_DATA_ERROR"; *message = "header crc mismatch"; result = -1; goto out; }
+          g->step = DONE;
+        }
+        start = p;  // not part of the CRC
+        break;
+      case DONE:
+        break;
+    }
+    if (p > start) g->crc = crc32_gzip_refl(g->crc, start, (uint64_t)(p - start));
+  }
+  if (g->step == DONE) result = 1;
+out:
+  *avail -= (uint32_t)(p - *in);
+  *in = p;
+  return result;
+}
+
+static void start_member(struct gunzip *g) {
+  g->phase = HEADER;
+  g->step = ID1;
+  g->flags = g->left = g->value = g->crc = 0;
+}
+
 // inflate(state, input, inOffset, inLength, output, outOffset, outLength, result: Uint32Array(3))
 // result: [bytes consumed, bytes produced, 1 when zero padding ended the data].
 static napi_value inflate(napi_env env, napi_callback_info info) {
@@ -71,8 +189,9 @@ static napi_value inflate(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "inflate takes 8 arguments");
     return NULL;
   }
-  struct inflate_state *state;
-  CHECK(napi_get_value_external(env, argv[0], (void **)&state));
+  struct gunzip *g;
+  CHECK(napi_get_value_external(env, argv[0], (void **)&g));
+  struct inflate_state *state = &g->inflate;
   uint8_t *in, *out;
   size_t in_size, out_size;
   uint32_t in_offset, in_length, out_offset, out_length;
@@ -96,49 +215,58 @@ static napi_value inflate(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uint32_t *result = result_data;
-  state->next_in = in + in_offset;
-  state->avail_in = in_length;
-  state->next_out = out + out_offset;
-  state->avail_out = out_length;
+  const uint8_t *next_in = in + in_offset;
+  uint32_t avail_in = in_length;
+  uint8_t *next_out = out + out_offset;
+  uint32_t avail_out = out_length;
   uint32_t padded = 0;
   for (;;) {
-    if (state->block_state == ISAL_BLOCK_FINISH) {
-      if (state->avail_in == 0) break;
-      if (*state->next_in == 0) {
+    if (g->phase == BETWEEN) {
+      if (avail_in == 0) break;
+      // After a member, zero bytes end the data, as zlib's padding rule in Node.
+      if (g->members > 0 && *next_in == 0) {
         padded = 1;
         break;
       }
-      // Another member must follow. ISA-L would wait for a whole header before
-      // judging it; zlib refuses a bad magic number at once, and so do we.
-      if (state->next_in[0] != 0x1f || (state->avail_in > 1 && state->next_in[1] != 0x8b)) {
-        napi_throw_error(env, "ISAL_INVALID_WRAPPER", "incorrect header check");
+      start_member(g);
+    }
+    if (g->phase == HEADER) {
+      const char *code = NULL, *message = NULL;
+      int parsed = parse_header(g, &next_in, &avail_in, &code, &message);
+      if (parsed < 0) {
+        napi_throw_error(env, code, message);
         return NULL;
       }
-      // Start it with the bytes already in hand.
-      uint8_t *next_in = state->next_in, *next_out = state->next_out;
-      uint32_t avail_in = state->avail_in, avail_out = state->avail_out;
+      if (parsed == 0) break;
       isal_inflate_reset(state);
-      state->crc_flag = ISAL_GZIP;
-      state->next_in = next_in;
-      state->avail_in = avail_in;
-      state->next_out = next_out;
-      state->avail_out = avail_out;
+      state->crc_flag = ISAL_GZIP_NO_HDR_VER;
+      g->phase = BODY;
     }
-    uint32_t before_in = state->avail_in, before_out = state->avail_out;
+    state->next_in = (uint8_t *)next_in;
+    state->avail_in = avail_in;
+    state->next_out = next_out;
+    state->avail_out = avail_out;
     int status = isal_inflate(state);
-    if (status != ISAL_DECOMP_OK) {
+    uint32_t progress = (avail_in - state->avail_in) + (avail_out - state->avail_out);
+    next_in = state->next_in;
+    avail_in = state->avail_in;
+    next_out = state->next_out;
+    avail_out = state->avail_out;
+    if (status < 0) {
       const char *code;
       const char *message = describe(status, &code);
       napi_throw_error(env, code, message);
       return NULL;
     }
-    if (state->block_state == ISAL_BLOCK_FINISH) continue;
-    if (state->avail_in == 0 || state->avail_out == 0) break;
-    if (state->avail_in == before_in && state->avail_out == before_out) break; // no progress: wait for more input
-
+    if (state->block_state == ISAL_BLOCK_FINISH) {
+      g->members++;
+      g->phase = BETWEEN;
+      continue;
+    }
+    if (avail_in == 0 || avail_out == 0 || progress == 0) break;
   }
-  result[0] = in_length - state->avail_in;
-  result[1] = out_length - state->avail_out;
+  result[0] = in_length - avail_in;
+  result[1] = out_length - avail_out;
   result[2] = padded;
   return NULL;
 }
@@ -148,10 +276,10 @@ static napi_value finished(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  struct inflate_state *state;
-  CHECK(napi_get_value_external(env, argv[0], (void **)&state));
+  struct gunzip *g;
+  CHECK(napi_get_value_external(env, argv[0], (void **)&g));
   napi_value value;
-  CHECK(napi_get_boolean(env, state->block_state == ISAL_BLOCK_FINISH, &value));
+  CHECK(napi_get_boolean(env, g->phase == BETWEEN && g->members > 0, &value));
   return value;
 }
 
