@@ -1,5 +1,9 @@
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { compress as zstdCompress } from "zstd-napi";
 
 import { writeTar, type StrataErrorCode, type TarMember } from "@strata/layer";
 import { editConfig, editManifest, layerBlob, replaceLayerBlob } from "./layout-edit.js";
@@ -87,8 +91,90 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   { name: "rootfs.type not layers", layers: () => [[file("a")]], damage: (l) => editConfig(l, (c) => void (c.rootfs.type = "snapshot")), expect: "STRATA_BAD_IMAGE" },
   { name: "fewer diff_ids than layers", layers: () => [[file("a")], [file("b")]], damage: (l) => editConfig(l, (c) => void c.rootfs.diff_ids.pop()), expect: "STRATA_BAD_IMAGE" },
   { name: "duplicate entries in one layer: the later wins", layers: () => [[file("dup", "first"), file("dup", "second")]], expect: "contained", check: (d) => void (read(d, "dup") === "second" || fail("dup")) },
+  // issue #9, round 2 (each class named; see the issue)
+  { name: "#9.1 dir d, symlink d -> absolute outside, file d/y in one layer: the cache forgets d", layers: (c) => [[dir("d"), link("d", c.outside), file("d/y")]], expect: "contained", check: (d, c) => void read(d, `${c.outside}/y`) },
+  { name: "#9.1 the same across two layers", layers: (c) => [[dir("d"), file("d/keep")], [link("d", c.outside), file("d/y")]], expect: "contained", check: (d, c) => void read(d, `${c.outside}/y`) },
+  { name: "#9.3 PAX size -1", layers: () => [[file("x", "x", { pax: { size: "-1" } }), file("after")]], expect: "STRATA_CORRUPT_LAYER" },
+  { name: "#9.3 PAX size 1.5", layers: () => [[file("x", "x", { pax: { size: "1.5" } }), file("after")]], expect: "STRATA_CORRUPT_LAYER" },
+  { name: "#9.8 PAX size 0x10", layers: () => [[file("x", "x".repeat(16), { pax: { size: "0x10" } })]], expect: "STRATA_CORRUPT_LAYER" },
+  { name: "#9.3 a FIFO in place of a layer blob", layers: () => [[file("a")]], damage: (l) => mkfifoAt(layerBlob(l)), expect: "STRATA_BAD_IMAGE" },
+  { name: "#9.3 a FIFO in place of index.json", layers: () => [[file("a")]], damage: (l) => mkfifoAt(join(l, "index.json")), expect: "STRATA_BAD_IMAGE" },
+  { name: "#9.4 index.json that is a sparse 1 GB file", layers: () => [[file("a")]], damage: (l) => sparse(join(l, "index.json"), 2 ** 30), expect: "STRATA_LIMIT_EXCEEDED" },
+  { name: "#9.4 a manifest blob longer than its descriptor (sparse 1 GB)", layers: () => [[file("a")]], damage: (l) => sparse(manifestBlob(l), 2 ** 30), expect: "STRATA_SIZE_MISMATCH" },
+  { name: "#9.4 stacked PAX headers, each under the limit, together over it", layers: () => [[...Array.from({ length: 3 }, () => ({ name: "PaxHeader", type: "file" as const, data: "" })), file("x", "x", { pax: { comment: "c".repeat(400_000), "comment.2": "c".repeat(400_000), "comment.3": "c".repeat(400_000) } })]], flags: ["--max-header-size", "1M"], expect: "STRATA_LIMIT_EXCEEDED" },
+  { name: "#9.4 zstd bomb over --max-total-bytes", layers: () => [[{ name: "zero", type: "file", data: Buffer.alloc(64 << 20) }]], damage: (l) => toZstd(l), flags: ["--max-total-bytes", "16M"], expect: "STRATA_LIMIT_EXCEEDED" },
+  { name: "#9.5 4,000 repeated opaque markers on a directory written in the same layer", layers: () => [[dir("d"), ...Array.from({ length: 200 }, (_, i) => file(`d/f${i}`)), ...Array.from({ length: 4000 }, () => file("d/.wh..wh..opq"))]], expect: "contained", check: (d) => void read(d, "d/f199") },
+  { name: "#9.5 symlink chains that expand to thousands of components", layers: () => [chainOfSymlinks(39)], expect: "STRATA_SYMLINK_LOOP" },
+  { name: "#9.6 uid -1 in PAX", layers: () => [[file("x", "x", { pax: { uid: "-1" } })]], expect: "STRATA_CORRUPT_LAYER" },
+  { name: "#9.6 uid 2^32 in PAX", layers: () => [[file("x", "x", { pax: { uid: String(2 ** 32) } })]], expect: "STRATA_CORRUPT_LAYER" },
+  { name: "#9.6 gid 1.5 in PAX", layers: () => [[file("x", "x", { pax: { gid: "1.5" } })]], expect: "STRATA_CORRUPT_LAYER" },
+  { name: "#9.6 an xattr name longer than the kernel allows", layers: () => [[file("x", "x", { xattrs: { [`user.${"n".repeat(300)}`]: "v" } })]], expect: "STRATA_BAD_XATTR" },
+  { name: "#9.6 a bad %-escape in a LIBARCHIVE.xattr name", layers: () => [[file("x", "x", { pax: { "LIBARCHIVE.xattr.user.%zz": "dg==" } })]], expect: "STRATA_CORRUPT_LAYER" },
+  { name: "#9.6 gzip whose data check fails inside a file's body", layers: () => [[file("big", "y".repeat(300_000))]], damage: (l) => damageGzipTrailer(l), expect: "STRATA_CORRUPT_LAYER" },
+  { name: "#9.8 a device number that overflows", layers: () => [[{ name: "dev", type: "char", devMajor: 0o7777777, devMinor: 1 }]], expect: "STRATA_CORRUPT_LAYER" },
+  { name: "#9.8 --platform linux/arm64 on an amd64-only image", layers: () => [[file("a")]], flags: ["--platform", "linux/arm64"], expect: "STRATA_PLATFORM_MISMATCH" },
+  { name: "#9.9 a zstd blob that starts with a skippable frame", layers: () => [[file("a", "zstd")]], damage: (l) => toZstd(l, true), expect: "contained", check: (d) => void (read(d, "a") === "zstd" || fail("a")) },
+  { name: "#9.9 a GNU negative base-256 mtime", layers: () => [[file("old", "1969")]], damage: (l) => negativeMtime(l), expect: "contained", check: (d) => void (statSync(join(d, "old")).mtimeMs < 0 || fail("mtime not negative")) },
   { name: "gzip bomb: a small blob of many zeros, over --max-total-bytes", layers: () => [Array.from({ length: 8 }, (_, i) => file(`zero${i}`, Buffer.alloc(8 << 20).toString()))], flags: ["--max-total-bytes", "16M"], expect: "STRATA_LIMIT_EXCEEDED" },
 ];
+
+function mkfifoAt(path: string): void {
+  rmSync(path);
+  execFileSync("mkfifo", [path]);
+}
+
+function sparse(path: string, size: number): void {
+  rmSync(path);
+  writeFileSync(path, "");
+  truncateSync(path, size);
+}
+
+function manifestBlob(layout: string): string {
+  const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: Array<{ digest: string }> };
+  return join(layout, "blobs", "sha256", (index.manifests[0]?.digest ?? "").slice("sha256:".length));
+}
+
+/** Re-stores layer 0 as zstd (optionally behind a skippable frame); the diff_id stays right. */
+function toZstd(layout: string, skippable = false): void {
+  const tar = gunzipSync(readFileSync(layerBlob(layout)));
+  const frame = Buffer.alloc(12);
+  frame.writeUInt32LE(0x184d2a50, 0);
+  frame.writeUInt32LE(4, 4);
+  replaceLayerBlob(layout, Buffer.concat([...(skippable ? [frame] : []), zstdCompress(tar)]));
+  editManifest(layout, (m) => void (m.layers[0].mediaType = "application/vnd.oci.image.layer.v1.tar+zstd"));
+}
+
+/** Flips a bit of the gzip CRC-32 trailer, keeping the blob's digest right: only the data check can tell. */
+function damageGzipTrailer(layout: string): void {
+  const blob = Buffer.from(readFileSync(layerBlob(layout)));
+  const at = blob.length - 6;
+  blob[at] = (blob[at] ?? 0) ^ 1;
+  replaceLayerBlob(layout, blob);
+}
+
+/** Rewrites layer 0's first header with a GNU base-256 mtime of -86400 (1969-12-31), fixing checksum and diff_id. */
+function negativeMtime(layout: string): void {
+  const tar = Buffer.from(gunzipSync(readFileSync(layerBlob(layout))));
+  tar.fill(0xff, 136, 148);
+  tar.writeIntBE(-86400, 142, 6);
+  tar.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += tar[i] ?? 0;
+  tar.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "latin1");
+  replaceLayerBlob(layout, gzipSync(tar));
+  editConfig(layout, (c) => void (c.rootfs.diff_ids[0] = `sha256:${createHash("sha256").update(tar).digest("hex")}`));
+}
+
+/** 39 symlinks, each pointing at the one before it through thousands of `./` components, and files below the last. */
+function chainOfSymlinks(count: number): TarMember[] {
+  const members: TarMember[] = [dir("base")];
+  let previous = "base";
+  for (let i = 0; i < count; i++) {
+    members.push(link(`s${i}`, `${"./".repeat(1000)}${previous}`));
+    previous = `s${i}`;
+  }
+  return [...members, ...Array.from({ length: 50 }, (_, i) => file(`${previous}/f${i}`))];
+}
 
 function fail(message: string): never {
   throw new Error(message);

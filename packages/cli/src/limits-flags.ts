@@ -16,9 +16,9 @@ const SUFFIXES: Readonly<Record<string, number>> = { "": 1, k: 2 ** 10, m: 2 ** 
 export function parseSize(text: string): number {
   const match = /^(\d+)([kmgt]?)(i?b)?$/i.exec(text.trim());
   const scale = SUFFIXES[(match?.[2] ?? "").toLowerCase()];
-  if (match === null || scale === undefined) throw new Error(`bad size ${JSON.stringify(text)}: write a number with an optional K, M, G or T`);
+  if (match === null || scale === undefined) throw new Error("write a whole number with an optional K, M, G or T (binary units)");
   const value = Number(match[1]) * scale;
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`bad size ${JSON.stringify(text)}: must be positive`);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error("a limit must be at least 1 (and below 2^53)");
   return value;
 }
 
@@ -27,7 +27,12 @@ export function limitsFromFlags(values: Readonly<Record<string, string | boolean
   const limits: Partial<Record<keyof LayerLimits, number>> = {};
   for (const [flag, field] of Object.entries(LIMIT_FLAGS)) {
     const value = values[flag];
-    if (typeof value === "string") limits[field] = parseSize(value);
+    if (typeof value !== "string") continue;
+    try {
+      limits[field] = parseSize(value);
+    } catch (error) {
+      throw new Error(`--${flag} ${JSON.stringify(value)}: ${(error as Error).message}`);
+    }
   }
   return limits;
 }

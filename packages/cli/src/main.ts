@@ -80,7 +80,10 @@ async function withUnpackFlags<T>(values: OptionValues, run: (shared: SharedUnpa
 /** One line per kind of workaround taken (devices replaced, xattrs refused). */
 function printWarnings(warnings: UnpackResult["warnings"]): void {
   const kinds = new Map<string, number>();
-  for (const w of warnings) kinds.set(w.kind, (kinds.get(w.kind) ?? 0) + 1);
+  for (const w of warnings) {
+    if (w.kind === "platform-mismatch") process.stderr.write(`warning: ${w.detail}; it may not run here\n`);
+    else kinds.set(w.kind, (kinds.get(w.kind) ?? 0) + 1);
+  }
   for (const [kind, count] of kinds) process.stderr.write(`warning: ${count} × ${kind} (rootless or filesystem limits)\n`);
 }
 
@@ -198,16 +201,31 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
 /** Runs the strata command line; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === "-h" || command === "--help") {
+  if (command === undefined) {
+    // No command is a usage error: help goes to stderr, as with any usage error.
+    process.stderr.write(MAIN_HELP);
+    return 2;
+  }
+  if (command === "-h" || command === "--help") {
     process.stdout.write(MAIN_HELP);
-    return command === undefined ? 2 : 0;
+    return 0;
   }
   if (command === "--version" || command === "-V") {
     process.stdout.write(`strata ${VERSION}\n`);
     return 0;
   }
   if (command === "help") {
-    process.stdout.write(COMMANDS[rest[0] ?? ""]?.help ?? MAIN_HELP);
+    const topic = rest[0];
+    if (topic === undefined) {
+      process.stdout.write(MAIN_HELP);
+      return 0;
+    }
+    const help = COMMANDS[topic]?.help;
+    if (help === undefined) {
+      process.stderr.write(`strata: no help for ${JSON.stringify(topic)}: not a command\nRun 'strata --help' for the commands.\n`);
+      return 2;
+    }
+    process.stdout.write(help);
     return 0;
   }
   const handler = COMMANDS[command];
@@ -229,7 +247,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`  code: ${error.code}\n`);
       return 1;
     }
-    process.stderr.write(`strata: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
-    return 1;
+    // Every failure bad input can cause is a StrataError: anything else is a bug in strata.
+    process.stderr.write(`strata: internal error (a bug in strata ${VERSION}; please report it with the command that caused it):\n${(error as Error).stack ?? String(error)}\n`);
+    return 70;
   }
 }

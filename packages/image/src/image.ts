@@ -21,6 +21,8 @@ export interface Image {
   readonly manifest: Descriptor | undefined;
   readonly configDigest: string | undefined;
   readonly config: ImageConfig;
+  /** Set when no platform was asked for and the config is for another one than the host's. */
+  readonly platformMismatch?: string;
   /** Layers in manifest order, `layers[0]` applied first. */
   readonly layers: readonly Layer[];
 }

@@ -92,7 +92,10 @@ function describeChoices(choices: readonly ManifestChoice[]): string {
 /** Picks the top-level entry: by tag, or the only one, or by platform when entries differ only by platform. */
 function pickTopLevel(choices: readonly ManifestChoice[], options: OpenImageOptions, reference: string): Descriptor {
   if (options.tag !== undefined) {
-    const match = choices.find((c) => c.tag === options.tag);
+    const tagged = choices.filter((c) => c.tag === options.tag);
+    const match = tagged[0];
+    // One tag on several manifests (one per platform): the platform decides, never the order.
+    if (tagged.length > 1) return pickPlatform(tagged.map((c) => c.descriptor), options.platform, reference);
     if (match === undefined) {
       throw new ImageError("STRATA_MANIFEST_NOT_FOUND", `no manifest tagged ${JSON.stringify(options.tag)} in ${reference}`, {
         hint: `available: ${describeChoices(choices) || "none"}`,

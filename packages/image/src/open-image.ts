@@ -2,7 +2,8 @@ import { openDockerArchive } from "./docker-archive.js";
 import type { Image } from "./image.js";
 import { formatImageReference, parseImageReference } from "./image-reference.js";
 import { openOciLayout } from "./oci-layout.js";
-import { hostPlatform, parsePlatform, type Platform } from "./platform.js";
+import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type Platform } from "./platform.js";
+import { ImageError } from "@strata/layer";
 
 export interface OpenImageRequest {
   /** `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]`, or a path. */
@@ -11,15 +12,25 @@ export interface OpenImageRequest {
   readonly platform?: string | Platform;
 }
 
-/** Resolves an image reference down to its config and layers. Reads only small JSON blobs. */
+/**
+ * Resolves an image reference down to its config and layers. Reads only
+ * small JSON blobs. The chosen config's platform must be the one asked for
+ * (STRATA_PLATFORM_MISMATCH); when none was asked for, a config for another
+ * platform than the host's is accepted and `platformMismatch` says so.
+ */
 export async function openImage(request: OpenImageRequest): Promise<Image> {
   const ref = parseImageReference(request.image);
   const platform = request.platform === undefined ? hostPlatform() : typeof request.platform === "string" ? parsePlatform(request.platform) : request.platform;
   const name = formatImageReference(ref);
-  switch (ref.transport) {
-    case "oci":
-      return openOciLayout(ref.path, name, { platform, tag: ref.tag });
-    case "docker-archive":
-      return openDockerArchive(ref.path, name, { tag: ref.tag });
+  const image = ref.transport === "oci" ? openOciLayout(ref.path, name, { platform, tag: ref.tag }) : openDockerArchive(ref.path, name, { tag: ref.tag });
+  const { os, architecture, variant } = image.config;
+  if (os === undefined || architecture === undefined) return image;
+  const offered = variant === undefined ? { os, architecture } : { os, architecture, variant };
+  if (platformMatches(offered, platform)) return image;
+  if (request.platform !== undefined) {
+    throw new ImageError("STRATA_PLATFORM_MISMATCH", `${name} is an image for ${formatPlatform(offered)}, not ${formatPlatform(platform)}`, {
+      hint: "this image offers no other platform; choose the platform it has with --platform, or another image",
+    });
   }
+  return { ...image, platformMismatch: `${name} is for ${formatPlatform(offered)}; this host is ${formatPlatform(platform)}` };
 }

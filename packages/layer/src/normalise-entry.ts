@@ -14,6 +14,37 @@ function checkPathLimits(path: Buffer, limits: LayerLimits): void {
   }
 }
 
+/** The kernel's bounds: XATTR_NAME_MAX and XATTR_SIZE_MAX. */
+const MAX_XATTR_NAME = 255;
+const MAX_XATTR_VALUE = 65536;
+/** Linux device numbers: 12 bits of major, 20 of minor (a larger one was silently truncated). */
+const MAX_MAJOR = 0xfff;
+const MAX_MINOR = 0xfffff;
+
+function checkXattrs(xattrs: ReadonlyMap<string, Buffer>): void {
+  for (const [name, value] of xattrs) {
+    const length = Buffer.byteLength(name);
+    if (length === 0 || length > MAX_XATTR_NAME || name.includes("\0")) {
+      throw new BadEntryError("STRATA_BAD_XATTR", `xattr name of ${length} bytes ${JSON.stringify(name.slice(0, 40))} is not one the kernel accepts (1 to ${MAX_XATTR_NAME} bytes, no NUL)`, {
+        hint: "the layer is malformed or hostile",
+      });
+    }
+    if (value.length > MAX_XATTR_VALUE) {
+      throw new BadEntryError("STRATA_BAD_XATTR", `xattr ${name} has a ${value.length}-byte value; the kernel takes at most ${MAX_XATTR_VALUE}`, {
+        hint: "the layer is malformed or hostile",
+      });
+    }
+  }
+}
+
+function checkDevice(record: TarRecord): void {
+  if (record.devMajor > MAX_MAJOR || record.devMinor > MAX_MINOR) {
+    throw new CorruptLayerError("STRATA_CORRUPT_LAYER", `device number ${record.devMajor}:${record.devMinor} is out of range (major <= ${MAX_MAJOR}, minor <= ${MAX_MINOR})`, {
+      hint: "the layer is malformed or hostile",
+    });
+  }
+}
+
 /**
  * Turns one tar member into a LayerEntry, or undefined for members that are
  * not part of the tree (aufs `.wh..wh.*` metadata). Throws BadEntryError for
@@ -33,6 +64,8 @@ export function normaliseEntry(record: TarRecord, limits: LayerLimits): LayerEnt
     case "none":
       break;
   }
+  if (record.xattrs.size > 0) checkXattrs(record.xattrs);
+  if (record.typeflag === "3" || record.typeflag === "4") checkDevice(record);
   const entry = toEntry(record, path, limits);
   if (path.length === 0 && entry.kind !== "dir") {
     throw new BadEntryError("STRATA_ROOT_NOT_DIRECTORY", `an entry for the root itself must be a directory, not a ${entry.kind}`, {

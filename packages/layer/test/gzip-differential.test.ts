@@ -24,11 +24,11 @@ const isal = existsSync(ADDON)
   : undefined;
 
 interface MemberSpec {
-  data: Buffer;
+  data: Uint8Array;
   level: number;
-  extra: Buffer | undefined;
-  name: Buffer | undefined;
-  comment: Buffer | undefined;
+  extra: Uint8Array | undefined;
+  name: Uint8Array | undefined;
+  comment: Uint8Array | undefined;
   hcrc: "none" | "good" | "bad";
   reserved: number;
   method: number;
@@ -41,7 +41,7 @@ function member(spec: MemberSpec): Buffer {
   if (spec.extra !== undefined) flags |= 4;
   if (spec.name !== undefined) flags |= 8;
   if (spec.comment !== undefined) flags |= 16;
-  const parts = [Buffer.from([0x1f, 0x8b, spec.method, flags, 1, 2, 3, 4, 0, 3])];
+  const parts: Uint8Array[] = [Buffer.from([0x1f, 0x8b, spec.method, flags, 1, 2, 3, 4, 0, 3])];
   if (spec.extra !== undefined) {
     const length = Buffer.alloc(2);
     length.writeUInt16LE(spec.extra.length);
@@ -85,7 +85,7 @@ const blobSpec = fc.record({
   window: fc.integer({ min: 1, max: 70_000 }),
 });
 
-function blobOf(spec: fc.RecordValue<typeof blobSpec extends fc.Arbitrary<infer T> ? T : never>): Buffer {
+function blobOf(spec: typeof blobSpec extends fc.Arbitrary<infer T> ? T : never): Buffer {
   const tails: Record<string, Buffer> = { none: Buffer.alloc(0), zeros: Buffer.alloc(700), garbage: Buffer.from("garbage"), "magic-only": Buffer.from([0x1f]) };
   let blob = Buffer.concat([...spec.members.map(member), tails[spec.tail] ?? Buffer.alloc(0)]);
   if (spec.truncate < 1) blob = blob.subarray(0, Math.floor(blob.length * spec.truncate));
@@ -143,7 +143,7 @@ function throughIsal(blob: Buffer, chunks: readonly number[], window: number): R
 }
 
 /** Counterexamples hold megabytes of data: report the seed and path to replay, not the values. */
-function shortReport(details: fc.RunDetails<unknown>): void {
+function shortReport<T>(details: fc.RunDetails<T>): void {
   if (details.failed) throw new Error(`seed ${details.seed}, path ${details.counterexamplePath}: ${String(details.errorInstance)}`);
 }
 

@@ -1,13 +1,21 @@
 import { chmodSync, fchmodSync, fchownSync, lchownSync, lutimesSync, readFileSync } from "node:fs";
-import type { EntryAttributes } from "@strata/layer";
+import { TargetError, type EntryAttributes } from "@strata/layer";
 import { native } from "./native.js";
 import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 
 /** Something strata could not reproduce exactly and worked around. */
 export interface UnpackWarning {
-  readonly kind: "device-replaced" | "xattr-skipped";
+  readonly kind: "device-replaced" | "xattr-skipped" | "platform-mismatch";
   readonly path: string;
   readonly detail: string;
+}
+
+/**
+ * A time for Node's utimes calls. Node turns a negative number into "now";
+ * a Date before 1970 it passes on (GNU tar and PAX carry such times).
+ */
+export function fsTime(seconds: number): number | Date {
+  return seconds >= 0 ? seconds : new Date(seconds * 1000);
 }
 
 const UMASK_LINE = /^Umask:\s*([0-7]+)$/m;
@@ -84,6 +92,8 @@ export class AttributeWriter {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         const tolerated = code === "ENOTSUP" || (code === "EPERM" && !this.#policy.privileged);
+        // ext4 keeps all of a file's xattrs in one block: a large value is ENOSPC there, not a full disk.
+        if (code === "ENOSPC" || code === "E2BIG" || code === "ERANGE") throw xattrTooLarge(name, value, code, error);
         if (!tolerated) throw error;
         this.#onWarning?.({ kind: "xattr-skipped", path: abs.toString("utf8"), detail: `${name}: ${code}` });
       }
@@ -94,7 +104,7 @@ export class AttributeWriter {
   finishNode(abs: Buffer, entry: EntryAttributes, kind: string): void {
     this.ownerAndMode(abs, entry, kind);
     this.xattrs(abs, entry, kind, false);
-    lutimesSync(abs, entry.mtime, entry.mtime);
+    lutimesSync(abs, fsTime(entry.mtime), fsTime(entry.mtime));
   }
 
   /**
@@ -108,4 +118,11 @@ export class AttributeWriter {
   fitsUmask(mode: number): boolean {
     return this.#umask !== undefined && (mode & 0o7000) === 0 && (mode & ~this.#umask) === mode;
   }
+}
+
+function xattrTooLarge(name: string, value: Buffer, code: string, cause: unknown): TargetError {
+  return new TargetError("STRATA_BAD_XATTR", `the destination's filesystem refused xattr ${name} of ${value.length} bytes (${code})`, {
+    cause,
+    hint: "ext4 holds a file's xattrs in one block (about 4 KB); unpack onto xfs or tmpfs, or check free space",
+  });
 }

@@ -30,7 +30,7 @@ import {
 } from "@strata/layer";
 import { native } from "./native.js";
 import type { OwnershipPolicy } from "./ownership.js";
-import { AttributeWriter, type UnpackWarning } from "./attribute-writer.js";
+import { AttributeWriter, fsTime, type UnpackWarning } from "./attribute-writer.js";
 import { KnownDirectories } from "./known-directories.js";
 import { badHardlink, fsError } from "./target-errors.js";
 import { isPlainDirectory, lstatOrUndefined, onDisk, resolveParentInRoot, type ResolvedPath } from "./resolve-in-root.js";
@@ -42,6 +42,13 @@ const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
+
+/** Adds `key` to `seen`; false when it was there already. */
+function once(seen: Set<string>, key: string): boolean {
+  if (seen.has(key)) return false;
+  seen.add(key);
+  return true;
+}
 
 export interface DiskTargetOptions {
   readonly policy: OwnershipPolicy;
@@ -81,11 +88,15 @@ export class DiskTarget {
   /** Applies one layer's entries in tar order; the layer's whiteouts affect only lower layers. */
   async applyLayer(entries: AsyncIterable<LayerEntry>): Promise<void> {
     const written = new Set<string>();
+    // Whiteouts and opaque markers already applied in this layer: a repeat
+    // changes nothing (the lower content is gone) but walked the whole
+    // subtree again, quadratic in the repeats (issue #9).
+    const applied = new Set<string>();
     for await (const entry of entries) {
       if (this.#options.signal?.aborted === true) throw new AbortedError(this.#options.signal.reason);
       try {
         // Only files wait (for their data); everything else is applied without an await.
-        const writing = this.#apply(entry, written);
+        const writing = this.#apply(entry, written, applied);
         if (writing !== undefined) await writing;
       } catch (error) {
         throw withErrorContext(fsError(error, "write"), { entry: displayPath(entry.path) });
@@ -106,7 +117,7 @@ export class DiskTarget {
       const mtime = this.#dirTimes.get(key) ?? 0;
       const mode = this.#attributes.dirModes.get(key);
       if (mode !== undefined) chmodSync(abs, mode);
-      lutimesSync(abs, mtime, mtime);
+      lutimesSync(abs, fsTime(mtime), fsTime(mtime));
     }
     const rootAttrs = this.#rootAttributes;
     if (rootAttrs === undefined) {
@@ -116,15 +127,17 @@ export class DiskTarget {
     }
     this.#attributes.ownerAndMode(this.#root, rootAttrs, "dir");
     this.#attributes.xattrs(this.#root, rootAttrs, "dir", true);
-    lutimesSync(this.#root, rootAttrs.mtime, rootAttrs.mtime);
+    lutimesSync(this.#root, fsTime(rootAttrs.mtime), fsTime(rootAttrs.mtime));
   }
 
-  #apply(entry: LayerEntry, written: Set<string>): Promise<void> | undefined {
+  #apply(entry: LayerEntry, written: Set<string>, applied: Set<string>): Promise<void> | undefined {
     switch (entry.kind) {
       case "whiteout":
+        if (!once(applied, `w/${pathKey(entry.path)}`)) return undefined;
         if (isPlainDirectory(this.#root, parentPath(entry.path), this.#known)) this.#removeLower(entry.path, written);
         return undefined;
       case "opaque":
+        if (!once(applied, `o/${pathKey(entry.path)}`)) return undefined;
         if (isPlainDirectory(this.#root, entry.path, this.#known)) {
           for (const name of readdirSync(onDisk(this.#root, entry.path), { encoding: "buffer" })) {
             this.#removeLower(childPath(entry.path, name), written);
@@ -282,7 +295,7 @@ export class DiskTarget {
   #finishFile(fd: number, abs: Buffer, key: string, entry: EntryAttributes): void {
     this.#attributes.fileOwnerAndMode(fd, key, entry);
     this.#attributes.xattrs(abs, entry, "file", false);
-    futimesSync(fd, entry.mtime, entry.mtime);
+    futimesSync(fd, fsTime(entry.mtime), fsTime(entry.mtime));
   }
 
   #hardlink(abs: Buffer, key: string, target: EntryPath): void {

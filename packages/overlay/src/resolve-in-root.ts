@@ -3,6 +3,9 @@ import { BadEntryError, displayPath, joinPath, parentPath, splitPath, type Entry
 import type { KnownDirectories } from "./known-directories.js";
 import { MAX_SYMLINK_FOLLOWS } from "./model.js";
 
+/** Components one parent resolution may walk, symlink targets included. */
+export const MAX_RESOLVE_STEPS = 4096;
+
 /** A path inside the root whose every component was checked to be a real directory (no symlink). */
 export type ResolvedPath = EntryPath & { readonly __resolvedInRoot: unique symbol };
 
@@ -38,7 +41,16 @@ export function resolveParentInRoot(
   const pending = splitPath(parent);
   const resolved: Buffer[] = [];
   let follows = 0;
+  let steps = 0;
   while (pending.length > 0) {
+    // 40 symlinks (the kernel's ELOOP bound) of up to 4 KiB each can still
+    // expand to ~80k components; chains of them, re-resolved for every entry,
+    // ran for minutes (issue #9). No real image needs more than this.
+    if (++steps > MAX_RESOLVE_STEPS) {
+      throw new BadEntryError("STRATA_SYMLINK_LOOP", `resolving ${displayPath(path)} walks more than ${MAX_RESOLVE_STEPS} components through symlinks`, {
+        hint: "the layer chains symlinks to make path resolution slow; do not use this image",
+      });
+    }
     const part = pending.shift() as Buffer;
     const text = part.toString("latin1");
     if (text === ".") continue;

@@ -1,8 +1,35 @@
-import { chmodSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { TargetError } from "@strata/layer";
 
 const STAGING_MARK = ".strata-staging-";
+
+function badDestination(detail: string, hint: string, cause?: unknown): TargetError {
+  return new TargetError("STRATA_BAD_DESTINATION", detail, { hint, ...(cause === undefined ? {} : { cause }) });
+}
+
+/**
+ * The destination as an absolute path whose parent is a real directory
+ * (symlinks and `..` in the parent resolved by the kernel, as every later
+ * call will see them), checked before any work: `link/../d` used to be
+ * checked at one place and renamed to another after the whole unpack.
+ */
+export function resolveDestination(dest: string): string {
+  if (dest === "") throw badDestination("the destination is an empty string", "name the directory to create");
+  const name = basename(dest);
+  let parent: string;
+  try {
+    parent = realpathSync(dest.endsWith("/") || name === "." || name === ".." ? join(dest, "..") : dirname(dest));
+  } catch (cause) {
+    throw badDestination(`the parent of destination ${dest} does not exist`, "create the parent directory first", cause);
+  }
+  const absolute = name === "." || name === ".." ? realpathSync(dest) : join(parent, name);
+  const stats = lstatSync(absolute, { throwIfNoEntry: false });
+  if (stats?.isSymbolicLink() === true) {
+    throw badDestination(`destination ${dest} is a symlink`, "name the directory itself: strata replaces DEST by a rename and never follows a link there");
+  }
+  return absolute;
+}
 
 /**
  * Refuses a destination that exists and is not an empty directory: strata
@@ -56,8 +83,21 @@ export function discardStaging(staging: string): void {
   try {
     rmSync(staging, { recursive: true, force: true });
   } catch {
-    // Best effort: the name marks it as strata's, and a later run may clean it.
+    // An unprivileged unpack leaves 0555 directories that refuse removal of
+    // their children: make every real directory owner-writable, then retry.
+    try {
+      makeWritable(staging);
+      rmSync(staging, { recursive: true, force: true });
+    } catch {
+      // Best effort: the name marks it as strata's, and a later run tries again.
+    }
   }
+}
+
+function makeWritable(dir: string): void {
+  if (lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) return;
+  chmodSync(dir, 0o700);
+  for (const name of readdirSync(dir)) makeWritable(join(dir, name));
 }
 
 function isAlive(pid: number): boolean {

@@ -1,11 +1,13 @@
+import { realpathSync } from "node:fs";
 import {
   AbortedError,
+  TargetError,
   readLayer,
   withErrorContext,
   type LayerLimits,
   type ZstdBackend,
 } from "@strata/layer";
-import { openImage, type Image, type Platform } from "@strata/image";
+import { openImage, parseImageReference, type Image, type Platform } from "@strata/image";
 import {
   checkDestination,
   commitStaging,
@@ -14,6 +16,7 @@ import {
   DiskTarget,
   ownershipFor,
   removeLeftoverStagings,
+  resolveDestination,
   type UnpackWarning,
 } from "@strata/overlay";
 
@@ -53,20 +56,39 @@ export interface UnpackResult {
   readonly warnings: readonly UnpackWarning[];
 }
 
+/** Unpacking into the layout being read would mix the rootfs with the image's blobs. */
+function refuseDestinationInLayout(image: string, dest: string): void {
+  const ref = parseImageReference(image);
+  if (ref.transport !== "oci") return;
+  const layout = realpathSync(ref.path);
+  if (dest === layout || dest.startsWith(`${layout}/`)) {
+    throw new TargetError("STRATA_BAD_DESTINATION", `destination ${dest} lies inside the image layout ${layout}`, {
+      hint: "unpack somewhere outside the OCI layout directory",
+    });
+  }
+}
+
 /**
  * Unpacks an image into `dest`: layers applied in manifest order into a
  * private staging directory beside `dest`, renamed into place on success.
  * On any failure the staging directory is removed and `dest` is untouched.
  */
 export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
+  const dest = resolveDestination(options.dest);
   const image = await openImage({ image: options.image, ...(options.platform === undefined ? {} : { platform: options.platform }) });
   options.onProgress?.({ kind: "image", image });
-  checkDestination(options.dest);
+  checkDestination(dest);
+  refuseDestinationInLayout(options.image, dest);
   // A run killed with SIGKILL cannot clean up after itself; the next one does.
-  removeLeftoverStagings(options.dest);
+  removeLeftoverStagings(dest);
   const policy = ownershipFor(options.rootless ?? (process.geteuid?.() ?? 0) !== 0);
   const warnings: UnpackWarning[] = [];
-  const staging = createStaging(options.dest);
+  if (image.platformMismatch !== undefined) {
+    const warning: UnpackWarning = { kind: "platform-mismatch", path: "", detail: image.platformMismatch };
+    warnings.push(warning);
+    options.onWarning?.(warning);
+  }
+  const staging = createStaging(dest);
   try {
     const target = new DiskTarget(staging, {
       policy,
@@ -100,7 +122,7 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
       options.onProgress?.({ kind: "layer-done", index, entries: target.stats.entries - before });
     }
     target.finish();
-    commitStaging(staging, options.dest);
+    commitStaging(staging, dest);
     return { image, dest: options.dest, layers: image.layers.length, entries: target.stats.entries, bytes: target.stats.bytes, warnings };
   } catch (error) {
     discardStaging(staging);
