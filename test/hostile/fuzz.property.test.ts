@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { StrataError, writeTar, type TarMember } from "@strata/layer";
+import { encodeMember, StrataError, writeTar, type TarMember } from "@strata/layer";
 import { writeOciLayout } from "@strata/image";
 import { unpack } from "strata";
 import { canaryChanges, plantCanaries } from "./sandbox.js";
@@ -39,12 +39,61 @@ function seedLayers(): Buffer[] {
 
 const SEEDS = seedLayers();
 
-/** One mutation of a tar: bit flips, a truncation, or a header block spliced elsewhere. */
+/** Numeric header fields: offset, length, and whether the field may be negative. */
+const FIELDS = [
+  { offset: 100, length: 8 }, // mode
+  { offset: 108, length: 8 }, // uid
+  { offset: 116, length: 8 }, // gid
+  { offset: 124, length: 12 }, // size
+  { offset: 136, length: 12 }, // mtime
+  { offset: 329, length: 8 }, // devmajor
+  { offset: 337, length: 8 }, // devminor
+] as const;
+
+/** Texts that PAX numbers have been seen to carry: signs, fractions, hex, spaces, huge values. */
+const paxNumberText = fc.oneof(
+  fc.constantFrom("-1", "1.5", "0x10", " 5", "5 ", "", "1e3", "4294967295", "4294967296", "99999999999999999999", "-0", "0.000000001", "-86400.5"),
+  fc.integer().map(String),
+  fc.stringMatching(/^[-0-9.x ]{1,12}$/),
+);
+
+/**
+ * One mutation of a tar: bit flips, a truncation, a header block spliced
+ * elsewhere, a numeric header field rewritten field by field (octal or GNU
+ * base-256, checksum fixed so that the value is what is tested), or a PAX
+ * header with a hostile number in front of a member (issue #9).
+ */
 const mutation = fc.oneof(
   fc.record({ kind: fc.constant("flip" as const), at: fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), bit: fc.nat(7) }),
   fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
   fc.record({ kind: fc.constant("splice" as const), from: fc.nat(), to: fc.nat() }),
+  fc.record({
+    kind: fc.constant("field" as const),
+    block: fc.nat(),
+    field: fc.nat(FIELDS.length - 1),
+    value: fc.oneof(fc.stringMatching(/^[0-7 ]{0,11}$/), fc.uint8Array({ minLength: 12, maxLength: 12 }).map((a) => { a[0] = (a[0] ?? 0) | 0x80; return a; })),
+  }),
+  fc.record({ kind: fc.constant("pax" as const), member: fc.nat(), key: fc.constantFrom("size", "uid", "gid", "mtime"), value: paxNumberText }),
 );
+
+function fixChecksum(block: Buffer): void {
+  block.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += block[i] ?? 0;
+  block.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "latin1");
+}
+
+/** Offsets of the header blocks of a tar written by writeTar (every member is a header, then data). */
+function headerOffsets(tar: Buffer): number[] {
+  const offsets: number[] = [];
+  for (let at = 0; at + 512 <= tar.length; ) {
+    if (tar.subarray(at, at + 512).every((b) => b === 0)) break;
+    offsets.push(at);
+    const size = parseInt(tar.toString("latin1", at + 124, at + 135).replace(/\0.*$/, "") || "0", 8);
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return offsets;
+}
 
 function mutate(tar: Buffer, m: typeof mutation extends fc.Arbitrary<infer T> ? T : never): Buffer {
   const out = Buffer.from(tar);
@@ -54,6 +103,24 @@ function mutate(tar: Buffer, m: typeof mutation extends fc.Arbitrary<infer T> ? 
       return out;
     case "truncate":
       return out.subarray(0, m.at % out.length);
+    case "field": {
+      const headers = headerOffsets(out);
+      const at = headers[m.block % headers.length] ?? 0;
+      const { offset, length } = FIELDS[m.field] ?? FIELDS[0];
+      const block = out.subarray(at, at + 512);
+      block.fill(0, offset, offset + length);
+      const value = typeof m.value === "string" ? Buffer.from(m.value, "latin1") : Buffer.from(m.value);
+      value.copy(block, offset, 0, Math.min(length, value.length));
+      fixChecksum(block);
+      return out;
+    }
+    case "pax": {
+      const headers = headerOffsets(out);
+      const at = headers[m.member % headers.length] ?? 0;
+      // encodeMember writes the PAX header, its records and their padding first.
+      const [header = Buffer.alloc(0), records = Buffer.alloc(0), padding = Buffer.alloc(0)] = encodeMember({ name: "x", type: "file", pax: { [m.key]: m.value } });
+      return Buffer.concat([out.subarray(0, at), header, records, padding, out.subarray(at)]);
+    }
     case "splice": {
       const blocks = Math.floor(out.length / 512);
       const from = (m.from % blocks) * 512;

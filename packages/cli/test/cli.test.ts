@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeOciLayout } from "@strata/image";
@@ -84,5 +84,41 @@ describe("strata command", () => {
     const json = JSON.parse(strata("inspect", "--json", "oci:fixtures/sample/oci:sample").stdout) as { layers: unknown[]; config: { runtime: { User: string } } };
     expect(json.layers).toHaveLength(3);
     expect(json.config.runtime.User).toBe("app");
+  });
+
+  it("#9: bare strata and help for a non-command are usage errors on stderr; --max-entries 0 names the flag", () => {
+    const bare = strata();
+    expect(bare.status).toBe(2);
+    expect(bare.stdout).toBe("");
+    expect(bare.stderr).toContain("strata unpack");
+    const bogus = strata("help", "bogus");
+    expect(bogus.status).toBe(2);
+    expect(bogus.stderr).toContain("bogus");
+    expect(strata("help", "unpack").stdout).toContain("--platform");
+    const zero = strata("unpack", "--max-entries", "0", "oci:fixtures/sample/oci:sample", join(work.path, "zero"));
+    expect(zero.status).toBe(2);
+    expect(zero.stderr).toContain("--max-entries");
+  });
+
+  it("#9: destinations that are empty, symlinks, dangling symlinks, through link/.. or inside the layout are refused before any work", () => {
+    const base = join(work.path, "dests");
+    mkdirSync(join(base, "real", "sub"), { recursive: true });
+    symlinkSync(join(base, "real", "sub"), join(base, "link"));
+    symlinkSync(join(base, "nowhere"), join(base, "dangling"));
+    mkdirSync(join(base, "empty"));
+    symlinkSync(join(base, "empty"), join(base, "to-empty"));
+    const layout = join(base, "layout");
+    writeOciLayout(layout, { layers: [{ tar: writeTar([{ name: "f", type: "file", data: "x" }]) }], tag: "t" });
+    const image = `oci:${layout}:t`;
+    for (const dest of ["", join(base, "to-empty"), join(base, "dangling"), join(layout, "rootfs")]) {
+      const result = strata("unpack", "--quiet", image, dest);
+      expect(result.status, dest).toBe(1);
+      expect(result.stderr).toContain("code: STRATA_BAD_DESTINATION");
+    }
+    // link/../d is where the kernel puts it: beside link's target, not beside link.
+    const through = strata("unpack", "--quiet", image, `${join(base, "link")}/../d`);
+    expect(through.status).toBe(0);
+    expect(readFileSync(join(base, "real", "d", "f"), "utf8")).toBe("x");
+    expect(existsSync(join(base, "d"))).toBe(false);
   });
 });

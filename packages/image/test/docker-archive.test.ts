@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeTar, type TarMember } from "@strata/layer";
@@ -86,5 +86,39 @@ describe("docker-archive", () => {
       for await (const entry of readLayer(lying)) void entry;
     };
     await expect(drain()).rejects.toMatchObject({ code: "STRATA_DIGEST_MISMATCH" });
+  });
+
+  it("#9: refuses a config whose bytes do not match the digest its name carries", async () => {
+    const file = join(work.path, "bad-config.tar");
+    legacyArchive(file, [{ tags: ["a:1"], layers: [[{ name: "one", type: "file", data: "1" }]] }]);
+    const tar = readFileSync(file);
+    // Change one byte of the config's JSON ("n":0 -> "n":1) without renaming it.
+    const at = tar.indexOf(Buffer.from('"n":0'));
+    tar[at + 4] = "1".charCodeAt(0);
+    writeFileSync(file, tar);
+    await expect(openImage({ image: file })).rejects.toMatchObject({ code: "STRATA_BAD_IMAGE" });
+  });
+
+  it("#9: takes the config digest from the content when the name is not a digest; follows a linked layer.tar", async () => {
+    const layerTar = writeTar([{ name: "shared", type: "file", data: "s" }]);
+    const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [`sha256:${hex(layerTar)}`, `sha256:${hex(layerTar)}`] } }));
+    const file = join(work.path, "linked.tar");
+    writeFileSync(file, writeTar([
+      { name: "aaa/layer.tar", type: "file", data: layerTar },
+      { name: "bbb/layer.tar", type: "symlink", linkname: "../aaa/layer.tar" },
+      { name: "config-not-a-digest.json", type: "file", data: config },
+      { name: "manifest.json", type: "file", data: JSON.stringify([{ Config: "config-not-a-digest.json", RepoTags: ["x:1"], Layers: ["aaa/layer.tar", "bbb/layer.tar"] }]) },
+    ]));
+    const image = await openImage({ image: file });
+    expect(image.configDigest).toBe(`sha256:${hex(config)}`);
+    const dest = join(work.path, "linked");
+    await unpack({ image: file, dest });
+    expect([...snapshotDisk(dest).keys()].sort()).toEqual(["", "shared"]);
+  });
+
+  it("#9: a file that is not a tar is refused with a typed error", async () => {
+    const file = join(work.path, "not-a-tar");
+    writeFileSync(file, "this is not a tar archive at all\n".repeat(40));
+    await expect(openImage({ image: file })).rejects.toMatchObject({ code: "STRATA_BAD_IMAGE" });
   });
 });

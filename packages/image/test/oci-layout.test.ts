@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { writeTar } from "@strata/layer";
@@ -27,6 +27,17 @@ function layoutWithIndex(index: (manifest: { digest: string; size: number }, lay
   return layout;
 }
 
+/** An arm64/v8 image's manifest, its blobs copied into `layout`. */
+function armManifest(layout: string): { digest: string; size: number } {
+  const arm = dir();
+  writeOciLayout(arm, { layers: [{ tar: writeTar([{ name: "arm", type: "file", data: "arm" }]) }], architecture: "arm64", configOverrides: { variant: "v8" } });
+  cpSync(join(arm, "blobs"), join(layout, "blobs"), { recursive: true });
+  const index = JSON.parse(readFileSync(join(arm, "index.json"), "utf8")) as { manifests: Array<{ digest: string; size: number }> };
+  const manifest = index.manifests[0];
+  if (manifest === undefined) throw new Error("no manifest");
+  return { digest: manifest.digest, size: manifest.size };
+}
+
 const MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 const INDEX = "application/vnd.oci.image.index.v1+json";
 const ref = (tag: string) => ({ "org.opencontainers.image.ref.name": tag });
@@ -49,7 +60,7 @@ describe("OCI image layout", () => {
   it("selects a platform from a nested index; aarch64 means arm64; the first match wins", async () => {
     const layout = layoutWithIndex((m, layoutDir) => {
       const amd = { mediaType: MANIFEST, ...m, platform: { os: "linux", architecture: "amd64" } };
-      const arm = { mediaType: MANIFEST, ...m, platform: { os: "linux", architecture: "arm64", variant: "v8" } };
+      const arm = { mediaType: MANIFEST, ...armManifest(layoutDir), platform: { os: "linux", architecture: "arm64", variant: "v8" } };
       return { schemaVersion: 2, manifests: [{ mediaType: INDEX, ...put(layoutDir, { schemaVersion: 2, manifests: [amd, arm] }), annotations: ref("multi") }] };
     });
     expect((await openImage({ image: `oci:${layout}:multi`, platform: "linux/aarch64" })).manifest?.platform).toMatchObject({ architecture: "arm64" });
@@ -104,5 +115,23 @@ describe("OCI image layout", () => {
     await expect(openImage({ image: dir() })).rejects.toMatchObject({ code: "STRATA_BAD_IMAGE" });
     await expect(openImage({ image: "docker://busybox" })).rejects.toMatchObject({ code: "STRATA_BAD_REFERENCE" });
   });
-});
 
+  it("#9: an explicit platform the chosen config does not have is refused; without one, the mismatch is reported", async () => {
+    const layout = dir();
+    writeOciLayout(layout, { layers: [{ tar: writeTar([]) }], architecture: "s390x", tag: "t" });
+    await expect(openImage({ image: `oci:${layout}:t`, platform: "linux/amd64" })).rejects.toMatchObject({ code: "STRATA_PLATFORM_MISMATCH" });
+    expect((await openImage({ image: `oci:${layout}:t` })).platformMismatch).toContain("linux/s390x");
+    expect((await openImage({ image: `oci:${layout}:t`, platform: "linux/s390x" })).platformMismatch).toBeUndefined();
+  });
+
+  it("#9: a wanted variant must match; one tag on several manifests picks by platform, not by order", async () => {
+    const layout = layoutWithIndex((m, layoutDir) => {
+      const arm = { mediaType: MANIFEST, ...armManifest(layoutDir), platform: { os: "linux", architecture: "arm64", variant: "v8" } };
+      const amd = { mediaType: MANIFEST, ...m, platform: { os: "linux", architecture: "amd64" } };
+      return { schemaVersion: 2, manifests: [{ ...arm, annotations: ref("both") }, { ...amd, annotations: ref("both") }] };
+    });
+    expect((await openImage({ image: `oci:${layout}:both`, platform: "linux/amd64" })).manifest?.platform?.architecture).toBe("amd64");
+    expect((await openImage({ image: `oci:${layout}:both`, platform: "linux/arm64" })).manifest?.platform?.architecture).toBe("arm64");
+    await expect(openImage({ image: `oci:${layout}:both`, platform: "linux/arm64/v7" })).rejects.toMatchObject({ code: "STRATA_MANIFEST_NOT_FOUND" });
+  });
+});

@@ -16,14 +16,16 @@ function badDestination(detail: string, hint: string, cause?: unknown): TargetEr
  */
 export function resolveDestination(dest: string): string {
   if (dest === "") throw badDestination("the destination is an empty string", "name the directory to create");
-  const name = basename(dest);
+  const trimmed = dest.replace(/\/+$/, "") || "/";
+  const name = basename(trimmed);
   let parent: string;
   try {
-    parent = realpathSync(dest.endsWith("/") || name === "." || name === ".." ? join(dest, "..") : dirname(dest));
+    // realpathSync.native: the JS version (and path.join) apply `..` lexically, before looking.
+    parent = realpathSync.native(name === "." || name === ".." ? `${trimmed}/..` : dirname(trimmed));
   } catch (cause) {
     throw badDestination(`the parent of destination ${dest} does not exist`, "create the parent directory first", cause);
   }
-  const absolute = name === "." || name === ".." ? realpathSync(dest) : join(parent, name);
+  const absolute = name === "." || name === ".." ? realpathSync.native(dest) : join(parent, name);
   const stats = lstatSync(absolute, { throwIfNoEntry: false });
   if (stats?.isSymbolicLink() === true) {
     throw badDestination(`destination ${dest} is a symlink`, "name the directory itself: strata replaces DEST by a rename and never follows a link there");

@@ -60,7 +60,7 @@ export interface UnpackResult {
 function refuseDestinationInLayout(image: string, dest: string): void {
   const ref = parseImageReference(image);
   if (ref.transport !== "oci") return;
-  const layout = realpathSync(ref.path);
+  const layout = realpathSync.native(ref.path);
   if (dest === layout || dest.startsWith(`${layout}/`)) {
     throw new TargetError("STRATA_BAD_DESTINATION", `destination ${dest} lies inside the image layout ${layout}`, {
       hint: "unpack somewhere outside the OCI layout directory",
