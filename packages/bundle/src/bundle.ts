@@ -26,9 +26,9 @@ export interface BundleResult {
  */
 export async function bundle(options: BundleOptions): Promise<BundleResult> {
   const { dir, args, env, cwd, user, tty, hostname, ...unpackOptions } = options;
-  checkDestination(dir);
-  removeLeftoverStagings(dir);
-  const staging = createStaging(dir);
+  const target = checkDestination(dir);
+  removeLeftoverStagings(target);
+  const staging = createStaging(target);
   try {
     const rootfs = join(staging, "rootfs");
     const unpacked = await unpack({ ...unpackOptions, dest: rootfs });
@@ -43,7 +43,7 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
       ...(rootless ? { rootless: { hostUid: process.geteuid?.() ?? 0, hostGid: process.getegid?.() ?? 0 } } : {}),
     });
     writeFileSync(join(staging, "config.json"), `${JSON.stringify(config, null, "\t")}\n`, { mode: 0o644 });
-    commitStaging(staging, dir);
+    commitStaging(staging, target);
     return { dir, unpack: { ...unpacked, dest: join(dir, "rootfs") }, config };
   } catch (error) {
     discardStaging(staging);

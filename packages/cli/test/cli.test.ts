@@ -115,6 +115,10 @@ describe("strata command", () => {
       expect(result.status, dest).toBe(1);
       expect(result.stderr).toContain("code: STRATA_BAD_DESTINATION");
     }
+    // bundle checks its DIR the same way.
+    const bundled = strata("bundle", "--quiet", image, join(base, "to-empty"));
+    expect(bundled.status).toBe(1);
+    expect(bundled.stderr).toContain("code: STRATA_BAD_DESTINATION");
     // link/../d is where the kernel puts it: beside link's target, not beside link.
     const through = strata("unpack", "--quiet", image, `${join(base, "link")}/../d`);
     expect(through.status).toBe(0);

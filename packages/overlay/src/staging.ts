@@ -11,10 +11,10 @@ function badDestination(detail: string, hint: string, cause?: unknown): TargetEr
 /**
  * The destination as an absolute path whose parent is a real directory
  * (symlinks and `..` in the parent resolved by the kernel, as every later
- * call will see them), checked before any work: `link/../d` used to be
- * checked at one place and renamed to another after the whole unpack.
+ * call will see them): `link/../d` used to be checked at one place and
+ * renamed to another after the whole unpack.
  */
-export function resolveDestination(dest: string): string {
+function resolveDestination(dest: string): string {
   if (dest === "") throw badDestination("the destination is an empty string", "name the directory to create");
   const trimmed = dest.replace(/\/+$/, "") || "/";
   const name = basename(trimmed);
@@ -25,6 +25,9 @@ export function resolveDestination(dest: string): string {
   } catch (cause) {
     throw badDestination(`the parent of destination ${dest} does not exist`, "create the parent directory first", cause);
   }
+  if (!statSync(parent).isDirectory()) {
+    throw badDestination(`the parent of destination ${dest} (${parent}) is not a directory`, "create the parent directory first");
+  }
   const absolute = name === "." || name === ".." ? realpathSync.native(dest) : join(parent, name);
   const stats = lstatSync(absolute, { throwIfNoEntry: false });
   if (stats?.isSymbolicLink() === true) {
@@ -34,23 +37,21 @@ export function resolveDestination(dest: string): string {
 }
 
 /**
- * Refuses a destination that exists and is not an empty directory: strata
- * never merges into an existing tree.
+ * Checks a destination and returns it as an absolute path to use from then
+ * on. Refuses an empty name, a symlink, a missing parent, and anything that
+ * exists and is not an empty directory: strata never merges into an
+ * existing tree.
  */
-export function checkDestination(dest: string): void {
-  const parent = dirname(resolve(dest));
-  if (statSync(parent, { throwIfNoEntry: false })?.isDirectory() !== true) {
-    throw new TargetError("STRATA_BAD_DESTINATION", `the parent of destination ${dest} (${parent}) is not an existing directory`, {
-      hint: "create the parent directory first",
-    });
-  }
-  const stats = statSync(dest, { throwIfNoEntry: false });
-  if (stats === undefined) return;
-  if (!stats.isDirectory() || readdirSync(dest).length > 0) {
+export function checkDestination(dest: string): string {
+  const absolute = resolveDestination(dest);
+  const stats = statSync(absolute, { throwIfNoEntry: false });
+  if (stats === undefined) return absolute;
+  if (!stats.isDirectory() || readdirSync(absolute).length > 0) {
     throw new TargetError("STRATA_DEST_NOT_EMPTY", `destination ${dest} exists and is not an empty directory`, {
       hint: "name a new directory, or remove this one first",
     });
   }
+  return absolute;
 }
 
 /**
@@ -76,8 +77,7 @@ export function createStaging(dest: string): string {
 
 /** Moves a finished staging directory to `dest` (absent, or an empty directory). */
 export function commitStaging(staging: string, dest: string): void {
-  checkDestination(dest);
-  renameSync(staging, resolve(dest));
+  renameSync(staging, checkDestination(dest));
 }
 
 /** Removes a staging directory after a failure; never throws. */

@@ -16,7 +16,6 @@ import {
   DiskTarget,
   ownershipFor,
   removeLeftoverStagings,
-  resolveDestination,
   type UnpackWarning,
 } from "@strata/overlay";
 
@@ -74,10 +73,9 @@ function refuseDestinationInLayout(image: string, dest: string): void {
  * On any failure the staging directory is removed and `dest` is untouched.
  */
 export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
-  const dest = resolveDestination(options.dest);
+  const dest = checkDestination(options.dest);
   const image = await openImage({ image: options.image, ...(options.platform === undefined ? {} : { platform: options.platform }) });
   options.onProgress?.({ kind: "image", image });
-  checkDestination(dest);
   refuseDestinationInLayout(options.image, dest);
   // A run killed with SIGKILL cannot clean up after itself; the next one does.
   removeLeftoverStagings(dest);
