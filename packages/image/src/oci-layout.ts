@@ -49,8 +49,8 @@ function readSmallBlob(root: string, descriptor: Descriptor, what: string): Buff
     // One byte past the descriptor's size is enough to tell a longer blob.
     data = readImageFile(blobPath(root, descriptor.digest), descriptor.size + 1);
   } catch (cause) {
-    if (cause instanceof StrataError && cause.code !== "STRATA_LIMIT_EXCEEDED") throw cause;
-    if (cause instanceof StrataError) throw new SizeMismatchError(descriptor.size, cause instanceof LimitExceededError ? cause.value : -1, { blob: `${what} ${descriptor.digest}` });
+    if (cause instanceof LimitExceededError) throw new SizeMismatchError(descriptor.size, cause.value, { blob: `${what} ${descriptor.digest}` });
+    if (cause instanceof StrataError) throw cause;
     throw missingBlob(descriptor.digest, cause);
   }
   if (data.length !== descriptor.size) throw new SizeMismatchError(descriptor.size, data.length, { blob: `${what} ${descriptor.digest}` });
@@ -152,7 +152,7 @@ function layerFrom(root: string, descriptor: Descriptor, diffId: string | undefi
     diffId,
     open: async (): Promise<Readable> => createReadStream("", { fd: openBlob(path, descriptor.digest), highWaterMark: CHUNK_SIZE }),
     locate: async (): Promise<BlobFile> => {
-      // Checked here too, so that a fifo is refused before a worker opens it.
+      // Opened once here so that a missing blob is named as missing (the worker only sees ENOENT).
       closeSync(openBlob(path, descriptor.digest));
       return { path, start: 0, end: undefined };
     },

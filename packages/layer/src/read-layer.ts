@@ -1,5 +1,4 @@
 import { closeSync, readSync } from "node:fs";
-import { openImageFile } from "./regular-file.js";
 import { PassThrough, pipeline, Readable } from "node:stream";
 import { readBlobOffThread, type BlobFile, type GzipBackend } from "./blob-ring.js";
 import { decompressChunks, defaultGzipBackend, defaultZstdBackend, READ_AHEAD, type ZstdBackend } from "./decompress.js";
@@ -8,6 +7,7 @@ import { displayPath, type LayerEntry } from "./layer-entry.js";
 import { resolveLimits, type LayerLimits } from "./limits.js";
 import { compressionOf, sniffCompression, type Compression } from "./media-type.js";
 import { normaliseEntry } from "./normalise-entry.js";
+import { openImageFile } from "./regular-file.js";
 import { readTar } from "./tar-reader.js";
 import { VerifyStream } from "./verify-stream.js";
 

@@ -90,7 +90,6 @@ class PaxRecords {
   global: ReadonlyMap<string, Buffer> = NO_RECORDS;
   globalXattrs: ReadonlyMap<string, Buffer> = NO_RECORDS;
   globalSparse = false;
-  globalBytes = 0;
   local = new Map<string, Buffer>();
 
   get(key: string): Buffer | undefined {
@@ -103,7 +102,6 @@ class PaxRecords {
     for (const [k, v] of merged) bytes += k.length + v.length;
     if (bytes > maxBytes) throw new LimitExceededError("maxHeaderSize", bytes, maxBytes);
     this.global = merged;
-    this.globalBytes = bytes;
     this.globalXattrs = paxXattrs(merged);
     this.globalSparse = hasSparse(merged);
   }
