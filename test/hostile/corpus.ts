@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { compress as zstdCompress } from "zstd-napi";
 
-import { writeTar, type StrataErrorCode, type TarMember } from "@strata/layer";
+import { encodeMember, writeTar, type StrataErrorCode, type TarMember } from "@strata/layer";
 import { editConfig, editManifest, layerBlob, replaceLayerBlob } from "./layout-edit.js";
 
 /** What a case may refer to: the absolute path of a canary directory outside the sandbox. */
@@ -101,7 +101,7 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   { name: "#9.3 a FIFO in place of index.json", layers: () => [[file("a")]], damage: (l) => mkfifoAt(join(l, "index.json")), expect: "STRATA_BAD_IMAGE" },
   { name: "#9.4 index.json that is a sparse 1 GB file", layers: () => [[file("a")]], damage: (l) => sparse(join(l, "index.json"), 2 ** 30), expect: "STRATA_LIMIT_EXCEEDED" },
   { name: "#9.4 a manifest blob longer than its descriptor (sparse 1 GB)", layers: () => [[file("a")]], damage: (l) => sparse(manifestBlob(l), 2 ** 30), expect: "STRATA_SIZE_MISMATCH" },
-  { name: "#9.4 stacked PAX headers, each under the limit, together over it", layers: () => [[...Array.from({ length: 3 }, () => ({ name: "PaxHeader", type: "file" as const, data: "" })), file("x", "x", { pax: { comment: "c".repeat(400_000), "comment.2": "c".repeat(400_000), "comment.3": "c".repeat(400_000) } })]], flags: ["--max-header-size", "1M"], expect: "STRATA_LIMIT_EXCEEDED" },
+  { name: "#9.4 stacked PAX headers, each under the limit, together over it", layers: () => [[file("x")]], damage: (l) => replaceLayerTar(l, stackedPaxTar(3, 400_000)), flags: ["--max-header-size", "1M"], expect: "STRATA_LIMIT_EXCEEDED" },
   { name: "#9.4 zstd bomb over --max-total-bytes", layers: () => [[{ name: "zero", type: "file", data: Buffer.alloc(64 << 20) }]], damage: (l) => toZstd(l), flags: ["--max-total-bytes", "16M"], expect: "STRATA_LIMIT_EXCEEDED" },
   { name: "#9.5 4,000 repeated opaque markers on a directory written in the same layer", layers: () => [[dir("d"), ...Array.from({ length: 200 }, (_, i) => file(`d/f${i}`)), ...Array.from({ length: 4000 }, () => file("d/.wh..wh..opq"))]], expect: "contained", check: (d) => void read(d, "d/f199") },
   { name: "#9.5 symlink chains that expand to thousands of components", layers: () => [chainOfSymlinks(39)], expect: "STRATA_SYMLINK_LOOP" },
@@ -152,6 +152,18 @@ function damageGzipTrailer(layout: string): void {
   replaceLayerBlob(layout, blob);
 }
 
+/** Stores `tar` as layer 0 (gzip), fixing its digest, size and diff_id. */
+function replaceLayerTar(layout: string, tar: Buffer): void {
+  replaceLayerBlob(layout, gzipSync(tar));
+  editConfig(layout, (c) => void (c.rootfs.diff_ids[0] = `sha256:${createHash("sha256").update(tar).digest("hex")}`));
+}
+
+/** `count` PAX headers of `bytes` each, one after another, before a single file. */
+function stackedPaxTar(count: number, bytes: number): Buffer {
+  const paxParts = (i: number): Buffer[] => encodeMember(file("x", "x", { pax: { [`comment.${i}`]: "c".repeat(bytes) } })).slice(0, 3);
+  return Buffer.concat([...Array.from({ length: count }, (_, i) => paxParts(i)).flat(), writeTar([file("x")])]);
+}
+
 /** Rewrites layer 0's first header with a GNU base-256 mtime of -86400 (1969-12-31), fixing checksum and diff_id. */
 function negativeMtime(layout: string): void {
   const tar = Buffer.from(gunzipSync(readFileSync(layerBlob(layout))));
@@ -161,8 +173,7 @@ function negativeMtime(layout: string): void {
   let sum = 0;
   for (let i = 0; i < 512; i++) sum += tar[i] ?? 0;
   tar.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "latin1");
-  replaceLayerBlob(layout, gzipSync(tar));
-  editConfig(layout, (c) => void (c.rootfs.diff_ids[0] = `sha256:${createHash("sha256").update(tar).digest("hex")}`));
+  replaceLayerTar(layout, tar);
 }
 
 /** 39 symlinks, each pointing at the one before it through thousands of `./` components, and files below the last. */
