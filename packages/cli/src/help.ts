@@ -13,7 +13,8 @@ IMAGE is written as skopeo writes it:
   PATH                        a directory (OCI layout) or a file (docker-archive)
 
 Exit status: 0 on success, 1 when the image or a layer is refused, 2 on bad
-usage, 130 when interrupted (SIGINT/SIGTERM; the staging directory is removed).
+usage, 130 when interrupted (SIGINT/SIGTERM; the staging directory is removed),
+70 on an internal error (a bug in strata: please report it).
 `;
 
 export const UNPACK_HELP = `Usage: strata unpack [options] IMAGE DEST
@@ -22,13 +23,17 @@ Apply IMAGE's layers in order (layers[0] first) into DEST, the way a union
 filesystem shows them: whiteouts remove lower files, opaque directories hide
 lower contents. Every blob's digest and every layer's diff_id is checked.
 
-DEST must not exist or be an empty directory. strata writes into a private
+DEST must not exist or be an empty directory, and must not be a symlink
+or lie inside the image layout. strata writes into a private
 (0700) staging directory beside it and renames it into place only when the
 whole image is unpacked: a failed or interrupted unpack leaves no DEST.
 
 Options:
   --platform OS/ARCH[/VARIANT]  pick this platform from a multi-platform index
-                                (default: this machine's, e.g. linux/amd64)
+                                (default: this machine's, e.g. linux/amd64);
+                                an image for another platform is refused
+                                (STRATA_PLATFORM_MISMATCH), or only warned
+                                about when no --platform is given
   --rootless                    do not chown: record owners in the
                                 user.rootlesscontainers xattr (as umoci does)
                                 and write devices as empty files. Implied when
@@ -45,7 +50,8 @@ for images you trust:
   --max-file-size SIZE          bytes of one file (default 64G)
   --max-path-length N           bytes of one path (default 4096)
   --max-depth N                 components of one path (default 256)
-  --max-header-size SIZE        one PAX or GNU long-name header (default 1M)
+  --max-header-size SIZE        extended (PAX, GNU long-name) headers of one
+                                entry together (default 1M)
 
 Examples:
   strata unpack oci:./debian:bookworm rootfs
