@@ -43,14 +43,14 @@ export function joinPath(parts: readonly Buffer[]): Buffer {
 /** True when a name needs no cleaning: no leading `/`, no empty, `.` or `..` component, no trailing `/`. */
 function isClean(raw: Buffer): boolean {
   if (raw.length === 0 || raw[0] === SLASH || raw[raw.length - 1] === SLASH) return false;
-  let start = 0;
-  for (let i = 0; i <= raw.length; i++) {
-    if (i === raw.length || raw[i] === SLASH) {
-      const length = i - start;
-      if (length === 0) return false;
-      if (raw[start] === DOT && (length === 1 || (length === 2 && raw[start + 1] === DOT))) return false;
-      start = i + 1;
-    }
+  // memchr for the slashes: a byte loop cost 5% of unpacking 4 KB paths.
+  for (let start = 0; start <= raw.length; ) {
+    let end = raw.indexOf(SLASH, start);
+    if (end === -1) end = raw.length;
+    const length = end - start;
+    if (length === 0) return false;
+    if (raw[start] === DOT && (length === 1 || (length === 2 && raw[start + 1] === DOT))) return false;
+    start = end + 1;
   }
   return true;
 }

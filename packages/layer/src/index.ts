@@ -33,6 +33,7 @@ export {
   type WhiteoutEntry,
 } from "./layer-entry.js";
 export { baseName, childPath, cleanEntryPath, isWithin, joinPath, parentPath, splitPath } from "./entry-path.js";
+export { childNode, ensureChild, PathTree, type PathTreeNode } from "./path-tree.js";
 export { classifyWhiteout, type Whiteout } from "./whiteout.js";
 export { DEFAULT_LAYER_LIMITS, resolveLimits, type LayerLimits } from "./limits.js";
 export { compressionOf, LAYER_MEDIA_TYPE_NAMES, sniffCompression, type Compression } from "./media-type.js";
