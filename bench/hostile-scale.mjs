@@ -1,6 +1,6 @@
 // Time and peak RSS of the CLI on hostile inputs at three sizes (issue #9,
 // classes 4 and 5): each must stay flat in memory and linear in time.
-//   node bench/hostile-scale.mjs            (after `pnpm run build`)
+//   node bench/hostile-scale.mjs [FILTER]   (after `pnpm run build`; FILTER picks cases by name)
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,7 +42,8 @@ const CASES = {
 
 console.log("| input | size | exit | code | seconds | peak RSS MB |");
 console.log("| --- | --- | --- | --- | --- | --- |");
-for (const [name, sizes] of Object.entries(CASES)) {
+const filter = process.argv[2] ?? "";
+for (const [name, sizes] of Object.entries(CASES).filter(([name]) => name.includes(filter))) {
   for (const c of sizes) {
     const dir = mkdtempSync(join(tmpdir(), "strata-hostile-scale-"));
     try {

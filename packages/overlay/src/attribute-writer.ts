@@ -1,5 +1,6 @@
 import { chmodSync, fchmodSync, fchownSync, lchownSync, lutimesSync, readFileSync } from "node:fs";
 import { TargetError, type EntryAttributes } from "@strata/layer";
+import type { PathState } from "./disk-index.js";
 import { native } from "./native.js";
 import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 
@@ -36,10 +37,6 @@ function readUmask(): number | undefined {
  * the case allows.
  */
 export class AttributeWriter {
-  /** Final modes of directories kept owner-writable while unpacking (unprivileged only). */
-  readonly dirModes = new Map<string, number>();
-  /** Directories made setgid: their new children inherit their group. Stale entries only cost an fchown. */
-  readonly setgidDirs = new Set<string>();
   readonly #policy: OwnershipPolicy;
   readonly #onWarning: ((warning: UnpackWarning) => void) | undefined;
   readonly #umask = readUmask();
@@ -51,30 +48,34 @@ export class AttributeWriter {
     this.#onWarning = onWarning;
   }
 
-  /** Owner and mode of a file just written through `fd` (named `key`); skips what creation already got right. */
-  fileOwnerAndMode(fd: number, key: string, entry: EntryAttributes): void {
+  /**
+   * Owner and mode of a file just written through `fd`; skips what creation
+   * already got right. `parentSetgid`: the parent may have given it its group
+   * (a stale true only costs an fchown).
+   */
+  fileOwnerAndMode(fd: number, entry: EntryAttributes, parentSetgid: boolean): void {
     const owned = ownedAttributes(entry, "file", this.#policy);
     // A new file is ours (euid:egid), unless a setgid parent gave it its group.
-    const slash = key.lastIndexOf("/");
-    const parentKey = slash === -1 ? "" : key.slice(0, slash);
-    const alreadyOwned = owned.uid === this.#euid && owned.gid === this.#egid && !this.setgidDirs.has(parentKey);
+    const alreadyOwned = owned.uid === this.#euid && owned.gid === this.#egid && !parentSetgid;
     if (this.#policy.privileged && !alreadyOwned) fchownSync(fd, owned.uid, owned.gid);
     if (!this.fitsUmask(entry.mode)) fchmodSync(fd, entry.mode);
   }
 
-  ownerAndMode(abs: Buffer, entry: EntryAttributes, kind: string, key?: string): void {
+  /** `dir` is the directory's state, given for directories only: its final mode and setgid bit are kept there. */
+  ownerAndMode(abs: Buffer, entry: EntryAttributes, kind: string, dir?: PathState): void {
     const owned = ownedAttributes(entry, kind, this.#policy);
     if (this.#policy.privileged) lchownSync(abs, owned.uid, owned.gid);
     // Without privilege a 0555 directory would refuse its own children: keep
     // it owner-writable until finish() gives it its mode (as umoci does).
-    if (key !== undefined && !this.#policy.privileged && (entry.mode & 0o700) !== 0o700) {
+    if (dir !== undefined && !this.#policy.privileged && (entry.mode & 0o700) !== 0o700) {
       chmodSync(abs, entry.mode | 0o700);
-      this.dirModes.set(key, entry.mode);
+      dir.dirMode = entry.mode;
       return;
     }
-    if (key !== undefined) this.dirModes.delete(key);
-    if (key !== undefined && (entry.mode & 0o2000) !== 0) this.setgidDirs.add(key);
-    else if (key !== undefined) this.setgidDirs.delete(key);
+    if (dir !== undefined) {
+      dir.dirMode = undefined;
+      dir.setgid = (entry.mode & 0o2000) !== 0;
+    }
     // chmod follows symlinks; symlinks have no mode of their own on Linux.
     if (kind !== "symlink") chmodSync(abs, entry.mode);
   }

@@ -19,9 +19,8 @@ import {
   baseName,
   childPath,
   displayPath,
+  childNode,
   parentPath,
-  pathFromKey,
-  pathKey,
   withErrorContext,
   type EntryAttributes,
   type EntryBody,
@@ -31,7 +30,7 @@ import {
 import { native } from "./native.js";
 import type { OwnershipPolicy } from "./ownership.js";
 import { AttributeWriter, fsTime, type UnpackWarning } from "./attribute-writer.js";
-import { KnownDirectories } from "./known-directories.js";
+import { DiskIndex, stateOf, type IndexNode } from "./disk-index.js";
 import { badHardlink, fsError } from "./target-errors.js";
 import { isPlainDirectory, lstatOrUndefined, onDisk, resolveParentInRoot, type ResolvedPath } from "./resolve-in-root.js";
 
@@ -42,13 +41,6 @@ const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
-
-/** Adds `key` to `seen`; false when it was there already. */
-function once(seen: Set<string>, key: string): boolean {
-  if (seen.has(key)) return false;
-  seen.add(key);
-  return true;
-}
 
 export interface DiskTargetOptions {
   readonly policy: OwnershipPolicy;
@@ -71,9 +63,10 @@ export interface ApplyStats {
 export class DiskTarget {
   readonly #root: Buffer;
   readonly #options: DiskTargetOptions;
-  readonly #dirTimes = new Map<string, number>();
   readonly #attributes: AttributeWriter;
-  readonly #known = new KnownDirectories();
+  readonly #index = new DiskIndex();
+  /** The layer being applied, counting from 1 (the index's `written` marks). */
+  #layer = 0;
 
   #rootAttributes: EntryAttributes | undefined;
   readonly stats: ApplyStats = { entries: 0, bytes: 0 };
@@ -87,16 +80,12 @@ export class DiskTarget {
 
   /** Applies one layer's entries in tar order; the layer's whiteouts affect only lower layers. */
   async applyLayer(entries: AsyncIterable<LayerEntry>): Promise<void> {
-    const written = new Set<string>();
-    // Whiteouts and opaque markers already applied in this layer: a repeat
-    // changes nothing (the lower content is gone) but walked the whole
-    // subtree again, quadratic in the repeats (issue #9).
-    const applied = new Set<string>();
+    this.#layer++;
     for await (const entry of entries) {
       if (this.#options.signal?.aborted === true) throw new AbortedError(this.#options.signal.reason);
       try {
         // Only files wait (for their data); everything else is applied without an await.
-        const writing = this.#apply(entry, written, applied);
+        const writing = this.#apply(entry);
         if (writing !== undefined) await writing;
       } catch (error) {
         throw withErrorContext(fsError(error, "write"), { entry: displayPath(entry.path) });
@@ -107,18 +96,17 @@ export class DiskTarget {
 
   /** Sets directory times (children are all written now) and the root's attributes, last. */
   finish(): void {
-    const keys = [...this.#dirTimes.keys()].sort((a, b) => b.length - a.length);
-    for (const key of keys) {
-      const path = pathFromKey(key);
+    // Children first: setting a child's time changes its parent's mtime.
+    this.#index.forEachDirectoryChildrenFirst((state, pathOf) => {
+      const path = pathOf();
       // A recorded directory may since have been replaced, or a parent turned
       // into a symlink: only touch it when no symlink leads there.
-      if (key === "" || !isPlainDirectory(this.#root, path, this.#known)) continue;
+      if (path.length === 0 || !isPlainDirectory(this.#root, path, this.#index)) return;
       const abs = onDisk(this.#root, path);
-      const mtime = this.#dirTimes.get(key) ?? 0;
-      const mode = this.#attributes.dirModes.get(key);
-      if (mode !== undefined) chmodSync(abs, mode);
+      if (state.dirMode !== undefined) chmodSync(abs, state.dirMode);
+      const mtime = state.dirTime ?? 0;
       lutimesSync(abs, fsTime(mtime), fsTime(mtime));
-    }
+    });
     const rootAttrs = this.#rootAttributes;
     if (rootAttrs === undefined) {
       chmodSync(this.#root, 0o755);
@@ -130,27 +118,38 @@ export class DiskTarget {
     lutimesSync(this.#root, fsTime(rootAttrs.mtime), fsTime(rootAttrs.mtime));
   }
 
-  #apply(entry: LayerEntry, written: Set<string>, applied: Set<string>): Promise<void> | undefined {
+  #apply(entry: LayerEntry): Promise<void> | undefined {
+    const index = this.#index;
     switch (entry.kind) {
-      case "whiteout":
-        if (!once(applied, `w/${pathKey(entry.path)}`)) return undefined;
-        if (isPlainDirectory(this.#root, parentPath(entry.path), this.#known)) this.#removeLower(entry.path, written);
+      // A repeated whiteout or opaque marker in one layer changes nothing
+      // (the lower content is gone) but walked the whole subtree again,
+      // quadratic in the repeats (issue #9).
+      case "whiteout": {
+        const state = index.state(entry.path);
+        if (state.whitedOut === this.#layer) return undefined;
+        state.whitedOut = this.#layer;
+        if (isPlainDirectory(this.#root, parentPath(entry.path), index)) this.#removeLower(entry.path, index.node(entry.path));
         return undefined;
-      case "opaque":
-        if (!once(applied, `o/${pathKey(entry.path)}`)) return undefined;
-        if (isPlainDirectory(this.#root, entry.path, this.#known)) {
+      }
+      case "opaque": {
+        const state = index.state(entry.path);
+        if (state.madeOpaque === this.#layer) return undefined;
+        state.madeOpaque = this.#layer;
+        if (isPlainDirectory(this.#root, entry.path, index)) {
+          const here = index.node(entry.path);
           for (const name of readdirSync(onDisk(this.#root, entry.path), { encoding: "buffer" })) {
-            this.#removeLower(childPath(entry.path, name), written);
+            this.#removeLower(childPath(entry.path, name), childNode(here, name));
           }
         }
         return undefined;
+      }
       default:
         break;
     }
     if (entry.path.length === 0) {
       // The root stays 0700 while unpacking; its own attributes come last.
       this.#rootAttributes = entry;
-      written.add("");
+      stateOf(index.root).written = this.#layer;
       return undefined;
     }
     const parent = resolveParentInRoot(this.#root, entry.path, true, (dir) => {
@@ -159,8 +158,8 @@ export class DiskTarget {
       if (this.#options.policy.privileged) lchownSync(made, 0, 0);
       chmodSync(made, 0o755);
       // Missing parents get time 0, so that unpacking is reproducible.
-      this.#dirTimes.set(pathKey(dir), 0);
-    }, this.#known);
+      index.state(dir).dirTime = 0;
+    }, index);
     // When the parent resolved to the entry's own parent it is that very slice
     // of the entry's path (same memory, same length): reuse the path.
     const sameParent =
@@ -169,23 +168,24 @@ export class DiskTarget {
       parent.byteOffset === entry.path.byteOffset &&
       parent.length === Math.max(0, entry.path.lastIndexOf(0x2f));
     const path = sameParent ? entry.path : childPath(parent as ResolvedPath, baseName(entry.path));
-    const key = pathKey(path);
     const abs = onDisk(this.#root, path);
+    // One walk per entry: the parent's node is the index's last walk now.
+    const state = index.state(path);
     let writing: Promise<void> | undefined;
     switch (entry.kind) {
       case "dir": {
-        const merge = this.#known.hasKey(key) || !this.#create(abs, () => mkdirSync(abs, 0o700), true);
+        const merge = index.isKnown(state) || !this.#create(abs, () => mkdirSync(abs, 0o700), true);
         // chown clears security.capability, so xattrs come after it.
-        this.#attributes.ownerAndMode(abs, entry, "dir", key);
+        this.#attributes.ownerAndMode(abs, entry, "dir", state);
         this.#attributes.xattrs(abs, entry, "dir", merge);
-        this.#known.addKey(key);
-        this.#dirTimes.set(key, entry.mtime);
+        index.markKnown(state);
+        state.dirTime = entry.mtime;
         break;
       }
       case "file": {
         let fd = -1;
         this.#create(abs, () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))));
-        writing = this.#writeFile(fd, abs, key, entry, entry.body);
+        writing = this.#writeFile(fd, abs, this.#parentSetgid(path), entry, entry.body);
         break;
       }
       case "symlink":
@@ -193,7 +193,7 @@ export class DiskTarget {
         this.#attributes.finishNode(abs, entry, "symlink");
         break;
       case "hardlink":
-        this.#hardlink(abs, key, entry.target);
+        this.#hardlink(abs, path, entry.target);
         break;
       case "char":
       case "block":
@@ -208,13 +208,17 @@ export class DiskTarget {
           this.#options.onWarning?.({ kind: "device-replaced", path: displayPath(path), detail: `${entry.kind} replaced by an empty file (rootless)` });
           let fd = -1;
           this.#create(abs, () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))));
-          writing = this.#writeFile(fd, abs, key, entry, []);
+          writing = this.#writeFile(fd, abs, this.#parentSetgid(path), entry, []);
         }
         break;
     }
     // Nothing else runs before the write ends: the caller awaits it before the next entry.
-    written.add(key);
+    state.written = this.#layer;
     return writing;
+  }
+
+  #parentSetgid(path: EntryPath): boolean {
+    return this.#index.node(parentPath(path))?.value?.setgid === true;
   }
 
   /**
@@ -244,7 +248,7 @@ export class DiskTarget {
       return;
     }
     rmSync(abs, { recursive: true, force: true });
-    this.#known.forgetAll();
+    this.#index.forgetAll();
   }
 
 
@@ -254,7 +258,7 @@ export class DiskTarget {
    * undefined) when the body's bytes are all in hand, as they are for most
    * files: a promise per file was a measurable share of the main thread.
    */
-  #writeFile(fd: number, abs: Buffer, key: string, entry: EntryAttributes, body: EntryBody | Iterable<Buffer>): Promise<void> | undefined {
+  #writeFile(fd: number, abs: Buffer, parentSetgid: boolean, entry: EntryAttributes, body: EntryBody | Iterable<Buffer>): Promise<void> | undefined {
     let waiting = false;
     try {
       const readAvailable = "readAvailable" in body ? body.readAvailable : undefined;
@@ -262,25 +266,25 @@ export class DiskTarget {
         for (let chunk = readAvailable(); chunk !== null; chunk = readAvailable()) {
           if (chunk === undefined) {
             waiting = true;
-            return this.#writeRest(fd, abs, key, entry, body);
+            return this.#writeRest(fd, abs, parentSetgid, entry, body);
           }
           this.#writeChunk(fd, chunk);
         }
-        this.#finishFile(fd, abs, key, entry);
+        this.#finishFile(fd, abs, parentSetgid, entry);
         return undefined;
       }
       waiting = true;
-      return this.#writeRest(fd, abs, key, entry, body);
+      return this.#writeRest(fd, abs, parentSetgid, entry, body);
     } finally {
       if (!waiting) closeSync(fd);
     }
   }
 
   /** The rest of a file whose bytes must be awaited; closes it. */
-  async #writeRest(fd: number, abs: Buffer, key: string, entry: EntryAttributes, body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
+  async #writeRest(fd: number, abs: Buffer, parentSetgid: boolean, entry: EntryAttributes, body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
     try {
       for await (const chunk of body) this.#writeChunk(fd, chunk);
-      this.#finishFile(fd, abs, key, entry);
+      this.#finishFile(fd, abs, parentSetgid, entry);
     } finally {
       closeSync(fd);
     }
@@ -292,19 +296,19 @@ export class DiskTarget {
     this.stats.bytes += chunk.length;
   }
 
-  #finishFile(fd: number, abs: Buffer, key: string, entry: EntryAttributes): void {
-    this.#attributes.fileOwnerAndMode(fd, key, entry);
+  #finishFile(fd: number, abs: Buffer, parentSetgid: boolean, entry: EntryAttributes): void {
+    this.#attributes.fileOwnerAndMode(fd, entry, parentSetgid);
     this.#attributes.xattrs(abs, entry, "file", false);
     futimesSync(fd, fsTime(entry.mtime), fsTime(entry.mtime));
   }
 
-  #hardlink(abs: Buffer, key: string, target: EntryPath): void {
-    const parent = resolveParentInRoot(this.#root, target, false, undefined, this.#known);
+  #hardlink(abs: Buffer, path: EntryPath, target: EntryPath): void {
+    const parent = resolveParentInRoot(this.#root, target, false, undefined, this.#index);
     const targetPath = parent === undefined ? undefined : childPath(parent, baseName(target));
     const stats = targetPath === undefined ? undefined : lstatOrUndefined(onDisk(this.#root, targetPath));
     if (targetPath === undefined || stats === undefined) throw badHardlink(target, "does not exist");
     if (stats.isDirectory()) throw badHardlink(target, "is a directory");
-    if (pathKey(targetPath) === key) return;
+    if (targetPath.equals(path)) return;
     try {
       this.#create(abs, () => linkSync(onDisk(this.#root, targetPath), abs));
     } catch (error) {
@@ -314,18 +318,19 @@ export class DiskTarget {
   }
 
 
-
-
-  /** Removes what lower layers put at `path` and below, keeping what this layer wrote. */
-  #removeLower(path: EntryPath, written: Set<string>): boolean {
-    const key = pathKey(path);
+  /**
+   * Removes what lower layers put at `path` and below, keeping what this
+   * layer wrote. `node` is the index's node for `path`: where there is
+   * none, nothing at or below it was written and it all goes at once.
+   */
+  #removeLower(path: EntryPath, node: IndexNode | undefined): boolean {
     const abs = onDisk(this.#root, path);
     const stats = lstatOrUndefined(abs);
     if (stats === undefined) return false;
-    let keep = written.has(key);
-    if (stats.isDirectory()) {
+    let keep = node?.value?.written === this.#layer;
+    if (stats.isDirectory() && node !== undefined) {
       for (const name of readdirSync(abs, { encoding: "buffer" })) {
-        if (this.#removeLower(childPath(path, name), written)) keep = true;
+        if (this.#removeLower(childPath(path, name), childNode(node, name))) keep = true;
       }
     }
     if (!keep) this.#remove(abs, stats.isDirectory());

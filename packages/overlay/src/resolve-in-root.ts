@@ -1,6 +1,6 @@
 import { lstatSync, mkdirSync, readlinkSync, type Stats } from "node:fs";
 import { BadEntryError, displayPath, joinPath, parentPath, splitPath, type EntryPath } from "@strata/layer";
-import type { KnownDirectories } from "./known-directories.js";
+import type { DiskIndex, IndexNode } from "./disk-index.js";
 import { MAX_SYMLINK_FOLLOWS } from "./model.js";
 
 /** Components one parent resolution may walk, symlink targets included. */
@@ -34,12 +34,14 @@ export function resolveParentInRoot(
   path: EntryPath,
   create: boolean,
   onCreate: (dir: ResolvedPath) => void = () => {},
-  known?: KnownDirectories,
+  known?: DiskIndex,
 ): ResolvedPath | undefined {
   const parent = parentPath(path);
   if (known?.has(parent) === true) return parent as ResolvedPath;
   const pending = splitPath(parent);
   const resolved: Buffer[] = [];
+  // nodes[i]: the index node of resolved[0..i) (each one a known directory).
+  const nodes: (IndexNode | undefined)[] = [known?.root];
   let follows = 0;
   let steps = 0;
   while (pending.length > 0) {
@@ -52,34 +54,41 @@ export function resolveParentInRoot(
       });
     }
     const part = pending.shift() as Buffer;
-    const text = part.toString("latin1");
-    if (text === ".") continue;
-    if (text === "..") {
-      resolved.pop();
+    if (isDot(part)) continue;
+    if (isDotDot(part)) {
+      if (resolved.length > 0) {
+        resolved.pop();
+        nodes.pop();
+      }
+      continue;
+    }
+    const here = nodes[nodes.length - 1];
+    const knownChild = known?.knownChild(here, part);
+    if (knownChild !== undefined) {
+      resolved.push(part);
+      nodes.push(knownChild);
       continue;
     }
     const candidate = joinPath([...resolved, part]);
-    if (known?.has(candidate) === true) {
-      resolved.push(part);
-      continue;
-    }
     const abs = onDisk(root, candidate);
     const stats = lstatOrUndefined(abs);
-    if (stats === undefined) {
-      if (!create) return undefined;
-      mkdirSync(abs, 0o755);
-      onCreate(candidate as ResolvedPath);
+    if (stats === undefined || stats.isDirectory()) {
+      if (stats === undefined) {
+        if (!create) return undefined;
+        mkdirSync(abs, 0o755);
+        onCreate(candidate as ResolvedPath);
+      }
       resolved.push(part);
-      known?.add(candidate);
-    } else if (stats.isDirectory()) {
-      resolved.push(part);
-      known?.add(candidate);
+      nodes.push(here === undefined || known === undefined ? undefined : known.addChild(here, part));
     } else if (stats.isSymbolicLink()) {
       if (++follows > MAX_SYMLINK_FOLLOWS) {
         throw new BadEntryError("STRATA_SYMLINK_LOOP", `too many symlinks resolving ${displayPath(path)}`);
       }
       const target = readlinkSync(abs, { encoding: "buffer" });
-      if (target[0] === 0x2f) resolved.length = 0;
+      if (target[0] === 0x2f) {
+        resolved.length = 0;
+        nodes.length = 1;
+      }
       pending.unshift(...splitPath(target));
     } else {
       throw new BadEntryError("STRATA_PARENT_NOT_DIRECTORY", `a parent of ${displayPath(path)} is not a directory`);
@@ -88,8 +97,16 @@ export function resolveParentInRoot(
   return joinPath(resolved) as ResolvedPath;
 }
 
+function isDot(part: Buffer): boolean {
+  return part.length === 1 && part[0] === 0x2e;
+}
+
+function isDotDot(part: Buffer): boolean {
+  return part.length === 2 && part[0] === 0x2e && part[1] === 0x2e;
+}
+
 /** True when `path` and each of its ancestors is a real directory (no symlink followed). */
-export function isPlainDirectory(root: Buffer, path: EntryPath, known?: KnownDirectories): boolean {
+export function isPlainDirectory(root: Buffer, path: EntryPath, known?: DiskIndex): boolean {
   if (known?.has(path) === true) return true;
   const parts = splitPath(path);
   for (let i = 1; i <= parts.length; i++) {
