@@ -1,10 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundle } from "@strata/bundle";
 import { tempDir } from "./support/layers.js";
 import { run, umociUnavailable } from "./support/umoci.js";
+import { canRunAsNobody, NOBODY, runAsNobody, strataAsNobody } from "./support/as-nobody.js";
 
 const unavailable = umociUnavailable();
 const runcMissing = spawnSync("sh", ["-c", "command -v runc"]).status !== 0;
@@ -113,5 +114,37 @@ describe.skipIf(unavailable !== undefined)("bundle conformance: config.json fiel
     spawnSync("runc", ["delete", "--force", id]);
     expect(result.stderr).toBe("");
     expect(result.stdout.split("\n")).toEqual(["uid=1000(app) gid=1000(app) groups=10(wheel),29(audio)", "/work", "hello=world", ""]);
+  });
+
+  // runc refuses a user namespace without container root mapped, and without
+  // privilege only the caller's own uid can be mapped: the image's user app
+  // (1000, in groups 10 and 29) cannot be kept, so the process runs as root
+  // in the namespace, with a warning (it failed with "cannot set uid to
+  // unmapped user" before, issue #9).
+  it.skipIf(runcMissing || !canRunAsNobody)("an unprivileged user's bundle of an image with a non-root user runs under rootless runc, as root in its namespace", () => {
+    const box = join(work.path, "nobody");
+    mkdirSync(box, { mode: 0o755 });
+    chownSync(box, NOBODY, NOBODY);
+    const image = join(box, "image");
+    spawnSync("cp", ["-r", layout, image]);
+    spawnSync("chown", ["-R", `${NOBODY}:${NOBODY}`, image]);
+    chmodSync(work.path, 0o755);
+    const dir = join(box, "bundle");
+    const made = strataAsNobody(work.path, ["bundle", `oci:${image}:named`, dir, "--", "/bin/sh", "-c", "id -u; id -g; echo $HOME"]);
+    expect(made.status).toBe(0);
+    expect(made.stderr).toContain('warning: the image runs as "app" (uid 1000, gid 1000, groups 10,29)');
+    const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Json;
+    expect(config.linux.uidMappings).toEqual([{ containerID: 0, hostID: NOBODY, size: 1 }]);
+    const state = join(box, "runc-state");
+    mkdirSync(state);
+    chownSync(state, NOBODY, NOBODY);
+    const result = runAsNobody("runc", ["--root", state, "run", "--bundle", dir, `strata-rootless-${process.pid}`]);
+    runAsNobody("runc", ["--root", state, "delete", "--force", `strata-rootless-${process.pid}`]);
+    expect({ status: result.status, stdout: result.stdout }).toEqual({ status: 0, stdout: "0\n0\n/home/app\n" });
+    // An explicit non-root --user cannot be honoured: refused, nothing written.
+    const refused = strataAsNobody(work.path, ["bundle", "--user", "app", `oci:${image}:named`, join(box, "refused")]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("code: STRATA_BAD_RUNTIME_CONFIG");
+    expect(existsSync(join(box, "refused"))).toBe(false);
   });
 });

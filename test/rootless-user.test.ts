@@ -1,33 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readLayer, writeTar, type TarMember } from "@strata/layer";
 import { writeOciLayout } from "@strata/image";
 import { diffSnapshots, ReferenceModel, snapshotDisk, snapshotModel } from "@strata/overlay";
 import { memoryLayer, tempDir } from "./support/layers.js";
+import { canRunAsNobody, NOBODY, strataAsNobody, strataAsNobodyAsync } from "./support/as-nobody.js";
 
-const MAIN = join(import.meta.dirname, "..", "packages", "cli", "dist", "main.js");
-const OVERLAY = join(import.meta.dirname, "..", "packages", "overlay", "dist", "index.js");
-const LAYER = join(import.meta.dirname, "..", "packages", "layer", "dist", "index.js");
-const NOBODY = 65534;
-const canSwitch = process.getuid?.() === 0;
-if (!canSwitch) console.warn("unprivileged-user test skipped: needs root to run strata as another user");
-
-// Runs the CLI as nobody. Modules, the lazily loaded addon and the blob
-// workers are loaded while still root, then privileges are dropped: the
-// checkout may sit in a directory nobody cannot enter (a CI clone under a
-// 0700 mktemp dir).
-const WRAPPER = `
-const [mainJs, overlayJs, layerJs, ...args] = process.argv.slice(2);
-const { main } = await import(mainJs);
-(await import(overlayJs)).native();
-await (await import(layerJs)).prepareBlobWorkers();
-process.setgroups([]);
-process.setgid(${NOBODY});
-process.setuid(${NOBODY});
-process.exitCode = await main(args);
-`;
+if (!canRunAsNobody) console.warn("unprivileged-user test skipped: needs root to run strata as another user");
 
 const work = tempDir("strata-rootless-");
 afterAll(() => work.remove());
@@ -50,7 +31,7 @@ const layers: TarMember[][] = [
   ],
 ];
 
-describe.skipIf(!canSwitch)("unpacking as an unprivileged user", () => {
+describe.skipIf(!canRunAsNobody)("unpacking as an unprivileged user", () => {
   it("writes into read-only directories, records owners, and matches the rootless model", async () => {
     const dir = join(work.path, "box");
     mkdirSync(dir);
@@ -60,13 +41,38 @@ describe.skipIf(!canSwitch)("unpacking as an unprivileged user", () => {
     writeOciLayout(layout, { layers: layers.map((members) => ({ tar: writeTar(members) })), tag: "t" });
     spawnSync("chown", ["-R", `${NOBODY}:${NOBODY}`, layout]);
     const dest = join(dir, "rootfs");
-    const wrapper = join(work.path, "as-nobody.mjs");
-    writeFileSync(wrapper, WRAPPER);
-    const result = spawnSync(process.execPath, [wrapper, MAIN, OVERLAY, LAYER, "unpack", `oci:${layout}:t`, dest], { encoding: "utf8" });
+    const result = strataAsNobody(work.path, ["unpack", `oci:${layout}:t`, dest]);
     expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: expect.stringContaining("device-replaced") });
     const model = new ReferenceModel({ privileged: false, uid: NOBODY, gid: NOBODY });
     for (const members of layers) await model.applyLayer(readLayer(memoryLayer(writeTar(members))));
     expect(diffSnapshots(snapshotModel(model), snapshotDisk(dest))).toEqual([]);
     expect(snapshotDisk(dest).get("ro")?.mode).toBe(0o555);
+  });
+
+  // The losers of a race for one DEST used to leave their staging
+  // directories behind, with 0555/0500 directories inside that their owner
+  // could not remove without chmod (issue #9, class 7).
+  it("three unpacks into one DEST at once: one DEST equal to the model, no staging directory left", async () => {
+    const dir = join(work.path, "race");
+    mkdirSync(dir);
+    chownSync(dir, NOBODY, NOBODY);
+    chmodSync(work.path, 0o755);
+    const many: TarMember[] = [...(layers[0] as TarMember[]), ...Array.from({ length: 3000 }, (_, i): TarMember => ({ name: `ro/sub/many${i}`, type: "file", data: "m", mode: 0o444, mtime: 1000 }))];
+    const raceLayers = [many, layers[1] as TarMember[]];
+    const layout = join(dir, "image");
+    writeOciLayout(layout, { layers: raceLayers.map((members) => ({ tar: writeTar(members) })), tag: "t" });
+    spawnSync("chown", ["-R", `${NOBODY}:${NOBODY}`, layout]);
+    const dest = join(dir, "rootfs");
+    const runs = await Promise.all([0, 1, 2].map(() => strataAsNobodyAsync(work.path, ["unpack", "--quiet", `oci:${layout}:t`, dest])));
+    // Each run either wins or fails with a typed error (DEST taken), never a crash.
+    for (const run of runs) {
+      if (run.status !== 0) expect(run.stderr).toMatch(/code: STRATA_[A-Z_]+/);
+      expect(run.stderr).not.toContain("internal error");
+    }
+    expect(runs.filter((run) => run.status === 0).length).toBeGreaterThanOrEqual(1);
+    expect(readdirSync(dir).sort()).toEqual(["image", "rootfs"]);
+    const model = new ReferenceModel({ privileged: false, uid: NOBODY, gid: NOBODY });
+    for (const members of raceLayers) await model.applyLayer(readLayer(memoryLayer(writeTar(members))));
+    expect(diffSnapshots(snapshotModel(model), snapshotDisk(dest))).toEqual([]);
   });
 });

@@ -4,9 +4,9 @@ import { withErrorContext } from "@strata/layer";
 import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings } from "@strata/overlay";
 import { unpack, type UnpackOptions, type UnpackResult } from "strata";
 import { readAccounts } from "./accounts.js";
-import { runtimeConfig, type RuntimeOverrides } from "./runtime-config.js";
+import { runtimeConfig, type BundleWarning, type RuntimeOverrides } from "./runtime-config.js";
 
-export interface BundleOptions extends Omit<UnpackOptions, "dest">, Omit<RuntimeOverrides, "rootless"> {
+export interface BundleOptions extends Omit<UnpackOptions, "dest">, Omit<RuntimeOverrides, "rootless" | "onWarning"> {
   /** The bundle directory to create (absent or empty): DIR/config.json and DIR/rootfs. Mode 0700. */
   readonly dir: string;
 }
@@ -16,6 +16,8 @@ export interface BundleResult {
   readonly unpack: UnpackResult;
   /** The config.json written. */
   readonly config: Record<string, unknown>;
+  /** Where the config differs from what the image asks (the unpack's own warnings are in `unpack`). */
+  readonly warnings: readonly BundleWarning[];
 }
 
 /**
@@ -33,6 +35,7 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     const rootfs = join(staging, "rootfs");
     const unpacked = await unpack({ ...unpackOptions, dest: rootfs });
     const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
+    const warnings: BundleWarning[] = [];
     const config = runtimeConfig(unpacked.image.config, readAccounts(rootfs), {
       ...(args === undefined ? {} : { args }),
       ...(env === undefined ? {} : { env }),
@@ -41,10 +44,11 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
       ...(tty === undefined ? {} : { tty }),
       ...(hostname === undefined ? {} : { hostname }),
       ...(rootless ? { rootless: { hostUid: process.geteuid?.() ?? 0, hostGid: process.getegid?.() ?? 0 } } : {}),
+      onWarning: (warning) => warnings.push(warning),
     });
     writeFileSync(join(staging, "config.json"), `${JSON.stringify(config, null, "\t")}\n`, { mode: 0o644 });
     commitStaging(staging, target);
-    return { dir, unpack: { ...unpacked, dest: join(dir, "rootfs") }, config };
+    return { dir, unpack: { ...unpacked, dest: join(dir, "rootfs") }, config, warnings };
   } catch (error) {
     discardStaging(staging);
     throw withErrorContext(error, { image: options.image });

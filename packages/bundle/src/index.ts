@@ -1,5 +1,5 @@
 export { bundle, type BundleOptions, type BundleResult } from "./bundle.js";
-export { runtimeConfig, type RuntimeOverrides } from "./runtime-config.js";
+export { runtimeConfig, type BundleWarning, type RuntimeOverrides } from "./runtime-config.js";
 export { resolveUser, type AccountFiles, type ResolvedUser } from "./user-spec.js";
 export { parseGroup, parsePasswd, type GroupEntry, type PasswdEntry } from "./passwd.js";
 export { readAccounts, readFileInRoot } from "./accounts.js";

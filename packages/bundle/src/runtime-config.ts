@@ -1,7 +1,7 @@
 import type { ImageConfig } from "@strata/image";
 import { BundleError } from "./errors.js";
 import type { AccountFiles } from "./user-spec.js";
-import { resolveUser } from "./user-spec.js";
+import { resolveUser, type ResolvedUser } from "./user-spec.js";
 import { DEFAULT_PATH, defaultCapabilities, defaultMounts, defaultNamespaces, MASKED_PATHS, READONLY_PATHS, volumeMount } from "./runtime-defaults.js";
 
 export interface RuntimeOverrides {
@@ -17,8 +17,38 @@ export interface RuntimeOverrides {
   readonly tty?: boolean;
   /** Rootless: a user namespace mapping the host ids below to root, no network namespace, no cgroup mount. */
   readonly rootless?: { readonly hostUid: number; readonly hostGid: number };
+  /** Told when the config cannot do exactly what the image asks (a rootless bundle runs a non-root image user as root). */
+  readonly onWarning?: (warning: BundleWarning) => void;
   /** Default "strata". */
   readonly hostname?: string;
+}
+
+/** What a bundle does differently from what the image asks. */
+export interface BundleWarning {
+  readonly kind: "rootless-user";
+  readonly detail: string;
+}
+
+/**
+ * The process user of a rootless bundle. Without privilege only one id can be
+ * mapped (the caller's), and runc needs container root mapped (it refuses a
+ * namespace without it), so the process runs as root in the namespace, which
+ * is the caller on the host. An image user other than root becomes root with
+ * a warning; an explicit --user other than root is refused.
+ */
+function rootlessUser(user: ResolvedUser, spec: string, explicit: boolean, onWarning: RuntimeOverrides["onWarning"]): ResolvedUser {
+  if (user.uid === 0 && user.gid === 0 && user.additionalGids.length === 0) return user;
+  const asked = `${JSON.stringify(spec)} (uid ${user.uid}, gid ${user.gid}${user.additionalGids.length > 0 ? `, groups ${user.additionalGids.join(",")}` : ""})`;
+  if (explicit) {
+    throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", `a rootless bundle cannot run as --user ${asked}: without privilege only your own uid can be mapped, and runc needs it mapped to root`, {
+      hint: "leave out --user (the process runs as root in its user namespace, which is you on the host), or run strata bundle as root",
+    });
+  }
+  onWarning?.({
+    kind: "rootless-user",
+    detail: `the image runs as ${asked}; a rootless bundle maps only your uid, to root, so the process runs as root in its user namespace (you on the host); run strata bundle as root to keep the image's user`,
+  });
+  return { ...user, uid: 0, gid: 0, additionalGids: [] };
 }
 
 function strings(value: unknown, what: string): string[] {
@@ -94,9 +124,10 @@ export function runtimeConfig(config: ImageConfig, accounts: AccountFiles, overr
   const cwd = overrides.cwd ?? text(runtime.WorkingDir) ?? "/";
   if (!cwd.startsWith("/")) throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", `working directory ${JSON.stringify(cwd)} is not absolute`);
   const userSpec = overrides.user ?? (typeof runtime.User === "string" ? runtime.User : "");
-  const user = resolveUser(userSpec, accounts);
-  const tty = overrides.tty ?? false;
   const rootless = overrides.rootless;
+  const resolved = resolveUser(userSpec, accounts);
+  const user = rootless === undefined ? resolved : rootlessUser(resolved, userSpec, overrides.user !== undefined, overrides.onWarning);
+  const tty = overrides.tty ?? false;
   const volumes = keys(runtime.Volumes);
   return {
     ociVersion: "1.0.2",

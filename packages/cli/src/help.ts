@@ -89,7 +89,10 @@ Options (as for unpack, plus):
   --cwd DIR              working directory (default: the image's, or /)
   --user USER[:GROUP]    user, as name, uid, name:group, uid:gid, ...
   --rootless             a user namespace mapping you to root, no network
-                         namespace, no cgroup mount (as runc spec --rootless)
+                         namespace, no cgroup mount (as runc spec --rootless);
+                         the default when not run as root. Only your uid can
+                         be mapped, so an image user other than root runs as
+                         root in the namespace (with a warning)
   --json                 print config.json instead of a summary
 
 Example:

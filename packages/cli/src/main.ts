@@ -158,6 +158,7 @@ async function runBundle(argv: string[]): Promise<number> {
     process.stdout.write(`bundle ${dir}: config.json and rootfs (${u.layers} layers, ${u.entries} entries) from ${u.image.reference}; run it with: runc run -b ${dir} ID\n`);
     printWarnings(u.warnings);
   }
+  for (const w of result.warnings) process.stderr.write(`warning: ${w.detail}\n`);
   return 0;
 }
 

@@ -208,6 +208,22 @@ describe("readLayer on the worker thread", () => {
     expect(await hashes(await fileLayer(memoryLayer(big, { compression: "none" }), join(blobs.path, "big.tar")))).toEqual(files);
   });
 
+  // The worker counts the blob's bytes as it reads them: a descriptor that
+  // understates the size fails on the first read, not after decompressing
+  // everything (a lying size must not buy unbounded work, issue #9).
+  it("fails a blob longer than its descriptor on the first read, before its entries come out", async () => {
+    const layer = await fileLayer(gzipped, join(blobs.path, "understated.gz"));
+    let seen = 0;
+    const read = async (): Promise<void> => {
+      for await (const entry of readLayer({ ...layer, size: 1000 })) {
+        if (entry.kind === "file") for await (const part of entry.body) void part;
+        seen++;
+      }
+    };
+    await expect(read()).rejects.toMatchObject({ code: "STRATA_SIZE_MISMATCH" });
+    expect(seen).toBeLessThan(files.size / 10);
+  });
+
   it("reads a blob that is a range inside a larger file (docker-archive), and an empty range", async () => {
     const blob = gzipSync(big);
     const path = join(blobs.path, "archive");

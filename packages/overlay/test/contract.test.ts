@@ -221,6 +221,15 @@ describe("rule 7: attributes", () => {
     const t = await tree([[file("su", "x", { mode: 0o6755, uid: 1000, gid: 1000 })]]);
     expect(node(t, "su")).toMatchObject({ mode: 0o6755, uid: 1000, gid: 1000 });
   });
+  // mkdir and open under a setgid directory take its group (and mkdir its
+  // setgid bit): what strata creates is owned explicitly (issue #9).
+  it("under a setgid directory, implied parents are 0:0 0755 and a root file keeps group 0", async () => {
+    const t = await tree([[dir("s", { mode: 0o2775, gid: 50 })], [file("s/new/deep/f", "x"), file("s/g", "x")]]);
+    expect(node(t, "s")).toMatchObject({ mode: 0o2775, gid: 50 });
+    expect(node(t, "s/new")).toMatchObject({ mode: 0o755, uid: 0, gid: 0 });
+    expect(node(t, "s/new/deep")).toMatchObject({ mode: 0o755, uid: 0, gid: 0 });
+    expect(node(t, "s/g")).toMatchObject({ uid: 0, gid: 0 });
+  });
   it("keeps xattrs, an empty value included", async () => {
     const t = await tree([[file("f", "x", { xattrs: { "user.empty": "", "trusted.k": Buffer.from([0, 1]), "security.capability": Buffer.from("0100000200040000000000000000000000000000", "hex") } })]]);
     expect(node(t, "f")?.xattrs).toEqual(["security.capability=0100000200040000000000000000000000000000", "trusted.k=0001", "user.empty="]);
