@@ -10,7 +10,7 @@ import { createWriteStream, mkdirSync, renameSync, writeFileSync } from "node:fs
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createGzip } from "node:zlib";
-import { encodeMember } from "@strata/layer";
+import { encodeMember } from "@strata-oci/layer";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { entries: { type: "string" }, seed: { type: "string" } } });
 const out = positionals[0];

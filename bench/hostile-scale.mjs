@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compress as zstdCompress } from "zstd-napi";
-import { writeOciLayout } from "@strata/image";
-import { writeTar } from "@strata/layer";
+import { writeOciLayout } from "@strata-oci/image";
+import { writeTar } from "@strata-oci/layer";
 
-const BIN = join(import.meta.dirname, "..", "packages", "cli", "bin", "strata.js");
+const BIN = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js");
 const file = (name, data = "x", extra = {}) => ({ name, type: "file", data, ...extra });
 
 const CASES = {

@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 const [image, parent = "/dev/shm"] = process.argv.slice(2);
 if (image === undefined) throw new Error("usage: node bench/profile.mjs IMAGE [DEST_PARENT]");
 const work = mkdtempSync(join(parent, "strata-profile-"));
-const bin = resolve(import.meta.dirname, "..", "packages", "cli", "bin", "strata.js");
+const bin = resolve(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js");
 const started = process.hrtime.bigint();
 // GNU time gives the whole process's CPU (all threads): main thread + the libuv pool, where zlib inflates.
 // The preload prints each thread's CPU (from /proc/self/task) as the process exits.

@@ -66,7 +66,7 @@ function timed(cmd, args) {
 }
 
 const tools = {
-  strata: (img, dest) => timed(process.execPath, [join(root, "packages/cli/bin/strata.js"), "unpack", "--quiet", img.ref, dest]),
+  strata: (img, dest) => timed(process.execPath, [join(root, "packages/strata/bin/strata.js"), "unpack", "--quiet", img.ref, dest]),
   "tar -xzf": (img, dest) => {
     // One shell so that the layers run back to back, as a script would.
     mkdirSync(dest);

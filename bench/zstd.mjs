@@ -5,7 +5,7 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { compress } from "zstd-napi";
-import { decompressChunks } from "@strata/layer";
+import { decompressChunks } from "@strata-oci/layer";
 
 const dir = join(import.meta.dirname, "data", "img-20000", "blobs", "sha256");
 const blob = process.argv[2] ?? readdirSync(dir).map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundle } from "@strata/bundle";
+import { bundle } from "@strata-oci/bundle";
 import { tempDir } from "./support/layers.js";
 import { run, umociUnavailable } from "./support/umoci.js";
 import { canRunAsNobody, NOBODY, runAsNobody, strataAsNobody } from "./support/as-nobody.js";

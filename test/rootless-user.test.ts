@@ -2,9 +2,9 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { readLayer, writeTar, type TarMember } from "@strata/layer";
-import { writeOciLayout } from "@strata/image";
-import { diffSnapshots, ReferenceModel, snapshotDisk, snapshotModel } from "@strata/overlay";
+import { readLayer, writeTar, type TarMember } from "@strata-oci/layer";
+import { writeOciLayout } from "@strata-oci/image";
+import { diffSnapshots, ReferenceModel, snapshotDisk, snapshotModel } from "@strata-oci/overlay";
 import { memoryLayer, tempDir } from "./support/layers.js";
 import { canRunAsNobody, NOBODY, strataAsNobody, strataAsNobodyAsync } from "./support/as-nobody.js";
 

@@ -3,15 +3,15 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeTar, type TarMember } from "@strata/layer";
-import { writeOciLayout } from "@strata/image";
+import { writeTar, type TarMember } from "@strata-oci/layer";
+import { writeOciLayout } from "@strata-oci/image";
 import { canaryChanges, plantCanaries } from "./sandbox.js";
 
 // Issue #9 class 1: containment must not depend on the filesystem mapping
 // names to entries one to one. A case-insensitive FUSE passthrough (the
 // kernel here has no CONFIG_UNICODE, so no ext4/tmpfs casefold) stands in for
 // casefold ext4, CIFS and folding FUSE filesystems.
-const BIN = join(import.meta.dirname, "..", "..", "packages", "cli", "bin", "strata.js");
+const BIN = join(import.meta.dirname, "..", "..", "packages", "strata", "bin", "strata.js");
 const FS = join(import.meta.dirname, "..", "support", "casefold-fs.py");
 const PYTHON = "/usr/bin/python3";
 

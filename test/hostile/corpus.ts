@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { compress as zstdCompress } from "zstd-napi";
 
-import { encodeMember, writeTar, type StrataErrorCode, type TarMember } from "@strata/layer";
+import { encodeMember, writeTar, type StrataErrorCode, type TarMember } from "@strata-oci/layer";
 import { editConfig, editManifest, layerBlob, replaceLayerBlob } from "./layout-edit.js";
 
 /** What a case may refer to: the absolute path of a canary directory outside the sandbox. */

@@ -5,11 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { encodeMember, writeTar, type TarMember } from "@strata/layer";
-import { writeOciLayout } from "@strata/image";
-import { diffSnapshots, snapshotDisk } from "@strata/overlay";
+import { encodeMember, writeTar, type TarMember } from "@strata-oci/layer";
+import { writeOciLayout } from "@strata-oci/image";
+import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
 
-const BIN = join(import.meta.dirname, "..", "..", "packages", "cli", "bin", "strata.js");
+const BIN = join(import.meta.dirname, "..", "..", "packages", "strata", "bin", "strata.js");
 const root = mkdtempSync(join(tmpdir(), "strata-faults-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

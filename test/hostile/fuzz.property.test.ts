@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { encodeMember, StrataError, writeTar, type TarMember } from "@strata/layer";
-import { writeOciLayout } from "@strata/image";
-import { unpack } from "strata";
+import { encodeMember, StrataError, writeTar, type TarMember } from "@strata-oci/layer";
+import { writeOciLayout } from "@strata-oci/image";
+import { unpack } from "@strata-oci/core";
 import { canaryChanges, plantCanaries } from "./sandbox.js";
 
 const root = mkdtempSync(join(tmpdir(), "strata-fuzz-"));

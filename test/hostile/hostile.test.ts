@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { writeTar } from "@strata/layer";
-import { writeOciLayout } from "@strata/image";
+import { writeTar } from "@strata-oci/layer";
+import { writeOciLayout } from "@strata-oci/image";
 import { HOSTILE_CASES, type CaseContext } from "./corpus.js";
 import { canaryChanges, listing, makeSandbox, plantCanaries } from "./sandbox.js";
 
-const BIN = join(import.meta.dirname, "..", "..", "packages", "cli", "bin", "strata.js");
+const BIN = join(import.meta.dirname, "..", "..", "packages", "strata", "bin", "strata.js");
 
 // A canary directory at an absolute location outside every sandbox, named by
 // the cases that aim absolute symlinks and hardlinks at it.

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import type { TarMember } from "@strata/layer";
+import type { TarMember } from "@strata-oci/layer";
 
 /** A small namespace so that random entries collide, replace and shadow each other. */
 const component = fc.constantFrom("a", "b", "c");

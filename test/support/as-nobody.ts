@@ -6,7 +6,7 @@ export const NOBODY = 65534;
 /** Only root can run a command as another user. */
 export const canRunAsNobody = process.getuid?.() === 0;
 
-const MAIN = join(import.meta.dirname, "..", "..", "packages", "cli", "dist", "main.js");
+const MAIN = join(import.meta.dirname, "..", "..", "packages", "strata", "dist", "main.js");
 const OVERLAY = join(import.meta.dirname, "..", "..", "packages", "overlay", "dist", "index.js");
 const LAYER = join(import.meta.dirname, "..", "..", "packages", "layer", "dist", "index.js");
 

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
-import { readLayer, writeTar, type Layer, type LayerEntry, type TarMember } from "@strata/layer";
-import { DiskTarget, ReferenceModel, snapshotDisk, snapshotModel, type OwnershipPolicy, type TreeSnapshot } from "@strata/overlay";
+import { readLayer, writeTar, type Layer, type LayerEntry, type TarMember } from "@strata-oci/layer";
+import { DiskTarget, ReferenceModel, snapshotDisk, snapshotModel, type OwnershipPolicy, type TreeSnapshot } from "@strata-oci/overlay";
 
 export function sha256(data: Buffer): string {
   return `sha256:${createHash("sha256").update(data).digest("hex")}`;

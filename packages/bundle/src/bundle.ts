@@ -1,10 +1,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { withErrorContext } from "@strata/layer";
-import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings } from "@strata/overlay";
-import { unpack, type UnpackOptions, type UnpackResult } from "strata";
+import { withErrorContext } from "@strata-oci/layer";
+import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings } from "@strata-oci/overlay";
+import { unpack, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { readAccounts } from "./accounts.js";
-import { runtimeConfig, type BundleWarning, type RuntimeOverrides } from "./runtime-config.js";
+import { runtimeConfig, type BundleWarning, type RuntimeConfig, type RuntimeOverrides } from "./runtime-config.js";
 
 export interface BundleOptions extends Omit<UnpackOptions, "dest">, Omit<RuntimeOverrides, "rootless" | "onWarning"> {
   /** The bundle directory to create (absent or empty): DIR/config.json and DIR/rootfs. Mode 0700. */
@@ -15,7 +15,7 @@ export interface BundleResult {
   readonly dir: string;
   readonly unpack: UnpackResult;
   /** The config.json written. */
-  readonly config: Record<string, unknown>;
+  readonly config: RuntimeConfig;
   /** Where the config differs from what the image asks (the unpack's own warnings are in `unpack`). */
   readonly warnings: readonly BundleWarning[];
 }

@@ -1,5 +1,6 @@
 export { bundle, type BundleOptions, type BundleResult } from "./bundle.js";
-export { runtimeConfig, type BundleWarning, type RuntimeOverrides } from "./runtime-config.js";
+export { runtimeConfig, type BundleWarning, type IdMapping, type RuntimeConfig, type RuntimeOverrides } from "./runtime-config.js";
+export type { Mount } from "./runtime-defaults.js";
 export { resolveUser, type AccountFiles, type ResolvedUser } from "./user-spec.js";
 export { parseGroup, parsePasswd, type GroupEntry, type PasswdEntry } from "./passwd.js";
 export { readAccounts, readFileInRoot } from "./accounts.js";

@@ -1,8 +1,8 @@
-import type { ImageConfig } from "@strata/image";
+import type { ImageConfig } from "@strata-oci/image";
 import { BundleError } from "./errors.js";
 import type { AccountFiles } from "./user-spec.js";
 import { resolveUser, type ResolvedUser } from "./user-spec.js";
-import { DEFAULT_PATH, defaultCapabilities, defaultMounts, defaultNamespaces, MASKED_PATHS, READONLY_PATHS, volumeMount } from "./runtime-defaults.js";
+import { DEFAULT_PATH, defaultCapabilities, defaultMounts, defaultNamespaces, MASKED_PATHS, READONLY_PATHS, volumeMount, type Mount } from "./runtime-defaults.js";
 
 export interface RuntimeOverrides {
   /** Replaces Entrypoint + Cmd. */
@@ -21,6 +21,40 @@ export interface RuntimeOverrides {
   readonly onWarning?: (warning: BundleWarning) => void;
   /** Default "strata". */
   readonly hostname?: string;
+}
+
+/** An id mapping of a user namespace (runtime-spec `linux.uidMappings`). */
+export interface IdMapping {
+  readonly containerID: number;
+  readonly hostID: number;
+  readonly size: number;
+}
+
+/** The runtime-spec config.json fields strata writes (a subset of the runtime-spec's `Spec`). */
+export interface RuntimeConfig {
+  readonly ociVersion: string;
+  readonly process: {
+    readonly terminal: boolean;
+    readonly user: { readonly uid: number; readonly gid: number; readonly additionalGids?: readonly number[] };
+    readonly args: readonly string[];
+    readonly env: readonly string[];
+    readonly cwd: string;
+    readonly capabilities: Readonly<Record<"bounding" | "effective" | "permitted" | "ambient", readonly string[]>>;
+    readonly rlimits: readonly { readonly type: string; readonly hard: number; readonly soft: number }[];
+    readonly noNewPrivileges: boolean;
+  };
+  readonly root: { readonly path: string };
+  readonly hostname: string;
+  readonly mounts: readonly Mount[];
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly linux: {
+    readonly resources?: { readonly devices: readonly { readonly allow: boolean; readonly access: string }[] };
+    readonly uidMappings?: readonly IdMapping[];
+    readonly gidMappings?: readonly IdMapping[];
+    readonly namespaces: readonly { readonly type: string }[];
+    readonly maskedPaths: readonly string[];
+    readonly readonlyPaths: readonly string[];
+  };
 }
 
 /** What a bundle does differently from what the image asks. */
@@ -117,7 +151,7 @@ function annotations(config: ImageConfig): Record<string, string> {
  * image-spec's conversion rules and `runc spec`'s defaults. `accounts` are
  * the image's own /etc/passwd and /etc/group, read inside its rootfs.
  */
-export function runtimeConfig(config: ImageConfig, accounts: AccountFiles, overrides: RuntimeOverrides = {}): Record<string, unknown> {
+export function runtimeConfig(config: ImageConfig, accounts: AccountFiles, overrides: RuntimeOverrides = {}): RuntimeConfig {
   const runtime = config.runtime;
   const args = overrides.args ?? [...strings(runtime.Entrypoint, "Entrypoint"), ...strings(runtime.Cmd, "Cmd")];
   if (args.length === 0) throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", "the image has no Entrypoint or Cmd", { hint: "name the command with --args" });

@@ -12,7 +12,7 @@ export interface Mount {
 
 const CAPABILITIES = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 
-export function defaultCapabilities(): Record<string, string[]> {
+export function defaultCapabilities(): Record<"bounding" | "effective" | "permitted" | "ambient", string[]> {
   return { bounding: [...CAPABILITIES], effective: [...CAPABILITIES], permitted: [...CAPABILITIES], ambient: [...CAPABILITIES] };
 }
 

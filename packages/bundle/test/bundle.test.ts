@@ -1,9 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { writeTar, type TarMember } from "@strata/layer";
-import { writeOciLayout } from "@strata/image";
-import { bundle } from "@strata/bundle";
+import { writeTar, type TarMember } from "@strata-oci/layer";
+import { writeOciLayout } from "@strata-oci/image";
+import { bundle } from "@strata-oci/bundle";
 import { perTestDirs } from "../../../test/support/temp-dirs.js";
 
 const dir = perTestDirs();

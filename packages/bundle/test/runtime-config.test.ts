@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseImageConfig } from "@strata/image";
-import { runtimeConfig, type AccountFiles } from "@strata/bundle";
+import { parseImageConfig } from "@strata-oci/image";
+import { runtimeConfig, type AccountFiles } from "@strata-oci/bundle";
 
 const accounts: AccountFiles = { passwd: [{ name: "app", uid: 1000, gid: 1000, home: "/home/app" }], group: [] };
 

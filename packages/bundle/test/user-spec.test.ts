@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseGroup, parsePasswd, resolveUser, type AccountFiles } from "@strata/bundle";
+import { parseGroup, parsePasswd, resolveUser, type AccountFiles } from "@strata-oci/bundle";
 
 const files: AccountFiles = {
   passwd: parsePasswd(

@@ -1,4 +1,4 @@
-import { ImageError, parseDigest } from "@strata/layer";
+import { ImageError, parseDigest } from "@strata-oci/layer";
 import type { Platform } from "./platform.js";
 
 /** An OCI content descriptor, checked. */

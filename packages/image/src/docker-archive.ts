@@ -16,7 +16,7 @@ import {
   type BlobFile,
   type Layer,
   type RawTarHeader,
-} from "@strata/layer";
+} from "@strata-oci/layer";
 import { createHash } from "node:crypto";
 import { asRecord, bad, parseJson } from "./descriptor.js";
 import { parseImageConfig } from "./image-config.js";

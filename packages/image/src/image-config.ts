@@ -1,4 +1,4 @@
-import { parseDigest } from "@strata/layer";
+import { parseDigest } from "@strata-oci/layer";
 import { asRecord, bad, parseJson } from "./descriptor.js";
 
 /** The parts of an image config strata reads; `raw` keeps the rest. */

@@ -1,5 +1,5 @@
 import { statSync } from "node:fs";
-import { ImageError } from "@strata/layer";
+import { ImageError } from "@strata-oci/layer";
 
 /** Where an image lives, in skopeo's transport syntax. */
 export type ImageReference =

@@ -1,4 +1,4 @@
-import type { Layer } from "@strata/layer";
+import type { Layer } from "@strata-oci/layer";
 import type { Descriptor } from "./descriptor.js";
 import type { ImageConfig } from "./image-config.js";
 import type { Platform } from "./platform.js";

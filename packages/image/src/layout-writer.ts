@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import type { Compression } from "@strata/layer";
+import type { Compression } from "@strata-oci/layer";
 import { OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, REF_NAME_ANNOTATION } from "./media-types.js";
 
 /** One layer to write: its uncompressed tar and how to store it. */

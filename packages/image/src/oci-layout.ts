@@ -14,7 +14,7 @@ import {
   StrataError,
   type BlobFile,
   type Layer,
-} from "@strata/layer";
+} from "@strata-oci/layer";
 import { asRecord, bad, parseDescriptor, parseJson, type Descriptor } from "./descriptor.js";
 import { parseImageConfig } from "./image-config.js";
 import type { Image, ManifestChoice } from "./image.js";

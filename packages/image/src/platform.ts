@@ -1,4 +1,4 @@
-import { ImageError } from "@strata/layer";
+import { ImageError } from "@strata-oci/layer";
 
 /** An image platform (OCI image-index `platform`). */
 export interface Platform {

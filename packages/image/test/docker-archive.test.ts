@@ -3,10 +3,10 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { writeTar, type TarMember } from "@strata/layer";
-import { diffSnapshots, snapshotDisk } from "@strata/overlay";
-import { openImage } from "@strata/image";
-import { unpack } from "strata";
+import { writeTar, type TarMember } from "@strata-oci/layer";
+import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
+import { openImage } from "@strata-oci/image";
+import { unpack } from "@strata-oci/core";
 import { tempDir } from "../../../test/support/layers.js";
 
 const work = tempDir("strata-archive-");
@@ -81,7 +81,7 @@ describe("docker-archive", () => {
     const layer = image.layers[0];
     if (layer === undefined) throw new Error("no layer");
     const lying = { ...layer, diffId: `sha256:${"0".repeat(64)}` };
-    const { readLayer } = await import("@strata/layer");
+    const { readLayer } = await import("@strata-oci/layer");
     const drain = async () => {
       for await (const entry of readLayer(lying)) void entry;
     };

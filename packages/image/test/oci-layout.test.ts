@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { writeTar } from "@strata/layer";
-import { openImage, writeOciLayout } from "@strata/image";
+import { writeTar } from "@strata-oci/layer";
+import { openImage, writeOciLayout } from "@strata-oci/image";
 import { perTestDirs } from "../../../test/support/temp-dirs.js";
 
 const dir = perTestDirs();

@@ -12,11 +12,41 @@
 // FNAME that straddled two input buffers followed by FCOMMENT, and decoded
 // the comment as deflate data: a parser differential with every other gzip
 // reader (issue #9).
+//
+// libisal is loaded with dlopen when the module loads, not linked: one binary
+// (prebuilt or built here) works on every machine, and where libisal.so.2 is
+// missing the module fails to load and strata inflates with zlib instead.
+#include <dlfcn.h>
 #include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 #include <node_api.h>
 #include <stdlib.h>
 #include <string.h>
+
+static void (*isal_inflate_init_fn)(struct inflate_state *);
+static void (*isal_inflate_reset_fn)(struct inflate_state *);
+static int (*isal_inflate_fn)(struct inflate_state *);
+static uint32_t (*crc32_gzip_refl_fn)(uint32_t, const unsigned char *, uint64_t);
+#define isal_inflate_init isal_inflate_init_fn
+#define isal_inflate_reset isal_inflate_reset_fn
+#define isal_inflate isal_inflate_fn
+#define crc32_gzip_refl crc32_gzip_refl_fn
+
+/** Loads libisal's four entry points; NULL on success, else why not. */
+static const char *load_isal(void) {
+  if (isal_inflate_fn != NULL) return NULL;
+  void *lib = dlopen("libisal.so.2", RTLD_NOW | RTLD_LOCAL);
+  if (lib == NULL) return "libisal.so.2 is not installed (Debian/Ubuntu: libisal2)";
+  *(void **)&isal_inflate_init_fn = dlsym(lib, "isal_inflate_init");
+  *(void **)&isal_inflate_reset_fn = dlsym(lib, "isal_inflate_reset");
+  *(void **)&crc32_gzip_refl_fn = dlsym(lib, "crc32_gzip_refl");
+  *(void **)&isal_inflate_fn = dlsym(lib, "isal_inflate");
+  if (isal_inflate_init_fn == NULL || isal_inflate_reset_fn == NULL || crc32_gzip_refl_fn == NULL || isal_inflate_fn == NULL) {
+    isal_inflate_fn = NULL;
+    return "libisal.so.2 lacks isal_inflate_init, isal_inflate_reset, isal_inflate or crc32_gzip_refl";
+  }
+  return NULL;
+}
 
 #define CHECK(call)                                                   \
   do {                                                                \
@@ -284,6 +314,11 @@ static napi_value finished(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+  const char *missing = load_isal();
+  if (missing != NULL) {
+    napi_throw_error(env, "STRATA_ISAL_UNAVAILABLE", missing);
+    return NULL;
+  }
   napi_property_descriptor properties[] = {
       {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
       {"inflate", NULL, inflate, NULL, NULL, NULL, napi_default, NULL},

@@ -1,8 +1,9 @@
 import { Worker } from "node:worker_threads";
-import { AbortedError, DigestMismatchError, SizeMismatchError, type ErrorContext } from "./errors.js";
+import { AbortedError, DigestMismatchError, ImageError, SizeMismatchError, type ErrorContext } from "./errors.js";
 import { notRegularFile } from "./regular-file.js";
 import type { Compression } from "./media-type.js";
 import { parseDigest } from "./verify-stream.js";
+import { isalAddon, isalAddonFile } from "./decompress.js";
 
 // Layout of the shared buffer; worker/blob-worker.mjs uses the same numbers.
 // Byte counts are running totals that wrap at 2^32 (differences taken with `| 0`).
@@ -78,7 +79,8 @@ const WORKER_URL = new URL("../worker/blob-worker.mjs", import.meta.url);
  */
 class RingWorkers {
   // Each worker's role is fixed at creation; its jobs say only what to do.
-  readonly writer = new Worker(WORKER_URL, { workerData: { role: "write" } });
+  // The writer loads the ISA-L addon this thread found as it starts (before a caller drops privileges).
+  readonly writer = new Worker(WORKER_URL, { workerData: { role: "write", isalAddon: isalAddonFile() } });
   readonly hasher = new Worker(WORKER_URL, { workerData: { role: "hash" } });
   readonly buffer = new SharedArrayBuffer(CONTROL_BYTES + RING_SIZE);
   readonly control = new Int32Array(this.buffer, 0, CONTROL_BYTES / 4);
@@ -189,6 +191,13 @@ function checkDigest(expected: string | undefined, actualHex: string | undefined
 export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
   const blob = job.digest === undefined ? undefined : parseDigest(job.digest).algorithm;
   const tar = job.diffId === undefined ? undefined : parseDigest(job.diffId).algorithm;
+  // Before a ring is taken: nothing to give back.
+  if (job.gzipBackend === "isal" && job.compression === "gzip" && isalAddonFile() === undefined) {
+    const load = isalAddon();
+    throw new ImageError("STRATA_NATIVE_UNAVAILABLE", `gzip through ISA-L was asked for, and strata's ISA-L addon does not load: ${"reason" in load ? load.reason : ""}`, {
+      hint: "leave the gzip backend unset (zlib is used where ISA-L is missing), or install libisal2",
+    });
+  }
   const ring = takeWorkers();
   const { control } = ring;
   const view = Buffer.from(ring.buffer, CONTROL_BYTES, RING_SIZE);
@@ -215,6 +224,8 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
     hashed: tar !== undefined,
     maxBlobBytes: job.size,
     gzipBackend: job.gzipBackend,
+    // The worker loads the addon file this thread found (built here or prebuilt).
+    isalAddon: job.gzipBackend === "isal" ? isalAddonFile() : undefined,
     origin,
     buffer: ring.buffer,
   });

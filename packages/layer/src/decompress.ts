@@ -1,8 +1,8 @@
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
 import { pipeline, Readable } from "node:stream";
 import { createGunzip, type ZlibOptions } from "node:zlib";
 import { Decompress as FzstdDecompress } from "fzstd";
+import { LAYER_PACKAGE_ROOT, loadAddon, type AddonLoad } from "./native-addon.js";
 import type { Compression } from "./media-type.js";
 import type { GzipBackend } from "./blob-ring.js";
 
@@ -97,23 +97,27 @@ async function* jsZstdChunks(source: AsyncIterable<Buffer>): AsyncGenerator<Buff
 
 const JS_ZSTD_SLICE = 1024;
 
-let isalBuilt: boolean | undefined;
+let isal: AddonLoad<unknown> | undefined;
+
+/** strata's ISA-L addon (native/strata_gzip.c), loaded once: where it came from, or why it is unavailable. */
+export function isalAddon(): AddonLoad<unknown> {
+  isal ??= loadAddon(LAYER_PACKAGE_ROOT, "strata_gzip");
+  return isal;
+}
 
 /**
  * The gzip decoder the worker thread uses when none is forced: ISA-L when
- * strata's addon (native/strata_gzip.c, needs libisal-dev) was built, else
- * Node's zlib. (On this thread, gzip always goes through zlib streams.)
+ * strata's addon loads (it needs libisal.so.2 on the machine), else Node's
+ * zlib. (On this thread, gzip always goes through zlib streams.)
  */
+/** The file of the ISA-L addon that loads here, for the worker thread to load too. */
+export function isalAddonFile(): string | undefined {
+  const load = isalAddon();
+  return "file" in load ? load.file : undefined;
+}
+
 export function defaultGzipBackend(): GzipBackend {
-  if (isalBuilt === undefined) {
-    try {
-      createRequire(import.meta.url)(fileURLToPath(new URL("../native/build/strata_gzip.node", import.meta.url)));
-      isalBuilt = true;
-    } catch {
-      isalBuilt = false;
-    }
-  }
-  return isalBuilt ? "isal" : "zlib";
+  return "reason" in isalAddon() ? "zlib" : "isal";
 }
 
 /**

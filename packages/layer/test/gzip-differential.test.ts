@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { crc32, deflateRawSync, gunzipSync } from "node:zlib";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { readLayer, writeTar, type GzipBackend, type Layer } from "@strata/layer";
+import { readLayer, writeTar, type GzipBackend, type Layer } from "@strata-oci/layer";
 import { fileLayer, memoryLayer, sha256, tempDir } from "../../../test/support/layers.js";
 
 // Issue #9 class 2: every gzip decoder strata uses must read a blob exactly

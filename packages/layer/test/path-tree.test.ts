@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { childNode, PathTree } from "@strata/layer";
+import { childNode, PathTree } from "@strata-oci/layer";
 
 // Long names make paths long enough (128 bytes) for the walk's cache of the last path.
 const name = fc.constantFrom("a", "b", "A", "é", "\u00ff", "x y", "..a", "L".repeat(70), "M".repeat(100));

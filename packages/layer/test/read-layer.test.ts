@@ -5,7 +5,7 @@ import { gzipSync } from "node:zlib";
 import { Readable } from "node:stream";
 import { compress as zstdCompress } from "zstd-napi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultGzipBackend, readLayer, RING_SIZE, setRingOriginForTests, writeTar, type GzipBackend, type Layer, type LayerEntry, type ReadLayerOptions, type TarMember, type ZstdBackend } from "@strata/layer";
+import { defaultGzipBackend, readLayer, RING_SIZE, setRingOriginForTests, writeTar, type GzipBackend, type Layer, type LayerEntry, type ReadLayerOptions, type TarMember, type ZstdBackend } from "@strata-oci/layer";
 import { fileLayer, memoryLayer, sha256, tempDir } from "../../../test/support/layers.js";
 
 const members: TarMember[] = [

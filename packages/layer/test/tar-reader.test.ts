@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LAYER_LIMITS, readTar, writeTar, type TarMember, type TarRecord } from "@strata/layer";
+import { DEFAULT_LAYER_LIMITS, readTar, writeTar, type TarMember, type TarRecord } from "@strata-oci/layer";
 
 async function* chunks(data: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);

@@ -12,7 +12,6 @@
 import { createHash } from "node:crypto";
 import { closeSync, constants as fs, fstatSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
 import { constants, createGunzip } from "node:zlib";
 
@@ -35,7 +34,8 @@ class Cancelled extends Error {}
  * The writer: blob file -> blob hash -> decompression -> ring.
  * @param {{ path: string, start: number, end: number | undefined, compression: "gzip" | "zstd" | "none",
  *           blobAlgorithm: string | undefined, hashed: boolean, maxBlobBytes: number | undefined,
- *           gzipBackend: "isal" | "zlib" | undefined, origin: number, buffer: SharedArrayBuffer }} job
+ *           gzipBackend: "isal" | "zlib" | undefined, isalAddon: string | undefined, origin: number,
+ *           buffer: SharedArrayBuffer }} job
  */
 async function write(job) {
   const control = new Int32Array(job.buffer, 0, CONTROL_BYTES / 4);
@@ -84,7 +84,7 @@ async function write(job) {
   const fd = openRegular(job.path);
   try {
     const gunzip =
-      job.compression === "zstd" ? zstdRing() : job.compression !== "gzip" ? undefined : job.gzipBackend === "isal" ? isalGunzip() : syncGunzip();
+      job.compression === "zstd" ? zstdRing() : job.compression !== "gzip" ? undefined : job.gzipBackend === "isal" ? isalGunzip(job.isalAddon) : syncGunzip();
     if (job.compression === "none" || gunzip !== undefined) {
       const blobChunk = Buffer.allocUnsafe(CHUNK_SIZE);
       for (let n; (n = readBlob(fd, job, blobChunk, blobBytes)) > 0; ) {
@@ -179,19 +179,18 @@ function loadZstd() {
   return zstd;
 }
 
-/** @type {any} */
-let isal;
+/** @type {Map<string, any>} */
+const isalAddons = new Map();
 
-/** strata's ISA-L addon (native/strata_gzip.c), or null where it was not built (the main thread then asks for zlib). */
-function loadIsal() {
-  if (isal === undefined) {
-    try {
-      isal = createRequire(import.meta.url)(fileURLToPath(new URL("../native/build/strata_gzip.node", import.meta.url)));
-    } catch {
-      isal = null;
-    }
+/** strata's ISA-L addon (native/strata_gzip.c) from the file the main thread found and loaded. */
+function loadIsal(/** @type {string | undefined} */ file) {
+  if (file === undefined) throw new Error("the main thread asked for ISA-L without naming strata_gzip.node");
+  let addon = isalAddons.get(file);
+  if (addon === undefined) {
+    addon = createRequire(import.meta.url)(file);
+    isalAddons.set(file, addon);
   }
-  return isal;
+  return addon;
 }
 
 /**
@@ -234,9 +233,8 @@ function ringGunzip(step) {
 }
 
 /** gzip inflated by ISA-L straight into the ring: about twice as fast as zlib here. */
-function isalGunzip() {
-  const addon = loadIsal();
-  if (addon === null) throw new Error("strata's ISA-L addon (native/build/strata_gzip.node) does not load");
+function isalGunzip(/** @type {string | undefined} */ file) {
+  const addon = loadIsal(file);
   const state = addon.create();
   const result = new Uint32Array(3);
   return ringGunzip((input, offset, left, ring, at, length, finish) => {
@@ -362,7 +360,7 @@ parentPort?.on("message", (job) => {
 // Everything this thread will read from strata's files is loaded now (the
 // writer's addon too, where built), so the caller may drop privileges once it hears this.
 if (workerData?.role === "write") {
-  loadIsal();
+  if (workerData.isalAddon !== undefined) loadIsal(workerData.isalAddon);
   try {
     loadZstd();
   } catch {

@@ -1,7 +1,7 @@
 import { chmodSync, fchmodSync, fchownSync, lchownSync, lutimesSync, readFileSync } from "node:fs";
-import { TargetError, type EntryAttributes } from "@strata/layer";
+import { TargetError, type EntryAttributes } from "@strata-oci/layer";
 import type { PathState } from "./disk-index.js";
-import { native } from "./native.js";
+import { nativeCalls } from "./native.js";
 import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 
 /** Something strata could not reproduce exactly and worked around. */
@@ -82,8 +82,13 @@ export class AttributeWriter {
 
   xattrs(abs: Buffer, entry: EntryAttributes, kind: string, replace: boolean): void {
     const { xattrs } = ownedAttributes(entry, kind, this.#policy);
-    const calls = xattrs.size > 0 || replace ? native() : undefined;
-    if (calls === undefined) return;
+    if (xattrs.size === 0 && !replace) return;
+    const calls = nativeCalls();
+    if (calls === undefined) {
+      // Without the addon no xattr was ever written, so none needs replacing.
+      for (const name of xattrs.keys()) this.#onWarning?.({ kind: "xattr-skipped", path: abs.toString("utf8"), detail: `${name}: strata's native addon is unavailable` });
+      return;
+    }
     if (replace) {
       for (const name of calls.llistxattr(abs)) if (!xattrs.has(name)) calls.lremovexattr(abs, name);
     }

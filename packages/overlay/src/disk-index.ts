@@ -1,4 +1,4 @@
-import { childNode, ensureChild, PathTree, type EntryPath, type PathTreeNode } from "@strata/layer";
+import { childNode, ensureChild, PathTree, type EntryPath, type PathTreeNode } from "@strata-oci/layer";
 
 /** What one unpack has done at one path of its root. Layer numbers count from 1; 0 means never. */
 export interface PathState {

@@ -26,8 +26,8 @@ import {
   type EntryBody,
   type EntryPath,
   type LayerEntry,
-} from "@strata/layer";
-import { native } from "./native.js";
+} from "@strata-oci/layer";
+import { nativeCalls } from "./native.js";
 import type { OwnershipPolicy } from "./ownership.js";
 import { AttributeWriter, fsTime, type UnpackWarning } from "./attribute-writer.js";
 import { DiskIndex, stateOf, type IndexNode } from "./disk-index.js";
@@ -198,19 +198,24 @@ export class DiskTarget {
       case "char":
       case "block":
       case "fifo":
-        // A fifo needs no privilege (umoci makes them rootless too); devices do.
-        if (this.#options.policy.privileged || entry.kind === "fifo") {
+      case "fifo": {
+        // A fifo needs no privilege (umoci makes them rootless too); devices
+        // do; both need the addon's mknod.
+        const calls = nativeCalls();
+        if (calls !== undefined && (this.#options.policy.privileged || entry.kind === "fifo")) {
           const type = entry.kind === "char" ? S_IFCHR : entry.kind === "block" ? S_IFBLK : S_IFIFO;
           const [major, minor] = entry.kind === "fifo" ? [0, 0] : [entry.devMajor, entry.devMinor];
-          this.#create(abs, () => native().mknod(abs, type | 0o600, major, minor));
+          this.#create(abs, () => calls.mknod(abs, type | 0o600, major, minor));
           this.#attributes.finishNode(abs, entry, entry.kind);
         } else {
-          this.#options.onWarning?.({ kind: "device-replaced", path: displayPath(path), detail: `${entry.kind} replaced by an empty file (rootless)` });
+          const why = calls === undefined ? "strata's native addon is unavailable" : "rootless";
+          this.#options.onWarning?.({ kind: "device-replaced", path: displayPath(path), detail: `${entry.kind} replaced by an empty file (${why})` });
           let fd = -1;
           this.#create(abs, () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))));
           writing = this.#writeFile(fd, abs, this.#parentSetgid(path), entry, []);
         }
         break;
+      }
     }
     // Nothing else runs before the write ends: the caller awaits it before the next entry.
     state.written = this.#layer;

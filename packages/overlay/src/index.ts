@@ -6,4 +6,4 @@ export { encodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "./rootless-owner.js";
 export { isPlainDirectory, onDisk, resolveParentInRoot, resolvePathInRoot, type ResolvedPath } from "./resolve-in-root.js";
 export { checkDestination, commitStaging, createStaging, discardStaging, leftoverStagings, removeLeftoverStagings } from "./staging.js";
 export { diffSnapshots, snapshotDisk, snapshotModel, type SnapshotNode, type TreeSnapshot } from "./tree-snapshot.js";
-export { native, type NativeCalls } from "./native.js";
+export { native, nativeAddon, nativeCalls, type NativeCalls } from "./native.js";

@@ -13,7 +13,7 @@ import {
   type EntryAttributes,
   type EntryPath,
   type LayerEntry,
-} from "@strata/layer";
+} from "@strata-oci/layer";
 import type { ModelNode, NodeAttributes } from "./model-node.js";
 import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 

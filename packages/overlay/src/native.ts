@@ -1,6 +1,4 @@
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
-import { TargetError } from "@strata/layer";
+import { loadAddon, TargetError, type AddonLoad } from "@strata-oci/layer";
 
 /** The syscalls Node's fs lacks, from strata's own N-API addon (native/strata_native.c). */
 export interface NativeCalls {
@@ -13,20 +11,31 @@ export interface NativeCalls {
   mknod(path: Buffer, mode: number, major: number, minor: number): void;
 }
 
-let loaded: NativeCalls | undefined;
+let loaded: AddonLoad<NativeCalls> | undefined;
 
-/** Loads the addon once; a clear error when it was not built. */
-export function native(): NativeCalls {
-  if (loaded === undefined) {
-    const file = fileURLToPath(new URL("../native/build/strata_native.node", import.meta.url));
-    try {
-      loaded = createRequire(import.meta.url)(file) as NativeCalls;
-    } catch (cause) {
-      throw new TargetError("STRATA_NATIVE_UNAVAILABLE", `cannot load strata's native addon ${file}`, {
-        cause,
-        hint: "run `pnpm run build` (needs a C compiler) to build it",
-      });
-    }
-  }
+/** strata_native, loaded once (built here, else prebuilt): where it came from, or why it is unavailable. */
+export function nativeAddon(): AddonLoad<NativeCalls> {
+  loaded ??= loadAddon<NativeCalls>(new URL("../", import.meta.url), "strata_native");
   return loaded;
+}
+
+/**
+ * The addon's calls, or undefined where it is unavailable (no prebuilt
+ * binary for this platform and none built here): unpacking then goes on
+ * without xattrs, devices and fifos, with the warnings a rootless unpack
+ * gives for what it cannot write.
+ */
+export function nativeCalls(): NativeCalls | undefined {
+  return nativeAddon().module;
+}
+
+/** The addon's calls, or a typed error where they are needed and unavailable. */
+export function native(): NativeCalls {
+  const load = nativeAddon();
+  if ("reason" in load) {
+    throw new TargetError("STRATA_NATIVE_UNAVAILABLE", `strata's native addon (xattrs, mknod) is unavailable: ${load.reason}`, {
+      hint: "install on linux-x64 or linux-arm64 (binaries are shipped), or with a C compiler (cc) so that it is built at install",
+    });
+  }
+  return load.module;
 }

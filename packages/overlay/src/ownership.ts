@@ -1,4 +1,4 @@
-import type { EntryAttributes } from "@strata/layer";
+import type { EntryAttributes } from "@strata-oci/layer";
 import { encodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "./rootless-owner.js";
 
 /**

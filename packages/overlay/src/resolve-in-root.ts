@@ -1,5 +1,5 @@
 import { lstatSync, mkdirSync, readlinkSync, type Stats } from "node:fs";
-import { BadEntryError, displayPath, joinPath, parentPath, splitPath, type EntryPath } from "@strata/layer";
+import { BadEntryError, displayPath, joinPath, parentPath, splitPath, type EntryPath } from "@strata-oci/layer";
 import type { DiskIndex, IndexNode } from "./disk-index.js";
 import { MAX_SYMLINK_FOLLOWS } from "./model.js";
 

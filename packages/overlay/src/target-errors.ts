@@ -1,4 +1,4 @@
-import { BadEntryError, displayPath, StrataError, TargetError, type EntryPath } from "@strata/layer";
+import { BadEntryError, displayPath, StrataError, TargetError, type EntryPath } from "@strata-oci/layer";
 
 /**
  * Turns a system error (one with an errno code) into a TargetError; anything

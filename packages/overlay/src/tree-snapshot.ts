@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { childPath, pathKey, type EntryPath } from "@strata/layer";
+import { childPath, pathKey, type EntryPath } from "@strata-oci/layer";
 import type { ReferenceModel } from "./model.js";
 import { native } from "./native.js";
 import { onDisk } from "./resolve-in-root.js";

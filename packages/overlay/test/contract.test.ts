@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { TarMember } from "@strata/layer";
-import { diffSnapshots, encodeRootlessOwner, ROOTLESS_OWNER_XATTR, type SnapshotNode, type TreeSnapshot } from "@strata/overlay";
+import type { TarMember } from "@strata-oci/layer";
+import { diffSnapshots, encodeRootlessOwner, ROOTLESS_OWNER_XATTR, type SnapshotNode, type TreeSnapshot } from "@strata-oci/overlay";
 import { diskOutcome, modelOutcome, PRIVILEGED, type Outcome } from "../../../test/support/layers.js";
 
 const T = 1_600_000_000;

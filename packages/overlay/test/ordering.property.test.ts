@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { TarMember } from "@strata/layer";
-import { diffSnapshots } from "@strata/overlay";
+import type { TarMember } from "@strata-oci/layer";
+import { diffSnapshots } from "@strata-oci/overlay";
 import { anyStack, markers, wellFormedLayer } from "../../../test/support/arbitraries.js";
 import { diskOutcome, modelOutcome, type Outcome } from "../../../test/support/layers.js";
 

@@ -1,5 +1,20 @@
-export { unpack, type UnpackOptions, type UnpackProgress, type UnpackResult } from "./unpack.js";
-export { inspect, type ImageSummary, type InspectOptions } from "./inspect.js";
-export { StrataError, type StrataErrorCode, type LayerLimits, DEFAULT_LAYER_LIMITS } from "@strata/layer";
-export { ReferenceModel, snapshotDisk, snapshotModel, diffSnapshots, type UnpackWarning } from "@strata/overlay";
-export type { Image, Platform } from "@strata/image";
+// The package users install: the library (everything of @strata-oci/core and
+// @strata-oci/bundle) and the `strata` command, whose entry point is `main`.
+export * from "@strata-oci/core";
+export {
+  bundle,
+  BundleError,
+  readAccounts,
+  resolveUser,
+  runtimeConfig,
+  type AccountFiles,
+  type BundleOptions,
+  type BundleResult,
+  type BundleWarning,
+  type IdMapping,
+  type Mount,
+  type ResolvedUser,
+  type RuntimeConfig,
+  type RuntimeOverrides,
+} from "@strata-oci/bundle";
+export { main } from "./main.js";

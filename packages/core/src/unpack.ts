@@ -6,8 +6,8 @@ import {
   withErrorContext,
   type LayerLimits,
   type ZstdBackend,
-} from "@strata/layer";
-import { openImage, parseImageReference, type Image, type Platform } from "@strata/image";
+} from "@strata-oci/layer";
+import { openImage, parseImageReference, type Image, type Platform } from "@strata-oci/image";
 import {
   checkDestination,
   commitStaging,
@@ -17,7 +17,7 @@ import {
   ownershipFor,
   removeLeftoverStagings,
   type UnpackWarning,
-} from "@strata/overlay";
+} from "@strata-oci/overlay";
 
 /** Progress of an unpack, reported as it goes. */
 export type UnpackProgress =

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { writeTar } from "@strata/layer";
-import { writeOciLayout } from "@strata/image";
-import { unpack, type UnpackProgress } from "strata";
+import { writeTar } from "@strata-oci/layer";
+import { writeOciLayout } from "@strata-oci/image";
+import { unpack, type UnpackProgress } from "@strata-oci/core";
 import { perTestDirs } from "../../../test/support/temp-dirs.js";
 
 const sandbox = perTestDirs();

@@ -5,7 +5,8 @@ Usage:
   strata bundle [options] IMAGE DIR    write a runtime bundle (config.json + rootfs) for runc
   strata inspect [options] IMAGE       show an image's manifest, config and layers
   strata help COMMAND                  help on one command
-  strata --version                     the version
+  strata --version                     the version and the backends in use
+                                       (gzip: ISA-L or zlib; zstd; native calls)
 
 IMAGE is written as skopeo writes it:
   oci:DIR[:TAG]               an OCI image layout (a directory with oci-layout)

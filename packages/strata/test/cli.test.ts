@@ -2,8 +2,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { writeOciLayout } from "@strata/image";
-import { writeTar } from "@strata/layer";
+import { writeOciLayout } from "@strata-oci/image";
+import { writeTar } from "@strata-oci/layer";
 import { tempDir } from "../../../test/support/layers.js";
 
 // Runs the built command as a user would (the test script builds first).
@@ -26,8 +26,12 @@ describe("strata command", () => {
     expect(strata("inspect", "--help").stdout).toContain("--json");
   });
 
-  it("--version prints the version", () => {
-    expect(strata("--version").stdout).toMatch(/^strata \d+\.\d+\.\d+\n$/);
+  it("--version prints the version and the backends in use", () => {
+    const lines = strata("--version").stdout.split("\n");
+    expect(lines[0]).toMatch(/^strata \d+\.\d+\.\d+ \(node v\d+\.\d+\.\d+, linux-(x64|arm64)\)$/);
+    expect(lines[1]).toMatch(/^gzip +(ISA-L, (prebuilt|built here)|zlib \(ISA-L unavailable \(.+\)\))$/);
+    expect(lines[2]).toMatch(/^zstd +(native \(zstd-napi\)|JS \(fzstd)/);
+    expect(lines[3]).toMatch(/^native calls +((prebuilt|built here) \(xattrs, mknod\)|unavailable)/);
   });
 
   it("exits 2 on bad usage", () => {

@@ -1,4 +1,4 @@
-import type { LayerLimits } from "strata";
+import type { LayerLimits } from "@strata-oci/core";
 
 /** CLI flag -> LayerLimits field, for `strata unpack`. */
 export const LIMIT_FLAGS: Readonly<Record<string, keyof LayerLimits>> = {

@@ -1,4 +1,4 @@
-import { openImage, formatPlatform, type Platform } from "@strata/image";
+import { openImage, formatPlatform, type Platform } from "@strata-oci/image";
 
 /** What `strata inspect` shows: the index's choices, the chosen manifest, config and layers. */
 export interface ImageSummary {

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
-import { inspect, StrataError, unpack, type ImageSummary, type UnpackOptions, type UnpackResult } from "strata";
-import { bundle } from "@strata/bundle";
+import { backends, inspect, StrataError, unpack, type ImageSummary, type NativeState, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { bundle } from "@strata-oci/bundle";
 import { BUNDLE_HELP, INSPECT_HELP, MAIN_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
@@ -162,6 +162,19 @@ async function runBundle(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** The version, and which backend does each job on this machine (and why a faster one is not in use). */
+function versionReport(): string {
+  const b = backends();
+  const native = (state: NativeState): string => (state.state === "unavailable" ? `unavailable (${state.reason})` : state.state);
+  return [
+    `strata ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})`,
+    `gzip          ${b.gzip === "isal" ? `ISA-L, ${native(b.isal)}` : `zlib (ISA-L ${native(b.isal)})`}`,
+    `zstd          ${b.zstd === "native" ? "native (zstd-napi)" : "JS (fzstd; zstd-napi did not load)"}`,
+    `native calls  ${b.nativeCalls.state === "unavailable" ? `${native(b.nativeCalls)}: xattrs, devices and fifos are skipped with warnings` : `${b.nativeCalls.state} (xattrs, mknod)`}`,
+    "",
+  ].join("\n");
+}
+
 function formatSummary(s: ImageSummary): string {
   const lines = [`image      ${s.reference} (${s.transport})`];
   if (s.choices.length > 1 || s.choices[0]?.tag !== undefined) {
@@ -212,7 +225,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === "--version" || command === "-V") {
-    process.stdout.write(`strata ${VERSION}\n`);
+    process.stdout.write(versionReport());
     return 0;
   }
   if (command === "help") {

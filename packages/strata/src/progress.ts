@@ -1,4 +1,4 @@
-import type { UnpackProgress } from "strata";
+import type { UnpackProgress } from "@strata-oci/core";
 
 function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
