@@ -2,7 +2,8 @@
 # Installs the real tools the conformance tests compare against (Debian's
 # umoci, busybox-static, attr, skopeo, runc) when they are missing, and
 # libisal-dev, which the build needs for strata's ISA-L gzip decoder (without
-# it gzip goes through Node's zlib, about half as fast). Needs root for apt;
+# it gzip goes through Node's zlib, about half as fast), and the arm64 cross
+# compiler for the prebuilt binaries the packed packages ship. Needs root for apt;
 # as a normal user it only reports, and those tests skip with a message.
 set -euo pipefail
 missing=()
@@ -12,6 +13,9 @@ command -v setfattr >/dev/null || missing+=(attr)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v runc >/dev/null || missing+=(runc)
 [ -f /usr/include/isa-l/igzip_lib.h ] || missing+=(libisal-dev)
+# The prebuilt arm64 binaries that `pnpm run pack-all` puts in the packages.
+command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
+command -v readelf >/dev/null || missing+=(binutils)
 /usr/bin/python3 -c "import fusepy" 2>/dev/null || missing+=(python3-fusepy fuse)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then

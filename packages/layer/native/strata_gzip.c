@@ -17,6 +17,15 @@
 // (prebuilt or built here) works on every machine, and where libisal.so.2 is
 // missing the module fails to load and strata inflates with zlib instead.
 #include <dlfcn.h>
+// dlopen and dlsym moved into libc in glibc 2.34 (versioned 2.34 there): bind
+// to their first versions so that the prebuilt binary loads on older glibc.
+#if defined(__GLIBC__) && defined(__x86_64__)
+__asm__(".symver dlopen,dlopen@GLIBC_2.2.5");
+__asm__(".symver dlsym,dlsym@GLIBC_2.2.5");
+#elif defined(__GLIBC__) && defined(__aarch64__)
+__asm__(".symver dlopen,dlopen@GLIBC_2.17");
+__asm__(".symver dlsym,dlsym@GLIBC_2.17");
+#endif
 #include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 #include <node_api.h>

@@ -1,5 +1,7 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { AbortedError, DigestMismatchError, ImageError, SizeMismatchError, type ErrorContext } from "./errors.js";
+import { AbortedError, DigestMismatchError, ImageError, SizeMismatchError, StrataError, type ErrorContext } from "./errors.js";
 import { notRegularFile } from "./regular-file.js";
 import type { Compression } from "./media-type.js";
 import { parseDigest } from "./verify-stream.js";
@@ -153,7 +155,21 @@ export function setRingOriginForTests(origin: number): void {
 }
 
 function takeWorkers(): RingWorkers {
-  return idle.pop() ?? new RingWorkers();
+  return idle.pop() ?? newRingWorkers();
+}
+
+/**
+ * A new pair of workers, once their file is known to be there: a bundler that
+ * inlined strata leaves it behind, and the failure showed as a damaged blob.
+ */
+function newRingWorkers(): RingWorkers {
+  const file = fileURLToPath(WORKER_URL);
+  if (!existsSync(file)) {
+    throw new StrataError("STRATA_INSTALL_INCOMPLETE", `strata's blob reader ${file} is missing`, {
+      hint: "strata reads its worker and native files from its own package: when bundling, keep @strata-oci/* external (esbuild --packages=external or --external:@strata-oci/*), or reinstall",
+    });
+  }
+  return new RingWorkers();
 }
 
 /**
@@ -164,8 +180,13 @@ function takeWorkers(): RingWorkers {
  * strata awaits it first, as the workers read files of strata's own.
  */
 export function prepareBlobWorkers(): Promise<void> {
-  const prepared = idle.at(-1) ?? new RingWorkers();
-  if (idle.length === 0) idle.push(prepared);
+  let prepared = idle.at(-1);
+  if (prepared === undefined) {
+    // Where the workers cannot start, the first layer says why, as a typed error.
+    if (!existsSync(fileURLToPath(WORKER_URL))) return Promise.resolve();
+    prepared = new RingWorkers();
+    idle.push(prepared);
+  }
   return prepared.ready;
 }
 

@@ -4,13 +4,16 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 #include <node_api.h>
 
 #define NAME_MAX_LEN 256
@@ -183,7 +186,9 @@ static napi_value js_mknod(napi_env env, napi_callback_info info) {
   napi_get_value_uint32(env, argv[3], &minor);
   char *path = path_arg(env, argv[0]);
   if (path == NULL) return NULL;
-  int rc = mknod(path, (mode_t)mode, makedev(major, minor));
+  // The system call, not glibc's mknod: that symbol is versioned 2.33, and the
+  // prebuilt binary must load on older glibc too.
+  int rc = (int)syscall(SYS_mknodat, AT_FDCWD, path, (mode_t)mode, makedev(major, minor));
   int err = errno;
   free(path);
   if (rc != 0) return throw_errno(env, "mknod", err);

@@ -1,0 +1,149 @@
+// Issue #10: every package packed as a release packs it, installed with npm
+// into a fresh project outside the repository, used there as a user would:
+// the strata command without a C compiler, a library script (run as is,
+// type-checked under NodeNext and Bundler, and bundled by esbuild), and an
+// install where no prebuilt binary fits and no compiler exists.
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeOciLayout } from "@strata-oci/image";
+import { writeTar } from "@strata-oci/layer";
+import { tempDir } from "./support/layers.js";
+
+const REPO = join(import.meta.dirname, "..");
+const SAMPLE = `oci:${join(REPO, "fixtures", "sample", "oci")}:sample`;
+const TSC = join(REPO, "node_modules", "typescript", "bin", "tsc");
+const ESBUILD = join(REPO, "node_modules", ".bin", "esbuild");
+// No compiler anywhere below: a build that needed one fails loudly.
+const NO_CC = { ...process.env, CC: "/bin/false", CXX: "/bin/false" };
+const TYPES_NODE = (JSON.parse(readFileSync(join(REPO, "node_modules", "@types", "node", "package.json"), "utf8")) as { version: string }).version;
+
+const work = tempDir("strata-install-");
+afterAll(() => work.remove());
+
+function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = NO_CC): SpawnSyncReturns<string> {
+  return spawnSync(command, args, { cwd, env, encoding: "utf8", timeout: 300_000 });
+}
+
+function ok(result: SpawnSyncReturns<string>): string {
+  expect({ status: result.status, stderr: result.status === 0 ? "" : result.stderr, stdout: result.status === 0 ? "" : result.stdout }).toEqual({ status: 0, stderr: "", stdout: "" });
+  return result.stdout;
+}
+
+const LIBRARY_SCRIPT = `
+import { backends, bundle, inspect, unpack } from "@strata-oci/strata";
+const [image, dir] = process.argv.slice(2);
+const summary = await inspect({ image });
+const unpacked = await unpack({ image, dest: dir + "/rootfs" });
+const made = await bundle({ image, dir: dir + "/bundle", args: ["/bin/true"] });
+const user: { uid: number; gid: number } = made.config.process.user;
+console.log(JSON.stringify({ layers: summary.layers.length, entries: unpacked.entries, uid: user.uid, root: made.config.root.path, gzip: backends().gzip }));
+`;
+
+let tarballs: string[] = [];
+let project = "";
+let installSeconds = 0;
+
+describe("packed packages installed with npm into a fresh project", () => {
+  beforeAll(() => {
+    // `pnpm run pack-all` (part of `pnpm test`) packs every package as a release does, prebuilt binaries included.
+    const packs = join(REPO, "test", ".packs");
+    if (!existsSync(packs)) throw new Error("no test/.packs: run `pnpm run pack-all` first (pnpm test does)");
+    tarballs = readdirSync(packs).filter((name) => name.endsWith(".tgz")).sort().map((name) => join(packs, name));
+    project = join(work.path, "project");
+    mkdirSync(project);
+    writeFileSync(join(project, "package.json"), JSON.stringify({ name: "strata-user", private: true, type: "module" }));
+    const started = performance.now();
+    // @types/node as a TypeScript user of a Node library has it, pinned as the repository pins it.
+    ok(run("npm", ["install", "--no-audit", "--no-fund", ...tarballs, `@types/node@${TYPES_NODE}`], project));
+    installSeconds = (performance.now() - started) / 1000;
+    writeFileSync(join(project, "app.ts"), LIBRARY_SCRIPT);
+    // Without the one annotation, node runs it as JavaScript.
+    writeFileSync(join(project, "app.mjs"), LIBRARY_SCRIPT.replace(": { uid: number; gid: number }", ""));
+    console.log(`install: ${installSeconds.toFixed(1)} s; tarballs: ${tarballs.map((t) => `${t.split("/").pop()} ${(statSync(t).size / 1024).toFixed(0)} KiB`).join(", ")}`);
+  }, 600_000);
+
+  it("packs six packages, each with its built code, and the native ones with linux-x64 and linux-arm64 binaries", () => {
+    expect(tarballs.map((t) => t.split("/").pop())).toEqual(["bundle", "core", "image", "layer", "overlay", "strata"].map((name) => `strata-oci-${name}-0.1.0.tgz`));
+    const listing = (name: string): string[] => run("tar", ["-tzf", tarballs.find((t) => t.includes(`-${name}-`)) as string], work.path).stdout.split("\n");
+    expect(listing("layer")).toEqual(expect.arrayContaining(["package/dist/index.js", "package/dist/index.d.ts", "package/worker/blob-worker.mjs", "package/prebuilds/linux-x64/strata_gzip.node", "package/prebuilds/linux-arm64/strata_gzip.node", "package/LICENSE"]));
+    expect(listing("overlay")).toEqual(expect.arrayContaining(["package/prebuilds/linux-x64/strata_native.node", "package/prebuilds/linux-arm64/strata_native.node"]));
+    expect(listing("strata")).toEqual(expect.arrayContaining(["package/bin/strata.js", "package/dist/main.js"]));
+    for (const t of tarballs) {
+      const manifest = JSON.parse(run("tar", ["-xzOf", t, "package/package.json"], work.path).stdout) as Record<string, unknown>;
+      expect(JSON.stringify(manifest)).not.toContain("workspace:");
+      expect(manifest).toMatchObject({ license: "Apache-2.0", engines: { node: ">=20.11" } });
+    }
+  });
+
+  it("npx strata unpacks the sample image with no C compiler, on the prebuilt binaries", () => {
+    const version = ok(run("npx", ["strata", "--version"], project));
+    expect(version).toContain("ISA-L, prebuilt");
+    expect(version).toContain("native calls  prebuilt");
+    const dest = join(work.path, "npx-rootfs");
+    const unpacked = ok(run("npx", ["strata", "unpack", SAMPLE, dest], project));
+    expect(unpacked).toContain("3 layers, 26 entries");
+    expect(readFileSync(join(dest, "etc", "os-release"), "utf8")).toContain("strata sample");
+  });
+
+  it("a library script calls inspect, unpack and bundle; it type-checks under NodeNext and Bundler", () => {
+    for (const [module, resolution] of [["NodeNext", "NodeNext"], ["ESNext", "Bundler"]]) {
+      const config = join(project, `tsconfig.${resolution}.json`);
+      writeFileSync(config, JSON.stringify({ compilerOptions: { module, moduleResolution: resolution, target: "ES2022", strict: true, noEmit: true, skipLibCheck: false, types: ["node"] }, files: ["app.ts"] }));
+      ok(run(process.execPath, [TSC, "-p", config], project));
+    }
+    const out = join(work.path, "library");
+    mkdirSync(out);
+    const result = JSON.parse(ok(run(process.execPath, ["app.mjs", SAMPLE, out], project))) as Record<string, unknown>;
+    expect(result).toEqual({ layers: 3, entries: 26, uid: expect.any(Number), root: "rootfs", gzip: "isal" });
+    expect(existsSync(join(out, "bundle", "config.json"))).toBe(true);
+  });
+
+  it("the same script bundled by esbuild runs (strata's packages kept external, as the README says)", () => {
+    ok(run(ESBUILD, ["app.mjs", "--bundle", "--platform=node", "--format=esm", "--packages=external", "--outfile=bundled.mjs"], project));
+    const out = join(work.path, "bundled");
+    mkdirSync(out);
+    const result = JSON.parse(ok(run(process.execPath, ["bundled.mjs", SAMPLE, out], project))) as Record<string, unknown>;
+    expect(result).toMatchObject({ layers: 3, entries: 26 });
+  });
+
+  it("with strata bundled in too, a missing worker file is a typed error that says what to do", () => {
+    ok(run(ESBUILD, ["app.mjs", "--bundle", "--platform=node", "--format=esm", "--external:zstd-napi", "--outfile=inlined/app.mjs"], project));
+    const out = join(work.path, "inlined");
+    mkdirSync(out, { recursive: true });
+    const result = run(process.execPath, [join(project, "inlined", "app.mjs"), SAMPLE, out], project);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain("STRATA_INSTALL_INCOMPLETE");
+    expect(result.stderr).toContain("--packages=external");
+  });
+
+  it("with no prebuilt binary for the platform and no compiler, the install scripts pass and strata unpacks on zlib", () => {
+    const bare = join(work.path, "bare");
+    mkdirSync(bare);
+    writeFileSync(join(bare, "package.json"), JSON.stringify({ name: "strata-bare", private: true, type: "module" }));
+    ok(run("npm", ["install", "--no-audit", "--no-fund", ...tarballs], bare));
+    for (const name of ["layer", "overlay"]) rmSync(join(bare, "node_modules", "@strata-oci", name, "prebuilds"), { recursive: true, force: true });
+    ok(run("npm", ["rebuild", "@strata-oci/layer", "@strata-oci/overlay"], bare));
+    const version = ok(run("npx", ["strata", "--version"], bare));
+    expect(version).toMatch(/gzip +zlib \(ISA-L unavailable/);
+    expect(version).toMatch(/native calls +unavailable/);
+    const dest = join(work.path, "bare-rootfs");
+    const unpacked = run("npx", ["strata", "unpack", SAMPLE, dest], bare);
+    expect(unpacked.status).toBe(0);
+    expect(unpacked.stderr).not.toMatch(/internal error|at .*\.js:\d+/);
+    expect(readFileSync(join(dest, "etc", "os-release"), "utf8")).toContain("strata sample");
+    console.log(`no-compiler run: ${unpacked.stdout.trim()} ${unpacked.stderr.trim()}`);
+    // What only the addon can write is skipped with the rootless warnings, never a failure.
+    const layout = join(work.path, "xattr-image");
+    writeOciLayout(layout, {
+      layers: [{ tar: writeTar([{ name: "ping", type: "file", data: "x", xattrs: { "security.capability": Buffer.from("0100000200200000000000000000000000000000", "hex") } }, { name: "null", type: "char", devMajor: 1, devMinor: 3 }, { name: "pipe", type: "fifo" }]) }],
+      tag: "t",
+    });
+    const degraded = run("npx", ["strata", "unpack", `oci:${layout}:t`, join(work.path, "xattr-rootfs")], bare);
+    expect(degraded.status).toBe(0);
+    expect(degraded.stderr).toContain("xattr-skipped");
+    expect(degraded.stderr).toContain("2 × device-replaced");
+    expect(readFileSync(join(work.path, "xattr-rootfs", "ping"), "utf8")).toBe("x");
+  });
+});
