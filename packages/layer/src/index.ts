@@ -7,6 +7,7 @@ export {
   LimitExceededError,
   MediaTypeError,
   SizeMismatchError,
+  STRATA_ERROR_CODES,
   StrataError,
   TargetError,
   withErrorContext,
