@@ -16,7 +16,8 @@ const SAMPLE = `oci:${join(REPO, "fixtures", "sample", "oci")}:sample`;
 const TSC = join(REPO, "node_modules", "typescript", "bin", "tsc");
 const ESBUILD = join(REPO, "node_modules", ".bin", "esbuild");
 // No compiler anywhere below: a build that needed one fails loudly.
-const NO_CC = { ...process.env, CC: "/bin/false", CXX: "/bin/false" };
+// A user's shell: none of the npm_* settings that pnpm passes to its scripts.
+const NO_CC = { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_|^PNPM_/i.test(key))), CC: "/bin/false", CXX: "/bin/false" };
 const TYPES_NODE = (JSON.parse(readFileSync(join(REPO, "node_modules", "@types", "node", "package.json"), "utf8")) as { version: string }).version;
 
 const work = tempDir("strata-install-");
@@ -145,5 +146,21 @@ describe("packed packages installed with npm into a fresh project", () => {
     expect(degraded.stderr).toContain("xattr-skipped");
     expect(degraded.stderr).toContain("2 × device-replaced");
     expect(readFileSync(join(work.path, "xattr-rootfs", "ping"), "utf8")).toBe("x");
+  });
+});
+
+// The README's first command, on a clean clone of this repository, where no
+// compiler exists: it used to end in a stack trace (issue #10).
+describe.runIf(existsSync(join(REPO, ".git")))("the README's first command without a C compiler", () => {
+  it("installs, builds and unpacks the sample, the native parts reported as not built", () => {
+    const clone = join(work.path, "clone");
+    ok(run("git", ["clone", "--quiet", REPO, clone], work.path));
+    const install = run("npx", ["--yes", "pnpm@10.34.9", "install", "--frozen-lockfile", "--prefer-offline"], clone);
+    expect(install.status).toBe(0);
+    const sample = run("npx", ["--yes", "pnpm@10.34.9", "run", "sample"], clone);
+    expect({ status: sample.status, stderr: sample.stderr }).toEqual({ status: 0, stderr: expect.not.stringMatching(/\n\s+at .*:\d+:\d+/) });
+    expect(sample.stdout).toContain("not built strata_native (/bin/false: exit 1)");
+    expect(sample.stdout).toContain("3 layers, 26 entries");
+    expect(readFileSync(join(clone, "sample-rootfs", "etc", "os-release"), "utf8")).toContain("strata sample");
   });
 });
