@@ -1,4 +1,4 @@
-import { openImage, formatPlatform, type Platform } from "@strata-oci/image";
+import { openImage, formatPlatform, type Platform, type RegistryOptions } from "@strata-oci/image";
 
 /** What `strata inspect` shows: the index's choices, the chosen manifest, config and layers. */
 export interface ImageSummary {
@@ -14,11 +14,17 @@ export interface ImageSummary {
 export interface InspectOptions {
   readonly image: string;
   readonly platform?: string | Platform;
+  /** For `docker://` images: credentials, TLS verification, timeouts. */
+  readonly registry?: RegistryOptions;
 }
 
 /** Resolves an image and summarises it; reads only its JSON blobs, never its layers. */
 export async function inspect(options: InspectOptions): Promise<ImageSummary> {
-  const image = await openImage({ image: options.image, ...(options.platform === undefined ? {} : { platform: options.platform }) });
+  const image = await openImage({
+    image: options.image,
+    ...(options.platform === undefined ? {} : { platform: options.platform }),
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+  });
   return {
     reference: image.reference,
     transport: image.transport,

@@ -7,7 +7,7 @@ import {
   type LayerLimits,
   type ZstdBackend,
 } from "@strata-oci/layer";
-import { openImage, parseImageReference, type Image, type Platform } from "@strata-oci/image";
+import { openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
 import {
   checkDestination,
   commitStaging,
@@ -33,6 +33,8 @@ export interface UnpackOptions {
   readonly dest: string;
   /** Platform to pick from an index; default the host's. */
   readonly platform?: string | Platform;
+  /** For `docker://` images: credentials, TLS verification, timeouts. */
+  readonly registry?: RegistryOptions;
   /** Keep ownership in `user.rootlesscontainers` and turn devices into empty files. Default: true unless root. */
   readonly rootless?: boolean;
   /** Bounds for hostile layers; unset fields take the defaults. */
@@ -74,7 +76,11 @@ function refuseDestinationInLayout(image: string, dest: string): void {
  */
 export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   const dest = checkDestination(options.dest);
-  const image = await openImage({ image: options.image, ...(options.platform === undefined ? {} : { platform: options.platform }) });
+  const image = await openImage({
+    image: options.image,
+    ...(options.platform === undefined ? {} : { platform: options.platform }),
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+  });
   options.onProgress?.({ kind: "image", image });
   refuseDestinationInLayout(options.image, dest);
   // A run killed with SIGKILL cannot clean up after itself; the next one does.

@@ -21,7 +21,8 @@ import { createHash } from "node:crypto";
 import { asRecord, bad, parseJson } from "./descriptor.js";
 import { parseImageConfig } from "./image-config.js";
 import type { Image, ManifestChoice } from "./image.js";
-import { MAX_JSON_BLOB, type OpenImageOptions } from "./oci-layout.js";
+import { MAX_JSON_BLOB } from "./oci-layout.js";
+import type { OpenImageOptions } from "./manifest-walk.js";
 
 interface Member {
   readonly offset: number;

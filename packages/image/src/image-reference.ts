@@ -1,10 +1,12 @@
 import { statSync } from "node:fs";
 import { ImageError } from "@strata-oci/layer";
+import { formatDockerReference, parseDockerReference, type DockerReference } from "./registry/docker-reference.js";
 
 /** Where an image lives, in skopeo's transport syntax. */
 export type ImageReference =
   | { readonly transport: "oci"; readonly path: string; readonly tag: string | undefined }
-  | { readonly transport: "docker-archive"; readonly path: string; readonly tag: string | undefined };
+  | { readonly transport: "docker-archive"; readonly path: string; readonly tag: string | undefined }
+  | { readonly transport: "docker"; readonly registry: DockerReference };
 
 function split(rest: string): { path: string; tag: string | undefined } {
   const colon = rest.indexOf(":");
@@ -16,12 +18,13 @@ function split(rest: string): { path: string; tag: string | undefined } {
  * directory is an OCI layout, a file a docker-archive tarball.
  */
 export function parseImageReference(text: string): ImageReference {
+  if (text.startsWith("docker:")) return { transport: "docker", registry: parseDockerReference(text.slice("docker:".length)) };
   if (text.startsWith("oci:")) return { transport: "oci", ...split(text.slice(4)) };
   if (text.startsWith("docker-archive:")) return { transport: "docker-archive", ...split(text.slice("docker-archive:".length)) };
   const transport = /^([a-z-]+):/.exec(text)?.[1];
   if (transport !== undefined && statSync(text, { throwIfNoEntry: false }) === undefined) {
     throw new ImageError("STRATA_BAD_REFERENCE", `unsupported transport ${JSON.stringify(transport)} in ${JSON.stringify(text)}`, {
-      hint: "use oci:DIR[:TAG], docker-archive:FILE[:REF], or a path",
+      hint: "use oci:DIR[:TAG], docker-archive:FILE[:REF], docker://REPO[:TAG], or a path",
     });
   }
   const stats = statSync(text, { throwIfNoEntry: false });
@@ -34,5 +37,6 @@ export function parseImageReference(text: string): ImageReference {
 }
 
 export function formatImageReference(ref: ImageReference): string {
+  if (ref.transport === "docker") return formatDockerReference(ref.registry);
   return `${ref.transport}:${ref.path}${ref.tag === undefined ? "" : `:${ref.tag}`}`;
 }

@@ -14,7 +14,7 @@ export interface ManifestChoice {
 export interface Image {
   /** The reference as the user wrote it (for messages). */
   readonly reference: string;
-  readonly transport: "oci" | "docker-archive";
+  readonly transport: "oci" | "docker-archive" | "docker";
   /** The manifests the top-level index offered (docker-archive: its manifest.json entries). */
   readonly choices: readonly ManifestChoice[];
   /** The chosen manifest's descriptor; undefined for docker-archive (no manifest blob). */

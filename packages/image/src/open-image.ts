@@ -4,12 +4,16 @@ import { formatImageReference, parseImageReference } from "./image-reference.js"
 import { openOciLayout } from "./oci-layout.js";
 import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type Platform } from "./platform.js";
 import { ImageError } from "@strata-oci/layer";
+import type { RegistryOptions } from "./registry/registry-client.js";
+import { openRegistryImage } from "./registry/registry-source.js";
 
 export interface OpenImageRequest {
-  /** `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]`, or a path. */
+  /** `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]`, `docker://[HOST/]REPO[:TAG][@DIGEST]`, or a path. */
   readonly image: string;
   /** `os/arch[/variant]` or a Platform; default the host's. */
   readonly platform?: string | Platform;
+  /** For `docker://` references: credentials, TLS verification, timeouts. */
+  readonly registry?: RegistryOptions;
 }
 
 /**
@@ -22,7 +26,12 @@ export async function openImage(request: OpenImageRequest): Promise<Image> {
   const ref = parseImageReference(request.image);
   const platform = request.platform === undefined ? hostPlatform() : typeof request.platform === "string" ? parsePlatform(request.platform) : request.platform;
   const name = formatImageReference(ref);
-  const image = ref.transport === "oci" ? openOciLayout(ref.path, name, { platform, tag: ref.tag }) : openDockerArchive(ref.path, name, { tag: ref.tag });
+  const image =
+    ref.transport === "docker"
+      ? await openRegistryImage(ref.registry, name, platform, request.registry)
+      : ref.transport === "oci"
+        ? openOciLayout(ref.path, name, { platform, tag: ref.tag })
+        : openDockerArchive(ref.path, name, { tag: ref.tag });
   const { os, architecture, variant } = image.config;
   if (os === undefined || architecture === undefined) return image;
   const offered = variant === undefined ? { os, architecture } : { os, architecture, variant };

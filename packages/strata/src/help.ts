@@ -11,6 +11,9 @@ Usage:
 IMAGE is written as skopeo writes it:
   oci:DIR[:TAG]               an OCI image layout (a directory with oci-layout)
   docker-archive:FILE[:REF]   a tarball from \`docker save\` or skopeo
+  docker://[HOST/]REPO[:TAG][@DIGEST]
+                              an image in a registry (no HOST: docker.io;
+                              one-part names: library/NAME; no tag: latest)
   PATH                        a directory (OCI layout) or a file (docker-archive)
 
 Exit status: 0 on success, 1 when the image or a layer is refused, 2 on bad
@@ -35,6 +38,10 @@ Options:
                                 an image for another platform is refused
                                 (STRATA_PLATFORM_MISMATCH), or only warned
                                 about when no --platform is given
+  --creds USER:PASS             registry credentials (docker:// images), for
+                                Basic auth or the registry's token server
+  --tls-verify=false            accept a registry's certificate unchecked, and
+                                plain HTTP (loopback hosts may always use HTTP)
   --rootless                    do not chown: record owners in the
                                 user.rootlesscontainers xattr (as umoci does)
                                 and write devices as empty files. Implied when
@@ -58,6 +65,7 @@ Examples:
   strata unpack oci:./debian:bookworm rootfs
   strata unpack --platform linux/arm64 oci:./multi:latest rootfs-arm64
   strata unpack docker-archive:./app.tar /tmp/app-rootfs
+  strata unpack docker://127.0.0.1:5000/app:1.0 rootfs
 `;
 
 export const INSPECT_HELP = `Usage: strata inspect [options] IMAGE
@@ -68,6 +76,10 @@ settings) and its layers with sizes and media types.
 
 Options:
   --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
+  --creds USER:PASS             registry credentials (docker:// images), for
+                                Basic auth or the registry's token server
+  --tls-verify=false            accept a registry's certificate unchecked, and
+                                plain HTTP (loopback hosts may always use HTTP)
   --json                        print machine-readable JSON
   -h, --help                    this help
 `;

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
-import { backends, inspect, StrataError, unpack, type ImageSummary, type NativeState, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { backends, inspect, StrataError, unpack, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { bundle } from "@strata-oci/bundle";
 import { BUNDLE_HELP, INSPECT_HELP, MAIN_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
@@ -24,6 +24,8 @@ function parse(args: string[], options: OptionSpec): { values: OptionValues; pos
 
 const UNPACK_FLAGS: OptionSpec = {
   platform: { type: "string" },
+  creds: { type: "string" },
+  "tls-verify": { type: "string" },
   rootless: { type: "boolean" },
   quiet: { type: "boolean" },
   json: { type: "boolean" },
@@ -54,7 +56,22 @@ function interruptible(): { signal: AbortSignal; release: () => void } {
 }
 
 /** The options unpack and bundle take from the same flags. */
-type SharedUnpackOptions = Pick<UnpackOptions, "signal" | "limits" | "platform" | "rootless" | "onProgress">;
+type SharedUnpackOptions = Pick<UnpackOptions, "signal" | "limits" | "platform" | "rootless" | "onProgress" | "registry">;
+
+/** --creds USER[:PASS] and --tls-verify=true|false, for docker:// images. */
+function registryOf(values: OptionValues): RegistryOptions | undefined {
+  const verify = values["tls-verify"];
+  if (verify !== undefined && verify !== "true" && verify !== "false") throw new UsageError("--tls-verify takes true or false");
+  const creds = values.creds;
+  if (creds === undefined && verify === undefined) return undefined;
+  let parsed: { username: string; password: string } | undefined;
+  if (typeof creds === "string") {
+    const colon = creds.indexOf(":");
+    if (colon <= 0) throw new UsageError("--creds takes USER:PASS");
+    parsed = { username: creds.slice(0, colon), password: creds.slice(colon + 1) };
+  }
+  return { ...(parsed === undefined ? {} : { creds: parsed }), ...(verify === "false" ? { tlsVerify: false } : {}) };
+}
 
 /**
  * Runs an unpack or a bundle with what the two commands share: their flags,
@@ -62,6 +79,7 @@ type SharedUnpackOptions = Pick<UnpackOptions, "signal" | "limits" | "platform" 
  */
 async function withUnpackFlags<T>(values: OptionValues, run: (shared: SharedUnpackOptions) => Promise<T>): Promise<T> {
   const progress = process.stderr.isTTY && values.quiet !== true && values.json !== true ? terminalProgress(process.stderr) : undefined;
+  const registry = registryOf(values);
   const interrupt = interruptible();
   try {
     return await run({
@@ -69,6 +87,7 @@ async function withUnpackFlags<T>(values: OptionValues, run: (shared: SharedUnpa
       limits: limitsOf(values),
       ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
       ...(values.rootless === true ? { rootless: true } : {}),
+      ...(registry === undefined ? {} : { registry }),
       ...(progress === undefined ? {} : { onProgress: progress.update }),
     });
   } finally {
@@ -194,14 +213,19 @@ function formatSummary(s: ImageSummary): string {
 }
 
 async function runInspect(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { platform: { type: "string" }, json: { type: "boolean" } });
+  const { values, positionals } = parse(args, { platform: { type: "string" }, json: { type: "boolean" }, creds: { type: "string" }, "tls-verify": { type: "string" } });
   if (values.help === true) {
     process.stdout.write(INSPECT_HELP);
     return 0;
   }
   const [image, extra] = positionals;
   if (image === undefined || extra !== undefined) throw new UsageError("inspect takes one IMAGE");
-  const summary = await inspect({ image, ...(typeof values.platform === "string" ? { platform: values.platform } : {}) });
+  const registry = registryOf(values);
+  const summary = await inspect({
+    image,
+    ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+    ...(registry === undefined ? {} : { registry }),
+  });
   process.stdout.write(values.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
   return 0;
 }

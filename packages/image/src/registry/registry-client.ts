@@ -1,0 +1,234 @@
+import { createHash } from "node:crypto";
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { ImageError, LimitExceededError, parseDigest, type ErrorContext } from "@strata-oci/layer";
+import { isLoopbackHost, type DockerReference } from "./docker-reference.js";
+
+/** How to reach and authenticate to a registry. */
+export interface RegistryOptions {
+  /** Credentials for Basic auth, and for the token server of Bearer auth. */
+  readonly creds?: { readonly username: string; readonly password: string };
+  /** false: accept any certificate (and plain HTTP). Default true; loopback hosts may always use plain HTTP. */
+  readonly tlsVerify?: boolean;
+  /** Milliseconds a connection may take to open, or a response to stay silent. Default 30 s. */
+  readonly timeoutMs?: number;
+}
+
+/** A response whose status was 2xx, with its body unread. */
+export type RegistryResponse = IncomingMessage;
+
+const MAX_REDIRECTS = 5;
+const MAX_TOKEN_RESPONSE = 1 << 20;
+
+function registryError(code: "STRATA_REGISTRY_UNREACHABLE" | "STRATA_REGISTRY_DENIED" | "STRATA_REGISTRY_ERROR", detail: string, hint: string, cause?: unknown, context: ErrorContext = {}): ImageError {
+  return new ImageError(code, detail, { hint, context, ...(cause === undefined ? {} : { cause }) });
+}
+
+/** Reads a response body whole, refusing one longer than `max` bytes. */
+export async function readBody(response: IncomingMessage, max: number, what: string): Promise<Buffer> {
+  const declared = Number(response.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > max) {
+    response.destroy();
+    throw new LimitExceededError("maxJsonSize", declared, max, { blob: what });
+  }
+  const parts: Buffer[] = [];
+  let length = 0;
+  for await (const part of response) {
+    length += (part as Buffer).length;
+    if (length > max) {
+      response.destroy();
+      throw new LimitExceededError("maxJsonSize", length, max, { blob: what });
+    }
+    parts.push(part as Buffer);
+  }
+  return Buffer.concat(parts);
+}
+
+/** `Bearer realm="...",service="...",scope="..."` or `Basic realm="..."`. */
+function parseChallenge(header: string): { scheme: string; params: Map<string, string> } {
+  const space = header.indexOf(" ");
+  const scheme = (space === -1 ? header : header.slice(0, space)).toLowerCase();
+  const params = new Map<string, string>();
+  for (const [, key, quoted, bare] of header.slice(space + 1).matchAll(/([A-Za-z_]+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g)) {
+    params.set((key as string).toLowerCase(), quoted?.replace(/\\(.)/g, "$1") ?? bare ?? "");
+  }
+  return { scheme, params };
+}
+
+/**
+ * The distribution API of one repository: anonymous, Basic or Bearer token
+ * auth (one token per scope, asked for again on a 401), redirects followed
+ * with the Authorization header dropped when the host changes (blob storage
+ * behind a redirect must not see the registry's credentials), timeouts on
+ * connecting and on silent responses. Credentials never appear in errors.
+ */
+export class RegistryClient {
+  readonly #ref: DockerReference;
+  readonly #options: RegistryOptions;
+  readonly #base: URL;
+  readonly #tokens = new Map<string, string>();
+  #scheme: "basic" | "bearer" | undefined;
+  #challenge: Map<string, string> | undefined;
+
+  constructor(ref: DockerReference, options: RegistryOptions = {}) {
+    this.#ref = ref;
+    this.#options = options;
+    const plain = isLoopbackHost(ref.apiHost);
+    this.#base = new URL(`${plain ? "http" : "https"}://${ref.apiHost}/v2/`);
+  }
+
+  get repository(): string {
+    return this.#ref.repository;
+  }
+
+  get #scope(): string {
+    return `repository:${this.#ref.repository}:pull`;
+  }
+
+  /** GET `path` (below /v2/): the 2xx response, after auth and redirects; 404 is undefined. */
+  async get(path: string, headers: OutgoingHttpHeaders = {}, context: ErrorContext = {}): Promise<RegistryResponse | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const response = await this.#follow(new URL(path, this.#base), { ...headers, ...this.#authorization() }, context);
+      if (response.statusCode === 401 && attempt === 0) {
+        response.resume();
+        await this.#authenticate(response.headers["www-authenticate"], context);
+        continue;
+      }
+      const status = response.statusCode ?? 0;
+      if (status >= 200 && status < 300) return response;
+      response.resume();
+      if (status === 404) return undefined;
+      if (status === 401 || status === 403) {
+        throw registryError("STRATA_REGISTRY_DENIED", `${this.#ref.registry} refused access to ${this.#ref.repository} (HTTP ${status})`, "give credentials that may pull it (--creds USER:PASS or an auth file), or check the name", undefined, context);
+      }
+      throw registryError("STRATA_REGISTRY_ERROR", `${this.#ref.registry} answered HTTP ${status} for ${new URL(path, this.#base).pathname}`, "the registry failed; try again later", undefined, context);
+    }
+  }
+
+  #authorization(): OutgoingHttpHeaders {
+    if (this.#scheme === "bearer") {
+      const token = this.#tokens.get(this.#scope);
+      return token === undefined ? {} : { authorization: `Bearer ${token}` };
+    }
+    const creds = this.#options.creds;
+    if (this.#scheme === "basic" && creds !== undefined) {
+      return { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` };
+    }
+    return {};
+  }
+
+  async #authenticate(header: string | string[] | undefined, context: ErrorContext): Promise<void> {
+    const text = Array.isArray(header) ? header[0] : header;
+    const denied = (detail: string): ImageError =>
+      registryError("STRATA_REGISTRY_DENIED", `${this.#ref.registry} asks for authentication (${detail})`, "give credentials with --creds USER:PASS or an auth file", undefined, context);
+    if (text === undefined) throw denied("no WWW-Authenticate challenge");
+    const { scheme, params } = parseChallenge(text);
+    if (scheme === "basic") {
+      if (this.#options.creds === undefined) throw denied("Basic");
+      this.#scheme = "basic";
+      return;
+    }
+    if (scheme !== "bearer") throw denied(`unsupported scheme ${JSON.stringify(scheme)}`);
+    this.#scheme = "bearer";
+    this.#challenge = params;
+    this.#tokens.delete(this.#scope);
+    this.#tokens.set(this.#scope, await this.#fetchToken(context));
+  }
+
+  async #fetchToken(context: ErrorContext): Promise<string> {
+    const realm = this.#challenge?.get("realm");
+    if (realm === undefined) throw registryError("STRATA_REGISTRY_ERROR", `${this.#ref.registry}'s Bearer challenge names no realm`, "the registry is misconfigured", undefined, context);
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch (cause) {
+      throw registryError("STRATA_REGISTRY_ERROR", `${this.#ref.registry}'s token realm is not a URL`, "the registry is misconfigured", cause, context);
+    }
+    const service = this.#challenge?.get("service");
+    if (service !== undefined) url.searchParams.set("service", service);
+    url.searchParams.set("scope", this.#scope);
+    const creds = this.#options.creds;
+    const headers: OutgoingHttpHeaders = creds === undefined ? {} : { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` };
+    const response = await this.#follow(url, headers, context);
+    const status = response.statusCode ?? 0;
+    if (status === 401 || status === 403) {
+      response.resume();
+      throw registryError("STRATA_REGISTRY_DENIED", `the token server of ${this.#ref.registry} refused ${creds === undefined ? "anonymous access" : "the credentials"} to ${this.#ref.repository}`, "check the credentials (--creds USER:PASS)", undefined, context);
+    }
+    if (status < 200 || status >= 300) {
+      response.resume();
+      throw registryError("STRATA_REGISTRY_ERROR", `the token server of ${this.#ref.registry} answered HTTP ${status}`, "try again later", undefined, context);
+    }
+    const body = await readBody(response, MAX_TOKEN_RESPONSE, "token response");
+    let token: unknown;
+    try {
+      const json = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
+      token = json.token ?? json.access_token;
+    } catch (cause) {
+      throw registryError("STRATA_REGISTRY_ERROR", `the token server of ${this.#ref.registry} sent something that is not JSON`, "the registry's token server is broken", cause, context);
+    }
+    if (typeof token !== "string" || token === "" || /[\r\n]/.test(token)) {
+      throw registryError("STRATA_REGISTRY_ERROR", `the token server of ${this.#ref.registry} sent no usable token`, "the registry's token server is broken", undefined, context);
+    }
+    return token;
+  }
+
+  /** One request, following redirects; Authorization goes only to the host it was meant for. */
+  async #follow(start: URL, headers: OutgoingHttpHeaders, context: ErrorContext): Promise<IncomingMessage> {
+    let url = start;
+    let sent = headers;
+    for (let hops = 0; ; hops++) {
+      const response = await this.#request(url, sent, context);
+      const status = response.statusCode ?? 0;
+      const location = response.headers.location;
+      if (![301, 302, 303, 307, 308].includes(status) || location === undefined) return response;
+      response.resume();
+      if (hops >= MAX_REDIRECTS) throw registryError("STRATA_REGISTRY_ERROR", `${this.#ref.registry} redirected more than ${MAX_REDIRECTS} times`, "the registry is misconfigured", undefined, context);
+      const next = new URL(location, url);
+      if (next.protocol !== "https:" && next.protocol !== "http:") throw registryError("STRATA_REGISTRY_ERROR", `${this.#ref.registry} redirected to a ${next.protocol} URL`, "the registry is misconfigured", undefined, context);
+      if (next.host !== url.host) {
+        const { authorization: _dropped, ...rest } = sent;
+        sent = rest;
+      }
+      url = next;
+    }
+  }
+
+  #request(url: URL, headers: OutgoingHttpHeaders, context: ErrorContext): Promise<IncomingMessage> {
+    const timeout = this.#options.timeoutMs ?? 30_000;
+    const tls = url.protocol === "https:";
+    if (!tls && !isLoopbackHost(url.host) && this.#options.tlsVerify !== false) {
+      return Promise.reject(registryError("STRATA_REGISTRY_UNREACHABLE", `refusing plain HTTP to ${url.host}`, "use an https registry, or --tls-verify=false for one you trust on your network", undefined, context));
+    }
+    return new Promise((resolve, reject) => {
+      const options = { method: "GET", headers: { "user-agent": "strata", ...headers }, timeout, ...(tls ? { rejectUnauthorized: this.#options.tlsVerify !== false } : {}) };
+      const req = (tls ? httpsRequest : httpRequest)(url, options, (response) => {
+        // From here the timeout is a silent body: the stream fails with it.
+        response.setTimeout(timeout, () => response.destroy(registryError("STRATA_REGISTRY_UNREACHABLE", `${url.host} stopped sending for ${timeout / 1000} s`, "the network or registry stalled; try again", undefined, context)));
+        resolve(response);
+      });
+      req.on("timeout", () => req.destroy(registryError("STRATA_REGISTRY_UNREACHABLE", `no answer from ${url.host} within ${timeout / 1000} s`, "check the registry address and the network", undefined, context)));
+      req.on("error", (error: NodeJS.ErrnoException) => {
+        if (error instanceof ImageError) return reject(error);
+        const detail = error.code ?? error.message;
+        const certificate = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(detail);
+        reject(
+          registryError(
+            "STRATA_REGISTRY_UNREACHABLE",
+            `cannot reach ${url.host}: ${detail}`,
+            certificate ? "the registry's certificate is not trusted: add its CA (--cert-dir) or, for a registry you trust, --tls-verify=false" : "check the registry address and the network",
+            error,
+            context,
+          ),
+        );
+      });
+      req.end();
+    });
+  }
+}
+
+/** The digest of `data` in the algorithm that `like` (a digest) names, sha256 without one. */
+export function digestOf(data: Buffer, like?: string): string {
+  const algorithm = like === undefined ? "sha256" : parseDigest(like).algorithm;
+  return `${algorithm}:${createHash(algorithm).update(data).digest("hex")}`;
+}

@@ -1,0 +1,115 @@
+// Issue #11: images pulled from a real registry (Debian's docker-registry on
+// loopback, filled by skopeo) unpack to the same tree as from their OCI
+// layout; the registry's answers that are not an image are typed errors.
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { unpack } from "@strata-oci/core";
+import { writeOciLayout } from "@strata-oci/image";
+import { writeTar } from "@strata-oci/layer";
+import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
+import { tempDir } from "./support/layers.js";
+import { freePort, push, registryUnavailable, startRegistry, type TestRegistry } from "./support/registry.js";
+
+const unavailable = registryUnavailable();
+if (unavailable !== undefined) console.warn(`registry tests skipped: ${unavailable}`);
+
+const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample", "oci");
+const work = tempDir("strata-registry-");
+afterAll(() => work.remove());
+
+/** A two-platform image (amd64, arm64/v8) as one OCI layout with an index tagged `multi`. */
+function multiPlatformLayout(): string {
+  const layout = join(work.path, "multi");
+  const arm = join(work.path, "multi-arm");
+  writeOciLayout(layout, { layers: [{ tar: writeTar([{ name: "which", type: "file", data: "amd64" }]) }], architecture: "amd64" });
+  writeOciLayout(arm, { layers: [{ tar: writeTar([{ name: "which", type: "file", data: "arm64" }]) }], architecture: "arm64", configOverrides: { variant: "v8" } });
+  cpSync(join(arm, "blobs"), join(layout, "blobs"), { recursive: true });
+  const manifestOf = (dir: string) => (JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as { manifests: Array<Record<string, unknown>> }).manifests[0];
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        { ...manifestOf(layout), platform: { os: "linux", architecture: "amd64" } },
+        { ...manifestOf(arm), platform: { os: "linux", architecture: "arm64", variant: "v8" } },
+      ],
+    }),
+  );
+  const digest = createHash("sha256").update(index).digest("hex");
+  writeFileSync(join(layout, "blobs", "sha256", digest), index);
+  writeFileSync(
+    join(layout, "index.json"),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", digest: `sha256:${digest}`, size: index.length, annotations: { "org.opencontainers.image.ref.name": "multi" } }] }),
+  );
+  return layout;
+}
+
+async function treeOf(image: string, options: Parameters<typeof unpack>[0] extends infer O ? Partial<O> : never = {}): Promise<ReturnType<typeof snapshotDisk>> {
+  const dest = join(work.path, `tree-${Math.random().toString(36).slice(2)}`);
+  await unpack({ image, dest, ...options });
+  return snapshotDisk(dest);
+}
+
+describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => {
+  let open: TestRegistry;
+  let locked: TestRegistry;
+  let multi = "";
+
+  beforeAll(async () => {
+    mkdirSync(join(work.path, "open"));
+    mkdirSync(join(work.path, "locked"));
+    open = await startRegistry(join(work.path, "open"));
+    locked = await startRegistry(join(work.path, "locked"), { htpasswd: { user: "alice", password: "s3cret-pw" } });
+    multi = multiPlatformLayout();
+    push(`oci:${SAMPLE}:sample`, `docker://${open.host}/strata/sample:latest`);
+    push(`oci:${multi}:multi`, `docker://${open.host}/strata/multi:1`);
+    push(`oci:${SAMPLE}:sample`, `docker://${locked.host}/private/sample:v1`, "alice:s3cret-pw");
+  }, 120_000);
+  afterAll(() => {
+    open?.stop();
+    locked?.stop();
+  });
+
+  it("unpacks an image from the registry to the same tree as from its OCI layout", async () => {
+    const fromRegistry = await treeOf(`docker://${open.host}/strata/sample:latest`);
+    const fromLayout = await treeOf(`oci:${SAMPLE}:sample`);
+    expect(diffSnapshots(fromLayout, fromRegistry)).toEqual([]);
+    expect(fromRegistry.size).toBeGreaterThan(10);
+  });
+
+  it("picks each platform of a multi-platform index as from the layout, and checks a by-digest reference", async () => {
+    for (const platform of ["linux/amd64", "linux/arm64/v8"]) {
+      const fromRegistry = await treeOf(`docker://${open.host}/strata/multi:1`, { platform });
+      expect(diffSnapshots(await treeOf(`oci:${multi}:multi`, { platform }), fromRegistry)).toEqual([]);
+    }
+    const index = JSON.parse(readFileSync(join(multi, "index.json"), "utf8")) as { manifests: Array<{ digest: string }> };
+    const digest = index.manifests[0]?.digest as string;
+    expect((await treeOf(`docker://${open.host}/strata/multi@${digest}`, { platform: "linux/amd64" })).size).toBeGreaterThan(0);
+    const other = `sha256:${"0".repeat(64)}`;
+    await expect(unpack({ image: `docker://${open.host}/strata/multi@${other}`, dest: join(work.path, "nope") })).rejects.toMatchObject({ code: "STRATA_MANIFEST_NOT_FOUND" });
+    expect(existsSync(join(work.path, "nope"))).toBe(false);
+  });
+
+  it("names a missing repository or tag as not found", async () => {
+    await expect(unpack({ image: `docker://${open.host}/strata/absent:latest`, dest: join(work.path, "absent") })).rejects.toMatchObject({ code: "STRATA_MANIFEST_NOT_FOUND" });
+    await expect(unpack({ image: `docker://${open.host}/strata/sample:v9`, dest: join(work.path, "absent") })).rejects.toMatchObject({ code: "STRATA_MANIFEST_NOT_FOUND" });
+  });
+
+  it("Basic auth: refused without credentials or with wrong ones, never echoing them; unpacks with them", async () => {
+    const image = `docker://${locked.host}/private/sample:v1`;
+    await expect(unpack({ image, dest: join(work.path, "locked-1") })).rejects.toMatchObject({ code: "STRATA_REGISTRY_DENIED" });
+    const wrong = unpack({ image, dest: join(work.path, "locked-2"), registry: { creds: { username: "alice", password: "not-it-xyz" } } });
+    await expect(wrong).rejects.toMatchObject({ code: "STRATA_REGISTRY_DENIED" });
+    const error = (await wrong.catch((e: unknown) => e)) as Error & { hint?: string };
+    expect(`${error.message} ${error.hint}`).not.toContain("not-it-xyz");
+    const tree = await treeOf(image, { registry: { creds: { username: "alice", password: "s3cret-pw" } } });
+    expect(diffSnapshots(await treeOf(`oci:${SAMPLE}:sample`), tree)).toEqual([]);
+  });
+
+  it("a registry that does not answer is STRATA_REGISTRY_UNREACHABLE", async () => {
+    const closed = `127.0.0.1:${await freePort()}`;
+    await expect(unpack({ image: `docker://${closed}/x/y:1`, dest: join(work.path, "closed") })).rejects.toMatchObject({ code: "STRATA_REGISTRY_UNREACHABLE" });
+  });
+});
