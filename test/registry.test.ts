@@ -10,7 +10,7 @@ import { writeOciLayout } from "@strata-oci/image";
 import { writeTar } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
 import { tempDir } from "./support/layers.js";
-import { freePort, push, registryUnavailable, startRegistry, type TestRegistry } from "./support/registry.js";
+import { freePort, push, registryUnavailable, startRegistry, startTokenServer, type TestRegistry, type TokenServer } from "./support/registry.js";
 
 const unavailable = registryUnavailable();
 if (unavailable !== undefined) console.warn(`registry tests skipped: ${unavailable}`);
@@ -55,21 +55,31 @@ async function treeOf(image: string, options: Parameters<typeof unpack>[0] exten
 describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => {
   let open: TestRegistry;
   let locked: TestRegistry;
+  let tokened: TestRegistry;
+  let tokens: TokenServer;
   let multi = "";
 
   beforeAll(async () => {
     mkdirSync(join(work.path, "open"));
     mkdirSync(join(work.path, "locked"));
+    mkdirSync(join(work.path, "tokened"));
+    tokens = await startTokenServer(join(work.path, "tokened"), "bob", "t0ken-pw");
+    tokened = await startRegistry(join(work.path, "tokened"), { token: tokens });
     open = await startRegistry(join(work.path, "open"));
     locked = await startRegistry(join(work.path, "locked"), { htpasswd: { user: "alice", password: "s3cret-pw" } });
     multi = multiPlatformLayout();
-    push(`oci:${SAMPLE}:sample`, `docker://${open.host}/strata/sample:latest`);
-    push(`oci:${multi}:multi`, `docker://${open.host}/strata/multi:1`);
-    push(`oci:${SAMPLE}:sample`, `docker://${locked.host}/private/sample:v1`, "alice:s3cret-pw");
+    await Promise.all([
+      push(`oci:${SAMPLE}:sample`, `docker://${open.host}/strata/sample:latest`),
+      push(`oci:${multi}:multi`, `docker://${open.host}/strata/multi:1`),
+      push(`oci:${SAMPLE}:sample`, `docker://${locked.host}/private/sample:v1`, "alice:s3cret-pw"),
+      push(`oci:${multi}:multi`, `docker://${tokened.host}/team/multi:1`, "bob:t0ken-pw"),
+    ]);
   }, 120_000);
   afterAll(() => {
     open?.stop();
     locked?.stop();
+    tokened?.stop();
+    tokens?.stop();
   });
 
   it("unpacks an image from the registry to the same tree as from its OCI layout", async () => {
@@ -106,6 +116,23 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
     expect(`${error.message} ${error.hint}`).not.toContain("not-it-xyz");
     const tree = await treeOf(image, { registry: { creds: { username: "alice", password: "s3cret-pw" } } });
     expect(diffSnapshots(await treeOf(`oci:${SAMPLE}:sample`), tree)).toEqual([]);
+  });
+
+  it("Bearer tokens from the registry's token server: one token for the repository's pull scope, reused for every blob", async () => {
+    const image = `docker://${tokened.host}/team/multi:1`;
+    await expect(unpack({ image, dest: join(work.path, "tok-1") })).rejects.toMatchObject({ code: "STRATA_REGISTRY_DENIED" });
+    tokens.requests.length = 0;
+    const tree = await treeOf(image, { platform: "linux/arm64/v8", registry: { creds: { username: "bob", password: "t0ken-pw" } } });
+    expect(diffSnapshots(await treeOf(`oci:${multi}:multi`, { platform: "linux/arm64/v8" }), tree)).toEqual([]);
+    // index, manifest, config and a layer were fetched with the one token.
+    expect(tokens.requests).toEqual([{ scope: "repository:team/multi:pull", authorized: true }]);
+    tokens.garbage = true;
+    try {
+      await expect(unpack({ image, dest: join(work.path, "tok-2"), registry: { creds: { username: "bob", password: "t0ken-pw" } } })).rejects.toMatchObject({ code: "STRATA_REGISTRY_ERROR" });
+    } finally {
+      tokens.garbage = false;
+    }
+    expect(existsSync(join(work.path, "tok-2"))).toBe(false);
   });
 
   it("a registry that does not answer is STRATA_REGISTRY_UNREACHABLE", async () => {
