@@ -116,6 +116,10 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
     expect(`${error.message} ${error.hint}`).not.toContain("not-it-xyz");
     const tree = await treeOf(image, { registry: { creds: { username: "alice", password: "s3cret-pw" } } });
     expect(diffSnapshots(await treeOf(`oci:${SAMPLE}:sample`), tree)).toEqual([]);
+    // The same credentials from an auth file, as podman login or docker login write it.
+    const authFile = join(work.path, "auth.json");
+    writeFileSync(authFile, JSON.stringify({ auths: { [locked.host]: { auth: Buffer.from("alice:s3cret-pw").toString("base64") } } }));
+    expect(diffSnapshots(tree, await treeOf(image, { registry: { authFile } }))).toEqual([]);
   });
 
   it("Bearer tokens from the registry's token server: one token for the repository's pull scope, reused for every blob", async () => {

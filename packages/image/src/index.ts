@@ -13,3 +13,4 @@ export { writeOciLayout, type LayerSpec, type LayoutSpec } from "./layout-writer
 export { formatDockerReference, isLoopbackHost, parseDockerReference, type DockerReference } from "./registry/docker-reference.js";
 export { RegistryClient, type RegistryOptions } from "./registry/registry-client.js";
 export { openRegistryImage } from "./registry/registry-source.js";
+export { authFiles, credentialsFor, type AuthLookup, type Credentials } from "./registry/auth-files.js";

@@ -40,6 +40,9 @@ Options:
                                 about when no --platform is given
   --creds USER:PASS             registry credentials (docker:// images), for
                                 Basic auth or the registry's token server
+  --authfile FILE               read credentials from FILE only (default:
+                                $REGISTRY_AUTH_FILE, containers' auth.json,
+                                ~/.docker/config.json with its credHelpers)
   --tls-verify=false            accept a registry's certificate unchecked, and
                                 plain HTTP (loopback hosts may always use HTTP)
   --rootless                    do not chown: record owners in the
@@ -78,6 +81,9 @@ Options:
   --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
   --creds USER:PASS             registry credentials (docker:// images), for
                                 Basic auth or the registry's token server
+  --authfile FILE               read credentials from FILE only (default:
+                                $REGISTRY_AUTH_FILE, containers' auth.json,
+                                ~/.docker/config.json with its credHelpers)
   --tls-verify=false            accept a registry's certificate unchecked, and
                                 plain HTTP (loopback hosts may always use HTTP)
   --json                        print machine-readable JSON

@@ -25,6 +25,7 @@ function parse(args: string[], options: OptionSpec): { values: OptionValues; pos
 const UNPACK_FLAGS: OptionSpec = {
   platform: { type: "string" },
   creds: { type: "string" },
+  authfile: { type: "string" },
   "tls-verify": { type: "string" },
   rootless: { type: "boolean" },
   quiet: { type: "boolean" },
@@ -58,19 +59,24 @@ function interruptible(): { signal: AbortSignal; release: () => void } {
 /** The options unpack and bundle take from the same flags. */
 type SharedUnpackOptions = Pick<UnpackOptions, "signal" | "limits" | "platform" | "rootless" | "onProgress" | "registry">;
 
-/** --creds USER[:PASS] and --tls-verify=true|false, for docker:// images. */
+/** --creds USER:PASS, --authfile FILE and --tls-verify=true|false, for docker:// images. */
 function registryOf(values: OptionValues): RegistryOptions | undefined {
   const verify = values["tls-verify"];
   if (verify !== undefined && verify !== "true" && verify !== "false") throw new UsageError("--tls-verify takes true or false");
   const creds = values.creds;
-  if (creds === undefined && verify === undefined) return undefined;
+  const authFile = values.authfile;
+  if (creds === undefined && verify === undefined && authFile === undefined) return undefined;
   let parsed: { username: string; password: string } | undefined;
   if (typeof creds === "string") {
     const colon = creds.indexOf(":");
     if (colon <= 0) throw new UsageError("--creds takes USER:PASS");
     parsed = { username: creds.slice(0, colon), password: creds.slice(colon + 1) };
   }
-  return { ...(parsed === undefined ? {} : { creds: parsed }), ...(verify === "false" ? { tlsVerify: false } : {}) };
+  return {
+    ...(parsed === undefined ? {} : { creds: parsed }),
+    ...(typeof authFile === "string" ? { authFile } : {}),
+    ...(verify === "false" ? { tlsVerify: false } : {}),
+  };
 }
 
 /**
@@ -213,7 +219,7 @@ function formatSummary(s: ImageSummary): string {
 }
 
 async function runInspect(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { platform: { type: "string" }, json: { type: "boolean" }, creds: { type: "string" }, "tls-verify": { type: "string" } });
+  const { values, positionals } = parse(args, { platform: { type: "string" }, json: { type: "boolean" }, creds: { type: "string" }, authfile: { type: "string" }, "tls-verify": { type: "string" } });
   if (values.help === true) {
     process.stdout.write(INSPECT_HELP);
     return 0;

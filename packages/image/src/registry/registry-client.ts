@@ -2,12 +2,15 @@ import { createHash } from "node:crypto";
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { ImageError, LimitExceededError, parseDigest, type ErrorContext } from "@strata-oci/layer";
+import { credentialsFor, type Credentials } from "./auth-files.js";
 import { isLoopbackHost, type DockerReference } from "./docker-reference.js";
 
 /** How to reach and authenticate to a registry. */
 export interface RegistryOptions {
-  /** Credentials for Basic auth, and for the token server of Bearer auth. */
-  readonly creds?: { readonly username: string; readonly password: string };
+  /** Credentials for Basic auth, and for the token server of Bearer auth; without them, the auth files are read. */
+  readonly creds?: Credentials;
+  /** `--authfile`: the one auth file to read (else $REGISTRY_AUTH_FILE, containers' auth.json, ~/.docker/config.json). */
+  readonly authFile?: string;
   /** false: accept any certificate (and plain HTTP). Default true; loopback hosts may always use plain HTTP. */
   readonly tlsVerify?: boolean;
   /** Milliseconds a connection may take to open, or a response to stay silent. Default 30 s. */
@@ -68,6 +71,7 @@ export class RegistryClient {
   readonly #base: URL;
   readonly #tokens = new Map<string, string>();
   #scheme: "basic" | "bearer" | undefined;
+  #creds: Credentials | undefined | null = null;
   #challenge: Map<string, string> | undefined;
 
   constructor(ref: DockerReference, options: RegistryOptions = {}) {
@@ -75,6 +79,14 @@ export class RegistryClient {
     this.#options = options;
     const plain = isLoopbackHost(ref.apiHost);
     this.#base = new URL(`${plain ? "http" : "https"}://${ref.apiHost}/v2/`);
+  }
+
+  /** --creds, else the auth files, looked up once and only when the registry asks for authentication. */
+  get #credentials(): Credentials | undefined {
+    if (this.#creds === null) {
+      this.#creds = this.#options.creds ?? credentialsFor(this.#ref, this.#options.authFile === undefined ? {} : { authFile: this.#options.authFile });
+    }
+    return this.#creds;
   }
 
   get repository(): string {
@@ -110,7 +122,7 @@ export class RegistryClient {
       const token = this.#tokens.get(this.#scope);
       return token === undefined ? {} : { authorization: `Bearer ${token}` };
     }
-    const creds = this.#options.creds;
+    const creds = this.#creds ?? undefined;
     if (this.#scheme === "basic" && creds !== undefined) {
       return { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` };
     }
@@ -124,7 +136,7 @@ export class RegistryClient {
     if (text === undefined) throw denied("no WWW-Authenticate challenge");
     const { scheme, params } = parseChallenge(text);
     if (scheme === "basic") {
-      if (this.#options.creds === undefined) throw denied("Basic");
+      if (this.#credentials === undefined) throw denied("Basic");
       this.#scheme = "basic";
       return;
     }
@@ -147,7 +159,7 @@ export class RegistryClient {
     const service = this.#challenge?.get("service");
     if (service !== undefined) url.searchParams.set("service", service);
     url.searchParams.set("scope", this.#scope);
-    const creds = this.#options.creds;
+    const creds = this.#credentials;
     const headers: OutgoingHttpHeaders = creds === undefined ? {} : { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` };
     const response = await this.#follow(url, headers, context);
     const status = response.statusCode ?? 0;
