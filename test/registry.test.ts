@@ -10,7 +10,7 @@ import { writeOciLayout } from "@strata-oci/image";
 import { writeTar } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
 import { tempDir } from "./support/layers.js";
-import { freePort, push, registryUnavailable, startRegistry, startTokenServer, type TestRegistry, type TokenServer } from "./support/registry.js";
+import { freePort, push, registryUnavailable, startFaultProxy, startRegistry, startTokenServer, type TestRegistry, type TokenServer } from "./support/registry.js";
 
 const unavailable = registryUnavailable();
 if (unavailable !== undefined) console.warn(`registry tests skipped: ${unavailable}`);
@@ -137,6 +137,58 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
       tokens.garbage = false;
     }
     expect(existsSync(join(work.path, "tok-2"))).toBe(false);
+  });
+
+  it("an interrupted blob resumes with a Range request; 503 with Retry-After and 429 are retried", async () => {
+    const proxy = await startFaultProxy(open.host);
+    try {
+      proxy.faults = { cutBlobs: true, unavailableManifests: true, throttleBlobs: true };
+      const tree = await treeOf(`docker://${proxy.host}/strata/sample:latest`, { registry: { retry: { delayMs: 10 } } });
+      expect(diffSnapshots(await treeOf(`oci:${SAMPLE}:sample`), tree)).toEqual([]);
+      expect(proxy.log.filter((r) => r.status === 503)).toHaveLength(1);
+      expect(proxy.log.filter((r) => r.status === 429).length).toBeGreaterThan(0);
+      const resumed = proxy.log.filter((r) => r.range !== undefined);
+      // Each of the three layer blobs was cut halfway and asked for again from there.
+      expect(resumed.length).toBeGreaterThanOrEqual(3);
+      expect(resumed.every((r) => /^bytes=[1-9][0-9]*-$/.test(r.range as string) && r.status === 206)).toBe(true);
+      // A registry that answers a Range with the whole blob: the bytes already passed on are skipped.
+      const again = await startFaultProxy(open.host);
+      again.faults = { ignoreRange: true, cutBlobs: true };
+      try {
+        expect(diffSnapshots(tree, await treeOf(`docker://${again.host}/strata/sample:latest`, { registry: { retry: { delayMs: 10 } } }))).toEqual([]);
+        expect(again.log.some((r) => r.range !== undefined && r.status === 200)).toBe(true);
+      } finally {
+        again.stop();
+      }
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  it("a connection that never holds ends in STRATA_REGISTRY_UNREACHABLE, with no DEST", async () => {
+    const proxy = await startFaultProxy(open.host);
+    try {
+      proxy.faults = { alwaysCutBlobs: true, ignoreRange: true };
+      const dest = join(work.path, "never");
+      await expect(unpack({ image: `docker://${proxy.host}/strata/sample:latest`, dest, registry: { retry: { delayMs: 10 } } })).rejects.toMatchObject({ code: "STRATA_REGISTRY_UNREACHABLE" });
+      expect(existsSync(dest)).toBe(false);
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  it("blobs redirected to another host are fetched without the registry's credentials", async () => {
+    const proxy = await startFaultProxy(locked.host, "alice:s3cret-pw");
+    try {
+      proxy.faults = { redirectBlobs: true };
+      const tree = await treeOf(`docker://${proxy.host}/private/sample:v1`, { registry: { creds: { username: "alice", password: "s3cret-pw" } } });
+      expect(diffSnapshots(await treeOf(`oci:${SAMPLE}:sample`), tree)).toEqual([]);
+      const redirected = proxy.log.filter((r) => r.server === "blobs");
+      expect(redirected.length).toBeGreaterThanOrEqual(4);
+      expect(redirected.filter((r) => r.authorization)).toEqual([]);
+    } finally {
+      proxy.stop();
+    }
   });
 
   it("a registry that does not answer is STRATA_REGISTRY_UNREACHABLE", async () => {

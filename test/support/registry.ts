@@ -147,3 +147,117 @@ export async function startTokenServer(dir: string, user: string, password: stri
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   return Object.assign(state, { realm: `http://127.0.0.1:${port}/token`, certificate, stop: () => server.close() });
 }
+
+/** What the fault proxy does to the requests it forwards (each fault once per path unless `always`). */
+export interface Faults {
+  /** Blob GETs without a Range: send the headers and half the body, then cut the connection. */
+  cutBlobs?: boolean;
+  /** Blob GETs with a Range: ignore it and send the whole blob (200), as some registries do. */
+  ignoreRange?: boolean;
+  /** Manifest GETs: answer 503 with Retry-After: 1 first. */
+  unavailableManifests?: boolean;
+  /** Blob GETs: answer 429 first. */
+  throttleBlobs?: boolean;
+  /** Every blob GET is cut (a connection that never holds). */
+  alwaysCutBlobs?: boolean;
+  /** Blob GETs: redirect to the blob server, another loopback port. */
+  redirectBlobs?: boolean;
+}
+
+export interface FaultProxy {
+  readonly host: string;
+  /** Each request: method, path, Range header, and (for the blob server) whether Authorization came along. */
+  readonly log: Array<{ path: string; range: string | undefined; status: number; server: "proxy" | "blobs"; authorization: boolean }>;
+  faults: Faults;
+  stop(): void;
+}
+
+/**
+ * A loopback HTTP proxy in front of a registry that injects faults, and a
+ * second port that serves redirected blobs (fetching them from the registry
+ * with the credentials the test gives it, never with the client's).
+ */
+export async function startFaultProxy(upstream: string, blobAuth?: string): Promise<FaultProxy> {
+  const seen = new Set<string>();
+  const state: { log: FaultProxy["log"]; faults: Faults } = { log: [], faults: {} };
+  const once = (key: string): boolean => {
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  };
+  const forward = (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse, server: "proxy" | "blobs", onBody?: (upstreamRes: import("node:http").IncomingMessage) => boolean): void => {
+    const headers = { ...req.headers, host: upstream };
+    if (server === "blobs") {
+      delete headers.authorization;
+      if (blobAuth !== undefined) headers.authorization = `Basic ${Buffer.from(blobAuth).toString("base64")}`;
+    }
+    const out = request({ host: upstream.split(":")[0], port: Number(upstream.split(":")[1]), path: req.url, method: req.method, headers }, (up) => {
+      const range = (req.headers.range ?? req.headers["x-asked-range"]) as string | undefined;
+      state.log.push({ path: req.url ?? "", range, status: up.statusCode ?? 0, server, authorization: req.headers.authorization !== undefined });
+      if (onBody?.(up) === true) return;
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    out.on("error", () => res.destroy());
+    out.end();
+  };
+  const blobServer = createHttpServer((req, res) => forward(req, res, "blobs"));
+  const blobPort = await freePort();
+  await new Promise<void>((resolve) => blobServer.listen(blobPort, "127.0.0.1", resolve));
+  const proxy = createHttpServer((req, res) => {
+    const path = req.url ?? "";
+    const f = state.faults;
+    const isBlob = /\/blobs\/sha256:/.test(path);
+    if (f.unavailableManifests === true && /\/manifests\//.test(path) && once(`503 ${path}`)) {
+      state.log.push({ path, range: undefined, status: 503, server: "proxy", authorization: req.headers.authorization !== undefined });
+      res.writeHead(503, { "retry-after": "1", "content-type": "application/json" }).end('{"errors":[{"code":"UNAVAILABLE"}]}');
+      return;
+    }
+    if (isBlob && f.throttleBlobs === true && once(`429 ${path}`)) {
+      state.log.push({ path, range: undefined, status: 429, server: "proxy", authorization: req.headers.authorization !== undefined });
+      res.writeHead(429, { "content-type": "application/json" }).end('{"errors":[{"code":"TOOMANYREQUESTS"}]}');
+      return;
+    }
+    if (isBlob && f.redirectBlobs === true && (req.headers.authorization !== undefined || blobAuth === undefined)) {
+      state.log.push({ path, range: undefined, status: 307, server: "proxy", authorization: req.headers.authorization !== undefined });
+      res.writeHead(307, { location: `http://127.0.0.1:${blobPort}${path}` }).end();
+      return;
+    }
+    if (isBlob && f.ignoreRange === true && req.headers.range !== undefined) {
+      // Logged as asked, sent upstream without: the whole blob comes back (200).
+      req.headers["x-asked-range"] = req.headers.range;
+      delete req.headers.range;
+    }
+    const cut = isBlob && req.headers.range === undefined && (f.alwaysCutBlobs === true || (f.cutBlobs === true && once(`cut ${path}`)));
+    forward(req, res, "proxy", (up) => {
+      if (!cut || up.statusCode !== 200) return false;
+      res.writeHead(200, up.headers);
+      const half = Math.floor(Number(up.headers["content-length"]) / 2);
+      let sent = 0;
+      up.on("data", (chunk: Buffer) => {
+        if (sent >= half) return;
+        const part = chunk.subarray(0, half - sent);
+        sent += part.length;
+        // The headers and the first half reach the client, then the connection drops.
+        if (sent >= half) {
+          up.destroy();
+          res.write(part, () => setTimeout(() => res.socket?.destroy(), 20));
+        } else {
+          res.write(part);
+        }
+      });
+      return true;
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => proxy.listen(port, "127.0.0.1", resolve));
+  return Object.assign(state, {
+    host: `127.0.0.1:${port}`,
+    stop: () => {
+      proxy.close();
+      blobServer.close();
+      proxy.closeAllConnections();
+      blobServer.closeAllConnections();
+    },
+  });
+}

@@ -113,7 +113,7 @@ describe("OCI image layout", () => {
 
   it("refuses a directory that is not a layout, and an unknown transport", async () => {
     await expect(openImage({ image: dir() })).rejects.toMatchObject({ code: "STRATA_BAD_IMAGE" });
-    await expect(openImage({ image: "docker://busybox" })).rejects.toMatchObject({ code: "STRATA_BAD_REFERENCE" });
+    await expect(openImage({ image: "containers-storage:busybox" })).rejects.toMatchObject({ code: "STRATA_BAD_REFERENCE" });
   });
 
   it("#9: an explicit platform the chosen config does not have is refused; without one, the mismatch is reported", async () => {

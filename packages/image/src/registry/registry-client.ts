@@ -15,6 +15,8 @@ export interface RegistryOptions {
   readonly tlsVerify?: boolean;
   /** Milliseconds a connection may take to open, or a response to stay silent. Default 30 s. */
   readonly timeoutMs?: number;
+  /** Tries per request for 429, 5xx and broken connections (default 5), and the first backoff (default 500 ms; doubles). */
+  readonly retry?: { readonly attempts?: number; readonly delayMs?: number };
 }
 
 /** A response whose status was 2xx, with its body unread. */
@@ -25,6 +27,15 @@ const MAX_TOKEN_RESPONSE = 1 << 20;
 
 function registryError(code: "STRATA_REGISTRY_UNREACHABLE" | "STRATA_REGISTRY_DENIED" | "STRATA_REGISTRY_ERROR", detail: string, hint: string, cause?: unknown, context: ErrorContext = {}): ImageError {
   return new ImageError(code, detail, { hint, context, ...(cause === undefined ? {} : { cause }) });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A connection that broke or timed out: worth another try. A refused one or a bad certificate is not. */
+export function isTransient(error: unknown): boolean {
+  const code = (error as { cause?: NodeJS.ErrnoException }).cause?.code ?? (error as NodeJS.ErrnoException).code;
+  const message = String((error as Error).message ?? "");
+  return code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT" || code === "ECONNABORTED" || code === "EAI_AGAIN" || /stopped sending|no answer from|socket hang up|aborted/.test(message);
 }
 
 /** Reads a response body whole, refusing one longer than `max` bytes. */
@@ -97,24 +108,58 @@ export class RegistryClient {
     return `repository:${this.#ref.repository}:pull`;
   }
 
-  /** GET `path` (below /v2/): the 2xx response, after auth and redirects; 404 is undefined. */
+  /**
+   * GET `path` (below /v2/): the 2xx response, after auth, redirects and
+   * retries (429, 5xx and broken connections, with backoff, honouring
+   * Retry-After); 404 is undefined.
+   */
   async get(path: string, headers: OutgoingHttpHeaders = {}, context: ErrorContext = {}): Promise<RegistryResponse | undefined> {
-    for (let attempt = 0; ; attempt++) {
-      const response = await this.#follow(new URL(path, this.#base), { ...headers, ...this.#authorization() }, context);
-      if (response.statusCode === 401 && attempt === 0) {
-        response.resume();
-        await this.#authenticate(response.headers["www-authenticate"], context);
+    const url = new URL(path, this.#base);
+    let authenticated = false;
+    for (let attempt = 1; ; attempt++) {
+      let response: IncomingMessage;
+      try {
+        response = await this.#follow(url, { ...headers, ...this.#authorization() }, context);
+      } catch (error) {
+        if (!isTransient(error) || attempt >= this.#attempts) throw error;
+        await sleep(this.#backoff(attempt, undefined));
         continue;
       }
       const status = response.statusCode ?? 0;
+      if (status === 401 && !authenticated) {
+        response.resume();
+        authenticated = true;
+        await this.#authenticate(response.headers["www-authenticate"], context);
+        attempt--;
+        continue;
+      }
       if (status >= 200 && status < 300) return response;
       response.resume();
       if (status === 404) return undefined;
       if (status === 401 || status === 403) {
         throw registryError("STRATA_REGISTRY_DENIED", `${this.#ref.registry} refused access to ${this.#ref.repository} (HTTP ${status})`, "give credentials that may pull it (--creds USER:PASS or an auth file), or check the name", undefined, context);
       }
-      throw registryError("STRATA_REGISTRY_ERROR", `${this.#ref.registry} answered HTTP ${status} for ${new URL(path, this.#base).pathname}`, "the registry failed; try again later", undefined, context);
+      if ((status === 429 || status >= 500) && attempt < this.#attempts) {
+        await sleep(this.#backoff(attempt, response.headers["retry-after"]));
+        continue;
+      }
+      throw registryError("STRATA_REGISTRY_ERROR", `${this.#ref.registry} answered HTTP ${status} for ${url.pathname}${attempt > 1 ? ` (${attempt} attempts)` : ""}`, "the registry failed; try again later", undefined, context);
     }
+  }
+
+  get #attempts(): number {
+    return this.#options.retry?.attempts ?? 5;
+  }
+
+  /** Exponential backoff from `retry.delayMs` (default 500 ms), or the server's Retry-After (seconds or a date), capped at 60 s. */
+  #backoff(attempt: number, retryAfter: string | undefined): number {
+    const base = this.#options.retry?.delayMs ?? 500;
+    let wait = base * 2 ** (attempt - 1);
+    if (retryAfter !== undefined) {
+      const seconds = /^\d+$/.test(retryAfter.trim()) ? Number(retryAfter) : (Date.parse(retryAfter) - Date.now()) / 1000;
+      if (Number.isFinite(seconds)) wait = Math.max(0, seconds * 1000);
+    }
+    return Math.min(wait, 60_000);
   }
 
   #authorization(): OutgoingHttpHeaders {

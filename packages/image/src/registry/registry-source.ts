@@ -1,5 +1,6 @@
-import type { Readable } from "node:stream";
-import { DigestMismatchError, ImageError, SizeMismatchError, type Layer } from "@strata-oci/layer";
+import type { IncomingMessage } from "node:http";
+import { Readable } from "node:stream";
+import { DigestMismatchError, ImageError, LimitExceededError, SizeMismatchError, StrataError, type ErrorContext, type Layer } from "@strata-oci/layer";
 import { asRecord, bad, parseDescriptor, parseJson, type Descriptor } from "../descriptor.js";
 import { parseImageConfig } from "../image-config.js";
 import type { Image, ManifestChoice } from "../image.js";
@@ -8,7 +9,7 @@ import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST } from "
 import { MAX_JSON_BLOB } from "../oci-layout.js";
 import type { Platform } from "../platform.js";
 import type { DockerReference } from "./docker-reference.js";
-import { digestOf, readBody, RegistryClient, type RegistryOptions } from "./registry-client.js";
+import { digestOf, isTransient, readBody, RegistryClient, type RegistryOptions } from "./registry-client.js";
 
 const MAX_INDEX_DEPTH = 8;
 const SCHEMA1 = /^application\/vnd\.docker\.distribution\.manifest\.v1\+(prettyjws|json)$/;
@@ -60,19 +61,17 @@ export async function openRegistryImage(ref: DockerReference, reference: string,
 /** GETs a manifest by tag or digest; checks its type, size, and digest (against `expected` or the by-digest reference). */
 async function fetchManifest(client: RegistryClient, ref: DockerReference, tagOrDigest: string, expected: Descriptor | undefined, reference: string): Promise<FetchedManifest> {
   const context = { image: reference };
-  const response = await client.get(`${ref.repository}/manifests/${tagOrDigest}`, { accept: ACCEPT }, context);
-  if (response === undefined) {
+  const fetched = await readWhole(client, `${ref.repository}/manifests/${tagOrDigest}`, { accept: ACCEPT }, MAX_JSON_BLOB, `manifest ${tagOrDigest}`, context);
+  if (fetched === undefined) {
     throw new ImageError("STRATA_MANIFEST_NOT_FOUND", `${ref.registry} has no manifest ${tagOrDigest} in ${ref.repository}`, { hint: "check the repository name and the tag", context });
   }
-  const contentType = response.headers["content-type"]?.split(";")[0]?.trim();
+  const { body, contentType } = fetched;
   if (contentType !== undefined && SCHEMA1.test(contentType)) {
-    response.resume();
     throw new ImageError("STRATA_BAD_IMAGE", `${reference} is a Docker schema 1 manifest, which strata does not read`, {
       hint: "schema 1 is deprecated and unsigned; push the image again with a current tool (it becomes schema 2 or OCI)",
       context,
     });
   }
-  const body = await readBody(response, MAX_JSON_BLOB, `manifest ${tagOrDigest}`);
   const digest = expected?.digest ?? (tagOrDigest.includes(":") ? tagOrDigest : digestOf(body));
   const actual = digestOf(body, digest);
   if (actual !== digest) throw new DigestMismatchError(digest, actual, "manifest", { ...context, blob: `manifest ${digest}` });
@@ -96,15 +95,38 @@ async function fetchManifest(client: RegistryClient, ref: DockerReference, tagOr
 async function fetchSmallBlob(client: RegistryClient, descriptor: Descriptor, what: string, reference: string): Promise<Buffer> {
   const context = { image: reference, blob: `${what} ${descriptor.digest}` };
   if (descriptor.size > MAX_JSON_BLOB) throw bad(`${what} ${descriptor.digest} of ${descriptor.size} bytes is too large for a config`);
-  const response = await client.get(`${client.repository}/blobs/${descriptor.digest}`, {}, context);
-  if (response === undefined) throw new ImageError("STRATA_BLOB_NOT_FOUND", `the registry has no blob ${descriptor.digest}`, { hint: "the image in the registry is incomplete", context });
-  const data = await readBody(response, descriptor.size, `${what} ${descriptor.digest}`).catch((error: unknown) => {
-    throw error instanceof ImageError ? error : new SizeMismatchError(descriptor.size, descriptor.size + 1, context);
-  });
+  let fetched: { body: Buffer } | undefined;
+  try {
+    fetched = await readWhole(client, `${client.repository}/blobs/${descriptor.digest}`, {}, descriptor.size, `${what} ${descriptor.digest}`, context);
+  } catch (error) {
+    // Longer than its descriptor: the cap stopped it.
+    if (error instanceof LimitExceededError) throw new SizeMismatchError(descriptor.size, error.value, context);
+    throw error;
+  }
+  if (fetched === undefined) throw new ImageError("STRATA_BLOB_NOT_FOUND", `the registry has no blob ${descriptor.digest}`, { hint: "the image in the registry is incomplete", context });
+  const data = fetched.body;
   if (data.length !== descriptor.size) throw new SizeMismatchError(descriptor.size, data.length, context);
   const actual = digestOf(data, descriptor.digest);
   if (actual !== descriptor.digest) throw new DigestMismatchError(descriptor.digest, actual, what, context);
   return data;
+}
+
+const SMALL_READ_ATTEMPTS = 5;
+
+/** GETs a small document whole (at most `max` bytes), asking again where the connection breaks; undefined on 404. */
+async function readWhole(client: RegistryClient, path: string, headers: Record<string, string>, max: number, what: string, context: ErrorContext): Promise<{ body: Buffer; contentType: string | undefined } | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const response = await client.get(path, headers, context);
+    if (response === undefined) return undefined;
+    try {
+      return { body: await readBody(response, max, what), contentType: response.headers["content-type"]?.split(";")[0]?.trim() };
+    } catch (error) {
+      if (error instanceof StrataError) throw error;
+      if (!isTransient(error) || attempt >= SMALL_READ_ATTEMPTS) {
+        throw new ImageError("STRATA_REGISTRY_UNREACHABLE", `reading ${what} broke ${attempt} time${attempt === 1 ? "" : "s"}`, { hint: "the network or the registry is unreliable; try again", context, cause: error });
+      }
+    }
+  }
 }
 
 function registryLayer(client: RegistryClient, descriptor: Descriptor, diffId: string | undefined, reference: string): Layer {
@@ -115,9 +137,60 @@ function registryLayer(client: RegistryClient, descriptor: Descriptor, diffId: s
     diffId,
     open: async (): Promise<Readable> => {
       const context = { image: reference, layer: descriptor.digest };
-      const response = await client.get(`${client.repository}/blobs/${descriptor.digest}`, {}, context);
+      const path = `${client.repository}/blobs/${descriptor.digest}`;
+      const response = await client.get(path, {}, context);
       if (response === undefined) throw new ImageError("STRATA_BLOB_NOT_FOUND", `the registry has no layer ${descriptor.digest}`, { hint: "the image in the registry is incomplete", context });
-      return response;
+      return Readable.from(resumingBody(client, path, response, context), { objectMode: false });
     },
   };
+}
+
+const MAX_RESUMES = 5;
+
+/**
+ * A blob's bytes; where the connection breaks, asked for again from the byte
+ * reached (Range), so an interrupted download goes on. A registry that sends
+ * the whole blob again instead (200) has the bytes already passed on skipped.
+ * readLayer's digest still covers every byte.
+ */
+async function* resumingBody(client: RegistryClient, path: string, first: IncomingMessage, context: ErrorContext): AsyncGenerator<Buffer> {
+  let response = first;
+  let received = 0;
+  let skip = 0;
+  for (let resumes = 0; ; resumes++) {
+    try {
+      for await (const chunk of response as AsyncIterable<Buffer>) {
+        if (skip >= chunk.length) {
+          skip -= chunk.length;
+          continue;
+        }
+        const fresh = skip > 0 ? chunk.subarray(skip) : chunk;
+        skip = 0;
+        received += fresh.length;
+        yield fresh;
+      }
+      return;
+    } catch (error) {
+      if (error instanceof StrataError) throw error;
+      if (!isTransient(error) || resumes >= MAX_RESUMES) {
+        throw new ImageError("STRATA_REGISTRY_UNREACHABLE", `the download of ${path.slice(path.lastIndexOf("/") + 1)} broke ${resumes + 1} time${resumes === 0 ? "" : "s"}`, {
+          hint: "the network or the registry is unreliable; try again",
+          context,
+          cause: error,
+        });
+      }
+    }
+    const next = await client.get(path, { range: `bytes=${received}-` }, context);
+    if (next === undefined) throw new ImageError("STRATA_BLOB_NOT_FOUND", `the registry no longer has ${path.slice(path.lastIndexOf("/") + 1)}`, { context });
+    if (next.statusCode === 206) {
+      const start = /^bytes (\d+)-/.exec(next.headers["content-range"] ?? "")?.[1];
+      if (Number(start) !== received) {
+        next.destroy();
+        throw new ImageError("STRATA_REGISTRY_ERROR", `the registry resumed ${path.slice(path.lastIndexOf("/") + 1)} at byte ${start ?? "?"}, not ${received}`, { context });
+      }
+    } else {
+      skip = received;
+    }
+    response = next;
+  }
 }
