@@ -10,7 +10,7 @@ import { writeOciLayout } from "@strata-oci/image";
 import { writeTar } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
 import { tempDir } from "./support/layers.js";
-import { freePort, push, registryUnavailable, startFaultProxy, startRegistry, startTokenServer, type TestRegistry, type TokenServer } from "./support/registry.js";
+import { freePort, makeCertificates, push, registryUnavailable, startFaultProxy, startRegistry, startTokenServer, type TestCertificates, type TestRegistry, type TokenServer } from "./support/registry.js";
 
 const unavailable = registryUnavailable();
 if (unavailable !== undefined) console.warn(`registry tests skipped: ${unavailable}`);
@@ -57,6 +57,8 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
   let locked: TestRegistry;
   let tokened: TestRegistry;
   let tokens: TokenServer;
+  let secure: TestRegistry;
+  let certs: TestCertificates;
   let multi = "";
 
   beforeAll(async () => {
@@ -65,6 +67,9 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
     mkdirSync(join(work.path, "tokened"));
     tokens = await startTokenServer(join(work.path, "tokened"), "bob", "t0ken-pw");
     tokened = await startRegistry(join(work.path, "tokened"), { token: tokens });
+    mkdirSync(join(work.path, "secure"));
+    certs = makeCertificates(join(work.path, "secure"));
+    secure = await startRegistry(join(work.path, "secure"), { tls: certs });
     open = await startRegistry(join(work.path, "open"));
     locked = await startRegistry(join(work.path, "locked"), { htpasswd: { user: "alice", password: "s3cret-pw" } });
     multi = multiPlatformLayout();
@@ -73,6 +78,7 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
       push(`oci:${multi}:multi`, `docker://${open.host}/strata/multi:1`),
       push(`oci:${SAMPLE}:sample`, `docker://${locked.host}/private/sample:v1`, "alice:s3cret-pw"),
       push(`oci:${multi}:multi`, `docker://${tokened.host}/team/multi:1`, "bob:t0ken-pw"),
+      push(`oci:${SAMPLE}:sample`, `docker://${secure.host}/strata/sample:latest`),
     ]);
   }, 120_000);
   afterAll(() => {
@@ -80,6 +86,7 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
     locked?.stop();
     tokened?.stop();
     tokens?.stop();
+    secure?.stop();
   });
 
   it("unpacks an image from the registry to the same tree as from its OCI layout", async () => {
@@ -189,6 +196,17 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
     } finally {
       proxy.stop();
     }
+  });
+
+  it("TLS: an untrusted certificate is refused with a hint; the CA in --cert-dir, or --tls-verify=false, let it through", async () => {
+    const image = `docker://${secure.host}/strata/sample:latest`;
+    await expect(unpack({ image, dest: join(work.path, "tls-1") })).rejects.toMatchObject({ code: "STRATA_REGISTRY_UNREACHABLE", hint: expect.stringContaining("--cert-dir") });
+    const certDir = join(work.path, "certs.d");
+    mkdirSync(certDir);
+    cpSync(certs.caCert, join(certDir, "test-ca.crt"));
+    const expected = await treeOf(`oci:${SAMPLE}:sample`);
+    expect(diffSnapshots(expected, await treeOf(image, { registry: { certDir } }))).toEqual([]);
+    expect(diffSnapshots(expected, await treeOf(image, { registry: { tlsVerify: false } }))).toEqual([]);
   });
 
   it("a registry that does not answer is STRATA_REGISTRY_UNREACHABLE", async () => {

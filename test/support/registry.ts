@@ -27,6 +27,7 @@ export async function freePort(): Promise<number> {
 
 function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
+    // Any answer will do, even a TLS server's refusal of plain HTTP.
     const req = request({ host: "127.0.0.1", port, path: "/v2/", timeout: 1000 }, (res) => {
       res.resume();
       resolve(true);
@@ -46,7 +47,7 @@ export interface TestRegistry {
  * Debian's docker-registry (the CNCF distribution registry) on a loopback
  * port, storing in `dir`; with `htpasswd`, Basic auth for that user.
  */
-export async function startRegistry(dir: string, options: { htpasswd?: { user: string; password: string }; token?: TokenServer } = {}): Promise<TestRegistry> {
+export async function startRegistry(dir: string, options: { htpasswd?: { user: string; password: string }; token?: TokenServer; tls?: TestCertificates } = {}): Promise<TestRegistry> {
   const port = await freePort();
   let auth = "";
   if (options.token !== undefined) {
@@ -60,7 +61,8 @@ export async function startRegistry(dir: string, options: { htpasswd?: { user: s
     auth = `auth:\n  htpasswd:\n    realm: strata-test\n    path: ${file}\n`;
   }
   const config = join(dir, "config.yml");
-  writeFileSync(config, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "data")}\nhttp:\n  addr: 127.0.0.1:${port}\n${auth}`);
+  const tls = options.tls === undefined ? "" : `  tls:\n    certificate: ${options.tls.serverCert}\n    key: ${options.tls.serverKey}\n`;
+  writeFileSync(config, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "data")}\nhttp:\n  addr: 127.0.0.1:${port}\n${tls}${auth}`);
   const child: ChildProcess = spawn("docker-registry", ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   child.stderr?.setEncoding("utf8").on("data", (text: string) => (log += text));
@@ -260,4 +262,24 @@ export async function startFaultProxy(upstream: string, blobAuth?: string): Prom
       blobServer.closeAllConnections();
     },
   });
+}
+
+/** A CA made for the test, and a server certificate it signed for 127.0.0.1. */
+export interface TestCertificates {
+  readonly caCert: string;
+  readonly serverCert: string;
+  readonly serverKey: string;
+}
+
+export function makeCertificates(dir: string): TestCertificates {
+  const run = (args: string[]): void => {
+    const result = spawnSync("openssl", args, { encoding: "utf8", cwd: dir });
+    if (result.status !== 0) throw new Error(`openssl ${args[0]}: ${result.stderr}`);
+  };
+  const at = (name: string): string => join(dir, name);
+  run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", at("ca.key"), "-out", at("ca.crt"), "-days", "2", "-subj", "/CN=strata-test-ca"]);
+  run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", at("server.key"), "-out", at("server.csr"), "-subj", "/CN=127.0.0.1"]);
+  writeFileSync(at("san.ext"), "subjectAltName=IP:127.0.0.1\n");
+  run(["x509", "-req", "-in", at("server.csr"), "-CA", at("ca.crt"), "-CAkey", at("ca.key"), "-CAcreateserial", "-out", at("server.crt"), "-days", "2", "-extfile", at("san.ext")]);
+  return { caCert: at("ca.crt"), serverCert: at("server.crt"), serverKey: at("server.key") };
 }

@@ -43,6 +43,9 @@ Options:
   --authfile FILE               read credentials from FILE only (default:
                                 $REGISTRY_AUTH_FILE, containers' auth.json,
                                 ~/.docker/config.json with its credHelpers)
+  --cert-dir DIR                trust the CAs DIR/*.crt and present the client
+                                certificate DIR/NAME.cert + NAME.key (default
+                                /etc/containers/certs.d/HOST[:PORT])
   --tls-verify=false            accept a registry's certificate unchecked, and
                                 plain HTTP (loopback hosts may always use HTTP)
   --rootless                    do not chown: record owners in the
@@ -84,6 +87,9 @@ Options:
   --authfile FILE               read credentials from FILE only (default:
                                 $REGISTRY_AUTH_FILE, containers' auth.json,
                                 ~/.docker/config.json with its credHelpers)
+  --cert-dir DIR                trust the CAs DIR/*.crt and present the client
+                                certificate DIR/NAME.cert + NAME.key (default
+                                /etc/containers/certs.d/HOST[:PORT])
   --tls-verify=false            accept a registry's certificate unchecked, and
                                 plain HTTP (loopback hosts may always use HTTP)
   --json                        print machine-readable JSON

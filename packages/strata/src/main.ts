@@ -26,6 +26,7 @@ const UNPACK_FLAGS: OptionSpec = {
   platform: { type: "string" },
   creds: { type: "string" },
   authfile: { type: "string" },
+  "cert-dir": { type: "string" },
   "tls-verify": { type: "string" },
   rootless: { type: "boolean" },
   quiet: { type: "boolean" },
@@ -59,13 +60,14 @@ function interruptible(): { signal: AbortSignal; release: () => void } {
 /** The options unpack and bundle take from the same flags. */
 type SharedUnpackOptions = Pick<UnpackOptions, "signal" | "limits" | "platform" | "rootless" | "onProgress" | "registry">;
 
-/** --creds USER:PASS, --authfile FILE and --tls-verify=true|false, for docker:// images. */
+/** --creds USER:PASS, --authfile FILE, --cert-dir DIR and --tls-verify=true|false, for docker:// images. */
 function registryOf(values: OptionValues): RegistryOptions | undefined {
   const verify = values["tls-verify"];
   if (verify !== undefined && verify !== "true" && verify !== "false") throw new UsageError("--tls-verify takes true or false");
   const creds = values.creds;
   const authFile = values.authfile;
-  if (creds === undefined && verify === undefined && authFile === undefined) return undefined;
+  const certDir = values["cert-dir"];
+  if (creds === undefined && verify === undefined && authFile === undefined && certDir === undefined) return undefined;
   let parsed: { username: string; password: string } | undefined;
   if (typeof creds === "string") {
     const colon = creds.indexOf(":");
@@ -75,6 +77,7 @@ function registryOf(values: OptionValues): RegistryOptions | undefined {
   return {
     ...(parsed === undefined ? {} : { creds: parsed }),
     ...(typeof authFile === "string" ? { authFile } : {}),
+    ...(typeof certDir === "string" ? { certDir } : {}),
     ...(verify === "false" ? { tlsVerify: false } : {}),
   };
 }
@@ -219,7 +222,7 @@ function formatSummary(s: ImageSummary): string {
 }
 
 async function runInspect(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { platform: { type: "string" }, json: { type: "boolean" }, creds: { type: "string" }, authfile: { type: "string" }, "tls-verify": { type: "string" } });
+  const { values, positionals } = parse(args, { platform: { type: "string" }, json: { type: "boolean" }, creds: { type: "string" }, authfile: { type: "string" }, "cert-dir": { type: "string" }, "tls-verify": { type: "string" } });
   if (values.help === true) {
     process.stdout.write(INSPECT_HELP);
     return 0;

@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { rootCertificates } from "node:tls";
 import { ImageError, LimitExceededError, parseDigest, type ErrorContext } from "@strata-oci/layer";
 import { credentialsFor, type Credentials } from "./auth-files.js";
 import { isLoopbackHost, type DockerReference } from "./docker-reference.js";
@@ -15,6 +18,13 @@ export interface RegistryOptions {
   readonly tlsVerify?: boolean;
   /** Milliseconds a connection may take to open, or a response to stay silent. Default 30 s. */
   readonly timeoutMs?: number;
+  /**
+   * containers-certs.d layout for this registry: `*.crt` CAs trusted besides
+   * the system's, `NAME.cert` + `NAME.key` a client certificate. Default
+   * /etc/containers/certs.d/HOST[:PORT] and /etc/docker/certs.d/HOST[:PORT]
+   * where they exist.
+   */
+  readonly certDir?: string;
   /** Tries per request for 429, 5xx and broken connections (default 5), and the first backoff (default 500 ms; doubles). */
   readonly retry?: { readonly attempts?: number; readonly delayMs?: number };
 }
@@ -79,7 +89,7 @@ function parseChallenge(header: string): { scheme: string; params: Map<string, s
 export class RegistryClient {
   readonly #ref: DockerReference;
   readonly #options: RegistryOptions;
-  readonly #base: URL;
+  #base: URL;
   readonly #tokens = new Map<string, string>();
   #scheme: "basic" | "bearer" | undefined;
   #creds: Credentials | undefined | null = null;
@@ -88,8 +98,9 @@ export class RegistryClient {
   constructor(ref: DockerReference, options: RegistryOptions = {}) {
     this.#ref = ref;
     this.#options = options;
-    const plain = isLoopbackHost(ref.apiHost);
-    this.#base = new URL(`${plain ? "http" : "https"}://${ref.apiHost}/v2/`);
+    // HTTPS first, always; plain HTTP only where the server does not speak TLS
+    // and HTTP is allowed (loopback, or --tls-verify=false), as containerd does.
+    this.#base = new URL(`https://${ref.apiHost}/v2/`);
   }
 
   /** --creds, else the auth files, looked up once and only when the registry asks for authentication. */
@@ -251,6 +262,19 @@ export class RegistryClient {
     }
   }
 
+  #tls: Map<string, TlsFiles> = new Map();
+
+  /** The CAs and client certificate for `host`, read once from its certs.d directory. */
+  #tlsFiles(host: string): TlsFiles {
+    let files = this.#tls.get(host);
+    if (files === undefined) {
+      const dirs = this.#options.certDir !== undefined ? [this.#options.certDir] : [join("/etc/containers/certs.d", host), join("/etc/docker/certs.d", host)];
+      files = readCertDirs(dirs);
+      this.#tls.set(host, files);
+    }
+    return files;
+  }
+
   #request(url: URL, headers: OutgoingHttpHeaders, context: ErrorContext): Promise<IncomingMessage> {
     const timeout = this.#options.timeoutMs ?? 30_000;
     const tls = url.protocol === "https:";
@@ -258,7 +282,7 @@ export class RegistryClient {
       return Promise.reject(registryError("STRATA_REGISTRY_UNREACHABLE", `refusing plain HTTP to ${url.host}`, "use an https registry, or --tls-verify=false for one you trust on your network", undefined, context));
     }
     return new Promise((resolve, reject) => {
-      const options = { method: "GET", headers: { "user-agent": "strata", ...headers }, timeout, ...(tls ? { rejectUnauthorized: this.#options.tlsVerify !== false } : {}) };
+      const options = { method: "GET", headers: { "user-agent": "strata", ...headers }, timeout, ...(tls ? { rejectUnauthorized: this.#options.tlsVerify !== false, ...this.#tlsFiles(url.host) } : {}) };
       const req = (tls ? httpsRequest : httpRequest)(url, options, (response) => {
         // From here the timeout is a silent body: the stream fails with it.
         response.setTimeout(timeout, () => response.destroy(registryError("STRATA_REGISTRY_UNREACHABLE", `${url.host} stopped sending for ${timeout / 1000} s`, "the network or registry stalled; try again", undefined, context)));
@@ -267,6 +291,14 @@ export class RegistryClient {
       req.on("timeout", () => req.destroy(registryError("STRATA_REGISTRY_UNREACHABLE", `no answer from ${url.host} within ${timeout / 1000} s`, "check the registry address and the network", undefined, context)));
       req.on("error", (error: NodeJS.ErrnoException) => {
         if (error instanceof ImageError) return reject(error);
+        const mayUseHttp = isLoopbackHost(url.host) || this.#options.tlsVerify === false;
+        if (tls && mayUseHttp && isPlainHttpServer(error)) {
+          // The server speaks plain HTTP: from now on every request to it does too.
+          const plain = new URL(url);
+          plain.protocol = "http:";
+          if (url.host === this.#base.host) this.#base = new URL(this.#base.href.replace(/^https:/, "http:"));
+          return resolve(this.#request(plain, headers, context));
+        }
         const detail = error.code ?? error.message;
         const certificate = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(detail);
         reject(
@@ -282,6 +314,47 @@ export class RegistryClient {
       req.end();
     });
   }
+}
+
+/** A TLS handshake that met a plain-HTTP server. */
+function isPlainHttpServer(error: NodeJS.ErrnoException): boolean {
+  return error.code === "EPROTO" || error.code === "ERR_SSL_WRONG_VERSION_NUMBER" || /wrong version number|packet length too long/i.test(error.message);
+}
+
+/** TLS options from a containers-certs.d directory: extra CAs (with the system's), a client certificate. */
+interface TlsFiles {
+  readonly ca?: string[];
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+function readCertDirs(dirs: readonly string[]): TlsFiles {
+  const cas: string[] = [];
+  let cert: string | undefined;
+  let key: string | undefined;
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (name.endsWith(".crt")) cas.push(readFileSync(join(dir, name), "utf8"));
+      else if (name.endsWith(".cert") && cert === undefined) {
+        const keyFile = join(dir, `${name.slice(0, -".cert".length)}.key`);
+        if (!existsSync(keyFile)) {
+          throw new ImageError("STRATA_REGISTRY_UNREACHABLE", `client certificate ${join(dir, name)} has no ${keyFile}`, { hint: "put the certificate's key beside it as NAME.key" });
+        }
+        cert = readFileSync(join(dir, name), "utf8");
+        key = readFileSync(keyFile, "utf8");
+      }
+    }
+  }
+  return {
+    ...(cas.length > 0 ? { ca: [...rootCertificates, ...cas] } : {}),
+    ...(cert === undefined ? {} : { cert, key: key as string }),
+  };
 }
 
 /** The digest of `data` in the algorithm that `like` (a digest) names, sha256 without one. */
