@@ -1,11 +1,12 @@
 // Issue #11: images pulled from a real registry (Debian's docker-registry on
 // loopback, filled by skopeo) unpack to the same tree as from their OCI
 // layout; the registry's answers that are not an image are typed errors.
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { unpack } from "@strata-oci/core";
+import { pull, unpack } from "@strata-oci/core";
 import { writeOciLayout } from "@strata-oci/image";
 import { writeTar } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
@@ -16,6 +17,7 @@ const unavailable = registryUnavailable();
 if (unavailable !== undefined) console.warn(`registry tests skipped: ${unavailable}`);
 
 const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample", "oci");
+const BIN = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js");
 const work = tempDir("strata-registry-");
 afterAll(() => work.remove());
 
@@ -207,6 +209,39 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
     const expected = await treeOf(`oci:${SAMPLE}:sample`);
     expect(diffSnapshots(expected, await treeOf(image, { registry: { certDir } }))).toEqual([]);
     expect(diffSnapshots(expected, await treeOf(image, { registry: { tlsVerify: false } }))).toEqual([]);
+  });
+
+  it("pull copies images into one OCI layout, verified and sharing blobs; they unpack offline to the same trees", async () => {
+    const layout = join(work.path, "pulled");
+    const first = await pull({ image: `docker://${open.host}/strata/sample:latest`, layout: `oci:${layout}:sample` });
+    expect(first).toMatchObject({ tag: "sample", written: 5, reused: 0 });
+    const again = await pull({ image: `docker://${open.host}/strata/sample:latest`, layout: `oci:${layout}:copy` });
+    expect(again).toMatchObject({ written: 0, reused: 5 });
+    // Through a connection cut halfway through every blob: resumed, same blobs.
+    const proxy = await startFaultProxy(open.host);
+    try {
+      proxy.faults = { cutBlobs: true };
+      const arm = await pull({ image: `docker://${proxy.host}/strata/multi:1`, layout, platform: "linux/arm64/v8", registry: { retry: { delayMs: 10 } } });
+      expect(arm).toMatchObject({ tag: "1", written: 3 });
+      expect(proxy.log.some((r) => r.range !== undefined)).toBe(true);
+    } finally {
+      proxy.stop();
+    }
+    const tags = (JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: Array<{ annotations: Record<string, string> }> }).manifests.map((m) => m.annotations["org.opencontainers.image.ref.name"]);
+    expect(tags.sort()).toEqual(["1", "copy", "sample"]);
+    expect(diffSnapshots(await treeOf(`oci:${SAMPLE}:sample`), await treeOf(`oci:${layout}:copy`))).toEqual([]);
+    expect(diffSnapshots(await treeOf(`oci:${multi}:multi`, { platform: "linux/arm64/v8" }), await treeOf(`oci:${layout}:1`, { platform: "linux/arm64/v8" }))).toEqual([]);
+    // Other tools read the layout too.
+    const inspected = spawnSync("skopeo", ["inspect", `oci:${layout}:sample`], { encoding: "utf8" });
+    expect(inspected.status).toBe(0);
+    expect(readdirSync(join(layout, "blobs", "sha256")).filter((name) => name.includes(".tmp-"))).toEqual([]);
+    // The same from the command line.
+    const cli = spawnSync(process.execPath, [BIN, "pull", "--json", `docker://${open.host}/strata/sample:latest`, `oci:${join(work.path, "cli-pulled")}`], { encoding: "utf8" });
+    expect(cli.status).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ tag: "latest", written: 5, reused: 0 });
+    const unpacked = spawnSync(process.execPath, [BIN, "unpack", "--quiet", `oci:${join(work.path, "cli-pulled")}:latest`, join(work.path, "cli-rootfs")], { encoding: "utf8" });
+    expect(unpacked.status).toBe(0);
+    expect(diffSnapshots(await treeOf(`oci:${SAMPLE}:sample`), snapshotDisk(join(work.path, "cli-rootfs")))).toEqual([]);
   });
 
   it("a registry that does not answer is STRATA_REGISTRY_UNREACHABLE", async () => {

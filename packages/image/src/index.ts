@@ -14,3 +14,4 @@ export { formatDockerReference, isLoopbackHost, parseDockerReference, type Docke
 export { RegistryClient, type RegistryOptions } from "./registry/registry-client.js";
 export { openRegistryImage } from "./registry/registry-source.js";
 export { authFiles, credentialsFor, type AuthLookup, type Credentials } from "./registry/auth-files.js";
+export { pullToLayout, type PullProgress, type PullResult } from "./registry/pull-to-layout.js";

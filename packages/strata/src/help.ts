@@ -4,6 +4,8 @@ Usage:
   strata unpack [options] IMAGE DEST   unpack IMAGE into the new directory DEST
   strata bundle [options] IMAGE DIR    write a runtime bundle (config.json + rootfs) for runc
   strata inspect [options] IMAGE       show an image's manifest, config and layers
+  strata pull [options] IMAGE oci:DIR[:TAG]
+                                       copy a registry image into an OCI layout
   strata help COMMAND                  help on one command
   strata --version                     the version and the backends in use
                                        (gzip: ISA-L or zlib; zstd; native calls)
@@ -123,4 +125,27 @@ Options (as for unpack, plus):
 Example:
   strata bundle oci:./busybox:latest bundle -- /bin/sh -c 'id; pwd'
   runc run -b bundle demo
+`;
+
+export const PULL_HELP = `Usage: strata pull [options] docker://[HOST/]REPO[:TAG][@DIGEST] oci:DIR[:TAG]
+
+Copy a registry image (the manifest for the platform, its config and layers)
+into the OCI image layout DIR, made when missing, as TAG (default: the
+reference's tag, else latest). Every blob is verified before it gets its name;
+blobs DIR already has are kept and shared; index.json is replaced last and
+atomically, other tags kept. Later unpacks of oci:DIR:TAG need no network.
+
+Options:
+  --platform OS/ARCH[/VARIANT]  the platform to copy from a multi-platform index
+  --creds USER:PASS             registry credentials
+  --authfile FILE               read credentials from FILE only
+  --cert-dir DIR                extra CAs (*.crt) and a client certificate
+  --tls-verify=false            accept any certificate, and plain HTTP
+  --quiet                       print nothing on success
+  --json                        print the result as JSON
+  -h, --help                    this help
+
+Example:
+  strata pull docker://127.0.0.1:5000/app:1.0 oci:./images:app-1.0
+  strata unpack oci:./images:app-1.0 rootfs
 `;

@@ -1,8 +1,8 @@
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
-import { backends, inspect, StrataError, unpack, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { backends, inspect, pull, StrataError, unpack, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { bundle } from "@strata-oci/bundle";
-import { BUNDLE_HELP, INSPECT_HELP, MAIN_HELP, UNPACK_HELP } from "./help.js";
+import { BUNDLE_HELP, INSPECT_HELP, MAIN_HELP, PULL_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
 
@@ -136,6 +136,39 @@ async function runUnpack(args: string[]): Promise<number> {
   return 0;
 }
 
+async function runPull(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    platform: { type: "string" },
+    creds: { type: "string" },
+    authfile: { type: "string" },
+    "cert-dir": { type: "string" },
+    "tls-verify": { type: "string" },
+    quiet: { type: "boolean" },
+    json: { type: "boolean" },
+  });
+  if (values.help === true) {
+    process.stdout.write(PULL_HELP);
+    return 0;
+  }
+  const [image, layout, extra] = positionals;
+  if (image === undefined || layout === undefined || extra !== undefined) throw new UsageError("pull takes a docker:// IMAGE and an oci:DIR[:TAG]");
+  const registry = registryOf(values);
+  {
+    const result = await pull({
+      image,
+      layout,
+      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+      ...(registry === undefined ? {} : { registry }),
+    });
+    if (values.json === true) {
+      process.stdout.write(`${JSON.stringify({ image: result.image.reference, layout: result.layout, tag: result.tag, manifest: result.manifest.digest, layers: result.image.layers.map((l) => l.digest), written: result.written, reused: result.reused, bytes: result.bytes }, null, 2)}\n`);
+    } else if (values.quiet !== true) {
+      process.stdout.write(`pulled ${result.image.reference} into oci:${result.layout}:${result.tag} (${result.manifest.digest}): ${result.written} blobs written (${(result.bytes / 1e6).toFixed(1)} MB), ${result.reused} already there\n`);
+    }
+    return 0;
+  }
+}
+
 function parseArgsFlag(value: string | boolean | string[] | undefined, trailing: string[]): string[] | undefined {
   if (trailing.length > 0) return trailing;
   if (typeof value !== "string") return undefined;
@@ -243,6 +276,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   unpack: { run: runUnpack, help: UNPACK_HELP },
   inspect: { run: runInspect, help: INSPECT_HELP },
   bundle: { run: runBundle, help: BUNDLE_HELP },
+  pull: { run: runPull, help: PULL_HELP },
 };
 
 /** Runs the strata command line; returns the exit status. */

@@ -19,6 +19,16 @@ const ACCEPT = [OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST].
 interface FetchedManifest {
   readonly descriptor: Descriptor;
   readonly json: Record<string, unknown>;
+  /** The bytes as received (their digest is the descriptor's). */
+  readonly body: Buffer;
+}
+
+/** An image resolved from a registry, with the manifest and config bytes as received (for copying it). */
+export interface ResolvedRegistryImage {
+  readonly image: Image;
+  readonly manifestBody: Buffer;
+  readonly configDescriptor: Descriptor;
+  readonly configBody: Buffer;
 }
 
 /**
@@ -29,6 +39,11 @@ interface FetchedManifest {
  * streamed from the registry when read, and verified by readLayer.
  */
 export async function openRegistryImage(ref: DockerReference, reference: string, platform: Platform, options: RegistryOptions = {}): Promise<Image> {
+  return (await resolveRegistryImage(ref, reference, platform, options)).image;
+}
+
+/** openRegistryImage, keeping the manifest and config bytes. */
+export async function resolveRegistryImage(ref: DockerReference, reference: string, platform: Platform, options: RegistryOptions = {}): Promise<ResolvedRegistryImage> {
   const client = new RegistryClient(ref, options);
   const top = await fetchManifest(client, ref, ref.digest ?? (ref.tag as string), undefined, reference);
   let current = top;
@@ -46,7 +61,7 @@ export async function openRegistryImage(ref: DockerReference, reference: string,
     const layerDescriptors = descriptorList(current.json.layers, "manifest layers");
     const configData = await fetchSmallBlob(client, configDescriptor, "config", reference);
     const config = parseImageConfig(configData, layerDescriptors.length);
-    return {
+    const image: Image = {
       reference,
       transport: "docker",
       choices,
@@ -55,6 +70,7 @@ export async function openRegistryImage(ref: DockerReference, reference: string,
       config,
       layers: layerDescriptors.map((d, i) => registryLayer(client, d, config.diffIds[i], reference)),
     };
+    return { image, manifestBody: current.body, configDescriptor, configBody: configData };
   }
 }
 
@@ -89,7 +105,7 @@ async function fetchManifest(client: RegistryClient, ref: DockerReference, tagOr
     annotations: expected?.annotations ?? {},
     platform: expected?.platform,
   };
-  return { descriptor, json };
+  return { descriptor, json, body };
 }
 
 async function fetchSmallBlob(client: RegistryClient, descriptor: Descriptor, what: string, reference: string): Promise<Buffer> {

@@ -1,0 +1,35 @@
+import { hostPlatform, parseImageReference, parsePlatform, pullToLayout, type Platform, type PullProgress, type PullResult, type RegistryOptions } from "@strata-oci/image";
+import { ImageError } from "@strata-oci/layer";
+
+export interface PullOptions {
+  /** A `docker://` reference. */
+  readonly image: string;
+  /** The OCI image layout to copy into: `oci:DIR[:TAG]` or DIR (made when missing). */
+  readonly layout: string;
+  /** `os/arch[/variant]`; default the host's. */
+  readonly platform?: string | Platform;
+  readonly registry?: RegistryOptions;
+  readonly onProgress?: (progress: PullProgress) => void;
+}
+
+/**
+ * Copies a registry image into an OCI image layout, verified, sharing blobs
+ * with what the layout holds: `unpack({ image: "oci:DIR:TAG" })` then works
+ * offline. The tag is the layout's `:TAG`, else the reference's, else latest.
+ */
+export async function pull(options: PullOptions): Promise<PullResult & { readonly layout: string; readonly tag: string }> {
+  const source = parseImageReference(options.image);
+  if (source.transport !== "docker") {
+    throw new ImageError("STRATA_BAD_REFERENCE", `pull copies registry images (docker://...), not ${source.transport}:`, { hint: "give docker://[HOST/]REPO[:TAG]" });
+  }
+  const target = options.layout.startsWith("oci:") ? options.layout.slice(4) : options.layout;
+  const colon = target.lastIndexOf(":");
+  const dir = colon > 0 ? target.slice(0, colon) : target;
+  const tag = (colon > 0 ? target.slice(colon + 1) : undefined) || source.registry.tag || "latest";
+  const platform = options.platform === undefined ? hostPlatform() : typeof options.platform === "string" ? parsePlatform(options.platform) : options.platform;
+  const result = await pullToLayout(source.registry, options.image, dir, tag, platform, {
+    ...options.registry,
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  });
+  return { ...result, layout: dir, tag };
+}
