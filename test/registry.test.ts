@@ -181,6 +181,8 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
       const dest = join(work.path, "never");
       await expect(unpack({ image: `docker://${proxy.host}/strata/sample:latest`, dest, registry: { retry: { delayMs: 10 } } })).rejects.toMatchObject({ code: "STRATA_REGISTRY_UNREACHABLE" });
       expect(existsSync(dest)).toBe(false);
+      // Neither the staging directory nor the one the layers downloaded into is left.
+      expect(readdirSync(work.path).filter((name) => name.startsWith(".never."))).toEqual([]);
     } finally {
       proxy.stop();
     }

@@ -7,6 +7,7 @@ import {
   type LayerLimits,
   type ZstdBackend,
 } from "@strata-oci/layer";
+import { LayerPrefetch } from "./prefetch.js";
 import { openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
 import {
   checkDestination,
@@ -93,6 +94,12 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
     options.onWarning?.(warning);
   }
   const staging = createStaging(dest);
+  // Streamed layers (a registry's) download ahead into a second private
+  // directory beside DEST, named like a staging one so that a killed run's
+  // is cleaned up by the next.
+  const streamed = image.layers.length > 0 && image.layers.every((layer) => layer.locate === undefined);
+  const prefetch = streamed ? new LayerPrefetch(createStaging(dest), image.layers) : undefined;
+  const layers = prefetch?.layers ?? image.layers;
   try {
     const target = new DiskTarget(staging, {
       policy,
@@ -102,7 +109,7 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
       },
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
-    for (const [index, layer] of image.layers.entries()) {
+    for (const [index, layer] of layers.entries()) {
       if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
       options.onProgress?.({ kind: "layer-start", index, count: image.layers.length, digest: layer.digest ?? layer.diffId ?? "", size: layer.size });
       let read = 0;
@@ -131,5 +138,10 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   } catch (error) {
     discardStaging(staging);
     throw error;
+  } finally {
+    if (prefetch !== undefined) {
+      prefetch.stop();
+      discardStaging(prefetch.dir);
+    }
   }
 }
