@@ -11,7 +11,7 @@ import { writeOciLayout } from "@strata-oci/image";
 import { writeTar } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
 import { tempDir } from "./support/layers.js";
-import { freePort, makeCertificates, push, registryUnavailable, startFaultProxy, startRegistry, startTokenServer, type TestCertificates, type TestRegistry, type TokenServer } from "./support/registry.js";
+import { freePort, makeCertificates, push, type Faults, registryUnavailable, startFaultProxy, startRegistry, startTokenServer, type TestCertificates, type TestRegistry, type TokenServer } from "./support/registry.js";
 
 const unavailable = registryUnavailable();
 if (unavailable !== undefined) console.warn(`registry tests skipped: ${unavailable}`);
@@ -183,6 +183,29 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
       expect(existsSync(dest)).toBe(false);
       // Neither the staging directory nor the one the layers downloaded into is left.
       expect(readdirSync(work.path).filter((name) => name.startsWith(".never."))).toEqual([]);
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  it("a corrupted blob, a stalled body, a 20 MB manifest and a schema 1 manifest are typed errors, with no DEST", async () => {
+    const proxy = await startFaultProxy(open.host);
+    const cases: Array<[Faults, string]> = [
+      [{ corruptBlobs: true }, "STRATA_DIGEST_MISMATCH"],
+      [{ stallBlobs: true }, "STRATA_REGISTRY_UNREACHABLE"],
+      [{ hugeManifests: true }, "STRATA_LIMIT_EXCEEDED"],
+      [{ schema1Manifests: true }, "STRATA_BAD_IMAGE"],
+    ];
+    try {
+      for (const [faults, code] of cases) {
+        proxy.faults = faults;
+        const dest = join(work.path, `fault-${code}`);
+        const started = performance.now();
+        await expect(unpack({ image: `docker://${proxy.host}/strata/sample:latest`, dest, registry: { retry: { delayMs: 10 }, timeoutMs: 300 } }), code).rejects.toMatchObject({ code });
+        expect(performance.now() - started, code).toBeLessThan(30_000);
+        expect(existsSync(dest)).toBe(false);
+        expect(readdirSync(work.path).filter((name) => name.startsWith(`.fault-${code}.`))).toEqual([]);
+      }
     } finally {
       proxy.stop();
     }

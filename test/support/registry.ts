@@ -164,6 +164,14 @@ export interface Faults {
   alwaysCutBlobs?: boolean;
   /** Blob GETs: redirect to the blob server, another loopback port. */
   redirectBlobs?: boolean;
+  /** Blob GETs: flip one byte of the body (the digest no longer matches). */
+  corruptBlobs?: boolean;
+  /** Blob GETs: send the headers and a few bytes, then nothing, ever. */
+  stallBlobs?: boolean;
+  /** Manifest GETs: announce and send 20 MB. */
+  hugeManifests?: boolean;
+  /** Manifest GETs: answer with a Docker schema 1 manifest. */
+  schema1Manifests?: boolean;
 }
 
 export interface FaultProxy {
@@ -223,6 +231,41 @@ export async function startFaultProxy(upstream: string, blobAuth?: string): Prom
     if (isBlob && f.redirectBlobs === true && (req.headers.authorization !== undefined || blobAuth === undefined)) {
       state.log.push({ path, range: undefined, status: 307, server: "proxy", authorization: req.headers.authorization !== undefined });
       res.writeHead(307, { location: `http://127.0.0.1:${blobPort}${path}` }).end();
+      return;
+    }
+    if (/\/manifests\//.test(path) && (f.hugeManifests === true || f.schema1Manifests === true)) {
+      state.log.push({ path, range: undefined, status: 200, server: "proxy", authorization: req.headers.authorization !== undefined });
+      if (f.schema1Manifests === true) {
+        res.writeHead(200, { "content-type": "application/vnd.docker.distribution.manifest.v1+prettyjws" }).end('{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[]}');
+        return;
+      }
+      const size = 20 * 2 ** 20;
+      res.writeHead(200, { "content-type": "application/vnd.oci.image.manifest.v1+json", "content-length": String(size) });
+      res.end(Buffer.alloc(size, 0x20));
+      return;
+    }
+    if (isBlob && (f.corruptBlobs === true || f.stallBlobs === true) && req.headers.range === undefined) {
+      forward(req, res, "proxy", (up) => {
+        if (up.statusCode !== 200) return false;
+        res.writeHead(200, up.headers);
+        let first = true;
+        up.on("data", (chunk: Buffer) => {
+          if (f.stallBlobs === true) {
+            // A few bytes, then silence with the connection open.
+            if (first) res.write(chunk.subarray(0, 8));
+            first = false;
+            return;
+          }
+          const copy = Buffer.from(chunk);
+          if (first && copy.length > 0) copy[copy.length - 1] = (copy[copy.length - 1] as number) ^ 0xff;
+          first = false;
+          res.write(copy);
+        });
+        up.on("end", () => {
+          if (f.stallBlobs !== true) res.end();
+        });
+        return true;
+      });
       return;
     }
     if (isBlob && f.ignoreRange === true && req.headers.range !== undefined) {
