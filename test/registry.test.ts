@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pull, unpack } from "@strata-oci/core";
+import { inspect, pull, unpack } from "@strata-oci/core";
 import { writeOciLayout } from "@strata-oci/image";
 import { writeTar } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
@@ -91,8 +91,15 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
     secure?.stop();
   });
 
-  it("unpacks an image from the registry to the same tree as from its OCI layout", async () => {
-    const fromRegistry = await treeOf(`docker://${open.host}/strata/sample:latest`);
+  it("unpacks an image from the registry to the same tree as from its OCI layout, reporting the download", async () => {
+    const downloads: Array<{ received: number; total: number }> = [];
+    const fromRegistry = await treeOf(`docker://${open.host}/strata/sample:latest`, {
+      onProgress: (event) => {
+        if (event.kind === "download") downloads.push({ received: event.received, total: event.total });
+      },
+    });
+    const total = (await inspect({ image: `oci:${SAMPLE}:sample` })).layers.reduce((sum, layer) => sum + layer.size, 0);
+    expect(downloads.at(-1)).toEqual({ received: total, total });
     const fromLayout = await treeOf(`oci:${SAMPLE}:sample`);
     expect(diffSnapshots(fromLayout, fromRegistry)).toEqual([]);
     expect(fromRegistry.size).toBeGreaterThan(10);

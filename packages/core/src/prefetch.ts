@@ -22,11 +22,13 @@ export class LayerPrefetch {
   #started = 0;
   #running = 0;
   #stopped = false;
+  #received = 0;
 
   constructor(
     readonly dir: string,
     sources: readonly Layer[],
     readonly concurrency = PREFETCH_CONCURRENCY,
+    readonly onReceived?: (received: number) => void,
   ) {
     this.layers = sources.map((source, index) => ({
       ...source,
@@ -72,6 +74,8 @@ export class LayerPrefetch {
     // A lying registry cannot fill the disk: the descriptor's size bounds the file.
     stream.on("data", (chunk: Buffer) => {
       bytes += chunk.length;
+      this.#received += chunk.length;
+      this.onReceived?.(this.#received);
       if (bytes > layer.size) stream.destroy(new SizeMismatchError(layer.size, bytes, layer.digest === undefined ? {} : { layer: layer.digest }));
     });
     try {

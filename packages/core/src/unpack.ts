@@ -25,10 +25,12 @@ export type UnpackProgress =
   | { readonly kind: "image"; readonly image: Image }
   | { readonly kind: "layer-start"; readonly index: number; readonly count: number; readonly digest: string; readonly size: number }
   | { readonly kind: "bytes"; readonly index: number; readonly read: number; readonly size: number; readonly entries: number }
-  | { readonly kind: "layer-done"; readonly index: number; readonly entries: number };
+  | { readonly kind: "layer-done"; readonly index: number; readonly entries: number }
+  /** Registry images: bytes of the layers downloading ahead, all of them together. */
+  | { readonly kind: "download"; readonly received: number; readonly total: number };
 
 export interface UnpackOptions {
-  /** `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]`, or a path. */
+  /** `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]`, `docker://[HOST/]REPO[:TAG][@DIGEST]`, or a path. */
   readonly image: string;
   /** Directory to create; absent or empty. Filled atomically: it appears only when complete. */
   readonly dest: string;
@@ -98,7 +100,10 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   // directory beside DEST, named like a staging one so that a killed run's
   // is cleaned up by the next.
   const streamed = image.layers.length > 0 && image.layers.every((layer) => layer.locate === undefined);
-  const prefetch = streamed ? new LayerPrefetch(createStaging(dest), image.layers) : undefined;
+  const total = image.layers.reduce((sum, layer) => sum + layer.size, 0);
+  const prefetch = streamed
+    ? new LayerPrefetch(createStaging(dest), image.layers, undefined, (received) => options.onProgress?.({ kind: "download", received, total }))
+    : undefined;
   const layers = prefetch?.layers ?? image.layers;
   try {
     const target = new DiskTarget(staging, {

@@ -126,7 +126,8 @@ async function runUnpack(args: string[]): Promise<number> {
   const result = await withUnpackFlags(values, (shared) => unpack({ image, dest, ...shared }));
   if (values.json === true) {
     const { image: resolved, ...rest } = result;
-    process.stdout.write(`${JSON.stringify({ ...rest, image: resolved.reference }, null, 2)}\n`);
+    const digests = { manifest: resolved.manifest?.digest, config: resolved.configDigest, layerDigests: resolved.layers.map((layer) => layer.digest) };
+    process.stdout.write(`${JSON.stringify({ ...rest, image: resolved.reference, ...digests }, null, 2)}\n`);
   } else if (values.quiet !== true) {
     process.stdout.write(
       `unpacked ${result.image.reference}: ${result.layers} layers, ${result.entries} entries, ${(result.bytes / 1e6).toFixed(1)} MB of file data into ${dest}\n`,

@@ -11,6 +11,7 @@ function megabytes(bytes: number): string {
 export function terminalProgress(stream: NodeJS.WriteStream): { update: (event: UnpackProgress) => void; done: () => void } {
   let last = 0;
   let layer = "";
+  let download = "";
   let drawn = false;
   const draw = (text: string, force: boolean): void => {
     const now = Date.now();
@@ -26,10 +27,14 @@ export function terminalProgress(stream: NodeJS.WriteStream): { update: (event: 
           break;
         case "layer-start":
           layer = `layer ${event.index + 1}/${event.count} ${event.digest.slice(0, 19)}`;
-          draw(`${layer} 0/${megabytes(event.size)}`, true);
+          draw(`${download}${layer} 0/${megabytes(event.size)}`, true);
           break;
         case "bytes":
-          draw(`${layer} ${megabytes(event.read)}/${megabytes(event.size)} ${event.entries} entries`, false);
+          draw(`${download}${layer} ${megabytes(event.read)}/${megabytes(event.size)} ${event.entries} entries`, false);
+          break;
+        case "download":
+          download = event.received < event.total ? `downloaded ${megabytes(event.received)}/${megabytes(event.total)} | ` : "";
+          draw(`${download}${layer || "waiting for layer 1"}`, false);
           break;
         case "layer-done":
           draw(`${layer} done, ${event.entries} entries`, true);
