@@ -67,7 +67,7 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
     mkdirSync(join(work.path, "open"));
     mkdirSync(join(work.path, "locked"));
     mkdirSync(join(work.path, "tokened"));
-    tokens = await startTokenServer(join(work.path, "tokened"), "bob", "t0ken-pw");
+    tokens = await startTokenServer(join(work.path, "tokened"), "bob", "t0ken-pw", "refresh-4f2a");
     tokened = await startRegistry(join(work.path, "tokened"), { token: tokens });
     mkdirSync(join(work.path, "secure"));
     certs = makeCertificates(join(work.path, "secure"));
@@ -145,7 +145,13 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
     const tree = await treeOf(image, { platform: "linux/arm64/v8", registry: { creds: { username: "bob", password: "t0ken-pw" } } });
     expect(diffSnapshots(await treeOf(`oci:${multi}:multi`, { platform: "linux/arm64/v8" }), tree)).toEqual([]);
     // index, manifest, config and a layer were fetched with the one token.
-    expect(tokens.requests).toEqual([{ scope: "repository:team/multi:pull", authorized: true }]);
+    expect(tokens.requests).toEqual([{ scope: "repository:team/multi:pull", authorized: true, method: "GET" }]);
+    // An identitytoken from docker login's config.json is exchanged by an OAuth2 POST.
+    tokens.requests.length = 0;
+    const authFile = join(work.path, "identity.json");
+    writeFileSync(authFile, JSON.stringify({ auths: { [tokened.host]: { auth: Buffer.from("<token>:").toString("base64"), identitytoken: "refresh-4f2a" } } }));
+    expect(diffSnapshots(tree, await treeOf(image, { platform: "linux/arm64/v8", registry: { authFile } }))).toEqual([]);
+    expect(tokens.requests).toEqual([{ scope: "repository:team/multi:pull", authorized: true, method: "POST" }]);
     tokens.garbage = true;
     try {
       await expect(unpack({ image, dest: join(work.path, "tok-2"), registry: { creds: { username: "bob", password: "t0ken-pw" } } })).rejects.toMatchObject({ code: "STRATA_REGISTRY_ERROR" });

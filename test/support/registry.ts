@@ -95,8 +95,8 @@ export interface TokenServer {
   readonly realm: string;
   /** PEM file of the certificate whose key signs the tokens. */
   readonly certificate: string;
-  /** Each request: its scope, and whether it carried the right credentials. */
-  readonly requests: Array<{ scope: string | null; authorized: boolean }>;
+  /** Each request: its scope, whether it carried the right credentials, and how (GET with Basic, POST with a refresh token). */
+  readonly requests: Array<{ scope: string | null; authorized: boolean; method?: string }>;
   /** Answer garbage instead of tokens (a broken token server). */
   garbage: boolean;
   stop(): void;
@@ -110,7 +110,7 @@ const base64url = (data: Buffer | string): string => Buffer.from(data).toString(
  * x5c header; the registry checks it against its rootcertbundle). Grants
  * what the scope asks to `user` with `password`; anonymous requests get 401.
  */
-export async function startTokenServer(dir: string, user: string, password: string): Promise<TokenServer> {
+export async function startTokenServer(dir: string, user: string, password: string, refreshToken?: string): Promise<TokenServer> {
   const key = `${dir}/token.key`;
   const certificate = `${dir}/token.crt`;
   const made = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", certificate, "-days", "2", "-subj", "/CN=strata-test-token"], { encoding: "utf8" });
@@ -119,11 +119,19 @@ export async function startTokenServer(dir: string, user: string, password: stri
   const der = new X509Certificate(readFileSync(certificate)).raw.toString("base64");
   const expected = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
   const state = { requests: [] as TokenServer["requests"], garbage: false };
-  const server: Server = createHttpServer((req, res) => {
+  const server: Server = createHttpServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    const scope = url.searchParams.get("scope");
-    const authorized = req.headers.authorization === expected;
-    state.requests.push({ scope, authorized });
+    let scope = url.searchParams.get("scope");
+    let authorized = req.headers.authorization === expected;
+    if (req.method === "POST") {
+      // OAuth2 refresh-token grant, as docker sends for an identitytoken.
+      let text = "";
+      for await (const part of req) text += String(part);
+      const form = new URLSearchParams(text);
+      scope = form.get("scope");
+      authorized = refreshToken !== undefined && form.get("grant_type") === "refresh_token" && form.get("refresh_token") === refreshToken;
+    }
+    state.requests.push({ scope, authorized, method: req.method ?? "GET" });
     if (state.garbage) {
       res.writeHead(200, { "content-type": "application/json" }).end("{not json");
       return;
@@ -143,7 +151,8 @@ export async function startTokenServer(dir: string, user: string, password: stri
     const header = base64url(JSON.stringify({ alg: "ES256", typ: "JWT", x5c: [der] }));
     const claims = base64url(JSON.stringify({ iss: TOKEN_ISSUER, sub: user, aud: TOKEN_SERVICE, exp: now + 600, nbf: now - 60, iat: now, jti: randomUUID(), access }));
     const signature = sign("sha256", Buffer.from(`${header}.${claims}`), { key: pem, dsaEncoding: "ieee-p1363" });
-    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ token: `${header}.${claims}.${base64url(signature)}`, expires_in: 600 }));
+    const token = `${header}.${claims}.${base64url(signature)}`;
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(req.method === "POST" ? { access_token: token, expires_in: 600 } : { token, expires_in: 600 }));
   });
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));

@@ -8,6 +8,8 @@ import type { DockerReference } from "./docker-reference.js";
 export interface Credentials {
   readonly username: string;
   readonly password: string;
+  /** An OAuth2 refresh token (`identitytoken` in Docker's config.json): exchanged at the token server instead of the password. */
+  readonly identityToken?: string;
 }
 
 /** Where credentials come from, and the environment they are looked up in. */
@@ -84,7 +86,8 @@ function readAuthFile(file: string, required: boolean): Record<string, unknown> 
 function fromHelper(name: string, server: string, env: NodeJS.ProcessEnv): Credentials | undefined {
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ImageError("STRATA_REGISTRY_DENIED", `credential helper name ${JSON.stringify(name)} is not valid`, { hint: "fix credsStore/credHelpers in the auth file" });
   const run = spawnSync(`docker-credential-${name}`, ["get"], { input: server, env, encoding: "utf8", timeout: HELPER_TIMEOUT_MS });
-  if (run.error !== undefined) {
+  // A helper that answers without reading the server name (EPIPE on it) still answered.
+  if (run.error !== undefined && (run.error as NodeJS.ErrnoException).code !== "EPIPE") {
     throw new ImageError("STRATA_REGISTRY_DENIED", `credential helper docker-credential-${name} did not run: ${(run.error as NodeJS.ErrnoException).code ?? run.error.message}`, {
       hint: `install docker-credential-${name}, or remove it from the auth file`,
     });
@@ -102,7 +105,12 @@ function fromHelper(name: string, server: string, env: NodeJS.ProcessEnv): Crede
 
 function fromAuthEntry(entry: unknown, file: string): Credentials | undefined {
   if (typeof entry !== "object" || entry === null) return undefined;
-  const { auth, username, password } = entry as Record<string, unknown>;
+  const { auth, username, password, identitytoken } = entry as Record<string, unknown>;
+  if (typeof identitytoken === "string" && identitytoken !== "") {
+    // docker login writes the user name (often "<token>") in `auth` beside it.
+    const user = typeof auth === "string" ? Buffer.from(auth, "base64").toString("utf8").split(":")[0] : undefined;
+    return { username: user || "<token>", password: "", identityToken: identitytoken };
+  }
   if (typeof auth === "string" && auth !== "") {
     const decoded = Buffer.from(auth, "base64").toString("utf8");
     const colon = decoded.indexOf(":");

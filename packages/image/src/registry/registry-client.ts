@@ -213,11 +213,18 @@ export class RegistryClient {
       throw registryError("STRATA_REGISTRY_ERROR", `${this.#ref.registry}'s token realm is not a URL`, "the registry is misconfigured", cause, context);
     }
     const service = this.#challenge?.get("service");
-    if (service !== undefined) url.searchParams.set("service", service);
-    url.searchParams.set("scope", this.#scope);
     const creds = this.#credentials;
-    const headers: OutgoingHttpHeaders = creds === undefined ? {} : { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` };
-    const response = await this.#follow(url, headers, context);
+    let response: IncomingMessage;
+    if (creds?.identityToken !== undefined) {
+      // OAuth2: the refresh token Docker keeps as `identitytoken`, exchanged by POST (as docker does).
+      const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: creds.identityToken, client_id: "strata", scope: this.#scope, ...(service === undefined ? {} : { service }) });
+      response = await this.#request(url, { "content-type": "application/x-www-form-urlencoded" }, context, Buffer.from(form.toString()));
+    } else {
+      if (service !== undefined) url.searchParams.set("service", service);
+      url.searchParams.set("scope", this.#scope);
+      const headers: OutgoingHttpHeaders = creds === undefined ? {} : { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` };
+      response = await this.#follow(url, headers, context);
+    }
     const status = response.statusCode ?? 0;
     if (status === 401 || status === 403) {
       response.resume();
@@ -275,14 +282,15 @@ export class RegistryClient {
     return files;
   }
 
-  #request(url: URL, headers: OutgoingHttpHeaders, context: ErrorContext): Promise<IncomingMessage> {
+  /** One request: GET, or POST of `body`. */
+  #request(url: URL, headers: OutgoingHttpHeaders, context: ErrorContext, body?: Buffer): Promise<IncomingMessage> {
     const timeout = this.#options.timeoutMs ?? 30_000;
     const tls = url.protocol === "https:";
     if (!tls && !isLoopbackHost(url.host) && this.#options.tlsVerify !== false) {
       return Promise.reject(registryError("STRATA_REGISTRY_UNREACHABLE", `refusing plain HTTP to ${url.host}`, "use an https registry, or --tls-verify=false for one you trust on your network", undefined, context));
     }
     return new Promise((resolve, reject) => {
-      const options = { method: "GET", headers: { "user-agent": "strata", ...headers }, timeout, ...(tls ? { rejectUnauthorized: this.#options.tlsVerify !== false, ...this.#tlsFiles(url.host) } : {}) };
+      const options = { method: body === undefined ? "GET" : "POST", headers: { "user-agent": "strata", ...headers, ...(body === undefined ? {} : { "content-length": String(body.length) }) }, timeout, ...(tls ? { rejectUnauthorized: this.#options.tlsVerify !== false, ...this.#tlsFiles(url.host) } : {}) };
       const req = (tls ? httpsRequest : httpRequest)(url, options, (response) => {
         // From here the timeout is a silent body: the stream fails with it.
         response.setTimeout(timeout, () => response.destroy(registryError("STRATA_REGISTRY_UNREACHABLE", `${url.host} stopped sending for ${timeout / 1000} s`, "the network or registry stalled; try again", undefined, context)));
@@ -297,7 +305,7 @@ export class RegistryClient {
           const plain = new URL(url);
           plain.protocol = "http:";
           if (url.host === this.#base.host) this.#base = new URL(this.#base.href.replace(/^https:/, "http:"));
-          return resolve(this.#request(plain, headers, context));
+          return resolve(this.#request(plain, headers, context, body));
         }
         const detail = error.code ?? error.message;
         const certificate = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(detail);
@@ -311,7 +319,7 @@ export class RegistryClient {
           ),
         );
       });
-      req.end();
+      req.end(body);
     });
   }
 }
