@@ -41,7 +41,10 @@ export function parseDescriptor(value: unknown, what: string): Descriptor {
   if (mediaType !== undefined && typeof mediaType !== "string") throw bad(`${what} has a non-string mediaType`);
   const notes: Record<string, string> = {};
   if (annotations !== undefined) {
-    for (const [k, v] of Object.entries(asRecord(annotations, `${what} annotations`))) if (typeof v === "string") notes[k] = v;
+    for (const [k, v] of Object.entries(asRecord(annotations, `${what} annotations`))) {
+      if (typeof v !== "string") throw bad(`${what} has annotation ${JSON.stringify(k)} that is not a string (image-spec: annotations MUST be a map of string to string)`);
+      notes[k] = v;
+    }
   }
   let parsedPlatform: Platform | undefined;
   if (platform !== undefined) {

@@ -18,14 +18,48 @@ export function descriptorList(value: unknown, what: string): Descriptor[] {
   return value.map((d, i) => parseDescriptor(d, `${what}[${i}]`));
 }
 
-export function kindOf(mediaType: string | undefined, json: Record<string, unknown>): "index" | "manifest" {
-  if (mediaType !== undefined && INDEX_TYPES.has(mediaType)) return "index";
-  if (mediaType !== undefined && MANIFEST_TYPES.has(mediaType)) return "manifest";
-  if (mediaType !== undefined) throw new ImageError("STRATA_BAD_IMAGE", `unsupported manifest media type ${JSON.stringify(mediaType)}`);
+/** An image-spec rule broken: the message quotes it. */
+export function specViolation(detail: string, rule: string): ImageError {
+  return new ImageError("STRATA_BAD_IMAGE", `${detail} (image-spec: ${rule})`, { hint: "the image breaks the OCI image-spec; rebuild it with a current tool" });
+}
+
+/**
+ * Whether a manifest-or-index document is an index or a manifest, by its
+ * media type (the descriptor's, else its own) or, without one, its shape;
+ * and the rules every such document must follow: schemaVersion 2, one shape
+ * only (a document that is both an index and a manifest is the ambiguity
+ * behind CVE-2021-41190), a manifest's config and layers, an index's
+ * manifests, string annotations.
+ */
+export function kindOf(mediaType: string | undefined, json: Record<string, unknown>, what = "document"): "index" | "manifest" {
+  if (json.schemaVersion !== 2) throw specViolation(`${what} has schemaVersion ${JSON.stringify(json.schemaVersion ?? null)}`, "schemaVersion MUST be 2");
+  const indexShaped = json.manifests !== undefined;
+  const manifestShaped = json.config !== undefined || json.layers !== undefined;
+  if (indexShaped && manifestShaped) throw specViolation(`${what} has both manifests and config/layers`, "a document is an image index or an image manifest, never both (CVE-2021-41190)");
+  let kind: "index" | "manifest";
+  if (mediaType !== undefined && INDEX_TYPES.has(mediaType)) kind = "index";
+  else if (mediaType !== undefined && MANIFEST_TYPES.has(mediaType)) kind = "manifest";
+  else if (mediaType !== undefined) throw new ImageError("STRATA_BAD_IMAGE", `unsupported manifest media type ${JSON.stringify(mediaType)}`);
   // Manifests may omit mediaType: tell them apart by shape.
-  if (Array.isArray(json.manifests)) return "index";
-  if (json.config !== undefined && Array.isArray(json.layers)) return "manifest";
-  throw bad("blob is neither an image index nor a manifest");
+  else if (indexShaped) kind = "index";
+  else if (manifestShaped) kind = "manifest";
+  else throw bad(`${what} is neither an image index nor a manifest`);
+  if (kind === "index" && manifestShaped) throw specViolation(`${what} is typed as an index but has config or layers`, "an image index has manifests, not config or layers (CVE-2021-41190)");
+  if (kind === "index" && !Array.isArray(json.manifests)) throw specViolation(`${what} has no manifests list`, "an image index MUST have manifests");
+  if (kind === "manifest" && indexShaped) throw specViolation(`${what} is typed as a manifest but has manifests`, "an image manifest has config and layers, not manifests (CVE-2021-41190)");
+  if (kind === "manifest" && (json.config === undefined || !Array.isArray(json.layers))) {
+    throw specViolation(`${what} lacks ${json.config === undefined ? "config" : "a layers list"}`, "an image manifest MUST have config and layers");
+  }
+  checkAnnotations(json.annotations, what);
+  return kind;
+}
+
+/** annotations: a map of string to string, when present. */
+export function checkAnnotations(annotations: unknown, what: string): void {
+  if (annotations === undefined) return;
+  if (typeof annotations !== "object" || annotations === null || Array.isArray(annotations) || Object.values(annotations).some((v) => typeof v !== "string")) {
+    throw specViolation(`${what} has annotations that are not strings`, "annotations MUST be a map of string to string");
+  }
 }
 
 export function choicesOf(manifests: readonly Descriptor[]): ManifestChoice[] {

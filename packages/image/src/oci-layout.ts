@@ -106,6 +106,7 @@ export function openOciLayout(root: string, reference: string, options: OpenImag
   const indexData = readLayoutFile(root, "index.json");
   if (indexData === undefined) throw new ImageError("STRATA_BAD_IMAGE", `${root} has no index.json`, { hint: "the image layout is incomplete; copy it again" });
   const index = asRecord(parseJson(indexData, "index.json"), "index.json");
+  kindOf(typeof index.mediaType === "string" ? index.mediaType : undefined, index, "index.json");
   const choices = choicesOf(descriptorList(index.manifests, "index.json manifests"));
   let descriptor = pickTopLevel(choices, options, reference);
   for (let depth = 0; ; depth++) {
@@ -116,7 +117,7 @@ export function openOciLayout(root: string, reference: string, options: OpenImag
       throw bad(`blob ${descriptor.digest} says it is ${JSON.stringify(own)}, its descriptor says ${JSON.stringify(descriptor.mediaType)}`);
     }
     const declared = descriptor.mediaType ?? own;
-    if (kindOf(declared, json) === "index") {
+    if (kindOf(declared, json, `${declared === undefined ? "document" : "manifest"} ${descriptor.digest}`) === "index") {
       descriptor = pickPlatform(descriptorList(json.manifests, `index ${descriptor.digest} manifests`), options.platform, reference);
       continue;
     }

@@ -50,7 +50,7 @@ export async function resolveRegistryImage(ref: DockerReference, reference: stri
   let choices: ManifestChoice[] = [{ descriptor: top.descriptor, tag: ref.tag, platform: undefined }];
   for (let depth = 0; ; depth++) {
     if (depth > MAX_INDEX_DEPTH) throw bad("image indexes nested too deeply");
-    if (kindOf(current.descriptor.mediaType, current.json) === "index") {
+    if (kindOf(current.descriptor.mediaType, current.json, `manifest ${current.descriptor.digest}`) === "index") {
       const manifests = descriptorList(current.json.manifests, `index ${current.descriptor.digest} manifests`);
       if (depth === 0) choices = choicesOf(manifests);
       const chosen = pickPlatform(manifests, platform, reference);
