@@ -22,10 +22,11 @@ export async function pull(options: PullOptions): Promise<PullResult & { readonl
   if (source.transport !== "docker") {
     throw new ImageError("STRATA_BAD_REFERENCE", `pull copies registry images (docker://...), not ${source.transport}:`, { hint: "give docker://[HOST/]REPO[:TAG]" });
   }
-  const target = options.layout.startsWith("oci:") ? options.layout.slice(4) : options.layout;
-  const colon = target.lastIndexOf(":");
-  const dir = colon > 0 ? target.slice(0, colon) : target;
-  const tag = (colon > 0 ? target.slice(colon + 1) : undefined) || source.registry.tag || "latest";
+  // Split as unpack splits it, so that what pull writes, `unpack oci:DIR:TAG` finds.
+  const target = parseImageReference(options.layout.startsWith("oci:") ? options.layout : `oci:${options.layout}`);
+  if (target.transport !== "oci") throw new ImageError("STRATA_BAD_REFERENCE", `pull writes OCI layouts, not ${options.layout}`, { hint: "give oci:DIR[:TAG]" });
+  const dir = target.path;
+  const tag = target.tag ?? source.registry.tag ?? "latest";
   const platform = options.platform === undefined ? hostPlatform() : typeof options.platform === "string" ? parsePlatform(options.platform) : options.platform;
   const result = await pullToLayout(source.registry, options.image, dir, tag, platform, {
     ...options.registry,

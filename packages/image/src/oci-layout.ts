@@ -25,7 +25,8 @@ export const MAX_JSON_BLOB = 16 * 2 ** 20;
 const MAX_INDEX_DEPTH = 8;
 
 
-function blobPath(root: string, digest: string): string {
+/** Where a layout keeps the blob `digest`: blobs/ALGORITHM/HEX. */
+export function blobPath(root: string, digest: string): string {
   const { algorithm, hex } = parseDigest(digest);
   return join(root, "blobs", algorithm, hex);
 }

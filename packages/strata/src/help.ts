@@ -1,3 +1,16 @@
+/** The flags of every command that reads docker:// images. */
+const REGISTRY_OPTIONS = `  --creds USER:PASS             registry credentials (docker:// images), for
+                                Basic auth or the registry's token server
+  --authfile FILE               read credentials from FILE only (default:
+                                $REGISTRY_AUTH_FILE, containers' auth.json,
+                                ~/.docker/config.json with its credHelpers)
+  --cert-dir DIR                trust the CAs DIR/*.crt and present the client
+                                certificate DIR/NAME.cert + NAME.key (default
+                                /etc/containers/certs.d/HOST[:PORT])
+  --tls-verify=false            accept a registry's certificate unchecked, and
+                                plain HTTP (loopback hosts may always use HTTP)
+`;
+
 export const MAIN_HELP = `strata: stack the layers of an OCI image into a root filesystem
 
 Usage:
@@ -40,17 +53,7 @@ Options:
                                 an image for another platform is refused
                                 (STRATA_PLATFORM_MISMATCH), or only warned
                                 about when no --platform is given
-  --creds USER:PASS             registry credentials (docker:// images), for
-                                Basic auth or the registry's token server
-  --authfile FILE               read credentials from FILE only (default:
-                                $REGISTRY_AUTH_FILE, containers' auth.json,
-                                ~/.docker/config.json with its credHelpers)
-  --cert-dir DIR                trust the CAs DIR/*.crt and present the client
-                                certificate DIR/NAME.cert + NAME.key (default
-                                /etc/containers/certs.d/HOST[:PORT])
-  --tls-verify=false            accept a registry's certificate unchecked, and
-                                plain HTTP (loopback hosts may always use HTTP)
-  --rootless                    do not chown: record owners in the
+${REGISTRY_OPTIONS}  --rootless                    do not chown: record owners in the
                                 user.rootlesscontainers xattr (as umoci does)
                                 and write devices as empty files. Implied when
                                 not running as root.
@@ -84,17 +87,7 @@ settings) and its layers with sizes and media types.
 
 Options:
   --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
-  --creds USER:PASS             registry credentials (docker:// images), for
-                                Basic auth or the registry's token server
-  --authfile FILE               read credentials from FILE only (default:
-                                $REGISTRY_AUTH_FILE, containers' auth.json,
-                                ~/.docker/config.json with its credHelpers)
-  --cert-dir DIR                trust the CAs DIR/*.crt and present the client
-                                certificate DIR/NAME.cert + NAME.key (default
-                                /etc/containers/certs.d/HOST[:PORT])
-  --tls-verify=false            accept a registry's certificate unchecked, and
-                                plain HTTP (loopback hosts may always use HTTP)
-  --json                        print machine-readable JSON
+${REGISTRY_OPTIONS}  --json                        print machine-readable JSON
   -h, --help                    this help
 `;
 
@@ -137,11 +130,7 @@ atomically, other tags kept. Later unpacks of oci:DIR:TAG need no network.
 
 Options:
   --platform OS/ARCH[/VARIANT]  the platform to copy from a multi-platform index
-  --creds USER:PASS             registry credentials
-  --authfile FILE               read credentials from FILE only
-  --cert-dir DIR                extra CAs (*.crt) and a client certificate
-  --tls-verify=false            accept any certificate, and plain HTTP
-  --quiet                       print nothing on success
+${REGISTRY_OPTIONS}  --quiet                       print nothing on success
   --json                        print the result as JSON
   -h, --help                    this help
 

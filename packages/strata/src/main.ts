@@ -22,12 +22,17 @@ function parse(args: string[], options: OptionSpec): { values: OptionValues; pos
   }
 }
 
-const UNPACK_FLAGS: OptionSpec = {
-  platform: { type: "string" },
+/** The flags of every command that reads docker:// images (see registryOf). */
+const REGISTRY_FLAGS: OptionSpec = {
   creds: { type: "string" },
   authfile: { type: "string" },
   "cert-dir": { type: "string" },
   "tls-verify": { type: "string" },
+};
+
+const UNPACK_FLAGS: OptionSpec = {
+  platform: { type: "string" },
+  ...REGISTRY_FLAGS,
   rootless: { type: "boolean" },
   quiet: { type: "boolean" },
   json: { type: "boolean" },
@@ -138,15 +143,7 @@ async function runUnpack(args: string[]): Promise<number> {
 }
 
 async function runPull(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    platform: { type: "string" },
-    creds: { type: "string" },
-    authfile: { type: "string" },
-    "cert-dir": { type: "string" },
-    "tls-verify": { type: "string" },
-    quiet: { type: "boolean" },
-    json: { type: "boolean" },
-  });
+  const { values, positionals } = parse(args, { platform: { type: "string" }, ...REGISTRY_FLAGS, quiet: { type: "boolean" }, json: { type: "boolean" } });
   if (values.help === true) {
     process.stdout.write(PULL_HELP);
     return 0;
@@ -154,20 +151,18 @@ async function runPull(args: string[]): Promise<number> {
   const [image, layout, extra] = positionals;
   if (image === undefined || layout === undefined || extra !== undefined) throw new UsageError("pull takes a docker:// IMAGE and an oci:DIR[:TAG]");
   const registry = registryOf(values);
-  {
-    const result = await pull({
-      image,
-      layout,
-      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-      ...(registry === undefined ? {} : { registry }),
-    });
-    if (values.json === true) {
-      process.stdout.write(`${JSON.stringify({ image: result.image.reference, layout: result.layout, tag: result.tag, manifest: result.manifest.digest, layers: result.image.layers.map((l) => l.digest), written: result.written, reused: result.reused, bytes: result.bytes }, null, 2)}\n`);
-    } else if (values.quiet !== true) {
-      process.stdout.write(`pulled ${result.image.reference} into oci:${result.layout}:${result.tag} (${result.manifest.digest}): ${result.written} blobs written (${(result.bytes / 1e6).toFixed(1)} MB), ${result.reused} already there\n`);
-    }
-    return 0;
+  const result = await pull({
+    image,
+    layout,
+    ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+    ...(registry === undefined ? {} : { registry }),
+  });
+  if (values.json === true) {
+    process.stdout.write(`${JSON.stringify({ image: result.image.reference, layout: result.layout, tag: result.tag, manifest: result.manifest.digest, layers: result.image.layers.map((l) => l.digest), written: result.written, reused: result.reused, bytes: result.bytes }, null, 2)}\n`);
+  } else if (values.quiet !== true) {
+    process.stdout.write(`pulled ${result.image.reference} into oci:${result.layout}:${result.tag} (${result.manifest.digest}): ${result.written} blobs written (${(result.bytes / 1e6).toFixed(1)} MB), ${result.reused} already there\n`);
   }
+  return 0;
 }
 
 function parseArgsFlag(value: string | boolean | string[] | undefined, trailing: string[]): string[] | undefined {
@@ -256,7 +251,7 @@ function formatSummary(s: ImageSummary): string {
 }
 
 async function runInspect(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { platform: { type: "string" }, json: { type: "boolean" }, creds: { type: "string" }, authfile: { type: "string" }, "cert-dir": { type: "string" }, "tls-verify": { type: "string" } });
+  const { values, positionals } = parse(args, { platform: { type: "string" }, json: { type: "boolean" }, ...REGISTRY_FLAGS });
   if (values.help === true) {
     process.stdout.write(INSPECT_HELP);
     return 0;

@@ -5,6 +5,7 @@ import { DigestMismatchError, ImageError, parseDigest, SizeMismatchError, type L
 import type { Descriptor } from "../descriptor.js";
 import type { Image } from "../image.js";
 import { OCI_INDEX, REF_NAME_ANNOTATION } from "../media-types.js";
+import { blobPath } from "../oci-layout.js";
 import type { Platform } from "../platform.js";
 import type { DockerReference } from "./docker-reference.js";
 import type { RegistryOptions } from "./registry-client.js";
@@ -27,14 +28,9 @@ export interface PullProgress {
   readonly size: number;
 }
 
-function blobFile(layout: string, digest: string): string {
-  const { algorithm, hex } = parseDigest(digest);
-  return join(layout, "blobs", algorithm, hex);
-}
-
 /** True when the layout already has this blob (at its size: a blob's name is its digest). */
 function hasBlob(layout: string, digest: string, size: number): boolean {
-  return statSync(blobFile(layout, digest), { throwIfNoEntry: false })?.size === size;
+  return statSync(blobPath(layout, digest), { throwIfNoEntry: false })?.size === size;
 }
 
 /** Writes a file whole under a temporary name, then renames it into place: readers see all of it or nothing. */
@@ -50,7 +46,7 @@ function writeAtomically(path: string, data: Buffer | string): void {
 
 /** Streams a layer's blob into the layout, checking its size and digest before it gets its name. */
 async function storeLayer(layout: string, layer: Layer & { readonly digest: string }, onProgress: ((progress: PullProgress) => void) | undefined): Promise<number> {
-  const final = blobFile(layout, layer.digest);
+  const final = blobPath(layout, layer.digest);
   const temporary = `${final}.tmp-${randomBytes(6).toString("hex")}`;
   const { algorithm } = parseDigest(layer.digest);
   const hash = createHash(algorithm);
@@ -147,7 +143,7 @@ export async function pullToLayout(
       reused++;
       continue;
     }
-    writeAtomically(blobFile(layout, descriptor.digest), body);
+    writeAtomically(blobPath(layout, descriptor.digest), body);
     written++;
     bytes += body.length;
   }

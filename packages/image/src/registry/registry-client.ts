@@ -41,6 +41,11 @@ function registryError(code: "STRATA_REGISTRY_UNREACHABLE" | "STRATA_REGISTRY_DE
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The Authorization header of Basic auth, for the registry or its token server. */
+function basicAuthorization(creds: Credentials): OutgoingHttpHeaders {
+  return { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` };
+}
+
 /** A connection that broke or timed out: worth another try. A refused one or a bad certificate is not. */
 export function isTransient(error: unknown): boolean {
   const code = (error as { cause?: NodeJS.ErrnoException }).cause?.code ?? (error as NodeJS.ErrnoException).code;
@@ -180,7 +185,7 @@ export class RegistryClient {
     }
     const creds = this.#creds ?? undefined;
     if (this.#scheme === "basic" && creds !== undefined) {
-      return { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` };
+      return basicAuthorization(creds);
     }
     return {};
   }
@@ -222,7 +227,7 @@ export class RegistryClient {
     } else {
       if (service !== undefined) url.searchParams.set("service", service);
       url.searchParams.set("scope", this.#scope);
-      const headers: OutgoingHttpHeaders = creds === undefined ? {} : { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` };
+      const headers: OutgoingHttpHeaders = creds === undefined ? {} : basicAuthorization(creds);
       response = await this.#follow(url, headers, context);
     }
     const status = response.statusCode ?? 0;

@@ -170,6 +170,7 @@ const MAX_RESUMES = 5;
  * readLayer's digest still covers every byte.
  */
 async function* resumingBody(client: RegistryClient, path: string, first: IncomingMessage, context: ErrorContext): AsyncGenerator<Buffer> {
+  const blob = path.slice(path.lastIndexOf("/") + 1);
   let response = first;
   let received = 0;
   let skip = 0;
@@ -189,7 +190,7 @@ async function* resumingBody(client: RegistryClient, path: string, first: Incomi
     } catch (error) {
       if (error instanceof StrataError) throw error;
       if (!isTransient(error) || resumes >= MAX_RESUMES) {
-        throw new ImageError("STRATA_REGISTRY_UNREACHABLE", `the download of ${path.slice(path.lastIndexOf("/") + 1)} broke ${resumes + 1} time${resumes === 0 ? "" : "s"}`, {
+        throw new ImageError("STRATA_REGISTRY_UNREACHABLE", `the download of ${blob} broke ${resumes + 1} time${resumes === 0 ? "" : "s"}`, {
           hint: "the network or the registry is unreliable; try again",
           context,
           cause: error,
@@ -197,12 +198,12 @@ async function* resumingBody(client: RegistryClient, path: string, first: Incomi
       }
     }
     const next = await client.get(path, { range: `bytes=${received}-` }, context);
-    if (next === undefined) throw new ImageError("STRATA_BLOB_NOT_FOUND", `the registry no longer has ${path.slice(path.lastIndexOf("/") + 1)}`, { context });
+    if (next === undefined) throw new ImageError("STRATA_BLOB_NOT_FOUND", `the registry no longer has ${blob}`, { context });
     if (next.statusCode === 206) {
       const start = /^bytes (\d+)-/.exec(next.headers["content-range"] ?? "")?.[1];
       if (Number(start) !== received) {
         next.destroy();
-        throw new ImageError("STRATA_REGISTRY_ERROR", `the registry resumed ${path.slice(path.lastIndexOf("/") + 1)} at byte ${start ?? "?"}, not ${received}`, { context });
+        throw new ImageError("STRATA_REGISTRY_ERROR", `the registry resumed ${blob} at byte ${start ?? "?"}, not ${received}`, { context });
       }
     } else {
       skip = received;
