@@ -3,7 +3,7 @@
 // layout; the registry's answers that are not an image are typed errors.
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspect, pull, unpack } from "@strata-oci/core";
@@ -159,6 +159,38 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
       tokens.garbage = false;
     }
     expect(existsSync(join(work.path, "tok-2"))).toBe(false);
+  });
+
+  it("a layer is applied while it downloads (through a proxy at 1 MB/s), and still verified: a corrupted one leaves no DEST", async () => {
+    const layout = join(work.path, "slow");
+    // Incompressible file bodies: the blob is as large as the tar (about 600 KB).
+    const files = Array.from({ length: 60 }, (_, i) => ({ name: `f${i}`, type: "file" as const, data: randomBytes(10_000) }));
+    writeOciLayout(layout, { layers: [{ tar: writeTar(files) }], tag: "latest" });
+    await push(`oci:${layout}:latest`, `docker://${open.host}/strata/slow:1`);
+    const proxy = await startFaultProxy(open.host);
+    try {
+      proxy.faults = { bytesPerSecond: 1_000_000 };
+      let received = 0;
+      let total = 0;
+      const appliedEarly: number[] = [];
+      const fromRegistry = await treeOf(`docker://${proxy.host}/strata/slow:1`, {
+        onProgress: (event) => {
+          if (event.kind === "download") ({ received, total } = event);
+          if (event.kind === "bytes" && received < total) appliedEarly.push(event.read);
+        },
+      });
+      expect(total).toBeGreaterThan(400_000);
+      // Applying kept up with the download: bytes of the (only) layer were read before it had all arrived.
+      expect(appliedEarly.length).toBeGreaterThan(0);
+      expect(diffSnapshots(await treeOf(`oci:${layout}:latest`), fromRegistry)).toEqual([]);
+      proxy.faults = { bytesPerSecond: 1_000_000, corruptBlobs: true };
+      const dest = join(work.path, "slow-corrupt");
+      await expect(unpack({ image: `docker://${proxy.host}/strata/slow:1`, dest })).rejects.toMatchObject({ code: "STRATA_DIGEST_MISMATCH" });
+      expect(existsSync(dest)).toBe(false);
+      expect(readdirSync(work.path).filter((name) => name.startsWith(".slow-corrupt"))).toEqual([]);
+    } finally {
+      proxy.stop();
+    }
   });
 
   it("an interrupted blob resumes with a Range request; 503 with Retry-After and 429 are retried", async () => {

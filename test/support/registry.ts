@@ -181,6 +181,8 @@ export interface Faults {
   hugeManifests?: boolean;
   /** Manifest GETs: answer with a Docker schema 1 manifest. */
   schema1Manifests?: boolean;
+  /** Blob bodies: sent at about this many bytes per second, in 16 KiB pieces. */
+  bytesPerSecond?: number;
 }
 
 export interface FaultProxy {
@@ -273,6 +275,29 @@ export async function startFaultProxy(upstream: string, blobAuth?: string): Prom
         up.on("end", () => {
           if (f.stallBlobs !== true) res.end();
         });
+        return true;
+      });
+      return;
+    }
+    if (isBlob && f.bytesPerSecond !== undefined) {
+      const rate = f.bytesPerSecond;
+      forward(req, res, "proxy", (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        const piece = 16 * 1024;
+        const started = Date.now();
+        let sent = 0;
+        void (async () => {
+          for await (const chunk of up as AsyncIterable<Buffer>) {
+            for (let at = 0; at < chunk.length; at += piece) {
+              const part = chunk.subarray(at, at + piece);
+              const due = started + ((sent + part.length) / rate) * 1000;
+              if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+              sent += part.length;
+              if (!res.write(part)) await new Promise((resolve) => res.once("drain", resolve));
+            }
+          }
+          res.end();
+        })().catch(() => res.destroy());
         return true;
       });
       return;

@@ -1,41 +1,62 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import { Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { SizeMismatchError, type BlobFile, type Layer } from "@strata-oci/layer";
+import { GrowingFile, SizeMismatchError, TargetError, type BlobFile, type Layer } from "@strata-oci/layer";
 
 /** Layers downloaded at once, ahead of the one being applied. */
 export const PREFETCH_CONCURRENCY = 3;
 
+interface Download {
+  readonly file: GrowingFile;
+  /** The file exists: it can be read as it grows. */
+  readonly created: Promise<void>;
+  /** The file is complete (not yet verified: readLayer does that). */
+  readonly done: Promise<string>;
+}
+
 /**
  * Downloads the blobs of streamed layers (a registry's) into files in `dir`,
- * in manifest order, `concurrency` at a time, while earlier layers are
- * applied: layer N+1 arrives while N is written to disk, and each is then
- * read from its file on the blob worker (ISA-L, hashing off the main thread).
- * Memory stays flat: bytes go to disk as they come. Nothing is trusted here:
- * readLayer checks each file's size and digest as it reads it.
+ * in manifest order, `concurrency` at a time, and lets each be read while it
+ * downloads: the layer being applied follows its download, the next ones
+ * arrive meanwhile, each read on the blob worker (ISA-L, hashing off the
+ * main thread). Memory stays flat: bytes go to disk as they come. Nothing is
+ * trusted here: readLayer checks each blob's size and digest over every byte
+ * it reads, and the caller applies into staging that a mismatch discards.
  */
 export class LayerPrefetch {
   readonly layers: readonly Layer[];
-  readonly #downloads: Array<Promise<string> | undefined> = [];
+  readonly #downloads: Download[] = [];
   readonly #streams = new Set<Readable>();
-  #started = 0;
   #running = 0;
   #stopped = false;
   #received = 0;
 
   constructor(
     readonly dir: string,
-    sources: readonly Layer[],
+    readonly sources: readonly Layer[],
     readonly concurrency = PREFETCH_CONCURRENCY,
     readonly onReceived?: (received: number) => void,
   ) {
     this.layers = sources.map((source, index) => ({
       ...source,
-      open: async () => createReadStream(await this.#file(index, sources)),
-      locate: async (): Promise<BlobFile> => ({ path: await this.#file(index, sources), start: 0, end: undefined }),
+      // Read whole (the in-thread reader): once complete.
+      open: async () => createReadStream(await this.#download(index).done),
+      // Read by the blob worker: as it grows.
+      locate: async (): Promise<BlobFile> => {
+        const download = this.#download(index);
+        await download.created;
+        return { path: download.file.path, start: 0, end: undefined, growing: download.file };
+      },
     }));
-    this.#pump(sources);
+    this.#pump();
+  }
+
+  /** Layer `index` has been applied: its file is not needed any more (disk stays at about `concurrency` layers). */
+  release(index: number): void {
+    const download = this.#downloads[index];
+    if (download !== undefined && download.file.state !== "growing") rmSync(download.file.path, { force: true });
   }
 
   /** Stops the downloads still running (their files go with `dir`). */
@@ -44,45 +65,76 @@ export class LayerPrefetch {
     for (const stream of this.#streams) stream.destroy();
   }
 
-  #file(index: number, sources: readonly Layer[]): Promise<string> {
+  #download(index: number): Download {
     // Layers are read in order, so this one has started; if a caller reads out of order, start it now.
-    while (this.#started <= index) this.#start(sources);
-    return this.#downloads[index] as Promise<string>;
+    while (this.#downloads.length <= index) this.#start();
+    return this.#downloads[index] as Download;
   }
 
-  #pump(sources: readonly Layer[]): void {
-    while (!this.#stopped && this.#running < this.concurrency && this.#started < sources.length) this.#start(sources);
+  #pump(): void {
+    while (!this.#stopped && this.#running < this.concurrency && this.#downloads.length < this.sources.length) this.#start();
   }
 
-  #start(sources: readonly Layer[]): void {
-    const index = this.#started++;
-    const layer = sources[index] as Layer;
+  #start(): void {
+    const index = this.#downloads.length;
+    const layer = this.sources[index] as Layer;
+    const file = new GrowingFile(join(this.dir, `layer-${index}`));
+    let created: () => void = () => {};
+    const download: Download = {
+      file,
+      created: new Promise<void>((resolve) => (created = resolve)),
+      done: this.#fetch(layer, file, () => created()).finally(() => {
+        this.#running--;
+        this.#pump();
+      }),
+    };
     this.#running++;
-    const download = this.#download(layer, join(this.dir, `layer-${index}`)).finally(() => {
-      this.#running--;
-      this.#pump(sources);
-    });
     // Failures surface when the layer is read; until then they must not be unhandled.
-    download.catch(() => {});
-    this.#downloads[index] = download;
+    download.done.catch((error: unknown) => {
+      file.fail(error);
+      created();
+    });
+    this.#downloads.push(download);
   }
 
-  async #download(layer: Layer, path: string): Promise<string> {
-    const stream = await layer.open();
-    this.#streams.add(stream);
-    let bytes = 0;
-    // A lying registry cannot fill the disk: the descriptor's size bounds the file.
-    stream.on("data", (chunk: Buffer) => {
-      bytes += chunk.length;
-      this.#received += chunk.length;
-      this.onReceived?.(this.#received);
-      if (bytes > layer.size) stream.destroy(new SizeMismatchError(layer.size, bytes, layer.digest === undefined ? {} : { layer: layer.digest }));
+  async #fetch(layer: Layer, file: GrowingFile, created: () => void): Promise<string> {
+    const handle = await open(file.path, "wx", 0o600);
+    created();
+    let written = 0;
+    // The file's length is published only once bytes are in it (a reader may be right behind).
+    const sink = new Writable({
+      highWaterMark: 1 << 20,
+      writev: (chunks, callback) => {
+        const buffers = chunks.map(({ chunk }) => chunk as Buffer);
+        const length = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+        handle.writev(buffers).then(({ bytesWritten }) => {
+          if (bytesWritten !== length) throw new TargetError("STRATA_NO_SPACE", `short write to ${file.path} (${bytesWritten} of ${length} bytes)`, { hint: "free space beside DEST, where registry layers download" });
+          written += length;
+          file.grew(written);
+          callback();
+        }, callback);
+      },
     });
     try {
-      await pipeline(stream, createWriteStream(path, { flags: "wx", mode: 0o600 }));
+      const stream = await layer.open();
+      this.#streams.add(stream);
+      let bytes = 0;
+      // A lying registry cannot fill the disk: the descriptor's size bounds the file.
+      stream.on("data", (chunk: Buffer) => {
+        bytes += chunk.length;
+        this.#received += chunk.length;
+        this.onReceived?.(this.#received);
+        if (bytes > layer.size) stream.destroy(new SizeMismatchError(layer.size, bytes, layer.digest === undefined ? {} : { layer: layer.digest }));
+      });
+      try {
+        await pipeline(stream, sink);
+      } finally {
+        this.#streams.delete(stream);
+      }
+      file.complete();
+      return file.path;
     } finally {
-      this.#streams.delete(stream);
+      await handle.close();
     }
-    return path;
   }
 }

@@ -96,9 +96,10 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
     options.onWarning?.(warning);
   }
   const staging = createStaging(dest);
-  // Streamed layers (a registry's) download ahead into a second private
-  // directory beside DEST, named like a staging one so that a killed run's
-  // is cleaned up by the next.
+  // Streamed layers (a registry's) download into a second private directory
+  // beside DEST (named like a staging one, so that a killed run's is cleaned
+  // up by the next), each applied as it arrives, the next ones downloading
+  // meanwhile.
   const streamed = image.layers.length > 0 && image.layers.every((layer) => layer.locate === undefined);
   const total = image.layers.reduce((sum, layer) => sum + layer.size, 0);
   const prefetch = streamed
@@ -135,6 +136,7 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
       } catch (error) {
         throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? layer.diffId ?? `#${index}` });
       }
+      prefetch?.release(index);
       options.onProgress?.({ kind: "layer-done", index, entries: target.stats.entries - before });
     }
     target.finish();

@@ -6,6 +6,7 @@ import { notRegularFile } from "./regular-file.js";
 import type { Compression } from "./media-type.js";
 import { parseDigest } from "./verify-stream.js";
 import { isalAddon, isalAddonFile } from "./decompress.js";
+import type { GrowingFile } from "./growing-file.js";
 
 // Layout of the shared buffer; worker/blob-worker.mjs uses the same numbers.
 // Byte counts are running totals that wrap at 2^32 (differences taken with `| 0`).
@@ -35,6 +36,8 @@ export interface BlobFile {
   readonly path: string;
   readonly start: number;
   readonly end: number | undefined;
+  /** Set while the file is still being written (a download): read as it grows, its writer's failure failing the read. */
+  readonly growing?: GrowingFile;
 }
 
 /** Which library inflates gzip on the worker: ISA-L (strata's addon, when built) or Node's zlib. */
@@ -194,6 +197,7 @@ export function prepareBlobWorkers(): Promise<void> {
 function workerError(message: Extract<WorkerMessage, { type: "error" }>, job: BlobJob): unknown {
   if (message.strataKind === "size") return new SizeMismatchError(job.size, message.bytes ?? 0, job.context);
   if (message.strataKind === "not-regular") return notRegularFile(job.file.path, job.context);
+  if (message.strataKind === "source-failed" && job.file.growing?.failure !== undefined) return job.file.growing.failure;
   return Object.assign(new Error(message.message), { name: message.name ?? "Error", code: message.code });
 }
 
@@ -240,6 +244,7 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
     path: job.file.path,
     start: job.file.start,
     end: job.file.end,
+    growing: job.file.growing?.shared,
     compression: job.compression,
     blobAlgorithm: blob,
     hashed: tar !== undefined,

@@ -44,6 +44,7 @@ export { parseDigest, VerifyStream, type VerifyOptions } from "./verify-stream.j
 export { readTar, type TarRecord } from "./tar-reader.js";
 export { encodeMember, writeTar, type TarMember, type TarWriteOptions } from "./tar-writer.js";
 export { readLayer, type Layer, type LayerDescriptor, type ReadLayerOptions } from "./read-layer.js";
+export { GrowingFile } from "./growing-file.js";
 export { prepareBlobWorkers, RING_SIZE, setRingOriginForTests, type BlobFile, type GzipBackend } from "./blob-ring.js";
 export { BLOCK, isZeroBlock, paddingOf, parseHeader, parsePaxRecords, TarFormatError, type RawTarHeader } from "./tar-header.js";
 export { notRegularFile, openImageFile, readImageFile } from "./regular-file.js";

@@ -176,6 +176,10 @@ export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): 
     const file = options.offThread !== false && layer.locate !== undefined ? await layer.locate() : undefined;
     let tarBytes: AsyncIterable<Buffer> | undefined;
     if (file !== undefined) {
+      if (file.growing !== undefined) {
+        await file.growing.atLeast(Math.min(4, layer.size));
+        if (file.growing.state === "failed") throw file.growing.failure;
+      }
       const compression = resolveCompression(declared, readHead(file, layer.size, context), layer.mediaType);
       // Pure-JS zstd stays here: the worker loads only native decoders.
       if (compression !== "zstd" || (options.zstdBackend ?? defaultZstdBackend()) === "native") {

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Readable } from "node:stream";
 import { compress as zstdCompress } from "zstd-napi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultGzipBackend, readLayer, RING_SIZE, setRingOriginForTests, writeTar, type GzipBackend, type Layer, type LayerEntry, type ReadLayerOptions, type TarMember, type ZstdBackend } from "@strata-oci/layer";
+import { defaultGzipBackend, GrowingFile, readLayer, SizeMismatchError, RING_SIZE, setRingOriginForTests, writeTar, type GzipBackend, type Layer, type LayerEntry, type ReadLayerOptions, type TarMember, type ZstdBackend } from "@strata-oci/layer";
 import { fileLayer, memoryLayer, sha256, tempDir } from "../../../test/support/layers.js";
 
 const members: TarMember[] = [
@@ -206,6 +206,70 @@ describe("readLayer on the worker thread", () => {
     expect(await hashes(layer, { transientChunks: true, gzipBackend: "zlib" })).toEqual(files);
     expect(await hashes(layer, { keepChunks: true, gzipBackend: "isal" })).toEqual(files);
     expect(await hashes(await fileLayer(memoryLayer(big, { compression: "none" }), join(blobs.path, "big.tar")))).toEqual(files);
+  });
+
+  /** The blob of `layer` written into a GrowingFile piece by piece, a few milliseconds apart, as a download writes it. */
+  function growingLayer(layer: Layer, name: string, blob: Buffer, failAt?: number): { layer: Layer; file: GrowingFile; written: Promise<void> } {
+    const path = join(blobs.path, name);
+    writeFileSync(path, "");
+    const file = new GrowingFile(path);
+    const written = (async () => {
+      const piece = Math.ceil(blob.length / 40);
+      for (let at = 0; at < blob.length; at += piece) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (failAt !== undefined && at >= failAt) {
+          file.fail(new SizeMismatchError(blob.length, at, { layer: "the download" }));
+          return;
+        }
+        appendFileSync(path, blob.subarray(at, at + piece));
+        file.grew(Math.min(at + piece, blob.length));
+      }
+      file.complete();
+    })();
+    return { layer: { ...layer, locate: async () => ({ path, start: 0, end: undefined, growing: file }) }, file, written };
+  }
+
+  // Registry layers are applied while they download (#11): the worker waits
+  // for the file to grow instead of taking its current end for the blob's.
+  for (const [name, compression, gzipBackend] of [
+    ["gzip (default decoder)", "gzip", undefined],
+    ["gzip (zlib stream)", "gzip", "zlib"],
+    ["zstd", "zstd", undefined],
+    ["uncompressed", "none", undefined],
+  ] as const) {
+    it(`reads a ${name} blob while it is still being written, entries coming out before it is complete`, async () => {
+      const blob = compression === "gzip" ? gzipSync(big) : compression === "zstd" ? zstdCompress(big) : big;
+      const mediaType = `application/vnd.oci.image.layer.v1.tar${compression === "none" ? "" : `+${compression}`}`;
+      const source = memoryLayer(big, { compression: "none", blob, mediaType });
+      const { layer, file, written } = growingLayer(source, `growing-${compression}-${gzipBackend ?? "default"}`, blob);
+      let early = 0;
+      const seen = new Map<string, string>();
+      for await (const entry of readLayer(layer, gzipBackend === undefined ? {} : { gzipBackend })) {
+        if (file.state === "growing") early++;
+        if (entry.kind !== "file") continue;
+        const parts: Buffer[] = [];
+        for await (const part of entry.body) parts.push(Buffer.from(part));
+        seen.set(entry.path.toString(), sha256(Buffer.concat(parts)));
+      }
+      await written;
+      expect(seen).toEqual(files);
+      expect(early).toBeGreaterThan(0);
+    });
+  }
+
+  it("fails a growing blob with its writer's error when the download fails, after the entries before it", async () => {
+    const blob = gzipSync(big);
+    const { layer, written } = growingLayer(memoryLayer(big), "growing-failed", blob, Math.floor(blob.length / 2));
+    let seen = 0;
+    const read = async (): Promise<void> => {
+      for await (const entry of readLayer(layer)) {
+        if (entry.kind === "file") for await (const part of entry.body) void part;
+        seen++;
+      }
+    };
+    await expect(read()).rejects.toMatchObject({ code: "STRATA_SIZE_MISMATCH", message: expect.stringContaining("the download") as unknown });
+    await written;
+    expect(seen).toBeGreaterThan(0);
   });
 
   // The worker counts the blob's bytes as it reads them: a descriptor that

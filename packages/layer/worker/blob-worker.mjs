@@ -27,12 +27,17 @@ const DONE = 6;
 const CONTROL_BYTES = 64;
 const BLOB_READ_OFFSET = 32;
 const CHUNK_SIZE = 1 << 20;
+// Must match src/growing-file.ts.
+const GROWING_STATE = 0;
+const GROWING_CHANGES = 1;
+const GROWN = 1;
+const GROWTH_FAILED = 2;
 
 class Cancelled extends Error {}
 
 /**
  * The writer: blob file -> blob hash -> decompression -> ring.
- * @param {{ path: string, start: number, end: number | undefined, compression: "gzip" | "zstd" | "none",
+ * @param {{ path: string, start: number, end: number | undefined, growing: SharedArrayBuffer | undefined, compression: "gzip" | "zstd" | "none",
  *           blobAlgorithm: string | undefined, hashed: boolean, maxBlobBytes: number | undefined,
  *           gzipBackend: "isal" | "zlib" | undefined, isalAddon: string | undefined, origin: number,
  *           buffer: SharedArrayBuffer }} job
@@ -87,7 +92,7 @@ async function write(job) {
       job.compression === "zstd" ? zstdRing() : job.compression !== "gzip" ? undefined : job.gzipBackend === "isal" ? isalGunzip(job.isalAddon) : syncGunzip();
     if (job.compression === "none" || gunzip !== undefined) {
       const blobChunk = Buffer.allocUnsafe(CHUNK_SIZE);
-      for (let n; (n = readBlob(fd, job, blobChunk, blobBytes)) > 0; ) {
+      for (let n; (n = readBlob(fd, job, blobChunk, blobBytes, control)) > 0; ) {
         const data = blobChunk.subarray(0, n);
         count(data);
         if (gunzip === undefined) put(data);
@@ -95,7 +100,7 @@ async function write(job) {
       }
       gunzip?.inflate(Buffer.alloc(0), true, ring, room, commit);
     } else {
-      await inflate(createGunzip({ chunkSize: CHUNK_SIZE, highWaterMark: 4 * CHUNK_SIZE }), fd, job, count, put);
+      await inflate(createGunzip({ chunkSize: CHUNK_SIZE, highWaterMark: 4 * CHUNK_SIZE }), fd, job, control, count, put);
     }
   } finally {
     closeSync(fd);
@@ -162,13 +167,59 @@ function zstdRing() {
 
 /**
  * Reads the next piece of the blob at `offset` bytes into it; 0 at its end.
- * @param {number} fd @param {{ start: number, end: number | undefined }} job @param {Buffer} into @param {number} offset
+ * A growing blob (a download) is waited for here, blocking this worker.
+ * @param {number} fd @param {BlobPlace} job @param {Buffer} into @param {number} offset @param {Int32Array} control
  */
-function readBlob(fd, job, into, offset) {
-  const position = job.start + offset;
-  const length = job.end === undefined ? into.length : Math.min(into.length, job.end - position);
-  return length <= 0 ? 0 : readSync(fd, into, 0, length, position);
+function readBlob(fd, job, into, offset, control) {
+  for (;;) {
+    const [length, seen] = readable(job, into.length, offset, control);
+    if (length >= 0) return length === 0 ? 0 : readSync(fd, into, 0, length, job.start + offset);
+    Atomics.wait(growingFlags(job), GROWING_CHANGES, seen, 250);
+  }
 }
+
+/**
+ * readBlob for the zlib stream, whose output needs this worker's event loop
+ * while a growing blob is waited for.
+ * @param {number} fd @param {BlobPlace} job @param {Buffer} into @param {number} offset @param {Int32Array} control
+ */
+async function readBlobAsync(fd, job, into, offset, control) {
+  for (;;) {
+    const [length, seen] = readable(job, into.length, offset, control);
+    if (length >= 0) return length === 0 ? 0 : readSync(fd, into, 0, length, job.start + offset);
+    const wait = Atomics.waitAsync(growingFlags(job), GROWING_CHANGES, seen, 250);
+    if (wait.async) await wait.value;
+  }
+}
+
+/**
+ * How many bytes to read at `offset` (at most `room`; 0 at the blob's end),
+ * or -1 with the change count to wait on while a growing blob has none yet.
+ * Mirrors src/growing-file.ts: state and change count (Int32 0-1), length (Float64 1).
+ * @param {BlobPlace} job @param {number} room @param {number} offset @param {Int32Array} control @returns {[number, number]}
+ */
+function readable(job, room, offset, control) {
+  const position = job.start + offset;
+  const limit = job.end === undefined ? room : Math.min(room, job.end - position);
+  if (job.growing === undefined || limit <= 0) return [Math.max(limit, 0), 0];
+  const flags = growingFlags(job);
+  // Count, then state, then length: a change after any of them makes the wait return at once.
+  const seen = Atomics.load(flags, GROWING_CHANGES);
+  const state = Atomics.load(flags, GROWING_STATE);
+  const available = (new Float64Array(job.growing, 0, 2)[1] ?? 0) - position;
+  if (available > 0) return [Math.min(limit, available), seen];
+  if (state === GROWN) return [0, seen];
+  if (state === GROWTH_FAILED) throw Object.assign(new Error("the blob's download failed"), { strataKind: "source-failed" });
+  if (Atomics.load(control, CANCEL) !== 0) throw new Cancelled();
+  return [-1, seen];
+}
+
+/** @param {BlobPlace} job */
+function growingFlags(job) {
+  return new Int32Array(/** @type {SharedArrayBuffer} */ (job.growing), 0, 2);
+}
+
+/** @typedef {{ start: number, end: number | undefined, growing: SharedArrayBuffer | undefined }} BlobPlace */
 
 /** @type {any} */
 let zstd;
@@ -277,10 +328,10 @@ function syncGunzip() {
  * libuv pool and this thread's event loop, which nothing else uses.
  * (Node has no public synchronous streaming inflate; `_processChunk` closes
  * the stream after one call.)
- * @param {import("node:stream").Transform} stream @param {number} fd @param {any} job
+ * @param {import("node:stream").Transform} stream @param {number} fd @param {any} job @param {Int32Array} control
  * @param {(chunk: Buffer) => void} count @param {(chunk: Uint8Array) => void} put
  */
-async function inflate(stream, fd, job, count, put) {
+async function inflate(stream, fd, job, control, count, put) {
   let offset = 0;
   // Input buffers come back once the stream has consumed them: fresh ones
   // per read piled up as garbage outside the heap (tens of MB of RSS).
@@ -290,7 +341,7 @@ async function inflate(stream, fd, job, count, put) {
     try {
       for (;;) {
         const into = spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK_SIZE);
-        const n = readBlob(fd, job, into, offset);
+        const n = await readBlobAsync(fd, job, into, offset, control);
         if (n === 0) break;
         offset += n;
         const data = into.subarray(0, n);

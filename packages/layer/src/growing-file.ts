@@ -1,0 +1,71 @@
+// Layout of the shared buffer; worker/blob-worker.mjs reads the same numbers.
+const STATE = 0; // Int32: GROWING, COMPLETE or FAILED
+const CHANGES = 1; // Int32: bumped on every change; readers wait on it
+const LENGTH = 1; // Float64 (bytes 8-15): bytes written so far
+const GROWING = 0;
+const COMPLETE = 1;
+const FAILED = 2;
+
+/**
+ * A file still being written (a blob downloading), read while it grows: the
+ * writer says how far it has got, the readers (the blob worker, through the
+ * shared buffer) wait for more instead of taking the current end for the
+ * blob's end. A layer is thus applied while it downloads; its size and
+ * digest are still checked over every byte once it is complete, and a
+ * failed download fails the reader with the writer's error.
+ */
+export class GrowingFile {
+  /** Shared with the blob worker: state and change counter (Int32 0-1), length (Float64 1). */
+  readonly shared = new SharedArrayBuffer(16);
+  readonly #flags = new Int32Array(this.shared, 0, 2);
+  readonly #length = new Float64Array(this.shared, 0, 2);
+  #failure: unknown;
+  #waiters: Array<() => void> = [];
+
+  constructor(readonly path: string) {}
+
+  get length(): number {
+    return this.#length[LENGTH] ?? 0;
+  }
+
+  get state(): "growing" | "complete" | "failed" {
+    const state = Atomics.load(this.#flags, STATE);
+    return state === GROWING ? "growing" : state === COMPLETE ? "complete" : "failed";
+  }
+
+  /** The writer's error, once it failed. */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  /** The file now holds `length` bytes (written, not just queued). */
+  grew(length: number): void {
+    this.#length[LENGTH] = length;
+    this.#changed();
+  }
+
+  complete(): void {
+    Atomics.store(this.#flags, STATE, COMPLETE);
+    this.#changed();
+  }
+
+  fail(error: unknown): void {
+    if (this.state !== "growing") return;
+    this.#failure = error;
+    Atomics.store(this.#flags, STATE, FAILED);
+    this.#changed();
+  }
+
+  /** Resolves once the file holds `bytes` bytes or will not grow any more. */
+  async atLeast(bytes: number): Promise<void> {
+    while (this.length < bytes && this.state === "growing") await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  #changed(): void {
+    Atomics.add(this.#flags, CHANGES, 1);
+    Atomics.notify(this.#flags, CHANGES);
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
