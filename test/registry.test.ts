@@ -161,12 +161,21 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
     expect(existsSync(join(work.path, "tok-2"))).toBe(false);
   });
 
+  let slowLayout: Promise<string> | undefined;
+  /** A one-layer image of incompressible files (the blob about 600 KB), in the open registry as strata/slow:1. */
+  function slowImage(): Promise<string> {
+    slowLayout ??= (async () => {
+      const layout = join(work.path, "slow");
+      const files = Array.from({ length: 60 }, (_, i) => ({ name: `f${i}`, type: "file" as const, data: randomBytes(10_000) }));
+      writeOciLayout(layout, { layers: [{ tar: writeTar(files) }], tag: "latest" });
+      await push(`oci:${layout}:latest`, `docker://${open.host}/strata/slow:1`);
+      return layout;
+    })();
+    return slowLayout;
+  }
+
   it("a layer is applied while it downloads (through a proxy at 1 MB/s), and still verified: a corrupted one leaves no DEST", async () => {
-    const layout = join(work.path, "slow");
-    // Incompressible file bodies: the blob is as large as the tar (about 600 KB).
-    const files = Array.from({ length: 60 }, (_, i) => ({ name: `f${i}`, type: "file" as const, data: randomBytes(10_000) }));
-    writeOciLayout(layout, { layers: [{ tar: writeTar(files) }], tag: "latest" });
-    await push(`oci:${layout}:latest`, `docker://${open.host}/strata/slow:1`);
+    const layout = await slowImage();
     const proxy = await startFaultProxy(open.host);
     try {
       proxy.faults = { bytesPerSecond: 1_000_000 };
@@ -188,6 +197,35 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
       await expect(unpack({ image: `docker://${proxy.host}/strata/slow:1`, dest })).rejects.toMatchObject({ code: "STRATA_DIGEST_MISMATCH" });
       expect(existsSync(dest)).toBe(false);
       expect(readdirSync(work.path).filter((name) => name.startsWith(".slow-corrupt"))).toEqual([]);
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  it("an aborted pull leaves the layout as it was: no partial blob, index.json untouched", async () => {
+    await slowImage();
+    const layout = join(work.path, "aborted-pull");
+    await pull({ image: `docker://${open.host}/strata/sample:latest`, layout });
+    const index = readFileSync(join(layout, "index.json"), "utf8");
+    const blobs = readdirSync(join(layout, "blobs", "sha256")).sort();
+    const proxy = await startFaultProxy(open.host);
+    try {
+      proxy.faults = { bytesPerSecond: 500_000 };
+      const controller = new AbortController();
+      let seen = 0;
+      const pulling = pull({
+        image: `docker://${proxy.host}/strata/slow:1`,
+        layout,
+        signal: controller.signal,
+        onProgress: (event) => {
+          seen = event.bytes;
+          if (event.bytes > 50_000) controller.abort(new Error("interrupted"));
+        },
+      });
+      await expect(pulling).rejects.toMatchObject({ code: "STRATA_ABORTED" });
+      expect(seen).toBeGreaterThan(50_000);
+      expect(readFileSync(join(layout, "index.json"), "utf8")).toBe(index);
+      expect(readdirSync(join(layout, "blobs", "sha256")).sort()).toEqual(blobs);
     } finally {
       proxy.stop();
     }

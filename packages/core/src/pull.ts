@@ -10,6 +10,8 @@ export interface PullOptions {
   readonly platform?: string | Platform;
   readonly registry?: RegistryOptions;
   readonly onProgress?: (progress: PullProgress) => void;
+  /** Stops the copy: the blob being written is removed, index.json is not touched. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -31,6 +33,7 @@ export async function pull(options: PullOptions): Promise<PullResult & { readonl
   const result = await pullToLayout(source.registry, options.image, dir, tag, platform, {
     ...options.registry,
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   return { ...result, layout: dir, tag };
 }

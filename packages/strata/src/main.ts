@@ -151,12 +151,22 @@ async function runPull(args: string[]): Promise<number> {
   const [image, layout, extra] = positionals;
   if (image === undefined || layout === undefined || extra !== undefined) throw new UsageError("pull takes a docker:// IMAGE and an oci:DIR[:TAG]");
   const registry = registryOf(values);
-  const result = await pull({
-    image,
-    layout,
-    ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-    ...(registry === undefined ? {} : { registry }),
-  });
+  const progress = process.stderr.isTTY && values.quiet !== true && values.json !== true ? terminalProgress(process.stderr) : undefined;
+  const interrupt = interruptible();
+  let result: Awaited<ReturnType<typeof pull>>;
+  try {
+    result = await pull({
+      image,
+      layout,
+      signal: interrupt.signal,
+      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+      ...(registry === undefined ? {} : { registry }),
+      ...(progress === undefined ? {} : { onProgress: (event) => progress.update({ kind: "blob", ...event }) }),
+    });
+  } finally {
+    interrupt.release();
+    progress?.done();
+  }
   if (values.json === true) {
     process.stdout.write(`${JSON.stringify({ image: result.image.reference, layout: result.layout, tag: result.tag, manifest: result.manifest.digest, layers: result.image.layers.map((l) => l.digest), written: result.written, reused: result.reused, bytes: result.bytes }, null, 2)}\n`);
   } else if (values.quiet !== true) {

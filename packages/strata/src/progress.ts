@@ -1,4 +1,7 @@
-import type { UnpackProgress } from "@strata-oci/core";
+import type { PullProgress, UnpackProgress } from "@strata-oci/core";
+
+/** What the display shows: an unpack's events, or a pull's blob downloads. */
+export type DisplayedProgress = UnpackProgress | ({ readonly kind: "blob" } & PullProgress);
 
 function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
@@ -8,7 +11,7 @@ function megabytes(bytes: number): string {
  * A one-line progress display for a terminal (layers, bytes, entries),
  * redrawn at most ten times a second.
  */
-export function terminalProgress(stream: NodeJS.WriteStream): { update: (event: UnpackProgress) => void; done: () => void } {
+export function terminalProgress(stream: NodeJS.WriteStream): { update: (event: DisplayedProgress) => void; done: () => void } {
   let last = 0;
   let layer = "";
   let download = "";
@@ -35,6 +38,9 @@ export function terminalProgress(stream: NodeJS.WriteStream): { update: (event: 
         case "download":
           download = event.received < event.total ? `downloaded ${megabytes(event.received)}/${megabytes(event.total)} | ` : "";
           draw(`${download}${layer || "waiting for layer 1"}`, false);
+          break;
+        case "blob":
+          draw(`downloading ${event.digest.slice(0, 19)} ${megabytes(event.bytes)}/${megabytes(event.size)}`, event.bytes === event.size);
           break;
         case "layer-done":
           draw(`${layer} done, ${event.entries} entries`, true);

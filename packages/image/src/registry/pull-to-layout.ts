@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { DigestMismatchError, ImageError, parseDigest, SizeMismatchError, type Layer } from "@strata-oci/layer";
+import { AbortedError, DigestMismatchError, ImageError, parseDigest, SizeMismatchError, type Layer } from "@strata-oci/layer";
 import type { Descriptor } from "../descriptor.js";
 import type { Image } from "../image.js";
 import { OCI_INDEX, REF_NAME_ANNOTATION } from "../media-types.js";
@@ -45,15 +45,26 @@ function writeAtomically(path: string, data: Buffer | string): void {
 }
 
 /** Streams a layer's blob into the layout, checking its size and digest before it gets its name. */
-async function storeLayer(layout: string, layer: Layer & { readonly digest: string }, onProgress: ((progress: PullProgress) => void) | undefined): Promise<number> {
+async function storeLayer(
+  layout: string,
+  layer: Layer & { readonly digest: string },
+  onProgress: ((progress: PullProgress) => void) | undefined,
+  signal: AbortSignal | undefined,
+): Promise<number> {
   const final = blobPath(layout, layer.digest);
   const temporary = `${final}.tmp-${randomBytes(6).toString("hex")}`;
   const { algorithm } = parseDigest(layer.digest);
   const hash = createHash(algorithm);
   const fd = openSync(temporary, "wx", 0o644);
   let bytes = 0;
+  const body = await layer.open();
+  const stop = (): void => {
+    body.destroy(new AbortedError(signal?.reason));
+  };
+  signal?.addEventListener("abort", stop, { once: true });
   try {
-    for await (const chunk of await layer.open()) {
+    if (signal?.aborted === true) stop();
+    for await (const chunk of body) {
       const data = chunk as Buffer;
       bytes += data.length;
       if (bytes > layer.size) throw new SizeMismatchError(layer.size, bytes, { layer: layer.digest });
@@ -76,6 +87,7 @@ async function storeLayer(layout: string, layer: Layer & { readonly digest: stri
     }
     throw error;
   } finally {
+    signal?.removeEventListener("abort", stop);
     rmSync(temporary, { force: true });
   }
 }
@@ -116,7 +128,7 @@ export async function pullToLayout(
   layout: string,
   tag: string,
   platform: Platform,
-  options: RegistryOptions & { onProgress?: (progress: PullProgress) => void } = {},
+  options: RegistryOptions & { onProgress?: (progress: PullProgress) => void; signal?: AbortSignal } = {},
 ): Promise<PullResult> {
   const { image, manifestBody, configDescriptor, configBody } = await resolveRegistryImage(ref, reference, platform, options);
   const manifest = image.manifest as Descriptor;
@@ -125,16 +137,21 @@ export async function pullToLayout(
   let written = 0;
   let reused = 0;
   let bytes = 0;
+  const checkAborted = (): void => {
+    if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
+  };
   for (const layer of image.layers) {
+    checkAborted();
     if (layer.digest === undefined) throw new ImageError("STRATA_BAD_IMAGE", "a layer of the manifest has no digest");
     mkdirSync(join(layout, "blobs", parseDigest(layer.digest).algorithm), { recursive: true });
     if (hasBlob(layout, layer.digest, layer.size)) {
       reused++;
       continue;
     }
-    bytes += await storeLayer(layout, { ...layer, digest: layer.digest }, options.onProgress);
+    bytes += await storeLayer(layout, { ...layer, digest: layer.digest }, options.onProgress, options.signal);
     written++;
   }
+  checkAborted();
   for (const [descriptor, body] of [
     [configDescriptor, configBody],
     [manifest, manifestBody],
