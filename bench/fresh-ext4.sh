@@ -3,8 +3,10 @@
 # file), removed afterwards. On these machines the root ext4 (mounted with
 # online discard) slows every tool down 3-5x, unevenly, for minutes after
 # large trees are deleted; a fresh filesystem gives runs that can be
-# compared. Needs root. Arguments go to run.mjs, for example:
+# compared. Needs root. Arguments go to run.mjs, or to another benchmark
+# named first, for example:
 #   bash bench/fresh-ext4.sh --rounds 3 --image oci:bench/data/debian:minbase
+#   bash bench/fresh-ext4.sh registry.mjs --rounds 3
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 size="${STRATA_BENCH_FS_SIZE:-60G}"
@@ -17,4 +19,11 @@ mkfs.ext4 -q -F "$image"
 mount -o loop "$image" "$mnt"
 cleanup() { umount "$mnt" || true; rm -f "$image"; }
 trap cleanup EXIT
-node "$here/run.mjs" --dest "$mnt" --keep-trees "$@"
+script=run.mjs
+extra=(--keep-trees)
+if [[ "${1:-}" == *.mjs ]]; then
+  script="$1"
+  extra=()
+  shift
+fi
+node "$here/$script" --dest "$mnt" "${extra[@]}" "$@"

@@ -1,6 +1,11 @@
 // Generates a large, seeded, multi-layer OCI image for benchmarks, streaming
 // every layer to disk (nothing is held whole in memory).
-//   node bench/generate.mjs OUT_DIR [--entries N] [--seed S]
+//   node bench/generate.mjs OUT_DIR [--entries N] [--seed S] [--distinct]
+// --distinct: no path twice in one layer (the upgrade picks each file at
+// most once), which podman (containers/storage: "duplicates of file paths
+// not supported") and containerd's overlayfs snapshotter (a whiteout and a
+// file of one name in one layer: "file exists") refuse, though the OCI
+// changeset rules allow both.
 // Layer 0: a base tree (mostly small files, some large, symlinks, hardlinks,
 // deep and wide directories). Layer 1: overwrites and deletes a large part of
 // layer 0 (a package upgrade). Layer 2: cleanup of docs and caches (whiteouts,
@@ -12,7 +17,7 @@ import { parseArgs } from "node:util";
 import { createGzip } from "node:zlib";
 import { encodeMember } from "@strata-oci/layer";
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { entries: { type: "string" }, seed: { type: "string" } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { entries: { type: "string" }, seed: { type: "string" }, distinct: { type: "boolean" } } });
 const out = positionals[0];
 if (out === undefined) throw new Error("usage: node bench/generate.mjs OUT_DIR [--entries N] [--seed S]");
 const ENTRIES = Number(values.entries ?? 100_000);
@@ -95,6 +100,7 @@ async function writeLayer(index, fill) {
 
 const dirs = [];
 const files = [];
+let serial = 0;
 const base = await writeLayer(0, async (w) => {
   const top = ["usr", "usr/share", "usr/share/doc", "usr/lib", "var", "var/cache", "etc", "opt"];
   for (const d of top) {
@@ -109,7 +115,8 @@ const base = await writeLayer(0, async (w) => {
       dirs.push(name);
       await w.add({ name: `${name}/`, type: "dir", mode: 0o755, mtime: T });
     } else {
-      const name = `${dirs[pick(dirs.length)]}/f${files.length}`;
+      // Without --distinct a symlink or hardlink and the next file share a name (files.length did not grow).
+      const name = `${dirs[pick(dirs.length)]}/f${values.distinct === true ? `${files.length}-${serial++}` : files.length}`;
       const r = random();
       if (r < 0.04 && files.length > 0) await w.add({ name, type: "symlink", linkname: `/${files[pick(files.length)]}`, mtime: T });
       else if (r < 0.06 && files.length > 0) await w.add({ name, type: "hardlink", linkname: files[pick(files.length)], mtime: T });
@@ -122,8 +129,13 @@ const base = await writeLayer(0, async (w) => {
 });
 const upgrade = await writeLayer(1, async (w) => {
   const count = Math.floor(ENTRIES * 0.15);
+  const picked = new Set();
   for (let i = 0; i < count; i++) {
     const name = files[pick(files.length)];
+    if (values.distinct === true) {
+      if (picked.has(name)) continue;
+      picked.add(name);
+    }
     if (random() < 0.6) await w.add({ name, type: "file", data: content(fileSize()), mode: 0o644, mtime: T + 1 });
     else await w.add({ name: name.replace(/([^/]+)$/, ".wh.$1"), type: "file", mtime: T + 1 });
   }

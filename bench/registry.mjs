@@ -1,87 +1,199 @@
-// "Registry reference -> rootfs" (issue #11): strata unpack docker://... vs
-// skopeo copy to an OCI layout + umoci unpack, from Debian's docker-registry
-// started here on a loopback port, interleaved with the order rotated every
-// round, each tool into a fresh directory (its own fresh layout for skopeo).
+// "Registry reference -> rootfs" (issue #11), from Debian's docker-registry
+// started here on a loopback port: `strata unpack docker://...` vs `skopeo
+// copy` to an OCI layout + `umoci unpack` vs containerd's `ctr image pull`
+// (its own daemon on a throwaway root, unpacking into overlayfs snapshots)
+// vs `podman pull` (throwaway --root), interleaved with the order rotated
+// every round, each tool from nothing every round (fresh layout, daemon
+// root, storage). Then through a loopback proxy limited to each --rate (MB/s,
+// one limit shared by all connections, as a link would be): strata against
+// `skopeo copy` alone (download only), where applying should hide behind
+// downloading.
 //   node bench/registry.mjs [--rounds N] [--image oci:DIR:TAG ...] [--dest DIR]
-// (after `pnpm run build`; needs docker-registry, skopeo, umoci, GNU time).
-// Default image: the generated 30k-entry one (bench/generate.mjs). Prints a
-// markdown table: medians (min-max), per-round ratios, peak RSS.
-// Not yet measured here: containerd (ctr image pull) and podman pull.
+//                           [--rate MB/s ...] [--tools strata,skopeo+umoci,ctr,podman]
+// (after `pnpm run build`, as root; needs docker-registry, skopeo, umoci,
+// containerd, podman and GNU time, installed with apt when missing). Default
+// image: a generated 30k-entry one with no path twice in a layer (podman and
+// containerd's overlay snapshotter refuse those; bench/generate.mjs
+// --distinct). Prints markdown tables: medians (min-max), per-round ratios,
+// peak RSS (containerd's: the daemon's high-water mark, it does the work).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, request } from "node:http";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-const { values } = parseArgs({ options: { rounds: { type: "string" }, image: { type: "string", multiple: true }, dest: { type: "string" } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string" },
+    image: { type: "string", multiple: true },
+    dest: { type: "string" },
+    rate: { type: "string", multiple: true },
+    tools: { type: "string" },
+  },
+});
 const rounds = Number(values.rounds ?? 3);
+const rates = (values.rate ?? ["25", "100"]).map(Number).filter((rate) => rate > 0); // --rate 0: loopback only
 const root = resolve(import.meta.dirname, "..");
 const bin = join(root, "packages", "strata", "bin", "strata.js");
+
+const missing = [
+  ["docker-registry", "docker-registry"],
+  ["skopeo", "skopeo"],
+  ["umoci", "umoci"],
+  ["containerd", "containerd"],
+  ["podman", "podman"],
+].filter(([command]) => spawnSync("sh", ["-c", `command -v ${command}`]).status !== 0);
+if (missing.length > 0) execFileSync("apt-get", ["install", "-y", "-qq", ...missing.map(([, pkg]) => pkg)], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+
 const images = values.image ?? [];
 if (images.length === 0) {
-  const dir = join(root, "bench", "data", "img-30000");
-  if (!existsSync(join(dir, "index.json"))) execFileSync(process.execPath, [join(root, "bench", "generate.mjs"), dir, "--entries", "30000"], { stdio: "inherit" });
+  const dir = join(root, "bench", "data", "img-30000-distinct");
+  if (!existsSync(join(dir, "index.json"))) execFileSync(process.execPath, [join(root, "bench", "generate.mjs"), dir, "--entries", "30000", "--distinct"], { stdio: "inherit" });
   images.push(`oci:${dir}:bench`);
 }
 const trees = resolve(values.dest ?? join(root, "bench", "out"));
 mkdirSync(trees, { recursive: true });
 
-const port = await new Promise((done) => {
-  const server = createServer().listen(0, "127.0.0.1", () => {
-    const { port: p } = server.address();
-    server.close(() => done(p));
+async function freePort() {
+  return new Promise((done) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
   });
-});
+}
+
 const work = mkdtempSync(join(trees, "registry-bench-"));
+const port = await freePort();
 writeFileSync(join(work, "config.yml"), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, "data")}\nhttp:\n  addr: 127.0.0.1:${port}\n`);
 const registry = spawn("docker-registry", ["serve", join(work, "config.yml")], { stdio: "ignore" });
 await new Promise((done) => setTimeout(done, 1500));
 
-function timed(cmd, args) {
-  const started = process.hrtime.bigint();
-  const run = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { encoding: "utf8" });
-  if (run.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${run.stderr}`);
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rssMb: Number(run.stderr.trim().split("\n").at(-1)) / 1024 };
+/** A proxy to the registry whose bodies share one budget of `rate` bytes a second. */
+async function rateLimitedProxy(rate) {
+  let free = Date.now();
+  const proxyPort = await freePort();
+  const server = createHttpServer((req, res) => {
+    const out = request({ host: "127.0.0.1", port, path: req.url, method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      void (async () => {
+        for await (const chunk of up) {
+          for (let at = 0; at < chunk.length; at += 64 * 1024) {
+            const part = chunk.subarray(at, at + 64 * 1024);
+            free = Math.max(free, Date.now()) + (part.length / rate) * 1000;
+            const wait = free - Date.now();
+            if (wait > 1) await new Promise((done) => setTimeout(done, wait));
+            if (!res.write(part)) await new Promise((done) => res.once("drain", done));
+          }
+        }
+        res.end();
+      })().catch(() => res.destroy());
+    });
+    out.on("error", () => res.destroy());
+    req.pipe(out);
+  });
+  await new Promise((done) => server.listen(proxyPort, "127.0.0.1", done));
+  return { host: `127.0.0.1:${proxyPort}`, stop: () => (server.closeAllConnections(), server.close()) };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** Runs a command under GNU time, without blocking this process (the proxy lives here). */
+async function timed(cmd, args) {
+  const started = process.hrtime.bigint();
+  const child = spawn("/usr/bin/time", ["-f", "%M", cmd, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const status = await new Promise((done) => child.on("close", done));
+  if (status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${stderr}`);
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rssMb: Number(stderr.trim().split("\n").at(-1)) / 1024 };
+}
+
+/** containerd on a throwaway root for one pull; its peak RSS is the daemon's (VmHWM). */
+async function ctrPull(ref, dir) {
+  const socket = join(dir, "containerd.sock");
+  writeFileSync(join(dir, "config.toml"), `version = 2\nroot = "${join(dir, "root")}"\nstate = "${join(dir, "state")}"\n[grpc]\n  address = "${socket}"\n`);
+  const daemon = spawn("containerd", ["--config", join(dir, "config.toml")], { stdio: "ignore" });
+  try {
+    for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((done) => setTimeout(done, 50));
+    const result = await timed("ctr", ["-a", socket, "image", "pull", "--plain-http", ref.replace(/^docker:\/\//, "")]);
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${daemon.pid}/status`, "utf8"));
+    return { ...result, rssMb: Math.max(result.rssMb, Number(hwm?.[1] ?? 0) / 1024) };
+  } finally {
+    daemon.kill();
+    await new Promise((done) => daemon.on("close", done));
+    spawnSync("sh", ["-c", `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+  }
+}
+
+async function podmanPull(ref, dir) {
+  // podman refuses a runroot path over 50 characters; it holds only locks and state.
+  const run = mkdtempSync("/tmp/podman-run-");
+  const flags = ["--root", join(dir, "root"), "--runroot", run, "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs", "--events-backend", "file"];
+  try {
+    return await timed("podman", [...flags, "pull", "-q", "--tls-verify=false", ref]);
+  } finally {
+    spawnSync("podman", [...flags, "system", "reset", "--force"], { stdio: "ignore" });
+    spawnSync("sh", ["-c", `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+    rmSync(run, { recursive: true, force: true });
+  }
+}
+
 const TOOLS = {
   strata: (ref, dir) => timed(process.execPath, [bin, "unpack", "--quiet", ref, join(dir, "rootfs")]),
-  "skopeo+umoci": (ref, dir) => {
-    const copy = timed("skopeo", ["copy", "-q", "--src-tls-verify=false", ref, `oci:${join(dir, "layout")}:t`]);
-    const unpack = timed("umoci", ["unpack", "--image", `${join(dir, "layout")}:t`, join(dir, "bundle")]);
-    return { seconds: copy.seconds + unpack.seconds, rssMb: Math.max(copy.rssMb, unpack.rssMb), download: copy.seconds };
+  "skopeo+umoci": async (ref, dir) => {
+    const copy = await timed("skopeo", ["copy", "-q", "--src-tls-verify=false", ref, `oci:${join(dir, "layout")}:t`]);
+    const unpack = await timed("umoci", ["unpack", "--image", `${join(dir, "layout")}:t`, join(dir, "bundle")]);
+    return { seconds: copy.seconds + unpack.seconds, rssMb: Math.max(copy.rssMb, unpack.rssMb) };
   },
+  ctr: ctrPull,
+  podman: podmanPull,
+  "skopeo copy (download only)": (ref, dir) => timed("skopeo", ["copy", "-q", "--src-tls-verify=false", ref, `oci:${join(dir, "layout")}:t`]),
 };
 
-console.log("| image | tool | median s (min-max) | peak RSS MB | per round |");
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** `rounds` interleaved rounds of `tools` on `ref`, one table row per tool. */
+async function compare(label, ref, tools) {
+  const times = Object.fromEntries(tools.map((tool) => [tool, []]));
+  const rss = Object.fromEntries(tools.map((tool) => [tool, 0]));
+  for (let round = 0; round < rounds; round++) {
+    const order = [...tools];
+    for (let k = 0; k < round % order.length; k++) order.push(order.shift());
+    for (const tool of order) {
+      const dir = mkdtempSync(join(work, `${tool.replace(/[^a-z]+/g, "-")}-`));
+      try {
+        const result = await TOOLS[tool](ref, dir);
+        times[tool].push(result.seconds);
+        rss[tool] = Math.max(rss[tool], result.rssMb);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  for (const tool of tools) {
+    const t = times[tool];
+    const ratios = tool === "strata" ? "" : `strata/${tool}: ${t.map((x, r) => (times.strata[r] / x).toFixed(2)).join(", ")}`;
+    console.log(`| ${label} | ${tool} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${ratios} |`);
+  }
+}
+
+const tools = (values.tools ?? "strata,skopeo+umoci,ctr,podman").split(",");
+console.log(`${rounds} rounds; trees under ${trees}`);
+console.log("| image (link) | tool | median s (min-max) | peak RSS MB | per round |");
 console.log("| --- | --- | --- | --- | --- |");
 try {
   for (const [i, image] of images.entries()) {
     const repo = `bench/image${i}`;
     execFileSync("skopeo", ["copy", "-q", "--dest-tls-verify=false", image, `docker://127.0.0.1:${port}/${repo}:latest`]);
-    const ref = `docker://127.0.0.1:${port}/${repo}:latest`;
-    const times = Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, []]));
-    const rss = Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, 0]));
-    const downloads = [];
-    for (let round = 0; round < rounds; round++) {
-      const order = Object.keys(TOOLS);
-      for (let k = 0; k < round % order.length; k++) order.push(order.shift());
-      for (const tool of order) {
-        const dir = mkdtempSync(join(work, `${tool.replace("+", "-")}-`));
-        const result = TOOLS[tool](ref, dir);
-        times[tool].push(result.seconds);
-        rss[tool] = Math.max(rss[tool], result.rssMb);
-        if (result.download !== undefined) downloads.push(result.download);
-        rmSync(dir, { recursive: true, force: true });
+    await compare(`${image} (loopback)`, `docker://127.0.0.1:${port}/${repo}:latest`, tools);
+    for (const rate of rates) {
+      const proxy = await rateLimitedProxy(rate * 1e6);
+      try {
+        await compare(`${image} (${rate} MB/s)`, `docker://${proxy.host}/${repo}:latest`, ["strata", "skopeo copy (download only)"]);
+      } finally {
+        proxy.stop();
       }
     }
-    for (const tool of Object.keys(TOOLS)) {
-      const t = times[tool];
-      const ratios = tool === "strata" ? "" : t.map((x, r) => (times.strata[r] / x).toFixed(2)).join(", ");
-      console.log(`| ${image} | ${tool} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${ratios === "" ? "" : `strata/${tool}: ${ratios}`} |`);
-    }
-    console.log(`| ${image} | skopeo copy alone (download) | ${median(downloads).toFixed(2)} (${Math.min(...downloads).toFixed(2)}-${Math.max(...downloads).toFixed(2)}) | | strata/download: ${times.strata.map((x, r) => (x / downloads[r]).toFixed(2)).join(", ")} |`);
   }
 } finally {
   registry.kill();

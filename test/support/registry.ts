@@ -360,3 +360,19 @@ export function makeCertificates(dir: string): TestCertificates {
   run(["x509", "-req", "-in", at("server.csr"), "-CA", at("ca.crt"), "-CAkey", at("ca.key"), "-CAcreateserial", "-out", at("server.crt"), "-days", "2", "-extfile", at("san.ext")]);
   return { caCert: at("ca.crt"), serverCert: at("server.crt"), serverKey: at("server.key") };
 }
+
+/** Uploads a blob to an open registry (monolithic POST then PUT), as a push tool does. */
+export async function pushBlob(host: string, repository: string, blob: { digest: string; data: Buffer }): Promise<void> {
+  const started = await fetch(`http://${host}/v2/${repository}/blobs/uploads/`, { method: "POST" });
+  if (started.status !== 202) throw new Error(`blob upload to ${host}/${repository}: ${started.status}`);
+  const location = new URL(started.headers.get("location") ?? "", `http://${host}`);
+  location.searchParams.set("digest", blob.digest);
+  const done = await fetch(location, { method: "PUT", body: blob.data, headers: { "content-type": "application/octet-stream" } });
+  if (done.status !== 201) throw new Error(`blob ${blob.digest} to ${host}/${repository}: ${done.status} ${await done.text()}`);
+}
+
+/** PUTs a manifest or index under a tag or its digest. */
+export async function pushManifest(host: string, repository: string, reference: string, manifest: { mediaType: string; data: Buffer }): Promise<void> {
+  const response = await fetch(`http://${host}/v2/${repository}/manifests/${reference}`, { method: "PUT", body: manifest.data, headers: { "content-type": manifest.mediaType } });
+  if (response.status !== 201) throw new Error(`manifest ${reference} to ${host}/${repository}: ${response.status} ${await response.text()}`);
+}

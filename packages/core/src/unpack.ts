@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import {
   AbortedError,
+  ImageError,
   TargetError,
   readLayer,
   withErrorContext,
@@ -60,6 +61,15 @@ export interface UnpackResult {
   readonly warnings: readonly UnpackWarning[];
 }
 
+/** Signatures, SBOMs, charts: stored like images, never unpacked as one. */
+export function refuseArtifact(image: Image): void {
+  const artifact = image.details?.artifact;
+  if (artifact === undefined) return;
+  throw new ImageError("STRATA_NOT_AN_IMAGE", `${image.reference} (${image.manifest?.digest ?? "manifest"}) is ${artifact}, not a container image`, {
+    hint: "`strata inspect` shows what it is; `strata referrers IMAGE` lists the artifacts attached to an image",
+  });
+}
+
 /** Unpacking into the layout being read would mix the rootfs with the image's blobs. */
 function refuseDestinationInLayout(image: string, dest: string): void {
   const ref = parseImageReference(image);
@@ -85,15 +95,20 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
     ...(options.registry === undefined ? {} : { registry: options.registry }),
   });
   options.onProgress?.({ kind: "image", image });
+  refuseArtifact(image);
   refuseDestinationInLayout(options.image, dest);
   // A run killed with SIGKILL cannot clean up after itself; the next one does.
   removeLeftoverStagings(dest);
   const policy = ownershipFor(options.rootless ?? (process.geteuid?.() ?? 0) !== 0);
   const warnings: UnpackWarning[] = [];
-  if (image.platformMismatch !== undefined) {
-    const warning: UnpackWarning = { kind: "platform-mismatch", path: "", detail: image.platformMismatch };
+  const warn = (warning: UnpackWarning): void => {
     warnings.push(warning);
     options.onWarning?.(warning);
+  };
+  if (image.platformMismatch !== undefined) warn({ kind: "platform-mismatch", path: "", detail: image.platformMismatch });
+  for (const deviation of image.details?.warnings ?? []) {
+    const by = deviation.producers === undefined ? "" : `; written by ${deviation.producers}`;
+    warn({ kind: "spec-deviation", path: "", detail: `${deviation.detail}: accepted, though the image-spec says ${deviation.rule}${by}` });
   }
   const staging = createStaging(dest);
   // Streamed layers (a registry's) download into a second private directory
@@ -109,10 +124,7 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   try {
     const target = new DiskTarget(staging, {
       policy,
-      onWarning: (warning) => {
-        warnings.push(warning);
-        options.onWarning?.(warning);
-      },
+      onWarning: warn,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
     for (const [index, layer] of layers.entries()) {

@@ -198,5 +198,5 @@ export function openDockerArchive(file: string, reference: string, options: Pick
       locate: async (): Promise<BlobFile> => ({ path: file, start: member.offset, end: member.offset + member.size }),
     };
   });
-  return { reference, transport: "docker-archive", choices, manifest: undefined, configDigest, config, layers };
+  return { reference, transport: "docker-archive", choices, manifest: undefined, configDigest, config, layers, indexes: [], details: undefined };
 }

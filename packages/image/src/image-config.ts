@@ -35,3 +35,8 @@ export function parseImageConfig(data: Buffer, layerCount: number): ImageConfig 
     raw,
   };
 }
+
+/** The config of something that is not a container image (an artifact): no layers to apply, no defaults. */
+export function emptyImageConfig(): ImageConfig {
+  return { architecture: undefined, os: undefined, variant: undefined, diffIds: [], runtime: {}, raw: {} };
+}

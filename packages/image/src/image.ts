@@ -10,6 +10,38 @@ export interface ManifestChoice {
   readonly platform: Platform | undefined;
 }
 
+/** A rule of the image-spec that a producer breaks harmlessly: accepted, and said. */
+export interface SpecWarning {
+  readonly rule: string;
+  readonly detail: string;
+  /** Who is known to write it. */
+  readonly producers?: string;
+}
+
+/** An image index as walked from the top (index.json or the reference) to the manifest. */
+export interface IndexLevel {
+  /** `index.json`, or the index's digest. */
+  readonly where: string;
+  readonly mediaType: string | undefined;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly manifests: readonly Descriptor[];
+  readonly subject?: Descriptor;
+  readonly artifactType?: string;
+}
+
+/** The chosen manifest's own fields. */
+export interface ManifestDetails {
+  readonly mediaType: string | undefined;
+  readonly config: Descriptor;
+  readonly layers: readonly Descriptor[];
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly subject?: Descriptor;
+  readonly artifactType?: string;
+  /** Set when the manifest is not a container image (what it is instead). */
+  readonly artifact?: string;
+  readonly warnings: readonly SpecWarning[];
+}
+
 /** An image resolved down to its layers: what `unpack` and `inspect` work from. */
 export interface Image {
   /** The reference as the user wrote it (for messages). */
@@ -25,4 +57,16 @@ export interface Image {
   readonly platformMismatch?: string;
   /** Layers in manifest order, `layers[0]` applied first. */
   readonly layers: readonly Layer[];
+  /** The indexes walked, top first (none for docker-archive or a reference to a manifest). */
+  readonly indexes: readonly IndexLevel[];
+  /** The manifest's fields; undefined for docker-archive (its manifest.json is not an OCI manifest). */
+  readonly details: ManifestDetails | undefined;
+}
+
+/** A manifest (or index) whose `subject` is an image: a signature, an SBOM, an attestation. */
+export interface Referrer {
+  /** The digest it refers to (the image's index or manifest). */
+  readonly subject: string;
+  /** Its descriptor: mediaType, digest, size, artifactType, annotations. */
+  readonly descriptor: Descriptor;
 }

@@ -1,5 +1,5 @@
 export { openImage, type OpenImageRequest } from "./open-image.js";
-export type { Image, ManifestChoice } from "./image.js";
+export type { Image, IndexLevel, ManifestChoice, ManifestDetails, SpecWarning } from "./image.js";
 export type { Descriptor } from "./descriptor.js";
 export type { ImageConfig } from "./image-config.js";
 export { parseImageConfig } from "./image-config.js";
@@ -15,3 +15,5 @@ export { RegistryClient, type RegistryOptions } from "./registry/registry-client
 export { openRegistryImage } from "./registry/registry-source.js";
 export { authFiles, credentialsFor, type AuthLookup, type Credentials } from "./registry/auth-files.js";
 export { pullToLayout, type PullProgress, type PullResult } from "./registry/pull-to-layout.js";
+export { findReferrers, type ReferrersRequest, type ReferrersResult } from "./referrers.js";
+export type { Referrer } from "./image.js";

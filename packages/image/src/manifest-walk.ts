@@ -1,9 +1,9 @@
 // Choosing a manifest: what every image source does once it has an index or
 // a manifest in hand (OCI layout, registry).
-import { ImageError } from "@strata-oci/layer";
-import { parseDescriptor, bad, type Descriptor } from "./descriptor.js";
-import type { ManifestChoice } from "./image.js";
-import { INDEX_TYPES, MANIFEST_TYPES, REF_NAME_ANNOTATION } from "./media-types.js";
+import { ImageError, LAYER_MEDIA_TYPE_NAMES } from "@strata-oci/layer";
+import { parseAnnotations, parseDescriptor, bad, specViolation, type Descriptor } from "./descriptor.js";
+import type { IndexLevel, ManifestChoice, ManifestDetails, SpecWarning } from "./image.js";
+import { DOCKER_CONFIG, DOCKER_MANIFEST, INDEX_TYPES, MANIFEST_TYPES, OCI_CONFIG, OCI_MANIFEST, REF_NAME_ANNOTATION } from "./media-types.js";
 import { formatPlatform, platformMatches, type Platform } from "./platform.js";
 
 export interface OpenImageOptions {
@@ -18,11 +18,6 @@ export function descriptorList(value: unknown, what: string): Descriptor[] {
   return value.map((d, i) => parseDescriptor(d, `${what}[${i}]`));
 }
 
-/** An image-spec rule broken: the message quotes it. */
-export function specViolation(detail: string, rule: string): ImageError {
-  return new ImageError("STRATA_BAD_IMAGE", `${detail} (image-spec: ${rule})`, { hint: "the image breaks the OCI image-spec; rebuild it with a current tool" });
-}
-
 /**
  * Whether a manifest-or-index document is an index or a manifest, by its
  * media type (the descriptor's, else its own) or, without one, its shape;
@@ -31,7 +26,15 @@ export function specViolation(detail: string, rule: string): ImageError {
  * behind CVE-2021-41190), a manifest's config and layers, an index's
  * manifests, string annotations.
  */
-export function kindOf(mediaType: string | undefined, json: Record<string, unknown>, what = "document"): "index" | "manifest" {
+export function kindOf(descriptorType: string | undefined, json: Record<string, unknown>, what = "document"): "index" | "manifest" {
+  const own = json.mediaType;
+  if (own !== undefined && typeof own !== "string") throw specViolation(`${what} has a non-string mediaType`, "mediaType is a string");
+  // The type that led here and the type the document claims must agree: a
+  // reader trusting one and a signer the other see different images.
+  if (own !== undefined && descriptorType !== undefined && own !== descriptorType) {
+    throw specViolation(`${what} says it is ${JSON.stringify(own)}, the descriptor that led to it says ${JSON.stringify(descriptorType)}`, "a document's mediaType MUST match its descriptor's (CVE-2021-41190)");
+  }
+  const mediaType = descriptorType ?? own;
   if (json.schemaVersion !== 2) throw specViolation(`${what} has schemaVersion ${JSON.stringify(json.schemaVersion ?? null)}`, "schemaVersion MUST be 2");
   const indexShaped = json.manifests !== undefined;
   const manifestShaped = json.config !== undefined || json.layers !== undefined;
@@ -50,16 +53,79 @@ export function kindOf(mediaType: string | undefined, json: Record<string, unkno
   if (kind === "manifest" && (json.config === undefined || !Array.isArray(json.layers))) {
     throw specViolation(`${what} lacks ${json.config === undefined ? "config" : "a layers list"}`, "an image manifest MUST have config and layers");
   }
-  checkAnnotations(json.annotations, what);
+  parseAnnotations(json.annotations, what);
   return kind;
 }
 
-/** annotations: a map of string to string, when present. */
-export function checkAnnotations(annotations: unknown, what: string): void {
-  if (annotations === undefined) return;
-  if (typeof annotations !== "object" || annotations === null || Array.isArray(annotations) || Object.values(annotations).some((v) => typeof v !== "string")) {
-    throw specViolation(`${what} has annotations that are not strings`, "annotations MUST be a map of string to string");
+function optionalString(json: Record<string, unknown>, key: string, what: string): string | undefined {
+  const value = json[key];
+  if (value !== undefined && typeof value !== "string") throw specViolation(`${what} has a non-string ${key}`, `${key} is a string`);
+  return value as string | undefined;
+}
+
+/** An index as walked: its descriptors (checked), annotations, subject and artifact type. */
+export function indexLevel(json: Record<string, unknown>, where: string, mediaType: string | undefined): IndexLevel {
+  const subject = json.subject === undefined ? undefined : parseDescriptor(json.subject, `${where} subject`);
+  const artifactType = optionalString(json, "artifactType", where);
+  return {
+    where,
+    mediaType,
+    annotations: parseAnnotations(json.annotations, where),
+    manifests: descriptorList(json.manifests, `${where} manifests`),
+    ...(subject === undefined ? {} : { subject }),
+    ...(artifactType === undefined ? {} : { artifactType }),
+  };
+}
+
+const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([OCI_CONFIG, DOCKER_CONFIG]);
+const LAYER_TYPES: ReadonlySet<string> = new Set(LAYER_MEDIA_TYPE_NAMES);
+
+/**
+ * Producers seen writing Docker layer media types into OCI manifests: every
+ * reader strata knows of applies them as the OCI types (podman refuses to
+ * mix them).
+ */
+const MIXED_LAYER_TYPE_PRODUCERS = ".NET SDK containers (dotnet/sdk#48639) and Bazel rules_img before #518";
+
+/**
+ * A manifest's fields, checked: config and layer descriptors, subject,
+ * artifactType, annotations; whether it is an artifact rather than a
+ * container image (an artifactType, a config that is not an image config, or
+ * layers none of which is a layer); and the harmless deviations accepted.
+ */
+export function manifestDetails(json: Record<string, unknown>, descriptor: Descriptor, what: string): ManifestDetails {
+  const config = parseDescriptor(json.config, `${what} config`);
+  const layers = descriptorList(json.layers, `${what} layers`);
+  const subject = json.subject === undefined ? undefined : parseDescriptor(json.subject, `${what} subject`);
+  const artifactType = optionalString(json, "artifactType", what);
+  const mediaType = descriptor.mediaType ?? (json.mediaType as string | undefined);
+  const warnings: SpecWarning[] = [];
+  let artifact: string | undefined;
+  if (artifactType !== undefined) artifact = `an artifact of type ${artifactType}`;
+  else if (config.mediaType !== undefined && !IMAGE_CONFIG_TYPES.has(config.mediaType)) artifact = `an artifact whose config is ${config.mediaType}`;
+  else if (layers.length > 0 && layers.every((layer) => layer.mediaType !== undefined && !LAYER_TYPES.has(layer.mediaType))) {
+    artifact = `an artifact whose layers are ${[...new Set(layers.map((layer) => layer.mediaType))].join(", ")}`;
   }
+  if (mediaType === OCI_MANIFEST && layers.some((layer) => layer.mediaType?.startsWith("application/vnd.docker.image.rootfs.") === true)) {
+    warnings.push({
+      rule: "an OCI manifest's layers use the OCI layer media types",
+      detail: `${what} lists Docker layer media types (read as their OCI equivalents)`,
+      producers: MIXED_LAYER_TYPE_PRODUCERS,
+    });
+  }
+  if (mediaType === DOCKER_MANIFEST && artifactType !== undefined) {
+    warnings.push({ rule: "artifactType belongs to OCI manifests", detail: `${what} is a Docker manifest with an artifactType` });
+  }
+  return {
+    mediaType,
+    config,
+    layers,
+    annotations: parseAnnotations(json.annotations, what),
+    ...(subject === undefined ? {} : { subject }),
+    ...(artifactType === undefined ? {} : { artifactType }),
+    ...(artifact === undefined ? {} : { artifact }),
+    warnings,
+  };
 }
 
 export function choicesOf(manifests: readonly Descriptor[]): ManifestChoice[] {

@@ -15,10 +15,11 @@ import {
   type BlobFile,
   type Layer,
 } from "@strata-oci/layer";
-import { asRecord, bad, parseDescriptor, parseJson, type Descriptor } from "./descriptor.js";
-import { parseImageConfig } from "./image-config.js";
-import type { Image } from "./image.js";
-import { choicesOf, descriptorList, kindOf, pickPlatform, pickTopLevel, type OpenImageOptions } from "./manifest-walk.js";
+import { asRecord, bad, parseJson, type Descriptor } from "./descriptor.js";
+import { emptyImageConfig, parseImageConfig } from "./image-config.js";
+import type { Image, Referrer } from "./image.js";
+import { INDEX_TYPES, MANIFEST_TYPES } from "./media-types.js";
+import { choicesOf, indexLevel, kindOf, manifestDetails, pickPlatform, pickTopLevel, type OpenImageOptions } from "./manifest-walk.js";
 
 /** JSON blobs (indexes, manifests, configs) larger than this are refused: they are read whole. */
 export const MAX_JSON_BLOB = 16 * 2 ** 20;
@@ -107,32 +108,70 @@ export function openOciLayout(root: string, reference: string, options: OpenImag
   const indexData = readLayoutFile(root, "index.json");
   if (indexData === undefined) throw new ImageError("STRATA_BAD_IMAGE", `${root} has no index.json`, { hint: "the image layout is incomplete; copy it again" });
   const index = asRecord(parseJson(indexData, "index.json"), "index.json");
-  kindOf(typeof index.mediaType === "string" ? index.mediaType : undefined, index, "index.json");
-  const choices = choicesOf(descriptorList(index.manifests, "index.json manifests"));
+  kindOf(undefined, index, "index.json");
+  const indexes = [indexLevel(index, "index.json", typeof index.mediaType === "string" ? index.mediaType : undefined)];
+  const choices = choicesOf(indexes[0]?.manifests ?? []);
   let descriptor = pickTopLevel(choices, options, reference);
   for (let depth = 0; ; depth++) {
     if (depth > MAX_INDEX_DEPTH) throw bad("image indexes nested too deeply");
     const json = asRecord(readJsonBlob(root, descriptor), `blob ${descriptor.digest}`);
-    const own = typeof json.mediaType === "string" ? json.mediaType : undefined;
-    if (own !== undefined && descriptor.mediaType !== undefined && own !== descriptor.mediaType) {
-      throw bad(`blob ${descriptor.digest} says it is ${JSON.stringify(own)}, its descriptor says ${JSON.stringify(descriptor.mediaType)}`);
-    }
-    const declared = descriptor.mediaType ?? own;
-    if (kindOf(declared, json, `${declared === undefined ? "document" : "manifest"} ${descriptor.digest}`) === "index") {
-      descriptor = pickPlatform(descriptorList(json.manifests, `index ${descriptor.digest} manifests`), options.platform, reference);
+    const what = `manifest ${descriptor.digest}`;
+    if (kindOf(descriptor.mediaType, json, what) === "index") {
+      const level = indexLevel(json, descriptor.digest, descriptor.mediaType);
+      indexes.push(level);
+      descriptor = pickPlatform(level.manifests, options.platform, reference);
       continue;
     }
-    const configDescriptor = parseDescriptor(json.config, "manifest config");
-    const layerDescriptors = descriptorList(json.layers, "manifest layers");
-    const config = parseImageConfig(readSmallBlob(root, configDescriptor, "config"), layerDescriptors.length);
+    const details = manifestDetails(json, descriptor, what);
+    // An artifact's config is not an image config: nothing to parse, nothing to unpack.
+    const config = details.artifact !== undefined ? emptyImageConfig() : parseImageConfig(readSmallBlob(root, details.config, "config"), details.layers.length);
     return {
       reference,
       transport: "oci",
       choices,
       manifest: descriptor,
-      configDigest: configDescriptor.digest,
+      configDigest: details.config.digest,
       config,
-      layers: layerDescriptors.map((d, i) => layerFrom(root, d, config.diffIds[i])),
+      layers: details.layers.map((d, i) => layerFrom(root, d, config.diffIds[i])),
+      indexes,
+      details,
     };
   }
+}
+
+/**
+ * The manifests and indexes reachable from index.json whose `subject` is one
+ * of `subjects` (referrers, as the distribution-spec's referrers API lists
+ * them: artifactType, else the config's media type).
+ */
+export function layoutReferrers(root: string, subjects: ReadonlySet<string>): Referrer[] {
+  const indexData = readLayoutFile(root, "index.json");
+  if (indexData === undefined) throw new ImageError("STRATA_BAD_IMAGE", `${root} has no index.json`, { hint: "the image layout is incomplete; copy it again" });
+  const found: Referrer[] = [];
+  const seen = new Set<string>();
+  const visit = (descriptors: readonly Descriptor[], depth: number): void => {
+    if (depth > MAX_INDEX_DEPTH) throw bad("image indexes nested too deeply");
+    for (const descriptor of descriptors) {
+      if (seen.has(descriptor.digest) || !(INDEX_TYPES.has(descriptor.mediaType ?? "") || MANIFEST_TYPES.has(descriptor.mediaType ?? ""))) continue;
+      seen.add(descriptor.digest);
+      const json = asRecord(readJsonBlob(root, descriptor), `blob ${descriptor.digest}`);
+      const what = `manifest ${descriptor.digest}`;
+      const kind = kindOf(descriptor.mediaType, json, what);
+      const level = kind === "index" ? indexLevel(json, descriptor.digest, descriptor.mediaType) : undefined;
+      const details = kind === "manifest" ? manifestDetails(json, descriptor, what) : undefined;
+      const subject = level?.subject ?? details?.subject;
+      if (subject !== undefined && subjects.has(subject.digest)) {
+        const artifactType = level?.artifactType ?? details?.artifactType ?? details?.config.mediaType;
+        found.push({
+          subject: subject.digest,
+          descriptor: { ...descriptor, annotations: level?.annotations ?? details?.annotations ?? {}, ...(artifactType === undefined ? {} : { artifactType }) },
+        });
+      }
+      if (level !== undefined) visit(level.manifests, depth + 1);
+    }
+  };
+  const index = asRecord(parseJson(indexData, "index.json"), "index.json");
+  kindOf(undefined, index, "index.json");
+  visit(indexLevel(index, "index.json", undefined).manifests, 0);
+  return found;
 }

@@ -5,6 +5,12 @@ export interface Platform {
   readonly os: string;
   readonly architecture: string;
   readonly variant?: string;
+  /** `os.version`: the OS release the image needs (Windows builds). */
+  readonly osVersion?: string;
+  /** `os.features`: OS features the image needs (`win32k`). */
+  readonly osFeatures?: readonly string[];
+  /** `features`: reserved by the spec; shown when set. */
+  readonly features?: readonly string[];
 }
 
 const ARCH_ALIASES: Readonly<Record<string, string>> = {

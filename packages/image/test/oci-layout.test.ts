@@ -70,14 +70,20 @@ describe("OCI image layout", () => {
     await expect(openImage({ image: `oci:${layout}:multi`, platform: "linux" })).rejects.toMatchObject({ code: "STRATA_BAD_REFERENCE" });
   });
 
-  it("reads manifests and indexes that have no mediaType field", async () => {
+  // A document's own mediaType is a SHOULD (skopeo writes index.json
+  // without one); a descriptor's is REQUIRED (skopeo and umoci refuse one
+  // without it too: test/image-spec.test.ts).
+  it("reads manifests and indexes that have no mediaType field of their own; refuses descriptors without one", async () => {
+    let bareDescriptor: Record<string, unknown> = {};
     const layout = layoutWithIndex((m, layoutDir) => {
       const manifest = JSON.parse(readFileSync(join(layoutDir, "blobs", "sha256", m.digest.slice(7)), "utf8")) as Record<string, unknown>;
       delete manifest.mediaType;
-      const bare = put(layoutDir, manifest);
-      return { schemaVersion: 2, manifests: [{ ...bare }] };
+      bareDescriptor = { ...put(layoutDir, manifest) };
+      return { schemaVersion: 2, manifests: [{ mediaType: MANIFEST, ...bareDescriptor }] };
     });
     expect((await openImage({ image: layout })).layers).toHaveLength(1);
+    writeFileSync(join(layout.replace(/^oci:/, ""), "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [bareDescriptor] }));
+    await expect(openImage({ image: layout })).rejects.toMatchObject({ code: "STRATA_BAD_IMAGE", message: expect.stringContaining("mediaType is REQUIRED") as unknown });
   });
 
   it("refuses index.json that is not JSON", async () => {

@@ -6,7 +6,7 @@ import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 
 /** Something strata could not reproduce exactly and worked around. */
 export interface UnpackWarning {
-  readonly kind: "device-replaced" | "xattr-skipped" | "platform-mismatch";
+  readonly kind: "device-replaced" | "xattr-skipped" | "platform-mismatch" | "spec-deviation";
   readonly path: string;
   readonly detail: string;
 }

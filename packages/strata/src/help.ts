@@ -16,7 +16,8 @@ export const MAIN_HELP = `strata: stack the layers of an OCI image into a root f
 Usage:
   strata unpack [options] IMAGE DEST   unpack IMAGE into the new directory DEST
   strata bundle [options] IMAGE DIR    write a runtime bundle (config.json + rootfs) for runc
-  strata inspect [options] IMAGE       show an image's manifest, config and layers
+  strata inspect [options] IMAGE       show an image's indexes, manifest, config and layers
+  strata referrers [options] IMAGE     list what is attached to an image (signatures, SBOMs)
   strata pull [options] IMAGE oci:DIR[:TAG]
                                        copy a registry image into an OCI layout
   strata help COMMAND                  help on one command
@@ -81,14 +82,40 @@ Examples:
 
 export const INSPECT_HELP = `Usage: strata inspect [options] IMAGE
 
-Show what IMAGE holds without unpacking it: the manifests its index offers,
-the one chosen for the platform, its config (os, architecture, runtime
-settings) and its layers with sizes and media types.
+Show what IMAGE holds without unpacking it, every field of the image-spec:
+the indexes walked (nested ones too) with every manifest they offer and its
+platform (os.version and os.features included), the chosen manifest with its
+annotations (the spec's pre-defined keys first, each named in full),
+artifactType and subject, the config (os, architecture, runtime settings,
+volumes, exposed ports, labels, stop signal, history with the steps that made
+no layer marked) and the layers with sizes, media types and annotations.
+Artifacts (signatures, SBOMs, Helm charts) are shown and marked as not
+container images; strata never unpacks them. Harmless deviations from the
+spec are shown as warnings naming the producers known to write them.
 
 Options:
   --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
 ${REGISTRY_OPTIONS}  --json                        print machine-readable JSON
   -h, --help                    this help
+`;
+
+export const REFERRERS_HELP = `Usage: strata referrers [options] IMAGE
+
+List the manifests whose subject is IMAGE (its index or its manifest):
+signatures, SBOMs, attestations, with artifact type, size, digest and
+annotations. In an OCI layout, every manifest index.json reaches is searched;
+in a registry, the referrers API (/v2/NAME/referrers/DIGEST) is asked, and
+where the registry has none, the index tagged sha256-HEX (the
+distribution-spec's fallback).
+
+Options:
+  --artifact-type TYPE          only referrers of this artifact type
+  --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
+${REGISTRY_OPTIONS}  --json                        print machine-readable JSON
+  -h, --help                    this help
+
+Example:
+  strata referrers --artifact-type application/spdx+json oci:layout:app
 `;
 
 export const BUNDLE_HELP = `Usage: strata bundle [options] IMAGE DIR [-- COMMAND ARGS...]

@@ -1,8 +1,8 @@
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
-import { backends, inspect, pull, StrataError, unpack, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { backends, inspect, PREDEFINED_ANNOTATIONS, pull, referrers, StrataError, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { bundle } from "@strata-oci/bundle";
-import { BUNDLE_HELP, INSPECT_HELP, MAIN_HELP, PULL_HELP, UNPACK_HELP } from "./help.js";
+import { BUNDLE_HELP, INSPECT_HELP, MAIN_HELP, PULL_HELP, REFERRERS_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
 
@@ -242,21 +242,76 @@ function versionReport(): string {
   ].join("\n");
 }
 
+/** `os/arch[/variant]` with os.version and os.features when set. */
+function platformText(p: DescriptorSummary["platform"]): string {
+  if (p === undefined) return "";
+  const base = [p.os, p.architecture, p.variant].filter(Boolean).join("/");
+  const extra = [p.osVersion === undefined ? "" : `os.version=${p.osVersion}`, p.osFeatures === undefined ? "" : `os.features=${p.osFeatures.join(",")}`].filter(Boolean);
+  return extra.length === 0 ? base : `${base} (${extra.join(" ")})`;
+}
+
+/** Annotations, the spec's pre-defined keys first (in its order), each key in full. */
+function annotationLines(annotations: Readonly<Record<string, string>>, indent: string): string[] {
+  const keys = Object.keys(annotations);
+  if (keys.length === 0) return [];
+  const ordered = [...PREDEFINED_ANNOTATIONS.filter((k) => k in annotations), ...keys.filter((k) => !PREDEFINED_ANNOTATIONS.includes(k)).sort()];
+  return [`${indent}annotations`, ...ordered.map((k) => `${indent}  ${k}: ${annotations[k]}`)];
+}
+
+function descriptorLine(d: DescriptorSummary): string {
+  return [d.digest, d.mediaType ?? "(no mediaType)", String(d.size), platformText(d.platform), d.artifactType === undefined ? "" : `artifactType=${d.artifactType}`].filter(Boolean).join("  ");
+}
+
 function formatSummary(s: ImageSummary): string {
   const lines = [`image      ${s.reference} (${s.transport})`];
-  if (s.choices.length > 1 || s.choices[0]?.tag !== undefined) {
-    lines.push("index");
+  for (const index of s.indexes) {
+    lines.push(`${index.where === "index.json" ? "index.json" : `index      ${index.where}`}  ${index.mediaType ?? "(no mediaType)"}${index.artifactType === undefined ? "" : `  artifactType=${index.artifactType}`}`);
+    if (index.subject !== undefined) lines.push(`  subject  ${descriptorLine(index.subject)}`);
+    lines.push(...annotationLines(index.annotations, "  "));
+    lines.push(`  manifests (${index.manifests.length})`);
+    for (const m of index.manifests) {
+      lines.push(`    ${descriptorLine(m)}`);
+      lines.push(...annotationLines(m.annotations, "      "));
+    }
+  }
+  if (s.indexes.length === 0 && s.choices.length > 1) {
+    lines.push("manifests");
     for (const c of s.choices) lines.push(`  ${c.tag ?? "(untagged)"}  ${c.digest || "-"}${c.platform === undefined ? "" : `  ${c.platform}`}`);
   }
-  if (s.manifest !== undefined) lines.push(`manifest   ${s.manifest.digest} ${s.manifest.mediaType ?? "(no mediaType)"}`);
-  const platform = [s.config.os, s.config.architecture, s.config.variant].filter(Boolean).join("/");
-  lines.push(`config     ${s.config.digest ?? "-"} ${platform}`);
+  const m = s.manifest;
+  if (m !== undefined) {
+    lines.push(`manifest   ${m.digest}  ${m.mediaType ?? "(no mediaType)"}  ${m.size}`);
+    if (m.artifact !== undefined) lines.push(`  NOT A CONTAINER IMAGE: ${m.artifact} (strata does not unpack it)`);
+    if (m.artifactType !== undefined) lines.push(`  artifactType  ${m.artifactType}`);
+    if (m.subject !== undefined) lines.push(`  subject  ${descriptorLine(m.subject)}`);
+    lines.push(...annotationLines(m.annotations, "  "));
+  }
+  const c = s.config;
+  lines.push(`config     ${c.digest ?? "-"}  ${c.mediaType ?? ""}  ${[c.os, c.architecture, c.variant].filter(Boolean).join("/")}`.trimEnd());
+  if (c.created !== undefined) lines.push(`  created    ${c.created}`);
+  if (c.author !== undefined) lines.push(`  author     ${c.author}`);
   for (const key of ["User", "WorkingDir", "Entrypoint", "Cmd", "Env"]) {
-    const value = s.config.runtime[key];
+    const value = c.runtime[key];
     if (value !== undefined) lines.push(`  ${key.padEnd(10)} ${JSON.stringify(value)}`);
   }
+  if (c.volumes.length > 0) lines.push(`  Volumes    ${c.volumes.join(", ")}`);
+  if (c.exposedPorts.length > 0) lines.push(`  ExposedPorts ${c.exposedPorts.join(", ")}`);
+  if (c.stopSignal !== undefined) lines.push(`  StopSignal ${c.stopSignal}`);
+  const labels = Object.keys(c.labels).sort();
+  if (labels.length > 0) lines.push("  Labels", ...labels.map((k) => `    ${k}=${c.labels[k]}`));
+  if (c.history.length > 0) {
+    lines.push(`  history (${c.history.length} steps, ${c.history.filter((h) => h.emptyLayer).length} without a layer)`);
+    for (const h of c.history) {
+      const made = h.emptyLayer ? "(empty)  " : `layer ${String(h.layer).padEnd(3)}`;
+      lines.push(`    ${made} ${h.created ?? "-"}  ${(h.createdBy ?? h.comment ?? "").replace(/\s+/g, " ").slice(0, 100)}`);
+    }
+  }
   lines.push(`layers     ${s.layers.length}, ${(s.totalSize / 1e6).toFixed(1)} MB`);
-  s.layers.forEach((l, i) => lines.push(`  ${String(i).padStart(2)} ${l.digest ?? "(unnamed)"} ${String(l.size).padStart(12)} ${l.mediaType ?? "(tar, sniffed)"}`));
+  s.layers.forEach((l, i) => {
+    lines.push(`  ${String(i).padStart(2)} ${l.digest ?? "(unnamed)"} ${String(l.size).padStart(12)} ${l.mediaType ?? "(tar, sniffed)"}`);
+    lines.push(...annotationLines(l.annotations, "     "));
+  });
+  for (const w of s.warnings) lines.push(`warning    ${w.detail}: accepted, though the image-spec says ${w.rule}${w.producers === undefined ? "" : ` (written by ${w.producers})`}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -278,9 +333,40 @@ async function runInspect(args: string[]): Promise<number> {
   return 0;
 }
 
+async function runReferrers(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { platform: { type: "string" }, "artifact-type": { type: "string" }, json: { type: "boolean" }, ...REGISTRY_FLAGS });
+  if (values.help === true) {
+    process.stdout.write(REFERRERS_HELP);
+    return 0;
+  }
+  const [image, extra] = positionals;
+  if (image === undefined || extra !== undefined) throw new UsageError("referrers takes one IMAGE");
+  const registry = registryOf(values);
+  const artifactType = values["artifact-type"];
+  const found = await referrers({
+    image,
+    ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+    ...(typeof artifactType === "string" ? { artifactType } : {}),
+    ...(registry === undefined ? {} : { registry }),
+  });
+  if (values.json === true) {
+    process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [`subjects   ${found.subjects.join(", ")} (searched: ${found.via})`];
+  if (found.referrers.length === 0) lines.push(`no referrers${typeof artifactType === "string" ? ` of type ${artifactType}` : ""}`);
+  for (const r of found.referrers) {
+    lines.push(`${r.descriptor.artifactType ?? "(no artifactType)"}  ${r.descriptor.digest}  ${r.descriptor.size}  ${r.descriptor.mediaType ?? ""}${found.subjects.length > 1 ? `  subject ${r.subject}` : ""}`);
+    lines.push(...annotationLines(r.descriptor.annotations, "  "));
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}
+
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
   unpack: { run: runUnpack, help: UNPACK_HELP },
   inspect: { run: runInspect, help: INSPECT_HELP },
+  referrers: { run: runReferrers, help: REFERRERS_HELP },
   bundle: { run: runBundle, help: BUNDLE_HELP },
   pull: { run: runPull, help: PULL_HELP },
 };

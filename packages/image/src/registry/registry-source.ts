@@ -1,10 +1,10 @@
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
-import { DigestMismatchError, ImageError, LimitExceededError, SizeMismatchError, StrataError, type ErrorContext, type Layer } from "@strata-oci/layer";
-import { asRecord, bad, parseDescriptor, parseJson, type Descriptor } from "../descriptor.js";
-import { parseImageConfig } from "../image-config.js";
-import type { Image, ManifestChoice } from "../image.js";
-import { choicesOf, descriptorList, kindOf, pickPlatform } from "../manifest-walk.js";
+import { DigestMismatchError, ImageError, LimitExceededError, parseDigest, SizeMismatchError, StrataError, type ErrorContext, type Layer } from "@strata-oci/layer";
+import { asRecord, bad, parseJson, type Descriptor } from "../descriptor.js";
+import { emptyImageConfig, parseImageConfig } from "../image-config.js";
+import type { Image, IndexLevel, ManifestChoice, Referrer } from "../image.js";
+import { choicesOf, indexLevel, kindOf, manifestDetails, pickPlatform } from "../manifest-walk.js";
 import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST } from "../media-types.js";
 import { MAX_JSON_BLOB } from "../oci-layout.js";
 import type { Platform } from "../platform.js";
@@ -48,29 +48,34 @@ export async function resolveRegistryImage(ref: DockerReference, reference: stri
   const top = await fetchManifest(client, ref, ref.digest ?? (ref.tag as string), undefined, reference);
   let current = top;
   let choices: ManifestChoice[] = [{ descriptor: top.descriptor, tag: ref.tag, platform: undefined }];
+  const indexes: IndexLevel[] = [];
   for (let depth = 0; ; depth++) {
     if (depth > MAX_INDEX_DEPTH) throw bad("image indexes nested too deeply");
-    if (kindOf(current.descriptor.mediaType, current.json, `manifest ${current.descriptor.digest}`) === "index") {
-      const manifests = descriptorList(current.json.manifests, `index ${current.descriptor.digest} manifests`);
-      if (depth === 0) choices = choicesOf(manifests);
-      const chosen = pickPlatform(manifests, platform, reference);
+    const what = `manifest ${current.descriptor.digest}`;
+    if (kindOf(current.descriptor.mediaType, current.json, what) === "index") {
+      const level = indexLevel(current.json, current.descriptor.digest, current.descriptor.mediaType);
+      indexes.push(level);
+      if (depth === 0) choices = choicesOf(level.manifests);
+      const chosen = pickPlatform(level.manifests, platform, reference);
       current = await fetchManifest(client, ref, chosen.digest, chosen, reference);
       continue;
     }
-    const configDescriptor = parseDescriptor(current.json.config, "manifest config");
-    const layerDescriptors = descriptorList(current.json.layers, "manifest layers");
-    const configData = await fetchSmallBlob(client, configDescriptor, "config", reference);
-    const config = parseImageConfig(configData, layerDescriptors.length);
+    const details = manifestDetails(current.json, current.descriptor, what);
+    // An artifact's config is not an image config: fetched (pull copies it), not parsed.
+    const configData = await fetchSmallBlob(client, details.config, "config", reference);
+    const config = details.artifact !== undefined ? emptyImageConfig() : parseImageConfig(configData, details.layers.length);
     const image: Image = {
       reference,
       transport: "docker",
       choices,
       manifest: current.descriptor,
-      configDigest: configDescriptor.digest,
+      configDigest: details.config.digest,
       config,
-      layers: layerDescriptors.map((d, i) => registryLayer(client, d, config.diffIds[i], reference)),
+      layers: details.layers.map((d, i) => registryLayer(client, d, config.diffIds[i], reference)),
+      indexes,
+      details,
     };
-    return { image, manifestBody: current.body, configDescriptor, configBody: configData };
+    return { image, manifestBody: current.body, configDescriptor: details.config, configBody: configData };
   }
 }
 
@@ -210,4 +215,29 @@ async function* resumingBody(client: RegistryClient, path: string, first: Incomi
     }
     response = next;
   }
+}
+
+/**
+ * The referrers of `digest` in the registry: from the referrers API
+ * (`/v2/NAME/referrers/DIGEST`), or where the registry has none (404), from
+ * the index tagged `sha256-HEX`, the distribution-spec's fallback.
+ */
+export async function registryReferrers(ref: DockerReference, digests: readonly string[], reference: string, options: RegistryOptions = {}): Promise<{ referrers: Referrer[]; via: "referrers API" | "tag schema" }> {
+  const client = new RegistryClient(ref, options);
+  const context = { image: reference };
+  const referrers: Referrer[] = [];
+  let via: "referrers API" | "tag schema" = "referrers API";
+  for (const digest of digests) {
+    let fetched = await readWhole(client, `${ref.repository}/referrers/${digest}`, { accept: OCI_INDEX }, MAX_JSON_BLOB, `referrers of ${digest}`, context);
+    if (fetched === undefined) {
+      via = "tag schema";
+      const { algorithm, hex } = parseDigest(digest);
+      fetched = await readWhole(client, `${ref.repository}/manifests/${algorithm}-${hex}`, { accept: OCI_INDEX }, MAX_JSON_BLOB, `referrers tag ${algorithm}-${hex}`, context);
+    }
+    if (fetched === undefined) continue;
+    const json = asRecord(parseJson(fetched.body, `referrers of ${digest}`), `referrers of ${digest}`);
+    kindOf(OCI_INDEX, json, `referrers of ${digest}`);
+    for (const descriptor of indexLevel(json, `referrers of ${digest}`, OCI_INDEX).manifests) referrers.push({ subject: digest, descriptor });
+  }
+  return { referrers, via };
 }
