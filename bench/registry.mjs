@@ -70,7 +70,12 @@ writeFileSync(join(work, "config.yml"), `version: 0.1\nlog:\n  level: error\nsto
 const registry = spawn("docker-registry", ["serve", join(work, "config.yml")], { stdio: "ignore" });
 await new Promise((done) => setTimeout(done, 1500));
 
-/** A proxy to the registry whose bodies share one budget of `rate` bytes a second. */
+/**
+ * A proxy to the registry whose bodies share one budget of `rate` bytes a
+ * second, with a 100 ms burst (as a shaper's buffer): without it, every
+ * scheduling delay of this process on the shared cores was bandwidth lost
+ * for good, and the busier tool lost more of it.
+ */
 async function rateLimitedProxy(rate) {
   let free = Date.now();
   const proxyPort = await freePort();
@@ -81,7 +86,7 @@ async function rateLimitedProxy(rate) {
         for await (const chunk of up) {
           for (let at = 0; at < chunk.length; at += 64 * 1024) {
             const part = chunk.subarray(at, at + 64 * 1024);
-            free = Math.max(free, Date.now()) + (part.length / rate) * 1000;
+            free = Math.max(free, Date.now() - 100) + (part.length / rate) * 1000;
             const wait = free - Date.now();
             if (wait > 1) await new Promise((done) => setTimeout(done, wait));
             if (!res.write(part)) await new Promise((done) => res.once("drain", done));

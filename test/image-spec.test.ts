@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspect, referrers, unpack } from "@strata-oci/core";
 import { tempDir } from "./support/layers.js";
-import { push, pushBlob, pushManifest, registryUnavailable, startRegistry, type TestRegistry } from "./support/registry.js";
+import { push, pushBlob, pushManifest, registryUnavailable, startFaultProxy, startRegistry, type TestRegistry } from "./support/registry.js";
 import { blob, descriptorOf, MANIFEST_ANNOTATIONS, OCI_INDEX, SIGNATURE, SPDX, writeFullLayout, type FullLayout } from "./support/spec-layouts.js";
 
 const BIN = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js");
@@ -235,6 +235,18 @@ describe.skipIf(unavailable !== undefined)("referrers from a registry without th
     expect((JSON.parse(sboms.stdout) as { referrers: Array<{ descriptor: { digest: string; annotations: Record<string, string> } }> }).referrers).toEqual([
       expect.objectContaining({ descriptor: expect.objectContaining({ digest: full.sbom.digest, annotations: { "org.example.tool": "syft" } }) as unknown }),
     ]);
+    // A registry with the referrers API is asked through it (the tag is not read).
+    const proxy = await startFaultProxy(registry.host);
+    try {
+      const api = blob(OCI_INDEX, { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(full.sbom, { artifactType: SPDX })] });
+      proxy.faults = { referrers: new Map([[full.manifest.digest, api.data]]) };
+      const viaApi = await referrers({ image: `docker://${proxy.host}/${repo}:1`, platform: "linux/amd64", artifactType: SPDX });
+      expect(viaApi.via).toBe("referrers API");
+      expect(viaApi.referrers.map((r) => r.descriptor.digest)).toEqual([full.sbom.digest]);
+      expect(proxy.log.some((entry) => entry.path.includes("/manifests/sha256-"))).toBe(false);
+    } finally {
+      proxy.stop();
+    }
     const dest = join(work.path, "registry-sbom");
     await expect(unpack({ image: `docker://${registry.host}/${repo}@${full.sbom.digest}`, dest })).rejects.toMatchObject({ code: "STRATA_NOT_AN_IMAGE" });
     expect(existsSync(dest)).toBe(false);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { readLayer, writeTar, type Layer, type LayerEntry, type TarMember } from "@strata-oci/layer";
-import { DiskTarget, ReferenceModel, snapshotDisk, snapshotModel, type OwnershipPolicy, type TreeSnapshot } from "@strata-oci/overlay";
+import { DiskTarget, MergedTree, ReferenceModel, snapshotDisk, snapshotMerged, snapshotModel, type OwnershipPolicy, type TreeSnapshot } from "@strata-oci/overlay";
 
 export function sha256(data: Buffer): string {
   return `sha256:${createHash("sha256").update(data).digest("hex")}`;
@@ -70,6 +70,32 @@ export async function modelOutcome(layers: readonly (readonly TarMember[])[], po
     const model = new ReferenceModel(policy);
     for (const members of layers) await model.applyLayer(readLayer(memoryLayer(writeTar(members))));
     return snapshotModel(model);
+  });
+}
+
+/**
+ * Applies layers to the merged-tree index (headers only) and snapshots it,
+ * each file's bytes taken from the entry its source (layer, ordinal) names:
+ * what `strata cat` reads back.
+ */
+export async function mergedOutcome(layers: readonly (readonly TarMember[])[]): Promise<Outcome> {
+  return outcome(async () => {
+    const tree = new MergedTree();
+    const bodies: Buffer[][] = [];
+    for (const members of layers) {
+      const layer = memoryLayer(writeTar(members));
+      await tree.applyLayer(readLayer(layer));
+      // The bytes of each entry, by ordinal, read separately (the tree never holds them).
+      const byOrdinal: Buffer[] = [];
+      for await (const entry of readLayer(layer)) {
+        const parts: Buffer[] = [];
+        if (entry.kind === "file") for await (const part of entry.body) parts.push(Buffer.from(part));
+        byOrdinal.push(Buffer.concat(parts));
+      }
+      bodies.push(byOrdinal);
+    }
+    tree.finish();
+    return snapshotMerged(tree, (entry) => bodies[entry.layer]?.[entry.ordinal] ?? Buffer.alloc(0));
   });
 }
 

@@ -183,6 +183,8 @@ export interface Faults {
   schema1Manifests?: boolean;
   /** Blob bodies: sent at about this many bytes per second, in 16 KiB pieces. */
   bytesPerSecond?: number;
+  /** The referrers API, which Debian's registry lacks: the index answered for each digest (an empty one for others). */
+  referrers?: ReadonlyMap<string, Buffer>;
 }
 
 export interface FaultProxy {
@@ -229,6 +231,13 @@ export async function startFaultProxy(upstream: string, blobAuth?: string): Prom
     const path = req.url ?? "";
     const f = state.faults;
     const isBlob = /\/blobs\/sha256:/.test(path);
+    const referrersOf = /\/referrers\/(sha256:[0-9a-f]{64})/.exec(path)?.[1];
+    const referrers = referrersOf === undefined || f.referrers === undefined ? undefined : (f.referrers.get(referrersOf) ?? Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}'));
+    if (referrers !== undefined) {
+      state.log.push({ path, range: undefined, status: 200, server: "proxy", authorization: req.headers.authorization !== undefined });
+      res.writeHead(200, { "content-type": "application/vnd.oci.image.index.v1+json", "content-length": String(referrers.length) }).end(referrers);
+      return;
+    }
     if (f.unavailableManifests === true && /\/manifests\//.test(path) && once(`503 ${path}`)) {
       state.log.push({ path, range: undefined, status: 503, server: "proxy", authorization: req.headers.authorization !== undefined });
       res.writeHead(503, { "retry-after": "1", "content-type": "application/json" }).end('{"errors":[{"code":"UNAVAILABLE"}]}');

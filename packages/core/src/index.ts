@@ -6,3 +6,4 @@ export { STRATA_ERROR_CODES, StrataError, type StrataErrorCode, type LayerLimits
 export { ReferenceModel, snapshotDisk, snapshotModel, diffSnapshots, type UnpackWarning } from "@strata-oci/overlay";
 export type { Image, Platform, PullProgress, PullResult, RegistryOptions, SpecWarning } from "@strata-oci/image";
 export { findReferrers as referrers, type ReferrersRequest, type ReferrersResult, type Referrer } from "@strata-oci/image";
+export { cat, list, mergedTree, type CatOptions, type ListedEntry, type ListOptions, type MergedTreeOptions } from "./merged.js";

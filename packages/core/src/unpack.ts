@@ -8,7 +8,7 @@ import {
   type LayerLimits,
   type ZstdBackend,
 } from "@strata-oci/layer";
-import { LayerPrefetch } from "./prefetch.js";
+import { LayerPrefetch, PREFETCH_CONCURRENCY } from "./prefetch.js";
 import { openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
 import {
   checkDestination,
@@ -39,6 +39,12 @@ export interface UnpackOptions {
   readonly platform?: string | Platform;
   /** For `docker://` images: credentials, TLS verification, timeouts. */
   readonly registry?: RegistryOptions;
+  /**
+   * Registry layers downloaded at once (default PREFETCH_CONCURRENCY). The
+   * layer being applied follows its own download; more at once helps where
+   * each connection is slow on its own, and hurts on a shared link.
+   */
+  readonly downloads?: number;
   /** Keep ownership in `user.rootlesscontainers` and turn devices into empty files. Default: true unless root. */
   readonly rootless?: boolean;
   /** Bounds for hostile layers; unset fields take the defaults. */
@@ -118,7 +124,7 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   const streamed = image.layers.length > 0 && image.layers.every((layer) => layer.locate === undefined);
   const total = image.layers.reduce((sum, layer) => sum + layer.size, 0);
   const prefetch = streamed
-    ? new LayerPrefetch(createStaging(dest), image.layers, undefined, (received) => options.onProgress?.({ kind: "download", received, total }))
+    ? new LayerPrefetch(createStaging(dest), image.layers, options.downloads ?? PREFETCH_CONCURRENCY, (received) => options.onProgress?.({ kind: "download", received, total }))
     : undefined;
   const layers = prefetch?.layers ?? image.layers;
   try {

@@ -2,6 +2,7 @@
 const STATE = 0; // Int32: GROWING, COMPLETE or FAILED
 const CHANGES = 1; // Int32: bumped on every change; readers wait on it
 const LENGTH = 1; // Float64 (bytes 8-15): bytes written so far
+const WAITING_OFFSET = 16; // Int32 (bytes 16-19): 1 while a reader waits for more
 const GROWING = 0;
 const COMPLETE = 1;
 const FAILED = 2;
@@ -15,10 +16,11 @@ const FAILED = 2;
  * failed download fails the reader with the writer's error.
  */
 export class GrowingFile {
-  /** Shared with the blob worker: state and change counter (Int32 0-1), length (Float64 1). */
-  readonly shared = new SharedArrayBuffer(16);
+  /** Shared with the blob worker: state and change counter (Int32 0-1), length (Float64 1), reader waiting (Int32 4). */
+  readonly shared = new SharedArrayBuffer(24);
   readonly #flags = new Int32Array(this.shared, 0, 2);
   readonly #length = new Float64Array(this.shared, 0, 2);
+  readonly #waiting = new Int32Array(this.shared, WAITING_OFFSET, 1);
   #failure: unknown;
   #waiters: Array<() => void> = [];
 
@@ -31,6 +33,11 @@ export class GrowingFile {
   get state(): "growing" | "complete" | "failed" {
     const state = Atomics.load(this.#flags, STATE);
     return state === GROWING ? "growing" : state === COMPLETE ? "complete" : "failed";
+  }
+
+  /** A reader has read all there is and waits for more: the download, not the reader, is behind. */
+  get readerWaiting(): boolean {
+    return Atomics.load(this.#waiting, 0) === 1;
   }
 
   /** The writer's error, once it failed. */

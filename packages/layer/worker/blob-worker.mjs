@@ -174,7 +174,10 @@ function readBlob(fd, job, into, offset, control) {
   for (;;) {
     const [length, seen] = readable(job, into.length, offset, control);
     if (length >= 0) return length === 0 ? 0 : readSync(fd, into, 0, length, job.start + offset);
+    const waiting = readerWaiting(job);
+    Atomics.store(waiting, 0, 1);
     Atomics.wait(growingFlags(job), GROWING_CHANGES, seen, 250);
+    Atomics.store(waiting, 0, 0);
   }
 }
 
@@ -187,15 +190,18 @@ async function readBlobAsync(fd, job, into, offset, control) {
   for (;;) {
     const [length, seen] = readable(job, into.length, offset, control);
     if (length >= 0) return length === 0 ? 0 : readSync(fd, into, 0, length, job.start + offset);
+    const waiting = readerWaiting(job);
+    Atomics.store(waiting, 0, 1);
     const wait = Atomics.waitAsync(growingFlags(job), GROWING_CHANGES, seen, 250);
     if (wait.async) await wait.value;
+    Atomics.store(waiting, 0, 0);
   }
 }
 
 /**
  * How many bytes to read at `offset` (at most `room`; 0 at the blob's end),
  * or -1 with the change count to wait on while a growing blob has none yet.
- * Mirrors src/growing-file.ts: state and change count (Int32 0-1), length (Float64 1).
+ * Mirrors src/growing-file.ts: state and change count (Int32 0-1), length (Float64 1), reader waiting (Int32 4).
  * @param {BlobPlace} job @param {number} room @param {number} offset @param {Int32Array} control @returns {[number, number]}
  */
 function readable(job, room, offset, control) {
@@ -212,6 +218,11 @@ function readable(job, room, offset, control) {
   if (state === GROWTH_FAILED) throw Object.assign(new Error("the blob's download failed"), { strataKind: "source-failed" });
   if (Atomics.load(control, CANCEL) !== 0) throw new Cancelled();
   return [-1, seen];
+}
+
+/** Set while this reader waits: the main thread then gives the link to this blob's download. @param {BlobPlace} job */
+function readerWaiting(job) {
+  return new Int32Array(/** @type {SharedArrayBuffer} */ (job.growing), 16, 1);
 }
 
 /** @param {BlobPlace} job */

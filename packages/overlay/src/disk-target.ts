@@ -1,3 +1,4 @@
+import type { LayerTarget } from "./layer-target.js";
 import {
   chmodSync,
   closeSync,
@@ -60,7 +61,7 @@ export interface ApplyStats {
  * than promise-based writes here) while decompression runs on the pool.
  * Directory times are set by `finish()`, after every child is written.
  */
-export class DiskTarget {
+export class DiskTarget implements LayerTarget {
   readonly #root: Buffer;
   readonly #options: DiskTargetOptions;
   readonly #attributes: AttributeWriter;

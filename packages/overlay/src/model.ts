@@ -14,6 +14,7 @@ import {
   type EntryPath,
   type LayerEntry,
 } from "@strata-oci/layer";
+import type { LayerTarget } from "./layer-target.js";
 import type { ModelNode, NodeAttributes } from "./model-node.js";
 import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 
@@ -38,7 +39,7 @@ async function readBody(body: AsyncIterable<Buffer>): Promise<Buffer> {
  * in memory, written to be obviously right rather than fast. The disk target
  * is tested against it; users can test their own layers against it too.
  */
-export class ReferenceModel {
+export class ReferenceModel implements LayerTarget {
   /** Nodes by path key (`pathKey`); "" is the root. */
   readonly nodes = new Map<string, ModelNode>();
   readonly #policy: OwnershipPolicy;
@@ -67,6 +68,8 @@ export class ReferenceModel {
       }
     }
   }
+
+  finish(): void {}
 
   #parentAttributes(): NodeAttributes {
     return { mode: 0o755, uid: this.#policy.privileged ? 0 : this.#policy.uid, gid: this.#policy.privileged ? 0 : this.#policy.gid, mtime: 0, xattrs: new Map() };

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { childPath, pathKey, type EntryPath } from "@strata-oci/layer";
+import type { MergedEntry, MergedTree } from "./merged-tree.js";
 import type { ReferenceModel } from "./model.js";
 import { native } from "./native.js";
 import { onDisk } from "./resolve-in-root.js";
@@ -53,6 +54,36 @@ export function snapshotModel(model: ReferenceModel): TreeSnapshot {
       device: node.kind === "char" || node.kind === "block" ? `${node.devMajor}:${node.devMinor}` : undefined,
       xattrs: xattrList(node.attrs.xattrs),
       links: others,
+    });
+  }
+  return out;
+}
+
+/**
+ * Snapshot of a merged tree. It holds no file bytes: `content` gives a
+ * file entry's bytes (read back from its layer) where the caller has them;
+ * without it files carry their size only.
+ */
+export function snapshotMerged(tree: MergedTree, content?: (entry: MergedEntry) => Buffer): TreeSnapshot {
+  const names = new Map<MergedEntry, string[]>();
+  const all = [...tree.walk()];
+  for (const { path, entry } of all) if (entry.kind !== "dir") names.set(entry, [...(names.get(entry) ?? []), pathKey(path)]);
+  const out: TreeSnapshot = new Map();
+  for (const { path, entry } of all) {
+    const key = pathKey(path);
+    const bytes = entry.kind === "file" ? content?.(entry) : undefined;
+    out.set(key, {
+      kind: entry.kind,
+      mode: entry.mode,
+      uid: entry.uid,
+      gid: entry.gid,
+      mtime: entry.mtime,
+      size: entry.kind === "file" ? entry.size : undefined,
+      sha256: bytes === undefined ? undefined : sha(bytes),
+      target: entry.kind === "symlink" ? entry.target?.toString("latin1") : undefined,
+      device: entry.kind === "char" || entry.kind === "block" ? `${entry.devMajor}:${entry.devMinor}` : undefined,
+      xattrs: xattrList(entry.xattrs),
+      links: entry.kind === "dir" ? [] : (names.get(entry) ?? []).filter((k) => k !== key).sort(),
     });
   }
   return out;

@@ -18,6 +18,8 @@ Usage:
   strata bundle [options] IMAGE DIR    write a runtime bundle (config.json + rootfs) for runc
   strata inspect [options] IMAGE       show an image's indexes, manifest, config and layers
   strata referrers [options] IMAGE     list what is attached to an image (signatures, SBOMs)
+  strata ls [options] IMAGE [PATH]     list the merged tree, without unpacking
+  strata cat [options] IMAGE PATH      print one file of the image, without unpacking
   strata pull [options] IMAGE oci:DIR[:TAG]
                                        copy a registry image into an OCI layout
   strata help COMMAND                  help on one command
@@ -54,7 +56,11 @@ Options:
                                 an image for another platform is refused
                                 (STRATA_PLATFORM_MISMATCH), or only warned
                                 about when no --platform is given
-${REGISTRY_OPTIONS}  --rootless                    do not chown: record owners in the
+${REGISTRY_OPTIONS}  --downloads N                 registry layers downloaded at once (default 1:
+                                each is applied while it downloads, in order;
+                                more helps where every connection is slow on
+                                its own, not on a shared link)
+  --rootless                    do not chown: record owners in the
                                 user.rootlesscontainers xattr (as umoci does)
                                 and write devices as empty files. Implied when
                                 not running as root.
@@ -116,6 +122,44 @@ ${REGISTRY_OPTIONS}  --json                        print machine-readable JSON
 
 Example:
   strata referrers --artifact-type application/spdx+json oci:layout:app
+`;
+
+export const LS_HELP = `Usage: strata ls [options] IMAGE [PATH]
+
+List what IMAGE's merged tree holds at PATH (default /), without unpacking
+it: a directory's entries, or the entry itself, as ls -l shows them, with the
+layer each comes from (L0 is the first; "-" a directory no entry named).
+Symlinks in PATH are followed inside the image. The tree is built from the
+layers' headers (every blob read and verified, no file written); memory
+follows the number of entries.
+
+Columns: type and mode, owner uid/gid, size, mtime (UTC), layer, path
+(-> symlink target).
+
+Options:
+  -R, --recursive               every entry below PATH, parents first (tar -tv)
+  --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
+${REGISTRY_OPTIONS}  --json                        print machine-readable JSON
+  -h, --help                    this help
+
+Example:
+  strata ls -R oci:debian:bookworm /etc/apt
+`;
+
+export const CAT_HELP = `Usage: strata cat [options] IMAGE PATH
+
+Write the bytes of the file at PATH in IMAGE's merged tree to stdout, without
+unpacking the image: symlinks are followed inside the image (absolute
+targets from its root), and the bytes are read from the layer that holds
+them. That layer is read to its end after the file, so its digest is still
+checked; a mismatch ends with an error (exit 1) after the bytes.
+
+Options:
+  --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
+${REGISTRY_OPTIONS}  -h, --help                    this help
+
+Example:
+  strata cat oci:debian:bookworm /etc/os-release
 `;
 
 export const BUNDLE_HELP = `Usage: strata bundle [options] IMAGE DIR [-- COMMAND ARGS...]

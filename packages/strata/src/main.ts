@@ -1,8 +1,8 @@
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
-import { backends, inspect, PREDEFINED_ANNOTATIONS, pull, referrers, StrataError, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { backends, cat, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { bundle } from "@strata-oci/bundle";
-import { BUNDLE_HELP, INSPECT_HELP, MAIN_HELP, PULL_HELP, REFERRERS_HELP, UNPACK_HELP } from "./help.js";
+import { BUNDLE_HELP, CAT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, PULL_HELP, REFERRERS_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
 
@@ -10,7 +10,7 @@ class UsageError extends Error {}
 
 const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 
-type OptionSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
+type OptionSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
 type OptionValues = Record<string, string | boolean | string[] | undefined>;
 
 function parse(args: string[], options: OptionSpec): { values: OptionValues; positionals: string[] } {
@@ -33,6 +33,7 @@ const REGISTRY_FLAGS: OptionSpec = {
 const UNPACK_FLAGS: OptionSpec = {
   platform: { type: "string" },
   ...REGISTRY_FLAGS,
+  downloads: { type: "string" },
   rootless: { type: "boolean" },
   quiet: { type: "boolean" },
   json: { type: "boolean" },
@@ -63,7 +64,15 @@ function interruptible(): { signal: AbortSignal; release: () => void } {
 }
 
 /** The options unpack and bundle take from the same flags. */
-type SharedUnpackOptions = Pick<UnpackOptions, "signal" | "limits" | "platform" | "rootless" | "onProgress" | "registry">;
+type SharedUnpackOptions = Pick<UnpackOptions, "signal" | "limits" | "platform" | "rootless" | "onProgress" | "registry" | "downloads">;
+
+function downloadsOf(values: OptionValues): number | undefined {
+  const text = values.downloads;
+  if (text === undefined) return undefined;
+  const count = Number(text);
+  if (typeof text !== "string" || !Number.isInteger(count) || count < 1 || count > 16) throw new UsageError("--downloads takes a number from 1 to 16");
+  return count;
+}
 
 /** --creds USER:PASS, --authfile FILE, --cert-dir DIR and --tls-verify=true|false, for docker:// images. */
 function registryOf(values: OptionValues): RegistryOptions | undefined {
@@ -94,11 +103,13 @@ function registryOf(values: OptionValues): RegistryOptions | undefined {
 async function withUnpackFlags<T>(values: OptionValues, run: (shared: SharedUnpackOptions) => Promise<T>): Promise<T> {
   const progress = process.stderr.isTTY && values.quiet !== true && values.json !== true ? terminalProgress(process.stderr) : undefined;
   const registry = registryOf(values);
+  const downloads = downloadsOf(values);
   const interrupt = interruptible();
   try {
     return await run({
       signal: interrupt.signal,
       limits: limitsOf(values),
+      ...(downloads === undefined ? {} : { downloads }),
       ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
       ...(values.rootless === true ? { rootless: true } : {}),
       ...(registry === undefined ? {} : { registry }),
@@ -115,6 +126,7 @@ function printWarnings(warnings: UnpackResult["warnings"]): void {
   const kinds = new Map<string, number>();
   for (const w of warnings) {
     if (w.kind === "platform-mismatch") process.stderr.write(`warning: ${w.detail}; it may not run here\n`);
+    else if (w.kind === "spec-deviation") process.stderr.write(`warning: ${w.detail}\n`);
     else kinds.set(w.kind, (kinds.get(w.kind) ?? 0) + 1);
   }
   for (const [kind, count] of kinds) process.stderr.write(`warning: ${count} × ${kind} (rootless or filesystem limits)\n`);
@@ -363,10 +375,80 @@ async function runReferrers(args: string[]): Promise<number> {
   return 0;
 }
 
+const TYPE_CHARS: Record<ListedEntry["kind"], string> = { dir: "d", file: "-", symlink: "l", char: "c", block: "b", fifo: "p" };
+
+/** `drwxr-xr-x` with setuid, setgid and sticky shown as ls shows them. */
+function modeString(kind: ListedEntry["kind"], mode: number): string {
+  const bit = (mask: number, char: string): string => (mode & mask ? char : "-");
+  const exec = (x: number, special: number, set: string): string => (mode & special ? (mode & x ? set : set.toUpperCase()) : mode & x ? "x" : "-");
+  return `${TYPE_CHARS[kind]}${bit(0o400, "r")}${bit(0o200, "w")}${exec(0o100, 0o4000, "s")}${bit(0o40, "r")}${bit(0o20, "w")}${exec(0o10, 0o2000, "s")}${bit(0o4, "r")}${bit(0o2, "w")}${exec(0o1, 0o1000, "t")}`;
+}
+
+function listingLine(e: ListedEntry): string {
+  const time = new Date(e.mtime * 1000).toISOString().slice(0, 16).replace("T", " ");
+  const size = e.device ?? String(e.size);
+  const name = `/${e.path}${e.target === undefined ? "" : ` -> ${e.target}`}`;
+  return `${modeString(e.kind, e.mode)} ${`${e.uid}/${e.gid}`.padEnd(11)} ${size.padStart(10)} ${time} ${(e.layer < 0 ? "-" : `L${e.layer}`).padEnd(3)} ${name}`;
+}
+
+async function runLs(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { platform: { type: "string" }, recursive: { type: "boolean", short: "R" }, json: { type: "boolean" }, ...REGISTRY_FLAGS });
+  if (values.help === true) {
+    process.stdout.write(LS_HELP);
+    return 0;
+  }
+  const [image, path, extra] = positionals;
+  if (image === undefined || extra !== undefined) throw new UsageError("ls takes IMAGE and an optional PATH");
+  const registry = registryOf(values);
+  const interrupt = interruptible();
+  try {
+    const { entries } = await list({
+      image,
+      signal: interrupt.signal,
+      ...(path === undefined ? {} : { path }),
+      ...(values.recursive === true ? { recursive: true } : {}),
+      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+      ...(registry === undefined ? {} : { registry }),
+    });
+    process.stdout.write(values.json === true ? `${JSON.stringify(entries, null, 2)}\n` : entries.map((e) => `${listingLine(e)}\n`).join(""));
+  } finally {
+    interrupt.release();
+  }
+  return 0;
+}
+
+async function runCat(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { platform: { type: "string" }, ...REGISTRY_FLAGS });
+  if (values.help === true) {
+    process.stdout.write(CAT_HELP);
+    return 0;
+  }
+  const [image, path, extra] = positionals;
+  if (image === undefined || path === undefined || extra !== undefined) throw new UsageError("cat takes IMAGE and PATH");
+  const registry = registryOf(values);
+  const interrupt = interruptible();
+  try {
+    for await (const chunk of cat({
+      image,
+      path,
+      signal: interrupt.signal,
+      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+      ...(registry === undefined ? {} : { registry }),
+    })) {
+      if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once("drain", resolve));
+    }
+  } finally {
+    interrupt.release();
+  }
+  return 0;
+}
+
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
   unpack: { run: runUnpack, help: UNPACK_HELP },
   inspect: { run: runInspect, help: INSPECT_HELP },
   referrers: { run: runReferrers, help: REFERRERS_HELP },
+  ls: { run: runLs, help: LS_HELP },
+  cat: { run: runCat, help: CAT_HELP },
   bundle: { run: runBundle, help: BUNDLE_HELP },
   pull: { run: runPull, help: PULL_HELP },
 };

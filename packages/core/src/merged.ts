@@ -1,0 +1,137 @@
+import { displayPath, ImageError, readLayer, withErrorContext, type EntryPath, type LayerLimits } from "@strata-oci/layer";
+import { openImage, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
+import { MergedTree, type MergedEntry } from "@strata-oci/overlay";
+import { refuseArtifact } from "./unpack.js";
+
+export interface MergedTreeOptions {
+  readonly image: string;
+  readonly platform?: string | Platform;
+  readonly registry?: RegistryOptions;
+  readonly limits?: Partial<LayerLimits>;
+  readonly signal?: AbortSignal;
+  /** Called as each layer's headers have been read. */
+  readonly onLayer?: (index: number, count: number) => void;
+}
+
+/**
+ * The merged tree of an image, from its layers' headers (every blob is read
+ * and verified; no file body is kept): which entry each path shows, its
+ * attributes, and the layer its bytes are in. Memory follows the number of
+ * entries.
+ */
+export async function mergedTree(options: MergedTreeOptions): Promise<{ image: Image; tree: MergedTree }> {
+  const image = await openImage({
+    image: options.image,
+    ...(options.platform === undefined ? {} : { platform: options.platform }),
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+  });
+  refuseArtifact(image);
+  const tree = new MergedTree();
+  for (const [index, layer] of image.layers.entries()) {
+    try {
+      await tree.applyLayer(
+        readLayer(layer, {
+          context: { image: image.reference },
+          ...(options.limits === undefined ? {} : { limits: options.limits }),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        }),
+      );
+    } catch (error) {
+      throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? `#${index}` });
+    }
+    options.onLayer?.(index, image.layers.length);
+  }
+  tree.finish();
+  return { image, tree };
+}
+
+/** One entry as `strata ls` shows it. */
+export interface ListedEntry {
+  /** From the image's root, without a leading slash ("" is the root); UTF-8 where it decodes. */
+  readonly path: string;
+  readonly kind: MergedEntry["kind"];
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly mtime: number;
+  /** The layer its entry came from (index in manifest order); -1 for a directory no entry named. */
+  readonly layer: number;
+  readonly target?: string;
+  readonly device?: string;
+  readonly xattrs: readonly string[];
+}
+
+function listed(path: EntryPath, entry: MergedEntry): ListedEntry {
+  return {
+    path: path.toString("utf8"),
+    kind: entry.kind,
+    mode: entry.mode,
+    uid: entry.uid,
+    gid: entry.gid,
+    size: entry.size,
+    mtime: entry.mtime,
+    layer: entry.layer,
+    ...(entry.target === undefined ? {} : { target: entry.target.toString("utf8") }),
+    ...(entry.kind === "char" || entry.kind === "block" ? { device: `${entry.devMajor}:${entry.devMinor}` } : {}),
+    xattrs: [...entry.xattrs.keys()].sort(),
+  };
+}
+
+/** A path as the user wrote it ("/etc/passwd", "etc", "/"), as an entry path inside the image. */
+function insideImage(path: string): EntryPath {
+  return Buffer.from(path.split("/").filter((part) => part !== "" && part !== ".").join("/"));
+}
+
+function notFound(image: Image, path: string): ImageError {
+  return new ImageError("STRATA_PATH_NOT_FOUND", `${image.reference} has no ${path}`, { hint: "`strata ls IMAGE DIR` lists what a directory holds", context: { image: image.reference, entry: path } });
+}
+
+export interface ListOptions extends MergedTreeOptions {
+  /** Default the root. A directory lists its entries, anything else itself (as `ls -l`). */
+  readonly path?: string;
+  /** Every entry below `path`, parents first (as `tar -tv`). */
+  readonly recursive?: boolean;
+}
+
+/** The merged tree's entries at `path` without unpacking the image: `strata ls`. */
+export async function list(options: ListOptions): Promise<{ image: Image; entries: ListedEntry[] }> {
+  const { image, tree } = await mergedTree(options);
+  const wanted = options.path ?? "/";
+  const found = tree.resolve(insideImage(wanted), true);
+  if (found === undefined) throw notFound(image, wanted);
+  if (found.entry.kind !== "dir") return { image, entries: [listed(found.path, found.entry)] };
+  if (options.recursive === true) return { image, entries: [...tree.walk(found.path)].map(({ path, entry }) => listed(path, entry)) };
+  const children = tree.list(found.path) ?? [];
+  return { image, entries: children.map(({ name, entry }) => listed(found.path.length === 0 ? name : Buffer.concat([found.path, Buffer.from("/"), name]), entry)) };
+}
+
+export interface CatOptions extends MergedTreeOptions {
+  readonly path: string;
+}
+
+/**
+ * One file's bytes, read from the layer that holds them, symlinks resolved
+ * inside the image: `strata cat`. The rest of that layer is read after the
+ * file, so that its digest is checked over every byte as always; a mismatch
+ * then fails the iteration after the bytes were given.
+ */
+export async function* cat(options: CatOptions): AsyncGenerator<Buffer> {
+  const { image, tree } = await mergedTree(options);
+  const found = tree.resolve(insideImage(options.path), true);
+  if (found === undefined) throw notFound(image, options.path);
+  if (found.entry.kind !== "file") {
+    throw new ImageError("STRATA_NOT_A_FILE", `${displayPath(found.path)} in ${image.reference} is a ${found.entry.kind === "dir" ? "directory" : found.entry.kind}, not a file`, {
+      hint: "strata cat prints regular files; `strata ls` lists directories",
+      context: { image: image.reference, entry: options.path },
+    });
+  }
+  const layer = image.layers[found.entry.layer];
+  if (layer === undefined) throw new Error(`unreachable: layer ${found.entry.layer}`);
+  let ordinal = 0;
+  for await (const entry of readLayer(layer, { context: { image: image.reference }, ...(options.signal === undefined ? {} : { signal: options.signal }) })) {
+    if (ordinal++ !== found.entry.ordinal) continue;
+    if (entry.kind !== "file") throw new ImageError("STRATA_IMAGE_UNREADABLE", `layer ${layer.digest ?? found.entry.layer} changed while it was read`, { context: { image: image.reference } });
+    for await (const chunk of entry.body) yield chunk;
+  }
+}

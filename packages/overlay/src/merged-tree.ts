@@ -1,0 +1,328 @@
+import {
+  BadEntryError,
+  baseName,
+  childNode,
+  displayPath,
+  ensureChild,
+  parentPath,
+  splitPath,
+  withErrorContext,
+  type EntryPath,
+  type LayerEntry,
+  type PathTreeNode,
+} from "@strata-oci/layer";
+import type { LayerTarget } from "./layer-target.js";
+import { MAX_SYMLINK_FOLLOWS } from "./model.js";
+import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
+
+const PRIVILEGED: OwnershipPolicy = { privileged: true, uid: 0, gid: 0 };
+
+/** One entry of the merged tree: what the image shows at a path, and where it came from. */
+export interface MergedEntry {
+  readonly kind: "dir" | "file" | "symlink" | "char" | "block" | "fifo";
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mtime: number;
+  readonly xattrs: ReadonlyMap<string, Buffer>;
+  /** The layer (index in manifest order) of the entry that made it; -1 for a directory no entry named. */
+  readonly layer: number;
+  /** Files: their size, and where their bytes are: the n-th entry (`ordinal`, as readLayer yields them) of `layer`. */
+  readonly size: number;
+  readonly ordinal: number;
+  readonly target?: Buffer;
+  readonly devMajor?: number;
+  readonly devMinor?: number;
+}
+
+type Node = PathTreeNode<MergedEntry>;
+
+const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
+const DOT = 0x2e;
+
+function isDot(part: Buffer): boolean {
+  return part.length === 1 && part[0] === DOT;
+}
+
+function isDotDot(part: Buffer): boolean {
+  return part.length === 2 && part[0] === DOT && part[1] === DOT;
+}
+
+function children(node: Node): Node[] {
+  const out: Node[] = [];
+  for (const child of node.children?.values() ?? []) out.push(child);
+  for (const child of node.collided?.values() ?? []) out.push(child);
+  return out;
+}
+
+/**
+ * The image's merged tree built from the layers' headers alone: no file body
+ * is read or written, so memory follows the number of entries, not their
+ * bytes. The changeset rules are the reference model's (rule for rule, the
+ * property tests hold them equal); each entry remembers the layer and the
+ * position in it that its bytes come from, so that one file can be read
+ * back (`cat`) and the tree listed (`ls`) without unpacking.
+ *
+ * Paths are stored by component (`PathTreeNode`, children found by a hash
+ * checked against the name); a removed subtree is cut off whole.
+ */
+export class MergedTree implements LayerTarget {
+  readonly root: Node = { value: this.#impliedDirectory(), name: "", children: undefined, collided: undefined };
+  #layer = -1;
+  #entries = 0;
+
+  /** Entries in the tree now (paths with a value). */
+  get size(): number {
+    let count = 0;
+    const stack = [this.root];
+    while (stack.length > 0) {
+      const node = stack.pop() as Node;
+      if (node.value !== undefined) count++;
+      stack.push(...children(node));
+    }
+    return count;
+  }
+
+  /** Entries read from all layers, whiteouts included. */
+  get entriesRead(): number {
+    return this.#entries;
+  }
+
+  async applyLayer(entries: AsyncIterable<LayerEntry> | Iterable<LayerEntry>): Promise<void> {
+    const layer = ++this.#layer;
+    const written = new Set<Node>();
+    let ordinal = 0;
+    for await (const entry of entries) {
+      this.#entries++;
+      try {
+        this.#apply(entry, layer, ordinal++, written);
+      } catch (error) {
+        throw withErrorContext(error, { entry: displayPath(entry.path) });
+      }
+    }
+  }
+
+  finish(): void {}
+
+  /** The entry at `path`, no symlink followed (as lstat sees it). */
+  get(path: EntryPath): MergedEntry | undefined {
+    let node: Node | undefined = this.root;
+    for (const part of splitPath(path)) {
+      if (node?.value?.kind !== "dir") return undefined;
+      node = childNode(node, part);
+    }
+    return node?.value;
+  }
+
+  /**
+   * `path` resolved inside the image: symlinks followed (absolute targets
+   * from the image's root, `..` stopping there), the last one too when
+   * `followLast`. The resolved path and its entry; undefined when missing.
+   */
+  resolve(path: EntryPath, followLast = true): { path: EntryPath; entry: MergedEntry } | undefined {
+    const resolved = this.#walk(path, { followLast });
+    if (resolved === undefined) return undefined;
+    const entry = resolved.at(-1)?.value;
+    if (entry === undefined) return undefined;
+    return { path: Buffer.from(resolved.slice(1).map((node) => node.name).join("/"), "latin1"), entry };
+  }
+
+  /** The entries of directory `path` (resolved), sorted by name byte order. */
+  list(path: EntryPath): Array<{ name: Buffer; entry: MergedEntry }> | undefined {
+    const dir = this.#walk(path, { followLast: true })?.at(-1);
+    if (dir?.value?.kind !== "dir") return undefined;
+    return children(dir)
+      .filter((child) => child.value !== undefined)
+      .map((child) => ({ name: Buffer.from(child.name, "latin1"), entry: child.value as MergedEntry }))
+      .sort((a, b) => Buffer.compare(a.name, b.name));
+  }
+
+  /** Every entry, parents before children, siblings by name; `path` as bytes. */
+  *walk(from: EntryPath = Buffer.alloc(0)): Generator<{ path: EntryPath; entry: MergedEntry }> {
+    const start = this.#walk(from, { followLast: true })?.at(-1);
+    if (start?.value === undefined) return;
+    const stack: Array<{ node: Node; path: EntryPath }> = [{ node: start, path: from }];
+    while (stack.length > 0) {
+      const { node, path } = stack.pop() as { node: Node; path: EntryPath };
+      if (node.value === undefined) continue;
+      yield { path, entry: node.value };
+      if (node.value.kind !== "dir") continue;
+      const sorted = children(node).sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+      for (const child of sorted) stack.push({ node: child, path: path.length === 0 ? Buffer.from(child.name, "latin1") : Buffer.concat([path, Buffer.from([0x2f]), Buffer.from(child.name, "latin1")]) });
+    }
+  }
+
+  #impliedDirectory(): MergedEntry {
+    // As the model and the disk target make them: 0755, root-owned, time 0.
+    return { kind: "dir", mode: 0o755, uid: 0, gid: 0, mtime: 0, xattrs: NO_XATTRS, layer: -1, size: 0, ordinal: -1 };
+  }
+
+  #apply(entry: LayerEntry, layer: number, ordinal: number, written: Set<Node>): void {
+    if (entry.kind === "whiteout") {
+      const node = this.#plain(entry.path);
+      if (node?.value !== undefined) this.#removeLower(node, written);
+      return;
+    }
+    if (entry.kind === "opaque") {
+      const node = this.#plain(entry.path);
+      if (node?.value?.kind === "dir") for (const child of children(node)) this.#removeLower(child, written);
+      return;
+    }
+    // Owners and xattrs as they land on disk (user.* xattrs only on files and directories), as the model has them.
+    const owned = ownedAttributes(entry, entry.kind === "hardlink" ? "file" : entry.kind, PRIVILEGED);
+    const common = { mode: entry.mode, uid: owned.uid, gid: owned.gid, mtime: entry.mtime, xattrs: owned.xattrs.size === 0 ? NO_XATTRS : owned.xattrs, layer, ordinal, size: 0 };
+    if (entry.path.length === 0) {
+      this.root.value = { ...common, kind: "dir" };
+      written.add(this.root);
+      return;
+    }
+    const parents = this.#walk(entry.path, { create: true, parentOnly: true }) as Node[];
+    const parent = parents.at(-1) as Node;
+    const name = baseName(entry.path);
+    const node = ensureChild(parent, name);
+    const existing = node.value;
+    switch (entry.kind) {
+      case "dir":
+        if (existing?.kind !== "dir") this.#removeTree(node);
+        node.value = { ...common, kind: "dir" };
+        break;
+      case "hardlink": {
+        const target = this.#hardlinkTarget(entry.target);
+        if (target === node) break;
+        const shared = target.value as MergedEntry;
+        this.#removeTree(node);
+        if (target.value === undefined) throw badHardlink(entry.target, "was removed by this entry");
+        node.value = shared;
+        break;
+      }
+      case "file":
+        this.#removeTree(node);
+        node.value = { ...common, kind: "file", size: entry.size };
+        break;
+      case "symlink":
+        this.#removeTree(node);
+        node.value = { ...common, kind: "symlink", target: Buffer.from(entry.target), size: entry.target.length };
+        break;
+      case "char":
+      case "block":
+        this.#removeTree(node);
+        node.value = { ...common, kind: entry.kind, devMajor: entry.devMajor, devMinor: entry.devMinor };
+        break;
+      case "fifo":
+        this.#removeTree(node);
+        node.value = { ...common, kind: "fifo" };
+        break;
+    }
+    written.add(node);
+  }
+
+  /**
+   * Walks `path` from the root, following symlinks inside the image, and
+   * returns the nodes from the root to the result. With `parentOnly` only the
+   * parent of `path` is resolved (the last name is the caller's), and missing
+   * directories are made (`create`) as implied ones. Undefined when a
+   * component is missing and not created; a component that is neither a
+   * directory nor a symlink is an error while applying (`create`, `strict`),
+   * as in the model, and "missing" for queries.
+   */
+  #walk(path: EntryPath, how: { create?: boolean; strict?: boolean; followLast?: boolean; parentOnly?: boolean }): Node[] | undefined {
+    const { create = false, strict = create, followLast = false, parentOnly = false } = how;
+    // A stack of the components still to walk, the next on top: a symlink's target goes on top.
+    const pending = splitPath(parentOnly ? parentPath(path) : path).reverse();
+    const stack: Node[] = [this.root];
+    let follows = 0;
+    while (pending.length > 0) {
+      const part = pending.pop() as Buffer;
+      if (isDot(part)) continue;
+      if (isDotDot(part)) {
+        if (stack.length > 1) stack.pop();
+        continue;
+      }
+      const current = stack.at(-1) as Node;
+      let child = childNode(current, part);
+      const value = child?.value;
+      const last = pending.length === 0;
+      if (value === undefined) {
+        if (!create) return undefined;
+        child = ensureChild(current, part);
+        child.value = this.#impliedDirectory();
+        stack.push(child);
+      } else if (value.kind === "symlink" && (!last || followLast || parentOnly)) {
+        if (++follows > MAX_SYMLINK_FOLLOWS) throw new BadEntryError("STRATA_SYMLINK_LOOP", `too many symlinks resolving ${displayPath(path)}`);
+        const target = value.target as Buffer;
+        if (target[0] === 0x2f) stack.length = 1;
+        pending.push(...splitPath(target).reverse());
+      } else if (value.kind === "dir" || (last && !parentOnly)) {
+        stack.push(child as Node);
+      } else if (strict) {
+        throw new BadEntryError("STRATA_PARENT_NOT_DIRECTORY", `a parent of ${displayPath(path)} is a ${value.kind}, not a directory`);
+      } else {
+        return undefined;
+      }
+    }
+    return stack;
+  }
+
+  /** The node at `path` when every component is a real directory (no symlink followed), as whiteouts require. */
+  #plain(path: EntryPath): Node | undefined {
+    let node: Node | undefined = this.root;
+    for (const part of splitPath(path)) {
+      if (node?.value?.kind !== "dir") return undefined;
+      node = childNode(node, part);
+    }
+    return node;
+  }
+
+  #hardlinkTarget(target: EntryPath): Node {
+    const parents = this.#walk(target, { strict: true, parentOnly: true });
+    const node = parents === undefined ? undefined : childNode(parents.at(-1), baseName(target));
+    if (node?.value === undefined) throw badHardlink(target, "does not exist");
+    if (node.value.kind === "dir") throw badHardlink(target, "is a directory");
+    return node;
+  }
+
+  /** Removes what lower layers put at `node` and below, keeping what this layer wrote; true when `node` stays. */
+  #removeLower(node: Node, written: Set<Node>): boolean {
+    // Iterative, children first: a hostile layer can nest thousands of directories.
+    const keep = new Set<Node>();
+    const stack: Array<{ node: Node; expanded: boolean; parent: Node | undefined }> = [{ node, expanded: false, parent: undefined }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as (typeof stack)[number];
+      if (top.node.value === undefined) {
+        stack.pop();
+        continue;
+      }
+      if (!top.expanded && top.node.value.kind === "dir") {
+        top.expanded = true;
+        for (const child of children(top.node)) stack.push({ node: child, expanded: false, parent: top.node });
+        continue;
+      }
+      stack.pop();
+      if (written.has(top.node) || keep.has(top.node)) {
+        if (top.parent !== undefined) keep.add(top.parent);
+      } else {
+        this.#removeTree(top.node);
+      }
+    }
+    return node.value !== undefined;
+  }
+
+  /** Drops `node` and everything below it. */
+  #removeTree(node: Node): void {
+    // Values are cleared one by one: a hardlink target held by the caller must see it is gone.
+    const stack = [node];
+    while (stack.length > 0) {
+      const top = stack.pop() as Node;
+      top.value = undefined;
+      stack.push(...children(top));
+      top.children = undefined;
+      top.collided = undefined;
+    }
+  }
+}
+
+function badHardlink(target: EntryPath, why: string): BadEntryError {
+  return new BadEntryError("STRATA_BAD_HARDLINK", `hardlink target ${displayPath(target)} ${why}`, {
+    hint: "a hardlink must name a file, symlink or device that exists in this or a lower layer",
+  });
+}

@@ -1,0 +1,160 @@
+// Issue #12, item 4: the merged-tree index, built from the layers' headers,
+// listed (`strata ls`) and read back one file at a time (`strata cat`)
+// without unpacking; on every test image it must show what `strata unpack`
+// writes, entry by entry and byte for byte.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { compress as zstdCompress } from "zstd-napi";
+import { cat, list, unpack, type ListedEntry } from "@strata-oci/core";
+import { writeOciLayout } from "@strata-oci/image";
+import { writeTar, type TarMember } from "@strata-oci/layer";
+import { snapshotDisk, type TreeSnapshot } from "@strata-oci/overlay";
+import { tempDir } from "./support/layers.js";
+
+const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample", "oci");
+const BIN = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js");
+const work = tempDir("strata-merged-");
+afterAll(() => work.remove());
+const privileged = process.geteuid?.() === 0;
+let n = 0;
+
+async function bytesOf(image: string, path: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of cat({ image, path })) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
+/** The listing compared field by field with the unpacked tree (owners only where unpack could set them). */
+function differences(listing: readonly ListedEntry[], disk: TreeSnapshot): string[] {
+  const out: string[] = [];
+  const listed = new Map(listing.map((e) => [Buffer.from(e.path).toString("latin1"), e]));
+  for (const key of disk.keys()) if (!listed.has(key)) out.push(`${key}: on disk, not listed`);
+  for (const [key, entry] of listed) {
+    const node = disk.get(key);
+    if (node === undefined) {
+      out.push(`${key}: listed, not on disk`);
+      continue;
+    }
+    const want = { kind: node.kind, mode: node.mode, mtime: node.mtime, size: node.size, target: node.target, ...(privileged ? { uid: node.uid, gid: node.gid } : {}) };
+    const got = {
+      kind: entry.kind,
+      mode: entry.mode,
+      mtime: Math.round(entry.mtime * 1000) / 1000,
+      size: entry.kind === "file" ? entry.size : undefined,
+      target: entry.target === undefined ? undefined : Buffer.from(entry.target).toString("latin1"),
+      ...(privileged ? { uid: entry.uid, gid: entry.gid } : {}),
+    };
+    if (JSON.stringify(want) !== JSON.stringify(got)) out.push(`${key}: disk ${JSON.stringify(want)}, listed ${JSON.stringify(got)}`);
+  }
+  return out;
+}
+
+/** ls -R and cat of every file against the tree unpack writes. */
+async function expectSameAsUnpack(image: string): Promise<number> {
+  const dest = join(work.path, `unpacked-${n++}`);
+  await unpack({ image, dest });
+  const disk = snapshotDisk(dest);
+  const { entries } = await list({ image, recursive: true });
+  expect(differences(entries, disk)).toEqual([]);
+  let files = 0;
+  for (const entry of entries) {
+    if (entry.kind !== "file") continue;
+    const bytes = await bytesOf(image, `/${entry.path}`);
+    expect(`${entry.path}: ${createHash("sha256").update(bytes).digest("hex")}`).toBe(`${entry.path}: ${disk.get(Buffer.from(entry.path).toString("latin1"))?.sha256}`);
+    files++;
+  }
+  return files;
+}
+
+/** A layout from member lists, one layer each. */
+function stackLayout(layers: readonly TarMember[][], compression: "gzip" | "zstd" = "gzip"): string {
+  const dir = join(work.path, `stack-${n++}`);
+  writeOciLayout(dir, {
+    layers: layers.map((members) => (compression === "zstd" ? { tar: writeTar(members), compression: "zstd" as const, compress: (tar: Buffer) => zstdCompress(tar) } : { tar: writeTar(members) })),
+    tag: "t",
+  });
+  return `oci:${dir}:t`;
+}
+
+// The cases #12 names as hard for a layer store, here for the index that store will use.
+const TRICKY: TarMember[][] = [
+  [
+    { name: "usr/", type: "dir", mode: 0o755 },
+    { name: "usr/lib/", type: "dir", mode: 0o750, uid: 7, gid: 8 },
+    { name: "usr/lib/libc.so", type: "file", data: "libc v1", mode: 0o755 },
+    { name: "lib", type: "symlink", linkname: "usr/lib" },
+    { name: "etc/", type: "dir", mode: 0o755 },
+    { name: "etc/real.conf", type: "file", data: "real\n" },
+    { name: "etc/gone", type: "file", data: "gone" },
+    { name: "var/cache/", type: "dir", mode: 0o755 },
+    { name: "var/cache/old", type: "file", data: "old" },
+  ],
+  [
+    // Through a lower symlink: lands in usr/lib.
+    { name: "lib/libm.so", type: "file", data: "libm", mode: 0o755 },
+    // A hardlink to a lower layer's file.
+    { name: "etc/real.hard", type: "hardlink", linkname: "etc/real.conf" },
+    // A whiteout and a new entry of the same name in one layer: the entry stays.
+    { name: "etc/.wh.gone", type: "file" },
+    { name: "etc/gone", type: "file", data: "back" },
+    // Implied parents: no entry for opt/ or opt/app/.
+    { name: "opt/app/bin/tool", type: "file", data: "#!/bin/sh\n", mode: 0o755 },
+    { name: "var/cache/.wh..wh..opq", type: "file" },
+    { name: "var/cache/new", type: "file", data: "new" },
+    { name: "link-abs", type: "symlink", linkname: "/etc/real.conf" },
+    { name: "link-up", type: "symlink", linkname: "../../../../etc/real.conf" },
+  ],
+];
+
+describe("ls and cat without unpacking: the merged tree equals the unpacked one", () => {
+  it("the sample image (symlinks, hardlinks, whiteouts across three layers)", async () => {
+    expect(await expectSameAsUnpack(`oci:${SAMPLE}:sample`)).toBeGreaterThan(2);
+  });
+
+  it("lower symlink parents, hardlinks to lower files, a whiteout and a new entry of one name, implied parents, opaque dirs; gzip and zstd", async () => {
+    for (const compression of ["gzip", "zstd"] as const) expect(await expectSameAsUnpack(stackLayout(TRICKY, compression))).toBe(7);
+  });
+
+  it.runIf(spawnSync("sh", ["-c", "command -v skopeo"]).status === 0)("a docker-archive tarball (skopeo's)", async () => {
+    const archive = join(work.path, "sample.tar");
+    expect(spawnSync("skopeo", ["copy", "-q", `oci:${SAMPLE}:sample`, `docker-archive:${archive}:strata/sample:1`]).status).toBe(0);
+    expect(await expectSameAsUnpack(`docker-archive:${archive}`)).toBeGreaterThan(2);
+  });
+
+  it("cat resolves symlinks inside the image (absolute targets from its root, `..` stopping there); refuses directories and missing paths", async () => {
+    const image = stackLayout(TRICKY);
+    expect((await bytesOf(image, "/lib/libm.so")).toString()).toBe("libm");
+    expect((await bytesOf(image, "link-abs")).toString()).toBe("real\n");
+    expect((await bytesOf(image, "/link-up")).toString()).toBe("real\n");
+    expect((await bytesOf(image, "/etc/gone")).toString()).toBe("back");
+    expect((await bytesOf(image, "/etc/real.hard")).toString()).toBe("real\n");
+    await expect(bytesOf(image, "/var/cache/old")).rejects.toMatchObject({ code: "STRATA_PATH_NOT_FOUND" });
+    await expect(bytesOf(image, "/usr/lib")).rejects.toMatchObject({ code: "STRATA_NOT_A_FILE" });
+    await expect(bytesOf(image, "/lib")).rejects.toMatchObject({ code: "STRATA_NOT_A_FILE" });
+  });
+
+  it("the CLI: ls -l style lines with the layer of each entry, -R, --json; cat to stdout; typed errors", () => {
+    const image = stackLayout(TRICKY);
+    const ls = spawnSync(process.execPath, [BIN, "ls", image, "/etc"], { encoding: "utf8" });
+    expect(ls.status, ls.stderr).toBe(0);
+    const lines = ls.stdout.trim().split("\n");
+    expect(lines.map((line) => line.split(/\s+/).at(-1))).toEqual(["/etc/gone", "/etc/real.conf", "/etc/real.hard"]);
+    expect(lines[0]).toMatch(/^-rw-r--r-- 0\/0 +4 \d{4}-\d\d-\d\d \d\d:\d\d L1 +\/etc\/gone$/);
+    expect(lines[1]).toMatch(/ L0 +\/etc\/real.conf$/);
+    const recursive = spawnSync(process.execPath, [BIN, "ls", "-R", image, "/opt"], { encoding: "utf8" });
+    expect(recursive.stdout).toMatch(/^drwxr-xr-x 0\/0 +0 1970-01-01 00:00 - +\/opt\n/);
+    expect(recursive.stdout).toContain("-rwxr-xr-x");
+    const viaLink = spawnSync(process.execPath, [BIN, "ls", "--json", image, "/lib"], { encoding: "utf8" });
+    expect((JSON.parse(viaLink.stdout) as ListedEntry[]).map((e) => e.path)).toEqual(["usr/lib/libc.so", "usr/lib/libm.so"]);
+    const catted = spawnSync(process.execPath, [BIN, "cat", image, "/link-abs"]);
+    expect(catted.status).toBe(0);
+    expect(catted.stdout.toString()).toBe("real\n");
+    const missing = spawnSync(process.execPath, [BIN, "cat", image, "/nope"], { encoding: "utf8" });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("STRATA_PATH_NOT_FOUND");
+    expect(existsSync(join(work.path, "nope"))).toBe(false);
+  });
+});
