@@ -86,7 +86,9 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   { name: "bytes that are not what the media type says", layers: () => [[file("a")]], damage: (l) => replaceLayerBlob(l, writeTar([file("a")])), expect: "STRATA_MEDIA_TYPE_MISMATCH" },
   { name: "missing blob", layers: () => [[file("a")]], damage: (l) => rmSync(layerBlob(l)), expect: "STRATA_BLOB_NOT_FOUND" },
   { name: "index.json that is not JSON", layers: () => [[file("a")]], damage: (l) => writeFileSync(join(l, "index.json"), "{ not json"), expect: "STRATA_BAD_IMAGE" },
-  { name: "unknown layer media type", layers: () => [[file("a")]], damage: (l) => editManifest(l, (m) => void (m.layers[0].mediaType = "application/x-evil")), expect: "STRATA_UNSUPPORTED_MEDIA_TYPE" },
+  { name: "unknown layer media type beside a layer", layers: () => [[file("a")], [file("b")]], damage: (l) => editManifest(l, (m) => void (m.layers[1].mediaType = "application/x-evil")), expect: "STRATA_UNSUPPORTED_MEDIA_TYPE" },
+  // No layer type at all: what a signature (cosign's) looks like; never unpacked (#14).
+  { name: "no layer of a layer media type: an artifact", layers: () => [[file("a")]], damage: (l) => editManifest(l, (m) => void (m.layers[0].mediaType = "application/x-evil")), expect: "STRATA_NOT_AN_IMAGE" },
   { name: "unknown manifest media type", layers: () => [[file("a")]], damage: (l) => editManifest(l, (m) => void (m.mediaType = "application/x-evil")), expect: "STRATA_BAD_IMAGE" },
   { name: "rootfs.type not layers", layers: () => [[file("a")]], damage: (l) => editConfig(l, (c) => void (c.rootfs.type = "snapshot")), expect: "STRATA_BAD_IMAGE" },
   { name: "fewer diff_ids than layers", layers: () => [[file("a")], [file("b")]], damage: (l) => editConfig(l, (c) => void c.rootfs.diff_ids.pop()), expect: "STRATA_BAD_IMAGE" },

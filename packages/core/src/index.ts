@@ -7,3 +7,4 @@ export { ReferenceModel, snapshotDisk, snapshotModel, diffSnapshots, type Unpack
 export type { Image, Platform, PullProgress, PullResult, RegistryOptions, SpecWarning } from "@strata-oci/image";
 export { findReferrers as referrers, type ReferrersRequest, type ReferrersResult, type Referrer } from "@strata-oci/image";
 export { cat, list, mergedTree, type CatOptions, type ListedEntry, type ListOptions, type MergedTreeOptions } from "./merged.js";
+export { exportImage } from "./export.js";

@@ -42,7 +42,7 @@ export { CHUNK_SIZE, decompressChunks, defaultGzipBackend, defaultZstdBackend, i
 export { loadAddon, type AddonLoad, type AddonOrigin } from "./native-addon.js";
 export { parseDigest, VerifyStream, type VerifyOptions } from "./verify-stream.js";
 export { readTar, type TarRecord } from "./tar-reader.js";
-export { encodeMember, writeTar, type TarMember, type TarWriteOptions } from "./tar-writer.js";
+export { encodeHeader, encodeMember, writeTar, type TarHeaderFields, type TarMember, type TarWriteOptions } from "./tar-writer.js";
 export { readLayer, type Layer, type LayerDescriptor, type ReadLayerOptions } from "./read-layer.js";
 export { GrowingFile } from "./growing-file.js";
 export { prepareBlobWorkers, RING_SIZE, setRingOriginForTests, type BlobFile, type GzipBackend } from "./blob-ring.js";

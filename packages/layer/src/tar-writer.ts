@@ -78,18 +78,30 @@ function defaultMode(type: TarMember["type"]): number {
   return type === "dir" ? 0o755 : type === "symlink" ? 0o777 : 0o644;
 }
 
-/** Encodes one member, with a PAX header first when ustar cannot hold it. */
-export function encodeMember(member: TarMember): Buffer[] {
+/** What a header says; a file's bytes follow it (`size` of them), then `paddingOf(size)` zeros. */
+export type TarHeaderFields = Omit<TarMember, "data">;
+
+const OCTAL_12 = 0o77777777777;
+
+/**
+ * The header blocks of one member of `size` bytes: a PAX extended header
+ * first wherever ustar cannot hold a field exactly (names and link targets
+ * over 100 bytes, any bytes kept as given; sizes of 8 GiB and more; ids over
+ * 0o7777777; fractional, negative or huge times; xattrs as SCHILY.xattr.*,
+ * empty values kept), then the ustar header. Deterministic: the same fields
+ * give the same bytes.
+ */
+export function encodeHeader(member: TarHeaderFields, size: number): Buffer[] {
   const name = bytes(member.name);
-  const data = member.data === undefined ? Buffer.alloc(0) : bytes(member.data);
-  const size = member.type === "file" ? data.length : 0;
   const pax: Buffer[] = [];
   if (name.length > 100) pax.push(paxRecord("path", name));
   if (member.linkname !== undefined && bytes(member.linkname).length > 100) pax.push(paxRecord("linkpath", bytes(member.linkname)));
+  if (size > OCTAL_12) pax.push(paxRecord("size", Buffer.from(String(size))));
   for (const [key, value] of [["uid", member.uid], ["gid", member.gid]] as const) {
     if (value !== undefined && value > 0o7777777) pax.push(paxRecord(key, Buffer.from(String(value))));
   }
-  if (member.mtime !== undefined && !Number.isInteger(member.mtime)) pax.push(paxRecord("mtime", Buffer.from(String(member.mtime))));
+  const mtime = member.mtime;
+  if (mtime !== undefined && (!Number.isInteger(mtime) || mtime < 0 || mtime > OCTAL_12)) pax.push(paxRecord("mtime", Buffer.from(String(mtime))));
   const xattrs = member.xattrs instanceof Map ? [...member.xattrs] : Object.entries(member.xattrs ?? {});
   for (const [key, value] of xattrs) pax.push(paxRecord(`SCHILY.xattr.${key}`, bytes(value)));
   for (const [key, value] of Object.entries(member.pax ?? {})) pax.push(paxRecord(key, bytes(value)));
@@ -101,7 +113,16 @@ export function encodeMember(member: TarMember): Buffer[] {
   const fields = { ...member, mode: member.mode ?? defaultMode(member.type) };
   const uid = member.uid !== undefined && member.uid > 0o7777777 ? 0 : member.uid;
   const gid = member.gid !== undefined && member.gid > 0o7777777 ? 0 : member.gid;
-  out.push(headerBlock(name, TYPEFLAGS[member.type], { ...fields, uid: uid ?? 0, gid: gid ?? 0 }, size));
+  const time = mtime === undefined || mtime < 0 || mtime > OCTAL_12 ? 0 : mtime;
+  out.push(headerBlock(name, TYPEFLAGS[member.type], { ...fields, mtime: time, uid: uid ?? 0, gid: gid ?? 0 }, size > OCTAL_12 ? 0 : size));
+  return out;
+}
+
+/** Encodes one member, with a PAX header first when ustar cannot hold it. */
+export function encodeMember(member: TarMember): Buffer[] {
+  const data = member.data === undefined ? Buffer.alloc(0) : bytes(member.data);
+  const size = member.type === "file" ? data.length : 0;
+  const out = encodeHeader(member, size);
   if (size > 0) out.push(data, Buffer.alloc(paddingOf(size)));
   return out;
 }

@@ -20,6 +20,8 @@ Usage:
   strata referrers [options] IMAGE     list what is attached to an image (signatures, SBOMs)
   strata ls [options] IMAGE [PATH]     list the merged tree, without unpacking
   strata cat [options] IMAGE PATH      print one file of the image, without unpacking
+  strata export [options] IMAGE -o FILE|-
+                                       the merged tree as one tar (docker export)
   strata pull [options] IMAGE oci:DIR[:TAG]
                                        copy a registry image into an OCI layout
   strata help COMMAND                  help on one command
@@ -160,6 +162,25 @@ ${REGISTRY_OPTIONS}  -h, --help                    this help
 
 Example:
   strata cat oci:debian:bookworm /etc/os-release
+`;
+
+export const EXPORT_HELP = `Usage: strata export [options] IMAGE -o FILE|-
+
+Write IMAGE's merged tree as one uncompressed tar, what docker export gives,
+without writing a rootfs: directories, symlinks, devices and fifos first,
+then every file's bytes read from the layer that holds them (further names
+of a file as hardlinks). Owners are numeric, xattrs are SCHILY.xattr PAX
+records, names and times exact (PAX where ustar cannot hold them). The same
+image gives the same bytes. Memory follows the number of entries. Extract
+it as root with: tar --xattrs --xattrs-include='*' --numeric-owner -xpf FILE
+
+Options:
+  -o, --output FILE|-           where to write the tar (- for stdout)
+  --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
+${REGISTRY_OPTIONS}  -h, --help                    this help
+
+Example:
+  strata export oci:debian:bookworm -o - | gzip > rootfs.tar.gz
 `;
 
 export const BUNDLE_HELP = `Usage: strata bundle [options] IMAGE DIR [-- COMMAND ARGS...]

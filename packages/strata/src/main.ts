@@ -1,8 +1,11 @@
+import { createWriteStream, renameSync, rmSync } from "node:fs";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
-import { backends, cat, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { backends, cat, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { bundle } from "@strata-oci/bundle";
-import { BUNDLE_HELP, CAT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, PULL_HELP, REFERRERS_HELP, UNPACK_HELP } from "./help.js";
+import { BUNDLE_HELP, CAT_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, PULL_HELP, REFERRERS_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
 
@@ -443,12 +446,53 @@ async function runCat(args: string[]): Promise<number> {
   return 0;
 }
 
+async function runExport(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { platform: { type: "string" }, output: { type: "string", short: "o" }, ...REGISTRY_FLAGS });
+  if (values.help === true) {
+    process.stdout.write(EXPORT_HELP);
+    return 0;
+  }
+  const [image, extra] = positionals;
+  const output = values.output;
+  if (image === undefined || extra !== undefined) throw new UsageError("export takes one IMAGE");
+  if (typeof output !== "string") throw new UsageError("say where the tar goes: -o FILE, or -o - for stdout");
+  if (output === "-" && process.stdout.isTTY) throw new UsageError("not writing a tar to a terminal: redirect stdout, or give -o FILE");
+  const registry = registryOf(values);
+  const interrupt = interruptible();
+  // A file is written under a temporary name and renamed when complete: no half tar under FILE.
+  const temporary = output === "-" ? undefined : `${output}.strata-${process.pid}.tmp`;
+  const sink = temporary === undefined ? process.stdout : createWriteStream(temporary, { flags: "wx" });
+  try {
+    await pipeline(
+      Readable.from(
+        exportImage({
+          image,
+          signal: interrupt.signal,
+          ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+          ...(registry === undefined ? {} : { registry }),
+        }),
+        { objectMode: false },
+      ),
+      sink,
+      { end: temporary !== undefined },
+    );
+    if (temporary !== undefined) renameSync(temporary, output);
+  } catch (error) {
+    if (temporary !== undefined) rmSync(temporary, { force: true });
+    throw error;
+  } finally {
+    interrupt.release();
+  }
+  return 0;
+}
+
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
   unpack: { run: runUnpack, help: UNPACK_HELP },
   inspect: { run: runInspect, help: INSPECT_HELP },
   referrers: { run: runReferrers, help: REFERRERS_HELP },
   ls: { run: runLs, help: LS_HELP },
   cat: { run: runCat, help: CAT_HELP },
+  export: { run: runExport, help: EXPORT_HELP },
   bundle: { run: runBundle, help: BUNDLE_HELP },
   pull: { run: runPull, help: PULL_HELP },
 };

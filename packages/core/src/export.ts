@@ -1,0 +1,81 @@
+import { BLOCK, encodeHeader, paddingOf, readLayer, withErrorContext, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
+import type { MergedEntry } from "@strata-oci/overlay";
+import { mergedTree, type MergedTreeOptions } from "./merged.js";
+
+/** A file of the merged tree, waiting for its bytes: every path it has (hardlinks), the first written with the bytes. */
+interface PendingFile {
+  readonly entry: MergedEntry;
+  readonly paths: EntryPath[];
+}
+
+function header(path: EntryPath, entry: MergedEntry, type: TarHeaderFields["type"], linkname?: EntryPath): TarHeaderFields {
+  return {
+    // The root is "./"; directories end in "/", as GNU tar writes them.
+    name: path.length === 0 ? Buffer.from("./") : entry.kind === "dir" && type === "dir" ? Buffer.concat([path, Buffer.from("/")]) : path,
+    type,
+    mode: entry.mode,
+    uid: entry.uid,
+    gid: entry.gid,
+    mtime: entry.mtime,
+    ...(entry.xattrs.size === 0 ? {} : { xattrs: entry.xattrs }),
+    ...(linkname === undefined ? {} : { linkname }),
+    ...(entry.kind === "char" || entry.kind === "block" ? { devMajor: entry.devMajor ?? 0, devMinor: entry.devMinor ?? 0 } : {}),
+  };
+}
+
+/**
+ * The image's merged tree as one tar stream, what `docker export` gives,
+ * without writing a rootfs: first every directory, symlink, device and fifo
+ * (walked parents first, names in byte order), then the files, layer by
+ * layer in the order their bytes sit in the layers, each file's further
+ * names as hardlinks right after it, then the directories again (their
+ * times, which the files written into them moved). Memory follows the number of entries.
+ * Deterministic: the same image gives the same bytes. Every layer is read
+ * twice (headers, then the bytes of the files that survive) and verified
+ * both times.
+ */
+export async function* exportImage(options: MergedTreeOptions): AsyncGenerator<Buffer> {
+  const { image, tree } = await mergedTree(options);
+  const pending: Array<Map<number, PendingFile>> = image.layers.map(() => new Map());
+  const firstName = new Map<MergedEntry, EntryPath>();
+  for (const { path, entry } of tree.walk()) {
+    if (entry.kind === "file") {
+      const byOrdinal = pending[entry.layer] as Map<number, PendingFile>;
+      const known = byOrdinal.get(entry.ordinal);
+      if (known === undefined) byOrdinal.set(entry.ordinal, { entry, paths: [path] });
+      else known.paths.push(path);
+      continue;
+    }
+    const first = entry.kind === "dir" ? undefined : firstName.get(entry);
+    if (first !== undefined) {
+      yield* encodeHeader(header(path, entry, "hardlink", first), 0);
+      continue;
+    }
+    if (entry.kind !== "dir") firstName.set(entry, path);
+    yield* encodeHeader({ ...header(path, entry, entry.kind), ...(entry.kind === "symlink" && entry.target !== undefined ? { linkname: entry.target } : {}) }, 0);
+  }
+  for (const [index, layer] of image.layers.entries()) {
+    const files = pending[index] as Map<number, PendingFile>;
+    if (files.size === 0) continue;
+    let ordinal = 0;
+    try {
+      for await (const entry of readLayer(layer, { context: { image: image.reference }, ...(options.signal === undefined ? {} : { signal: options.signal }) })) {
+        const file = files.get(ordinal++);
+        if (file === undefined || entry.kind !== "file") continue;
+        const [first, ...others] = file.paths as [EntryPath, ...EntryPath[]];
+        yield* encodeHeader(header(first, file.entry, "file"), file.entry.size);
+        for await (const chunk of entry.body) yield chunk;
+        const padding = paddingOf(file.entry.size);
+        if (padding > 0) yield Buffer.alloc(padding);
+        for (const path of others) yield* encodeHeader(header(path, file.entry, "hardlink", first), 0);
+      }
+    } catch (error) {
+      throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? `#${index}` });
+    }
+  }
+  // Directories once more, now that their contents are in: an extractor
+  // (GNU tar among them) sets a directory's time when it meets its entry, and
+  // writing files into it afterwards moved that time.
+  for (const { path, entry } of tree.walk()) if (entry.kind === "dir") yield* encodeHeader(header(path, entry, "dir"), 0);
+  yield Buffer.alloc(2 * BLOCK);
+}
