@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { compress as zstdCompress } from "zstd-napi";
-import { cat, exportImage, list, unpack, type ListedEntry } from "@strata-oci/core";
+import { cat, exportImage, inspect, list, squash, unpack, type ListedEntry } from "@strata-oci/core";
 import { writeOciLayout } from "@strata-oci/image";
 import { writeTar, type TarMember } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk, type TreeSnapshot } from "@strata-oci/overlay";
@@ -234,6 +234,73 @@ describe("property: export(image) extracted by GNU tar equals unpack(image)", ()
         expect(diffSnapshots(snapshotDisk(dest), snapshotDisk(extracted), ignore)).toEqual([]);
       }),
       { numRuns: 60 },
+    );
+  });
+});
+
+async function treeOf(image: string): Promise<TreeSnapshot> {
+  const dest = join(work.path, `tree-${n++}`);
+  await unpack({ image, dest });
+  return snapshotDisk(dest);
+}
+
+// Issue #13, item 2: squash is export as a one-layer image.
+describe("squash: the image as one layer, unpacking to the same tree", () => {
+  it("strata and umoci unpack the squashed image to the tree of the original; digests are reproducible; other tags stay", async () => {
+    const umoci = spawnSync("sh", ["-c", "command -v umoci"]).status === 0;
+    for (const image of [`oci:${SAMPLE}:sample`, stackLayout(TRICKY)]) {
+      const layout = join(work.path, `squashed-${n++}`);
+      const first = await squash({ image, layout: `oci:${layout}:one` });
+      const again = await squash({ image, layout: `oci:${layout}:two`, compress: "none" });
+      expect(first.squashed).toBeGreaterThan(1);
+      const original = await treeOf(image);
+      expect(diffSnapshots(original, await treeOf(`oci:${layout}:one`)), image).toEqual([]);
+      expect(diffSnapshots(original, await treeOf(`oci:${layout}:two`)), image).toEqual([]);
+      const summary = await inspect({ image: `oci:${layout}:one` });
+      expect(summary.layers).toHaveLength(1);
+      expect(summary.config.history).toEqual([expect.objectContaining({ createdBy: `strata squash ${image}`, emptyLayer: false, layer: 0 })]);
+      expect((await inspect({ image: `oci:${layout}:two` })).layers[0]?.mediaType).toBe("application/vnd.oci.image.layer.v1.tar");
+      // The same image, squashed into another layout, gives the same manifest.
+      const elsewhere = await squash({ image, layout: join(work.path, `squashed-${n++}`) });
+      expect(elsewhere.manifest.digest).toBe(first.manifest.digest);
+      expect(elsewhere.tag).toBe("squashed");
+      if (umoci) {
+        const bundle = join(work.path, `umoci-squashed-${n++}`);
+        const run = spawnSync("umoci", ["unpack", ...(privileged ? [] : ["--rootless"]), "--image", `${layout}:one`, bundle], { encoding: "utf8" });
+        expect(run.status, run.stderr).toBe(0);
+        const ignore = new Set<"uid" | "gid" | "xattrs">(privileged ? [] : ["uid", "gid", "xattrs"]);
+        expect(diffSnapshots(original, snapshotDisk(join(bundle, "rootfs")), ignore), `umoci on ${image}`).toEqual([]);
+      }
+    }
+  });
+
+  it("SOURCE_DATE_EPOCH sets the config's times", async () => {
+    const layout = join(work.path, `epoch-${n++}`);
+    process.env.SOURCE_DATE_EPOCH = "1700000000";
+    try {
+      await squash({ image: `oci:${SAMPLE}:sample`, layout });
+    } finally {
+      delete process.env.SOURCE_DATE_EPOCH;
+    }
+    const summary = await inspect({ image: `oci:${layout}:squashed` });
+    expect(summary.config.created).toBe("2023-11-14T22:13:20.000Z");
+    expect(summary.config.history[0]?.created).toBe("2023-11-14T22:13:20.000Z");
+  });
+
+  it("property: on random layer stacks, squash(image) unpacks to unpack(image)", async () => {
+    await fc.assert(
+      fc.asyncProperty(anyStack, async (stack) => {
+        const image = stackLayout(stack.map((layer) => [...layer]));
+        const original = await treeOf(image).then(
+          (tree) => tree,
+          () => undefined,
+        );
+        fc.pre(original !== undefined);
+        const layout = join(work.path, `prop-squashed-${n++}`);
+        await squash({ image, layout });
+        expect(diffSnapshots(original as TreeSnapshot, await treeOf(`oci:${layout}:squashed`))).toEqual([]);
+      }),
+      { numRuns: 40 },
     );
   });
 });

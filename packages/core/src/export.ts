@@ -34,8 +34,9 @@ function header(path: EntryPath, entry: MergedEntry, type: TarHeaderFields["type
  * twice (headers, then the bytes of the files that survive) and verified
  * both times.
  */
-export async function* exportImage(options: MergedTreeOptions): AsyncGenerator<Buffer> {
-  const { image, tree } = await mergedTree(options);
+export async function* exportImage(options: MergedTreeOptions, built?: Awaited<ReturnType<typeof mergedTree>>): AsyncGenerator<Buffer> {
+  // `built`: the image's merged tree when the caller has it already.
+  const { image, tree } = built ?? (await mergedTree(options));
   const pending: Array<Map<number, PendingFile>> = image.layers.map(() => new Map());
   const firstName = new Map<MergedEntry, EntryPath>();
   for (const { path, entry } of tree.walk()) {

@@ -8,3 +8,4 @@ export type { Image, Platform, PullProgress, PullResult, RegistryOptions, SpecWa
 export { findReferrers as referrers, type ReferrersRequest, type ReferrersResult, type Referrer } from "@strata-oci/image";
 export { cat, list, mergedTree, type CatOptions, type ListedEntry, type ListOptions, type MergedTreeOptions } from "./merged.js";
 export { exportImage } from "./export.js";
+export { squash, type SquashOptions, type SquashResult } from "./squash.js";

@@ -22,6 +22,8 @@ Usage:
   strata cat [options] IMAGE PATH      print one file of the image, without unpacking
   strata export [options] IMAGE -o FILE|-
                                        the merged tree as one tar (docker export)
+  strata squash [options] IMAGE oci:DIR[:TAG]
+                                       the image as a one-layer image in a layout
   strata pull [options] IMAGE oci:DIR[:TAG]
                                        copy a registry image into an OCI layout
   strata help COMMAND                  help on one command
@@ -181,6 +183,26 @@ ${REGISTRY_OPTIONS}  -h, --help                    this help
 
 Example:
   strata export oci:debian:bookworm -o - | gzip > rootfs.tar.gz
+`;
+
+export const SQUASH_HELP = `Usage: strata squash [options] IMAGE oci:DIR[:TAG]
+
+Write IMAGE as a one-layer image into the OCI image layout DIR (made when
+missing) as TAG (default "squashed"): the layer is what strata export writes
+(unpacking it gives the same tree as unpacking IMAGE), the config is
+IMAGE's with rootfs.diff_ids and history replaced. Reproducible: the same
+image gives the same digests (the config's created time is kept, or taken
+from SOURCE_DATE_EPOCH when set). Blobs are written first, index.json last
+and atomically; other tags in DIR are kept.
+
+Options:
+  --compress gzip|none          the layer's compression (default gzip)
+  --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
+${REGISTRY_OPTIONS}  --json                        print machine-readable JSON
+  -h, --help                    this help
+
+Example:
+  strata squash docker://debian:bookworm oci:flat:bookworm
 `;
 
 export const BUNDLE_HELP = `Usage: strata bundle [options] IMAGE DIR [-- COMMAND ARGS...]

@@ -3,9 +3,9 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
-import { backends, cat, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { backends, cat, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { bundle } from "@strata-oci/bundle";
-import { BUNDLE_HELP, CAT_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, PULL_HELP, REFERRERS_HELP, UNPACK_HELP } from "./help.js";
+import { BUNDLE_HELP, CAT_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, PULL_HELP, REFERRERS_HELP, SQUASH_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
 
@@ -486,6 +486,38 @@ async function runExport(args: string[]): Promise<number> {
   return 0;
 }
 
+async function runSquash(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { platform: { type: "string" }, compress: { type: "string" }, json: { type: "boolean" }, ...REGISTRY_FLAGS });
+  if (values.help === true) {
+    process.stdout.write(SQUASH_HELP);
+    return 0;
+  }
+  const [image, layout, extra] = positionals;
+  if (image === undefined || layout === undefined || extra !== undefined) throw new UsageError("squash takes IMAGE and oci:DIR[:TAG]");
+  const compress = values.compress;
+  if (compress !== undefined && compress !== "gzip" && compress !== "none") throw new UsageError("--compress takes gzip or none");
+  const registry = registryOf(values);
+  const interrupt = interruptible();
+  try {
+    const result = await squash({
+      image,
+      layout,
+      signal: interrupt.signal,
+      ...(compress === undefined ? {} : { compress }),
+      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+      ...(registry === undefined ? {} : { registry }),
+    });
+    process.stdout.write(
+      values.json === true
+        ? `${JSON.stringify(result, null, 2)}\n`
+        : `squashed ${result.squashed} layers of ${image} into oci:${result.layout}:${result.tag} (${result.manifest.digest}): layer ${result.layer.digest}, ${(result.layer.size / 1e6).toFixed(1)} MB\n`,
+    );
+  } finally {
+    interrupt.release();
+  }
+  return 0;
+}
+
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
   unpack: { run: runUnpack, help: UNPACK_HELP },
   inspect: { run: runInspect, help: INSPECT_HELP },
@@ -493,6 +525,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   ls: { run: runLs, help: LS_HELP },
   cat: { run: runCat, help: CAT_HELP },
   export: { run: runExport, help: EXPORT_HELP },
+  squash: { run: runSquash, help: SQUASH_HELP },
   bundle: { run: runBundle, help: BUNDLE_HELP },
   pull: { run: runPull, help: PULL_HELP },
 };
