@@ -13,7 +13,7 @@ import { writeOciLayout } from "@strata-oci/image";
 import { writeTar, type TarMember } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk, type TreeSnapshot } from "@strata-oci/overlay";
 import fc from "fast-check";
-import { anyStack } from "./support/arbitraries.js";
+import { anyStack, writeStackImage } from "@strata-oci/testing";
 import { tempDir } from "./support/layers.js";
 
 const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample", "oci");
@@ -71,13 +71,11 @@ async function expectSameAsUnpack(image: string): Promise<number> {
   return files;
 }
 
-/** A layout from member lists, one layer each. */
+/** A layout from member lists, one layer each (zstd: compressed here; gzip: the testing package's builder). */
 function stackLayout(layers: readonly TarMember[][], compression: "gzip" | "zstd" = "gzip"): string {
   const dir = join(work.path, `stack-${n++}`);
-  writeOciLayout(dir, {
-    layers: layers.map((members) => (compression === "zstd" ? { tar: writeTar(members), compression: "zstd" as const, compress: (tar: Buffer) => zstdCompress(tar) } : { tar: writeTar(members) })),
-    tag: "t",
-  });
+  if (compression === "gzip") return writeStackImage(dir, layers, "t");
+  writeOciLayout(dir, { layers: layers.map((members) => ({ tar: writeTar(members), compression: "zstd" as const, compress: (tar: Buffer) => zstdCompress(tar) })), tag: "t" });
   return `oci:${dir}:t`;
 }
 

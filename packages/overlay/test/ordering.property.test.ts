@@ -1,15 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { TarMember } from "@strata-oci/layer";
-import { diffSnapshots } from "@strata-oci/overlay";
-import { anyStack, markers, wellFormedLayer } from "../../../test/support/arbitraries.js";
-import { diskOutcome, mergedOutcome, modelOutcome, type Outcome } from "../../../test/support/layers.js";
-
-function same(a: Outcome, b: Outcome): string[] {
-  if (a.ok && b.ok) return diffSnapshots(a.snapshot, b.snapshot);
-  if (!a.ok && !b.ok) return a.code === b.code ? [] : [`${a.code} vs ${b.code}`];
-  return [`one failed: ${JSON.stringify(a.ok ? "ok" : a.code)} vs ${JSON.stringify(b.ok ? "ok" : b.code)}`];
-}
+import { anyStack, diskOutcome, markers, mergedOutcome, modelOutcome, sameOutcome as same, wellFormedLayer } from "@strata-oci/testing";
 
 // Several hundred cases per CI run in all; seeds are printed by fast-check on failure.
 describe("property: the disk target equals the reference model", () => {
