@@ -9,3 +9,4 @@ export { findReferrers as referrers, type ReferrersRequest, type ReferrersResult
 export { cat, list, mergedTree, type CatOptions, type ListedEntry, type ListOptions, type MergedTreeOptions } from "./merged.js";
 export { exportImage } from "./export.js";
 export { squash, type SquashOptions, type SquashResult } from "./squash.js";
+export { diffTrees, type DiffOptions } from "./diff.js";

@@ -25,3 +25,25 @@ export function encodeRootlessOwner(uid: number, gid: number): Buffer | undefine
   if (gid !== 0) bytes.push(0x10, ...varint(gid));
   return Buffer.from(bytes);
 }
+
+/** The owner recorded in a `user.rootlesscontainers` value; undefined where it is not one strata or umoci writes. */
+export function decodeRootlessOwner(value: Buffer): { uid: number; gid: number } | undefined {
+  const owner = { uid: 0, gid: 0 };
+  let at = 0;
+  while (at < value.length) {
+    const key = value[at++] as number;
+    let number = 0;
+    let scale = 1;
+    for (;;) {
+      if (at >= value.length || scale > 2 ** 35) return undefined;
+      const byte = value[at++] as number;
+      number += (byte & 0x7f) * scale;
+      scale *= 0x80;
+      if ((byte & 0x80) === 0) break;
+    }
+    if (key === 0x08) owner.uid = number;
+    else if (key === 0x10) owner.gid = number;
+    else if ((key & 7) !== 0) return undefined;
+  }
+  return owner;
+}

@@ -24,6 +24,8 @@ Usage:
                                        the merged tree as one tar (docker export)
   strata squash [options] IMAGE oci:DIR[:TAG]
                                        the image as a one-layer image in a layout
+  strata diff [options] LOWER UPPER -o FILE|-
+                                       the layer that turns LOWER into UPPER
   strata pull [options] IMAGE oci:DIR[:TAG]
                                        copy a registry image into an OCI layout
   strata help COMMAND                  help on one command
@@ -203,6 +205,29 @@ ${REGISTRY_OPTIONS}  --json                        print machine-readable JSON
 
 Example:
   strata squash docker://debian:bookworm oci:flat:bookworm
+`;
+
+export const DIFF_HELP = `Usage: strata diff [options] LOWER UPPER -o FILE|-
+
+Write the OCI layer (an uncompressed tar) that turns the directory LOWER
+into the directory UPPER when applied on top of it: added and changed
+entries, a .wh.NAME whiteout for each removal, a type change as the new
+entry, hardlink groups kept, xattrs, devices and owners. A change is seen in
+the metadata (type, mode, owner, size, mtime, xattrs, link target, device)
+or, where all of that is the same, in the bytes. Entries in byte order: the
+same two trees give the same tar. LOWER may be an image (unpacked to a
+temporary directory first).
+
+Options:
+  -o, --output FILE|-   where to write the tar (- for stdout)
+  --rootless            owners from the user.rootlesscontainers xattr, as a
+                        rootless unpack (or umoci) records them. Default when
+                        not running as root
+  --root                owners from the files themselves (default as root)
+  -h, --help            this help
+
+Example:
+  strata diff rootfs.orig rootfs -o layer.tar
 `;
 
 export const BUNDLE_HELP = `Usage: strata bundle [options] IMAGE DIR [-- COMMAND ARGS...]

@@ -1,11 +1,13 @@
-import { createWriteStream, renameSync, rmSync } from "node:fs";
+import { createWriteStream, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
-import { backends, cat, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { backends, cat, diffTrees, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { bundle } from "@strata-oci/bundle";
-import { BUNDLE_HELP, CAT_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, PULL_HELP, REFERRERS_HELP, SQUASH_HELP, UNPACK_HELP } from "./help.js";
+import { BUNDLE_HELP, CAT_HELP, DIFF_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, PULL_HELP, REFERRERS_HELP, SQUASH_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
 
@@ -456,30 +458,18 @@ async function runExport(args: string[]): Promise<number> {
   const output = values.output;
   if (image === undefined || extra !== undefined) throw new UsageError("export takes one IMAGE");
   if (typeof output !== "string") throw new UsageError("say where the tar goes: -o FILE, or -o - for stdout");
-  if (output === "-" && process.stdout.isTTY) throw new UsageError("not writing a tar to a terminal: redirect stdout, or give -o FILE");
   const registry = registryOf(values);
   const interrupt = interruptible();
-  // A file is written under a temporary name and renamed when complete: no half tar under FILE.
-  const temporary = output === "-" ? undefined : `${output}.strata-${process.pid}.tmp`;
-  const sink = temporary === undefined ? process.stdout : createWriteStream(temporary, { flags: "wx" });
   try {
-    await pipeline(
-      Readable.from(
-        exportImage({
-          image,
-          signal: interrupt.signal,
-          ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-          ...(registry === undefined ? {} : { registry }),
-        }),
-        { objectMode: false },
-      ),
-      sink,
-      { end: temporary !== undefined },
+    await writeTarOutput(
+      output,
+      exportImage({
+        image,
+        signal: interrupt.signal,
+        ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+        ...(registry === undefined ? {} : { registry }),
+      }),
     );
-    if (temporary !== undefined) renameSync(temporary, output);
-  } catch (error) {
-    if (temporary !== undefined) rmSync(temporary, { force: true });
-    throw error;
   } finally {
     interrupt.release();
   }
@@ -518,6 +508,48 @@ async function runSquash(args: string[]): Promise<number> {
   return 0;
 }
 
+/** Writes a tar stream to FILE (under a temporary name, renamed when complete) or, for "-", to stdout. */
+async function writeTarOutput(output: string, chunks: AsyncIterable<Buffer>): Promise<void> {
+  if (output === "-" && process.stdout.isTTY) throw new UsageError("not writing a tar to a terminal: redirect stdout, or give -o FILE");
+  const temporary = output === "-" ? undefined : `${output}.strata-${process.pid}.tmp`;
+  const sink = temporary === undefined ? process.stdout : createWriteStream(temporary, { flags: "wx" });
+  try {
+    await pipeline(Readable.from(chunks, { objectMode: false }), sink, { end: temporary !== undefined });
+    if (temporary !== undefined) renameSync(temporary, output);
+  } catch (error) {
+    if (temporary !== undefined) rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+async function runDiff(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { output: { type: "string", short: "o" }, rootless: { type: "boolean" }, root: { type: "boolean" } });
+  if (values.help === true) {
+    process.stdout.write(DIFF_HELP);
+    return 0;
+  }
+  const [lower, upper, extra] = positionals;
+  if (lower === undefined || upper === undefined || extra !== undefined) throw new UsageError("diff takes LOWER and UPPER");
+  if (typeof values.output !== "string") throw new UsageError("say where the layer goes: -o FILE, or -o - for stdout");
+  if (values.rootless === true && values.root === true) throw new UsageError("--rootless and --root exclude each other");
+  const rootless = values.rootless === true ? true : values.root === true ? false : undefined;
+  for (const dir of [upper]) if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${dir} is not a directory`);
+  // LOWER may be an image: unpacked into a private directory first, removed after.
+  let lowerDir = lower;
+  let scratch: string | undefined;
+  if (!statSync(lower, { throwIfNoEntry: false })?.isDirectory()) {
+    scratch = mkdtempSync(join(tmpdir(), "strata-diff-"));
+    lowerDir = join(scratch, "rootfs");
+    await unpack({ image: lower, dest: lowerDir, ...(rootless === undefined ? {} : { rootless }) });
+  }
+  try {
+    await writeTarOutput(values.output, diffTrees({ lower: lowerDir, upper, ...(rootless === undefined ? {} : { rootless }) }));
+  } finally {
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+  }
+  return 0;
+}
+
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
   unpack: { run: runUnpack, help: UNPACK_HELP },
   inspect: { run: runInspect, help: INSPECT_HELP },
@@ -526,6 +558,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   cat: { run: runCat, help: CAT_HELP },
   export: { run: runExport, help: EXPORT_HELP },
   squash: { run: runSquash, help: SQUASH_HELP },
+  diff: { run: runDiff, help: DIFF_HELP },
   bundle: { run: runBundle, help: BUNDLE_HELP },
   pull: { run: runPull, help: PULL_HELP },
 };

@@ -125,20 +125,37 @@ export async function diskOutcome(
   options: { chunkSize?: number; compression?: "none" | "gzip" } = {},
 ): Promise<Outcome> {
   const dir = tempDir();
-  const blobs = tempDir("strata-blobs-");
   try {
     return await outcome(async () => {
-      const target = new DiskTarget(dir.path, { policy });
-      for (const [index, members] of layers.entries()) {
-        const inMemory = memoryLayer(tarOf(members), options);
-        const layer = options.chunkSize === undefined ? await fileLayer(inMemory, join(blobs.path, `layer-${index}`)) : inMemory;
-        await target.applyLayer(readLayer(layer, { transientChunks: true }));
-      }
-      target.finish();
+      await applyToDirectory(dir.path, layers, policy, options);
       return snapshotDisk(dir.path);
     });
   } finally {
     dir.remove();
+  }
+}
+
+/**
+ * Applies layers to the directory `dir` (existing, empty) as unpack does,
+ * and leaves the tree there: for tests that work on the trees themselves
+ * (diff, repack). Throws the StrataError that a refused stack ends in.
+ */
+export async function applyToDirectory(
+  dir: string,
+  layers: readonly LayerInput[],
+  policy: OwnershipPolicy = PRIVILEGED,
+  options: { chunkSize?: number; compression?: "none" | "gzip" } = {},
+): Promise<void> {
+  const blobs = tempDir("strata-blobs-");
+  try {
+    const target = new DiskTarget(dir, { policy });
+    for (const [index, members] of layers.entries()) {
+      const inMemory = memoryLayer(tarOf(members), options);
+      const layer = options.chunkSize === undefined ? await fileLayer(inMemory, join(blobs.path, `layer-${index}`)) : inMemory;
+      await target.applyLayer(readLayer(layer, { transientChunks: true }));
+    }
+    target.finish();
+  } finally {
     blobs.remove();
   }
 }

@@ -1,0 +1,107 @@
+// Issue #13, items 3 and 5: the changeset between two trees. For random
+// trees A and B (unpacked random stacks), applying diff(A, B) on top of A's
+// layers gives B, entry by entry.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { diffTrees, unpack } from "@strata-oci/core";
+import { readLayer } from "@strata-oci/layer";
+import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
+import { anyStack, applyToDirectory, memoryLayer, ownershipFor, tempDir, writeStackImage, type TarMember } from "@strata-oci/testing";
+
+const work = tempDir("strata-diff-");
+afterAll(() => work.remove());
+let n = 0;
+const rootless = process.geteuid?.() !== 0;
+
+async function tarOf(lower: string, upper: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of diffTrees({ lower, upper })) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
+const policy = ownershipFor(rootless);
+
+/** The stack applied to a new directory as unpack applies it, or undefined where the changeset rules refuse it. */
+async function unpacked(layers: ReadonlyArray<readonly TarMember[] | Buffer>): Promise<string | undefined> {
+  const dest = join(work.path, `tree-${n++}`);
+  mkdirSync(dest);
+  // Streamed from memory (no blob files, no worker): most random stacks are refused, and fast-check draws many.
+  return applyToDirectory(dest, layers, policy, { chunkSize: 65536 }).then(
+    () => dest,
+    () => undefined,
+  );
+}
+
+describe("diff: the changeset from LOWER to UPPER", () => {
+  it("property: for random trees A and B, A's layers + diff(A, B) apply to B", async () => {
+    await fc.assert(
+      fc.asyncProperty(anyStack, anyStack, async (a, b) => {
+        const lower = await unpacked(a);
+        const upper = await unpacked(b);
+        fc.pre(lower !== undefined && upper !== undefined);
+        const layer = await tarOf(lower as string, upper as string);
+        const result = await unpacked([...a, layer]);
+        expect(result).toBeDefined();
+        expect(diffSnapshots(snapshotDisk(upper as string), snapshotDisk(result as string))).toEqual([]);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("through the whole path: an image of A's layers + diff(A, B), unpacked by strata, is B", async () => {
+    const a: TarMember[][] = [[{ name: "d/", type: "dir" }, { name: "d/x", type: "file", data: "x" }, { name: "l", type: "symlink", linkname: "d/x" }]];
+    const b: TarMember[][] = [[{ name: "d/", type: "dir", mode: 0o700 }, { name: "d/y", type: "file", data: "y" }, { name: "h", type: "file", data: "h" }, { name: "h2", type: "hardlink", linkname: "h" }]];
+    const lower = (await unpacked(a)) as string;
+    const upper = (await unpacked(b)) as string;
+    const image = writeStackImage(join(work.path, `image-${n++}`), [...a, await tarOf(lower, upper)]);
+    const dest = join(work.path, `unpacked-${n++}`);
+    await unpack({ image, dest, rootless });
+    expect(diffSnapshots(snapshotDisk(upper), snapshotDisk(dest))).toEqual([]);
+  });
+
+  it("writes only what changed: nothing for equal trees; whiteouts for removals; a type change as the new entry; content changes that metadata hides", async () => {
+    const base: TarMember[] = [
+      { name: "etc/", type: "dir", mode: 0o755, mtime: 1_600_000_000 },
+      { name: "etc/keep", type: "file", data: "same", mtime: 1_600_000_000 },
+      { name: "etc/gone", type: "file", data: "x", mtime: 1_600_000_000 },
+      { name: "etc/sneaky", type: "file", data: "aaaa", mtime: 1_600_000_000 },
+      { name: "etc/becomes-dir", type: "file", data: "f", mtime: 1_600_000_000 },
+      { name: "etc/touched", type: "file", data: "t", mtime: 1_600_000_000 },
+    ];
+    const lower = (await unpacked([base])) as string;
+    const same = (await unpacked([base])) as string;
+    const entries = async (tar: Buffer): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const entry of readLayer(memoryLayer(tar, { compression: "none" }))) out.push(`${entry.kind} ${entry.path.toString()}`);
+      return out;
+    };
+    expect(await entries(await tarOf(lower, same))).toEqual([]);
+    const changed = (await unpacked([
+      base
+        .filter((m) => m.name !== "etc/gone" && m.name !== "etc/becomes-dir")
+        .map((m) => (m.name === "etc/sneaky" ? { ...m, data: "bbbb" } : m.name === "etc/touched" ? { ...m, mtime: 1_700_000_000 } : m)),
+      [{ name: "etc/becomes-dir/", type: "dir", mode: 0o755, mtime: 1_600_000_000 }, { name: "etc/becomes-dir/f", type: "file", data: "new", mtime: 1_600_000_000 }],
+    ])) as string;
+    // etc/ itself is unchanged (its time was set back by the unpack); sneaky kept size and time but not its bytes.
+    // touched: only its time changed.
+    expect(await entries(await tarOf(lower, changed))).toEqual(["dir etc/becomes-dir", "file etc/becomes-dir/f", "whiteout etc/gone", "file etc/sneaky", "file etc/touched"]);
+  });
+
+  it("the CLI: strata diff LOWER UPPER -o FILE writes a tar that GNU tar lists", () => {
+    const lower = join(work.path, "cli-lower");
+    const upper = join(work.path, "cli-upper");
+    mkdirSync(lower);
+    mkdirSync(upper);
+    writeFileSync(join(lower, "old"), "old");
+    writeFileSync(join(upper, "new"), "new");
+    const out = join(work.path, "cli.tar");
+    const run = spawnSync(process.execPath, [join(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js"), "diff", lower, upper, "-o", out], { encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    const listing = spawnSync("tar", ["-tf", out], { encoding: "utf8" }).stdout.trim().split("\n");
+    expect(listing).toEqual(expect.arrayContaining(["new", ".wh.old"]));
+  });
+});
+
