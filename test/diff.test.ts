@@ -2,11 +2,11 @@
 // trees A and B (unpacked random stacks), applying diff(A, B) on top of A's
 // layers gives B, entry by entry.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, linkSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { diffTrees, unpack } from "@strata-oci/core";
+import { diffTrees, inspect, repack, unpack } from "@strata-oci/core";
 import { readLayer } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
 import { anyStack, applyToDirectory, memoryLayer, ownershipFor, tempDir, writeStackImage, type TarMember } from "@strata-oci/testing";
@@ -105,3 +105,73 @@ describe("diff: the changeset from LOWER to UPPER", () => {
   });
 });
 
+
+const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample", "oci");
+const has = (command: string): boolean => spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
+
+/** The change a build step makes: added, removed, re-moded, linked, a directory turned into a file. */
+function change(rootfs: string): void {
+  writeFileSync(join(rootfs, "etc", "new.conf"), "added\n");
+  rmSync(join(rootfs, "etc", "motd"));
+  chmodSync(join(rootfs, "opt", "tool"), 0o700);
+  linkSync(join(rootfs, "etc", "new.conf"), join(rootfs, "etc", "new.link"));
+  rmSync(join(rootfs, "var", "cache"), { recursive: true });
+  writeFileSync(join(rootfs, "var", "cache"), "now a file\n");
+  symlinkSync("../etc/new.conf", join(rootfs, "opt", "conf"));
+}
+
+// Issue #13, item 4.
+describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
+  it("strata and umoci unpack the repacked image to the changed rootfs; an unchanged rootfs adds no layer; SOURCE_DATE_EPOCH makes digests reproducible", async () => {
+    const rootfs = join(work.path, "repack-rootfs");
+    await unpack({ image: `oci:${SAMPLE}:sample`, dest: rootfs, rootless });
+    change(rootfs);
+    const layout = join(work.path, "repacked");
+    const first = await repack({ image: `oci:${SAMPLE}:sample`, rootfs, layout: `oci:${layout}:2`, rootless });
+    expect(first.layer).toBeDefined();
+    const summary = await inspect({ image: `oci:${layout}:2` });
+    expect(summary.layers).toHaveLength(4);
+    expect(summary.config.history.at(-1)).toMatchObject({ createdBy: `strata repack ${rootfs}`, layer: 3 });
+    // With SOURCE_DATE_EPOCH, the same change repacked twice (minutes apart in real builds) gives the same image.
+    process.env.SOURCE_DATE_EPOCH = "1700000000";
+    try {
+      const a = await repack({ image: `oci:${SAMPLE}:sample`, rootfs, layout: join(work.path, "epoch-a"), rootless });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const b = await repack({ image: `oci:${SAMPLE}:sample`, rootfs, layout: join(work.path, "epoch-b"), rootless });
+      expect(b.manifest.digest).toBe(a.manifest.digest);
+      expect((await inspect({ image: `oci:${join(work.path, "epoch-a")}:repacked` })).config.created).toBe("2023-11-14T22:13:20.000Z");
+    } finally {
+      delete process.env.SOURCE_DATE_EPOCH;
+    }
+    const dest = join(work.path, "repacked-unpacked");
+    await unpack({ image: `oci:${layout}:2`, dest, rootless });
+    expect(diffSnapshots(snapshotDisk(rootfs), snapshotDisk(dest))).toEqual([]);
+    if (has("umoci")) {
+      const bundle = join(work.path, "repacked-umoci");
+      const run = spawnSync("umoci", ["unpack", ...(rootless ? ["--rootless"] : []), "--image", `${layout}:2`, bundle], { encoding: "utf8" });
+      expect(run.status, run.stderr).toBe(0);
+      expect(diffSnapshots(snapshotDisk(dest), snapshotDisk(join(bundle, "rootfs")))).toEqual([]);
+    }
+    const unchanged = await repack({ image: `oci:${layout}:2`, rootfs: dest, layout: `oci:${layout}:3`, rootless });
+    expect(unchanged.layer).toBeUndefined();
+    const after = await inspect({ image: `oci:${layout}:3` });
+    expect(after.layers).toHaveLength(4);
+    expect(after.config.history.at(-1)).toMatchObject({ emptyLayer: true });
+  });
+
+  it.runIf(has("umoci"))("strata unpacks umoci's repack of the same change to the tree umoci unpacks", async () => {
+    const layout = join(work.path, "umoci-layout");
+    cpSync(SAMPLE, layout, { recursive: true });
+    const bundle = join(work.path, "umoci-bundle");
+    const flags = rootless ? ["--rootless"] : [];
+    expect(spawnSync("umoci", ["unpack", ...flags, "--image", `${layout}:sample`, bundle]).status).toBe(0);
+    change(join(bundle, "rootfs"));
+    const repacked = spawnSync("umoci", ["repack", ...flags, "--image", `${layout}:changed`, bundle], { encoding: "utf8" });
+    expect(repacked.status, repacked.stderr).toBe(0);
+    const byUmoci = join(work.path, "umoci-reunpacked");
+    expect(spawnSync("umoci", ["unpack", ...flags, "--image", `${layout}:changed`, byUmoci]).status).toBe(0);
+    const byStrata = join(work.path, "strata-of-umoci");
+    await unpack({ image: `oci:${layout}:changed`, dest: byStrata, rootless });
+    expect(diffSnapshots(snapshotDisk(join(byUmoci, "rootfs")), snapshotDisk(byStrata))).toEqual([]);
+  });
+});

@@ -10,3 +10,4 @@ export { cat, list, mergedTree, type CatOptions, type ListedEntry, type ListOpti
 export { exportImage } from "./export.js";
 export { squash, type SquashOptions, type SquashResult } from "./squash.js";
 export { diffTrees, type DiffOptions } from "./diff.js";
+export { repack, type RepackOptions, type RepackResult } from "./repack.js";

@@ -26,6 +26,8 @@ Usage:
                                        the image as a one-layer image in a layout
   strata diff [options] LOWER UPPER -o FILE|-
                                        the layer that turns LOWER into UPPER
+  strata repack [options] IMAGE ROOTFS oci:DIR[:TAG]
+                                       IMAGE plus the changes made in ROOTFS
   strata pull [options] IMAGE oci:DIR[:TAG]
                                        copy a registry image into an OCI layout
   strata help COMMAND                  help on one command
@@ -228,6 +230,31 @@ Options:
 
 Example:
   strata diff rootfs.orig rootfs -o layer.tar
+`;
+
+export const REPACK_HELP = `Usage: strata repack [options] IMAGE ROOTFS oci:DIR[:TAG]
+
+Append to IMAGE (oci:DIR[:TAG] or docker://...) one layer: the changeset
+from IMAGE's tree (unpacked into a private directory) to ROOTFS, as strata
+diff writes it, with its diff_id and a history step in the config. The new
+image goes into the OCI layout DIR as TAG (default "repacked"), the base
+layers copied there where missing; blobs first, index.json last, other tags
+kept. An unchanged ROOTFS adds no layer, only an empty history step. With
+SOURCE_DATE_EPOCH set, times after it are clamped to it and the config's
+times are it: the same change gives the same digests.
+
+Options:
+  --compress gzip|none          the new layer's compression (default gzip)
+  --rootless                    owners from user.rootlesscontainers (default
+                                when not root); --root: from the files
+  --created-by TEXT             the history step's created_by
+  --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
+${REGISTRY_OPTIONS}  --json                        print machine-readable JSON
+  -h, --help                    this help
+
+Example:
+  strata unpack oci:app:1 rootfs && echo 'x' > rootfs/etc/x &&
+    strata repack oci:app:1 rootfs oci:app:2
 `;
 
 export const BUNDLE_HELP = `Usage: strata bundle [options] IMAGE DIR [-- COMMAND ARGS...]

@@ -5,9 +5,9 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
-import { backends, cat, diffTrees, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { backends, cat, diffTrees, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, repack, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { bundle } from "@strata-oci/bundle";
-import { BUNDLE_HELP, CAT_HELP, DIFF_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, PULL_HELP, REFERRERS_HELP, SQUASH_HELP, UNPACK_HELP } from "./help.js";
+import { BUNDLE_HELP, CAT_HELP, DIFF_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, PULL_HELP, REFERRERS_HELP, REPACK_HELP, SQUASH_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
 
@@ -550,6 +550,52 @@ async function runDiff(args: string[]): Promise<number> {
   return 0;
 }
 
+async function runRepack(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    platform: { type: "string" },
+    compress: { type: "string" },
+    rootless: { type: "boolean" },
+    root: { type: "boolean" },
+    "created-by": { type: "string" },
+    json: { type: "boolean" },
+    ...REGISTRY_FLAGS,
+  });
+  if (values.help === true) {
+    process.stdout.write(REPACK_HELP);
+    return 0;
+  }
+  const [image, rootfs, layout, extra] = positionals;
+  if (image === undefined || rootfs === undefined || layout === undefined || extra !== undefined) throw new UsageError("repack takes IMAGE, ROOTFS and oci:DIR[:TAG]");
+  const compress = values.compress;
+  if (compress !== undefined && compress !== "gzip" && compress !== "none") throw new UsageError("--compress takes gzip or none");
+  if (values.rootless === true && values.root === true) throw new UsageError("--rootless and --root exclude each other");
+  if (!statSync(rootfs, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${rootfs} is not a directory`);
+  const registry = registryOf(values);
+  const createdBy = values["created-by"];
+  const interrupt = interruptible();
+  try {
+    const result = await repack({
+      image,
+      rootfs,
+      layout,
+      signal: interrupt.signal,
+      ...(compress === undefined ? {} : { compress }),
+      ...(values.rootless === true ? { rootless: true } : values.root === true ? { rootless: false } : {}),
+      ...(typeof createdBy === "string" ? { createdBy } : {}),
+      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+      ...(registry === undefined ? {} : { registry }),
+    });
+    process.stdout.write(
+      values.json === true
+        ? `${JSON.stringify(result, null, 2)}\n`
+        : `repacked ${rootfs} onto ${image} as oci:${result.layout}:${result.tag} (${result.manifest.digest}): ${result.layer === undefined ? "no change, no layer" : `layer ${result.layer.digest}, ${(result.layer.size / 1e6).toFixed(1)} MB`}\n`,
+    );
+  } finally {
+    interrupt.release();
+  }
+  return 0;
+}
+
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
   unpack: { run: runUnpack, help: UNPACK_HELP },
   inspect: { run: runInspect, help: INSPECT_HELP },
@@ -559,6 +605,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   export: { run: runExport, help: EXPORT_HELP },
   squash: { run: runSquash, help: SQUASH_HELP },
   diff: { run: runDiff, help: DIFF_HELP },
+  repack: { run: runRepack, help: REPACK_HELP },
   bundle: { run: runBundle, help: BUNDLE_HELP },
   pull: { run: runPull, help: PULL_HELP },
 };
