@@ -60,12 +60,13 @@ export async function* exportImage(options: MergedTreeOptions, built?: Awaited<R
     if (files.size === 0) continue;
     let ordinal = 0;
     try {
-      for await (const entry of readLayer(layer, { context: { image: image.reference }, ...(options.signal === undefined ? {} : { signal: options.signal }) })) {
+      // Transient chunks: only the bytes of files that survive are copied out, as they are handed on.
+      for await (const entry of readLayer(layer, { transientChunks: true, context: { image: image.reference }, ...(options.signal === undefined ? {} : { signal: options.signal }) })) {
         const file = files.get(ordinal++);
         if (file === undefined || entry.kind !== "file") continue;
         const [first, ...others] = file.paths as [EntryPath, ...EntryPath[]];
         yield* encodeHeader(header(first, file.entry, "file"), file.entry.size);
-        for await (const chunk of entry.body) yield chunk;
+        for await (const chunk of entry.body) yield Buffer.from(chunk);
         const padding = paddingOf(file.entry.size);
         if (padding > 0) yield Buffer.alloc(padding);
         for (const path of others) yield* encodeHeader(header(path, file.entry, "hardlink", first), 0);

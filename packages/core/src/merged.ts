@@ -31,6 +31,8 @@ export async function mergedTree(options: MergedTreeOptions): Promise<{ image: I
     try {
       await tree.applyLayer(
         readLayer(layer, {
+          // Bodies are skipped, never kept: the ring's bytes need no copies.
+          transientChunks: true,
           context: { image: image.reference },
           ...(options.limits === undefined ? {} : { limits: options.limits }),
           ...(options.signal === undefined ? {} : { signal: options.signal }),
@@ -129,9 +131,10 @@ export async function* cat(options: CatOptions): AsyncGenerator<Buffer> {
   const layer = image.layers[found.entry.layer];
   if (layer === undefined) throw new Error(`unreachable: layer ${found.entry.layer}`);
   let ordinal = 0;
-  for await (const entry of readLayer(layer, { context: { image: image.reference }, ...(options.signal === undefined ? {} : { signal: options.signal }) })) {
+  // Transient chunks: only the file's bytes are copied out, as they are handed on.
+  for await (const entry of readLayer(layer, { transientChunks: true, context: { image: image.reference }, ...(options.signal === undefined ? {} : { signal: options.signal }) })) {
     if (ordinal++ !== found.entry.ordinal) continue;
     if (entry.kind !== "file") throw new ImageError("STRATA_IMAGE_UNREADABLE", `layer ${layer.digest ?? found.entry.layer} changed while it was read`, { context: { image: image.reference } });
-    for await (const chunk of entry.body) yield chunk;
+    for await (const chunk of entry.body) yield Buffer.from(chunk);
   }
 }

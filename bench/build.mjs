@@ -1,0 +1,108 @@
+// The build tools' loop (issue #13): export and repack, interleaved with the
+// order rotated every round, each from nothing.
+//   node bench/build.mjs [--rounds N] [--image oci:DIR:TAG] [--dest DIR]
+// (after `pnpm run build`, as root; needs GNU tar, gzip, igzip (isal), umoci
+// and GNU time, installed with apt when missing), or on a fresh ext4:
+//   bash bench/fresh-ext4.sh build.mjs --rounds 3 --image oci:bench/data/debian:minbase
+// Export: `strata export` of the image against `tar -c` of the unpacked tree,
+// plain and piped through gzip -6 and igzip. Repack: the same change (files
+// rewritten, added and removed) to a rootfs, `strata repack` (which unpacks
+// the image itself to diff against) against `umoci repack` (which compares
+// with the mtree its unpack kept; that unpack is not timed).
+import { execFileSync, spawnSync } from "node:child_process";
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({ options: { rounds: { type: "string" }, image: { type: "string" }, dest: { type: "string" } } });
+const rounds = Number(values.rounds ?? 3);
+const root = resolve(import.meta.dirname, "..");
+const bin = join(root, "packages", "strata", "bin", "strata.js");
+const missing = [["igzip", "isal"], ["umoci", "umoci"], ["gzip", "gzip"]].filter(([command]) => spawnSync("sh", ["-c", `command -v ${command}`]).status !== 0);
+if (missing.length > 0) execFileSync("apt-get", ["install", "-y", "-qq", ...missing.map(([, pkg]) => pkg)], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+const image = values.image ?? `oci:${join(root, "bench", "data", "debian")}:minbase`;
+const [, layoutPath, tag] = /^oci:(.*):([^:]+)$/.exec(image) ?? [];
+if (layoutPath === undefined || !existsSync(join(layoutPath, "index.json"))) throw new Error(`no OCI layout for ${image} (bench/debian.sh makes bench/data/debian)`);
+const work = mkdtempSync(join(resolve(values.dest ?? join(root, "bench", "out")), "build-bench-"));
+
+function timed(command) {
+  const started = process.hrtime.bigint();
+  const run = spawnSync("/usr/bin/time", ["-f", "%M", "sh", "-c", command], { encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`${command}: ${run.stderr}`);
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rssMb: Number(run.stderr.trim().split("\n").at(-1)) / 1024 };
+}
+const q = (s) => `'${s.replaceAll("'", "'\\''")}'`;
+
+/** The change a build step makes: every 20th regular file rewritten, 300 files added, every 50th removed. */
+function change(rootfs) {
+  let seen = 0;
+  const walk = (dir) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      const stats = statSync(path, { throwIfNoEntry: false });
+      if (stats === undefined) continue;
+      if (stats.isDirectory() && !stats.isSymbolicLink()) walk(path);
+      else if (stats.isFile() && stats.nlink === 1) {
+        seen++;
+        if (seen % 50 === 0) rmSync(path);
+        else if (seen % 20 === 0) appendFileSync(path, "changed by the build\n");
+      }
+    }
+  };
+  walk(join(rootfs, "usr"));
+  mkdirSync(join(rootfs, "opt", "added"), { recursive: true });
+  for (let i = 0; i < 300; i++) writeFileSync(join(rootfs, "opt", "added", `f${i}`), `file ${i}\n`.repeat(200));
+}
+
+// A private copy of the layout: umoci repack writes into it.
+const layout = join(work, "layout");
+cpSync(layoutPath, layout, { recursive: true });
+const base = join(work, "base");
+execFileSync(process.execPath, [bin, "unpack", "--quiet", `oci:${layout}:${tag}`, base]);
+
+const TOOLS = {
+  "strata export": (dir) => timed(`node ${q(bin)} export oci:${q(layout)}:${tag} -o ${q(join(dir, "out.tar"))}`),
+  "tar -c": (dir) => timed(`tar -C ${q(base)} -cf ${q(join(dir, "out.tar"))} .`),
+  "strata export | gzip": (dir) => timed(`node ${q(bin)} export oci:${q(layout)}:${tag} -o - | gzip -6 > ${q(join(dir, "out.tgz"))}`),
+  "tar -c | gzip": (dir) => timed(`tar -C ${q(base)} -cf - . | gzip -6 > ${q(join(dir, "out.tgz"))}`),
+  "strata export | igzip": (dir) => timed(`node ${q(bin)} export oci:${q(layout)}:${tag} -o - | igzip -c > ${q(join(dir, "out.tgz"))}`),
+  "tar -c | igzip": (dir) => timed(`tar -C ${q(base)} -cf - . | igzip -c > ${q(join(dir, "out.tgz"))}`),
+  "strata repack": (dir, round) => {
+    const rootfs = join(dir, "rootfs");
+    execFileSync(process.execPath, [bin, "unpack", "--quiet", `oci:${layout}:${tag}`, rootfs]);
+    change(rootfs);
+    return timed(`node ${q(bin)} repack oci:${q(layout)}:${tag} ${q(rootfs)} oci:${q(layout)}:strata-${round} >/dev/null`);
+  },
+  "umoci repack": (dir, round) => {
+    const bundle = join(dir, "bundle");
+    execFileSync("umoci", ["unpack", "--image", `${layout}:${tag}`, bundle]);
+    change(join(bundle, "rootfs"));
+    return timed(`umoci repack --image ${q(`${layout}:umoci-${round}`)} ${q(bundle)}`);
+  },
+};
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const times = Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, []]));
+const rss = Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, 0]));
+for (let round = 0; round < rounds; round++) {
+  const order = Object.keys(TOOLS);
+  for (let k = 0; k < round % order.length; k++) order.push(order.shift());
+  for (const tool of order) {
+    const dir = mkdtempSync(join(work, "run-"));
+    const result = TOOLS[tool](dir, round);
+    times[tool].push(result.seconds);
+    rss[tool] = Math.max(rss[tool], result.rssMb);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+console.log(`${image}, ${rounds} rounds`);
+console.log("| tool | median s (min-max) | peak RSS MB | against | ratio per round |");
+console.log("| --- | --- | --- | --- | --- |");
+const PAIRS = { "strata export": "tar -c", "strata export | gzip": "tar -c | gzip", "strata export | igzip": "tar -c | igzip", "strata repack": "umoci repack" };
+for (const tool of Object.keys(TOOLS)) {
+  const t = times[tool];
+  const other = PAIRS[tool];
+  const ratios = other === undefined ? "" : t.map((x, r) => (x / times[other][r]).toFixed(2)).join(", ");
+  console.log(`| ${tool} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${other ?? ""} | ${ratios} |`);
+}
+rmSync(work, { recursive: true, force: true });
