@@ -51,6 +51,16 @@ describe("diff: the changeset from LOWER to UPPER", () => {
     );
   });
 
+  // Found by the property (seed 67233249): B hardlinks a path whose parent is a file in A.
+  it("a hardlink group in UPPER at a path whose parent is a file in LOWER", async () => {
+    const a: TarMember[][] = [[{ name: "a", type: "file", data: "" }]];
+    const b: TarMember[][] = [[{ name: "a/c", type: "symlink", linkname: "/a" }, { name: "b", type: "hardlink", linkname: "a/c" }]];
+    const lower = (await unpacked(a)) as string;
+    const upper = (await unpacked(b)) as string;
+    const result = (await unpacked([...a, await tarOf(lower, upper)])) as string;
+    expect(diffSnapshots(snapshotDisk(upper), snapshotDisk(result))).toEqual([]);
+  });
+
   it("through the whole path: an image of A's layers + diff(A, B), unpacked by strata, is B", async () => {
     const a: TarMember[][] = [[{ name: "d/", type: "dir" }, { name: "d/x", type: "file", data: "x" }, { name: "l", type: "symlink", linkname: "d/x" }]];
     const b: TarMember[][] = [[{ name: "d/", type: "dir", mode: 0o700 }, { name: "d/y", type: "file", data: "y" }, { name: "h", type: "file", data: "h" }, { name: "h2", type: "hardlink", linkname: "h" }]];

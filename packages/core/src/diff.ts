@@ -59,7 +59,13 @@ class Tree {
   /** The node at `path`, or undefined; sockets are left out (a tar cannot hold them). */
   node(path: EntryPath): Node | undefined {
     const abs = this.path(path);
-    const stats = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
+    let stats: BigIntStats | undefined;
+    try {
+      stats = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
+    } catch (error) {
+      // A parent that is not a directory here (B's a/c, where A has a file a): absent.
+      if ((error as NodeJS.ErrnoException).code !== "ENOTDIR") throw error;
+    }
     const kind = stats === undefined ? undefined : kindOf(stats);
     if (stats === undefined || kind === undefined) return undefined;
     const xattrs = new Map<string, Buffer>();
