@@ -61,6 +61,18 @@ describe("diff: the changeset from LOWER to UPPER", () => {
     expect(diffSnapshots(snapshotDisk(upper), snapshotDisk(result))).toEqual([]);
   });
 
+  // Found by the property (seed -2116396674): a hardlink group in B at a path
+  // under a symlink in A. lstat followed A's symlink (a loop here; out of the
+  // tree in general): LOWER is now only walked through its real directories.
+  it("a hardlink group in UPPER at a path under a symlink in LOWER is looked up inside LOWER only", async () => {
+    const a: TarMember[][] = [[{ name: "b", type: "symlink", linkname: "b/a" }, { name: "out", type: "symlink", linkname: "/etc" }]];
+    const b: TarMember[][] = [[{ name: "c", type: "fifo" }, { name: "b/a", type: "hardlink", linkname: "c" }, { name: "out/passwd", type: "file", data: "x" }, { name: "out/passwd2", type: "hardlink", linkname: "out/passwd" }]];
+    const lower = (await unpacked(a)) as string;
+    const upper = (await unpacked(b)) as string;
+    const result = (await unpacked([...a, await tarOf(lower, upper)])) as string;
+    expect(diffSnapshots(snapshotDisk(upper), snapshotDisk(result))).toEqual([]);
+  });
+
   it("through the whole path: an image of A's layers + diff(A, B), unpacked by strata, is B", async () => {
     const a: TarMember[][] = [[{ name: "d/", type: "dir" }, { name: "d/x", type: "file", data: "x" }, { name: "l", type: "symlink", linkname: "d/x" }]];
     const b: TarMember[][] = [[{ name: "d/", type: "dir", mode: 0o700 }, { name: "d/y", type: "file", data: "y" }, { name: "h", type: "file", data: "h" }, { name: "h2", type: "hardlink", linkname: "h" }]];

@@ -1,5 +1,5 @@
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from "node:fs";
-import { BLOCK, childPath, encodeHeader, paddingOf, TargetError, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
+import { BLOCK, childPath, encodeHeader, joinPath, paddingOf, splitPath, TargetError, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
 import { decodeRootlessOwner, nativeCalls, onDisk, ROOTLESS_OWNER_XATTR } from "@strata-oci/overlay";
 
 export interface DiffOptions {
@@ -97,6 +97,19 @@ class Tree {
     };
   }
 
+  /**
+   * The node at `path` when every parent is a real directory here; a path
+   * under a symlink (which lstat would follow, out of the tree perhaps) or
+   * under a file is absent.
+   */
+  nodeInside(path: EntryPath): Node | undefined {
+    const parts = splitPath(path);
+    for (let i = 1; i < parts.length; i++) {
+      if (this.node(joinPath(parts.slice(0, i)))?.kind !== "dir") return undefined;
+    }
+    return this.node(path);
+  }
+
   /** Names in directory `path`, in byte order. */
   names(path: EntryPath): Buffer[] {
     return readdirSync(this.path(path), { encoding: "buffer" }).sort(Buffer.compare);
@@ -174,7 +187,8 @@ export async function* diffTrees(options: DiffOptions): AsyncGenerator<Buffer> {
   scan(Buffer.alloc(0));
   const writeGroup = new Map<bigint, boolean>();
   for (const [ino, paths] of groups) {
-    const below = paths.map((path) => lower.node(path));
+    // Paths of UPPER looked up in LOWER: only through LOWER's real directories.
+    const below = paths.map((path) => lower.nodeInside(path));
     const together = below.every((node) => node !== undefined && node.ino === below[0]?.ino && node.nlink === paths.length);
     writeGroup.set(ino, !together || paths.some((path, i) => changed(path, below[i], upper.node(path) as Node)));
   }
