@@ -112,6 +112,13 @@ describe("diff: the changeset from LOWER to UPPER", () => {
     expect(await entries(await tarOf(lower, changed))).toEqual(["dir etc/becomes-dir", "file etc/becomes-dir/f", "whiteout etc/gone", "file etc/sneaky", "file etc/touched"]);
   });
 
+  it("a LOWER or UPPER that is not a directory is STRATA_PATH_NOT_FOUND, with a hint", async () => {
+    const there = (await unpacked([[{ name: "f", type: "file", data: "x" }]])) as string;
+    const missing = join(work.path, "not-there");
+    await expect(tarOf(missing, there)).rejects.toMatchObject({ code: "STRATA_PATH_NOT_FOUND", hint: expect.any(String) as unknown });
+    await expect(tarOf(there, join(there, "f"))).rejects.toMatchObject({ code: "STRATA_PATH_NOT_FOUND" });
+  });
+
   it("the CLI: strata diff LOWER UPPER -o FILE writes a tar that GNU tar lists", () => {
     const lower = join(work.path, "cli-lower");
     const upper = join(work.path, "cli-upper");

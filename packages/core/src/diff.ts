@@ -1,6 +1,6 @@
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from "node:fs";
 import { BLOCK, childPath, encodeHeader, joinPath, paddingOf, splitPath, TargetError, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
-import { decodeRootlessOwner, nativeCalls, onDisk, ROOTLESS_OWNER_XATTR } from "@strata-oci/overlay";
+import { decodeRootlessOwner, kindOfStats, nativeCalls, onDisk, ROOTLESS_OWNER_XATTR } from "@strata-oci/overlay";
 
 export interface DiffOptions {
   /** The tree before (a directory). */
@@ -36,15 +36,6 @@ interface Node {
 const CHUNK = 1 << 20;
 const WHITEOUT = Buffer.from(".wh.");
 
-function kindOf(stats: BigIntStats): Node["kind"] | undefined {
-  if (stats.isDirectory()) return "dir";
-  if (stats.isFile()) return "file";
-  if (stats.isSymbolicLink()) return "symlink";
-  if (stats.isCharacterDevice()) return "char";
-  if (stats.isBlockDevice()) return "block";
-  if (stats.isFIFO()) return "fifo";
-  return undefined;
-}
 
 class Tree {
   constructor(
@@ -66,7 +57,7 @@ class Tree {
       // A parent that is not a directory here (B's a/c, where A has a file a): absent.
       if ((error as NodeJS.ErrnoException).code !== "ENOTDIR") throw error;
     }
-    const kind = stats === undefined ? undefined : kindOf(stats);
+    const kind = stats === undefined ? undefined : kindOfStats(stats);
     if (stats === undefined || kind === undefined) return undefined;
     const xattrs = new Map<string, Buffer>();
     // Without strata's addon xattrs cannot be read: both sides then have none.
@@ -161,6 +152,10 @@ export async function* diffTrees(options: DiffOptions): AsyncGenerator<Buffer> {
   const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
   const lower = new Tree(Buffer.from(options.lower), rootless);
   const upper = new Tree(Buffer.from(options.upper), rootless);
+  const root = upper.node(Buffer.alloc(0));
+  for (const [tree, dir] of [[lower.node(Buffer.alloc(0)), options.lower], [root, options.upper]] as const) {
+    if (tree?.kind !== "dir") throw new TargetError("STRATA_PATH_NOT_FOUND", `${dir} is not a directory`, { hint: "diff compares two directory trees" });
+  }
   const changed = (path: EntryPath, before: Node | undefined, after: Node): boolean => {
     if (before === undefined || before.kind !== after.kind) return true;
     if (before.mode !== after.mode || before.uid !== after.uid || before.gid !== after.gid || before.mtimeNs !== after.mtimeNs) return true;
@@ -251,9 +246,9 @@ export async function* diffTrees(options: DiffOptions): AsyncGenerator<Buffer> {
     }
   }
 
-  function* compare(path: EntryPath): Generator<Buffer> {
+  /** `path`, which `upper` has as `after`, against `lower`. */
+  function* compare(path: EntryPath, after: Node): Generator<Buffer> {
     const before = lower.node(path);
-    const after = upper.node(path) as Node;
     if (before?.kind !== "dir" || after.kind !== "dir") {
       // Added, or a type change: the new entry replaces the old and all below it.
       if (before?.kind !== after.kind) {
@@ -280,10 +275,11 @@ export async function* diffTrees(options: DiffOptions): AsyncGenerator<Buffer> {
       const child = childPath(path, above[j] as Buffer);
       if (order === 0) i++;
       j++;
-      if (upper.node(child) !== undefined) yield* compare(child);
+      const node = upper.node(child);
+      if (node !== undefined) yield* compare(child, node);
     }
   }
 
-  yield* compare(Buffer.alloc(0));
+  yield* compare(Buffer.alloc(0), root as Node);
   yield Buffer.alloc(2 * BLOCK);
 }

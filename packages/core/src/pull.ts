@@ -1,5 +1,6 @@
 import { hostPlatform, parseImageReference, parsePlatform, pullToLayout, type Platform, type PullProgress, type PullResult, type RegistryOptions } from "@strata-oci/image";
 import { ImageError } from "@strata-oci/layer";
+import { outputLayout } from "./layout-output.js";
 
 export interface PullOptions {
   /** A `docker://` reference. */
@@ -24,9 +25,7 @@ export async function pull(options: PullOptions): Promise<PullResult & { readonl
   if (source.transport !== "docker") {
     throw new ImageError("STRATA_BAD_REFERENCE", `pull copies registry images (docker://...), not ${source.transport}:`, { hint: "give docker://[HOST/]REPO[:TAG]" });
   }
-  // Split as unpack splits it, so that what pull writes, `unpack oci:DIR:TAG` finds.
-  const target = parseImageReference(options.layout.startsWith("oci:") ? options.layout : `oci:${options.layout}`);
-  if (target.transport !== "oci") throw new ImageError("STRATA_BAD_REFERENCE", `pull writes OCI layouts, not ${options.layout}`, { hint: "give oci:DIR[:TAG]" });
+  const target = outputLayout(options.layout, "pull");
   const dir = target.path;
   const tag = target.tag ?? source.registry.tag ?? "latest";
   const platform = options.platform === undefined ? hostPlatform() : typeof options.platform === "string" ? parsePlatform(options.platform) : options.platform;

@@ -1,9 +1,6 @@
-import { createHash } from "node:crypto";
-import { createGzip } from "node:zlib";
-import { pipeline, Readable } from "node:stream";
-import { ImageError } from "@strata-oci/layer";
-import { OCI_CONFIG, OCI_MANIFEST, parseImageReference, prepareLayout, putJsonBlob, tagInIndex, writeBlob, type Descriptor, type Platform, type RegistryOptions } from "@strata-oci/image";
+import { prepareLayout, type Descriptor, type Platform, type RegistryOptions } from "@strata-oci/image";
 import { exportImage } from "./export.js";
+import { outputLayout, sourceDateEpoch, writeImage, writeLayerBlob, type LayerCompression } from "./layout-output.js";
 import { mergedTree } from "./merged.js";
 
 export interface SquashOptions {
@@ -13,7 +10,7 @@ export interface SquashOptions {
   readonly platform?: string | Platform;
   readonly registry?: RegistryOptions;
   /** The new layer's compression. Default gzip. */
-  readonly compress?: "gzip" | "none";
+  readonly compress?: LayerCompression;
   readonly signal?: AbortSignal;
 }
 
@@ -26,16 +23,6 @@ export interface SquashResult {
   readonly squashed: number;
 }
 
-const LAYER_TYPES = { gzip: "application/vnd.oci.image.layer.v1.tar+gzip", none: "application/vnd.oci.image.layer.v1.tar" } as const;
-
-/** Hashes what passes through (the diff_id of the tar). */
-async function* hashing(chunks: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>): AsyncGenerator<Buffer> {
-  for await (const chunk of chunks) {
-    hash.update(chunk);
-    yield chunk;
-  }
-}
-
 /**
  * An image as a one-layer image in an OCI layout: the layer is `export`'s
  * tar (so unpacking it gives the same tree), gzipped unless asked otherwise;
@@ -44,8 +31,7 @@ async function* hashing(chunks: AsyncIterable<Buffer>, hash: ReturnType<typeof c
  * same digests. Blobs are written first, index.json last, other tags kept.
  */
 export async function squash(options: SquashOptions): Promise<SquashResult> {
-  const target = parseImageReference(options.layout.startsWith("oci:") ? options.layout : `oci:${options.layout}`);
-  if (target.transport !== "oci") throw new ImageError("STRATA_BAD_REFERENCE", `squash writes OCI layouts, not ${options.layout}`, { hint: "give oci:DIR[:TAG]" });
+  const target = outputLayout(options.layout, "squash");
   const tag = target.tag ?? "squashed";
   const source = {
     image: options.image,
@@ -57,37 +43,16 @@ export async function squash(options: SquashOptions): Promise<SquashResult> {
   const merged = await mergedTree(source);
   const { image } = merged;
   prepareLayout(target.path);
-  const tarHash = createHash("sha256");
-  const tar = hashing(exportImage(source, merged), tarHash);
-  const compression = options.compress ?? "gzip";
-  let blob: AsyncIterable<Buffer> = tar;
-  if (compression === "gzip") {
-    const gzip = createGzip({ level: 6 });
-    // pipeline, not pipe: a failure while exporting must fail the blob, not leave it waiting.
-    pipeline(Readable.from(tar, { objectMode: false }), gzip, () => {});
-    blob = gzip;
-  }
-  const layer = await writeBlob(target.path, blob);
-  const diffId = `sha256:${tarHash.digest("hex")}`;
+  const { tarBytes: _tarBytes, ...layer } = await writeLayerBlob(target.path, exportImage(source, merged), options.compress ?? "gzip");
   const raw = image.config.raw;
-  const epoch = process.env.SOURCE_DATE_EPOCH;
-  const created = epoch !== undefined && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000).toISOString() : typeof raw.created === "string" ? raw.created : undefined;
-  const config = putJsonBlob(target.path, {
+  const epoch = sourceDateEpoch();
+  const created = epoch !== undefined ? new Date(epoch * 1000).toISOString() : typeof raw.created === "string" ? raw.created : undefined;
+  const config = {
     ...raw,
     ...(created === undefined ? {} : { created }),
-    rootfs: { type: "layers", diff_ids: [diffId] },
+    rootfs: { type: "layers", diff_ids: [layer.diffId] },
     history: [{ ...(created === undefined ? {} : { created }), created_by: `strata squash ${image.reference}`, comment: `${image.layers.length} layers squashed into one` }],
-  });
-  const mediaType = LAYER_TYPES[compression];
-  const manifest = putJsonBlob(target.path, {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: OCI_CONFIG, digest: config.digest, size: config.size },
-    layers: [{ mediaType, digest: layer.digest, size: layer.size }],
-  });
-  const descriptor: Descriptor = { mediaType: OCI_MANIFEST, digest: manifest.digest, size: manifest.size, annotations: {}, platform: undefined };
-  const { os, architecture, variant } = image.config;
-  const platform = os === undefined || architecture === undefined ? undefined : { os, architecture, ...(variant === undefined ? {} : { variant }) };
-  tagInIndex(target.path, descriptor, tag, platform);
-  return { layout: target.path, tag, manifest: descriptor, layer: { ...layer, diffId, mediaType }, squashed: image.layers.length };
+  };
+  const manifest = writeImage(target.path, tag, config, [layer], image.config);
+  return { layout: target.path, tag, manifest, layer, squashed: image.layers.length };
 }

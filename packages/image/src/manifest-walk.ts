@@ -6,6 +6,9 @@ import type { IndexLevel, ManifestChoice, ManifestDetails, SpecWarning } from ".
 import { DOCKER_CONFIG, DOCKER_MANIFEST, INDEX_TYPES, MANIFEST_TYPES, OCI_CONFIG, OCI_MANIFEST, REF_NAME_ANNOTATION } from "./media-types.js";
 import { formatPlatform, platformMatches, type Platform } from "./platform.js";
 
+/** Indexes inside indexes, at most: a cycle of indexes must end. */
+export const MAX_INDEX_DEPTH = 8;
+
 export interface OpenImageOptions {
   /** Platform to pick from an index; default the host's. */
   readonly platform: Platform;

@@ -19,11 +19,10 @@ import { asRecord, bad, parseJson, type Descriptor } from "./descriptor.js";
 import { emptyImageConfig, parseImageConfig } from "./image-config.js";
 import type { Image, Referrer } from "./image.js";
 import { INDEX_TYPES, MANIFEST_TYPES } from "./media-types.js";
-import { choicesOf, indexLevel, kindOf, manifestDetails, pickPlatform, pickTopLevel, type OpenImageOptions } from "./manifest-walk.js";
+import { choicesOf, indexLevel, kindOf, manifestDetails, pickPlatform, MAX_INDEX_DEPTH, pickTopLevel, type OpenImageOptions } from "./manifest-walk.js";
 
 /** JSON blobs (indexes, manifests, configs) larger than this are refused: they are read whole. */
 export const MAX_JSON_BLOB = 16 * 2 ** 20;
-const MAX_INDEX_DEPTH = 8;
 
 
 /** Where a layout keeps the blob `digest`: blobs/ALGORITHM/HEX. */

@@ -5,7 +5,7 @@ export { ownershipFor, ownedAttributes, type OwnershipPolicy } from "./ownership
 export { decodeRootlessOwner, encodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "./rootless-owner.js";
 export { isPlainDirectory, onDisk, resolveParentInRoot, resolvePathInRoot, type ResolvedPath } from "./resolve-in-root.js";
 export { checkDestination, commitStaging, createStaging, discardStaging, leftoverStagings, removeLeftoverStagings } from "./staging.js";
-export { diffSnapshots, snapshotDisk, snapshotMerged, snapshotModel, type SnapshotNode, type TreeSnapshot } from "./tree-snapshot.js";
+export { diffSnapshots, kindOfStats, snapshotDisk, snapshotMerged, snapshotModel, type SnapshotNode, type TreeSnapshot } from "./tree-snapshot.js";
 export { native, nativeAddon, nativeCalls, type NativeCalls } from "./native.js";
 export type { LayerTarget } from "./layer-target.js";
 export { MergedTree, type MergedEntry } from "./merged-tree.js";

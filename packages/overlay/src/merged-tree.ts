@@ -69,31 +69,12 @@ function children(node: Node): Node[] {
 export class MergedTree implements LayerTarget {
   readonly root: Node = { value: this.#impliedDirectory(), name: "", children: undefined, collided: undefined };
   #layer = -1;
-  #entries = 0;
-
-  /** Entries in the tree now (paths with a value). */
-  get size(): number {
-    let count = 0;
-    const stack = [this.root];
-    while (stack.length > 0) {
-      const node = stack.pop() as Node;
-      if (node.value !== undefined) count++;
-      stack.push(...children(node));
-    }
-    return count;
-  }
-
-  /** Entries read from all layers, whiteouts included. */
-  get entriesRead(): number {
-    return this.#entries;
-  }
 
   async applyLayer(entries: AsyncIterable<LayerEntry> | Iterable<LayerEntry>): Promise<void> {
     const layer = ++this.#layer;
     const written = new Set<Node>();
     let ordinal = 0;
     for await (const entry of entries) {
-      this.#entries++;
       try {
         this.#apply(entry, layer, ordinal++, written);
       } catch (error) {
@@ -103,16 +84,6 @@ export class MergedTree implements LayerTarget {
   }
 
   finish(): void {}
-
-  /** The entry at `path`, no symlink followed (as lstat sees it). */
-  get(path: EntryPath): MergedEntry | undefined {
-    let node: Node | undefined = this.root;
-    for (const part of splitPath(path)) {
-      if (node?.value?.kind !== "dir") return undefined;
-      node = childNode(node, part);
-    }
-    return node?.value;
-  }
 
   /**
    * `path` resolved inside the image: symlinks followed (absolute targets

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
 import { childPath, pathKey, type EntryPath } from "@strata-oci/layer";
 import type { MergedEntry, MergedTree } from "./merged-tree.js";
 import type { ReferenceModel } from "./model.js";
@@ -89,15 +89,21 @@ export function snapshotMerged(tree: MergedTree, content?: (entry: MergedEntry) 
   return out;
 }
 
-function kindOf(stats: ReturnType<typeof lstatSync>): SnapshotNode["kind"] {
-  if (stats === undefined) throw new Error("no stats");
+/** The kind of what lstat saw; undefined for a socket (no tar holds one). Stats or BigIntStats. */
+export function kindOfStats(stats: Pick<Stats, "isDirectory" | "isFile" | "isSymbolicLink" | "isCharacterDevice" | "isBlockDevice" | "isFIFO">): SnapshotNode["kind"] | undefined {
   if (stats.isDirectory()) return "dir";
   if (stats.isFile()) return "file";
   if (stats.isSymbolicLink()) return "symlink";
   if (stats.isCharacterDevice()) return "char";
   if (stats.isBlockDevice()) return "block";
   if (stats.isFIFO()) return "fifo";
-  throw new Error("socket in tree");
+  return undefined;
+}
+
+function kindOf(stats: Stats): SnapshotNode["kind"] {
+  const kind = kindOfStats(stats);
+  if (kind === undefined) throw new Error("socket in tree");
+  return kind;
 }
 
 /** Snapshot of a directory tree on disk, read without following symlinks. */

@@ -52,19 +52,31 @@ function limitsOf(values: OptionValues) {
   }
 }
 
-/** Interrupts the work on SIGINT/SIGTERM (the staging directory is then removed). */
-function interruptible(): { signal: AbortSignal; release: () => void } {
+/** Runs `work` with SIGINT/SIGTERM aborting its signal (what it was writing is then removed). */
+async function interruptibly<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new Error("interrupted"));
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  return {
-    signal: controller.signal,
-    release: () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-    },
-  };
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+/** IMAGE and how to reach it: --platform and the registry flags. */
+function imageSource(image: string, values: OptionValues): { image: string; platform?: string; registry?: RegistryOptions } {
+  const registry = registryOf(values);
+  return { image, ...(typeof values.platform === "string" ? { platform: values.platform } : {}), ...(registry === undefined ? {} : { registry }) };
+}
+
+/** --compress gzip|none. */
+function compressionOf(values: OptionValues): "gzip" | "none" | undefined {
+  const compress = values.compress;
+  if (compress !== undefined && compress !== "gzip" && compress !== "none") throw new UsageError("--compress takes gzip or none");
+  return compress;
 }
 
 /** The options unpack and bundle take from the same flags. */
@@ -108,20 +120,20 @@ async function withUnpackFlags<T>(values: OptionValues, run: (shared: SharedUnpa
   const progress = process.stderr.isTTY && values.quiet !== true && values.json !== true ? terminalProgress(process.stderr) : undefined;
   const registry = registryOf(values);
   const downloads = downloadsOf(values);
-  const interrupt = interruptible();
   try {
-    return await run({
-      signal: interrupt.signal,
-      limits: limitsOf(values),
-      ...(downloads === undefined ? {} : { downloads }),
-      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-      ...(values.rootless === true ? { rootless: true } : {}),
-      ...(registry === undefined ? {} : { registry }),
-      ...(progress === undefined ? {} : { onProgress: progress.update }),
-    });
+    return await interruptibly((signal) =>
+      run({
+        signal,
+        limits: limitsOf(values),
+        ...(downloads === undefined ? {} : { downloads }),
+        ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
+        ...(values.rootless === true ? { rootless: true } : {}),
+        ...(registry === undefined ? {} : { registry }),
+        ...(progress === undefined ? {} : { onProgress: progress.update }),
+      }),
+    );
   } finally {
     progress?.done();
-    interrupt.release();
   }
 }
 
@@ -166,21 +178,13 @@ async function runPull(args: string[]): Promise<number> {
   }
   const [image, layout, extra] = positionals;
   if (image === undefined || layout === undefined || extra !== undefined) throw new UsageError("pull takes a docker:// IMAGE and an oci:DIR[:TAG]");
-  const registry = registryOf(values);
   const progress = process.stderr.isTTY && values.quiet !== true && values.json !== true ? terminalProgress(process.stderr) : undefined;
-  const interrupt = interruptible();
   let result: Awaited<ReturnType<typeof pull>>;
   try {
-    result = await pull({
-      image,
-      layout,
-      signal: interrupt.signal,
-      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-      ...(registry === undefined ? {} : { registry }),
-      ...(progress === undefined ? {} : { onProgress: (event) => progress.update({ kind: "blob", ...event }) }),
-    });
+    result = await interruptibly((signal) =>
+      pull({ ...imageSource(image, values), layout, signal, ...(progress === undefined ? {} : { onProgress: (event) => progress.update({ kind: "blob", ...event }) }) }),
+    );
   } finally {
-    interrupt.release();
     progress?.done();
   }
   if (values.json === true) {
@@ -339,12 +343,7 @@ async function runInspect(args: string[]): Promise<number> {
   }
   const [image, extra] = positionals;
   if (image === undefined || extra !== undefined) throw new UsageError("inspect takes one IMAGE");
-  const registry = registryOf(values);
-  const summary = await inspect({
-    image,
-    ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-    ...(registry === undefined ? {} : { registry }),
-  });
+  const summary = await inspect(imageSource(image, values));
   process.stdout.write(values.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
   return 0;
 }
@@ -357,14 +356,8 @@ async function runReferrers(args: string[]): Promise<number> {
   }
   const [image, extra] = positionals;
   if (image === undefined || extra !== undefined) throw new UsageError("referrers takes one IMAGE");
-  const registry = registryOf(values);
   const artifactType = values["artifact-type"];
-  const found = await referrers({
-    image,
-    ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-    ...(typeof artifactType === "string" ? { artifactType } : {}),
-    ...(registry === undefined ? {} : { registry }),
-  });
+  const found = await referrers({ ...imageSource(image, values), ...(typeof artifactType === "string" ? { artifactType } : {}) });
   if (values.json === true) {
     process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
     return 0;
@@ -403,21 +396,10 @@ async function runLs(args: string[]): Promise<number> {
   }
   const [image, path, extra] = positionals;
   if (image === undefined || extra !== undefined) throw new UsageError("ls takes IMAGE and an optional PATH");
-  const registry = registryOf(values);
-  const interrupt = interruptible();
-  try {
-    const { entries } = await list({
-      image,
-      signal: interrupt.signal,
-      ...(path === undefined ? {} : { path }),
-      ...(values.recursive === true ? { recursive: true } : {}),
-      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-      ...(registry === undefined ? {} : { registry }),
-    });
-    process.stdout.write(values.json === true ? `${JSON.stringify(entries, null, 2)}\n` : entries.map((e) => `${listingLine(e)}\n`).join(""));
-  } finally {
-    interrupt.release();
-  }
+  const { entries } = await interruptibly((signal) =>
+    list({ ...imageSource(image, values), signal, ...(path === undefined ? {} : { path }), ...(values.recursive === true ? { recursive: true } : {}) }),
+  );
+  process.stdout.write(values.json === true ? `${JSON.stringify(entries, null, 2)}\n` : entries.map((e) => `${listingLine(e)}\n`).join(""));
   return 0;
 }
 
@@ -429,21 +411,11 @@ async function runCat(args: string[]): Promise<number> {
   }
   const [image, path, extra] = positionals;
   if (image === undefined || path === undefined || extra !== undefined) throw new UsageError("cat takes IMAGE and PATH");
-  const registry = registryOf(values);
-  const interrupt = interruptible();
-  try {
-    for await (const chunk of cat({
-      image,
-      path,
-      signal: interrupt.signal,
-      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-      ...(registry === undefined ? {} : { registry }),
-    })) {
+  await interruptibly(async (signal) => {
+    for await (const chunk of cat({ ...imageSource(image, values), path, signal })) {
       if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once("drain", resolve));
     }
-  } finally {
-    interrupt.release();
-  }
+  });
   return 0;
 }
 
@@ -457,21 +429,7 @@ async function runExport(args: string[]): Promise<number> {
   const output = values.output;
   if (image === undefined || extra !== undefined) throw new UsageError("export takes one IMAGE");
   if (typeof output !== "string") throw new UsageError("say where the tar goes: -o FILE, or -o - for stdout");
-  const registry = registryOf(values);
-  const interrupt = interruptible();
-  try {
-    await writeTarOutput(
-      output,
-      exportImage({
-        image,
-        signal: interrupt.signal,
-        ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-        ...(registry === undefined ? {} : { registry }),
-      }),
-    );
-  } finally {
-    interrupt.release();
-  }
+  await interruptibly((signal) => writeTarOutput(output, exportImage({ ...imageSource(image, values), signal })));
   return 0;
 }
 
@@ -483,27 +441,13 @@ async function runSquash(args: string[]): Promise<number> {
   }
   const [image, layout, extra] = positionals;
   if (image === undefined || layout === undefined || extra !== undefined) throw new UsageError("squash takes IMAGE and oci:DIR[:TAG]");
-  const compress = values.compress;
-  if (compress !== undefined && compress !== "gzip" && compress !== "none") throw new UsageError("--compress takes gzip or none");
-  const registry = registryOf(values);
-  const interrupt = interruptible();
-  try {
-    const result = await squash({
-      image,
-      layout,
-      signal: interrupt.signal,
-      ...(compress === undefined ? {} : { compress }),
-      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-      ...(registry === undefined ? {} : { registry }),
-    });
-    process.stdout.write(
-      values.json === true
-        ? `${JSON.stringify(result, null, 2)}\n`
-        : `squashed ${result.squashed} layers of ${image} into oci:${result.layout}:${result.tag} (${result.manifest.digest}): layer ${result.layer.digest}, ${(result.layer.size / 1e6).toFixed(1)} MB\n`,
-    );
-  } finally {
-    interrupt.release();
-  }
+  const compress = compressionOf(values);
+  const result = await interruptibly((signal) => squash({ ...imageSource(image, values), layout, signal, ...(compress === undefined ? {} : { compress }) }));
+  process.stdout.write(
+    values.json === true
+      ? `${JSON.stringify(result, null, 2)}\n`
+      : `squashed ${result.squashed} layers of ${image} into oci:${result.layout}:${result.tag} (${result.manifest.digest}): layer ${result.layer.digest}, ${(result.layer.size / 1e6).toFixed(1)} MB\n`,
+  );
   return 0;
 }
 
@@ -532,7 +476,7 @@ async function runDiff(args: string[]): Promise<number> {
   if (typeof values.output !== "string") throw new UsageError("say where the layer goes: -o FILE, or -o - for stdout");
   if (values.rootless === true && values.root === true) throw new UsageError("--rootless and --root exclude each other");
   const rootless = values.rootless === true ? true : values.root === true ? false : undefined;
-  for (const dir of [upper]) if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${dir} is not a directory`);
+  if (!statSync(upper, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${upper} is not a directory`);
   // LOWER may be an image: unpacked into a private directory first, removed after.
   let lowerDir = lower;
   let scratch: string | undefined;
@@ -566,33 +510,26 @@ async function runRepack(args: string[]): Promise<number> {
   }
   const [image, rootfs, layout, extra] = positionals;
   if (image === undefined || rootfs === undefined || layout === undefined || extra !== undefined) throw new UsageError("repack takes IMAGE, ROOTFS and oci:DIR[:TAG]");
-  const compress = values.compress;
-  if (compress !== undefined && compress !== "gzip" && compress !== "none") throw new UsageError("--compress takes gzip or none");
+  const compress = compressionOf(values);
   if (values.rootless === true && values.root === true) throw new UsageError("--rootless and --root exclude each other");
   if (!statSync(rootfs, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${rootfs} is not a directory`);
-  const registry = registryOf(values);
   const createdBy = values["created-by"];
-  const interrupt = interruptible();
-  try {
-    const result = await repack({
-      image,
+  const result = await interruptibly((signal) =>
+    repack({
+      ...imageSource(image, values),
       rootfs,
       layout,
-      signal: interrupt.signal,
+      signal,
       ...(compress === undefined ? {} : { compress }),
       ...(values.rootless === true ? { rootless: true } : values.root === true ? { rootless: false } : {}),
       ...(typeof createdBy === "string" ? { createdBy } : {}),
-      ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
-      ...(registry === undefined ? {} : { registry }),
-    });
-    process.stdout.write(
-      values.json === true
-        ? `${JSON.stringify(result, null, 2)}\n`
-        : `repacked ${rootfs} onto ${image} as oci:${result.layout}:${result.tag} (${result.manifest.digest}): ${result.layer === undefined ? "no change, no layer" : `layer ${result.layer.digest}, ${(result.layer.size / 1e6).toFixed(1)} MB`}\n`,
-    );
-  } finally {
-    interrupt.release();
-  }
+    }),
+  );
+  process.stdout.write(
+    values.json === true
+      ? `${JSON.stringify(result, null, 2)}\n`
+      : `repacked ${rootfs} onto ${image} as oci:${result.layout}:${result.tag} (${result.manifest.digest}): ${result.layer === undefined ? "no change, no layer" : `layer ${result.layer.digest}, ${(result.layer.size / 1e6).toFixed(1)} MB`}\n`,
+  );
   return 0;
 }
 

@@ -1,6 +1,4 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { AbortedError, ImageError, parseDigest, type Layer } from "@strata-oci/layer";
+import { AbortedError, ImageError, type Layer } from "@strata-oci/layer";
 import type { Descriptor } from "../descriptor.js";
 import type { Image } from "../image.js";
 import { hasBlob, prepareLayout, tagInIndex, writeAtomically, writeBlob } from "../layout-store.js";
@@ -82,7 +80,6 @@ export async function pullToLayout(
   for (const layer of image.layers) {
     checkAborted();
     if (layer.digest === undefined) throw new ImageError("STRATA_BAD_IMAGE", "a layer of the manifest has no digest");
-    mkdirSync(join(layout, "blobs", parseDigest(layer.digest).algorithm), { recursive: true });
     if (hasBlob(layout, layer.digest, layer.size)) {
       reused++;
       continue;
