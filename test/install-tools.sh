@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real tools the conformance tests compare against (Debian's
-# umoci, busybox-static, attr, skopeo, runc, docker-registry with
+# umoci, busybox-static, attr, skopeo, runc, zstd, docker-registry with
 # apache2-utils' htpasswd for the registry tests) when they are missing, and
 # libisal-dev, which the build needs for strata's ISA-L gzip decoder (without
 # it gzip goes through Node's zlib, about half as fast), and the arm64 cross
@@ -15,6 +15,8 @@ command -v skopeo >/dev/null || missing+=(skopeo)
 command -v runc >/dev/null || missing+=(runc)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
+# The reference zstd decoder, to check the layers strata compresses with zstd.
+command -v zstd >/dev/null || missing+=(zstd)
 [ -f /usr/include/isa-l/igzip_lib.h ] || missing+=(libisal-dev)
 # The prebuilt arm64 binaries that `pnpm run pack-all` puts in the packages.
 command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)

@@ -254,6 +254,15 @@ describe("squash: the image as one layer, unpacking to the same tree", () => {
       const original = await treeOf(image);
       expect(diffSnapshots(original, await treeOf(`oci:${layout}:one`)), image).toEqual([]);
       expect(diffSnapshots(original, await treeOf(`oci:${layout}:two`)), image).toEqual([]);
+      const zstd = await squash({ image, layout: `oci:${layout}:three`, compress: "zstd" });
+      expect(zstd.layer.mediaType).toBe("application/vnd.oci.image.layer.v1.tar+zstd");
+      expect(zstd.layer.diffId).toBe(again.layer.diffId);
+      expect(diffSnapshots(original, await treeOf(`oci:${layout}:three`)), image).toEqual([]);
+      expect((await squash({ image, layout: `oci:${join(work.path, `squashed-${n++}`)}:three`, compress: "zstd" })).layer.digest).toBe(zstd.layer.digest);
+      // The reference decoder reads the blob back to the tar whose digest is the diff_id.
+      const zstdTool = spawnSync("zstd", ["-dc", join(layout, "blobs", "sha256", zstd.layer.digest.slice(7))], { maxBuffer: 1 << 30 });
+      expect(zstdTool.status, zstdTool.stderr?.toString()).toBe(0);
+      expect(`sha256:${createHash("sha256").update(zstdTool.stdout).digest("hex")}`).toBe(zstd.layer.diffId);
       const summary = await inspect({ image: `oci:${layout}:one` });
       expect(summary.layers).toHaveLength(1);
       expect(summary.config.history).toEqual([expect.objectContaining({ createdBy: `strata squash ${image}`, emptyLayer: false, layer: 0 })]);

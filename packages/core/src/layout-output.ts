@@ -4,13 +4,10 @@
 // tag written last.
 import { createHash } from "node:crypto";
 import { pipeline, Readable } from "node:stream";
-import { createGzip } from "node:zlib";
-import { ImageError } from "@strata-oci/layer";
+import { createLayerCompressor, ImageError, LAYER_TYPE_OF, type LayerCompression } from "@strata-oci/layer";
 import { OCI_CONFIG, OCI_MANIFEST, parseImageReference, putJsonBlob, tagInIndex, writeBlob, type Descriptor, type ImageConfig } from "@strata-oci/image";
 
-export type LayerCompression = "gzip" | "none";
-
-const LAYER_TYPES: Record<LayerCompression, string> = { gzip: "application/vnd.oci.image.layer.v1.tar+gzip", none: "application/vnd.oci.image.layer.v1.tar" };
+export type { LayerCompression };
 
 /** `oci:DIR[:TAG]` or DIR, split as unpack splits it (so that `unpack oci:DIR:TAG` finds what was written). */
 export function outputLayout(layout: string, command: string): { path: string; tag: string | undefined } {
@@ -46,14 +43,14 @@ export async function writeLayerBlob(layout: string, tar: AsyncIterable<Buffer>,
     }
   }
   let blob: AsyncIterable<Buffer> = hashed();
-  if (compression === "gzip") {
-    const gzip = createGzip({ level: 6 });
+  if (compression !== "none") {
+    const compressor = createLayerCompressor(compression);
     // pipeline, not pipe: a failure while making the tar must fail the blob, not leave it waiting.
-    pipeline(Readable.from(blob, { objectMode: false }), gzip, () => {});
-    blob = gzip;
+    pipeline(Readable.from(blob, { objectMode: false }), compressor, () => {});
+    blob = compressor;
   }
   const written = await writeBlob(layout, blob);
-  return { ...written, diffId: `sha256:${tarHash.digest("hex")}`, mediaType: LAYER_TYPES[compression], tarBytes };
+  return { ...written, diffId: `sha256:${tarHash.digest("hex")}`, mediaType: LAYER_TYPE_OF[compression], tarBytes };
 }
 
 /** Writes the config and an OCI manifest of `layers`, then tags it in index.json with the config's platform. */

@@ -38,6 +38,7 @@ export { childNode, ensureChild, PathTree, type PathTreeNode } from "./path-tree
 export { classifyWhiteout, type Whiteout } from "./whiteout.js";
 export { DEFAULT_LAYER_LIMITS, resolveLimits, type LayerLimits } from "./limits.js";
 export { compressionOf, LAYER_MEDIA_TYPE_NAMES, sniffCompression, type Compression } from "./media-type.js";
+export { createLayerCompressor, LAYER_TYPE_OF, type LayerCompression } from "./compress.js";
 export { CHUNK_SIZE, decompressChunks, defaultGzipBackend, defaultZstdBackend, isalAddon, type ZstdBackend } from "./decompress.js";
 export { loadAddon, type AddonLoad, type AddonOrigin } from "./native-addon.js";
 export { parseDigest, VerifyStream, type VerifyOptions } from "./verify-stream.js";

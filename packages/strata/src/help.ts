@@ -200,7 +200,7 @@ from SOURCE_DATE_EPOCH when set). Blobs are written first, index.json last
 and atomically; other tags in DIR are kept.
 
 Options:
-  --compress gzip|none          the layer's compression (default gzip)
+  --compress gzip|zstd|none     the layer's compression (default gzip)
   --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
 ${REGISTRY_OPTIONS}  --json                        print machine-readable JSON
   -h, --help                    this help
@@ -244,7 +244,7 @@ SOURCE_DATE_EPOCH set, times after it are clamped to it and the config's
 times are it: the same change gives the same digests.
 
 Options:
-  --compress gzip|none          the new layer's compression (default gzip)
+  --compress gzip|zstd|none     the new layer's compression (default gzip)
   --rootless                    owners from user.rootlesscontainers (default
                                 when not root); --root: from the files
   --created-by TEXT             the history step's created_by

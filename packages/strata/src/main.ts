@@ -72,10 +72,10 @@ function imageSource(image: string, values: OptionValues): { image: string; plat
   return { image, ...(typeof values.platform === "string" ? { platform: values.platform } : {}), ...(registry === undefined ? {} : { registry }) };
 }
 
-/** --compress gzip|none. */
-function compressionOf(values: OptionValues): "gzip" | "none" | undefined {
+/** --compress gzip|zstd|none. */
+function compressionOf(values: OptionValues): "gzip" | "zstd" | "none" | undefined {
   const compress = values.compress;
-  if (compress !== undefined && compress !== "gzip" && compress !== "none") throw new UsageError("--compress takes gzip or none");
+  if (compress !== undefined && compress !== "gzip" && compress !== "zstd" && compress !== "none") throw new UsageError("--compress takes gzip, zstd or none");
   return compress;
 }
 
