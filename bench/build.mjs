@@ -3,18 +3,19 @@
 //   node bench/build.mjs [--rounds N] [--image oci:DIR:TAG] [--dest DIR]
 // (after `pnpm run build`, as root; needs GNU tar, gzip, igzip (isal), umoci
 // and GNU time, installed with apt when missing), or on a fresh ext4:
-//   bash bench/fresh-ext4.sh build.mjs --rounds 3 --image oci:bench/data/debian:minbase
+//   bash bench/fresh-ext4.sh build.mjs --rounds 3 --image oci:bench/data/debian:minbase [--only repack]
 // Export: `strata export` of the image against `tar -c` of the unpacked tree,
 // plain and piped through gzip -6 and igzip. Repack: the same change (files
 // rewritten, added and removed) to a rootfs, `strata repack` (which unpacks
-// the image itself to diff against) against `umoci repack` (which compares
-// with the mtree its unpack kept; that unpack is not timed).
+// the image itself to diff against) and `strata repack --record` (which
+// compares with the record its unpack kept) against `umoci repack` (which
+// compares with the mtree its unpack kept); those unpacks are not timed.
 import { execFileSync, spawnSync } from "node:child_process";
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-const { values } = parseArgs({ options: { rounds: { type: "string" }, image: { type: "string" }, dest: { type: "string" } } });
+const { values } = parseArgs({ options: { rounds: { type: "string" }, image: { type: "string" }, dest: { type: "string" }, only: { type: "string" } } });
 const rounds = Number(values.rounds ?? 3);
 const root = resolve(import.meta.dirname, "..");
 const bin = join(root, "packages", "strata", "bin", "strata.js");
@@ -73,6 +74,13 @@ const TOOLS = {
     change(rootfs);
     return timed(`node ${q(bin)} repack oci:${q(layout)}:${tag} ${q(rootfs)} oci:${q(layout)}:strata-${round} >/dev/null`);
   },
+  "strata repack --record": (dir, round) => {
+    const rootfs = join(dir, "rootfs");
+    const record = join(dir, "record");
+    execFileSync(process.execPath, [bin, "unpack", "--quiet", "--record", record, `oci:${layout}:${tag}`, rootfs]);
+    change(rootfs);
+    return timed(`node ${q(bin)} repack --record ${q(record)} oci:${q(layout)}:${tag} ${q(rootfs)} oci:${q(layout)}:strata-record-${round} >/dev/null`);
+  },
   "umoci repack": (dir, round) => {
     const bundle = join(dir, "bundle");
     execFileSync("umoci", ["unpack", "--image", `${layout}:${tag}`, bundle]);
@@ -81,6 +89,12 @@ const TOOLS = {
   },
 };
 
+// --only repack (or export): the tools whose names contain it, and what they are compared with.
+const PAIRED = { "strata export": "tar -c", "strata export | gzip": "tar -c | gzip", "strata export | igzip": "tar -c | igzip", "strata repack": "umoci repack", "strata repack --record": "umoci repack" };
+if (values.only !== undefined) {
+  const keep = new Set(Object.keys(TOOLS).filter((tool) => tool.includes(values.only)).flatMap((tool) => [tool, PAIRED[tool]].filter(Boolean)));
+  for (const tool of Object.keys(TOOLS)) if (!keep.has(tool)) delete TOOLS[tool];
+}
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const times = Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, []]));
 const rss = Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, 0]));
@@ -98,10 +112,9 @@ for (let round = 0; round < rounds; round++) {
 console.log(`${image}, ${rounds} rounds`);
 console.log("| tool | median s (min-max) | peak RSS MB | against | ratio per round |");
 console.log("| --- | --- | --- | --- | --- |");
-const PAIRS = { "strata export": "tar -c", "strata export | gzip": "tar -c | gzip", "strata export | igzip": "tar -c | igzip", "strata repack": "umoci repack" };
 for (const tool of Object.keys(TOOLS)) {
   const t = times[tool];
-  const other = PAIRS[tool];
+  const other = PAIRED[tool];
   const ratios = other === undefined ? "" : t.map((x, r) => (x / times[other][r]).toFixed(2)).join(", ");
   console.log(`| ${tool} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${other ?? ""} | ${ratios} |`);
 }

@@ -2,11 +2,12 @@
 // trees A and B (unpacked random stacks), applying diff(A, B) on top of A's
 // layers gives B, entry by entry.
 import { spawnSync } from "node:child_process";
-import { chmodSync, cpSync, linkSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { diffTrees, inspect, repack, unpack } from "@strata-oci/core";
+import { diffTrees, inspect, readTreeRecord, recordTree, repack, saveTreeRecord, StrataError, unpack } from "@strata-oci/core";
 import { readLayer } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
 import { anyStack, applyToDirectory, memoryLayer, ownershipFor, tempDir, writeStackImage, type TarMember } from "@strata-oci/testing";
@@ -46,6 +47,29 @@ describe("diff: the changeset from LOWER to UPPER", () => {
         const result = await unpacked([...a, layer]);
         expect(result).toBeDefined();
         expect(diffSnapshots(snapshotDisk(upper as string), snapshotDisk(result as string))).toEqual([]);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("property: A changed in place by a random layer C, diffed against A's record (inode and ctime only), gives the layer that unpacks to the changed tree", async () => {
+    await fc.assert(
+      fc.asyncProperty(anyStack, anyStack, async (a, c) => {
+        const tree = await unpacked(a);
+        fc.pre(tree !== undefined && c.length > 0);
+        const file = join(work.path, `record-${n++}`);
+        saveTreeRecord(recordTree(tree as string, "a"), file);
+        // C applied where A was unpacked, as a build step changes a rootfs: some entries in place, some replaced.
+        const changed = await applyToDirectory(tree as string, c.slice(0, 1), policy, { chunkSize: 65536 }).then(
+          () => true,
+          () => false,
+        );
+        fc.pre(changed);
+        const parts: Buffer[] = [];
+        for await (const chunk of diffTrees({ lower: readTreeRecord(file), upper: tree as string })) parts.push(Buffer.from(chunk));
+        const result = await unpacked([...a, Buffer.concat(parts)]);
+        expect(result).toBeDefined();
+        expect(diffSnapshots(snapshotDisk(tree as string), snapshotDisk(result as string))).toEqual([]);
       }),
       { numRuns: 60 },
     );
@@ -136,6 +160,17 @@ describe("diff: the changeset from LOWER to UPPER", () => {
 
 
 const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample", "oci");
+
+/** The paths in the last layer of oci:LAYOUT:TAG. */
+async function layerEntries(layout: string, tag: string): Promise<string[]> {
+  const summary = await inspect({ image: `oci:${layout}:${tag}` });
+  const digest = summary.layers.at(-1)?.digest as string;
+  const blob = readFileSync(join(layout, "blobs", "sha256", digest.slice(7)));
+  const out: string[] = [];
+  for await (const entry of readLayer(memoryLayer(gunzipSync(blob), { compression: "none" }))) out.push(`${entry.path.toString()}${entry.kind === "dir" ? "/" : ""}`);
+  return out;
+}
+
 const has = (command: string): boolean => spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
 
 /** The change a build step makes: added, removed, re-moded, linked, a directory turned into a file. */
@@ -186,6 +221,44 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
     const after = await inspect({ image: `oci:${layout}:3` });
     expect(after.layers).toHaveLength(4);
     expect(after.config.history.at(-1)).toMatchObject({ emptyLayer: true });
+  });
+
+  it("with unpack's record: only ROOTFS is read, the same entries are written as against a second unpack, the record follows the new image; a wrong record is refused", async () => {
+    const image = `oci:${SAMPLE}:sample`;
+    const rootfs = join(work.path, "record-rootfs");
+    const record = join(work.path, "record-file");
+    await unpack({ image, dest: rootfs, rootless, record });
+    change(rootfs);
+    const layout = join(work.path, "record-repacked");
+    const byRecord = await repack({ image, rootfs, layout: `oci:${layout}:2`, rootless, record });
+    const byUnpack = await repack({ image, rootfs, layout: `oci:${layout}:2b`, rootless });
+    const names = async (tag: string): Promise<string[]> => (await layerEntries(layout, tag)).sort();
+    expect(await names("2")).toEqual(await names("2b"));
+    expect(byRecord.layer?.diffId).toBe(byUnpack.layer?.diffId);
+    const dest = join(work.path, "record-repacked-unpacked");
+    await unpack({ image: `oci:${layout}:2`, dest, rootless });
+    expect(diffSnapshots(snapshotDisk(rootfs), snapshotDisk(dest))).toEqual([]);
+    // The record is now of oci:LAYOUT:2: a second step repacks onto it, right after a change (same clock tick).
+    writeFileSync(join(rootfs, "etc", "new.conf"), "changed again\n");
+    const second = await repack({ image: `oci:${layout}:2`, rootfs, layout: `oci:${layout}:3`, rootless, record });
+    expect(await layerEntries(layout, "3")).toEqual(["etc/new.conf", "etc/new.link"]);
+    expect(second.layer).toBeDefined();
+    const dest3 = join(work.path, "record-repacked-3");
+    await unpack({ image: `oci:${layout}:3`, dest: dest3, rootless });
+    expect(diffSnapshots(snapshotDisk(rootfs), snapshotDisk(dest3))).toEqual([]);
+    expect((await repack({ image: `oci:${layout}:3`, rootfs, layout: `oci:${layout}:4`, rootless, record })).layer).toBeUndefined();
+    // Refused: the record of another image; of another directory (a copy); not a record; a record inside DEST.
+    const refusal = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => undefined, (error: unknown) => error);
+    const other = await refusal(repack({ image, rootfs, layout: `oci:${layout}:x`, rootless, record }));
+    expect(other).toBeInstanceOf(StrataError);
+    expect(other).toMatchObject({ code: "STRATA_RECORD_MISMATCH" });
+    const copy = join(work.path, "record-copy");
+    cpSync(rootfs, copy, { recursive: true, verbatimSymlinks: true });
+    expect(await refusal(repack({ image: `oci:${layout}:4`, rootfs: copy, layout: `oci:${layout}:x`, rootless, record }))).toMatchObject({ code: "STRATA_RECORD_MISMATCH" });
+    writeFileSync(join(work.path, "not-a-record"), "hello\n");
+    expect(await refusal(repack({ image, rootfs, layout: `oci:${layout}:x`, rootless, record: join(work.path, "not-a-record") }))).toMatchObject({ code: "STRATA_BAD_RECORD" });
+    const inside = join(work.path, "record-inside");
+    expect(await refusal(unpack({ image, dest: inside, rootless, record: join(inside, "r") }))).toMatchObject({ code: "STRATA_BAD_RECORD" });
   });
 
   it.runIf(has("umoci"))("strata unpacks umoci's repack of the same change to the tree umoci unpacks", async () => {

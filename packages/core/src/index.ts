@@ -11,3 +11,5 @@ export { exportImage } from "./export.js";
 export { squash, type SquashOptions, type SquashResult } from "./squash.js";
 export { diffTrees, type DiffOptions } from "./diff.js";
 export { repack, type RepackOptions, type RepackResult } from "./repack.js";
+export { readTreeRecord, recordTree, saveTreeRecord, TreeRecord, type RecordedEntry } from "./tree-record.js";
+export { chainIds } from "@strata-oci/image";

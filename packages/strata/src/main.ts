@@ -39,6 +39,7 @@ const UNPACK_FLAGS: OptionSpec = {
   ...REGISTRY_FLAGS,
   downloads: { type: "string" },
   rootless: { type: "boolean" },
+  record: { type: "string" },
   quiet: { type: "boolean" },
   json: { type: "boolean" },
   ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((flag) => [flag, { type: "string" as const }])),
@@ -80,7 +81,7 @@ function compressionOf(values: OptionValues): "gzip" | "zstd" | "none" | undefin
 }
 
 /** The options unpack and bundle take from the same flags. */
-type SharedUnpackOptions = Pick<UnpackOptions, "signal" | "limits" | "platform" | "rootless" | "onProgress" | "registry" | "downloads">;
+type SharedUnpackOptions = Pick<UnpackOptions, "signal" | "limits" | "platform" | "rootless" | "onProgress" | "registry" | "downloads" | "record">;
 
 function downloadsOf(values: OptionValues): number | undefined {
   const text = values.downloads;
@@ -128,6 +129,7 @@ async function withUnpackFlags<T>(values: OptionValues, run: (shared: SharedUnpa
         ...(downloads === undefined ? {} : { downloads }),
         ...(typeof values.platform === "string" ? { platform: values.platform } : {}),
         ...(values.rootless === true ? { rootless: true } : {}),
+        ...(typeof values.record === "string" ? { record: values.record } : {}),
         ...(registry === undefined ? {} : { registry }),
         ...(progress === undefined ? {} : { onProgress: progress.update }),
       }),
@@ -501,6 +503,7 @@ async function runRepack(args: string[]): Promise<number> {
     rootless: { type: "boolean" },
     root: { type: "boolean" },
     "created-by": { type: "string" },
+    record: { type: "string" },
     json: { type: "boolean" },
     ...REGISTRY_FLAGS,
   });
@@ -523,6 +526,7 @@ async function runRepack(args: string[]): Promise<number> {
       ...(compress === undefined ? {} : { compress }),
       ...(values.rootless === true ? { rootless: true } : values.root === true ? { rootless: false } : {}),
       ...(typeof createdBy === "string" ? { createdBy } : {}),
+      ...(typeof values.record === "string" ? { record: values.record } : {}),
     }),
   );
   process.stdout.write(

@@ -1,0 +1,175 @@
+// What repack needs of an unpacked tree, kept when it is unpacked (umoci
+// keeps an mtree for the same reason): for every entry its kind, inode,
+// change time and link count. An entry whose inode and ctime are those of
+// the record has not changed since: any write, chmod, chown, xattr, link or
+// rename sets ctime to the present, and nothing can set it back. So repack
+// compares the changed tree against the record instead of against a second
+// unpack of the image, and reads only what changed.
+import { closeSync, fstatSync, futimesSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync, type BigIntStats } from "node:fs";
+import { childPath, TargetError, type EntryPath } from "@strata-oci/layer";
+import { kindOfStats, onDisk } from "@strata-oci/overlay";
+
+export type RecordedKind = "dir" | "file" | "symlink" | "char" | "block" | "fifo";
+
+export interface RecordedEntry {
+  readonly kind: RecordedKind;
+  readonly ino: bigint;
+  readonly ctimeNs: bigint;
+  readonly nlink: number;
+}
+
+const MAGIC = "strata-tree-record";
+const VERSION = "1";
+const KIND_CHARS: Record<RecordedKind, string> = { dir: "d", file: "f", symlink: "l", char: "c", block: "b", fifo: "p" };
+const KINDS = new Map(Object.entries(KIND_CHARS).map(([kind, char]) => [char, kind as RecordedKind]));
+
+/** The recorded tree: its identity (the chain ID of the image's last layer; the root's device and inode) and its entries. */
+export class TreeRecord {
+  readonly #entries = new Map<string, RecordedEntry>();
+  readonly #children = new Map<string, Buffer[]>();
+
+  constructor(
+    readonly chainId: string,
+    readonly dev: bigint,
+    readonly ino: bigint,
+  ) {}
+
+  /** Adds `path`; its parent must have been added first. */
+  add(path: EntryPath, entry: RecordedEntry): void {
+    const key = path.toString("latin1");
+    this.#entries.set(key, entry);
+    if (path.length === 0) return;
+    const slash = path.lastIndexOf(0x2f);
+    const parent = slash < 0 ? "" : key.slice(0, slash);
+    const siblings = this.#children.get(parent);
+    const name = slash < 0 ? path : path.subarray(slash + 1);
+    if (siblings === undefined) this.#children.set(parent, [name]);
+    else siblings.push(name);
+  }
+
+  entry(path: EntryPath): RecordedEntry | undefined {
+    return this.#entries.get(path.toString("latin1"));
+  }
+
+  /** Names in directory `path`, in byte order. */
+  names(path: EntryPath): Buffer[] {
+    return this.#children.get(path.toString("latin1")) ?? [];
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Every entry, in the order added (parents first). */
+  *entries(): Generator<[EntryPath, RecordedEntry]> {
+    for (const [key, entry] of this.#entries) yield [Buffer.from(key, "latin1"), entry];
+  }
+}
+
+/** The record's line of one entry; sockets have none (a tar cannot hold them). */
+export function recordedEntry(stats: BigIntStats): RecordedEntry | undefined {
+  const kind = kindOfStats(stats);
+  return kind === undefined ? undefined : { kind, ino: stats.ino, ctimeNs: stats.ctimeNs, nlink: Number(stats.nlink) };
+}
+
+/** Every entry of the tree at `dir` (symlinks not followed), parents before children, names in byte order. */
+export function* walkTree(dir: string): Generator<[EntryPath, BigIntStats]> {
+  const root = Buffer.from(dir);
+  const pending: EntryPath[] = [Buffer.alloc(0)];
+  while (pending.length > 0) {
+    const path = pending.pop() as EntryPath;
+    const stats = lstatSync(onDisk(root, path), { bigint: true });
+    yield [path, stats];
+    if (!stats.isDirectory()) continue;
+    const names = readdirSync(onDisk(root, path), { encoding: "buffer" }).sort(Buffer.compare);
+    for (let i = names.length - 1; i >= 0; i--) pending.push(childPath(path, names[i] as Buffer));
+  }
+}
+
+/** The record of the tree at `dir`, the tree of the layers whose last chain ID is `chainId`. */
+export function recordTree(dir: string, chainId: string): TreeRecord {
+  const rootStats = lstatSync(dir, { bigint: true });
+  const record = new TreeRecord(chainId, rootStats.dev, rootStats.ino);
+  for (const [path, stats] of walkTree(dir)) {
+    const entry = recordedEntry(stats);
+    if (entry !== undefined) record.add(path, entry);
+  }
+  return record;
+}
+
+const sleep = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
+/**
+ * Writes `record` to `file` (atomically) as the record of the tree of
+ * `chainId` (by default the one it was made for), and returns only once the clock
+ * that stamps ctimes has moved past the newest ctime recorded: the kernel's
+ * timestamps are coarse (a few ms), so a change made in the same tick as the
+ * unpack would otherwise keep the recorded ctime and be missed.
+ */
+export function saveTreeRecord(record: TreeRecord, file: string, chainId = record.chainId): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  let fd: number;
+  try {
+    fd = openSync(temp, "w", 0o644);
+  } catch (error) {
+    throw new TargetError("STRATA_FS_ERROR", `cannot write the record ${file}: ${(error as Error).message}`, {
+      hint: "the record goes into a directory that exists, outside the tree (a bundle's DIR exists only once complete: write it beside DIR)",
+    });
+  }
+  try {
+    const lines: string[] = [`${MAGIC} ${VERSION} ${chainId} ${record.dev} ${record.ino}\n`];
+    let newest = 0n;
+    for (const [path, entry] of record.entries()) {
+      if (entry.ctimeNs > newest) newest = entry.ctimeNs;
+      lines.push(`${KIND_CHARS[entry.kind]} ${entry.ino} ${entry.ctimeNs} ${entry.nlink} /${path.toString("hex")}\n`);
+      if (lines.length >= 4096) writeSync(fd, lines.splice(0).join(""));
+    }
+    writeSync(fd, lines.join(""));
+    while (fstatSync(fd, { bigint: true }).ctimeNs <= newest) {
+      sleep(1);
+      futimesSync(fd, new Date(), new Date());
+    }
+  } catch (error) {
+    closeSync(fd);
+    rmSync(temp, { force: true });
+    throw error;
+  }
+  closeSync(fd);
+  renameSync(temp, file);
+}
+
+function badRecord(file: string, detail: string): TargetError {
+  return new TargetError("STRATA_BAD_RECORD", `${file} is not a strata tree record: ${detail}`, {
+    hint: "give the file that `strata unpack --record FILE` wrote, or repack without --record",
+  });
+}
+
+/** Reads a record that writeTreeRecord wrote. */
+export function readTreeRecord(file: string): TreeRecord {
+  let text: string;
+  try {
+    text = readFileSync(file, "latin1");
+  } catch (error) {
+    throw badRecord(file, (error as Error).message);
+  }
+  const lines = text.split("\n");
+  const [magic, version, chainId, dev, ino] = (lines[0] ?? "").split(" ");
+  if (magic !== MAGIC || version !== VERSION || chainId === undefined || !/^\d+$/.test(dev ?? "") || !/^\d+$/.test(ino ?? "")) throw badRecord(file, "no record header");
+  const record = new TreeRecord(chainId, BigInt(dev as string), BigInt(ino as string));
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (line === "" && i === lines.length - 1) break;
+    const match = /^([dflcbp]) (\d+) (\d+) (\d+) \/((?:[0-9a-f]{2})*)$/.exec(line);
+    if (match === null) throw badRecord(file, `line ${i + 1} is malformed`);
+    const [, kind, entryIno, ctime, nlink, hex] = match as unknown as [string, string, string, string, string, string];
+    const path = Buffer.from(hex, "hex");
+    if (path.length > 0 && record.entry(path.lastIndexOf(0x2f) < 0 ? Buffer.alloc(0) : path.subarray(0, path.lastIndexOf(0x2f)))?.kind !== "dir") {
+      throw badRecord(file, `line ${i + 1} names a path whose parent is not a directory recorded before it`);
+    }
+    record.add(path, { kind: KINDS.get(kind) as RecordedKind, ino: BigInt(entryIno), ctimeNs: BigInt(ctime), nlink: Number(nlink) });
+  }
+  if (record.entry(Buffer.alloc(0))?.kind !== "dir") throw badRecord(file, "no root directory");
+  return record;
+}
