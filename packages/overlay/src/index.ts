@@ -9,3 +9,5 @@ export { diffSnapshots, kindOfStats, snapshotDisk, snapshotMerged, snapshotModel
 export { native, nativeAddon, nativeCalls, type NativeCalls } from "./native.js";
 export type { LayerTarget } from "./layer-target.js";
 export { MergedTree, type MergedEntry } from "./merged-tree.js";
+export { isOverlayXattr, LowerStack, opaqueXattr, overlayDirEntries, type OverlayXattrs } from "./lower-stack.js";
+export { writeOverlayLayer, type OverlayLayerOptions, type OverlayLayerStats } from "./overlay-layer-writer.js";

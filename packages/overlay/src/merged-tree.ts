@@ -69,18 +69,59 @@ function children(node: Node): Node[] {
 export class MergedTree implements LayerTarget {
   readonly root: Node = { value: this.#impliedDirectory(), name: "", children: undefined, collided: undefined };
   #layer = -1;
+  /** What the layer being applied wrote: only lower layers' entries are removed by its whiteouts. */
+  #written = new Set<Node>();
+  #ordinal = 0;
 
   async applyLayer(entries: AsyncIterable<LayerEntry> | Iterable<LayerEntry>): Promise<void> {
-    const layer = ++this.#layer;
-    const written = new Set<Node>();
-    let ordinal = 0;
-    for await (const entry of entries) {
-      try {
-        this.#apply(entry, layer, ordinal++, written);
-      } catch (error) {
-        throw withErrorContext(error, { entry: displayPath(entry.path) });
-      }
+    this.beginLayer();
+    for await (const entry of entries) this.applyEntry(entry);
+  }
+
+  /** Starts the next layer (index 0 first); its entries then go to `applyEntry` in tar order. */
+  beginLayer(): number {
+    this.#written = new Set();
+    this.#ordinal = 0;
+    return ++this.#layer;
+  }
+
+  /**
+   * Applies one entry of the current layer. For an entry that names a node
+   * (not a whiteout or opaque marker): the path it landed at (parents
+   * resolved through symlinks) and, for a hardlink, the path of its target.
+   */
+  applyEntry(entry: LayerEntry): { path: EntryPath; target?: EntryPath } | undefined {
+    try {
+      return this.#apply(entry, this.#layer, this.#ordinal++, this.#written);
+    } catch (error) {
+      throw withErrorContext(error, { entry: displayPath(entry.path) });
     }
+  }
+
+  /** Whether the entry at (resolved, plain) `path` and everything below it was written by the current layer. */
+  writtenByCurrentLayer(path: EntryPath): boolean {
+    const start = this.#plain(path);
+    if (start === undefined) return false;
+    const stack = [start];
+    while (stack.length > 0) {
+      const node = stack.pop() as Node;
+      if (node.value === undefined) continue;
+      if (!this.#written.has(node)) return false;
+      stack.push(...children(node));
+    }
+    return true;
+  }
+
+  /** The paths (resolved) of every name of `entry`: a hardlink group's members share one entry. A walk of the whole tree. */
+  pathsOf(entry: MergedEntry): EntryPath[] {
+    const out: EntryPath[] = [];
+    for (const { path, entry: found } of this.walk()) if (found === entry) out.push(path);
+    return out;
+  }
+
+  /** The entry at `path` when every component is a real directory (no symlink followed). */
+  plainEntry(path: EntryPath): MergedEntry | undefined {
+    return this.#plain(path)?.value;
   }
 
   finish(): void {}
@@ -128,16 +169,16 @@ export class MergedTree implements LayerTarget {
     return { kind: "dir", mode: 0o755, uid: 0, gid: 0, mtime: 0, xattrs: NO_XATTRS, layer: -1, size: 0, ordinal: -1 };
   }
 
-  #apply(entry: LayerEntry, layer: number, ordinal: number, written: Set<Node>): void {
+  #apply(entry: LayerEntry, layer: number, ordinal: number, written: Set<Node>): { path: EntryPath; target?: EntryPath } | undefined {
     if (entry.kind === "whiteout") {
       const node = this.#plain(entry.path);
       if (node?.value !== undefined) this.#removeLower(node, written);
-      return;
+      return undefined;
     }
     if (entry.kind === "opaque") {
       const node = this.#plain(entry.path);
       if (node?.value?.kind === "dir") for (const child of children(node)) this.#removeLower(child, written);
-      return;
+      return undefined;
     }
     // Owners and xattrs as they land on disk (user.* xattrs only on files and directories), as the model has them.
     const owned = ownedAttributes(entry, entry.kind === "hardlink" ? "file" : entry.kind, PRIVILEGED);
@@ -145,9 +186,10 @@ export class MergedTree implements LayerTarget {
     if (entry.path.length === 0) {
       this.root.value = { ...common, kind: "dir" };
       written.add(this.root);
-      return;
+      return { path: entry.path };
     }
     const parents = this.#walk(entry.path, { create: true, parentOnly: true }) as Node[];
+    let target: EntryPath | undefined;
     const parent = parents.at(-1) as Node;
     const name = baseName(entry.path);
     const node = ensureChild(parent, name);
@@ -158,11 +200,12 @@ export class MergedTree implements LayerTarget {
         node.value = { ...common, kind: "dir" };
         break;
       case "hardlink": {
-        const target = this.#hardlinkTarget(entry.target);
-        if (target === node) break;
-        const shared = target.value as MergedEntry;
+        const found = this.#hardlinkTarget(entry.target);
+        target = pathOf(found.parents, found.node);
+        if (found.node === node) break;
+        const shared = found.node.value as MergedEntry;
         this.#removeTree(node);
-        if (target.value === undefined) throw badHardlink(entry.target, "was removed by this entry");
+        if (found.node.value === undefined) throw badHardlink(entry.target, "was removed by this entry");
         node.value = shared;
         break;
       }
@@ -185,6 +228,7 @@ export class MergedTree implements LayerTarget {
         break;
     }
     written.add(node);
+    return { path: pathOf(parents, node), ...(target === undefined ? {} : { target }) };
   }
 
   /**
@@ -244,12 +288,12 @@ export class MergedTree implements LayerTarget {
     return node;
   }
 
-  #hardlinkTarget(target: EntryPath): Node {
+  #hardlinkTarget(target: EntryPath): { node: Node; parents: Node[] } {
     const parents = this.#walk(target, { strict: true, parentOnly: true });
     const node = parents === undefined ? undefined : childNode(parents.at(-1), baseName(target));
     if (node?.value === undefined) throw badHardlink(target, "does not exist");
     if (node.value.kind === "dir") throw badHardlink(target, "is a directory");
-    return node;
+    return { node, parents: parents as Node[] };
   }
 
   /** Removes what lower layers put at `node` and below, keeping what this layer wrote; true when `node` stays. */
@@ -290,6 +334,11 @@ export class MergedTree implements LayerTarget {
       top.collided = undefined;
     }
   }
+}
+
+/** The path of `node`, a child of the last of `parents` (root first). */
+function pathOf(parents: readonly Node[], node: Node): EntryPath {
+  return Buffer.from([...parents.slice(1), node].map((part) => part.name).join("/"), "latin1");
 }
 
 function badHardlink(target: EntryPath, why: string): BadEntryError {

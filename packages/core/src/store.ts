@@ -1,0 +1,340 @@
+// A layer store: each layer of each image extracted once, into its own
+// directory keyed by its chain ID, in the format the kernel's overlayfs
+// stacks (see overlay's writeOverlayLayer); images that share base layers
+// share their directories. Layout of STORE:
+//   layers/<chain hex>/diff/        the layer, as overlayfs reads it
+//   layers/<chain hex>/layer.json   chain ID, diff_id, parent, counts, short link
+//   l/<short> -> ../layers/<chain hex>/diff   short names: a mount's options are one page
+//   images/<sha256 of reference>.json         the images kept (what gc keeps)
+//   mounts/<id>/{upper,work} and <id>.json    writable mounts
+//   staging/                                  layers being written (renamed when complete)
+//   store.json                                root or rootless (trusted or user xattrs)
+import { createHash, randomBytes } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { chownSync, chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { ImageError, readLayer, TargetError, withErrorContext, type LayerLimits } from "@strata-oci/layer";
+import { chainIds, openImage, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
+import { discardStaging, MergedTree, nativeCalls, overlayDirEntries, ownershipFor, writeOverlayLayer, type OverlayLayerStats, type OverlayXattrs, type UnpackWarning } from "@strata-oci/overlay";
+import { refuseArtifact } from "./unpack.js";
+
+/** STRATA_STORE, else /var/lib/strata as root, else $XDG_DATA_HOME/strata (~/.local/share/strata). */
+export function defaultStore(): string {
+  if (process.env.STRATA_STORE !== undefined && process.env.STRATA_STORE !== "") return process.env.STRATA_STORE;
+  if (process.geteuid?.() === 0) return "/var/lib/strata";
+  return join(process.env.XDG_DATA_HOME ?? join(homedir(), ".local", "share"), "strata");
+}
+
+interface StoreConfig {
+  readonly version: 1;
+  readonly rootless: boolean;
+}
+
+export interface StoredLayer {
+  readonly chainId: string;
+  readonly diffId: string;
+  readonly parent: string | undefined;
+  /** The short name under STORE/l used in mount options. */
+  readonly link: string;
+  readonly entries: number;
+  readonly bytes: number;
+  readonly whiteouts: number;
+  readonly opaque: number;
+  readonly copiedUp: number;
+}
+
+export interface StoredImage {
+  readonly reference: string;
+  readonly manifest: string | undefined;
+  readonly config: string | undefined;
+  /** Chain IDs, layer 0 first. */
+  readonly chainIds: readonly string[];
+}
+
+const hexOf = (digest: string): string => digest.slice(digest.indexOf(":") + 1);
+
+/** An opened store: its directories made, its mode checked against this run's. */
+export class LayerStore {
+  readonly root: string;
+  readonly rootless: boolean;
+
+  constructor(root: string, rootless: boolean) {
+    this.root = resolve(root);
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    for (const dir of ["layers", "l", "images", "mounts", "staging"]) mkdirSync(join(this.root, dir), { recursive: true, mode: 0o700 });
+    const configPath = join(this.root, "store.json");
+    if (!existsSync(configPath)) writeFileSync(configPath, `${JSON.stringify({ version: 1, rootless } satisfies StoreConfig)}\n`, { flag: "wx" });
+    const config = JSON.parse(readFileSync(configPath, "utf8")) as StoreConfig;
+    if (config.rootless !== rootless) {
+      throw new TargetError("STRATA_STORE_MISMATCH", `the store ${this.root} is ${config.rootless ? "rootless" : "root's"}, and this run is ${rootless ? "rootless" : "as root"}`, {
+        hint: "use one store per mode: --store DIR (a rootless store marks opaque directories with user.overlay.*, root's with trusted.overlay.*)",
+      });
+    }
+    this.rootless = rootless;
+  }
+
+  get xattrs(): OverlayXattrs {
+    return this.rootless ? "user" : "trusted";
+  }
+
+  layerDir(chainId: string): string {
+    return join(this.root, "layers", hexOf(chainId));
+  }
+
+  diffDir(chainId: string): string {
+    return join(this.layerDir(chainId), "diff");
+  }
+
+  /** The layer's record, when it is stored (complete: a layer directory exists only once renamed into place). */
+  layer(chainId: string): StoredLayer | undefined {
+    const path = join(this.layerDir(chainId), "layer.json");
+    return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as StoredLayer) : undefined;
+  }
+
+  layers(): StoredLayer[] {
+    return readdirSync(join(this.root, "layers"))
+      .map((hex) => this.layer(`sha256:${hex}`))
+      .filter((layer): layer is StoredLayer => layer !== undefined);
+  }
+
+  images(): StoredImage[] {
+    return readdirSync(join(this.root, "images"))
+      .filter((name) => name.endsWith(".json"))
+      .map((name) => JSON.parse(readFileSync(join(this.root, "images", name), "utf8")) as StoredImage);
+  }
+
+  imageFile(reference: string): string {
+    return join(this.root, "images", `${createHash("sha256").update(reference).digest("hex")}.json`);
+  }
+
+  keepImage(image: StoredImage): void {
+    const file = this.imageFile(image.reference);
+    const temp = `${file}.${randomBytes(4).toString("hex")}`;
+    writeFileSync(temp, `${JSON.stringify(image, null, 2)}\n`);
+    renameSync(temp, file);
+  }
+
+  /**
+   * Adds a layer written by `write` into a private staging directory: it
+   * gets its name only when complete. Where another writer stored the same
+   * chain ID meanwhile, theirs is kept and ours discarded (both are the
+   * same layer). Returns whether this call stored it.
+   */
+  async add(layer: Omit<StoredLayer, "link" | keyof OverlayLayerStats | "bytes" | "entries"> , write: (diff: string) => Promise<OverlayLayerStats>): Promise<boolean> {
+    const staging = mkdtempSync(join(this.root, "staging", `${hexOf(layer.chainId).slice(0, 12)}-${process.pid}-`));
+    const link = randomBytes(9).toString("base64url");
+    try {
+      const diff = join(staging, "diff");
+      mkdirSync(diff);
+      const stats = await write(diff);
+      const stored: StoredLayer = { ...layer, link, entries: stats.entries, bytes: stats.bytes, whiteouts: stats.whiteouts, opaque: stats.opaque, copiedUp: stats.copiedUp };
+      writeFileSync(join(staging, "layer.json"), `${JSON.stringify(stored, null, 2)}\n`);
+      symlinkSync(join("..", "layers", hexOf(layer.chainId), "diff"), join(this.root, "l", link));
+      try {
+        renameSync(staging, this.layerDir(layer.chainId));
+        return true;
+      } catch (error) {
+        rmSync(join(this.root, "l", link), { force: true });
+        const code = (error as NodeJS.ErrnoException).code;
+        if ((code === "ENOTEMPTY" || code === "EEXIST") && this.layer(layer.chainId) !== undefined) return false;
+        throw error;
+      }
+    } finally {
+      discardStaging(staging);
+    }
+  }
+
+  /** The lowerdir option for the layers of `chain` (top first), relative to the store (mount runs there). */
+  lowerdir(chain: readonly string[]): string {
+    const links = chain.map((chainId) => {
+      const layer = this.layer(chainId);
+      if (layer === undefined) throw new TargetError("STRATA_PATH_NOT_FOUND", `layer ${chainId} is not in the store ${this.root}`, { hint: "strata unpack --store DIR IMAGE stores it" });
+      return `l/${layer.link}`;
+    });
+    const topFirst = links.reverse();
+    // overlayfs will not mount one lower layer alone: an empty one goes below it.
+    if (topFirst.length === 1) {
+      mkdirSync(join(this.root, "empty"), { recursive: true, mode: 0o755 });
+      topFirst.push("empty");
+    }
+    return topFirst.join(":");
+  }
+}
+
+export interface StoreUnpackOptions {
+  readonly image: string;
+  /** The store (default: defaultStore()). */
+  readonly store?: string;
+  readonly platform?: string | Platform;
+  readonly registry?: RegistryOptions;
+  /** Owners in user.rootlesscontainers, user.overlay.* markers (for userxattr mounts). Default: when not root. */
+  readonly rootless?: boolean;
+  readonly limits?: Partial<LayerLimits>;
+  readonly signal?: AbortSignal;
+  readonly onWarning?: (warning: UnpackWarning) => void;
+  /** Called when each layer is stored (`written`) or found stored already. */
+  readonly onLayer?: (event: { index: number; count: number; chainId: string; written: boolean }) => void;
+}
+
+export interface StoreUnpackResult {
+  readonly image: Image;
+  readonly store: string;
+  readonly chainIds: readonly string[];
+  /** Layers this call extracted, and those it found stored. */
+  readonly written: number;
+  readonly reused: number;
+  /** The mount's lowerdir option, relative to the store directory (top layer first). */
+  readonly lowerdir: string;
+  readonly warnings: readonly UnpackWarning[];
+}
+
+/**
+ * Stores IMAGE's layers that the store lacks, each stacked on those below
+ * it, and keeps the image (what `storeGc` keeps). Layers stored already are
+ * read back from their directories (headers only), never from the image.
+ */
+export async function unpackToStore(options: StoreUnpackOptions): Promise<StoreUnpackResult> {
+  const image = await openImage({
+    image: options.image,
+    ...(options.platform === undefined ? {} : { platform: options.platform }),
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+  });
+  refuseArtifact(image);
+  const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
+  const store = new LayerStore(options.store ?? defaultStore(), rootless);
+  const chain = chainIds(image.config.diffIds);
+  const warnings: UnpackWarning[] = [];
+  const warn = (warning: UnpackWarning): void => {
+    warnings.push(warning);
+    options.onWarning?.(warning);
+  };
+  const tree = new MergedTree();
+  const lowers: string[] = [];
+  let written = 0;
+  for (const [index, layer] of image.layers.entries()) {
+    const chainId = chain[index] as string;
+    if (store.layer(chainId) !== undefined) {
+      await tree.applyLayer(overlayDirEntries(store.diffDir(chainId), store.xattrs, rootless));
+      options.onLayer?.({ index, count: image.layers.length, chainId, written: false });
+    } else {
+      const entries = readLayer(layer, {
+        transientChunks: true,
+        context: { image: image.reference },
+        ...(options.limits === undefined ? {} : { limits: options.limits }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+      try {
+        const stored = await store.add({ chainId, diffId: image.config.diffIds[index] as string, parent: chain[index - 1] }, (diff) =>
+          writeOverlayLayer(tree, diff, lowers, entries, {
+            policy: ownershipFor(rootless),
+            xattrs: store.xattrs,
+            onWarning: warn,
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+          }),
+        );
+        if (stored) written++;
+        options.onLayer?.({ index, count: image.layers.length, chainId, written: stored });
+      } catch (error) {
+        throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? layer.diffId ?? `#${index}` });
+      }
+    }
+    lowers.push(store.diffDir(chainId));
+  }
+  store.keepImage({ reference: image.reference, manifest: image.manifest?.digest, config: image.configDigest, chainIds: chain });
+  return { image, store: store.root, chainIds: chain, written, reused: image.layers.length - written, lowerdir: chain.length === 0 ? "" : store.lowerdir(chain), warnings };
+}
+
+export interface MountOptions extends StoreUnpackOptions {
+  /** An existing directory to mount the image's tree on. */
+  readonly target: string;
+  /** With an upper and work directory of its own (in STORE/mounts), like a container's rootfs; else read-only. */
+  readonly writable?: boolean;
+}
+
+export interface MountResult {
+  readonly target: string;
+  readonly store: string;
+  /** The mount options given to the kernel (paths relative to the store). */
+  readonly options: string;
+  /** A writable mount's upper directory (its changes). */
+  readonly upper: string | undefined;
+  readonly unpacked: StoreUnpackResult;
+}
+
+interface MountRecord {
+  readonly id: string;
+  readonly target: string;
+  readonly reference: string;
+  readonly chainIds: readonly string[];
+}
+
+/**
+ * Mounts IMAGE's tree on TARGET with the kernel's overlayfs, its layers
+ * stored first where the store lacks them. Needs root (a rootless store's
+ * layers suit a `userxattr` mount in a user namespace; the options are in
+ * the result).
+ */
+export async function mountImage(options: MountOptions): Promise<MountResult> {
+  const target = realpathSync(options.target);
+  if (!lstatSync(target).isDirectory()) throw new TargetError("STRATA_BAD_DESTINATION", `${options.target} is not a directory`, { hint: "mount on an existing directory" });
+  const unpacked = await unpackToStore(options);
+  const store = new LayerStore(unpacked.store, options.rootless ?? (process.geteuid?.() ?? 0) !== 0);
+  if (unpacked.chainIds.length === 0) throw new ImageError("STRATA_BAD_IMAGE", "an image without layers has no tree to mount", { hint: "unpack it instead" });
+  // Only lower layers: no redirects followed (strata never writes them; an image cannot, its overlay xattrs are dropped).
+  let mountOptions = `lowerdir=${unpacked.lowerdir},redirect_dir=nofollow`;
+  let upper: string | undefined;
+  let record: MountRecord | undefined;
+  if (options.writable === true) {
+    const id = randomBytes(9).toString("base64url");
+    const dir = join(store.root, "mounts", id);
+    mkdirSync(join(dir, "work"), { recursive: true, mode: 0o700 });
+    upper = join(dir, "upper");
+    mkdirSync(upper, { mode: 0o755 });
+    // The merged root shows the upper directory's own attributes: give it the image's.
+    copyRootAttributes(store.diffDir(unpacked.chainIds.at(-1) as string), upper);
+    mountOptions = `lowerdir=${unpacked.lowerdir},upperdir=mounts/${id}/upper,workdir=mounts/${id}/work,redirect_dir=nofollow${store.rootless ? ",userxattr" : ""}`;
+    record = { id, target, reference: unpacked.image.reference, chainIds: unpacked.chainIds };
+    writeFileSync(join(store.root, "mounts", `${id}.json`), `${JSON.stringify(record, null, 2)}\n`);
+  } else if (store.rootless) {
+    mountOptions += ",userxattr";
+  }
+  const run = spawnSync("mount", ["-t", "overlay", "overlay", "-o", mountOptions, target], { cwd: store.root, encoding: "utf8" });
+  if (run.status !== 0) {
+    if (record !== undefined) {
+      rmSync(join(store.root, "mounts", record.id), { recursive: true, force: true });
+      rmSync(join(store.root, "mounts", `${record.id}.json`), { force: true });
+    }
+    throw new TargetError("STRATA_MOUNT_FAILED", `mount -t overlay on ${target} failed: ${(run.stderr ?? run.error?.message ?? "").trim()}`, {
+      hint: store.rootless ? "an unprivileged overlay mount needs a user namespace (unshare -rm) and a kernel with userxattr (5.11+)" : "mounting needs root and a kernel with overlayfs",
+    });
+  }
+  return { target, store: store.root, options: mountOptions, upper, unpacked };
+}
+
+function copyRootAttributes(from: string, to: string): void {
+  const stats = lstatSync(from);
+  chownSync(to, stats.uid, stats.gid);
+  chmodSync(to, stats.mode & 0o7777);
+  const calls = nativeCalls();
+  if (calls !== undefined) for (const name of calls.llistxattr(Buffer.from(from))) if (!name.includes(".overlay.")) calls.lsetxattr(Buffer.from(to), name, calls.lgetxattr(Buffer.from(from), name));
+  lutimesSync(to, stats.atime, stats.mtime);
+}
+
+/** Unmounts TARGET; a writable mount's upper and work directories (its changes) are removed with it. */
+export function unmountImage(options: { readonly target: string; readonly store?: string }): { readonly target: string; readonly removed: string | undefined } {
+  const target = realpathSync(options.target);
+  const run = spawnSync("umount", [target], { encoding: "utf8" });
+  if (run.status !== 0) throw new TargetError("STRATA_MOUNT_FAILED", `umount ${target} failed: ${(run.stderr ?? "").trim()}`, { hint: "is it mounted, and is nothing using it (lsof, fuser -m)?" });
+  const mounts = join(resolve(options.store ?? defaultStore()), "mounts");
+  let removed: string | undefined;
+  for (const name of existsSync(mounts) ? readdirSync(mounts) : []) {
+    if (!name.endsWith(".json")) continue;
+    const record = JSON.parse(readFileSync(join(mounts, name), "utf8")) as MountRecord;
+    if (record.target !== target) continue;
+    removed = join(mounts, record.id);
+    rmSync(removed, { recursive: true, force: true });
+    rmSync(join(mounts, name), { force: true });
+  }
+  return { target, removed };
+}

@@ -1,0 +1,180 @@
+// The layers below the one being written, as the kernel's overlayfs reads
+// them: a name is looked up from the top layer down, a whiteout (character
+// device 0/0) hides it below, an opaque directory hides everything below it
+// in lower layers, a non-directory hides what lower layers have under its
+// name. The store asks it what the merged view below shows (names in a
+// directory, where a file's bytes are) without mounting anything.
+import { lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
+import { childPath, splitPath, type EntryPath, type LayerEntry } from "@strata-oci/layer";
+import { nativeCalls } from "./native.js";
+import { onDisk } from "./resolve-in-root.js";
+import { decodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "./rootless-owner.js";
+
+/** How a store marks directories opaque: as root `trusted.overlay.opaque`, unprivileged (`userxattr` mounts) `user.overlay.opaque`. */
+export type OverlayXattrs = "trusted" | "user";
+
+export function opaqueXattr(namespace: OverlayXattrs): string {
+  return `${namespace}.overlay.opaque`;
+}
+
+/** xattrs overlayfs interprets itself: an image must not be able to set them in a store. */
+export function isOverlayXattr(name: string): boolean {
+  return name.startsWith("trusted.overlay.") || name.startsWith("user.overlay.");
+}
+
+export function isWhiteout(stats: Stats): boolean {
+  return stats.isCharacterDevice() && stats.rdev === 0;
+}
+
+export class LowerStack {
+  readonly #layers: Buffer[];
+  readonly #opaque: string;
+
+  /** `layers`: the layer directories, bottom (layer 0) first. */
+  constructor(layers: readonly string[], namespace: OverlayXattrs) {
+    this.#layers = layers.map((layer) => Buffer.from(layer)).reverse();
+    this.#opaque = opaqueXattr(namespace);
+  }
+
+  #isOpaque(abs: Buffer): boolean {
+    const calls = nativeCalls();
+    return calls !== undefined && calls.llistxattr(abs).includes(this.#opaque) && calls.lgetxattr(abs, this.#opaque).toString() === "y";
+  }
+
+  /**
+   * For each layer from the top, what it has at `path`: undefined when the
+   * lookup goes on below, "stop" when this layer hides `path` in all lower
+   * ones (a whiteout or non-directory at a parent or at `path`), or its
+   * stats. `hidesBelow` is set when this layer's directory at `path` or a
+   * parent is opaque.
+   */
+  *#lookup(path: EntryPath): Generator<{ abs: Buffer; stats: Stats; hidesBelow: boolean }> {
+    const parts = splitPath(path);
+    for (const layer of this.#layers) {
+      let at: EntryPath = Buffer.alloc(0);
+      let hidesBelow = false;
+      let stop = false;
+      let missing = false;
+      for (const [i, part] of parts.entries()) {
+        at = childPath(at, part);
+        const stats = lstatSync(onDisk(layer, at), { throwIfNoEntry: false });
+        if (stats === undefined) {
+          missing = true;
+          break;
+        }
+        const last = i === parts.length - 1;
+        if (last) {
+          if (isWhiteout(stats)) stop = true;
+          else yield { abs: onDisk(layer, at), stats, hidesBelow: hidesBelow || (stats.isDirectory() && this.#isOpaque(onDisk(layer, at))) };
+          if (!stats.isDirectory() || hidesBelow || this.#isOpaque(onDisk(layer, at))) stop = true;
+          break;
+        }
+        if (!stats.isDirectory()) {
+          stop = true;
+          break;
+        }
+        if (this.#isOpaque(onDisk(layer, at))) hidesBelow = true;
+      }
+      if (parts.length === 0) {
+        const stats = lstatSync(layer);
+        yield { abs: layer, stats, hidesBelow: this.#isOpaque(layer) };
+        if (this.#isOpaque(layer)) return;
+        continue;
+      }
+      if (stop || (missing && hidesBelow)) return;
+    }
+  }
+
+  /** Where the merged view below has `path`'s own node (the topmost layer that has it), or undefined. */
+  locate(path: EntryPath): { abs: Buffer; stats: Stats } | undefined {
+    for (const found of this.#lookup(path)) return found;
+    return undefined;
+  }
+
+  /** The names the merged view below shows in directory `path` (empty when it is no directory there). */
+  names(path: EntryPath): Set<string> {
+    const shown = new Set<string>();
+    const hidden = new Set<string>();
+    let first = true;
+    for (const { abs, stats } of this.#lookup(path)) {
+      // Only directories merge: below a non-directory's layer nothing is looked at.
+      if (!stats.isDirectory()) {
+        if (first) return shown;
+        break;
+      }
+      first = false;
+      for (const name of readdirSync(abs, { encoding: "buffer" })) {
+        const key = name.toString("latin1");
+        if (shown.has(key) || hidden.has(key)) continue;
+        const child = lstatSync(Buffer.concat([abs, Buffer.from("/"), name]));
+        if (isWhiteout(child)) hidden.add(key);
+        else shown.add(key);
+      }
+    }
+    return shown;
+  }
+}
+
+const NO_BODY: AsyncIterable<Buffer> = { async *[Symbol.asyncIterator]() {} };
+
+/**
+ * A stored layer directory read back as layer entries (headers only: file
+ * bodies are empty): whiteouts and opaque markers first, then every node,
+ * parents first, the second and later names of an inode as hardlinks. The
+ * merged tree of a stack of stored layers, rebuilt without their blobs.
+ */
+export function* overlayDirEntries(dir: string, namespace: OverlayXattrs, rootless: boolean): Generator<LayerEntry> {
+  const root = Buffer.from(dir);
+  const opaque = opaqueXattr(namespace);
+  const calls = nativeCalls();
+  const xattrsOf = (abs: Buffer): Map<string, Buffer> => {
+    const out = new Map<string, Buffer>();
+    if (calls !== undefined) for (const name of calls.llistxattr(abs)) if (!isOverlayXattr(name)) out.set(name, calls.lgetxattr(abs, name));
+    return out;
+  };
+  const markers: LayerEntry[] = [];
+  const nodes: LayerEntry[] = [];
+  const firstName = new Map<bigint, EntryPath>();
+  const stack: EntryPath[] = [Buffer.alloc(0)];
+  while (stack.length > 0) {
+    const path = stack.pop() as EntryPath;
+    const abs = onDisk(root, path);
+    const stats = lstatSync(abs, { bigint: true });
+    const xattrs = xattrsOf(abs);
+    let owner = { uid: Number(stats.uid), gid: Number(stats.gid) };
+    if (rootless) {
+      // As a rootless unpack records them: the xattr, or root where there is none.
+      const record = xattrs.get(ROOTLESS_OWNER_XATTR);
+      owner = record === undefined ? { uid: 0, gid: 0 } : (decodeRootlessOwner(record) ?? { uid: 0, gid: 0 });
+      xattrs.delete(ROOTLESS_OWNER_XATTR);
+    }
+    const common = { path, mode: Number(stats.mode) & 0o7777, ...owner, mtime: Number(stats.mtimeNs) / 1e9, xattrs };
+    if (stats.isCharacterDevice() && stats.rdev === 0n) {
+      markers.push({ kind: "whiteout", path });
+      continue;
+    }
+    if (stats.isDirectory()) {
+      if (calls?.llistxattr(abs).includes(opaque) === true) markers.push({ kind: "opaque", path });
+      nodes.push({ ...common, kind: "dir" });
+      const names = readdirSync(abs, { encoding: "buffer" }).sort(Buffer.compare);
+      for (let i = names.length - 1; i >= 0; i--) stack.push(childPath(path, names[i] as Buffer));
+      continue;
+    }
+    if (stats.nlink > 1) {
+      const first = firstName.get(stats.ino);
+      if (first !== undefined) {
+        nodes.push({ ...common, kind: "hardlink", target: first });
+        continue;
+      }
+      firstName.set(stats.ino, path);
+    }
+    if (stats.isFile()) nodes.push({ ...common, kind: "file", size: Number(stats.size), body: NO_BODY });
+    else if (stats.isSymbolicLink()) nodes.push({ ...common, kind: "symlink", target: readlinkSync(abs, { encoding: "buffer" }) });
+    else if (stats.isCharacterDevice() || stats.isBlockDevice()) {
+      const rdev = Number(stats.rdev);
+      nodes.push({ ...common, kind: stats.isCharacterDevice() ? "char" : "block", devMajor: (rdev >> 8) & 0xfff, devMinor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) });
+    } else if (stats.isFIFO()) nodes.push({ ...common, kind: "fifo" });
+  }
+  yield* markers;
+  yield* nodes;
+}

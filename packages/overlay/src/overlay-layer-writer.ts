@@ -1,0 +1,199 @@
+// One layer of a layer store, written as the kernel's overlayfs reads it:
+// stacked on the layers below (already stored), the mount must show the
+// same tree as a flat unpack of the same layers. The layer's entries are
+// written by a DiskTarget into the layer's own directory at the paths the
+// merged tree resolves them to (a parent that is a symlink in a lower layer
+// is followed, as the flat unpack follows it); then the directory is made
+// to say what changed in overlay terms: names gone from the merged view
+// become whiteouts (character devices 0/0), a directory whose content is
+// all this layer's becomes opaque, and every directory in it carries the
+// attributes the merged tree gives it (overlayfs shows the uppermost
+// copy's), implied parents included.
+import { copyFileSync, constants, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
+import { childPath, parentPath, splitPath, joinPath, type EntryAttributes, type EntryPath, type LayerEntry } from "@strata-oci/layer";
+import { AttributeWriter, fsTime, type UnpackWarning } from "./attribute-writer.js";
+import { DiskTarget, type ApplyStats } from "./disk-target.js";
+import { isOverlayXattr, LowerStack, opaqueXattr, type OverlayXattrs } from "./lower-stack.js";
+import type { MergedEntry, MergedTree } from "./merged-tree.js";
+import { native } from "./native.js";
+import type { OwnershipPolicy } from "./ownership.js";
+import { onDisk } from "./resolve-in-root.js";
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+export interface OverlayLayerOptions {
+  readonly policy: OwnershipPolicy;
+  /** `trusted` (root: a kernel mount as root reads trusted.overlay.*) or `user` (unprivileged `userxattr` mounts). */
+  readonly xattrs: OverlayXattrs;
+  readonly onWarning?: (warning: UnpackWarning) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** What writing a layer did, beyond the entries: the overlay markers it needed. */
+export interface OverlayLayerStats extends ApplyStats {
+  whiteouts: number;
+  opaque: number;
+  /** Lower files copied into this layer because one of its entries hardlinks them. */
+  copiedUp: number;
+}
+
+function attributesOf(path: EntryPath, entry: MergedEntry): EntryAttributes {
+  const xattrs = new Map([...entry.xattrs].filter(([name]) => !isOverlayXattr(name)));
+  return { path, mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: entry.mtime, xattrs };
+}
+
+/**
+ * Writes the next layer of `tree` (which holds the layers below, already
+ * stored in `lowers`, bottom first) into the empty directory `dir`.
+ */
+export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: readonly string[], entries: AsyncIterable<LayerEntry>, options: OverlayLayerOptions): Promise<OverlayLayerStats> {
+  const root = Buffer.from(dir);
+  const below = new LowerStack(lowers, options.xattrs);
+  const attributes = new AttributeWriter(options.policy, options.onWarning);
+  const disk = new DiskTarget(dir, { policy: options.policy, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+  const layer = tree.beginLayer();
+  const touched: EntryPath[] = [];
+  const copied = new Set<MergedEntry>();
+  /** Lower names copied into this layer, by path: a whiteout later in the layer may remove them again. */
+  const copiedPaths = new Map<string, MergedEntry>();
+  const stats: OverlayLayerStats = { entries: 0, bytes: 0, whiteouts: 0, opaque: 0, copiedUp: 0 };
+
+  /** Makes the parents of `path` in this layer's directory (their attributes are set at the end). */
+  const makeParents = (path: EntryPath): void => {
+    mkdirSync(onDisk(root, parentPath(path)), { recursive: true, mode: 0o755 });
+  };
+
+  /** Every name of the lower inode `entry` (at `path`, among others), copied into this layer as one inode. */
+  const copyUp = (entry: MergedEntry, skip: EntryPath): void => {
+    copied.add(entry);
+    let first: Buffer | undefined;
+    for (const path of tree.pathsOf(entry)) {
+      if (path.equals(skip)) continue;
+      const abs = onDisk(root, path);
+      makeParents(path);
+      copiedPaths.set(path.toString("latin1"), entry);
+      if (first !== undefined) {
+        linkSync(first, abs);
+        continue;
+      }
+      const source = below.locate(path);
+      if (source === undefined) throw new Error(`store invariant: ${path.toString()} is in the merged tree but in no lower layer`);
+      if (entry.kind === "file") copyFileSync(source.abs, abs, constants.COPYFILE_EXCL);
+      else if (entry.kind === "symlink") symlinkSync(readlinkSync(source.abs, { encoding: "buffer" }), abs);
+      else {
+        const type = entry.kind === "char" ? S_IFCHR : entry.kind === "block" ? S_IFBLK : S_IFIFO;
+        native().mknod(abs, type | 0o600, entry.devMajor ?? 0, entry.devMinor ?? 0);
+      }
+      attributes.finishNode(abs, attributesOf(path, entry), entry.kind);
+      first = abs;
+      stats.copiedUp++;
+    }
+  };
+
+  const stripped = (xattrs: ReadonlyMap<string, Buffer>, path: EntryPath): ReadonlyMap<string, Buffer> => {
+    if (![...xattrs.keys()].some(isOverlayXattr)) return xattrs;
+    for (const name of xattrs.keys()) {
+      if (isOverlayXattr(name)) options.onWarning?.({ kind: "xattr-skipped", path: path.toString(), detail: `${name}: overlayfs's own xattr, not stored` });
+    }
+    return new Map([...xattrs].filter(([name]) => !isOverlayXattr(name)));
+  };
+
+  async function* resolved(): AsyncGenerator<LayerEntry> {
+    for await (const entry of entries) {
+      if (entry.kind === "whiteout" || entry.kind === "opaque") {
+        tree.applyEntry(entry);
+        touched.push(entry.kind === "whiteout" ? parentPath(entry.path) : entry.path);
+        // Copies of lower names are lower entries to the merged tree: what it removed goes from the disk too,
+        // before a later entry resolves a path through it.
+        for (const [key, value] of copiedPaths) {
+          const path = Buffer.from(key, "latin1");
+          if (tree.plainEntry(path) === value) continue;
+          rmSync(onDisk(root, path), { recursive: true, force: true });
+          copiedPaths.delete(key);
+        }
+        continue;
+      }
+      const landed = tree.applyEntry(entry) as { path: EntryPath; target?: EntryPath };
+      if (copiedPaths.size > 0) {
+        // This entry replaces what is at its path (and below): no copy there to remove later.
+        const key = landed.path.toString("latin1");
+        const below = entry.kind === "dir" ? undefined : `${key}/`;
+        for (const copiedKey of copiedPaths.keys()) if (copiedKey === key || (below !== undefined && copiedKey.startsWith(below))) copiedPaths.delete(copiedKey);
+      }
+      // A hardlink to itself changes nothing (the merged tree checked that its target exists).
+      if (landed.target?.equals(landed.path) === true) continue;
+      if (entry.kind === "hardlink" && landed.target !== undefined) {
+        const shared = tree.resolve(landed.target, false)?.entry;
+        if (shared !== undefined && shared.layer < layer && !copied.has(shared)) copyUp(shared, landed.path);
+      }
+      const xattrs = stripped(entry.xattrs, landed.path);
+      yield { ...entry, path: landed.path, xattrs, ...(landed.target === undefined ? {} : { target: landed.target }) } as LayerEntry;
+    }
+  }
+
+  await disk.applyLayer(resolved());
+  disk.finish();
+  stats.entries = disk.stats.entries;
+  stats.bytes = disk.stats.bytes;
+
+  // The directories this layer has, and those its whiteouts and opaque markers changed.
+  const dirs = new Map<string, EntryPath>();
+  const walk = (path: EntryPath): void => {
+    dirs.set(path.toString("latin1"), path);
+    for (const name of readdirSync(onDisk(root, path), { encoding: "buffer" })) {
+      const child = childPath(path, name);
+      if (lstatSync(onDisk(root, child)).isDirectory()) walk(child);
+    }
+  };
+  for (const path of touched) {
+    if (tree.plainEntry(path)?.kind !== "dir") continue;
+    // Only through this layer's real directories: a symlink it wrote hides the lower one already.
+    const parts = splitPath(path);
+    let inside = true;
+    for (let i = 1; i <= parts.length && inside; i++) {
+      const stats = lstatSync(onDisk(root, joinPath(parts.slice(0, i))), { throwIfNoEntry: false });
+      if (stats !== undefined && !stats.isDirectory()) inside = false;
+    }
+    if (inside) mkdirSync(onDisk(root, path), { recursive: true, mode: 0o755 });
+  }
+  walk(Buffer.alloc(0));
+
+  const opaqueDirs: Buffer[] = [];
+  for (const path of dirs.values()) {
+    const after = new Set((tree.list(path) ?? []).map(({ name }) => name.toString("latin1")));
+    const abs = onDisk(root, path);
+    // What this layer holds that the merged tree no longer has (a lower file copied up, then removed): gone.
+    for (const name of readdirSync(abs, { encoding: "buffer" })) {
+      if (!after.has(name.toString("latin1"))) rmSync(onDisk(root, childPath(path, name)), { recursive: true, force: true });
+    }
+    const gone = [...below.names(path)].filter((name) => !after.has(name));
+    if (gone.length === 0) continue;
+    // overlayfs does not read an opaque mark on a layer's root: whiteouts there.
+    const all = path.length > 0 && [...after].every((name) => tree.writtenByCurrentLayer(childPath(path, Buffer.from(name, "latin1"))));
+    if (all) {
+      opaqueDirs.push(abs);
+      stats.opaque++;
+      continue;
+    }
+    for (const name of gone) {
+      native().mknod(onDisk(root, childPath(path, Buffer.from(name, "latin1"))), S_IFCHR | 0o000, 0, 0);
+      stats.whiteouts++;
+    }
+  }
+
+  // Attributes the merged tree gives each directory, children first (a child's change moves its parent's mtime).
+  const ordered = [...dirs.values()].sort((a, b) => splitPath(b).length - splitPath(a).length);
+  for (const path of ordered) {
+    const entry = tree.plainEntry(path);
+    if (entry === undefined) continue;
+    const abs = onDisk(root, path);
+    const attrs = attributesOf(path, entry);
+    attributes.ownerAndMode(abs, attrs, "dir");
+    attributes.xattrs(abs, attrs, "dir", true);
+    if (opaqueDirs.some((dir) => dir.equals(abs))) native().lsetxattr(abs, opaqueXattr(options.xattrs), Buffer.from("y"));
+    lutimesSync(abs, fsTime(entry.mtime), fsTime(entry.mtime));
+  }
+  return stats;
+}
