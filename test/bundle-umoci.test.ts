@@ -2,7 +2,8 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundle } from "@strata-oci/bundle";
+import { bundle, bundleFromStore } from "@strata-oci/bundle";
+import { unmountImage } from "@strata-oci/core";
 import { tempDir } from "./support/layers.js";
 import { run, umociUnavailable } from "./support/umoci.js";
 import { canRunAsNobody, NOBODY, runAsNobody, strataAsNobody } from "./support/as-nobody.js";
@@ -114,6 +115,27 @@ describe.skipIf(unavailable !== undefined)("bundle conformance: config.json fiel
     spawnSync("runc", ["delete", "--force", id]);
     expect(result.stderr).toBe("");
     expect(result.stdout.split("\n")).toEqual(["uid=1000(app) gid=1000(app) groups=10(wheel),29(audio)", "/work", "hello=world", ""]);
+  });
+
+  // Issue #12: the same bundle with its rootfs mounted from the layer store.
+  it.skipIf(runcMissing || process.geteuid?.() !== 0)("runc runs a bundle whose rootfs is the image mounted from the layer store; umount removes its changes", async () => {
+    const dir = join(work.path, "run-store");
+    const store = join(work.path, "store");
+    const made = await bundleFromStore({ image: `oci:${layout}:named`, dir, store });
+    const id = `strata-store-${process.pid}`;
+    try {
+      const result = spawnSync("runc", ["run", "--bundle", dir, id], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
+      spawnSync("runc", ["delete", "--force", id]);
+      expect(result.stderr).toBe("");
+      expect(result.stdout.split("\n")).toEqual(["uid=1000(app) gid=1000(app) groups=10(wheel),29(audio)", "/work", "hello=world", ""]);
+      // The mount is writable, into its own upper directory only.
+      writeFileSync(join(dir, "rootfs", "work", "made-in-container"), "x");
+      expect(existsSync(join(made.mount.upper as string, "work", "made-in-container"))).toBe(true);
+    } finally {
+      const { removed } = unmountImage({ target: join(dir, "rootfs"), store });
+      expect(removed).toBe(join(made.mount.upper as string, ".."));
+    }
+    expect(existsSync(join(made.mount.upper as string))).toBe(false);
   });
 
   // runc refuses a user namespace without container root mapped, and without

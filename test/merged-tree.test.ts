@@ -7,14 +7,13 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { compress as zstdCompress } from "zstd-napi";
 import { cat, exportImage, inspect, list, squash, unpack, type ListedEntry } from "@strata-oci/core";
-import { writeOciLayout } from "@strata-oci/image";
-import { writeTar, type TarMember } from "@strata-oci/layer";
+import type { TarMember } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk, type TreeSnapshot } from "@strata-oci/overlay";
 import fc from "fast-check";
-import { anyStack, writeStackImage } from "@strata-oci/testing";
+import { anyStack } from "@strata-oci/testing";
 import { tempDir } from "./support/layers.js";
+import { stackLayout as stackLayoutIn, TRICKY } from "./support/test-images.js";
 
 const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample", "oci");
 const BIN = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js");
@@ -71,43 +70,9 @@ async function expectSameAsUnpack(image: string): Promise<number> {
   return files;
 }
 
-/** A layout from member lists, one layer each (zstd: compressed here; gzip: the testing package's builder). */
 function stackLayout(layers: readonly TarMember[][], compression: "gzip" | "zstd" = "gzip"): string {
-  const dir = join(work.path, `stack-${n++}`);
-  if (compression === "gzip") return writeStackImage(dir, layers, "t");
-  writeOciLayout(dir, { layers: layers.map((members) => ({ tar: writeTar(members), compression: "zstd" as const, compress: (tar: Buffer) => zstdCompress(tar) })), tag: "t" });
-  return `oci:${dir}:t`;
+  return stackLayoutIn(join(work.path, `stack-${n++}`), layers, compression);
 }
-
-// The cases #12 names as hard for a layer store, here for the index that store will use.
-const TRICKY: TarMember[][] = [
-  [
-    { name: "usr/", type: "dir", mode: 0o755 },
-    { name: "usr/lib/", type: "dir", mode: 0o750, uid: 7, gid: 8 },
-    { name: "usr/lib/libc.so", type: "file", data: "libc v1", mode: 0o755 },
-    { name: "lib", type: "symlink", linkname: "usr/lib" },
-    { name: "etc/", type: "dir", mode: 0o755 },
-    { name: "etc/real.conf", type: "file", data: "real\n" },
-    { name: "etc/gone", type: "file", data: "gone" },
-    { name: "var/cache/", type: "dir", mode: 0o755 },
-    { name: "var/cache/old", type: "file", data: "old" },
-  ],
-  [
-    // Through a lower symlink: lands in usr/lib.
-    { name: "lib/libm.so", type: "file", data: "libm", mode: 0o755 },
-    // A hardlink to a lower layer's file.
-    { name: "etc/real.hard", type: "hardlink", linkname: "etc/real.conf" },
-    // A whiteout and a new entry of the same name in one layer: the entry stays.
-    { name: "etc/.wh.gone", type: "file" },
-    { name: "etc/gone", type: "file", data: "back" },
-    // Implied parents: no entry for opt/ or opt/app/.
-    { name: "opt/app/bin/tool", type: "file", data: "#!/bin/sh\n", mode: 0o755 },
-    { name: "var/cache/.wh..wh..opq", type: "file" },
-    { name: "var/cache/new", type: "file", data: "new" },
-    { name: "link-abs", type: "symlink", linkname: "/etc/real.conf" },
-    { name: "link-up", type: "symlink", linkname: "../../../../etc/real.conf" },
-  ],
-];
 
 describe("ls and cat without unpacking: the merged tree equals the unpacked one", () => {
   it("the sample image (symlinks, hardlinks, whiteouts across three layers)", async () => {

@@ -3,7 +3,7 @@
 // layout; the registry's answers that are not an image are typed errors.
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspect, pull, unpack } from "@strata-oci/core";
@@ -11,6 +11,7 @@ import { writeOciLayout } from "@strata-oci/image";
 import { writeTar } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
 import { tempDir } from "./support/layers.js";
+import { multiPlatformLayout } from "./support/test-images.js";
 import { freePort, makeCertificates, push, type Faults, registryUnavailable, startFaultProxy, startRegistry, startTokenServer, type TestCertificates, type TestRegistry, type TokenServer } from "./support/registry.js";
 
 const unavailable = registryUnavailable();
@@ -21,32 +22,6 @@ const BIN = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata
 const work = tempDir("strata-registry-");
 afterAll(() => work.remove());
 
-/** A two-platform image (amd64, arm64/v8) as one OCI layout with an index tagged `multi`. */
-function multiPlatformLayout(): string {
-  const layout = join(work.path, "multi");
-  const arm = join(work.path, "multi-arm");
-  writeOciLayout(layout, { layers: [{ tar: writeTar([{ name: "which", type: "file", data: "amd64" }]) }], architecture: "amd64" });
-  writeOciLayout(arm, { layers: [{ tar: writeTar([{ name: "which", type: "file", data: "arm64" }]) }], architecture: "arm64", configOverrides: { variant: "v8" } });
-  cpSync(join(arm, "blobs"), join(layout, "blobs"), { recursive: true });
-  const manifestOf = (dir: string) => (JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as { manifests: Array<Record<string, unknown>> }).manifests[0];
-  const index = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.index.v1+json",
-      manifests: [
-        { ...manifestOf(layout), platform: { os: "linux", architecture: "amd64" } },
-        { ...manifestOf(arm), platform: { os: "linux", architecture: "arm64", variant: "v8" } },
-      ],
-    }),
-  );
-  const digest = createHash("sha256").update(index).digest("hex");
-  writeFileSync(join(layout, "blobs", "sha256", digest), index);
-  writeFileSync(
-    join(layout, "index.json"),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", digest: `sha256:${digest}`, size: index.length, annotations: { "org.opencontainers.image.ref.name": "multi" } }] }),
-  );
-  return layout;
-}
 
 async function treeOf(image: string, options: Parameters<typeof unpack>[0] extends infer O ? Partial<O> : never = {}): Promise<ReturnType<typeof snapshotDisk>> {
   const dest = join(work.path, `tree-${Math.random().toString(36).slice(2)}`);
@@ -74,7 +49,7 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
     secure = await startRegistry(join(work.path, "secure"), { tls: certs });
     open = await startRegistry(join(work.path, "open"));
     locked = await startRegistry(join(work.path, "locked"), { htpasswd: { user: "alice", password: "s3cret-pw" } });
-    multi = multiPlatformLayout();
+    multi = multiPlatformLayout(work.path);
     await Promise.all([
       push(`oci:${SAMPLE}:sample`, `docker://${open.host}/strata/sample:latest`),
       push(`oci:${multi}:multi`, `docker://${open.host}/strata/multi:1`),

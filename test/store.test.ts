@@ -3,12 +3,16 @@
 // by entry, on random stacks and on every test image; images that share base
 // layers share their directories.
 import { spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { diffSnapshots, mountImage, snapshotDisk, unmountImage, unpack } from "@strata-oci/core";
-import { anyStack, modelOutcome, tempDir, writeStackImage } from "@strata-oci/testing";
+import { diffSnapshots, mountImage, snapshotDisk, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpack, unpackToStore } from "@strata-oci/core";
+import { anyStack, modelOutcome, tempDir, writeStackImage, type TarMember } from "@strata-oci/testing";
+import { multiPlatformLayout, stackLayout, TRICKY } from "./support/test-images.js";
+
+const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample", "oci");
+const BIN = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js");
 
 const work = tempDir("strata-store-");
 afterAll(() => work.remove());
@@ -47,5 +51,108 @@ describe.runIf(root)("the layer store, mounted by the kernel, equals the flat un
       }),
       { numRuns: 150 },
     );
+  });
+
+  it("every test image: sample, the tricky stack in gzip and zstd, a docker-archive, both platforms of an index", async () => {
+    const store = join(work.path, "store-images");
+    const images: Array<{ image: string; platform?: string }> = [
+      { image: `oci:${SAMPLE}:sample` },
+      { image: stackLayout(join(work.path, "tricky-gzip"), TRICKY, "gzip") },
+      { image: stackLayout(join(work.path, "tricky-zstd"), TRICKY, "zstd") },
+      { image: `oci:${multiPlatformLayout(work.path)}:multi`, platform: "linux/amd64" },
+      { image: `oci:${join(work.path, "multi")}:multi`, platform: "linux/arm64/v8" },
+    ];
+    if (spawnSync("sh", ["-c", "command -v skopeo"]).status === 0) {
+      const archive = join(work.path, "sample.tar");
+      expect(spawnSync("skopeo", ["copy", "-q", `oci:${SAMPLE}:sample`, `docker-archive:${archive}:strata/sample:1`]).status).toBe(0);
+      images.push({ image: `docker-archive:${archive}` });
+    }
+    for (const { image, platform } of images) {
+      const mount = join(work.path, `mount-${n++}`);
+      mkdirSync(mount);
+      await mountImage({ image, store, target: mount, ...(platform === undefined ? {} : { platform }) });
+      mounted.push(mount);
+      const flat = join(work.path, `flat-${n++}`);
+      await unpack({ image, dest: flat, ...(platform === undefined ? {} : { platform }) });
+      expect(diffSnapshots(snapshotDisk(flat), snapshotDisk(mount)), image).toEqual([]);
+    }
+    // The tricky stack needed an opaque directory and a copied-up hardlink.
+    const tricky = storeList({ store }).filter((layer) => layer.images.some((name) => name.includes("tricky-gzip")));
+    expect(tricky.reduce((sum, layer) => sum + layer.opaque, 0)).toBeGreaterThan(0);
+    expect(tricky.reduce((sum, layer) => sum + layer.copiedUp, 0)).toBeGreaterThan(0);
+  });
+
+  it("two images on one base: the second extracts only its own layers, both mounts are right; gc keeps what a kept image needs", async () => {
+    const store = join(work.path, "store-shared");
+    const base: TarMember[][] = [
+      [{ name: "etc/", type: "dir" }, { name: "etc/os-release", type: "file", data: "base\n" }, { name: "bin/", type: "dir" }, { name: "bin/tool", type: "file", data: "tool v1", mode: 0o755 }],
+      [{ name: "etc/motd", type: "file", data: "hello\n" }, { name: "lib", type: "symlink", linkname: "usr/lib" }, { name: "usr/lib/libc.so", type: "file", data: "libc" }],
+    ];
+    const app = writeStackImage(join(work.path, "app"), [...base, [{ name: "app/run", type: "file", data: "app", mode: 0o755 }, { name: "lib/libapp.so", type: "file", data: "libapp" }]], "t");
+    const web = writeStackImage(join(work.path, "web"), [...base, [{ name: "etc/.wh.motd", type: "file" }, { name: "srv/index.html", type: "file", data: "<p>" }], [{ name: "bin/tool", type: "hardlink", linkname: "bin/tool" }, { name: "bin/tool2", type: "hardlink", linkname: "bin/tool" }]], "t");
+    const first = await unpackToStore({ image: app, store });
+    expect([first.written, first.reused]).toEqual([3, 0]);
+    const second = await unpackToStore({ image: web, store });
+    expect([second.written, second.reused]).toEqual([2, 2]);
+    expect(second.chainIds.slice(0, 2)).toEqual(first.chainIds.slice(0, 2));
+    // web's own layers: a whiteout for etc/motd, bin/tool copied up to be linked as bin/tool2.
+    const own = storeList({ store }).filter((layer) => second.chainIds.slice(2).includes(layer.chainId));
+    expect(own.map((layer) => [layer.whiteouts, layer.copiedUp]).sort()).toEqual([[0, 1], [1, 0]]);
+    for (const image of [app, web]) {
+      const { mount, flat } = await mountAndFlat(image, store);
+      expect(diffSnapshots(snapshotDisk(flat), snapshotDisk(mount)), image).toEqual([]);
+    }
+    for (const target of mounted.splice(0)) unmountImage({ target, store });
+    expect(storeUsage({ store })).toMatchObject({ layers: 5, images: 2, unusedLayers: 0 });
+    expect(storeGc({ store }).removed).toEqual([]);
+    // web no longer kept: its two layers go, app's three (the shared base among them) stay, and app still mounts right.
+    await storeRemove({ store, image: web });
+    const removed = storeGc({ store }).removed;
+    expect([...removed].sort()).toEqual([...second.chainIds.slice(2)].sort());
+    expect(storeList({ store }).map((layer) => layer.chainId).sort()).toEqual([...first.chainIds].sort());
+    const { mount, flat } = await mountAndFlat(app, store);
+    expect(diffSnapshots(snapshotDisk(flat), snapshotDisk(mount))).toEqual([]);
+  });
+
+  it("concurrent unpacks of one image into one store: each layer stored once, no staging left, the mount right", async () => {
+    const store = join(work.path, "store-concurrent");
+    const image = stackLayout(join(work.path, "tricky-concurrent"), TRICKY, "gzip");
+    const results = await Promise.all([1, 2, 3].map(() => unpackToStore({ image, store })));
+    // Every layer was stored by exactly one of them (each may have written it; one rename won).
+    expect(results.reduce((sum, r) => sum + r.written, 0)).toBe(TRICKY.length);
+    expect(readdirSync(join(store, "layers"))).toHaveLength(TRICKY.length);
+    expect(readdirSync(join(store, "staging"))).toEqual([]);
+    expect(readdirSync(join(store, "l"))).toHaveLength(TRICKY.length);
+    const { mount, flat } = await mountAndFlat(image, store);
+    expect(diffSnapshots(snapshotDisk(flat), snapshotDisk(mount))).toEqual([]);
+  });
+
+  it("the CLI: unpack --store prints the mount options, mount --writable keeps changes in its own upper, umount removes them, store ls/du/rm/gc", () => {
+    const store = join(work.path, "store-cli");
+    const image = `oci:${SAMPLE}:sample`;
+    const strata = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });
+    const unpacked = strata("unpack", "--store", store, image);
+    expect(unpacked.status, unpacked.stderr).toBe(0);
+    expect(unpacked.stdout).toContain("3 layers extracted, 0 already there");
+    expect(unpacked.stdout).toMatch(/mount -t overlay overlay -o lowerdir=l\/[^:]+:l\/[^:]+:l\/\S+ TARGET/);
+    const mount = join(work.path, "cli-mount");
+    mkdirSync(mount);
+    const mounted = strata("mount", "--store", store, "--writable", image, mount);
+    expect(mounted.status, mounted.stderr).toBe(0);
+    writeFileSync(join(mount, "etc", "written-here"), "x");
+    const uppers = readdirSync(join(store, "mounts")).filter((name) => !name.endsWith(".json"));
+    expect(uppers).toHaveLength(1);
+    expect(existsSync(join(store, "mounts", uppers[0] as string, "upper", "etc", "written-here"))).toBe(true);
+    expect(strata("umount", "--store", store, mount).status).toBe(0);
+    expect(readdirSync(join(store, "mounts"))).toEqual([]);
+    expect(existsSync(join(mount, "etc"))).toBe(false);
+    const listed = strata("store", "--store", store, "ls", "--json");
+    expect(JSON.parse(listed.stdout)).toHaveLength(3);
+    expect(strata("store", "--store", store, "du").stdout).toContain("3 layers");
+    expect(strata("store", "--store", store, "rm", image).status).toBe(0);
+    expect(strata("store", "--store", store, "gc").stdout).toContain("removed 3 layers");
+    const missing = strata("store", "--store", join(work.path, "no-store"), "ls");
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("STRATA_PATH_NOT_FOUND");
   });
 });

@@ -1,8 +1,8 @@
-import { writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { withErrorContext } from "@strata-oci/layer";
 import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings } from "@strata-oci/overlay";
-import { unpack, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { mountImage, unmountImage, unpack, type MountOptions, type MountResult, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { readAccounts } from "./accounts.js";
 import { runtimeConfig, type BundleWarning, type RuntimeConfig, type RuntimeOverrides } from "./runtime-config.js";
 
@@ -51,6 +51,68 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     return { dir, unpack: { ...unpacked, dest: join(dir, "rootfs") }, config, warnings };
   } catch (error) {
     discardStaging(staging);
+    throw withErrorContext(error, { image: options.image });
+  }
+}
+
+export interface StoreBundleOptions extends Omit<MountOptions, "target" | "writable">, Omit<RuntimeOverrides, "rootless" | "onWarning"> {
+  /** The bundle directory to create (absent or empty). */
+  readonly dir: string;
+}
+
+export interface StoreBundleResult {
+  readonly dir: string;
+  /** DIR/rootfs: a writable overlay mount of the image's stored layers (strata umount DIR/rootfs removes it and its changes). */
+  readonly mount: MountResult;
+  readonly config: RuntimeConfig;
+  readonly warnings: readonly BundleWarning[];
+}
+
+/**
+ * A runtime bundle whose rootfs is IMAGE mounted from the layer store, with
+ * an upper directory of its own (as a container engine mounts one): nothing
+ * of the image is copied. DIR appears with an empty rootfs, which is then
+ * mounted; config.json is written last. On failure DIR is removed again.
+ */
+export async function bundleFromStore(options: StoreBundleOptions): Promise<StoreBundleResult> {
+  const { dir, args, env, cwd, user, tty, hostname, ...mountOptions } = options;
+  const target = checkDestination(dir);
+  removeLeftoverStagings(target);
+  const staging = createStaging(target);
+  mkdirSync(join(staging, "rootfs"), { mode: 0o755 });
+  commitStaging(staging, target);
+  const rootfs = join(target, "rootfs");
+  let mount: MountResult | undefined;
+  try {
+    mount = await mountImage({ ...mountOptions, target: rootfs, writable: true });
+    const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
+    const warnings: BundleWarning[] = [];
+    const config = runtimeConfig(mount.unpacked.image.config, readAccounts(rootfs), {
+      ...(args === undefined ? {} : { args }),
+      ...(env === undefined ? {} : { env }),
+      ...(cwd === undefined ? {} : { cwd }),
+      ...(user === undefined ? {} : { user }),
+      ...(tty === undefined ? {} : { tty }),
+      ...(hostname === undefined ? {} : { hostname }),
+      ...(rootless ? { rootless: { hostUid: process.geteuid?.() ?? 0, hostGid: process.getegid?.() ?? 0 } } : {}),
+      onWarning: (warning) => warnings.push(warning),
+    });
+    const temporary = join(target, ".config.json.tmp");
+    writeFileSync(temporary, `${JSON.stringify(config, null, "\t")}\n`, { mode: 0o644 });
+    renameSync(temporary, join(target, "config.json"));
+    return { dir, mount, config, warnings };
+  } catch (error) {
+    let mounted = mount !== undefined;
+    if (mount !== undefined) {
+      try {
+        unmountImage({ target: rootfs, store: mount.store });
+        mounted = false;
+      } catch {
+        // The mount stays (and DIR with it) for the user to see; the error below says why.
+      }
+    }
+    // Never removed through a mount that is still there.
+    if (!mounted) rmSync(target, { recursive: true, force: true });
     throw withErrorContext(error, { image: options.image });
   }
 }

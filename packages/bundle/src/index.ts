@@ -1,4 +1,4 @@
-export { bundle, type BundleOptions, type BundleResult } from "./bundle.js";
+export { bundle, bundleFromStore, type BundleOptions, type BundleResult, type StoreBundleOptions, type StoreBundleResult } from "./bundle.js";
 export { runtimeConfig, type BundleWarning, type IdMapping, type RuntimeConfig, type RuntimeOverrides } from "./runtime-config.js";
 export type { Mount } from "./runtime-defaults.js";
 export { resolveUser, type AccountFiles, type ResolvedUser } from "./user-spec.js";

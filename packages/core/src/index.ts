@@ -13,4 +13,4 @@ export { diffTrees, type DiffOptions } from "./diff.js";
 export { repack, type RepackOptions, type RepackResult } from "./repack.js";
 export { readTreeRecord, recordTree, saveTreeRecord, TreeRecord, type RecordedEntry } from "./tree-record.js";
 export { chainIds } from "@strata-oci/image";
-export { defaultStore, LayerStore, mountImage, unmountImage, unpackToStore, type MountOptions, type MountResult, type StoredImage, type StoredLayer, type StoreUnpackOptions, type StoreUnpackResult } from "./store.js";
+export { defaultStore, LayerStore, mountImage, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpackToStore, type StoreListing, type MountOptions, type MountResult, type StoredImage, type StoredLayer, type StoreUnpackOptions, type StoreUnpackResult } from "./store.js";

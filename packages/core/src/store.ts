@@ -15,7 +15,7 @@ import { chownSync, chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, mk
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { ImageError, readLayer, TargetError, withErrorContext, type LayerLimits } from "@strata-oci/layer";
-import { chainIds, openImage, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
+import { chainIds, openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
 import { discardStaging, MergedTree, nativeCalls, overlayDirEntries, ownershipFor, writeOverlayLayer, type OverlayLayerStats, type OverlayXattrs, type UnpackWarning } from "@strata-oci/overlay";
 import { refuseArtifact } from "./unpack.js";
 
@@ -53,6 +53,13 @@ export interface StoredImage {
 }
 
 const hexOf = (digest: string): string => digest.slice(digest.indexOf(":") + 1);
+
+/** The name an image is kept under: a layout or archive by its absolute path, so that the working directory does not matter. */
+function keptName(image: string, resolved?: Image): string {
+  const parsed = parseImageReference(image);
+  if (parsed.transport === "docker") return resolved?.reference ?? image;
+  return `${parsed.transport}:${resolve(parsed.path)}${parsed.tag === undefined ? "" : `:${parsed.tag}`}`;
+}
 
 /** An opened store: its directories made, its mode checked against this run's. */
 export class LayerStore {
@@ -241,7 +248,7 @@ export async function unpackToStore(options: StoreUnpackOptions): Promise<StoreU
     }
     lowers.push(store.diffDir(chainId));
   }
-  store.keepImage({ reference: image.reference, manifest: image.manifest?.digest, config: image.configDigest, chainIds: chain });
+  store.keepImage({ reference: keptName(options.image, image), manifest: image.manifest?.digest, config: image.configDigest, chainIds: chain });
   return { image, store: store.root, chainIds: chain, written, reused: image.layers.length - written, lowerdir: chain.length === 0 ? "" : store.lowerdir(chain), warnings };
 }
 
@@ -337,4 +344,88 @@ export function unmountImage(options: { readonly target: string; readonly store?
     rmSync(join(mounts, name), { force: true });
   }
   return { target, removed };
+}
+
+/** A stored layer, with the kept images whose stacks contain it. */
+export interface StoreListing extends StoredLayer {
+  readonly images: readonly string[];
+}
+
+function usersOf(store: LayerStore): Map<string, string[]> {
+  const users = new Map<string, string[]>();
+  for (const image of store.images()) for (const chainId of image.chainIds) users.set(chainId, [...(users.get(chainId) ?? []), image.reference]);
+  return users;
+}
+
+function openStore(dir: string | undefined): LayerStore {
+  const root = resolve(dir ?? defaultStore());
+  const configPath = join(root, "store.json");
+  if (!existsSync(configPath)) throw new TargetError("STRATA_PATH_NOT_FOUND", `${root} is not a layer store`, { hint: "strata unpack --store DIR IMAGE makes one" });
+  return new LayerStore(root, (JSON.parse(readFileSync(configPath, "utf8")) as StoreConfig).rootless);
+}
+
+/** Every stored layer, bottom layers of each chain first, with the images that use it. */
+export function storeList(options: { readonly store?: string } = {}): StoreListing[] {
+  const store = openStore(options.store);
+  const users = usersOf(store);
+  return store
+    .layers()
+    .map((layer) => ({ ...layer, images: users.get(layer.chainId) ?? [] }))
+    .sort((a, b) => (a.parent === undefined ? 0 : 1) - (b.parent === undefined ? 0 : 1) || a.chainId.localeCompare(b.chainId));
+}
+
+/** Bytes of file data stored, and what sharing saved: a layer used by n images is stored once instead of n times. */
+export function storeUsage(options: { readonly store?: string } = {}): { readonly layers: number; readonly images: number; readonly bytes: number; readonly sharedBytes: number; readonly unusedLayers: number } {
+  const listing = storeList(options);
+  return {
+    layers: listing.length,
+    images: openStore(options.store).images().length,
+    bytes: listing.reduce((sum, layer) => sum + layer.bytes, 0),
+    sharedBytes: listing.reduce((sum, layer) => sum + layer.bytes * Math.max(0, layer.images.length - 1), 0),
+    unusedLayers: listing.filter((layer) => layer.images.length === 0).length,
+  };
+}
+
+/** Stops keeping IMAGE (as given to unpack --store, or its resolved reference); its layers stay until gc. */
+export async function storeRemove(options: { readonly store?: string; readonly image: string; readonly platform?: string | Platform }): Promise<{ readonly removed: string }> {
+  const store = openStore(options.store);
+  let reference = keptName(options.image);
+  if (!existsSync(store.imageFile(reference))) {
+    try {
+      reference = keptName(options.image, await openImage({ image: options.image, ...(options.platform === undefined ? {} : { platform: options.platform }) }));
+    } catch {
+      // Not openable any more: only its recorded name can match.
+    }
+  }
+  if (!existsSync(store.imageFile(reference))) {
+    throw new TargetError("STRATA_PATH_NOT_FOUND", `the store ${store.root} keeps no image ${options.image}`, { hint: "strata store ls lists the images it keeps" });
+  }
+  rmSync(store.imageFile(reference));
+  return { removed: reference };
+}
+
+/**
+ * Removes every layer that no kept image and no writable mount of strata
+ * uses. Each goes out of `layers/` by one rename first: a reader never sees
+ * half a layer.
+ */
+export function storeGc(options: { readonly store?: string } = {}): { readonly removed: readonly string[]; readonly bytes: number } {
+  const store = openStore(options.store);
+  const used = new Set(store.images().flatMap((image) => image.chainIds));
+  const mounts = join(store.root, "mounts");
+  for (const name of readdirSync(mounts)) {
+    if (name.endsWith(".json")) for (const chainId of (JSON.parse(readFileSync(join(mounts, name), "utf8")) as MountRecord).chainIds) used.add(chainId);
+  }
+  const removed: string[] = [];
+  let bytes = 0;
+  for (const layer of store.layers()) {
+    if (used.has(layer.chainId)) continue;
+    const doomed = join(store.root, "staging", `gc-${hexOf(layer.chainId)}-${randomBytes(4).toString("hex")}`);
+    renameSync(store.layerDir(layer.chainId), doomed);
+    rmSync(join(store.root, "l", layer.link), { force: true });
+    discardStaging(doomed);
+    removed.push(layer.chainId);
+    bytes += layer.bytes;
+  }
+  return { removed, bytes };
 }

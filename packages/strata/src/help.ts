@@ -30,6 +30,10 @@ Usage:
                                        IMAGE plus the changes made in ROOTFS
   strata pull [options] IMAGE oci:DIR[:TAG]
                                        copy a registry image into an OCI layout
+  strata unpack --store DIR IMAGE      store IMAGE's layers for overlayfs, once each
+  strata mount [options] IMAGE TARGET  mount IMAGE from the layer store (overlayfs)
+  strata umount [options] TARGET       unmount it
+  strata store ls|du|gc|rm [options]   the layer store: layers, sizes, cleanup
   strata help COMMAND                  help on one command
   strata --version                     the version and the backends in use
                                        (gzip: ISA-L or zlib; zstd; native calls)
@@ -48,6 +52,7 @@ usage, 130 when interrupted (SIGINT/SIGTERM; the staging directory is removed),
 `;
 
 export const UNPACK_HELP = `Usage: strata unpack [options] IMAGE DEST
+       strata unpack --store DIR [options] IMAGE
 
 Apply IMAGE's layers in order (layers[0] first) into DEST, the way a union
 filesystem shows them: whiteouts remove lower files, opaque directories hide
@@ -58,7 +63,13 @@ or lie inside the image layout. strata writes into a private
 (0700) staging directory beside it and renames it into place only when the
 whole image is unpacked: a failed or interrupted unpack leaves no DEST.
 
+With --store DIR, IMAGE's layers go into the layer store DIR instead (see
+strata help mount): each layer once, in its own directory named by its chain
+ID, as the kernel's overlayfs stacks it; layers already stored (shared with
+another image) are not extracted again. The mount options are printed.
+
 Options:
+  --store DIR                   fill the layer store DIR (no DEST)
   --platform OS/ARCH[/VARIANT]  pick this platform from a multi-platform index
                                 (default: this machine's, e.g. linux/amd64);
                                 an image for another platform is refused
@@ -279,7 +290,12 @@ image-spec's conversion rules and runc's defaults (namespaces, /proc, /dev,
 appears only when complete. The user is resolved through the image's own
 /etc/passwd and /etc/group; Volumes become tmpfs mounts.
 
+With --store DIR, rootfs is IMAGE mounted from the layer store DIR (see
+strata help mount) with an upper directory of its own: nothing is copied;
+strata umount DIR/rootfs removes the mount and its changes. Needs root.
+
 Options (as for unpack, plus):
+  --store DIR            rootfs mounted from this layer store
   --tty                  allocate a terminal (terminal: true, TERM=xterm
                          when the image sets no TERM); default no terminal
   --args JSON            the command, as a JSON list: '["/bin/sh","-c","id"]'
@@ -316,4 +332,56 @@ ${REGISTRY_OPTIONS}  --quiet                       print nothing on success
 Example:
   strata pull docker://127.0.0.1:5000/app:1.0 oci:./images:app-1.0
   strata unpack oci:./images:app-1.0 rootfs
+`;
+
+const STORE_DEFAULT = `the layer store: --store DIR, else $STRATA_STORE, else /var/lib/strata
+(root) or $XDG_DATA_HOME/strata (~/.local/share/strata)`;
+
+export const MOUNT_HELP = `Usage: strata mount [options] IMAGE TARGET
+
+Mount IMAGE's merged tree on the existing directory TARGET with the kernel's
+overlayfs, from ${STORE_DEFAULT}.
+Layers the store lacks are stored first. The mount shows what strata unpack
+writes, entry by entry: whiteouts are overlay whiteouts, opaque directories
+carry trusted.overlay.opaque, parents that are symlinks in lower layers are
+followed, hardlinks to lower files are copied up with all their names.
+Read-only by default; --writable gives it an upper and work directory of its
+own (like a container's rootfs), removed again by strata umount. Needs root.
+
+Options:
+  --store DIR                   the layer store
+  --writable                    a private upper layer for changes
+  --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
+${REGISTRY_OPTIONS}  --json                        print the result as JSON
+  -h, --help                    this help
+
+Example:
+  strata mount oci:./debian:bookworm /mnt/debian && ls /mnt/debian &&
+    strata umount /mnt/debian
+`;
+
+export const UMOUNT_HELP = `Usage: strata umount [options] TARGET
+
+Unmount what strata mount mounted on TARGET. A writable mount's upper and
+work directories (its changes) are removed with it.
+
+Options:
+  --store DIR                   the layer store it came from
+  -h, --help                    this help
+`;
+
+export const STORE_HELP = `Usage: strata store ls|du|gc|rm [options] [IMAGE]
+
+Look after ${STORE_DEFAULT}.
+
+  strata store ls         every stored layer: chain ID, entries, bytes, the
+                          images that use it
+  strata store du         bytes stored, and how much of it images share
+  strata store rm IMAGE   stop keeping IMAGE (its layers stay until gc)
+  strata store gc         remove the layers no kept image and no mount uses
+
+Options:
+  --store DIR             the layer store
+  --json                  print the result as JSON
+  -h, --help              this help
 `;

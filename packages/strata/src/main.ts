@@ -4,9 +4,9 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
-import { backends, cat, diffTrees, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, repack, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
-import { bundle } from "@strata-oci/bundle";
-import { BUNDLE_HELP, CAT_HELP, DIFF_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, PULL_HELP, REFERRERS_HELP, REPACK_HELP, SQUASH_HELP, UNPACK_HELP } from "./help.js";
+import { backends, cat, diffTrees, mountImage, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpackToStore, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, repack, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { bundle, bundleFromStore } from "@strata-oci/bundle";
+import { BUNDLE_HELP, CAT_HELP, DIFF_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, MOUNT_HELP, PULL_HELP, REFERRERS_HELP, REPACK_HELP, SQUASH_HELP, STORE_HELP, UMOUNT_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
 
@@ -40,6 +40,7 @@ const UNPACK_FLAGS: OptionSpec = {
   downloads: { type: "string" },
   rootless: { type: "boolean" },
   record: { type: "string" },
+  store: { type: "string" },
   quiet: { type: "boolean" },
   json: { type: "boolean" },
   ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((flag) => [flag, { type: "string" as const }])),
@@ -156,8 +157,9 @@ async function runUnpack(args: string[]): Promise<number> {
     process.stdout.write(UNPACK_HELP);
     return 0;
   }
+  if (typeof values.store === "string") return runUnpackToStore(values, positionals, values.store);
   const [image, dest, extra] = positionals;
-  if (image === undefined || dest === undefined || extra !== undefined) throw new UsageError("unpack takes IMAGE and DEST");
+  if (image === undefined || dest === undefined || extra !== undefined) throw new UsageError("unpack takes IMAGE and DEST (or --store DIR and IMAGE)");
   const result = await withUnpackFlags(values, (shared) => unpack({ image, dest, ...shared }));
   if (values.json === true) {
     const { image: resolved, ...rest } = result;
@@ -170,6 +172,101 @@ async function runUnpack(args: string[]): Promise<number> {
     printWarnings(result.warnings);
   }
   return 0;
+}
+
+async function runUnpackToStore(values: OptionValues, positionals: string[], store: string): Promise<number> {
+  const [image, extra] = positionals;
+  if (image === undefined || extra !== undefined) throw new UsageError("unpack --store DIR takes IMAGE only (the store is the destination)");
+  if (values.record !== undefined) throw new UsageError("--record is for a flat unpack, not --store");
+  const result = await withUnpackFlags(values, ({ onProgress: _progress, downloads: _downloads, record: _record, ...shared }) =>
+    unpackToStore({
+      image,
+      store,
+      ...shared,
+      ...(values.quiet === true || values.json === true ? {} : { onLayer: (event) => process.stderr.write(`layer ${event.index + 1}/${event.count} ${event.chainId.slice(0, 19)}: ${event.written ? "stored" : "already stored"}\n`) }),
+    }),
+  );
+  if (values.json === true) {
+    process.stdout.write(`${JSON.stringify({ image: result.image.reference, store: result.store, chainIds: result.chainIds, written: result.written, reused: result.reused, lowerdir: result.lowerdir, warnings: result.warnings }, null, 2)}\n`);
+  } else if (values.quiet !== true) {
+    process.stdout.write(
+      `stored ${result.image.reference} in ${result.store}: ${result.written} layers extracted, ${result.reused} already there\n` +
+        `mount it with: strata mount --store ${result.store} ${image} TARGET\n` +
+        `  or: (cd ${result.store} && mount -t overlay overlay -o lowerdir=${result.lowerdir} TARGET)\n`,
+    );
+    printWarnings(result.warnings);
+  }
+  return 0;
+}
+
+async function runMount(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { store: { type: "string" }, writable: { type: "boolean" }, platform: { type: "string" }, ...REGISTRY_FLAGS, json: { type: "boolean" } });
+  if (values.help === true) {
+    process.stdout.write(MOUNT_HELP);
+    return 0;
+  }
+  const [image, target, extra] = positionals;
+  if (image === undefined || target === undefined || extra !== undefined) throw new UsageError("mount takes IMAGE and TARGET");
+  const result = await interruptibly((signal) =>
+    mountImage({ ...imageSource(image, values), target, signal, ...(typeof values.store === "string" ? { store: values.store } : {}), ...(values.writable === true ? { writable: true } : {}) }),
+  );
+  if (values.json === true) {
+    process.stdout.write(`${JSON.stringify({ image: result.unpacked.image.reference, target: result.target, store: result.store, options: result.options, upper: result.upper, written: result.unpacked.written, reused: result.unpacked.reused }, null, 2)}\n`);
+  } else {
+    process.stdout.write(`mounted ${result.unpacked.image.reference} on ${result.target} (${result.unpacked.chainIds.length} layers, ${result.unpacked.written} extracted now)${result.upper === undefined ? ", read-only" : `, changes in ${result.upper}`}\n`);
+  }
+  return 0;
+}
+
+async function runUmount(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { store: { type: "string" } });
+  if (values.help === true) {
+    process.stdout.write(UMOUNT_HELP);
+    return 0;
+  }
+  const [target, extra] = positionals;
+  if (target === undefined || extra !== undefined) throw new UsageError("umount takes TARGET");
+  const result = unmountImage({ target, ...(typeof values.store === "string" ? { store: values.store } : {}) });
+  process.stdout.write(`unmounted ${result.target}${result.removed === undefined ? "" : `; its changes (${result.removed}) removed`}\n`);
+  return 0;
+}
+
+async function runStore(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { store: { type: "string" }, platform: { type: "string" }, json: { type: "boolean" } });
+  if (values.help === true || positionals.length === 0) {
+    process.stdout.write(STORE_HELP);
+    return values.help === true ? 0 : 2;
+  }
+  const [action, image, extra] = positionals;
+  const store = typeof values.store === "string" ? { store: values.store } : {};
+  const print = (json: unknown, text: string): void => void process.stdout.write(values.json === true ? `${JSON.stringify(json, null, 2)}\n` : text);
+  const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+  if ((action !== "rm" && image !== undefined) || extra !== undefined) throw new UsageError(`store ${action ?? ""} takes no further arguments`);
+  switch (action) {
+    case "ls": {
+      const layers = storeList(store);
+      print(layers, layers.map((l) => `${l.chainId}  ${String(l.entries).padStart(7)} entries ${mb(l.bytes).padStart(10)}  ${l.images.length === 0 ? "(no image: gc removes it)" : l.images.join(", ")}\n`).join(""));
+      return 0;
+    }
+    case "du": {
+      const usage = storeUsage(store);
+      print(usage, `${usage.layers} layers, ${mb(usage.bytes)} of file data for ${usage.images} images; sharing saves ${mb(usage.sharedBytes)}; ${usage.unusedLayers} layers unused\n`);
+      return 0;
+    }
+    case "gc": {
+      const result = storeGc(store);
+      print(result, `removed ${result.removed.length} layers (${mb(result.bytes)})\n`);
+      return 0;
+    }
+    case "rm": {
+      if (image === undefined) throw new UsageError("store rm takes IMAGE");
+      const result = await storeRemove({ ...store, image, ...(typeof values.platform === "string" ? { platform: values.platform } : {}) });
+      print(result, `no longer keeping ${result.removed} (strata store gc removes its layers no other image uses)\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError("store takes ls, du, gc or rm");
+  }
 }
 
 async function runPull(args: string[]): Promise<number> {
@@ -229,6 +326,28 @@ async function runBundle(argv: string[]): Promise<number> {
   const [image, dir, extra] = positionals;
   if (image === undefined || dir === undefined || extra !== undefined) throw new UsageError("bundle takes IMAGE and DIR (put a command after --)");
   const commandArgs = parseArgsFlag(values.args, trailing);
+  if (typeof values.store === "string") {
+    const store = values.store;
+    const stored = await withUnpackFlags(values, ({ onProgress: _progress, downloads: _downloads, record: _record, ...shared }) =>
+      bundleFromStore({
+        image,
+        dir,
+        store,
+        ...shared,
+        ...(values.tty === true ? { tty: true } : {}),
+        ...(commandArgs === undefined ? {} : { args: commandArgs }),
+        ...(Array.isArray(values.env) ? { env: values.env } : {}),
+        ...(typeof values.cwd === "string" ? { cwd: values.cwd } : {}),
+        ...(typeof values.user === "string" ? { user: values.user } : {}),
+      }),
+    );
+    if (values.json === true) process.stdout.write(`${JSON.stringify(stored.config, null, 2)}\n`);
+    else if (values.quiet !== true) {
+      process.stdout.write(`bundle ${dir}: config.json, and rootfs mounted from the store ${stored.mount.store} (writable; strata umount ${dir}/rootfs when done); run it with: runc run -b ${dir} ID\n`);
+    }
+    for (const w of stored.warnings) process.stderr.write(`warning: ${w.detail}\n`);
+    return 0;
+  }
   const result = await withUnpackFlags(values, (shared) =>
     bundle({
       image,
@@ -547,6 +666,9 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   squash: { run: runSquash, help: SQUASH_HELP },
   diff: { run: runDiff, help: DIFF_HELP },
   repack: { run: runRepack, help: REPACK_HELP },
+  mount: { run: runMount, help: MOUNT_HELP },
+  umount: { run: runUmount, help: UMOUNT_HELP },
+  store: { run: runStore, help: STORE_HELP },
   bundle: { run: runBundle, help: BUNDLE_HELP },
   pull: { run: runPull, help: PULL_HELP },
 };
