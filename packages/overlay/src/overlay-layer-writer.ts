@@ -142,9 +142,9 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
   const dirs = new Map<string, EntryPath>();
   const walk = (path: EntryPath): void => {
     dirs.set(path.toString("latin1"), path);
-    for (const name of readdirSync(onDisk(root, path), { encoding: "buffer" })) {
-      const child = childPath(path, name);
-      if (lstatSync(onDisk(root, child)).isDirectory()) walk(child);
+    // Entry types from readdir: no lstat per entry (a tenth of a store write's time).
+    for (const dirent of readdirSync(onDisk(root, path), { encoding: "buffer", withFileTypes: true })) {
+      if (dirent.isDirectory()) walk(childPath(path, dirent.name as unknown as Buffer));
     }
   };
   for (const path of touched) {
@@ -165,8 +165,10 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
     const after = new Set((tree.list(path) ?? []).map(({ name }) => name.toString("latin1")));
     const abs = onDisk(root, path);
     // What this layer holds that the merged tree no longer has (a lower file copied up, then removed): gone.
-    for (const name of readdirSync(abs, { encoding: "buffer" })) {
-      if (!after.has(name.toString("latin1"))) rmSync(onDisk(root, childPath(path, name)), { recursive: true, force: true });
+    if (stats.copiedUp > 0) {
+      for (const name of readdirSync(abs, { encoding: "buffer" })) {
+        if (!after.has(name.toString("latin1"))) rmSync(onDisk(root, childPath(path, name)), { recursive: true, force: true });
+      }
     }
     const gone = [...below.names(path)].filter((name) => !after.has(name));
     if (gone.length === 0) continue;

@@ -3,6 +3,7 @@
 export * from "@strata-oci/core";
 export {
   bundle,
+  bundleFromStore,
   BundleError,
   readAccounts,
   resolveUser,
@@ -10,6 +11,8 @@ export {
   type AccountFiles,
   type BundleOptions,
   type BundleResult,
+  type StoreBundleOptions,
+  type StoreBundleResult,
   type BundleWarning,
   type IdMapping,
   type Mount,

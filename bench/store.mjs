@@ -1,0 +1,113 @@
+// The layer store (issue #12): a first image into an empty store against a
+// flat unpack of it, and a second image that shares the first's base layers
+// (only its own layer is new) into the filled store, against `podman pull`
+// (overlay driver, throwaway --root) of the same two images from the same
+// OCI layout. Rounds interleaved, order rotated, each from nothing.
+//   node bench/store.mjs [--rounds N] [--image oci:DIR:TAG] [--dest DIR]
+// (after `pnpm run build`, as root; podman and GNU time installed with apt
+// when missing), or on a fresh ext4:
+//   bash bench/fresh-ext4.sh store.mjs --rounds 3
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({ options: { rounds: { type: "string" }, image: { type: "string" }, dest: { type: "string" } } });
+const rounds = Number(values.rounds ?? 3);
+const root = resolve(import.meta.dirname, "..");
+const bin = join(root, "packages", "strata", "bin", "strata.js");
+if (spawnSync("sh", ["-c", "command -v podman"]).status !== 0) execFileSync("apt-get", ["install", "-y", "-qq", "podman"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+const image = values.image ?? `oci:${join(root, "bench", "data", "debian")}:minbase`;
+const [, layoutPath, tag] = /^oci:(.*):([^:]+)$/.exec(image) ?? [];
+if (layoutPath === undefined || !existsSync(join(layoutPath, "index.json"))) throw new Error(`no OCI layout for ${image} (bench/debian.sh makes bench/data/debian)`);
+// Lower case: podman names an image pulled from oci:PATH after PATH, and refuses capitals.
+const work = join(resolve(values.dest ?? join(root, "bench", "out")), `store-bench-${process.pid}`);
+mkdirSync(work);
+
+function timed(cmd, args, options = {}) {
+  const started = process.hrtime.bigint();
+  const run = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { encoding: "utf8", ...options });
+  if (run.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${run.stderr}`);
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rssMb: Number(run.stderr.trim().split("\n").at(-1)) / 1024 };
+}
+
+// The second image: the first plus one layer (a build step: 200 files added, one rewritten), made by strata repack.
+const layout = join(work, "layout");
+cpSync(layoutPath, layout, { recursive: true });
+const rootfs = join(work, "derive-rootfs");
+execFileSync(process.execPath, [bin, "unpack", "--quiet", `oci:${layout}:${tag}`, rootfs]);
+mkdirSync(join(rootfs, "opt", "app"), { recursive: true });
+for (let i = 0; i < 200; i++) writeFileSync(join(rootfs, "opt", "app", `f${i}`), `file ${i}\n`.repeat(100));
+writeFileSync(join(rootfs, "etc", "hostname"), "derived\n");
+execFileSync(process.execPath, [bin, "repack", `oci:${layout}:${tag}`, rootfs, `oci:${layout}:derived`], { stdio: "ignore" });
+rmSync(rootfs, { recursive: true, force: true });
+const first = `oci:${layout}:${tag}`;
+const second = `oci:${layout}:derived`;
+
+function podman(dir) {
+  // podman refuses a runroot path over 50 characters; it holds only locks and state.
+  const run = mkdtempSync("/tmp/podman-run-");
+  const flags = ["--root", join(dir, "root"), "--runroot", run, "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs", "--events-backend", "file"];
+  return {
+    pull: (ref) => timed("podman", [...flags, "pull", "-q", ref]),
+    done: () => {
+      spawnSync("podman", [...flags, "system", "reset", "--force"], { stdio: "ignore" });
+      spawnSync("sh", ["-c", `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+      rmSync(run, { recursive: true, force: true });
+    },
+  };
+}
+
+const strataStore = (dir, ref) => timed(process.execPath, [bin, "unpack", "--quiet", "--store", join(dir, "store"), ref]);
+const TOOLS = {
+  "strata unpack (flat)": (dir) => timed(process.execPath, [bin, "unpack", "--quiet", first, join(dir, "rootfs")]),
+  "strata store: first image": (dir) => strataStore(dir, first),
+  "podman pull: first image": (dir) => {
+    const p = podman(dir);
+    try {
+      return p.pull(first);
+    } finally {
+      p.done();
+    }
+  },
+  "strata store: second image": (dir) => {
+    strataStore(dir, first);
+    return strataStore(dir, second);
+  },
+  "podman pull: second image": (dir) => {
+    const p = podman(dir);
+    try {
+      p.pull(first);
+      return p.pull(second);
+    } finally {
+      p.done();
+    }
+  },
+};
+const PAIRED = { "strata store: first image": "strata unpack (flat)", "podman pull: first image": "strata store: first image", "podman pull: second image": "strata store: second image" };
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const times = Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, []]));
+const rss = Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, 0]));
+for (let round = 0; round < rounds; round++) {
+  const order = Object.keys(TOOLS);
+  for (let k = 0; k < round % order.length; k++) order.push(order.shift());
+  for (const tool of order) {
+    const dir = join(work, `run-${round}-${order.indexOf(tool)}`);
+    mkdirSync(dir);
+    const result = TOOLS[tool](dir);
+    times[tool].push(result.seconds);
+    rss[tool] = Math.max(rss[tool], result.rssMb);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+console.log(`${image} and it + one layer (200 files), ${rounds} rounds`);
+console.log("| tool | median s (min-max) | peak RSS MB | ratio to | per round |");
+console.log("| --- | --- | --- | --- | --- |");
+for (const tool of Object.keys(TOOLS)) {
+  const t = times[tool];
+  const other = PAIRED[tool];
+  const ratios = other === undefined ? "" : t.map((x, r) => (x / times[other][r]).toFixed(2)).join(", ");
+  console.log(`| ${tool} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${other ?? ""} | ${ratios} |`);
+}
+rmSync(work, { recursive: true, force: true });
