@@ -7,6 +7,7 @@ export default defineConfig({
   test: {
     include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
     pool: "forks",
+    setupFiles: ["test/support/host-guard.ts"],
     testTimeout: 60_000,
     hookTimeout: 300_000,
   },

@@ -162,7 +162,7 @@ describe.skipIf(unavailable !== undefined)("bundle conformance: config.json fiel
     chownSync(state, NOBODY, NOBODY);
     const result = runAsNobody("runc", ["--root", state, "run", "--bundle", dir, `strata-rootless-${process.pid}`]);
     runAsNobody("runc", ["--root", state, "delete", "--force", `strata-rootless-${process.pid}`]);
-    expect({ status: result.status, stdout: result.stdout }).toEqual({ status: 0, stdout: "0\n0\n/home/app\n" });
+    expect({ status: result.status, stdout: result.stdout }, result.stderr).toEqual({ status: 0, stdout: "0\n0\n/home/app\n" });
     // An explicit non-root --user cannot be honoured: refused, nothing written.
     const refused = strataAsNobody(work.path, ["bundle", "--user", "app", `oci:${image}:named`, join(box, "refused")]);
     expect(refused.status).toBe(1);

@@ -222,7 +222,7 @@ export async function unpackToStore(options: StoreUnpackOptions): Promise<StoreU
   for (const [index, layer] of image.layers.entries()) {
     const chainId = chain[index] as string;
     if (store.layer(chainId) !== undefined) {
-      await tree.applyLayer(overlayDirEntries(store.diffDir(chainId), store.xattrs, rootless));
+      await tree.applyLayer(overlayDirEntries(store.diffDir(chainId), store.xattrs, rootless, { fileXattrs: false }));
       options.onLayer?.({ index, count: image.layers.length, chainId, written: false });
     } else {
       const entries = readLayer(layer, {

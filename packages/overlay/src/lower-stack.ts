@@ -123,7 +123,10 @@ const NO_BODY: AsyncIterable<Buffer> = { async *[Symbol.asyncIterator]() {} };
  * parents first, the second and later names of an inode as hardlinks. The
  * merged tree of a stack of stored layers, rebuilt without their blobs.
  */
-export function* overlayDirEntries(dir: string, namespace: OverlayXattrs, rootless: boolean): Generator<LayerEntry> {
+export function* overlayDirEntries(dir: string, namespace: OverlayXattrs, rootless: boolean, options: { readonly fileXattrs?: boolean } = {}): Generator<LayerEntry> {
+  // Without fileXattrs, only directories' xattrs are read (a syscall per file saved): for the
+  // store, which copies a file's attributes from its stored node when it needs them.
+  const fileXattrs = options.fileXattrs ?? true;
   const root = Buffer.from(dir);
   const opaque = opaqueXattr(namespace);
   const calls = nativeCalls();
@@ -140,7 +143,7 @@ export function* overlayDirEntries(dir: string, namespace: OverlayXattrs, rootle
     const path = stack.pop() as EntryPath;
     const abs = onDisk(root, path);
     const stats = lstatSync(abs, { bigint: true });
-    const xattrs = xattrsOf(abs);
+    const xattrs = fileXattrs || stats.isDirectory() || rootless ? xattrsOf(abs) : new Map<string, Buffer>();
     let owner = { uid: Number(stats.uid), gid: Number(stats.gid) };
     if (rootless) {
       // As a rootless unpack records them: the xattr, or root where there is none.

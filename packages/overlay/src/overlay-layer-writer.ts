@@ -9,13 +9,13 @@
 // all this layer's becomes opaque, and every directory in it carries the
 // attributes the merged tree gives it (overlayfs shows the uppermost
 // copy's), implied parents included.
-import { copyFileSync, constants, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, copyFileSync, constants, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, type Stats } from "node:fs";
 import { childPath, parentPath, splitPath, joinPath, type EntryAttributes, type EntryPath, type LayerEntry } from "@strata-oci/layer";
 import { AttributeWriter, fsTime, type UnpackWarning } from "./attribute-writer.js";
 import { DiskTarget, type ApplyStats } from "./disk-target.js";
 import { isOverlayXattr, LowerStack, opaqueXattr, type OverlayXattrs } from "./lower-stack.js";
 import type { MergedEntry, MergedTree } from "./merged-tree.js";
-import { native } from "./native.js";
+import { native, nativeCalls } from "./native.js";
 import type { OwnershipPolicy } from "./ownership.js";
 import { onDisk } from "./resolve-in-root.js";
 
@@ -37,6 +37,19 @@ export interface OverlayLayerStats extends ApplyStats {
   opaque: number;
   /** Lower files copied into this layer because one of its entries hardlinks them. */
   copiedUp: number;
+}
+
+/**
+ * The stored lower node's own attributes onto its copy: owner (or, rootless,
+ * the user.rootlesscontainers record among the xattrs), mode, xattrs, times.
+ * The stored node is what the merged tree shows there, exactly.
+ */
+function copyAttributes(from: Buffer, to: Buffer, stats: Stats, mtime: number): void {
+  if (process.geteuid?.() === 0) lchownSync(to, stats.uid, stats.gid);
+  if (!stats.isSymbolicLink()) chmodSync(to, stats.mode & 0o7777);
+  const calls = nativeCalls();
+  if (calls !== undefined) for (const name of calls.llistxattr(from)) if (!isOverlayXattr(name)) calls.lsetxattr(to, name, calls.lgetxattr(from, name));
+  lutimesSync(to, fsTime(mtime), fsTime(mtime));
 }
 
 function attributesOf(path: EntryPath, entry: MergedEntry): EntryAttributes {
@@ -86,7 +99,7 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
         const type = entry.kind === "char" ? S_IFCHR : entry.kind === "block" ? S_IFBLK : S_IFIFO;
         native().mknod(abs, type | 0o600, entry.devMajor ?? 0, entry.devMinor ?? 0);
       }
-      attributes.finishNode(abs, attributesOf(path, entry), entry.kind);
+      copyAttributes(source.abs, abs, source.stats, entry.mtime);
       first = abs;
       stats.copiedUp++;
     }
@@ -134,7 +147,7 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
   }
 
   await disk.applyLayer(resolved());
-  disk.finish();
+  // Not disk.finish(): every directory's mode, owner, xattrs and times are set below, from the merged tree.
   stats.entries = disk.stats.entries;
   stats.bytes = disk.stats.bytes;
 
@@ -162,6 +175,14 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
 
   const opaqueDirs: Buffer[] = [];
   for (const path of dirs.values()) {
+    // A directory removed above with its parent's leftovers (a copy's parent, now gone from the merged tree).
+    if (lstatSync(onDisk(root, path), { throwIfNoEntry: false })?.isDirectory() !== true) {
+      dirs.delete(path.toString("latin1"));
+      continue;
+    }
+    const lower = lowers.length === 0 ? [] : [...below.names(path)];
+    // Nothing below and nothing copied up: nothing to compare with the merged tree (a first layer's case).
+    if (lower.length === 0 && stats.copiedUp === 0) continue;
     const after = new Set((tree.list(path) ?? []).map(({ name }) => name.toString("latin1")));
     const abs = onDisk(root, path);
     // What this layer holds that the merged tree no longer has (a lower file copied up, then removed): gone.
@@ -170,7 +191,7 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
         if (!after.has(name.toString("latin1"))) rmSync(onDisk(root, childPath(path, name)), { recursive: true, force: true });
       }
     }
-    const gone = [...below.names(path)].filter((name) => !after.has(name));
+    const gone = lower.filter((name) => !after.has(name));
     if (gone.length === 0) continue;
     // overlayfs does not read an opaque mark on a layer's root: whiteouts there.
     const all = path.length > 0 && [...after].every((name) => tree.writtenByCurrentLayer(childPath(path, Buffer.from(name, "latin1"))));
