@@ -53,6 +53,27 @@ describe.runIf(root)("the layer store, mounted by the kernel, equals the flat un
     );
   });
 
+  it("property: a stack whose lower layers are stored already (from an image of them alone): only the rest is written, read from the stored layers as needed; kernel mount == flat unpack", async () => {
+    const store = join(work.path, "store-prefix");
+    await fc.assert(
+      fc.asyncProperty(anyStack, fc.nat(), async (layers, cut) => {
+        fc.pre(layers.length >= 2 && (await modelOutcome(layers)).ok);
+        const below = 1 + (cut % (layers.length - 1));
+        const base = await unpackToStore({ image: writeStackImage(join(work.path, `image-${n++}`), layers.slice(0, below), "t"), store }).catch(() => undefined);
+        fc.pre(base !== undefined);
+        const image = writeStackImage(join(work.path, `image-${n++}`), layers, "t");
+        const full = await unpackToStore({ image, store });
+        expect(full.reused).toBeGreaterThanOrEqual(below);
+        const { mount, flat } = await mountAndFlat(image, store);
+        const kernel = snapshotDisk(mount);
+        unmountImage({ target: mount, store });
+        mounted.pop();
+        expect(diffSnapshots(snapshotDisk(flat), kernel)).toEqual([]);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it("every test image: sample, the tricky stack in gzip and zstd, a docker-archive, both platforms of an index", async () => {
     const store = join(work.path, "store-images");
     const images: Array<{ image: string; platform?: string }> = [

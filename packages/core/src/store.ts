@@ -16,7 +16,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { ImageError, readLayer, TargetError, withErrorContext, type LayerLimits } from "@strata-oci/layer";
 import { chainIds, openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
-import { discardStaging, MergedTree, nativeCalls, overlayDirEntries, ownershipFor, writeOverlayLayer, type OverlayLayerStats, type OverlayXattrs, type UnpackWarning } from "@strata-oci/overlay";
+import { discardStaging, MergedTree, nativeCalls, StoredLayers, overlayDirEntries, ownershipFor, writeOverlayLayer, type OverlayLayerStats, type OverlayXattrs, type UnpackWarning } from "@strata-oci/overlay";
 import { refuseArtifact } from "./unpack.js";
 
 /** STRATA_STORE, else /var/lib/strata as root, else $XDG_DATA_HOME/strata (~/.local/share/strata). */
@@ -216,12 +216,19 @@ export async function unpackToStore(options: StoreUnpackOptions): Promise<StoreU
     warnings.push(warning);
     options.onWarning?.(warning);
   };
-  const tree = new MergedTree();
-  const lowers: string[] = [];
+  // The layers stored already at the bottom are not read: the merged tree loads from their
+  // directories only what the new layers touch (time follows the new layers, not the base).
+  let storedBelow = 0;
+  while (storedBelow < chain.length && store.layer(chain[storedBelow] as string) !== undefined) storedBelow++;
+  const lowers = chain.slice(0, storedBelow).map((chainId) => store.diffDir(chainId));
+  const tree = storedBelow === 0 ? new MergedTree() : new MergedTree({ lower: new StoredLayers(lowers, store.xattrs, rootless), layers: storedBelow });
+  for (const [index, chainId] of chain.slice(0, storedBelow).entries()) options.onLayer?.({ index, count: image.layers.length, chainId, written: false });
   let written = 0;
   for (const [index, layer] of image.layers.entries()) {
+    if (index < storedBelow) continue;
     const chainId = chain[index] as string;
     if (store.layer(chainId) !== undefined) {
+      // Stored meanwhile, above a layer this call stored: read back whole.
       await tree.applyLayer(overlayDirEntries(store.diffDir(chainId), store.xattrs, rootless, { fileXattrs: false }));
       options.onLayer?.({ index, count: image.layers.length, chainId, written: false });
     } else {

@@ -8,6 +8,6 @@ export { checkDestination, commitStaging, createStaging, discardStaging, leftove
 export { diffSnapshots, kindOfStats, snapshotDisk, snapshotMerged, snapshotModel, type SnapshotNode, type TreeSnapshot } from "./tree-snapshot.js";
 export { native, nativeAddon, nativeCalls, type NativeCalls } from "./native.js";
 export type { LayerTarget } from "./layer-target.js";
-export { MergedTree, type MergedEntry } from "./merged-tree.js";
-export { isOverlayXattr, LowerStack, opaqueXattr, overlayDirEntries, type OverlayXattrs } from "./lower-stack.js";
+export { MergedTree, type LowerSource, type MergedEntry } from "./merged-tree.js";
+export { isOverlayXattr, LowerStack, opaqueXattr, overlayDirEntries, StoredLayers, type OverlayXattrs } from "./lower-stack.js";
 export { writeOverlayLayer, type OverlayLayerOptions, type OverlayLayerStats } from "./overlay-layer-writer.js";

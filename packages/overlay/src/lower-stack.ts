@@ -4,11 +4,12 @@
 // in lower layers, a non-directory hides what lower layers have under its
 // name. The store asks it what the merged view below shows (names in a
 // directory, where a file's bytes are) without mounting anything.
-import { lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats, type Stats } from "node:fs";
 import { childPath, splitPath, type EntryPath, type LayerEntry } from "@strata-oci/layer";
 import { nativeCalls } from "./native.js";
 import { onDisk } from "./resolve-in-root.js";
 import { decodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "./rootless-owner.js";
+import type { LowerSource, MergedEntry } from "./merged-tree.js";
 
 /** How a store marks directories opaque: as root `trusted.overlay.opaque`, unprivileged (`userxattr` mounts) `user.overlay.opaque`. */
 export type OverlayXattrs = "trusted" | "user";
@@ -22,8 +23,8 @@ export function isOverlayXattr(name: string): boolean {
   return name.startsWith("trusted.overlay.") || name.startsWith("user.overlay.");
 }
 
-export function isWhiteout(stats: Stats): boolean {
-  return stats.isCharacterDevice() && stats.rdev === 0;
+export function isWhiteout(stats: Stats | BigIntStats): boolean {
+  return stats.isCharacterDevice() && Number(stats.rdev) === 0;
 }
 
 export class LowerStack {
@@ -48,16 +49,17 @@ export class LowerStack {
    * stats. `hidesBelow` is set when this layer's directory at `path` or a
    * parent is opaque.
    */
-  *#lookup(path: EntryPath): Generator<{ abs: Buffer; stats: Stats; hidesBelow: boolean }> {
+  *#lookup(path: EntryPath): Generator<{ abs: Buffer; stats: BigIntStats; hidesBelow: boolean; layer: number }> {
     const parts = splitPath(path);
-    for (const layer of this.#layers) {
+    for (const [top, layer] of this.#layers.entries()) {
+      const index = this.#layers.length - 1 - top;
       let at: EntryPath = Buffer.alloc(0);
       let hidesBelow = false;
       let stop = false;
       let missing = false;
       for (const [i, part] of parts.entries()) {
         at = childPath(at, part);
-        const stats = lstatSync(onDisk(layer, at), { throwIfNoEntry: false });
+        const stats = lstatSync(onDisk(layer, at), { bigint: true, throwIfNoEntry: false });
         if (stats === undefined) {
           missing = true;
           break;
@@ -65,7 +67,7 @@ export class LowerStack {
         const last = i === parts.length - 1;
         if (last) {
           if (isWhiteout(stats)) stop = true;
-          else yield { abs: onDisk(layer, at), stats, hidesBelow: hidesBelow || (stats.isDirectory() && this.#isOpaque(onDisk(layer, at))) };
+          else yield { abs: onDisk(layer, at), stats, hidesBelow: hidesBelow || (stats.isDirectory() && this.#isOpaque(onDisk(layer, at))), layer: index };
           if (!stats.isDirectory() || hidesBelow || this.#isOpaque(onDisk(layer, at))) stop = true;
           break;
         }
@@ -76,8 +78,8 @@ export class LowerStack {
         if (this.#isOpaque(onDisk(layer, at))) hidesBelow = true;
       }
       if (parts.length === 0) {
-        const stats = lstatSync(layer);
-        yield { abs: layer, stats, hidesBelow: this.#isOpaque(layer) };
+        const stats = lstatSync(layer, { bigint: true });
+        yield { abs: layer, stats, hidesBelow: this.#isOpaque(layer), layer: index };
         if (this.#isOpaque(layer)) return;
         continue;
       }
@@ -85,8 +87,8 @@ export class LowerStack {
     }
   }
 
-  /** Where the merged view below has `path`'s own node (the topmost layer that has it), or undefined. */
-  locate(path: EntryPath): { abs: Buffer; stats: Stats } | undefined {
+  /** Where the merged view below has `path`'s own node (the topmost layer that has it, counting from 0 at the bottom), or undefined. */
+  locate(path: EntryPath): { abs: Buffer; stats: BigIntStats; layer: number } | undefined {
     for (const found of this.#lookup(path)) return found;
     return undefined;
   }
@@ -106,7 +108,7 @@ export class LowerStack {
       for (const name of readdirSync(abs, { encoding: "buffer" })) {
         const key = name.toString("latin1");
         if (shown.has(key) || hidden.has(key)) continue;
-        const child = lstatSync(Buffer.concat([abs, Buffer.from("/"), name]));
+        const child = lstatSync(Buffer.concat([abs, Buffer.from("/"), name]), { bigint: true });
         if (isWhiteout(child)) hidden.add(key);
         else shown.add(key);
       }
@@ -180,4 +182,63 @@ export function* overlayDirEntries(dir: string, namespace: OverlayXattrs, rootle
   }
   yield* markers;
   yield* nodes;
+}
+
+/**
+ * The merged view of stored layers as a merged tree's lower source: each
+ * path looked up in the layer directories as overlayfs looks it up, its
+ * entry made from the stored node (owners from user.rootlesscontainers in a
+ * rootless store). Files' xattrs are left out (the store copies a file's
+ * attributes from its stored node when it needs them).
+ */
+export class StoredLayers implements LowerSource {
+  readonly #stack: LowerStack;
+  readonly #rootless: boolean;
+  /** Entries of inodes with several names, by layer and inode: one object for all their names. */
+  readonly #linked = new Map<string, MergedEntry>();
+
+  constructor(layers: readonly string[], namespace: OverlayXattrs, rootless: boolean) {
+    this.#stack = new LowerStack(layers, namespace);
+    this.#rootless = rootless;
+  }
+
+  names(path: EntryPath): Buffer[] {
+    return [...this.#stack.names(path)].map((name) => Buffer.from(name, "latin1"));
+  }
+
+  entry(path: EntryPath): MergedEntry | undefined {
+    const found = this.#stack.locate(path);
+    if (found === undefined) return undefined;
+    const { abs, stats, layer } = found;
+    const kind = stats.isDirectory() ? "dir" : stats.isFile() ? "file" : stats.isSymbolicLink() ? "symlink" : stats.isCharacterDevice() ? "char" : stats.isBlockDevice() ? "block" : stats.isFIFO() ? "fifo" : undefined;
+    if (kind === undefined) return undefined;
+    const key = kind !== "dir" && stats.nlink > 1n ? `${layer}:${stats.ino}` : undefined;
+    const known = key === undefined ? undefined : this.#linked.get(key);
+    if (known !== undefined) return known;
+    const calls = nativeCalls();
+    const xattrs = new Map<string, Buffer>();
+    if (calls !== undefined && (kind === "dir" || this.#rootless)) for (const name of calls.llistxattr(abs)) if (!isOverlayXattr(name)) xattrs.set(name, calls.lgetxattr(abs, name));
+    let owner = { uid: Number(stats.uid), gid: Number(stats.gid) };
+    if (this.#rootless) {
+      const record = xattrs.get(ROOTLESS_OWNER_XATTR);
+      owner = record === undefined ? { uid: 0, gid: 0 } : (decodeRootlessOwner(record) ?? { uid: 0, gid: 0 });
+      xattrs.delete(ROOTLESS_OWNER_XATTR);
+    }
+    if (kind !== "dir") xattrs.clear();
+    const rdev = Number(stats.rdev);
+    const entry: MergedEntry = {
+      kind,
+      mode: Number(stats.mode) & 0o7777,
+      ...owner,
+      mtime: Number(stats.mtimeNs) / 1e9,
+      xattrs,
+      layer,
+      ordinal: -1,
+      size: kind === "file" ? Number(stats.size) : 0,
+      ...(kind === "symlink" ? { target: readlinkSync(abs, { encoding: "buffer" }) } : {}),
+      ...(kind === "char" || kind === "block" ? { devMajor: (rdev >> 8) & 0xfff, devMinor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) } : {}),
+    };
+    if (key !== undefined) this.#linked.set(key, entry);
+    return entry;
+  }
 }

@@ -37,7 +37,20 @@ export interface MergedEntry {
 
 type Node = PathTreeNode<MergedEntry>;
 
+/**
+ * The merged view of layers below this tree's first, asked for one path or
+ * one directory at a time (the layer store's stored layers, read where
+ * they lie): a tree on top of it loads only what its own layers touch.
+ */
+export interface LowerSource {
+  /** The entry at `path` (no symlink followed, the last component's either), or undefined. Names of one inode share one entry object. */
+  entry(path: EntryPath): MergedEntry | undefined;
+  /** The names in directory `path`. */
+  names(path: EntryPath): Buffer[];
+}
+
 const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
+const SLASH = Buffer.from("/");
 const DOT = 0x2e;
 
 function isDot(part: Buffer): boolean {
@@ -69,6 +82,44 @@ function children(node: Node): Node[] {
 export class MergedTree implements LayerTarget {
   readonly root: Node = { value: this.#impliedDirectory(), name: "", children: undefined, collided: undefined };
   #layer = -1;
+  readonly #source: LowerSource | undefined;
+  /** Directories whose children below are not all loaded from the source yet, with their paths. */
+  readonly #pending = new Map<Node, EntryPath>();
+
+  /** With `lower`: on top of `layers` layers already merged there, loaded as needed. */
+  constructor(options: { readonly lower?: LowerSource; readonly layers?: number } = {}) {
+    this.#source = options.lower;
+    if (options.lower !== undefined) {
+      this.root.value = options.lower.entry(Buffer.alloc(0)) ?? this.#impliedDirectory();
+      this.#pending.set(this.root, Buffer.alloc(0));
+      this.#layer = (options.layers ?? 0) - 1;
+    }
+  }
+
+  /** The child `name` of `node`, loaded from the source where `node` still has unloaded children. */
+  #child(node: Node | undefined, name: Buffer): Node | undefined {
+    const found = childNode(node, name);
+    if (found !== undefined || node === undefined) return found;
+    const path = this.#pending.get(node);
+    if (path === undefined) return undefined;
+    const childPathOf = path.length === 0 ? Buffer.from(name) : Buffer.concat([path, SLASH, name]);
+    const entry = (this.#source as LowerSource).entry(childPathOf);
+    if (entry === undefined) return undefined;
+    const child = ensureChild(node, name);
+    child.value = entry;
+    if (entry.kind === "dir") this.#pending.set(child, childPathOf);
+    return child;
+  }
+
+  /** All children of `node`, those below loaded first. */
+  #children(node: Node): Node[] {
+    const path = this.#pending.get(node);
+    if (path !== undefined) {
+      for (const name of (this.#source as LowerSource).names(path)) this.#child(node, name);
+      this.#pending.delete(node);
+    }
+    return children(node);
+  }
   /** What the layer being applied wrote: only lower layers' entries are removed by its whiteouts. */
   #written = new Set<Node>();
   #ordinal = 0;
@@ -107,7 +158,7 @@ export class MergedTree implements LayerTarget {
       const node = stack.pop() as Node;
       if (node.value === undefined) continue;
       if (!this.#written.has(node)) return false;
-      stack.push(...children(node));
+      stack.push(...this.#children(node));
     }
     return true;
   }
@@ -143,7 +194,7 @@ export class MergedTree implements LayerTarget {
   list(path: EntryPath): Array<{ name: Buffer; entry: MergedEntry }> | undefined {
     const dir = this.#walk(path, { followLast: true })?.at(-1);
     if (dir?.value?.kind !== "dir") return undefined;
-    return children(dir)
+    return this.#children(dir)
       .filter((child) => child.value !== undefined)
       .map((child) => ({ name: Buffer.from(child.name, "latin1"), entry: child.value as MergedEntry }))
       .sort((a, b) => Buffer.compare(a.name, b.name));
@@ -159,7 +210,7 @@ export class MergedTree implements LayerTarget {
       if (node.value === undefined) continue;
       yield { path, entry: node.value };
       if (node.value.kind !== "dir") continue;
-      const sorted = children(node).sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+      const sorted = this.#children(node).sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
       for (const child of sorted) stack.push({ node: child, path: path.length === 0 ? Buffer.from(child.name, "latin1") : Buffer.concat([path, Buffer.from([0x2f]), Buffer.from(child.name, "latin1")]) });
     }
   }
@@ -177,7 +228,11 @@ export class MergedTree implements LayerTarget {
     }
     if (entry.kind === "opaque") {
       const node = this.#plain(entry.path);
-      if (node?.value?.kind === "dir") for (const child of children(node)) this.#removeLower(child, written);
+      if (node?.value?.kind === "dir") {
+        // Every child below goes: those never loaded need no loading.
+        this.#pending.delete(node);
+        for (const child of children(node)) this.#removeLower(child, written);
+      }
       return undefined;
     }
     // Owners and xattrs as they land on disk (user.* xattrs only on files and directories), as the model has them.
@@ -192,7 +247,8 @@ export class MergedTree implements LayerTarget {
     let target: EntryPath | undefined;
     const parent = parents.at(-1) as Node;
     const name = baseName(entry.path);
-    const node = ensureChild(parent, name);
+    // What is there may still be below, unloaded: a directory over a directory keeps its children.
+    const node = this.#child(parent, name) ?? ensureChild(parent, name);
     const existing = node.value;
     switch (entry.kind) {
       case "dir":
@@ -254,7 +310,7 @@ export class MergedTree implements LayerTarget {
         continue;
       }
       const current = stack.at(-1) as Node;
-      let child = childNode(current, part);
+      let child = this.#child(current, part);
       const value = child?.value;
       const last = pending.length === 0;
       if (value === undefined) {
@@ -283,14 +339,14 @@ export class MergedTree implements LayerTarget {
     let node: Node | undefined = this.root;
     for (const part of splitPath(path)) {
       if (node?.value?.kind !== "dir") return undefined;
-      node = childNode(node, part);
+      node = this.#child(node, part);
     }
     return node;
   }
 
   #hardlinkTarget(target: EntryPath): { node: Node; parents: Node[] } {
     const parents = this.#walk(target, { strict: true, parentOnly: true });
-    const node = parents === undefined ? undefined : childNode(parents.at(-1), baseName(target));
+    const node = parents === undefined ? undefined : this.#child(parents.at(-1), baseName(target));
     if (node?.value === undefined) throw badHardlink(target, "does not exist");
     if (node.value.kind === "dir") throw badHardlink(target, "is a directory");
     return { node, parents: parents as Node[] };
@@ -309,6 +365,8 @@ export class MergedTree implements LayerTarget {
       }
       if (!top.expanded && top.node.value.kind === "dir") {
         top.expanded = true;
+        // Children never loaded are lower ones, all removed: they need no loading.
+        this.#pending.delete(top.node);
         for (const child of children(top.node)) stack.push({ node: child, expanded: false, parent: top.node });
         continue;
       }
@@ -329,6 +387,7 @@ export class MergedTree implements LayerTarget {
     while (stack.length > 0) {
       const top = stack.pop() as Node;
       top.value = undefined;
+      this.#pending.delete(top);
       stack.push(...children(top));
       top.children = undefined;
       top.collided = undefined;

@@ -9,7 +9,7 @@
 // all this layer's becomes opaque, and every directory in it carries the
 // attributes the merged tree gives it (overlayfs shows the uppermost
 // copy's), implied parents included.
-import { chmodSync, copyFileSync, constants, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, type Stats } from "node:fs";
+import { chmodSync, copyFileSync, constants, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, type BigIntStats } from "node:fs";
 import { childPath, parentPath, splitPath, joinPath, type EntryAttributes, type EntryPath, type LayerEntry } from "@strata-oci/layer";
 import { AttributeWriter, fsTime, type UnpackWarning } from "./attribute-writer.js";
 import { DiskTarget, type ApplyStats } from "./disk-target.js";
@@ -44,9 +44,9 @@ export interface OverlayLayerStats extends ApplyStats {
  * the user.rootlesscontainers record among the xattrs), mode, xattrs, times.
  * The stored node is what the merged tree shows there, exactly.
  */
-function copyAttributes(from: Buffer, to: Buffer, stats: Stats, mtime: number): void {
-  if (process.geteuid?.() === 0) lchownSync(to, stats.uid, stats.gid);
-  if (!stats.isSymbolicLink()) chmodSync(to, stats.mode & 0o7777);
+function copyAttributes(from: Buffer, to: Buffer, stats: BigIntStats, mtime: number): void {
+  if (process.geteuid?.() === 0) lchownSync(to, Number(stats.uid), Number(stats.gid));
+  if (!stats.isSymbolicLink()) chmodSync(to, Number(stats.mode) & 0o7777);
   const calls = nativeCalls();
   if (calls !== undefined) for (const name of calls.llistxattr(from)) if (!isOverlayXattr(name)) calls.lsetxattr(to, name, calls.lgetxattr(from, name));
   lutimesSync(to, fsTime(mtime), fsTime(mtime));
