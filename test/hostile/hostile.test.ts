@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -17,9 +17,9 @@ const outside = join(outsideRoot, "canary");
 const outsideCanaries = plantCanaries([outside]);
 afterAll(() => rmSync(outsideRoot, { recursive: true, force: true }));
 
-function strata(args: readonly string[]): { status: number | null; stderr: string } {
+function strata(args: readonly string[], command: readonly string[] = ["unpack", "--quiet"]): { status: number | null; stderr: string } {
   // A timeout turns a hang (issue #9: spinning on a bad PAX size, blocking on a FIFO) into a failure.
-  const result = spawnSync(process.execPath, [BIN, "unpack", "--quiet", ...args], { encoding: "utf8", timeout: 60_000 });
+  const result = spawnSync(process.execPath, [BIN, ...command, ...args], { encoding: "utf8", timeout: 60_000 });
   return { status: result.status, stderr: result.stderr };
 }
 
@@ -45,6 +45,55 @@ describe("hostile corpus: every case ends in its typed error or a contained resu
           expect(status).toBe(1);
           // After a failure: no DEST and no staging directory left behind.
           expect(listing(box.work)).toEqual(before.work);
+        }
+        expect(listing(box.root)).toEqual(before.root);
+        expect(listing(outsideRoot)).toEqual(before.outside);
+        expect(canaryChanges(box.canaries)).toEqual([]);
+        expect(canaryChanges(outsideCanaries)).toEqual([]);
+      } finally {
+        box.remove();
+      }
+    });
+  }
+});
+
+// Issue #12: the same corpus into the layer store. A contained case is then
+// mounted by the kernel (as root) on DEST and checked there, as the flat
+// unpack's tree is above; a refused one leaves no layer in the store.
+describe("hostile corpus into the layer store: the same typed error or a contained result, nothing touched outside the store", () => {
+  const ctx: CaseContext = { outside };
+  const root = process.geteuid?.() === 0;
+  for (const c of HOSTILE_CASES) {
+    it(c.name, () => {
+      const box = makeSandbox();
+      const store = join(box.work, "store");
+      try {
+        writeOciLayout(box.layout, { layers: c.layers(ctx).map((members) => ({ tar: writeTar(members) })), tag: "evil" });
+        c.damage?.(box.layout);
+        const before = { root: listing(box.root), work: listing(box.work), outside: listing(outsideRoot) };
+        const { status, stderr } = strata([...(c.flags ?? []), "--store", store, `oci:${box.layout}:evil`]);
+        expect(stderr).not.toContain("internal error");
+        if (c.expect === "contained") {
+          expect(stderr).not.toContain("code:");
+          expect(status).toBe(0);
+          if (root && c.check !== undefined) {
+            mkdirSync(box.dest);
+            const mounted = strata(["--store", store, `oci:${box.layout}:evil`, box.dest], ["mount"]);
+            expect(mounted.status, mounted.stderr).toBe(0);
+            try {
+              c.check(box.dest, ctx);
+            } finally {
+              spawnSync("umount", [box.dest]);
+            }
+          }
+        } else {
+          expect(stderr).toContain(`code: ${c.expect}`);
+          expect(status).toBe(1);
+          // Nothing half-written is left to be used: no layer under its name, no staging.
+          const layers = existsSync(join(store, "layers")) ? readdirSync(join(store, "layers")) : [];
+          const stored = layers.filter((hex) => existsSync(join(store, "layers", hex, "layer.json")));
+          expect(stored.length).toBe(layers.length);
+          expect(existsSync(join(store, "staging")) ? readdirSync(join(store, "staging")) : []).toEqual([]);
         }
         expect(listing(box.root)).toEqual(before.root);
         expect(listing(outsideRoot)).toEqual(before.outside);

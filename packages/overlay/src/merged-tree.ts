@@ -13,6 +13,7 @@ import {
 } from "@strata-oci/layer";
 import type { LayerTarget } from "./layer-target.js";
 import { MAX_SYMLINK_FOLLOWS } from "./model.js";
+import { MAX_RESOLVE_STEPS } from "./resolve-in-root.js";
 import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 
 const PRIVILEGED: OwnershipPolicy = { privileged: true, uid: 0, gid: 0 };
@@ -302,7 +303,14 @@ export class MergedTree implements LayerTarget {
     const pending = splitPath(parentOnly ? parentPath(path) : path).reverse();
     const stack: Node[] = [this.root];
     let follows = 0;
+    let steps = 0;
     while (pending.length > 0) {
+      // The disk target's bound on components walked (issue #9.5): the same image is refused alike.
+      if (++steps > MAX_RESOLVE_STEPS) {
+        throw new BadEntryError("STRATA_SYMLINK_LOOP", `resolving ${displayPath(path)} walks more than ${MAX_RESOLVE_STEPS} components through symlinks`, {
+          hint: "the layer chains symlinks to make path resolution slow; do not use this image",
+        });
+      }
       const part = pending.pop() as Buffer;
       if (isDot(part)) continue;
       if (isDotDot(part)) {
