@@ -16,7 +16,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { ImageError, readLayer, TargetError, withErrorContext, type LayerLimits } from "@strata-oci/layer";
 import { chainIds, openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
-import { discardStaging, MergedTree, nativeCalls, StoredLayers, overlayDirEntries, ownershipFor, writeOverlayLayer, type OverlayLayerStats, type OverlayXattrs, type UnpackWarning } from "@strata-oci/overlay";
+import { discardStaging, MergedTree, nativeCalls, StoredLayers, ownershipFor, writeBottomLayer, writeOverlayLayer, type OverlayLayerStats, type OverlayXattrs, type UnpackWarning } from "@strata-oci/overlay";
 import { refuseArtifact } from "./unpack.js";
 
 /** STRATA_STORE, else /var/lib/strata as root, else $XDG_DATA_HOME/strata (~/.local/share/strata). */
@@ -216,43 +216,35 @@ export async function unpackToStore(options: StoreUnpackOptions): Promise<StoreU
     warnings.push(warning);
     options.onWarning?.(warning);
   };
-  // The layers stored already at the bottom are not read: the merged tree loads from their
-  // directories only what the new layers touch (time follows the new layers, not the base).
-  let storedBelow = 0;
-  while (storedBelow < chain.length && store.layer(chain[storedBelow] as string) !== undefined) storedBelow++;
-  const lowers = chain.slice(0, storedBelow).map((chainId) => store.diffDir(chainId));
-  const tree = storedBelow === 0 ? new MergedTree() : new MergedTree({ lower: new StoredLayers(lowers, store.xattrs, rootless), layers: storedBelow });
-  for (const [index, chainId] of chain.slice(0, storedBelow).entries()) options.onLayer?.({ index, count: image.layers.length, chainId, written: false });
+  // Each layer is written over the merged view of the stored layers below it, which a fresh
+  // merged tree loads only where this layer touches it: the layers below are never read whole
+  // (an image whose base is stored costs its own layers), and nothing accumulates in memory.
+  const lowers: string[] = [];
   let written = 0;
   for (const [index, layer] of image.layers.entries()) {
-    if (index < storedBelow) continue;
     const chainId = chain[index] as string;
-    if (store.layer(chainId) !== undefined) {
-      // Stored meanwhile, above a layer this call stored: read back whole.
-      await tree.applyLayer(overlayDirEntries(store.diffDir(chainId), store.xattrs, rootless, { fileXattrs: false }));
-      options.onLayer?.({ index, count: image.layers.length, chainId, written: false });
-    } else {
+    let added = false;
+    if (store.layer(chainId) === undefined) {
       const entries = readLayer(layer, {
         transientChunks: true,
         context: { image: image.reference },
         ...(options.limits === undefined ? {} : { limits: options.limits }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
+      const writeOptions = { policy: ownershipFor(rootless), xattrs: store.xattrs, onWarning: warn, ...(options.signal === undefined ? {} : { signal: options.signal }) };
+      const below = [...lowers];
       try {
-        const stored = await store.add({ chainId, diffId: image.config.diffIds[index] as string, parent: chain[index - 1] }, (diff) =>
-          writeOverlayLayer(tree, diff, lowers, entries, {
-            policy: ownershipFor(rootless),
-            xattrs: store.xattrs,
-            onWarning: warn,
-            ...(options.signal === undefined ? {} : { signal: options.signal }),
-          }),
+        added = await store.add({ chainId, diffId: image.config.diffIds[index] as string, parent: chain[index - 1] }, (diff) =>
+          below.length === 0
+            ? writeBottomLayer(diff, entries, writeOptions)
+            : writeOverlayLayer(new MergedTree({ lower: new StoredLayers(below, store.xattrs, rootless), layers: below.length }), diff, below, entries, writeOptions),
         );
-        if (stored) written++;
-        options.onLayer?.({ index, count: image.layers.length, chainId, written: stored });
       } catch (error) {
         throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? layer.diffId ?? `#${index}` });
       }
+      if (added) written++;
     }
+    options.onLayer?.({ index, count: image.layers.length, chainId, written: added });
     lowers.push(store.diffDir(chainId));
   }
   store.keepImage({ reference: keptName(options.image, image), manifest: image.manifest?.digest, config: image.configDigest, chainIds: chain });

@@ -9,5 +9,5 @@ export { diffSnapshots, kindOfStats, snapshotDisk, snapshotMerged, snapshotModel
 export { native, nativeAddon, nativeCalls, type NativeCalls } from "./native.js";
 export type { LayerTarget } from "./layer-target.js";
 export { MergedTree, type LowerSource, type MergedEntry } from "./merged-tree.js";
-export { isOverlayXattr, LowerStack, opaqueXattr, overlayDirEntries, StoredLayers, type OverlayXattrs } from "./lower-stack.js";
-export { writeOverlayLayer, type OverlayLayerOptions, type OverlayLayerStats } from "./overlay-layer-writer.js";
+export { isOverlayXattr, LowerStack, opaqueXattr, StoredLayers, type OverlayXattrs } from "./lower-stack.js";
+export { writeBottomLayer, writeOverlayLayer, type OverlayLayerOptions, type OverlayLayerStats } from "./overlay-layer-writer.js";

@@ -5,7 +5,7 @@
 // name. The store asks it what the merged view below shows (names in a
 // directory, where a file's bytes are) without mounting anything.
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats, type Stats } from "node:fs";
-import { childPath, splitPath, type EntryPath, type LayerEntry } from "@strata-oci/layer";
+import { childPath, splitPath, type EntryPath } from "@strata-oci/layer";
 import { nativeCalls } from "./native.js";
 import { onDisk } from "./resolve-in-root.js";
 import { decodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "./rootless-owner.js";
@@ -115,73 +115,6 @@ export class LowerStack {
     }
     return shown;
   }
-}
-
-const NO_BODY: AsyncIterable<Buffer> = { async *[Symbol.asyncIterator]() {} };
-
-/**
- * A stored layer directory read back as layer entries (headers only: file
- * bodies are empty): whiteouts and opaque markers first, then every node,
- * parents first, the second and later names of an inode as hardlinks. The
- * merged tree of a stack of stored layers, rebuilt without their blobs.
- */
-export function* overlayDirEntries(dir: string, namespace: OverlayXattrs, rootless: boolean, options: { readonly fileXattrs?: boolean } = {}): Generator<LayerEntry> {
-  // Without fileXattrs, only directories' xattrs are read (a syscall per file saved): for the
-  // store, which copies a file's attributes from its stored node when it needs them.
-  const fileXattrs = options.fileXattrs ?? true;
-  const root = Buffer.from(dir);
-  const opaque = opaqueXattr(namespace);
-  const calls = nativeCalls();
-  const xattrsOf = (abs: Buffer): Map<string, Buffer> => {
-    const out = new Map<string, Buffer>();
-    if (calls !== undefined) for (const name of calls.llistxattr(abs)) if (!isOverlayXattr(name)) out.set(name, calls.lgetxattr(abs, name));
-    return out;
-  };
-  const markers: LayerEntry[] = [];
-  const nodes: LayerEntry[] = [];
-  const firstName = new Map<bigint, EntryPath>();
-  const stack: EntryPath[] = [Buffer.alloc(0)];
-  while (stack.length > 0) {
-    const path = stack.pop() as EntryPath;
-    const abs = onDisk(root, path);
-    const stats = lstatSync(abs, { bigint: true });
-    const xattrs = fileXattrs || stats.isDirectory() || rootless ? xattrsOf(abs) : new Map<string, Buffer>();
-    let owner = { uid: Number(stats.uid), gid: Number(stats.gid) };
-    if (rootless) {
-      // As a rootless unpack records them: the xattr, or root where there is none.
-      const record = xattrs.get(ROOTLESS_OWNER_XATTR);
-      owner = record === undefined ? { uid: 0, gid: 0 } : (decodeRootlessOwner(record) ?? { uid: 0, gid: 0 });
-      xattrs.delete(ROOTLESS_OWNER_XATTR);
-    }
-    const common = { path, mode: Number(stats.mode) & 0o7777, ...owner, mtime: Number(stats.mtimeNs) / 1e9, xattrs };
-    if (stats.isCharacterDevice() && stats.rdev === 0n) {
-      markers.push({ kind: "whiteout", path });
-      continue;
-    }
-    if (stats.isDirectory()) {
-      if (calls?.llistxattr(abs).includes(opaque) === true) markers.push({ kind: "opaque", path });
-      nodes.push({ ...common, kind: "dir" });
-      const names = readdirSync(abs, { encoding: "buffer" }).sort(Buffer.compare);
-      for (let i = names.length - 1; i >= 0; i--) stack.push(childPath(path, names[i] as Buffer));
-      continue;
-    }
-    if (stats.nlink > 1) {
-      const first = firstName.get(stats.ino);
-      if (first !== undefined) {
-        nodes.push({ ...common, kind: "hardlink", target: first });
-        continue;
-      }
-      firstName.set(stats.ino, path);
-    }
-    if (stats.isFile()) nodes.push({ ...common, kind: "file", size: Number(stats.size), body: NO_BODY });
-    else if (stats.isSymbolicLink()) nodes.push({ ...common, kind: "symlink", target: readlinkSync(abs, { encoding: "buffer" }) });
-    else if (stats.isCharacterDevice() || stats.isBlockDevice()) {
-      const rdev = Number(stats.rdev);
-      nodes.push({ ...common, kind: stats.isCharacterDevice() ? "char" : "block", devMajor: (rdev >> 8) & 0xfff, devMinor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) });
-    } else if (stats.isFIFO()) nodes.push({ ...common, kind: "fifo" });
-  }
-  yield* markers;
-  yield* nodes;
 }
 
 /**

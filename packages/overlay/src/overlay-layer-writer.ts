@@ -57,9 +57,35 @@ function attributesOf(path: EntryPath, entry: MergedEntry): EntryAttributes {
   return { path, mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: entry.mtime, xattrs };
 }
 
+/** An entry without the xattrs overlayfs would obey (warned about). */
+function withoutOverlayXattrs(entry: LayerEntry, path: EntryPath, onWarning: OverlayLayerOptions["onWarning"]): LayerEntry {
+  if (entry.kind === "whiteout" || entry.kind === "opaque" || ![...entry.xattrs.keys()].some(isOverlayXattr)) return entry;
+  for (const name of entry.xattrs.keys()) {
+    if (isOverlayXattr(name)) onWarning?.({ kind: "xattr-skipped", path: path.toString(), detail: `${name}: overlayfs's own xattr, not stored` });
+  }
+  return { ...entry, xattrs: new Map([...entry.xattrs].filter(([name]) => !isOverlayXattr(name))) } as LayerEntry;
+}
+
 /**
- * Writes the next layer of `tree` (which holds the layers below, already
- * stored in `lowers`, bottom first) into the empty directory `dir`.
+ * Writes a bottom layer (nothing below it) into the empty directory `dir`:
+ * with nothing to hide or resolve through, its overlay directory is its
+ * flat unpack (whiteouts and opaque markers remove nothing of the layer's
+ * own), written by the disk target alone.
+ */
+export async function writeBottomLayer(dir: string, entries: AsyncIterable<LayerEntry>, options: OverlayLayerOptions): Promise<OverlayLayerStats> {
+  const disk = new DiskTarget(dir, { policy: options.policy, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+  async function* stripped(): AsyncGenerator<LayerEntry> {
+    for await (const entry of entries) yield withoutOverlayXattrs(entry, entry.path, options.onWarning);
+  }
+  await disk.applyLayer(stripped());
+  disk.finish();
+  return { ...disk.stats, whiteouts: 0, opaque: 0, copiedUp: 0 };
+}
+
+/**
+ * Writes the next layer of `tree` (the merged view of the layers below,
+ * stored in `lowers`, bottom first: usually a tree over StoredLayers that
+ * loads what this layer touches) into the empty directory `dir`.
  */
 export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: readonly string[], entries: AsyncIterable<LayerEntry>, options: OverlayLayerOptions): Promise<OverlayLayerStats> {
   const root = Buffer.from(dir);
@@ -105,14 +131,6 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
     }
   };
 
-  const stripped = (xattrs: ReadonlyMap<string, Buffer>, path: EntryPath): ReadonlyMap<string, Buffer> => {
-    if (![...xattrs.keys()].some(isOverlayXattr)) return xattrs;
-    for (const name of xattrs.keys()) {
-      if (isOverlayXattr(name)) options.onWarning?.({ kind: "xattr-skipped", path: path.toString(), detail: `${name}: overlayfs's own xattr, not stored` });
-    }
-    return new Map([...xattrs].filter(([name]) => !isOverlayXattr(name)));
-  };
-
   async function* resolved(): AsyncGenerator<LayerEntry> {
     for await (const entry of entries) {
       if (entry.kind === "whiteout" || entry.kind === "opaque") {
@@ -141,8 +159,8 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
         const shared = tree.resolve(landed.target, false)?.entry;
         if (shared !== undefined && shared.layer < layer && !copied.has(shared)) copyUp(shared, landed.path);
       }
-      const xattrs = stripped(entry.xattrs, landed.path);
-      yield { ...entry, path: landed.path, xattrs, ...(landed.target === undefined ? {} : { target: landed.target }) } as LayerEntry;
+      const clean = withoutOverlayXattrs(entry, landed.path, options.onWarning);
+      yield { ...clean, path: landed.path, ...(landed.target === undefined ? {} : { target: landed.target }) } as LayerEntry;
     }
   }
 
