@@ -2,13 +2,16 @@
 // flat unpack of it, and a second image that shares the first's base layers
 // (only its own layer is new) into the filled store, against `podman pull`
 // (overlay driver, throwaway --root) of the same two images from the same
-// OCI layout. Rounds interleaved, order rotated, each from nothing.
+// OCI layout and containerd's `ctr image import` (which unpacks into its
+// overlayfs snapshotter; own daemon on a throwaway root) of the same two as
+// OCI archives. Rounds interleaved, order rotated, each from nothing.
+// containerd's peak RSS is its daemon's high-water mark (it does the work).
 //   node bench/store.mjs [--rounds N] [--image oci:DIR:TAG] [--dest DIR]
 // (after `pnpm run build`, as root; podman and GNU time installed with apt
 // when missing), or on a fresh ext4:
 //   bash bench/fresh-ext4.sh store.mjs --rounds 3
-import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -16,7 +19,8 @@ const { values } = parseArgs({ options: { rounds: { type: "string" }, image: { t
 const rounds = Number(values.rounds ?? 3);
 const root = resolve(import.meta.dirname, "..");
 const bin = join(root, "packages", "strata", "bin", "strata.js");
-if (spawnSync("sh", ["-c", "command -v podman"]).status !== 0) execFileSync("apt-get", ["install", "-y", "-qq", "podman"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+const missing = [["podman", "podman"], ["ctr", "containerd"]].filter(([command]) => spawnSync("sh", ["-c", `command -v ${command}`]).status !== 0);
+if (missing.length > 0) execFileSync("apt-get", ["install", "-y", "-qq", ...missing.map(([, pkg]) => pkg)], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
 const image = values.image ?? `oci:${join(root, "bench", "data", "debian")}:minbase`;
 const [, layoutPath, tag] = /^oci:(.*):([^:]+)$/.exec(image) ?? [];
 if (layoutPath === undefined || !existsSync(join(layoutPath, "index.json"))) throw new Error(`no OCI layout for ${image} (bench/debian.sh makes bench/data/debian)`);
@@ -44,6 +48,37 @@ rmSync(rootfs, { recursive: true, force: true });
 const first = `oci:${layout}:${tag}`;
 const second = `oci:${layout}:derived`;
 
+// Each image alone as an OCI archive for ctr, named as containerd wants (a full reference).
+function archiveOf(ref, name) {
+  const dir = join(work, `archive-${name}`);
+  execFileSync("skopeo", ["copy", "-q", ref, `oci:${dir}:docker.io/strata/bench:${name}`]);
+  const file = `${dir}.tar`;
+  execFileSync("tar", ["-cf", file, "-C", dir, "."]);
+  return file;
+}
+const firstArchive = archiveOf(first, "first");
+const secondArchive = archiveOf(second, "second");
+
+/** containerd on a throwaway root: `import(archive)` runs ctr image import (which unpacks), timed. */
+function containerd(dir) {
+  const socket = join(dir, "containerd.sock");
+  writeFileSync(join(dir, "config.toml"), `version = 2\nroot = "${join(dir, "root")}"\nstate = "${join(dir, "state")}"\n[grpc]\n  address = "${socket}"\n`);
+  const daemon = spawn("containerd", ["--config", join(dir, "config.toml")], { stdio: "ignore" });
+  for (let i = 0; i < 200 && !existsSync(socket); i++) spawnSync("sleep", ["0.05"]);
+  return {
+    import: (archive) => {
+      const result = timed("ctr", ["-a", socket, "image", "import", "--snapshotter", "overlayfs", archive]);
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${daemon.pid}/status`, "utf8"));
+      return { ...result, rssMb: Math.max(result.rssMb, Number(hwm?.[1] ?? 0) / 1024) };
+    },
+    done: () => {
+      daemon.kill();
+      spawnSync("sleep", ["0.3"]);
+      spawnSync("sh", ["-c", `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+    },
+  };
+}
+
 function podman(dir) {
   // podman refuses a runroot path over 50 characters; it holds only locks and state.
   const run = mkdtempSync("/tmp/podman-run-");
@@ -70,6 +105,23 @@ const TOOLS = {
       p.done();
     }
   },
+  "ctr import: first image": (dir) => {
+    const c = containerd(dir);
+    try {
+      return c.import(firstArchive);
+    } finally {
+      c.done();
+    }
+  },
+  "ctr import: second image": (dir) => {
+    const c = containerd(dir);
+    try {
+      c.import(firstArchive);
+      return c.import(secondArchive);
+    } finally {
+      c.done();
+    }
+  },
   "strata store: second image": (dir) => {
     strataStore(dir, first);
     return strataStore(dir, second);
@@ -84,7 +136,13 @@ const TOOLS = {
     }
   },
 };
-const PAIRED = { "strata store: first image": "strata unpack (flat)", "podman pull: first image": "strata store: first image", "podman pull: second image": "strata store: second image" };
+const PAIRED = {
+  "strata store: first image": "strata unpack (flat)",
+  "podman pull: first image": "strata store: first image",
+  "ctr import: first image": "strata store: first image",
+  "podman pull: second image": "strata store: second image",
+  "ctr import: second image": "strata store: second image",
+};
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const times = Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, []]));
