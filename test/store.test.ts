@@ -135,6 +135,24 @@ describe.runIf(root)("the layer store, mounted by the kernel, equals the flat un
     expect(diffSnapshots(snapshotDisk(flat), snapshotDisk(mount))).toEqual([]);
   });
 
+  it("a gc while an image is being stored keeps the layers it uses (the image is kept before its layers are looked at); a refused image is not kept", async () => {
+    const store = join(work.path, "store-gc-race");
+    const base: TarMember[][] = [[{ name: "etc/", type: "dir" }, { name: "etc/base", type: "file", data: "base" }]];
+    const first = writeStackImage(join(work.path, "race-first"), base, "t");
+    await unpackToStore({ image: first, store });
+    await storeRemove({ store, image: first });
+    const second = writeStackImage(join(work.path, "race-second"), [...base, [{ name: "etc/more", type: "file", data: "more" }]], "t");
+    let removedDuring: readonly string[] | undefined;
+    const result = await unpackToStore({ image: second, store, onLayer: (event) => void (event.index === 0 && (removedDuring = storeGc({ store }).removed)) });
+    expect(removedDuring).toEqual([]);
+    expect([result.written, result.reused]).toEqual([1, 1]);
+    const { mount, flat } = await mountAndFlat(second, store);
+    expect(diffSnapshots(snapshotDisk(flat), snapshotDisk(mount))).toEqual([]);
+    const refused = writeStackImage(join(work.path, "race-refused"), [[{ name: "x", type: "hardlink", linkname: "nowhere" }]], "t");
+    await expect(unpackToStore({ image: refused, store })).rejects.toMatchObject({ code: "STRATA_BAD_HARDLINK" });
+    expect(readdirSync(join(store, "images"))).toHaveLength(1);
+  });
+
   it("concurrent unpacks of one image into one store: each layer stored once, no staging left, the mount right", async () => {
     const store = join(work.path, "store-concurrent");
     const image = stackLayout(join(work.path, "tricky-concurrent"), TRICKY, "gzip");

@@ -219,36 +219,51 @@ export async function unpackToStore(options: StoreUnpackOptions): Promise<StoreU
   // Each layer is written over the merged view of the stored layers below it, which a fresh
   // merged tree loads only where this layer touches it: the layers below are never read whole
   // (an image whose base is stored costs its own layers), and nothing accumulates in memory.
-  const lowers: string[] = [];
-  let written = 0;
-  for (const [index, layer] of image.layers.entries()) {
-    const chainId = chain[index] as string;
-    let added = false;
-    if (store.layer(chainId) === undefined) {
-      const entries = readLayer(layer, {
-        transientChunks: true,
-        context: { image: image.reference },
-        ...(options.limits === undefined ? {} : { limits: options.limits }),
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      });
-      const writeOptions = { policy: ownershipFor(rootless), xattrs: store.xattrs, onWarning: warn, ...(options.signal === undefined ? {} : { signal: options.signal }) };
-      const below = [...lowers];
-      try {
-        added = await store.add({ chainId, diffId: image.config.diffIds[index] as string, parent: chain[index - 1] }, (diff) =>
-          below.length === 0
-            ? writeBottomLayer(diff, entries, writeOptions)
-            : writeOverlayLayer(new MergedTree({ lower: new StoredLayers(below, store.xattrs, rootless), layers: below.length }), diff, below, entries, writeOptions),
-        );
-      } catch (error) {
-        throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? layer.diffId ?? `#${index}` });
-      }
-      if (added) written++;
-    }
-    options.onLayer?.({ index, count: image.layers.length, chainId, written: added });
-    lowers.push(store.diffDir(chainId));
+  // Kept before its layers are looked at: a gc running meanwhile keeps the layers this call
+  // finds stored (and those it adds). Put back as it was if this call fails.
+  const kept: StoredImage = { reference: keptName(options.image, image), manifest: image.manifest?.digest, config: image.configDigest, chainIds: chain };
+  const keptFile = store.imageFile(kept.reference);
+  const keptBefore = existsSync(keptFile) ? readFileSync(keptFile, "utf8") : undefined;
+  store.keepImage(kept);
+  try {
+    return await storeLayers();
+  } catch (error) {
+    if (keptBefore === undefined) rmSync(keptFile, { force: true });
+    else writeFileSync(keptFile, keptBefore);
+    throw error;
   }
-  store.keepImage({ reference: keptName(options.image, image), manifest: image.manifest?.digest, config: image.configDigest, chainIds: chain });
-  return { image, store: store.root, chainIds: chain, written, reused: image.layers.length - written, lowerdir: chain.length === 0 ? "" : store.lowerdir(chain), warnings };
+
+  async function storeLayers(): Promise<StoreUnpackResult> {
+    const lowers: string[] = [];
+    let written = 0;
+    for (const [index, layer] of image.layers.entries()) {
+      const chainId = chain[index] as string;
+      let added = false;
+      if (store.layer(chainId) === undefined) {
+        const entries = readLayer(layer, {
+          transientChunks: true,
+          context: { image: image.reference },
+          ...(options.limits === undefined ? {} : { limits: options.limits }),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        });
+        const writeOptions = { policy: ownershipFor(rootless), xattrs: store.xattrs, onWarning: warn, ...(options.signal === undefined ? {} : { signal: options.signal }) };
+        const below = [...lowers];
+        try {
+          added = await store.add({ chainId, diffId: image.config.diffIds[index] as string, parent: chain[index - 1] }, (diff) =>
+            below.length === 0
+              ? writeBottomLayer(diff, entries, writeOptions)
+              : writeOverlayLayer(new MergedTree({ lower: new StoredLayers(below, store.xattrs, rootless), layers: below.length }), diff, below, entries, writeOptions),
+          );
+        } catch (error) {
+          throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? layer.diffId ?? `#${index}` });
+        }
+        if (added) written++;
+      }
+      options.onLayer?.({ index, count: image.layers.length, chainId, written: added });
+      lowers.push(store.diffDir(chainId));
+    }
+    return { image, store: store.root, chainIds: chain, written, reused: image.layers.length - written, lowerdir: chain.length === 0 ? "" : store.lowerdir(chain), warnings };
+  }
 }
 
 export interface MountOptions extends StoreUnpackOptions {
