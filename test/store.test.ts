@@ -3,15 +3,22 @@
 // by entry, on random stacks and on every test image; images that share base
 // layers share their directories.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { diffSnapshots, mountImage, snapshotDisk, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpack, unpackToStore } from "@strata-oci/core";
 import { anyStack, modelOutcome, tempDir, writeStackImage, type TarMember } from "@strata-oci/testing";
 import { multiPlatformLayout, stackLayout, TRICKY } from "./support/test-images.js";
+import { NOBODY, runAsNobody, strataAsNobody } from "./support/as-nobody.js";
 
 const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample", "oci");
+
+/** A copy of the layout of `image` (oci:DIR:TAG or a DIR) at `to`, as oci:TO:TAG. */
+function cpLayout(image: string, to: string, tag: string): string {
+  cpSync(image.startsWith("oci:") ? (/^oci:(.*):[^:]+$/.exec(image)?.[1] as string) : image, to, { recursive: true });
+  return `oci:${to}:${tag}`;
+}
 const BIN = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js");
 
 const work = tempDir("strata-store-");
@@ -152,6 +159,44 @@ describe.runIf(root)("the layer store, mounted by the kernel, equals the flat un
     await expect(unpackToStore({ image: refused, store })).rejects.toMatchObject({ code: "STRATA_BAD_HARDLINK" });
     expect(readdirSync(join(store, "images"))).toHaveLength(1);
   });
+
+  // As far as this machine allows: nobody writes a rootless store (user.overlay.opaque, 0/0
+  // whiteouts made unprivileged) and, in a user namespace of its own, mounts it with userxattr.
+  it.runIf(spawnSync("sh", ["-c", "command -v unshare && command -v getfattr && command -v setpriv"]).status === 0)(
+    "a rootless store: written by nobody, mounted with userxattr in nobody's user namespace, shows nobody's flat unpack",
+    () => {
+      const box = join(work.path, "rootless");
+      mkdirSync(box, { recursive: true });
+      chmodSync(work.path, 0o755);
+      chmodSync(box, 0o777);
+      const images = [cpLayout(SAMPLE, join(box, "sample"), "sample"), cpLayout(stackLayout(join(work.path, "tricky-rootless"), TRICKY, "gzip"), join(box, "tricky"), "t")];
+      spawnSync("chown", ["-R", `${NOBODY}:${NOBODY}`, box]);
+      const store = join(box, "store");
+      for (const [i, image] of images.entries()) {
+        const stored = strataAsNobody(box, ["unpack", "--store", store, image]);
+        expect(stored.status, stored.stderr).toBe(0);
+        const flat = strataAsNobody(box, ["unpack", image, join(box, `flat-${i}`)]);
+        expect(flat.status, flat.stderr).toBe(0);
+        const mount = join(box, `mount-${i}`);
+        mkdirSync(mount);
+        chownSync(mount, NOBODY, NOBODY);
+        const lowerdir = /lowerdir=(\S+)/.exec(stored.stdout)?.[1] as string;
+        // Both trees listed from inside the namespace, the same way: type, mode, owner, time, link target; for
+        // non-directories size and link count (a merged directory's own are overlayfs's); bytes; xattrs.
+        const list = (dir: string) =>
+          `(cd ${dir} && find . -printf '%p %y %m %U:%G %T@ %l\\n' | sort && find . ! -type d -printf '%p %s %n\\n' | sort && find . -type f -exec md5sum {} + | sort -k2 && getfattr -R -h -d -m - . 2>/dev/null | grep -v '^$' | sort)`;
+        const script = `cd ${store} && mount -t overlay overlay -o lowerdir=${lowerdir},userxattr ${mount} && ${list(mount)} > ${box}/kernel-${i}.txt && ${list(join(box, `flat-${i}`))} > ${box}/flat-${i}.txt`;
+        const ran = runAsNobody("unshare", ["-Urm", "sh", "-c", script]);
+        expect(ran.status, ran.stderr).toBe(0);
+        const kernel = readFileSync(join(box, `kernel-${i}.txt`), "utf8");
+        expect(kernel.split("\n").length).toBeGreaterThan(10);
+        expect(kernel, image).toBe(readFileSync(join(box, `flat-${i}.txt`), "utf8"));
+      }
+      // The opaque directory of the tricky stack is marked the unprivileged way.
+      const opaque = spawnSync("sh", ["-c", `getfattr -R -h -d -m user.overlay ${store}/layers | grep -c user.overlay.opaque`], { encoding: "utf8" });
+      expect(Number(opaque.stdout.trim())).toBeGreaterThan(0);
+    },
+  );
 
   it("concurrent unpacks of one image into one store: each layer stored once, no staging left, the mount right", async () => {
     const store = join(work.path, "store-concurrent");
