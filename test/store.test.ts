@@ -231,7 +231,9 @@ describe.runIf(root)("the layer store, mounted by the kernel, equals the flat un
     expect(readdirSync(join(store, "mounts"))).toEqual([]);
     expect(existsSync(join(mount, "etc"))).toBe(false);
     const listed = strata("store", "--store", store, "ls", "--json");
-    expect(JSON.parse(listed.stdout)).toHaveLength(3);
+    // Bottom layer first: each one's parent listed before it.
+    const layers = JSON.parse(listed.stdout) as Array<{ chainId: string; parent?: string }>;
+    expect(layers.map((layer) => layer.parent)).toEqual([undefined, layers[0]?.chainId, layers[1]?.chainId]);
     expect(strata("store", "--store", store, "du").stdout).toContain("3 layers");
     expect(strata("store", "--store", store, "rm", image).status).toBe(0);
     expect(strata("store", "--store", store, "gc").stdout).toContain("removed 3 layers");

@@ -378,14 +378,19 @@ function openStore(dir: string | undefined): LayerStore {
   return new LayerStore(root, (JSON.parse(readFileSync(configPath, "utf8")) as StoreConfig).rootless);
 }
 
-/** Every stored layer, bottom layers of each chain first, with the images that use it. */
+/** Every stored layer with the images that use it: each kept image's layers bottom first (images by name), then those no image uses. */
 export function storeList(options: { readonly store?: string } = {}): StoreListing[] {
   const store = openStore(options.store);
   const users = usersOf(store);
+  const order = new Map<string, number>();
+  for (const image of store.images().sort((a, b) => a.reference.localeCompare(b.reference))) {
+    for (const chainId of image.chainIds) if (!order.has(chainId)) order.set(chainId, order.size);
+  }
+  const rank = (chainId: string): number => order.get(chainId) ?? Number.MAX_SAFE_INTEGER;
   return store
     .layers()
     .map((layer) => ({ ...layer, images: users.get(layer.chainId) ?? [] }))
-    .sort((a, b) => (a.parent === undefined ? 0 : 1) - (b.parent === undefined ? 0 : 1) || a.chainId.localeCompare(b.chainId));
+    .sort((a, b) => rank(a.chainId) - rank(b.chainId) || a.chainId.localeCompare(b.chainId));
 }
 
 /** Bytes of file data stored, and what sharing saved: a layer used by n images is stored once instead of n times. */
