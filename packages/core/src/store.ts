@@ -128,7 +128,7 @@ export class LayerStore {
    * chain ID meanwhile, theirs is kept and ours discarded (both are the
    * same layer). Returns whether this call stored it.
    */
-  async add(layer: Omit<StoredLayer, "link" | keyof OverlayLayerStats | "bytes" | "entries"> , write: (diff: string) => Promise<OverlayLayerStats>): Promise<boolean> {
+  async add(layer: Pick<StoredLayer, "chainId" | "diffId" | "parent">, write: (diff: string) => Promise<OverlayLayerStats>): Promise<boolean> {
     const staging = mkdtempSync(join(this.root, "staging", `${hexOf(layer.chainId).slice(0, 12)}-${process.pid}-`));
     const link = randomBytes(9).toString("base64url");
     try {

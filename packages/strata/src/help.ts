@@ -334,8 +334,8 @@ Example:
   strata unpack oci:./images:app-1.0 rootfs
 `;
 
-const STORE_DEFAULT = `the layer store: --store DIR, else $STRATA_STORE, else /var/lib/strata
-(root) or $XDG_DATA_HOME/strata (~/.local/share/strata)`;
+const STORE_DEFAULT = `the layer store: --store DIR, else $STRATA_STORE,
+else /var/lib/strata (root) or $XDG_DATA_HOME/strata (~/.local/share/strata)`;
 
 export const MOUNT_HELP = `Usage: strata mount [options] IMAGE TARGET
 
