@@ -10,28 +10,22 @@
 // the image itself to diff against) and `strata repack --record` (which
 // compares with the record its unpack kept) against `umoci repack` (which
 // compares with the mtree its unpack kept); those unpacks are not timed.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { installMissing, printTable, runRounds, timedShell } from "./rounds.mjs";
 
 const { values } = parseArgs({ options: { rounds: { type: "string" }, image: { type: "string" }, dest: { type: "string" }, only: { type: "string" } } });
 const rounds = Number(values.rounds ?? 3);
 const root = resolve(import.meta.dirname, "..");
 const bin = join(root, "packages", "strata", "bin", "strata.js");
-const missing = [["igzip", "isal"], ["umoci", "umoci"], ["gzip", "gzip"]].filter(([command]) => spawnSync("sh", ["-c", `command -v ${command}`]).status !== 0);
-if (missing.length > 0) execFileSync("apt-get", ["install", "-y", "-qq", ...missing.map(([, pkg]) => pkg)], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+installMissing([["igzip", "isal"], ["umoci", "umoci"], ["gzip", "gzip"]]);
 const image = values.image ?? `oci:${join(root, "bench", "data", "debian")}:minbase`;
 const [, layoutPath, tag] = /^oci:(.*):([^:]+)$/.exec(image) ?? [];
 if (layoutPath === undefined || !existsSync(join(layoutPath, "index.json"))) throw new Error(`no OCI layout for ${image} (bench/debian.sh makes bench/data/debian)`);
 const work = mkdtempSync(join(resolve(values.dest ?? join(root, "bench", "out")), "build-bench-"));
 
-function timed(command) {
-  const started = process.hrtime.bigint();
-  const run = spawnSync("/usr/bin/time", ["-f", "%M", "sh", "-c", command], { encoding: "utf8" });
-  if (run.status !== 0) throw new Error(`${command}: ${run.stderr}`);
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rssMb: Number(run.stderr.trim().split("\n").at(-1)) / 1024 };
-}
 const q = (s) => `'${s.replaceAll("'", "'\\''")}'`;
 
 /** The change a build step makes: every 20th regular file rewritten, 300 files added, every 50th removed. */
@@ -62,30 +56,30 @@ const base = join(work, "base");
 execFileSync(process.execPath, [bin, "unpack", "--quiet", `oci:${layout}:${tag}`, base]);
 
 const TOOLS = {
-  "strata export": (dir) => timed(`node ${q(bin)} export oci:${q(layout)}:${tag} -o ${q(join(dir, "out.tar"))}`),
-  "tar -c": (dir) => timed(`tar -C ${q(base)} -cf ${q(join(dir, "out.tar"))} .`),
-  "strata export | gzip": (dir) => timed(`node ${q(bin)} export oci:${q(layout)}:${tag} -o - | gzip -6 > ${q(join(dir, "out.tgz"))}`),
-  "tar -c | gzip": (dir) => timed(`tar -C ${q(base)} -cf - . | gzip -6 > ${q(join(dir, "out.tgz"))}`),
-  "strata export | igzip": (dir) => timed(`node ${q(bin)} export oci:${q(layout)}:${tag} -o - | igzip -c > ${q(join(dir, "out.tgz"))}`),
-  "tar -c | igzip": (dir) => timed(`tar -C ${q(base)} -cf - . | igzip -c > ${q(join(dir, "out.tgz"))}`),
+  "strata export": (dir) => timedShell(`node ${q(bin)} export oci:${q(layout)}:${tag} -o ${q(join(dir, "out.tar"))}`),
+  "tar -c": (dir) => timedShell(`tar -C ${q(base)} -cf ${q(join(dir, "out.tar"))} .`),
+  "strata export | gzip": (dir) => timedShell(`node ${q(bin)} export oci:${q(layout)}:${tag} -o - | gzip -6 > ${q(join(dir, "out.tgz"))}`),
+  "tar -c | gzip": (dir) => timedShell(`tar -C ${q(base)} -cf - . | gzip -6 > ${q(join(dir, "out.tgz"))}`),
+  "strata export | igzip": (dir) => timedShell(`node ${q(bin)} export oci:${q(layout)}:${tag} -o - | igzip -c > ${q(join(dir, "out.tgz"))}`),
+  "tar -c | igzip": (dir) => timedShell(`tar -C ${q(base)} -cf - . | igzip -c > ${q(join(dir, "out.tgz"))}`),
   "strata repack": (dir, round) => {
     const rootfs = join(dir, "rootfs");
     execFileSync(process.execPath, [bin, "unpack", "--quiet", `oci:${layout}:${tag}`, rootfs]);
     change(rootfs);
-    return timed(`node ${q(bin)} repack oci:${q(layout)}:${tag} ${q(rootfs)} oci:${q(layout)}:strata-${round} >/dev/null`);
+    return timedShell(`node ${q(bin)} repack oci:${q(layout)}:${tag} ${q(rootfs)} oci:${q(layout)}:strata-${round} >/dev/null`);
   },
   "strata repack --record": (dir, round) => {
     const rootfs = join(dir, "rootfs");
     const record = join(dir, "record");
     execFileSync(process.execPath, [bin, "unpack", "--quiet", "--record", record, `oci:${layout}:${tag}`, rootfs]);
     change(rootfs);
-    return timed(`node ${q(bin)} repack --record ${q(record)} oci:${q(layout)}:${tag} ${q(rootfs)} oci:${q(layout)}:strata-record-${round} >/dev/null`);
+    return timedShell(`node ${q(bin)} repack --record ${q(record)} oci:${q(layout)}:${tag} ${q(rootfs)} oci:${q(layout)}:strata-record-${round} >/dev/null`);
   },
   "umoci repack": (dir, round) => {
     const bundle = join(dir, "bundle");
     execFileSync("umoci", ["unpack", "--image", `${layout}:${tag}`, bundle]);
     change(join(bundle, "rootfs"));
-    return timed(`umoci repack --image ${q(`${layout}:umoci-${round}`)} ${q(bundle)}`);
+    return timedShell(`umoci repack --image ${q(`${layout}:umoci-${round}`)} ${q(bundle)}`);
   },
 };
 
@@ -95,27 +89,5 @@ if (values.only !== undefined) {
   const keep = new Set(Object.keys(TOOLS).filter((tool) => tool.includes(values.only)).flatMap((tool) => [tool, PAIRED[tool]].filter(Boolean)));
   for (const tool of Object.keys(TOOLS)) if (!keep.has(tool)) delete TOOLS[tool];
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const times = Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, []]));
-const rss = Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, 0]));
-for (let round = 0; round < rounds; round++) {
-  const order = Object.keys(TOOLS);
-  for (let k = 0; k < round % order.length; k++) order.push(order.shift());
-  for (const tool of order) {
-    const dir = mkdtempSync(join(work, "run-"));
-    const result = TOOLS[tool](dir, round);
-    times[tool].push(result.seconds);
-    rss[tool] = Math.max(rss[tool], result.rssMb);
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-console.log(`${image}, ${rounds} rounds`);
-console.log("| tool | median s (min-max) | peak RSS MB | against | ratio per round |");
-console.log("| --- | --- | --- | --- | --- |");
-for (const tool of Object.keys(TOOLS)) {
-  const t = times[tool];
-  const other = PAIRED[tool];
-  const ratios = other === undefined ? "" : t.map((x, r) => (x / times[other][r]).toFixed(2)).join(", ");
-  console.log(`| ${tool} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${other ?? ""} | ${ratios} |`);
-}
+printTable(`${image}, ${rounds} rounds`, runRounds(TOOLS, rounds, work), PAIRED);
 rmSync(work, { recursive: true, force: true });

@@ -22,6 +22,7 @@ import { createServer as createHttpServer, request } from "node:http";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { installMissing, median } from "./rounds.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -37,14 +38,13 @@ const rates = (values.rate ?? ["25", "100"]).map(Number).filter((rate) => rate >
 const root = resolve(import.meta.dirname, "..");
 const bin = join(root, "packages", "strata", "bin", "strata.js");
 
-const missing = [
+installMissing([
   ["docker-registry", "docker-registry"],
   ["skopeo", "skopeo"],
   ["umoci", "umoci"],
   ["containerd", "containerd"],
   ["podman", "podman"],
-].filter(([command]) => spawnSync("sh", ["-c", `command -v ${command}`]).status !== 0);
-if (missing.length > 0) execFileSync("apt-get", ["install", "-y", "-qq", ...missing.map(([, pkg]) => pkg)], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+]);
 
 const images = values.image ?? [];
 if (images.length === 0) {
@@ -155,7 +155,6 @@ const TOOLS = {
   "skopeo copy (download only)": (ref, dir) => timed("skopeo", ["copy", "-q", "--src-tls-verify=false", ref, `oci:${join(dir, "layout")}:t`]),
 };
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** `rounds` interleaved rounds of `tools` on `ref`, one table row per tool. */
 async function compare(label, ref, tools) {

@@ -14,13 +14,13 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { installMissing, printTable, runRounds, timed } from "./rounds.mjs";
 
 const { values } = parseArgs({ options: { rounds: { type: "string" }, image: { type: "string" }, dest: { type: "string" } } });
 const rounds = Number(values.rounds ?? 3);
 const root = resolve(import.meta.dirname, "..");
 const bin = join(root, "packages", "strata", "bin", "strata.js");
-const missing = [["podman", "podman"], ["ctr", "containerd"]].filter(([command]) => spawnSync("sh", ["-c", `command -v ${command}`]).status !== 0);
-if (missing.length > 0) execFileSync("apt-get", ["install", "-y", "-qq", ...missing.map(([, pkg]) => pkg)], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+installMissing([["podman", "podman"], ["ctr", "containerd"]]);
 const image = values.image ?? `oci:${join(root, "bench", "data", "debian")}:minbase`;
 const [, layoutPath, tag] = /^oci:(.*):([^:]+)$/.exec(image) ?? [];
 if (layoutPath === undefined || !existsSync(join(layoutPath, "index.json"))) throw new Error(`no OCI layout for ${image} (bench/debian.sh makes bench/data/debian)`);
@@ -28,12 +28,6 @@ if (layoutPath === undefined || !existsSync(join(layoutPath, "index.json"))) thr
 const work = join(resolve(values.dest ?? join(root, "bench", "out")), `store-bench-${process.pid}`);
 mkdirSync(work);
 
-function timed(cmd, args, options = {}) {
-  const started = process.hrtime.bigint();
-  const run = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { encoding: "utf8", ...options });
-  if (run.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${run.stderr}`);
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rssMb: Number(run.stderr.trim().split("\n").at(-1)) / 1024 };
-}
 
 // The second image: the first plus one layer (a build step: 200 files added, one rewritten), made by strata repack.
 const layout = join(work, "layout");
@@ -144,28 +138,5 @@ const PAIRED = {
   "ctr import: second image": "strata store: second image",
 };
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const times = Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, []]));
-const rss = Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, 0]));
-for (let round = 0; round < rounds; round++) {
-  const order = Object.keys(TOOLS);
-  for (let k = 0; k < round % order.length; k++) order.push(order.shift());
-  for (const tool of order) {
-    const dir = join(work, `run-${round}-${order.indexOf(tool)}`);
-    mkdirSync(dir);
-    const result = TOOLS[tool](dir);
-    times[tool].push(result.seconds);
-    rss[tool] = Math.max(rss[tool], result.rssMb);
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-console.log(`${image} and it + one layer (200 files), ${rounds} rounds`);
-console.log("| tool | median s (min-max) | peak RSS MB | ratio to | per round |");
-console.log("| --- | --- | --- | --- | --- |");
-for (const tool of Object.keys(TOOLS)) {
-  const t = times[tool];
-  const other = PAIRED[tool];
-  const ratios = other === undefined ? "" : t.map((x, r) => (x / times[other][r]).toFixed(2)).join(", ");
-  console.log(`| ${tool} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${other ?? ""} | ${ratios} |`);
-}
+printTable(`${image} and it + one layer (200 files), ${rounds} rounds`, runRounds(TOOLS, rounds, work), PAIRED, "ratio to");
 rmSync(work, { recursive: true, force: true });
