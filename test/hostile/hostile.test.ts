@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeTar } from "@strata-oci/layer";
 import { writeOciLayout } from "@strata-oci/image";
-import { HOSTILE_CASES, type CaseContext } from "./corpus.js";
+import { HOSTILE_CASES, type CaseContext, type HostileCase } from "./corpus.js";
 import { canaryChanges, listing, makeSandbox, plantCanaries } from "./sandbox.js";
 
 const BIN = join(import.meta.dirname, "..", "..", "packages", "strata", "bin", "strata.js");
@@ -16,6 +16,21 @@ const outsideRoot = mkdtempSync(join(tmpdir(), "strata-outside-"));
 const outside = join(outsideRoot, "canary");
 const outsideCanaries = plantCanaries([outside]);
 afterAll(() => rmSync(outsideRoot, { recursive: true, force: true }));
+
+/** The case's image written into the sandbox (and damaged as the case says), and what lies around it before the run. */
+function prepare(box: ReturnType<typeof makeSandbox>, c: HostileCase, ctx: CaseContext): { root: string[]; work: string[]; outside: string[] } {
+  writeOciLayout(box.layout, { layers: c.layers(ctx).map((members) => ({ tar: writeTar(members) })), tag: "evil" });
+  c.damage?.(box.layout);
+  return { root: listing(box.root), work: listing(box.work), outside: listing(outsideRoot) };
+}
+
+/** Nothing above the work directory, outside the sandbox, or among the canaries changed. */
+function expectUntouched(box: ReturnType<typeof makeSandbox>, before: { root: string[]; outside: string[] }): void {
+  expect(listing(box.root)).toEqual(before.root);
+  expect(listing(outsideRoot)).toEqual(before.outside);
+  expect(canaryChanges(box.canaries)).toEqual([]);
+  expect(canaryChanges(outsideCanaries)).toEqual([]);
+}
 
 function strata(args: readonly string[], command: readonly string[] = ["unpack", "--quiet"]): { status: number | null; stderr: string } {
   // A timeout turns a hang (issue #9: spinning on a bad PAX size, blocking on a FIFO) into a failure.
@@ -29,9 +44,7 @@ describe("hostile corpus: every case ends in its typed error or a contained resu
     it(c.name, () => {
       const box = makeSandbox();
       try {
-        writeOciLayout(box.layout, { layers: c.layers(ctx).map((members) => ({ tar: writeTar(members) })), tag: "evil" });
-        c.damage?.(box.layout);
-        const before = { root: listing(box.root), work: listing(box.work), outside: listing(outsideRoot) };
+        const before = prepare(box, c, ctx);
         const { status, stderr } = strata([...(c.flags ?? []), `oci:${box.layout}:evil`, box.dest]);
         // Structural: no case may end in an internal error (a stack trace).
         expect(stderr).not.toContain("internal error");
@@ -46,10 +59,7 @@ describe("hostile corpus: every case ends in its typed error or a contained resu
           // After a failure: no DEST and no staging directory left behind.
           expect(listing(box.work)).toEqual(before.work);
         }
-        expect(listing(box.root)).toEqual(before.root);
-        expect(listing(outsideRoot)).toEqual(before.outside);
-        expect(canaryChanges(box.canaries)).toEqual([]);
-        expect(canaryChanges(outsideCanaries)).toEqual([]);
+        expectUntouched(box, before);
       } finally {
         box.remove();
       }
@@ -68,9 +78,7 @@ describe("hostile corpus into the layer store: the same typed error or a contain
       const box = makeSandbox();
       const store = join(box.work, "store");
       try {
-        writeOciLayout(box.layout, { layers: c.layers(ctx).map((members) => ({ tar: writeTar(members) })), tag: "evil" });
-        c.damage?.(box.layout);
-        const before = { root: listing(box.root), work: listing(box.work), outside: listing(outsideRoot) };
+        const before = prepare(box, c, ctx);
         const { status, stderr } = strata([...(c.flags ?? []), "--store", store, `oci:${box.layout}:evil`]);
         expect(stderr).not.toContain("internal error");
         if (c.expect === "contained") {
@@ -95,10 +103,7 @@ describe("hostile corpus into the layer store: the same typed error or a contain
           expect(stored.length).toBe(layers.length);
           expect(existsSync(join(store, "staging")) ? readdirSync(join(store, "staging")) : []).toEqual([]);
         }
-        expect(listing(box.root)).toEqual(before.root);
-        expect(listing(outsideRoot)).toEqual(before.outside);
-        expect(canaryChanges(box.canaries)).toEqual([]);
-        expect(canaryChanges(outsideCanaries)).toEqual([]);
+        expectUntouched(box, before);
       } finally {
         box.remove();
       }

@@ -1,5 +1,6 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { ImageConfig } from "@strata-oci/image";
 import { withErrorContext } from "@strata-oci/layer";
 import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings } from "@strata-oci/overlay";
 import { mountImage, unmountImage, unpack, type MountOptions, type MountResult, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
@@ -20,6 +21,24 @@ export interface BundleResult {
   readonly warnings: readonly BundleWarning[];
 }
 
+/** config.json for the image whose tree is at `rootfs` (its own /etc/passwd and /etc/group), with what the caller overrides. */
+function configFor(imageConfig: ImageConfig, rootfs: string, options: Omit<RuntimeOverrides, "rootless" | "onWarning"> & { readonly rootless?: boolean }): { config: RuntimeConfig; warnings: BundleWarning[] } {
+  const { args, env, cwd, user, tty, hostname } = options;
+  const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
+  const warnings: BundleWarning[] = [];
+  const config = runtimeConfig(imageConfig, readAccounts(rootfs), {
+    ...(args === undefined ? {} : { args }),
+    ...(env === undefined ? {} : { env }),
+    ...(cwd === undefined ? {} : { cwd }),
+    ...(user === undefined ? {} : { user }),
+    ...(tty === undefined ? {} : { tty }),
+    ...(hostname === undefined ? {} : { hostname }),
+    ...(rootless ? { rootless: { hostUid: process.geteuid?.() ?? 0, hostGid: process.getegid?.() ?? 0 } } : {}),
+    onWarning: (warning) => warnings.push(warning),
+  });
+  return { config, warnings };
+}
+
 /**
  * Writes a runtime bundle that `runc run -b DIR` starts: the image unpacked
  * to DIR/rootfs and DIR/config.json from its config. Built in a private
@@ -34,18 +53,7 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   try {
     const rootfs = join(staging, "rootfs");
     const unpacked = await unpack({ ...unpackOptions, dest: rootfs });
-    const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
-    const warnings: BundleWarning[] = [];
-    const config = runtimeConfig(unpacked.image.config, readAccounts(rootfs), {
-      ...(args === undefined ? {} : { args }),
-      ...(env === undefined ? {} : { env }),
-      ...(cwd === undefined ? {} : { cwd }),
-      ...(user === undefined ? {} : { user }),
-      ...(tty === undefined ? {} : { tty }),
-      ...(hostname === undefined ? {} : { hostname }),
-      ...(rootless ? { rootless: { hostUid: process.geteuid?.() ?? 0, hostGid: process.getegid?.() ?? 0 } } : {}),
-      onWarning: (warning) => warnings.push(warning),
-    });
+    const { config, warnings } = configFor(unpacked.image.config, rootfs, options);
     writeFileSync(join(staging, "config.json"), `${JSON.stringify(config, null, "\t")}\n`, { mode: 0o644 });
     commitStaging(staging, target);
     return { dir, unpack: { ...unpacked, dest: join(dir, "rootfs") }, config, warnings };
@@ -85,18 +93,7 @@ export async function bundleFromStore(options: StoreBundleOptions): Promise<Stor
   let mount: MountResult | undefined;
   try {
     mount = await mountImage({ ...mountOptions, target: rootfs, writable: true });
-    const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
-    const warnings: BundleWarning[] = [];
-    const config = runtimeConfig(mount.unpacked.image.config, readAccounts(rootfs), {
-      ...(args === undefined ? {} : { args }),
-      ...(env === undefined ? {} : { env }),
-      ...(cwd === undefined ? {} : { cwd }),
-      ...(user === undefined ? {} : { user }),
-      ...(tty === undefined ? {} : { tty }),
-      ...(hostname === undefined ? {} : { hostname }),
-      ...(rootless ? { rootless: { hostUid: process.geteuid?.() ?? 0, hostGid: process.getegid?.() ?? 0 } } : {}),
-      onWarning: (warning) => warnings.push(warning),
-    });
+    const { config, warnings } = configFor(mount.unpacked.image.config, rootfs, options);
     const temporary = join(target, ".config.json.tmp");
     writeFileSync(temporary, `${JSON.stringify(config, null, "\t")}\n`, { mode: 0o644 });
     renameSync(temporary, join(target, "config.json"));

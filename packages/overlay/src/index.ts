@@ -10,4 +10,4 @@ export { native, nativeAddon, nativeCalls, type NativeCalls } from "./native.js"
 export type { LayerTarget } from "./layer-target.js";
 export { MergedTree, type LowerSource, type MergedEntry } from "./merged-tree.js";
 export { isOverlayXattr, LowerStack, opaqueXattr, StoredLayers, type OverlayXattrs } from "./lower-stack.js";
-export { writeBottomLayer, writeOverlayLayer, type OverlayLayerOptions, type OverlayLayerStats } from "./overlay-layer-writer.js";
+export { copyNodeAttributes, writeBottomLayer, writeOverlayLayer, type OverlayLayerOptions, type OverlayLayerStats } from "./overlay-layer-writer.js";

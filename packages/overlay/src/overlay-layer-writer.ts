@@ -9,7 +9,7 @@
 // all this layer's becomes opaque, and every directory in it carries the
 // attributes the merged tree gives it (overlayfs shows the uppermost
 // copy's), implied parents included.
-import { chmodSync, copyFileSync, constants, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, type BigIntStats } from "node:fs";
+import { chmodSync, copyFileSync, constants, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import { childPath, parentPath, splitPath, joinPath, type EntryAttributes, type EntryPath, type LayerEntry } from "@strata-oci/layer";
 import { AttributeWriter, fsTime, type UnpackWarning } from "./attribute-writer.js";
 import { DiskTarget, type ApplyStats } from "./disk-target.js";
@@ -40,16 +40,20 @@ export interface OverlayLayerStats extends ApplyStats {
 }
 
 /**
- * The stored lower node's own attributes onto its copy: owner (or, rootless,
- * the user.rootlesscontainers record among the xattrs), mode, xattrs, times.
- * The stored node is what the merged tree shows there, exactly.
+ * A stored node's own attributes onto another node: owner (as root; a
+ * rootless store keeps it in the user.rootlesscontainers xattr, copied with
+ * the others), mode, xattrs but overlayfs's own, mtime. For a copied-up
+ * lower inode, and for a writable mount's upper root (whose attributes the
+ * merged root shows).
  */
-function copyAttributes(from: Buffer, to: Buffer, stats: BigIntStats, mtime: number): void {
+export function copyNodeAttributes(from: Buffer, to: Buffer): void {
+  const stats = lstatSync(from, { bigint: true });
   if (process.geteuid?.() === 0) lchownSync(to, Number(stats.uid), Number(stats.gid));
   if (!stats.isSymbolicLink()) chmodSync(to, Number(stats.mode) & 0o7777);
   const calls = nativeCalls();
   if (calls !== undefined) for (const name of calls.llistxattr(from)) if (!isOverlayXattr(name)) calls.lsetxattr(to, name, calls.lgetxattr(from, name));
-  lutimesSync(to, fsTime(mtime), fsTime(mtime));
+  const mtime = fsTime(Number(stats.mtimeNs) / 1e9);
+  lutimesSync(to, mtime, mtime);
 }
 
 function attributesOf(path: EntryPath, entry: MergedEntry): EntryAttributes {
@@ -125,7 +129,7 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
         const type = entry.kind === "char" ? S_IFCHR : entry.kind === "block" ? S_IFBLK : S_IFIFO;
         native().mknod(abs, type | 0o600, entry.devMajor ?? 0, entry.devMinor ?? 0);
       }
-      copyAttributes(source.abs, abs, source.stats, entry.mtime);
+      copyNodeAttributes(source.abs, abs);
       first = abs;
       stats.copiedUp++;
     }

@@ -326,6 +326,14 @@ async function runBundle(argv: string[]): Promise<number> {
   const [image, dir, extra] = positionals;
   if (image === undefined || dir === undefined || extra !== undefined) throw new UsageError("bundle takes IMAGE and DIR (put a command after --)");
   const commandArgs = parseArgsFlag(values.args, trailing);
+  // What the command line changes in config.json, the same for both kinds of bundle.
+  const overrides = {
+    ...(values.tty === true ? { tty: true } : {}),
+    ...(commandArgs === undefined ? {} : { args: commandArgs }),
+    ...(Array.isArray(values.env) ? { env: values.env } : {}),
+    ...(typeof values.cwd === "string" ? { cwd: values.cwd } : {}),
+    ...(typeof values.user === "string" ? { user: values.user } : {}),
+  };
   if (typeof values.store === "string") {
     const store = values.store;
     const stored = await withUnpackFlags(values, ({ onProgress: _progress, downloads: _downloads, record: _record, ...shared }) =>
@@ -334,11 +342,7 @@ async function runBundle(argv: string[]): Promise<number> {
         dir,
         store,
         ...shared,
-        ...(values.tty === true ? { tty: true } : {}),
-        ...(commandArgs === undefined ? {} : { args: commandArgs }),
-        ...(Array.isArray(values.env) ? { env: values.env } : {}),
-        ...(typeof values.cwd === "string" ? { cwd: values.cwd } : {}),
-        ...(typeof values.user === "string" ? { user: values.user } : {}),
+        ...overrides,
       }),
     );
     if (values.json === true) process.stdout.write(`${JSON.stringify(stored.config, null, 2)}\n`);
@@ -353,11 +357,7 @@ async function runBundle(argv: string[]): Promise<number> {
       image,
       dir,
       ...shared,
-      ...(values.tty === true ? { tty: true } : {}),
-      ...(commandArgs === undefined ? {} : { args: commandArgs }),
-      ...(Array.isArray(values.env) ? { env: values.env } : {}),
-      ...(typeof values.cwd === "string" ? { cwd: values.cwd } : {}),
-      ...(typeof values.user === "string" ? { user: values.user } : {}),
+      ...overrides,
     }),
   );
   if (values.json === true) process.stdout.write(`${JSON.stringify(result.config, null, 2)}\n`);
