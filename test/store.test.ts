@@ -237,6 +237,12 @@ describe.runIf(root)("the layer store, mounted by the kernel, equals the flat un
     expect(strata("store", "--store", store, "du").stdout).toContain("3 layers");
     expect(strata("store", "--store", store, "rm", image).status).toBe(0);
     expect(strata("store", "--store", store, "gc").stdout).toContain("removed 3 layers");
+    // A mount point that is not there: a typed error, not a stack trace.
+    for (const args of [["mount", "--store", store, image, join(work.path, "no-such-dir")], ["umount", "--store", store, join(work.path, "no-such-dir")]]) {
+      const refused = strata(...args);
+      expect(refused.status, refused.stderr).toBe(1);
+      expect(refused.stderr).toContain("code: STRATA_BAD_DESTINATION");
+    }
     const missing = strata("store", "--store", join(work.path, "no-store"), "ls");
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain("STRATA_PATH_NOT_FOUND");

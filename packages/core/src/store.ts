@@ -11,12 +11,12 @@
 //   store.json                                root or rootless (trusted or user xattrs)
 import { createHash, randomBytes } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { chownSync, chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { ImageError, readLayer, TargetError, withErrorContext, type LayerLimits } from "@strata-oci/layer";
 import { chainIds, openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
-import { discardStaging, MergedTree, nativeCalls, StoredLayers, ownershipFor, writeBottomLayer, writeOverlayLayer, type OverlayLayerStats, type OverlayXattrs, type UnpackWarning } from "@strata-oci/overlay";
+import { copyNodeAttributes, discardStaging, MergedTree, StoredLayers, ownershipFor, writeBottomLayer, writeOverlayLayer, type OverlayLayerStats, type OverlayXattrs, type UnpackWarning } from "@strata-oci/overlay";
 import { refuseArtifact } from "./unpack.js";
 
 /** STRATA_STORE, else /var/lib/strata as root, else $XDG_DATA_HOME/strata (~/.local/share/strata). */
@@ -290,6 +290,34 @@ interface MountRecord {
   readonly chainIds: readonly string[];
 }
 
+/** The writable mounts strata made from the store at `root` (their upper and work directories are mounts/<id>). */
+function mountRecords(root: string): MountRecord[] {
+  const mounts = join(root, "mounts");
+  return (existsSync(mounts) ? readdirSync(mounts) : []).filter((name) => name.endsWith(".json")).map((name) => JSON.parse(readFileSync(join(mounts, name), "utf8")) as MountRecord);
+}
+
+/** Removes a writable mount's upper and work directories and its record; returns the directory removed. */
+function forgetMount(root: string, id: string): string {
+  const dir = join(root, "mounts", id);
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(join(root, "mounts", `${id}.json`), { force: true });
+  return dir;
+}
+
+/** TARGET as the kernel names it, refused unless it is an existing directory. */
+function mountPoint(path: string): string {
+  let real: string | undefined;
+  try {
+    real = realpathSync(path);
+  } catch {
+    // Reported below, with the others.
+  }
+  if (real === undefined || !lstatSync(real).isDirectory()) {
+    throw new TargetError("STRATA_BAD_DESTINATION", `${path} is not an existing directory`, { hint: "mount on, and unmount, an existing directory (mkdir it first)" });
+  }
+  return real;
+}
+
 /**
  * Mounts IMAGE's tree on TARGET with the kernel's overlayfs, its layers
  * stored first where the store lacks them. Needs root (a rootless store's
@@ -297,8 +325,7 @@ interface MountRecord {
  * the result).
  */
 export async function mountImage(options: MountOptions): Promise<MountResult> {
-  const target = realpathSync(options.target);
-  if (!lstatSync(target).isDirectory()) throw new TargetError("STRATA_BAD_DESTINATION", `${options.target} is not a directory`, { hint: "mount on an existing directory" });
+  const target = mountPoint(options.target);
   const unpacked = await unpackToStore(options);
   const store = new LayerStore(unpacked.store, options.rootless ?? (process.geteuid?.() ?? 0) !== 0);
   if (unpacked.chainIds.length === 0) throw new ImageError("STRATA_BAD_IMAGE", "an image without layers has no tree to mount", { hint: "unpack it instead" });
@@ -313,7 +340,7 @@ export async function mountImage(options: MountOptions): Promise<MountResult> {
     upper = join(dir, "upper");
     mkdirSync(upper, { mode: 0o755 });
     // The merged root shows the upper directory's own attributes: give it the image's.
-    copyRootAttributes(store.diffDir(unpacked.chainIds.at(-1) as string), upper);
+    copyNodeAttributes(Buffer.from(store.diffDir(unpacked.chainIds.at(-1) as string)), Buffer.from(upper));
     mountOptions = `lowerdir=${unpacked.lowerdir},upperdir=mounts/${id}/upper,workdir=mounts/${id}/work,redirect_dir=nofollow${store.rootless ? ",userxattr" : ""}`;
     record = { id, target, reference: unpacked.image.reference, chainIds: unpacked.chainIds };
     writeFileSync(join(store.root, "mounts", `${id}.json`), `${JSON.stringify(record, null, 2)}\n`);
@@ -322,10 +349,7 @@ export async function mountImage(options: MountOptions): Promise<MountResult> {
   }
   const run = spawnSync("mount", ["-t", "overlay", "overlay", "-o", mountOptions, target], { cwd: store.root, encoding: "utf8" });
   if (run.status !== 0) {
-    if (record !== undefined) {
-      rmSync(join(store.root, "mounts", record.id), { recursive: true, force: true });
-      rmSync(join(store.root, "mounts", `${record.id}.json`), { force: true });
-    }
+    if (record !== undefined) forgetMount(store.root, record.id);
     throw new TargetError("STRATA_MOUNT_FAILED", `mount -t overlay on ${target} failed: ${(run.stderr ?? run.error?.message ?? "").trim()}`, {
       hint: store.rootless ? "an unprivileged overlay mount needs a user namespace (unshare -rm) and a kernel with userxattr (5.11+)" : "mounting needs root and a kernel with overlayfs",
     });
@@ -333,30 +357,14 @@ export async function mountImage(options: MountOptions): Promise<MountResult> {
   return { target, store: store.root, options: mountOptions, upper, unpacked };
 }
 
-function copyRootAttributes(from: string, to: string): void {
-  const stats = lstatSync(from);
-  chownSync(to, stats.uid, stats.gid);
-  chmodSync(to, stats.mode & 0o7777);
-  const calls = nativeCalls();
-  if (calls !== undefined) for (const name of calls.llistxattr(Buffer.from(from))) if (!name.includes(".overlay.")) calls.lsetxattr(Buffer.from(to), name, calls.lgetxattr(Buffer.from(from), name));
-  lutimesSync(to, stats.atime, stats.mtime);
-}
-
 /** Unmounts TARGET; a writable mount's upper and work directories (its changes) are removed with it. */
 export function unmountImage(options: { readonly target: string; readonly store?: string }): { readonly target: string; readonly removed: string | undefined } {
-  const target = realpathSync(options.target);
+  const target = mountPoint(options.target);
   const run = spawnSync("umount", [target], { encoding: "utf8" });
   if (run.status !== 0) throw new TargetError("STRATA_MOUNT_FAILED", `umount ${target} failed: ${(run.stderr ?? "").trim()}`, { hint: "is it mounted, and is nothing using it (lsof, fuser -m)?" });
-  const mounts = join(resolve(options.store ?? defaultStore()), "mounts");
+  const root = resolve(options.store ?? defaultStore());
   let removed: string | undefined;
-  for (const name of existsSync(mounts) ? readdirSync(mounts) : []) {
-    if (!name.endsWith(".json")) continue;
-    const record = JSON.parse(readFileSync(join(mounts, name), "utf8")) as MountRecord;
-    if (record.target !== target) continue;
-    removed = join(mounts, record.id);
-    rmSync(removed, { recursive: true, force: true });
-    rmSync(join(mounts, name), { force: true });
-  }
+  for (const record of mountRecords(root)) if (record.target === target) removed = forgetMount(root, record.id);
   return { target, removed };
 }
 
@@ -431,10 +439,7 @@ export async function storeRemove(options: { readonly store?: string; readonly i
 export function storeGc(options: { readonly store?: string } = {}): { readonly removed: readonly string[]; readonly bytes: number } {
   const store = openStore(options.store);
   const used = new Set(store.images().flatMap((image) => image.chainIds));
-  const mounts = join(store.root, "mounts");
-  for (const name of readdirSync(mounts)) {
-    if (name.endsWith(".json")) for (const chainId of (JSON.parse(readFileSync(join(mounts, name), "utf8")) as MountRecord).chainIds) used.add(chainId);
-  }
+  for (const record of mountRecords(store.root)) for (const chainId of record.chainIds) used.add(chainId);
   const removed: string[] = [];
   let bytes = 0;
   for (const layer of store.layers()) {
