@@ -43,47 +43,34 @@ export class LowerStack {
   }
 
   /**
-   * For each layer from the top, what it has at `path`: undefined when the
-   * lookup goes on below, "stop" when this layer hides `path` in all lower
-   * ones (a whiteout or non-directory at a parent or at `path`), or its
-   * stats. `hidesBelow` is set when this layer's directory at `path` or a
-   * parent is opaque.
+   * The nodes at `path` from the top layer down, as overlayfs merges them:
+   * the first is what the view shows; more follow only while each is a
+   * directory that nothing hides (a whiteout or non-directory at `path` or a
+   * parent, an opaque directory at `path` or a parent, ends the lookup).
    */
-  *#lookup(path: EntryPath): Generator<{ abs: Buffer; stats: BigIntStats; hidesBelow: boolean; layer: number }> {
+  *#lookup(path: EntryPath): Generator<{ abs: Buffer; stats: BigIntStats; layer: number }> {
     const parts = splitPath(path);
     for (const [top, layer] of this.#layers.entries()) {
-      const index = this.#layers.length - 1 - top;
       let at: EntryPath = Buffer.alloc(0);
+      let node: { abs: Buffer; stats: BigIntStats } | undefined = { abs: layer, stats: lstatSync(layer, { bigint: true }) };
       let hidesBelow = false;
-      let stop = false;
-      let missing = false;
       for (const [i, part] of parts.entries()) {
         at = childPath(at, part);
-        const stats = lstatSync(onDisk(layer, at), { bigint: true, throwIfNoEntry: false });
+        const abs = onDisk(layer, at);
+        const stats = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
         if (stats === undefined) {
-          missing = true;
+          node = undefined;
           break;
         }
-        const last = i === parts.length - 1;
-        if (last) {
-          if (isWhiteout(stats)) stop = true;
-          else yield { abs: onDisk(layer, at), stats, hidesBelow: hidesBelow || (stats.isDirectory() && this.#isOpaque(onDisk(layer, at))), layer: index };
-          if (!stats.isDirectory() || hidesBelow || this.#isOpaque(onDisk(layer, at))) stop = true;
-          break;
-        }
-        if (!stats.isDirectory()) {
-          stop = true;
-          break;
-        }
-        if (this.#isOpaque(onDisk(layer, at))) hidesBelow = true;
+        if (isWhiteout(stats) || (i < parts.length - 1 && !stats.isDirectory())) return;
+        if (stats.isDirectory() && this.#isOpaque(abs)) hidesBelow = true;
+        node = { abs, stats };
       }
-      if (parts.length === 0) {
-        const stats = lstatSync(layer, { bigint: true });
-        yield { abs: layer, stats, hidesBelow: this.#isOpaque(layer), layer: index };
-        if (this.#isOpaque(layer)) return;
-        continue;
+      if (node !== undefined) {
+        yield { ...node, layer: this.#layers.length - 1 - top };
+        if (!node.stats.isDirectory()) return;
       }
-      if (stop || (missing && hidesBelow)) return;
+      if (hidesBelow) return;
     }
   }
 

@@ -195,7 +195,7 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
   }
   walk(Buffer.alloc(0));
 
-  const opaqueDirs: Buffer[] = [];
+  const opaqueDirs = new Set<string>();
   for (const path of dirs.values()) {
     // A directory removed above with its parent's leftovers (a copy's parent, now gone from the merged tree).
     if (lstatSync(onDisk(root, path), { throwIfNoEntry: false })?.isDirectory() !== true) {
@@ -218,7 +218,7 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
     // overlayfs does not read an opaque mark on a layer's root: whiteouts there.
     const all = path.length > 0 && [...after].every((name) => tree.writtenByCurrentLayer(childPath(path, Buffer.from(name, "latin1"))));
     if (all) {
-      opaqueDirs.push(abs);
+      opaqueDirs.add(path.toString("latin1"));
       stats.opaque++;
       continue;
     }
@@ -237,7 +237,7 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
     const attrs = attributesOf(path, entry);
     attributes.ownerAndMode(abs, attrs, "dir");
     attributes.xattrs(abs, attrs, "dir", true);
-    if (opaqueDirs.some((dir) => dir.equals(abs))) native().lsetxattr(abs, opaqueXattr(options.xattrs), Buffer.from("y"));
+    if (opaqueDirs.has(path.toString("latin1"))) native().lsetxattr(abs, opaqueXattr(options.xattrs), Buffer.from("y"));
     lutimesSync(abs, fsTime(entry.mtime), fsTime(entry.mtime));
   }
   return stats;
