@@ -1,6 +1,6 @@
-import { lstatSync, mkdtempSync, rmSync, type BigIntStats } from "node:fs";
+import { lstatSync, mkdtempSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { ImageError, TargetError, type EntryPath } from "@strata-oci/layer";
+import { ImageError, TargetError } from "@strata-oci/layer";
 import {
   hasBlob,
   openImage,
@@ -13,7 +13,7 @@ import {
 } from "@strata-oci/image";
 import { diffTrees } from "./diff.js";
 import { outputLayout, sourceDateEpoch, writeImage, writeLayerBlob, type LayerCompression } from "./layout-output.js";
-import { readTreeRecord, recordedEntry, saveTreeRecord, TreeRecord } from "./tree-record.js";
+import { readTreeRecord, saveTreeRecord, TreeRecord } from "./tree-record.js";
 import { chainIdOf, refuseArtifact, unpack } from "./unpack.js";
 
 export interface RepackOptions {
@@ -97,15 +97,14 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
       if (hasBlob(target.path, descriptor.digest, descriptor.size)) continue;
       await writeBlob(target.path, (await layer.open()) as AsyncIterable<Buffer>, { digest: descriptor.digest, size: descriptor.size, context: { image: image.reference, layer: descriptor.digest } });
     }
-    const rootStats = lstatSync(options.rootfs, { bigint: true });
-    // What ROOTFS is now: the record of the new image, once it is written.
-    const next = new TreeRecord("", rootStats.dev, rootStats.ino);
+    // What ROOTFS is now (the same root as the record's, checked): the record of the new image, once it is written.
+    const next = record === undefined ? undefined : new TreeRecord("", record.dev, record.ino);
     const diff = diffTrees({
       lower,
       upper: options.rootfs,
       ...(options.rootless === undefined ? {} : { rootless: options.rootless }),
       ...(clampTime === undefined ? {} : { clampTime }),
-      ...(record === undefined ? {} : { onUpperEntry: (path, stats) => addRecorded(next, path, stats) }),
+      ...(next === undefined ? {} : { onUpperEntry: (path, stats) => next.addStats(path, stats) }),
     });
     const { tarBytes, ...written } = await writeLayerBlob(target.path, diff, options.compress ?? "gzip");
     // Nothing changed: no layer, an empty step in the history.
@@ -120,16 +119,11 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
       history: [...history, { created, created_by: options.createdBy ?? `strata repack ${options.rootfs}`, ...(changed ? {} : { empty_layer: true }) }],
     };
     const manifest = writeImage(target.path, tag, config, [...details.layers, ...(changed ? [written] : [])], image.config);
-    if (options.record !== undefined) saveTreeRecord(next, options.record, chainIdOf(config.rootfs.diff_ids));
+    if (next !== undefined && options.record !== undefined) saveTreeRecord(next, options.record, chainIdOf(config.rootfs.diff_ids));
     return { layout: target.path, tag, manifest, layer: changed ? written : undefined };
   } finally {
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   }
-}
-
-function addRecorded(record: TreeRecord, path: EntryPath, stats: BigIntStats): void {
-  const entry = recordedEntry(stats);
-  if (entry !== undefined) record.add(path, entry);
 }
 
 /** The record at `file`, refused unless it is of IMAGE's tree and of ROOTFS itself (not a copy made elsewhere). */

@@ -47,6 +47,12 @@ export class TreeRecord {
     else siblings.push(name);
   }
 
+  /** Adds `path` as lstat found it; sockets are left out (a tar cannot hold them). */
+  addStats(path: EntryPath, stats: BigIntStats): void {
+    const entry = recordedEntry(stats);
+    if (entry !== undefined) this.add(path, entry);
+  }
+
   entry(path: EntryPath): RecordedEntry | undefined {
     return this.#entries.get(path.toString("latin1"));
   }
@@ -67,13 +73,13 @@ export class TreeRecord {
 }
 
 /** The record's line of one entry; sockets have none (a tar cannot hold them). */
-export function recordedEntry(stats: BigIntStats): RecordedEntry | undefined {
+function recordedEntry(stats: BigIntStats): RecordedEntry | undefined {
   const kind = kindOfStats(stats);
   return kind === undefined ? undefined : { kind, ino: stats.ino, ctimeNs: stats.ctimeNs, nlink: Number(stats.nlink) };
 }
 
 /** Every entry of the tree at `dir` (symlinks not followed), parents before children, names in byte order. */
-export function* walkTree(dir: string): Generator<[EntryPath, BigIntStats]> {
+function* walkTree(dir: string): Generator<[EntryPath, BigIntStats]> {
   const root = Buffer.from(dir);
   const pending: EntryPath[] = [Buffer.alloc(0)];
   while (pending.length > 0) {
@@ -90,10 +96,7 @@ export function* walkTree(dir: string): Generator<[EntryPath, BigIntStats]> {
 export function recordTree(dir: string, chainId: string): TreeRecord {
   const rootStats = lstatSync(dir, { bigint: true });
   const record = new TreeRecord(chainId, rootStats.dev, rootStats.ino);
-  for (const [path, stats] of walkTree(dir)) {
-    const entry = recordedEntry(stats);
-    if (entry !== undefined) record.add(path, entry);
-  }
+  for (const [path, stats] of walkTree(dir)) record.addStats(path, stats);
   return record;
 }
 

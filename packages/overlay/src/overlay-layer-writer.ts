@@ -70,6 +70,10 @@ function withoutOverlayXattrs(entry: LayerEntry, path: EntryPath, onWarning: Ove
   return { ...entry, xattrs: new Map([...entry.xattrs].filter(([name]) => !isOverlayXattr(name))) } as LayerEntry;
 }
 
+function diskTargetFor(dir: string, options: OverlayLayerOptions): DiskTarget {
+  return new DiskTarget(dir, { policy: options.policy, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+}
+
 /**
  * Writes a bottom layer (nothing below it) into the empty directory `dir`:
  * with nothing to hide or resolve through, its overlay directory is its
@@ -77,7 +81,7 @@ function withoutOverlayXattrs(entry: LayerEntry, path: EntryPath, onWarning: Ove
  * own), written by the disk target alone.
  */
 export async function writeBottomLayer(dir: string, entries: AsyncIterable<LayerEntry>, options: OverlayLayerOptions): Promise<OverlayLayerStats> {
-  const disk = new DiskTarget(dir, { policy: options.policy, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+  const disk = diskTargetFor(dir, options);
   async function* stripped(): AsyncGenerator<LayerEntry> {
     for await (const entry of entries) yield withoutOverlayXattrs(entry, entry.path, options.onWarning);
   }
@@ -95,7 +99,7 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
   const root = Buffer.from(dir);
   const below = new LowerStack(lowers, options.xattrs);
   const attributes = new AttributeWriter(options.policy, options.onWarning);
-  const disk = new DiskTarget(dir, { policy: options.policy, ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+  const disk = diskTargetFor(dir, options);
   const layer = tree.beginLayer();
   const touched: EntryPath[] = [];
   const copied = new Set<MergedEntry>();
@@ -154,8 +158,8 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
       if (copiedPaths.size > 0) {
         // This entry replaces what is at its path (and below): no copy there to remove later.
         const key = landed.path.toString("latin1");
-        const below = entry.kind === "dir" ? undefined : `${key}/`;
-        for (const copiedKey of copiedPaths.keys()) if (copiedKey === key || (below !== undefined && copiedKey.startsWith(below))) copiedPaths.delete(copiedKey);
+        const under = entry.kind === "dir" ? undefined : `${key}/`;
+        for (const copiedKey of copiedPaths.keys()) if (copiedKey === key || (under !== undefined && copiedKey.startsWith(under))) copiedPaths.delete(copiedKey);
       }
       // A hardlink to itself changes nothing (the merged tree checked that its target exists).
       if (landed.target?.equals(landed.path) === true) continue;
