@@ -8,7 +8,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { diffSnapshots, mountImage, snapshotDisk, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpack, unpackToStore } from "@strata-oci/core";
-import { anyStack, modelOutcome, tempDir, writeStackImage, type TarMember } from "@strata-oci/testing";
+import { anyStack, modelOutcome, tempDir, writeStackImage, writeTar, type TarMember } from "@strata-oci/testing";
+import { writeOciLayout } from "@strata-oci/image";
 import { multiPlatformLayout, stackLayout, TRICKY } from "./support/test-images.js";
 import { NOBODY, runAsNobody, strataAsNobody } from "./support/as-nobody.js";
 
@@ -197,6 +198,15 @@ describe.runIf(root)("the layer store, mounted by the kernel, equals the flat un
       expect(Number(opaque.stdout.trim())).toBeGreaterThan(0);
     },
   );
+
+  it("the image's own warnings reach a store unpack as they reach a flat one (another platform than the host's)", async () => {
+    const layout = join(work.path, "other-arch");
+    writeOciLayout(layout, { layers: [{ tar: writeTar([{ name: "a", type: "file", data: "a" }]) }], architecture: "s390x", tag: "t" });
+    const flat = await unpack({ image: `oci:${layout}:t`, dest: join(work.path, "other-arch-flat") });
+    const stored = await unpackToStore({ image: `oci:${layout}:t`, store: join(work.path, "store-other-arch") });
+    expect(flat.warnings.map((w) => w.kind)).toEqual(["platform-mismatch"]);
+    expect(stored.warnings).toEqual(flat.warnings);
+  });
 
   it("concurrent unpacks of one image into one store: each layer stored once, no staging left, the mount right", async () => {
     const store = join(work.path, "store-concurrent");

@@ -17,7 +17,7 @@ import { join, resolve } from "node:path";
 import { ImageError, readLayer, TargetError, withErrorContext, type LayerLimits } from "@strata-oci/layer";
 import { chainIds, openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
 import { copyNodeAttributes, discardStaging, MergedTree, StoredLayers, ownershipFor, writeBottomLayer, writeOverlayLayer, type OverlayLayerStats, type OverlayXattrs, type UnpackWarning } from "@strata-oci/overlay";
-import { refuseArtifact } from "./unpack.js";
+import { collectWarnings, refuseArtifact } from "./unpack.js";
 
 /** STRATA_STORE, else /var/lib/strata as root, else $XDG_DATA_HOME/strata (~/.local/share/strata). */
 export function defaultStore(): string {
@@ -211,11 +211,7 @@ export async function unpackToStore(options: StoreUnpackOptions): Promise<StoreU
   const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
   const store = new LayerStore(options.store ?? defaultStore(), rootless);
   const chain = chainIds(image.config.diffIds);
-  const warnings: UnpackWarning[] = [];
-  const warn = (warning: UnpackWarning): void => {
-    warnings.push(warning);
-    options.onWarning?.(warning);
-  };
+  const { warnings, warn } = collectWarnings(image, options.onWarning);
   // Each layer is written over the merged view of the stored layers below it, which a fresh
   // merged tree loads only where this layer touches it: the layers below are never read whole
   // (an image whose base is stored costs its own layers), and nothing accumulates in memory.

@@ -75,6 +75,25 @@ export interface UnpackResult {
   readonly warnings: readonly UnpackWarning[];
 }
 
+/**
+ * The warnings of an unpack, into any output: gathered for the result and
+ * told to `onWarning` as they come, the image's own (another platform than
+ * the host's, spec deviations accepted) first.
+ */
+export function collectWarnings(image: Image, onWarning: ((warning: UnpackWarning) => void) | undefined): { warnings: UnpackWarning[]; warn: (warning: UnpackWarning) => void } {
+  const warnings: UnpackWarning[] = [];
+  const warn = (warning: UnpackWarning): void => {
+    warnings.push(warning);
+    onWarning?.(warning);
+  };
+  if (image.platformMismatch !== undefined) warn({ kind: "platform-mismatch", path: "", detail: image.platformMismatch });
+  for (const deviation of image.details?.warnings ?? []) {
+    const by = deviation.producers === undefined ? "" : `; written by ${deviation.producers}`;
+    warn({ kind: "spec-deviation", path: "", detail: `${deviation.detail}: accepted, though the image-spec says ${deviation.rule}${by}` });
+  }
+  return { warnings, warn };
+}
+
 /** The chain ID that names the tree of `diffIds` (what a record is of). */
 export function chainIdOf(diffIds: readonly string[]): string {
   return chainIds(diffIds).at(-1) ?? "none";
@@ -122,16 +141,7 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   // A run killed with SIGKILL cannot clean up after itself; the next one does.
   removeLeftoverStagings(dest);
   const policy = ownershipFor(options.rootless ?? (process.geteuid?.() ?? 0) !== 0);
-  const warnings: UnpackWarning[] = [];
-  const warn = (warning: UnpackWarning): void => {
-    warnings.push(warning);
-    options.onWarning?.(warning);
-  };
-  if (image.platformMismatch !== undefined) warn({ kind: "platform-mismatch", path: "", detail: image.platformMismatch });
-  for (const deviation of image.details?.warnings ?? []) {
-    const by = deviation.producers === undefined ? "" : `; written by ${deviation.producers}`;
-    warn({ kind: "spec-deviation", path: "", detail: `${deviation.detail}: accepted, though the image-spec says ${deviation.rule}${by}` });
-  }
+  const { warnings, warn } = collectWarnings(image, options.onWarning);
   const staging = createStaging(dest);
   // Streamed layers (a registry's) download into a second private directory
   // beside DEST (named like a staging one, so that a killed run's is cleaned
