@@ -2,7 +2,7 @@
 // trees A and B (unpacked random stacks), applying diff(A, B) on top of A's
 // layers gives B, entry by entry.
 import { spawnSync } from "node:child_process";
-import { chmodSync, cpSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import fc from "fast-check";
@@ -259,6 +259,10 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
     expect(await refusal(repack({ image, rootfs, layout: `oci:${layout}:x`, rootless, record: join(work.path, "not-a-record") }))).toMatchObject({ code: "STRATA_BAD_RECORD" });
     const inside = join(work.path, "record-inside");
     expect(await refusal(unpack({ image, dest: inside, rootless, record: join(inside, "r") }))).toMatchObject({ code: "STRATA_BAD_RECORD" });
+    // A record whose directory is missing is refused before any work: no DEST.
+    const nowhere = join(work.path, "record-nowhere");
+    expect(await refusal(unpack({ image, dest: nowhere, rootless, record: join(work.path, "no-such-dir", "r") }))).toMatchObject({ code: "STRATA_BAD_RECORD" });
+    expect(existsSync(nowhere)).toBe(false);
   });
 
   it.runIf(has("umoci"))("strata unpacks umoci's repack of the same change to the tree umoci unpacks", async () => {

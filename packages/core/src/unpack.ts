@@ -1,5 +1,5 @@
-import { realpathSync } from "node:fs";
-import { resolve } from "node:path";
+import { realpathSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import {
   AbortedError,
   ImageError,
@@ -129,6 +129,10 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   const dest = checkDestination(options.dest);
   if (options.record !== undefined && `${resolve(options.record)}/`.startsWith(`${resolve(dest)}/`)) {
     throw new TargetError("STRATA_BAD_RECORD", `the record ${options.record} would be inside DEST ${options.dest}`, { hint: "write the record beside DEST, not in it: it would be part of the tree it records" });
+  }
+  // Before any work: a record that cannot be written would fail the unpack at its very end.
+  if (options.record !== undefined && statSync(dirname(resolve(options.record)), { throwIfNoEntry: false })?.isDirectory() !== true) {
+    throw new TargetError("STRATA_BAD_RECORD", `the record ${options.record} would go into ${dirname(resolve(options.record))}, which is not a directory`, { hint: "write the record into a directory that exists, beside DEST" });
   }
   const image = await openImage({
     image: options.image,
