@@ -253,6 +253,18 @@ describe.runIf(root)("the layer store, mounted by the kernel, equals the flat un
       expect(refused.status, refused.stderr).toBe(1);
       expect(refused.stderr).toContain("code: STRATA_BAD_DESTINATION");
     }
+    // A store that is a file, and one whose settings are damaged: typed errors.
+    writeFileSync(join(work.path, "store-is-a-file"), "x");
+    const file = strata("unpack", "--store", join(work.path, "store-is-a-file"), image);
+    expect(file.status, file.stderr).toBe(1);
+    expect(file.stderr).toContain("code: STRATA_BAD_DESTINATION");
+    mkdirSync(join(work.path, "store-damaged"));
+    writeFileSync(join(work.path, "store-damaged", "store.json"), "{bad");
+    for (const args of [["store", "--store", join(work.path, "store-damaged"), "ls"], ["unpack", "--store", join(work.path, "store-damaged"), image]]) {
+      const damaged = strata(...args);
+      expect(damaged.status, damaged.stderr).toBe(1);
+      expect(damaged.stderr).toContain("code: STRATA_BAD_DESTINATION");
+    }
     const missing = strata("store", "--store", join(work.path, "no-store"), "ls");
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain("STRATA_PATH_NOT_FOUND");

@@ -68,11 +68,18 @@ export class LayerStore {
 
   constructor(root: string, rootless: boolean) {
     this.root = resolve(root);
-    mkdirSync(this.root, { recursive: true, mode: 0o700 });
-    for (const dir of ["layers", "l", "images", "mounts", "staging"]) mkdirSync(join(this.root, dir), { recursive: true, mode: 0o700 });
-    const configPath = join(this.root, "store.json");
-    if (!existsSync(configPath)) writeFileSync(configPath, `${JSON.stringify({ version: 1, rootless } satisfies StoreConfig)}\n`, { flag: "wx" });
-    const config = JSON.parse(readFileSync(configPath, "utf8")) as StoreConfig;
+    try {
+      mkdirSync(this.root, { recursive: true, mode: 0o700 });
+      for (const dir of ["layers", "l", "images", "mounts", "staging"]) mkdirSync(join(this.root, dir), { recursive: true, mode: 0o700 });
+      const configPath = join(this.root, "store.json");
+      if (!existsSync(configPath)) writeFileSync(configPath, `${JSON.stringify({ version: 1, rootless } satisfies StoreConfig)}\n`, { flag: "wx" });
+    } catch (cause) {
+      throw new TargetError("STRATA_BAD_DESTINATION", `cannot make the layer store ${this.root}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, {
+        cause,
+        hint: "--store names a directory (made when missing) that you can write",
+      });
+    }
+    const config = readStoreConfig(this.root);
     if (config.rootless !== rootless) {
       throw new TargetError("STRATA_STORE_MISMATCH", `the store ${this.root} is ${config.rootless ? "rootless" : "root's"}, and this run is ${rootless ? "rootless" : "as root"}`, {
         hint: "use one store per mode: --store DIR (a rootless store marks opaque directories with user.overlay.*, root's with trusted.overlay.*)",
@@ -375,11 +382,25 @@ function usersOf(store: LayerStore): Map<string, string[]> {
   return users;
 }
 
-function openStore(dir: string | undefined): LayerStore {
-  const root = resolve(dir ?? defaultStore());
+/** The store's store.json, checked: a store is root's or rootless. */
+function readStoreConfig(root: string): StoreConfig {
   const configPath = join(root, "store.json");
   if (!existsSync(configPath)) throw new TargetError("STRATA_PATH_NOT_FOUND", `${root} is not a layer store`, { hint: "strata unpack --store DIR IMAGE makes one" });
-  return new LayerStore(root, (JSON.parse(readFileSync(configPath, "utf8")) as StoreConfig).rootless);
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(configPath, "utf8"));
+  } catch (cause) {
+    config = cause;
+  }
+  if (typeof config !== "object" || config === null || typeof (config as StoreConfig).rootless !== "boolean") {
+    throw new TargetError("STRATA_BAD_DESTINATION", `${configPath} is damaged: not a layer store's settings`, { hint: "repair it ({\"version\":1,\"rootless\":false} for root's store) or use another --store" });
+  }
+  return config as StoreConfig;
+}
+
+function openStore(dir: string | undefined): LayerStore {
+  const root = resolve(dir ?? defaultStore());
+  return new LayerStore(root, readStoreConfig(root).rootless);
 }
 
 /** Every stored layer with the images that use it: each kept image's layers bottom first (images by name), then those no image uses. */
