@@ -198,7 +198,6 @@ export class DiskTarget implements LayerTarget {
         break;
       case "char":
       case "block":
-      case "fifo":
       case "fifo": {
         // A fifo needs no privilege (umoci makes them rootless too); devices
         // do; both need the addon's mknod.
