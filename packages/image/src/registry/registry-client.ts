@@ -1,9 +1,7 @@
 import { createHash } from "node:crypto";
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { rootCertificates } from "node:tls";
 import { ImageError, LimitExceededError, parseDigest, type ErrorContext } from "@strata-oci/layer";
 import { credentialsFor, type Credentials } from "./auth-files.js";
 import { isLoopbackHost, type DockerReference } from "./docker-reference.js";
@@ -277,26 +275,29 @@ export class RegistryClient {
   #tls: Map<string, TlsFiles> = new Map();
 
   /** The CAs and client certificate for `host`, read once from its certs.d directory. */
-  #tlsFiles(host: string): TlsFiles {
+  #tlsFiles(host: string, rootCertificates: readonly string[]): TlsFiles {
     let files = this.#tls.get(host);
     if (files === undefined) {
       const dirs = this.#options.certDir !== undefined ? [this.#options.certDir] : [join("/etc/containers/certs.d", host), join("/etc/docker/certs.d", host)];
-      files = readCertDirs(dirs);
+      files = readCertDirs(dirs, rootCertificates);
       this.#tls.set(host, files);
     }
     return files;
   }
 
   /** One request: GET, or POST of `body`. */
-  #request(url: URL, headers: OutgoingHttpHeaders, context: ErrorContext, body?: Buffer): Promise<IncomingMessage> {
+  async #request(url: URL, headers: OutgoingHttpHeaders, context: ErrorContext, body?: Buffer): Promise<IncomingMessage> {
     const timeout = this.#options.timeoutMs ?? 30_000;
     const tls = url.protocol === "https:";
     if (!tls && !isLoopbackHost(url.host) && this.#options.tlsVerify !== false) {
-      return Promise.reject(registryError("STRATA_REGISTRY_UNREACHABLE", `refusing plain HTTP to ${url.host}`, "use an https registry, or --tls-verify=false for one you trust on your network", undefined, context));
+      throw registryError("STRATA_REGISTRY_UNREACHABLE", `refusing plain HTTP to ${url.host}`, "use an https registry, or --tls-verify=false for one you trust on your network", undefined, context);
     }
+    // Loaded on the first request: Node's HTTP and TLS modules cost every command that never talks to a registry some 15 ms to load.
+    const request = tls ? (await import("node:https")).request : (await import("node:http")).request;
+    const tlsOptions = tls ? { rejectUnauthorized: this.#options.tlsVerify !== false, ...this.#tlsFiles(url.host, (await import("node:tls")).rootCertificates) } : {};
     return new Promise((resolve, reject) => {
-      const options = { method: body === undefined ? "GET" : "POST", headers: { "user-agent": "strata", ...headers, ...(body === undefined ? {} : { "content-length": String(body.length) }) }, timeout, ...(tls ? { rejectUnauthorized: this.#options.tlsVerify !== false, ...this.#tlsFiles(url.host) } : {}) };
-      const req = (tls ? httpsRequest : httpRequest)(url, options, (response) => {
+      const options = { method: body === undefined ? "GET" : "POST", headers: { "user-agent": "strata", ...headers, ...(body === undefined ? {} : { "content-length": String(body.length) }) }, timeout, ...tlsOptions };
+      const req = request(url, options, (response) => {
         // From here the timeout is a silent body: the stream fails with it.
         response.setTimeout(timeout, () => response.destroy(registryError("STRATA_REGISTRY_UNREACHABLE", `${url.host} stopped sending for ${timeout / 1000} s`, "the network or registry stalled; try again", undefined, context)));
         resolve(response);
@@ -341,7 +342,7 @@ interface TlsFiles {
   readonly key?: string;
 }
 
-function readCertDirs(dirs: readonly string[]): TlsFiles {
+function readCertDirs(dirs: readonly string[], rootCertificates: readonly string[]): TlsFiles {
   const cas: string[] = [];
   let cert: string | undefined;
   let key: string | undefined;
