@@ -102,6 +102,15 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
   const disk = diskTargetFor(dir, options);
   const layer = tree.beginLayer();
   const touched: EntryPath[] = [];
+  /**
+   * Where this layer may have taken lower names out of the merged view: the
+   * parents of its whiteouts, its opaque directories, and the paths of its
+   * non-directories (which hide a lower directory, and may be replaced by a
+   * directory again later in the layer). Only directories at or under one of
+   * these are compared with the layers below: the others merge with them as
+   * they are (a second image's /etc is not listed for its one changed file).
+   */
+  const removalRoots = new Set<string>();
   const copied = new Set<MergedEntry>();
   /** Lower names copied into this layer, by path: a whiteout later in the layer may remove them again. */
   const copiedPaths = new Map<string, MergedEntry>();
@@ -143,7 +152,9 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
     for await (const entry of entries) {
       if (entry.kind === "whiteout" || entry.kind === "opaque") {
         tree.applyEntry(entry);
-        touched.push(entry.kind === "whiteout" ? parentPath(entry.path) : entry.path);
+        const changed = entry.kind === "whiteout" ? parentPath(entry.path) : entry.path;
+        touched.push(changed);
+        removalRoots.add(changed.toString("latin1"));
         // Copies of lower names are lower entries to the merged tree: what it removed goes from the disk too,
         // before a later entry resolves a path through it.
         for (const [key, value] of copiedPaths) {
@@ -155,6 +166,7 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
         continue;
       }
       const landed = tree.applyEntry(entry) as { path: EntryPath; target?: EntryPath };
+      if (entry.kind !== "dir") removalRoots.add(landed.path.toString("latin1"));
       if (copiedPaths.size > 0) {
         // This entry replaces what is at its path (and below): no copy there to remove later.
         const key = landed.path.toString("latin1");
@@ -199,6 +211,15 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
   }
   walk(Buffer.alloc(0));
 
+  /** `path` or one of its ancestors is a removal root. */
+  const mayHaveLost = (path: EntryPath): boolean => {
+    if (removalRoots.has("")) return true;
+    for (let end = path.indexOf(0x2f); ; end = path.indexOf(0x2f, end + 1)) {
+      if (removalRoots.has(path.toString("latin1", 0, end === -1 ? path.length : end))) return true;
+      if (end === -1) return false;
+    }
+  };
+
   const opaqueDirs = new Set<string>();
   for (const path of dirs.values()) {
     // A directory removed above with its parent's leftovers (a copy's parent, now gone from the merged tree).
@@ -206,6 +227,8 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
       dirs.delete(path.toString("latin1"));
       continue;
     }
+    // Copies removed again can be anywhere; otherwise only under a removal root can a lower name be gone.
+    if (stats.copiedUp === 0 && !mayHaveLost(path)) continue;
     const lower = lowers.length === 0 ? [] : [...below.names(path)];
     // Nothing below and nothing copied up: nothing to compare with the merged tree (a first layer's case).
     if (lower.length === 0 && stats.copiedUp === 0) continue;
