@@ -16,3 +16,5 @@ copyFileSync(join(packages, "..", "LICENSE"), join(here, "LICENSE"));
 if (existsSync(join(here, "native"))) {
   execFileSync(process.execPath, [join(packages, "layer", "native", "prebuild.mjs"), basename(here)], { stdio: "inherit" });
 }
+// The strata command runs from one bundled file (packages/strata/build-cli.mjs says why).
+if (existsSync(join(here, "build-cli.mjs"))) execFileSync(process.execPath, [join(here, "build-cli.mjs")], { stdio: "inherit" });

@@ -4,7 +4,8 @@
 // type-checked under NodeNext and Bundler, and bundled by esbuild), and an
 // install where no prebuilt binary fits and no compiler exists.
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeOciLayout } from "@strata-oci/image";
@@ -117,14 +118,22 @@ describe("packed packages installed with npm into a fresh project", () => {
     expect(result).toMatchObject({ layers: 3, entries: 26 });
   });
 
-  it("with strata bundled in too, a missing worker file is a typed error that says what to do", () => {
+  it("with strata bundled in too, it finds its worker and addons in the installed packages; moved away from them, a big layer is a typed error that says what to do", () => {
     ok(run(ESBUILD, ["app.mjs", "--bundle", "--platform=node", "--format=esm", "--external:zstd-napi", "--outfile=inlined/app.mjs"], project));
     const out = join(work.path, "inlined");
     mkdirSync(out, { recursive: true });
-    const result = run(process.execPath, [join(project, "inlined", "app.mjs"), SAMPLE, out], project);
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain("STRATA_INSTALL_INCOMPLETE");
-    expect(result.stderr).toContain("--packages=external");
+    const inPlace = JSON.parse(ok(run(process.execPath, [join(project, "inlined", "app.mjs"), SAMPLE, out], project))) as Record<string, unknown>;
+    expect(inPlace).toMatchObject({ layers: 3, entries: 26, gzip: "isal" });
+    // A layer past OFF_THREAD_MIN_BYTES goes to the worker thread, whose file the moved bundle cannot find.
+    const layout = join(work.path, "big-layer-image");
+    writeOciLayout(layout, { layers: [{ tar: writeTar([{ name: "noise", type: "file", data: randomBytes(3 << 20) }]) }], tag: "t" });
+    const away = join(work.path, "away");
+    mkdirSync(join(away, "out"), { recursive: true });
+    copyFileSync(join(project, "inlined", "app.mjs"), join(away, "app.mjs"));
+    const moved = run(process.execPath, [join(away, "app.mjs"), `oci:${layout}:t`, join(away, "out")], away);
+    expect(moved.status).not.toBe(0);
+    expect(moved.stderr).toContain("STRATA_INSTALL_INCOMPLETE");
+    expect(moved.stderr).toContain("--packages=external");
   });
 
   it("with no prebuilt binary for the platform and no compiler, the install scripts pass and strata unpacks on zlib", () => {

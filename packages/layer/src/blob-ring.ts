@@ -6,6 +6,7 @@ import { notRegularFile } from "./regular-file.js";
 import type { Compression } from "./media-type.js";
 import { parseDigest } from "./verify-stream.js";
 import { isalAddon, isalAddonFile } from "./decompress.js";
+import { LAYER_PACKAGE_ROOT } from "./native-addon.js";
 import type { GrowingFile } from "./growing-file.js";
 
 // Layout of the shared buffer; worker/blob-worker.mjs uses the same numbers.
@@ -73,7 +74,7 @@ type WorkerMessage =
 /** What the workers say about a job (everything but their start-up). */
 type JobMessage = Exclude<WorkerMessage, { type: "ready" }>;
 
-const WORKER_URL = new URL("../worker/blob-worker.mjs", import.meta.url);
+const WORKER_URL = new URL("worker/blob-worker.mjs", LAYER_PACKAGE_ROOT);
 
 /**
  * Two workers sharing one ring, reused across layers while healthy: the
@@ -97,6 +98,7 @@ class RingWorkers {
   #busy = false;
 
   constructor() {
+    pairsStarted++;
     let starting = 2;
     let started: () => void = () => {};
     this.ready = new Promise((resolve) => (started = resolve));
@@ -147,6 +149,12 @@ const MAX_IDLE = 2;
 const idle: RingWorkers[] = [];
 
 let ringOrigin = 0;
+let pairsStarted = 0;
+
+/** How many worker pairs this process started (each costs two Node isolates): for tests. */
+export function blobWorkerPairsStarted(): number {
+  return pairsStarted;
+}
 
 /**
  * Where the ring's running byte counters start for the next reads. They wrap
@@ -169,7 +177,7 @@ function newRingWorkers(): RingWorkers {
   const file = fileURLToPath(WORKER_URL);
   if (!existsSync(file)) {
     throw new StrataError("STRATA_INSTALL_INCOMPLETE", `strata's blob reader ${file} is missing`, {
-      hint: "strata reads its worker and native files from its own package: when bundling, keep @strata-oci/* external (esbuild --packages=external or --external:@strata-oci/*), or reinstall",
+      hint: "strata reads its worker and native files from its installed packages: a bundle that inlines strata needs @strata-oci/* installed where it runs (or keep them external: esbuild --packages=external), or reinstall",
     });
   }
   return new RingWorkers();

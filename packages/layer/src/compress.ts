@@ -1,7 +1,7 @@
-import { createRequire } from "node:module";
 import type { Transform } from "node:stream";
 import { createGzip } from "node:zlib";
 import { ImageError } from "./errors.js";
+import { requireFromLayer } from "./native-addon.js";
 
 /** How a layer strata writes is compressed. */
 export type LayerCompression = "gzip" | "zstd" | "none";
@@ -27,7 +27,7 @@ export function createLayerCompressor(compression: Exclude<LayerCompression, "no
   if (compression === "gzip") return createGzip({ level: 6 });
   let zstd: ZstdModule;
   try {
-    zstd = createRequire(import.meta.url)("zstd-napi") as ZstdModule;
+    zstd = requireFromLayer("zstd-napi") as ZstdModule;
   } catch (error) {
     throw new ImageError("STRATA_NATIVE_UNAVAILABLE", `zstd compression needs the zstd-napi binding, which does not load: ${(error as Error).message}`, {
       hint: "use --compress gzip, or reinstall where zstd-napi can build (it is an optional dependency)",

@@ -1,8 +1,7 @@
-import { createRequire } from "node:module";
 import { pipeline, Readable } from "node:stream";
 import { createGunzip, type ZlibOptions } from "node:zlib";
 import { Decompress as FzstdDecompress } from "fzstd";
-import { LAYER_PACKAGE_ROOT, loadAddon, type AddonLoad } from "./native-addon.js";
+import { LAYER_PACKAGE_ROOT, loadAddon, requireFromLayer, type AddonLoad } from "./native-addon.js";
 import type { Compression } from "./media-type.js";
 import type { GzipBackend } from "./blob-ring.js";
 
@@ -32,7 +31,7 @@ let nativeZstd: ZstdBinding | null | undefined;
 function loadNativeZstd(): ZstdBinding | null {
   if (nativeZstd === undefined) {
     try {
-      nativeZstd = createRequire(import.meta.url)("zstd-napi/binding") as ZstdBinding;
+      nativeZstd = requireFromLayer("zstd-napi/binding") as ZstdBinding;
     } catch {
       nativeZstd = null;
     }

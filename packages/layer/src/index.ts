@@ -40,12 +40,12 @@ export { DEFAULT_LAYER_LIMITS, resolveLimits, type LayerLimits } from "./limits.
 export { compressionOf, LAYER_MEDIA_TYPE_NAMES, sniffCompression, type Compression } from "./media-type.js";
 export { createLayerCompressor, LAYER_TYPE_OF, type LayerCompression } from "./compress.js";
 export { CHUNK_SIZE, decompressChunks, defaultGzipBackend, defaultZstdBackend, isalAddon, type ZstdBackend } from "./decompress.js";
-export { loadAddon, type AddonLoad, type AddonOrigin } from "./native-addon.js";
+export { loadAddon, packageRoot, type AddonLoad, type AddonOrigin } from "./native-addon.js";
 export { parseDigest, VerifyStream, type VerifyOptions } from "./verify-stream.js";
 export { readTar, type TarRecord } from "./tar-reader.js";
 export { encodeHeader, encodeMember, writeTar, type TarHeaderFields, type TarMember, type TarWriteOptions } from "./tar-writer.js";
-export { readLayer, type Layer, type LayerDescriptor, type ReadLayerOptions } from "./read-layer.js";
+export { OFF_THREAD_MIN_BYTES, readLayer, type Layer, type LayerDescriptor, type ReadLayerOptions } from "./read-layer.js";
 export { GrowingFile } from "./growing-file.js";
-export { prepareBlobWorkers, RING_SIZE, setRingOriginForTests, type BlobFile, type GzipBackend } from "./blob-ring.js";
+export { blobWorkerPairsStarted, prepareBlobWorkers, RING_SIZE, setRingOriginForTests, type BlobFile, type GzipBackend } from "./blob-ring.js";
 export { BLOCK, isZeroBlock, paddingOf, parseHeader, parsePaxRecords, TarFormatError, type RawTarHeader } from "./tar-header.js";
 export { notRegularFile, openImageFile, readImageFile } from "./regular-file.js";

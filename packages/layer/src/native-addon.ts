@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** Where a native addon came from: shipped in the package for this platform, or compiled on this machine. */
 export type AddonOrigin = "prebuilt" | "built here";
@@ -37,5 +37,24 @@ export function loadAddon<T>(packageRoot: URL, name: string): AddonLoad<T> {
   return { module: undefined, reason };
 }
 
-/** The layer package's root, for its own addons (native/strata_gzip.c). */
-export const LAYER_PACKAGE_ROOT = new URL("../", import.meta.url);
+/**
+ * The root (a file: URL ending in `/`) of the installed package `name`, as
+ * Node resolves it from `from`: a package's own modules find themselves (a
+ * self-reference), and so does a bundle that inlined them (strata's CLI is
+ * one), whose `import.meta.url` is the bundle's, not the package's. Where it
+ * does not resolve (a bundle copied away from its node_modules), `fallback`:
+ * the files then are missing and say so as typed errors.
+ */
+export function packageRoot(name: string, from: string, fallback: URL): URL {
+  try {
+    return new URL(".", pathToFileURL(createRequire(from).resolve(`${name}/package.json`)));
+  } catch {
+    return fallback;
+  }
+}
+
+/** The layer package's root, for its own worker and addons (native/strata_gzip.c). */
+export const LAYER_PACKAGE_ROOT = packageRoot("@strata-oci/layer", import.meta.url, new URL("../", import.meta.url));
+
+/** require() as the layer package's own modules do (its optional zstd-napi), wherever this code was bundled. */
+export const requireFromLayer = createRequire(new URL("package.json", LAYER_PACKAGE_ROOT));

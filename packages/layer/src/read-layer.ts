@@ -1,4 +1,4 @@
-import { closeSync, readSync } from "node:fs";
+import { closeSync, createReadStream, readSync } from "node:fs";
 import { PassThrough, pipeline, Readable } from "node:stream";
 import { readBlobOffThread, type BlobFile, type GzipBackend } from "./blob-ring.js";
 import { decompressChunks, defaultGzipBackend, defaultZstdBackend, READ_AHEAD, type ZstdBackend } from "./decompress.js";
@@ -57,7 +57,9 @@ export interface ReadLayerOptions {
   readonly gzipBackend?: GzipBackend;
   /**
    * Decompress on a worker thread when the layer can say where its blob lies
-   * (`Layer.locate`). Default true; false keeps everything on this thread.
+   * (`Layer.locate`): true always, false never. Unset: on a worker unless the
+   * blob is complete and smaller than OFF_THREAD_MIN_BYTES (and no
+   * gzipBackend is forced: those are the worker's decoders).
    */
   readonly offThread?: boolean;
   /**
@@ -67,6 +69,14 @@ export interface ReadLayerOptions {
    */
   readonly transientChunks?: boolean;
 }
+
+/**
+ * Below this size a stored blob is read on this thread: starting the worker
+ * pair costs tens of milliseconds of CPU (two Node isolates), more than
+ * hashing and inflating a small blob here, and a short command (a layer
+ * store's second image: one small new layer) paid it before its first byte.
+ */
+export const OFF_THREAD_MIN_BYTES = 1 << 20;
 
 function resolveCompression(declared: Compression | "sniff", head: Buffer, mediaType: string | undefined): Compression {
   const seen = sniffCompression(head);
@@ -108,6 +118,13 @@ async function* typedChunks(source: AsyncIterable<Buffer>): AsyncGenerator<Buffe
   }
 }
 
+/** A located blob's bytes, streamed on this thread: the same bytes the worker would read. */
+function openLocated(file: BlobFile, context: ErrorContext): Readable {
+  if (file.end !== undefined && file.end <= file.start) return Readable.from([]);
+  const { fd } = openImageFile(file.path, context);
+  return createReadStream("", { fd, start: file.start, ...(file.end === undefined ? {} : { end: file.end - 1 }), highWaterMark: READ_AHEAD });
+}
+
 /** The blob's first bytes, to check its compression against its media type. */
 function readHead(file: BlobFile, size: number, context: ErrorContext): Buffer {
   const head = Buffer.alloc(Math.min(4, size, file.end === undefined ? 4 : file.end - file.start));
@@ -123,12 +140,13 @@ function readHead(file: BlobFile, size: number, context: ErrorContext): Buffer {
 /** The tar bytes of a layer, verified and decompressed on this thread (zlib on the libuv pool). */
 async function readBlobHere(
   layer: Layer,
+  open: () => Promise<Readable>,
   declared: Compression | "sniff",
   context: ErrorContext,
   options: ReadLayerOptions,
   streams: Readable[],
 ): Promise<AsyncIterable<Buffer>> {
-  const source = await layer.open();
+  const source = await open();
   streams.push(source);
   const blobCheck = new VerifyStream({ digest: layer.digest, size: layer.size, what: "blob", context, highWaterMark: READ_AHEAD });
   const counted = options.onBlobBytes;
@@ -175,7 +193,9 @@ export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): 
     const declared = compressionOf(layer.mediaType);
     const file = options.offThread !== false && layer.locate !== undefined ? await layer.locate() : undefined;
     let tarBytes: AsyncIterable<Buffer> | undefined;
-    if (file !== undefined) {
+    if (file !== undefined && options.offThread === undefined && options.gzipBackend === undefined && file.growing === undefined && layer.size < OFF_THREAD_MIN_BYTES) {
+      tarBytes = await readBlobHere(layer, async () => openLocated(file, context), declared, context, options, streams);
+    } else if (file !== undefined) {
       if (file.growing !== undefined) {
         await file.growing.atLeast(Math.min(4, layer.size));
         if (file.growing.state === "failed") throw file.growing.failure;
@@ -199,7 +219,7 @@ export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): 
         );
       }
     }
-    tarBytes ??= await readBlobHere(layer, declared, context, options, streams);
+    tarBytes ??= await readBlobHere(layer, () => layer.open(), declared, context, options, streams);
     for await (const record of readTar(typedChunks(tarBytes), limits)) {
       if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
       let entry: LayerEntry | undefined;

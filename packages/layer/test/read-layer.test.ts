@@ -26,7 +26,7 @@ let blobCount = 0;
 type Source = "memory" | "file" | "file-zlib";
 let source: Source = "memory";
 /** The gzip decoder the worker is told to use: the default (ISA-L when built) or zlib. */
-const backend = (): { gzipBackend?: GzipBackend } => (source === "file-zlib" ? { gzipBackend: "zlib" } : {});
+const backend = (): { gzipBackend?: GzipBackend; offThread?: boolean } => (source === "file-zlib" ? { gzipBackend: "zlib" } : source === "file" ? { offThread: true } : {});
 
 async function sourced(layer: Layer): Promise<Layer> {
   return source === "memory" ? layer : fileLayer(layer, join(blobs.path, `blob-${blobCount++}`));
@@ -279,7 +279,7 @@ describe("readLayer on the worker thread", () => {
     const layer = await fileLayer(gzipped, join(blobs.path, "understated.gz"));
     let seen = 0;
     const read = async (): Promise<void> => {
-      for await (const entry of readLayer({ ...layer, size: 1000 })) {
+      for await (const entry of readLayer({ ...layer, size: 1000 }, { offThread: true })) {
         if (entry.kind === "file") for await (const part of entry.body) void part;
         seen++;
       }
@@ -295,7 +295,7 @@ describe("readLayer on the worker thread", () => {
     const layer: Layer = { ...gzipped, locate: async () => ({ path, start: 1000, end: 1000 + blob.length }) };
     expect(await hashes(layer)).toEqual(files);
     const empty: Layer = { digest: sha256(Buffer.alloc(0)), size: 0, mediaType: undefined, diffId: sha256(Buffer.alloc(0)), open: gzipped.open, locate: async () => ({ path, start: 5, end: 5 }) };
-    expect(await hashes(empty)).toEqual(new Map());
+    expect(await hashes(empty, { offThread: true })).toEqual(new Map());
   });
 
   it("reads across the point where the ring's byte counters wrap (as after 2 GiB of tar)", async () => {

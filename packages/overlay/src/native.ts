@@ -1,4 +1,4 @@
-import { loadAddon, TargetError, type AddonLoad } from "@strata-oci/layer";
+import { loadAddon, packageRoot, TargetError, type AddonLoad } from "@strata-oci/layer";
 
 /** The syscalls Node's fs lacks, from strata's own N-API addon (native/strata_native.c). */
 export interface NativeCalls {
@@ -15,7 +15,7 @@ let loaded: AddonLoad<NativeCalls> | undefined;
 
 /** strata_native, loaded once (built here, else prebuilt): where it came from, or why it is unavailable. */
 export function nativeAddon(): AddonLoad<NativeCalls> {
-  loaded ??= loadAddon<NativeCalls>(new URL("../", import.meta.url), "strata_native");
+  loaded ??= loadAddon<NativeCalls>(packageRoot("@strata-oci/overlay", import.meta.url, new URL("../", import.meta.url)), "strata_native");
   return loaded;
 }
 

@@ -1,18 +1,26 @@
-import { createWriteStream, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { backends, cat, diffTrees, mountImage, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpackToStore, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, repack, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { bundle, bundleFromStore } from "@strata-oci/bundle";
+import { packageRoot, prepareBlobWorkers } from "@strata-oci/layer";
 import { BUNDLE_HELP, CAT_HELP, DIFF_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, MOUNT_HELP, PULL_HELP, REFERRERS_HELP, REPACK_HELP, SQUASH_HELP, STORE_HELP, UMOUNT_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
 
 class UsageError extends Error {}
 
-const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
+/** strata's version, from its package wherever this code was bundled; read only when asked for. */
+function version(): string {
+  try {
+    const root = packageRoot("@strata-oci/strata", import.meta.url, new URL("../", import.meta.url));
+    return (JSON.parse(readFileSync(new URL("package.json", root), "utf8")) as { version: string }).version;
+  } catch {
+    return "(version unknown: its package.json is not beside this code)";
+  }
+}
 
 type OptionSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
 type OptionValues = Record<string, string | boolean | string[] | undefined>;
@@ -151,6 +159,16 @@ function printWarnings(warnings: UnpackResult["warnings"]): void {
   for (const [kind, count] of kinds) process.stderr.write(`warning: ${count} × ${kind} (rootless or filesystem limits)\n`);
 }
 
+/**
+ * A flat unpack reads every layer of the image, big ones on the worker pair:
+ * started now, it boots while the image is opened. The store does not start
+ * it ahead: an image whose base is stored reads a small new layer or none
+ * (on this thread), and readLayer starts the pair for a big one.
+ */
+function startBlobWorkers(): void {
+  void prepareBlobWorkers();
+}
+
 async function runUnpack(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, UNPACK_FLAGS);
   if (values.help === true) {
@@ -160,6 +178,7 @@ async function runUnpack(args: string[]): Promise<number> {
   if (typeof values.store === "string") return runUnpackToStore(values, positionals, values.store);
   const [image, dest, extra] = positionals;
   if (image === undefined || dest === undefined || extra !== undefined) throw new UsageError("unpack takes IMAGE and DEST (or --store DIR and IMAGE)");
+  startBlobWorkers();
   const result = await withUnpackFlags(values, (shared) => unpack({ image, dest, ...shared }));
   if (values.json === true) {
     const { image: resolved, ...rest } = result;
@@ -352,6 +371,7 @@ async function runBundle(argv: string[]): Promise<number> {
     for (const w of stored.warnings) process.stderr.write(`warning: ${w.detail}\n`);
     return 0;
   }
+  startBlobWorkers();
   const result = await withUnpackFlags(values, (shared) =>
     bundle({
       image,
@@ -375,7 +395,7 @@ function versionReport(): string {
   const b = backends();
   const native = (state: NativeState): string => (state.state === "unavailable" ? `unavailable (${state.reason})` : state.state);
   return [
-    `strata ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})`,
+    `strata ${version()} (node ${process.version}, ${process.platform}-${process.arch})`,
     `gzip          ${b.gzip === "isal" ? `ISA-L, ${native(b.isal)}` : `zlib (ISA-L ${native(b.isal)})`}`,
     `zstd          ${b.zstd === "native" ? "native (zstd-napi)" : "JS (fzstd; zstd-napi did not load)"}`,
     `native calls  ${b.nativeCalls.state === "unavailable" ? `${native(b.nativeCalls)}: xattrs, devices and fifos are skipped with warnings` : `${b.nativeCalls.state} (xattrs, mknod)`}`,
@@ -723,7 +743,7 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     // Every failure bad input can cause is a StrataError: anything else is a bug in strata.
-    process.stderr.write(`strata: internal error (a bug in strata ${VERSION}; please report it with the command that caused it):\n${(error as Error).stack ?? String(error)}\n`);
+    process.stderr.write(`strata: internal error (a bug in strata ${version()}; please report it with the command that caused it):\n${(error as Error).stack ?? String(error)}\n`);
     return 70;
   }
 }
