@@ -6,7 +6,15 @@
 // overlayfs snapshotter; own daemon on a throwaway root) of the same two as
 // OCI archives. Rounds interleaved, order rotated, each from nothing.
 // containerd's peak RSS is its daemon's high-water mark (it does the work).
-//   node bench/store.mjs [--rounds N] [--image oci:DIR:TAG] [--dest DIR]
+// strata runs as users run it, through its shell entry (bin/strata), with the
+// environment as given. Node 20 reads NODE_EXTRA_CA_CERTS's file at start,
+// before any JavaScript: where it is set (this machine sets it), every node
+// command starts 50-90 ms later; the shell entry starts Node without it. The
+// row "without NODE_EXTRA_CA_CERTS" shows the command on a machine that does
+// not set it. "strata library" is
+// unpackToStore called in a process that has loaded strata (a build tool
+// calling the library): the call timed, cold (its first in the process).
+//   node bench/store.mjs [--rounds N] [--image oci:DIR:TAG] [--dest DIR] [--only second]
 // (after `pnpm run build`, as root; podman and GNU time installed with apt
 // when missing), or on a fresh ext4:
 //   bash bench/fresh-ext4.sh store.mjs --rounds 3
@@ -16,10 +24,12 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { installMissing, printTable, runRounds, timed } from "./rounds.mjs";
 
-const { values } = parseArgs({ options: { rounds: { type: "string" }, image: { type: "string" }, dest: { type: "string" } } });
+const { values } = parseArgs({ options: { rounds: { type: "string" }, image: { type: "string" }, dest: { type: "string" }, only: { type: "string" } } });
 const rounds = Number(values.rounds ?? 3);
 const root = resolve(import.meta.dirname, "..");
 const bin = join(root, "packages", "strata", "bin", "strata.js");
+// The command users run (node_modules/.bin/strata): the shell entry, which starts Node without NODE_EXTRA_CA_CERTS.
+const command = join(root, "packages", "strata", "bin", "strata");
 installMissing([["podman", "podman"], ["ctr", "containerd"]]);
 const image = values.image ?? `oci:${join(root, "bench", "data", "debian")}:minbase`;
 const [, layoutPath, tag] = /^oci:(.*):([^:]+)$/.exec(image) ?? [];
@@ -87,9 +97,24 @@ function podman(dir) {
   };
 }
 
-const strataStore = (dir, ref) => timed(process.execPath, [bin, "unpack", "--quiet", "--store", join(dir, "store"), ref]);
+const strataStore = (dir, ref, env = process.env) => timed(command, ["unpack", "--quiet", "--store", join(dir, "store"), ref], { env });
+const { NODE_EXTRA_CA_CERTS: _extraCa, ...withoutExtraCa } = process.env;
+
+/** unpackToStore timed inside a process that has loaded strata (its first call there). */
+const LIBRARY_CALL = `
+const { unpackToStore } = await import(process.argv[1]);
+const started = performance.now();
+await unpackToStore({ image: process.argv[2], store: process.argv[3] });
+process.stdout.write(JSON.stringify({ seconds: (performance.now() - started) / 1000, rssMb: process.resourceUsage().maxRSS / 1024 }));
+`;
+const library = join(root, "packages", "strata", "dist", "index.js");
+function strataLibrary(dir, ref) {
+  const run = spawnSync(process.execPath, ["--input-type=module", "-e", LIBRARY_CALL, library, ref, join(dir, "store")], { encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`library call: ${run.stderr}`);
+  return JSON.parse(run.stdout);
+}
 const TOOLS = {
-  "strata unpack (flat)": (dir) => timed(process.execPath, [bin, "unpack", "--quiet", first, join(dir, "rootfs")]),
+  "strata unpack (flat)": (dir) => timed(command, ["unpack", "--quiet", first, join(dir, "rootfs")]),
   "strata store: first image": (dir) => strataStore(dir, first),
   "podman pull: first image": (dir) => {
     const p = podman(dir);
@@ -120,6 +145,14 @@ const TOOLS = {
     strataStore(dir, first);
     return strataStore(dir, second);
   },
+  "strata store: second image, without NODE_EXTRA_CA_CERTS": (dir) => {
+    strataStore(dir, first);
+    return strataStore(dir, second, withoutExtraCa);
+  },
+  "strata library: second image (unpackToStore call)": (dir) => {
+    strataStore(dir, first);
+    return strataLibrary(dir, second);
+  },
   "podman pull: second image": (dir) => {
     const p = podman(dir);
     try {
@@ -136,7 +169,14 @@ const PAIRED = {
   "ctr import: first image": "strata store: first image",
   "podman pull: second image": "strata store: second image",
   "ctr import: second image": "strata store: second image",
+  "strata store: second image, without NODE_EXTRA_CA_CERTS": "podman pull: second image",
+  "strata library: second image (unpackToStore call)": "podman pull: second image",
 };
+// --only second (or first): the tools whose names contain it, and what they are compared with.
+if (values.only !== undefined) {
+  const keep = new Set(Object.keys(TOOLS).filter((tool) => tool.includes(values.only)).flatMap((tool) => [tool, PAIRED[tool]].filter(Boolean)));
+  for (const tool of Object.keys(TOOLS)) if (!keep.has(tool)) delete TOOLS[tool];
+}
 
 printTable(`${image} and it + one layer (200 files), ${rounds} rounds`, runRounds(TOOLS, rounds, work), PAIRED, "ratio to");
 rmSync(work, { recursive: true, force: true });

@@ -294,6 +294,19 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
     expect(diffSnapshots(expected, await treeOf(image, { registry: { tlsVerify: false } }))).toEqual([]);
   });
 
+  it("TLS: a CA given only in NODE_EXTRA_CA_CERTS is trusted by the strata command, which starts Node without it (bin/strata)", () => {
+    const image = `docker://${secure.host}/strata/sample:latest`;
+    const command = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata");
+    const run = (env: NodeJS.ProcessEnv, dest: string): ReturnType<typeof spawnSync> =>
+      spawnSync(command, ["unpack", "--quiet", image, join(work.path, dest)], { encoding: "utf8", env });
+    const { NODE_EXTRA_CA_CERTS: _machine, ...withoutCa } = process.env;
+    const refused = run(withoutCa, "tls-env-0");
+    expect(refused.stderr).toContain("STRATA_REGISTRY_UNREACHABLE");
+    const trusted = run({ ...withoutCa, NODE_EXTRA_CA_CERTS: certs.caCert }, "tls-env-1");
+    expect({ status: trusted.status, stderr: trusted.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(readFileSync(join(work.path, "tls-env-1", "etc", "os-release"), "utf8")).toContain("strata sample");
+  });
+
   it("pull copies images into one OCI layout, verified and sharing blobs; they unpack offline to the same trees", async () => {
     const layout = join(work.path, "pulled");
     const first = await pull({ image: `docker://${open.host}/strata/sample:latest`, layout: `oci:${layout}:sample` });

@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
 import { AbortedError, DigestMismatchError, ImageError, SizeMismatchError, StrataError, type ErrorContext } from "./errors.js";
 import { notRegularFile } from "./regular-file.js";
 import type { Compression } from "./media-type.js";
 import { parseDigest } from "./verify-stream.js";
 import { isalAddon, isalAddonFile } from "./decompress.js";
-import { LAYER_PACKAGE_ROOT } from "./native-addon.js";
+import { layerPackageRoot } from "./native-addon.js";
+import { builtin } from "./lazy-builtin.js";
 import type { GrowingFile } from "./growing-file.js";
 
 // Layout of the shared buffer; worker/blob-worker.mjs uses the same numbers.
@@ -74,7 +74,10 @@ type WorkerMessage =
 /** What the workers say about a job (everything but their start-up). */
 type JobMessage = Exclude<WorkerMessage, { type: "ready" }>;
 
-const WORKER_URL = new URL("worker/blob-worker.mjs", LAYER_PACKAGE_ROOT);
+const workerUrl = (): URL => new URL("worker/blob-worker.mjs", layerPackageRoot());
+// Loaded with the first worker pair: a command that reads only small blobs (on its own thread) never pays for it.
+const newWorker = (data: object): import("node:worker_threads").Worker =>
+  new (builtin<typeof import("node:worker_threads")>("node:worker_threads").Worker)(workerUrl(), { workerData: data });
 
 /**
  * Two workers sharing one ring, reused across layers while healthy: the
@@ -86,8 +89,8 @@ const WORKER_URL = new URL("worker/blob-worker.mjs", LAYER_PACKAGE_ROOT);
 class RingWorkers {
   // Each worker's role is fixed at creation; its jobs say only what to do.
   // The writer loads the ISA-L addon this thread found as it starts (before a caller drops privileges).
-  readonly writer = new Worker(WORKER_URL, { workerData: { role: "write", isalAddon: isalAddonFile() } });
-  readonly hasher = new Worker(WORKER_URL, { workerData: { role: "hash" } });
+  readonly writer = newWorker({ role: "write", isalAddon: isalAddonFile() });
+  readonly hasher = newWorker({ role: "hash" });
   readonly buffer = new SharedArrayBuffer(CONTROL_BYTES + RING_SIZE);
   readonly control = new Int32Array(this.buffer, 0, CONTROL_BYTES / 4);
   readonly progress = new Float64Array(this.buffer, BLOB_READ_OFFSET, 1);
@@ -174,7 +177,7 @@ function takeWorkers(): RingWorkers {
  * inlined strata leaves it behind, and the failure showed as a damaged blob.
  */
 function newRingWorkers(): RingWorkers {
-  const file = fileURLToPath(WORKER_URL);
+  const file = fileURLToPath(workerUrl());
   if (!existsSync(file)) {
     throw new StrataError("STRATA_INSTALL_INCOMPLETE", `strata's blob reader ${file} is missing`, {
       hint: "strata reads its worker and native files from its installed packages: a bundle that inlines strata needs @strata-oci/* installed where it runs (or keep them external: esbuild --packages=external), or reinstall",
@@ -194,7 +197,7 @@ export function prepareBlobWorkers(): Promise<void> {
   let prepared = idle.at(-1);
   if (prepared === undefined) {
     // Where the workers cannot start, the first layer says why, as a typed error.
-    if (!existsSync(fileURLToPath(WORKER_URL))) return Promise.resolve();
+    if (!existsSync(fileURLToPath(workerUrl()))) return Promise.resolve();
     prepared = new RingWorkers();
     idle.push(prepared);
   }

@@ -1,7 +1,7 @@
 import { pipeline, Readable } from "node:stream";
 import { createGunzip, type ZlibOptions } from "node:zlib";
 import { Decompress as FzstdDecompress } from "fzstd";
-import { LAYER_PACKAGE_ROOT, loadAddon, requireFromLayer, type AddonLoad } from "./native-addon.js";
+import { layerPackageRoot, loadAddon, requireFromLayer, type AddonLoad } from "./native-addon.js";
 import type { Compression } from "./media-type.js";
 import type { GzipBackend } from "./blob-ring.js";
 
@@ -100,7 +100,7 @@ let isal: AddonLoad<unknown> | undefined;
 
 /** strata's ISA-L addon (native/strata_gzip.c), loaded once: where it came from, or why it is unavailable. */
 export function isalAddon(): AddonLoad<unknown> {
-  isal ??= loadAddon(LAYER_PACKAGE_ROOT, "strata_gzip");
+  isal ??= loadAddon(layerPackageRoot(), "strata_gzip");
   return isal;
 }
 

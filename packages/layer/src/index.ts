@@ -40,6 +40,7 @@ export { DEFAULT_LAYER_LIMITS, resolveLimits, type LayerLimits } from "./limits.
 export { compressionOf, LAYER_MEDIA_TYPE_NAMES, sniffCompression, type Compression } from "./media-type.js";
 export { createLayerCompressor, LAYER_TYPE_OF, type LayerCompression } from "./compress.js";
 export { CHUNK_SIZE, decompressChunks, defaultGzipBackend, defaultZstdBackend, isalAddon, type ZstdBackend } from "./decompress.js";
+export { builtin } from "./lazy-builtin.js";
 export { loadAddon, packageRoot, type AddonLoad, type AddonOrigin } from "./native-addon.js";
 export { parseDigest, VerifyStream, type VerifyOptions } from "./verify-stream.js";
 export { readTar, type TarRecord } from "./tar-reader.js";

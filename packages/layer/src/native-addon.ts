@@ -53,8 +53,15 @@ export function packageRoot(name: string, from: string, fallback: URL): URL {
   }
 }
 
-/** The layer package's root, for its own worker and addons (native/strata_gzip.c). */
-export const LAYER_PACKAGE_ROOT = packageRoot("@strata-oci/layer", import.meta.url, new URL("../", import.meta.url));
+let layerRoot: URL | undefined;
+
+/** The layer package's root, for its own worker and addons (native/strata_gzip.c); found when first needed. */
+export function layerPackageRoot(): URL {
+  layerRoot ??= packageRoot("@strata-oci/layer", import.meta.url, new URL("../", import.meta.url));
+  return layerRoot;
+}
 
 /** require() as the layer package's own modules do (its optional zstd-napi), wherever this code was bundled. */
-export const requireFromLayer = createRequire(new URL("package.json", LAYER_PACKAGE_ROOT));
+export function requireFromLayer(name: string): unknown {
+  return createRequire(new URL("package.json", layerPackageRoot()))(name);
+}

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ImageError, LimitExceededError, parseDigest, type ErrorContext } from "@strata-oci/layer";
+import { builtin, ImageError, LimitExceededError, parseDigest, type ErrorContext } from "@strata-oci/layer";
 import { credentialsFor, type Credentials } from "./auth-files.js";
 import { isLoopbackHost, type DockerReference } from "./docker-reference.js";
 
@@ -279,7 +279,7 @@ export class RegistryClient {
     let files = this.#tls.get(host);
     if (files === undefined) {
       const dirs = this.#options.certDir !== undefined ? [this.#options.certDir] : [join("/etc/containers/certs.d", host), join("/etc/docker/certs.d", host)];
-      files = readCertDirs(dirs, rootCertificates);
+      files = withExtraCaCerts(readCertDirs(dirs, rootCertificates), rootCertificates);
       this.#tls.set(host, files);
     }
     return files;
@@ -292,9 +292,9 @@ export class RegistryClient {
     if (!tls && !isLoopbackHost(url.host) && this.#options.tlsVerify !== false) {
       throw registryError("STRATA_REGISTRY_UNREACHABLE", `refusing plain HTTP to ${url.host}`, "use an https registry, or --tls-verify=false for one you trust on your network", undefined, context);
     }
-    // Loaded on the first request: Node's HTTP and TLS modules cost every command that never talks to a registry some 15 ms to load.
-    const request = tls ? (await import("node:https")).request : (await import("node:http")).request;
-    const tlsOptions = tls ? { rejectUnauthorized: this.#options.tlsVerify !== false, ...this.#tlsFiles(url.host, (await import("node:tls")).rootCertificates) } : {};
+    // Loaded on the first request: the HTTP and TLS modules cost every command that never talks to a registry some 15 ms.
+    const request = tls ? builtin<typeof import("node:https")>("node:https").request : builtin<typeof import("node:http")>("node:http").request;
+    const tlsOptions = tls ? { rejectUnauthorized: this.#options.tlsVerify !== false, ...this.#tlsFiles(url.host, builtin<typeof import("node:tls")>("node:tls").rootCertificates) } : {};
     return new Promise((resolve, reject) => {
       const options = { method: body === undefined ? "GET" : "POST", headers: { "user-agent": "strata", ...headers, ...(body === undefined ? {} : { "content-length": String(body.length) }) }, timeout, ...tlsOptions };
       const req = request(url, options, (response) => {
@@ -340,6 +340,24 @@ interface TlsFiles {
   readonly ca?: string[];
   readonly cert?: string;
   readonly key?: string;
+}
+
+/**
+ * The CAs of NODE_EXTRA_CA_CERTS, trusted here as Node trusts them when it
+ * reads the variable at start-up: the strata command starts Node without it
+ * (bin/strata says why). Adding them again where Node did read them changes
+ * nothing. An unreadable file is ignored, as Node ignores it (with a warning).
+ */
+function withExtraCaCerts(files: TlsFiles, rootCertificates: readonly string[]): TlsFiles {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (file === undefined || file === "") return files;
+  let extra: string;
+  try {
+    extra = readFileSync(file, "utf8");
+  } catch {
+    return files;
+  }
+  return { ...files, ca: [...(files.ca ?? rootCertificates), extra] };
 }
 
 function readCertDirs(dirs: readonly string[], rootCertificates: readonly string[]): TlsFiles {
