@@ -349,7 +349,7 @@ export async function mountImage(options: MountOptions): Promise<MountResult> {
   } else if (store.rootless) {
     mountOptions += ",userxattr";
   }
-  const run = builtin<typeof import("node:child_process")>("node:child_process").spawnSync("mount", ["-t", "overlay", "overlay", "-o", mountOptions, target], { cwd: store.root, encoding: "utf8" });
+  const run = builtin("node:child_process").spawnSync("mount", ["-t", "overlay", "overlay", "-o", mountOptions, target], { cwd: store.root, encoding: "utf8" });
   if (run.status !== 0) {
     if (record !== undefined) forgetMount(store.root, record.id);
     throw new TargetError("STRATA_MOUNT_FAILED", `mount -t overlay on ${target} failed: ${(run.stderr ?? run.error?.message ?? "").trim()}`, {
@@ -362,7 +362,7 @@ export async function mountImage(options: MountOptions): Promise<MountResult> {
 /** Unmounts TARGET; a writable mount's upper and work directories (its changes) are removed with it. */
 export function unmountImage(options: { readonly target: string; readonly store?: string }): { readonly target: string; readonly removed: string | undefined } {
   const target = mountPoint(options.target);
-  const run = builtin<typeof import("node:child_process")>("node:child_process").spawnSync("umount", [target], { encoding: "utf8" });
+  const run = builtin("node:child_process").spawnSync("umount", [target], { encoding: "utf8" });
   if (run.status !== 0) throw new TargetError("STRATA_MOUNT_FAILED", `umount ${target} failed: ${(run.stderr ?? "").trim()}`, { hint: "is it mounted, and is nothing using it (lsof, fuser -m)?" });
   const root = resolve(options.store ?? defaultStore());
   let removed: string | undefined;

@@ -77,7 +77,7 @@ type JobMessage = Exclude<WorkerMessage, { type: "ready" }>;
 const workerUrl = (): URL => new URL("worker/blob-worker.mjs", layerPackageRoot());
 // Loaded with the first worker pair: a command that reads only small blobs (on its own thread) never pays for it.
 const newWorker = (data: object): import("node:worker_threads").Worker =>
-  new (builtin<typeof import("node:worker_threads")>("node:worker_threads").Worker)(workerUrl(), { workerData: data });
+  new (builtin("node:worker_threads").Worker)(workerUrl(), { workerData: data });
 
 /**
  * Two workers sharing one ring, reused across layers while healthy: the

@@ -84,7 +84,7 @@ function readAuthFile(file: string, required: boolean): Record<string, unknown> 
 /** Runs `docker-credential-NAME get` for `server`, as Docker does. */
 function fromHelper(name: string, server: string, env: NodeJS.ProcessEnv): Credentials | undefined {
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ImageError("STRATA_REGISTRY_DENIED", `credential helper name ${JSON.stringify(name)} is not valid`, { hint: "fix credsStore/credHelpers in the auth file" });
-  const run = builtin<typeof import("node:child_process")>("node:child_process").spawnSync(`docker-credential-${name}`, ["get"], { input: server, env, encoding: "utf8", timeout: HELPER_TIMEOUT_MS });
+  const run = builtin("node:child_process").spawnSync(`docker-credential-${name}`, ["get"], { input: server, env, encoding: "utf8", timeout: HELPER_TIMEOUT_MS });
   // A helper that answers without reading the server name (EPIPE on it) still answered.
   if (run.error !== undefined && (run.error as NodeJS.ErrnoException).code !== "EPIPE") {
     throw new ImageError("STRATA_REGISTRY_DENIED", `credential helper docker-credential-${name} did not run: ${(run.error as NodeJS.ErrnoException).code ?? run.error.message}`, {

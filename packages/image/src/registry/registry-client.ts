@@ -275,11 +275,11 @@ export class RegistryClient {
   #tls: Map<string, TlsFiles> = new Map();
 
   /** The CAs and client certificate for `host`, read once from its certs.d directory. */
-  #tlsFiles(host: string, rootCertificates: readonly string[]): TlsFiles {
+  #tlsFiles(host: string): TlsFiles {
     let files = this.#tls.get(host);
     if (files === undefined) {
       const dirs = this.#options.certDir !== undefined ? [this.#options.certDir] : [join("/etc/containers/certs.d", host), join("/etc/docker/certs.d", host)];
-      files = withExtraCaCerts(readCertDirs(dirs, rootCertificates), rootCertificates);
+      files = withExtraCaCerts(readCertDirs(dirs));
       this.#tls.set(host, files);
     }
     return files;
@@ -293,8 +293,8 @@ export class RegistryClient {
       throw registryError("STRATA_REGISTRY_UNREACHABLE", `refusing plain HTTP to ${url.host}`, "use an https registry, or --tls-verify=false for one you trust on your network", undefined, context);
     }
     // Loaded on the first request: the HTTP and TLS modules cost every command that never talks to a registry some 15 ms.
-    const request = tls ? builtin<typeof import("node:https")>("node:https").request : builtin<typeof import("node:http")>("node:http").request;
-    const tlsOptions = tls ? { rejectUnauthorized: this.#options.tlsVerify !== false, ...this.#tlsFiles(url.host, builtin<typeof import("node:tls")>("node:tls").rootCertificates) } : {};
+    const request = tls ? builtin("node:https").request : builtin("node:http").request;
+    const tlsOptions = tls ? { rejectUnauthorized: this.#options.tlsVerify !== false, ...this.#tlsFiles(url.host) } : {};
     return new Promise((resolve, reject) => {
       const options = { method: body === undefined ? "GET" : "POST", headers: { "user-agent": "strata", ...headers, ...(body === undefined ? {} : { "content-length": String(body.length) }) }, timeout, ...tlsOptions };
       const req = request(url, options, (response) => {
@@ -348,7 +348,7 @@ interface TlsFiles {
  * (bin/strata says why). Adding them again where Node did read them changes
  * nothing. An unreadable file is ignored, as Node ignores it (with a warning).
  */
-function withExtraCaCerts(files: TlsFiles, rootCertificates: readonly string[]): TlsFiles {
+function withExtraCaCerts(files: TlsFiles): TlsFiles {
   const file = process.env.NODE_EXTRA_CA_CERTS;
   if (file === undefined || file === "") return files;
   let extra: string;
@@ -357,10 +357,10 @@ function withExtraCaCerts(files: TlsFiles, rootCertificates: readonly string[]):
   } catch {
     return files;
   }
-  return { ...files, ca: [...(files.ca ?? rootCertificates), extra] };
+  return { ...files, ca: [...(files.ca ?? builtin("node:tls").rootCertificates), extra] };
 }
 
-function readCertDirs(dirs: readonly string[], rootCertificates: readonly string[]): TlsFiles {
+function readCertDirs(dirs: readonly string[]): TlsFiles {
   const cas: string[] = [];
   let cert: string | undefined;
   let key: string | undefined;
@@ -384,7 +384,7 @@ function readCertDirs(dirs: readonly string[], rootCertificates: readonly string
     }
   }
   return {
-    ...(cas.length > 0 ? { ca: [...rootCertificates, ...cas] } : {}),
+    ...(cas.length > 0 ? { ca: [...builtin("node:tls").rootCertificates, ...cas] } : {}),
     ...(cert === undefined ? {} : { cert, key: key as string }),
   };
 }
