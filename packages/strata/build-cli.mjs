@@ -1,6 +1,6 @@
 // Bundles the strata command (dist/main.js and the @strata-oci packages it
 // imports) into one CommonJS file, dist/cli.cjs, and makes V8's code cache
-// for it, dist/cli.cache, which bin/strata.js compiles it with. Node spends
+// for it, dist/cli.cache, which bin/load-cli.cjs compiles it with. Node spends
 // most of a short command's start loading and compiling code: measured on
 // the layer store's second image (bench/store.mjs), loading ~250 modules took
 // 120-150 ms, the bundle 35-50 ms, and the code cache saves another 25-35 ms
@@ -14,19 +14,17 @@
 // the same V8 version and flags, and compiles from source otherwise.
 //   node packages/strata/build-cli.mjs   (after tsc -b; `pnpm run build` runs both)
 import { build } from "esbuild";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire, Module } from "node:module";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { constants, Script } from "node:vm";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, "dist", "cli.cjs");
-const cache = join(here, "dist", "cli.cache");
+const { loadCli } = createRequire(import.meta.url)("./bin/load-cli.cjs");
 await build({
   entryPoints: [join(here, "dist", "main.js")],
-  outfile: cli,
+  outfile: join(here, "dist", "cli.cjs"),
   bundle: true,
   platform: "node",
   format: "cjs",
@@ -39,14 +37,11 @@ await build({
   logLevel: "warning",
   legalComments: "none",
 });
-rmSync(cache, { force: true });
+rmSync(join(here, "dist", "cli.cache"), { force: true });
 
 const sample = join(here, "..", "..", "fixtures", "sample", "oci");
 if (existsSync(sample)) {
-  const script = new Script(Module.wrap(readFileSync(cli, "utf8")), { filename: cli, importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
-  const module = { exports: {} };
-  script.runInThisContext()(module.exports, createRequire(cli), module, cli, dirname(cli));
-  const { main } = module.exports;
+  const { main, script, cache } = loadCli();
   const work = mkdtempSync(join(tmpdir(), "strata-code-cache-"));
   try {
     const image = `oci:${sample}:sample`;

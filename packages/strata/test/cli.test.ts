@@ -34,6 +34,22 @@ describe("strata command", () => {
     expect(lines[3]).toMatch(/^native calls +((prebuilt|built here) \(xattrs, mknod\)|unavailable)/);
   });
 
+  // The command is one bundle compiled with a V8 code cache made at build (build-cli.mjs).
+  it("the build's code cache is taken by this Node, and holds the code its training ran (not only the bundle's top level)", () => {
+    const check = `
+      const { loadCli } = require(${JSON.stringify(join(import.meta.dirname, "..", "bin", "load-cli.cjs"))});
+      const { Script } = require("node:vm");
+      const { readFileSync } = require("node:fs");
+      const { Module } = require("node:module");
+      const { script, cache } = loadCli();
+      const topLevelOnly = new Script(Module.wrap(readFileSync(cache.replace(/cache$/, "cjs"), "utf8"))).createCachedData().length;
+      console.log(JSON.stringify({ rejected: script.cachedDataRejected, size: readFileSync(cache).length, topLevelOnly }));`;
+    const run = spawnSync(process.execPath, ["-e", check], { encoding: "utf8" });
+    const { rejected, size, topLevelOnly } = JSON.parse(run.stdout) as { rejected: boolean; size: number; topLevelOnly: number };
+    expect(rejected).toBe(false);
+    expect(size).toBeGreaterThan(1.5 * topLevelOnly);
+  });
+
   it("exits 2 on bad usage", () => {
     expect(strata().status).toBe(2);
     expect(strata("unpack", "only-one").status).toBe(2);
