@@ -113,55 +113,36 @@ function strataLibrary(dir, ref) {
   if (run.status !== 0) throw new Error(`library call: ${run.stderr}`);
   return JSON.parse(run.stdout);
 }
+/** A peer started in `dir` (containerd's daemon, podman's storage), used, and stopped whatever happens. */
+const withPeer = (start, use) => (dir) => {
+  const peer = start(dir);
+  try {
+    return use(peer);
+  } finally {
+    peer.done();
+  }
+};
+/** `time(dir)` of the second image, into a store where strata put the first (untimed). */
+const afterFirst = (time) => (dir) => {
+  strataStore(dir, first);
+  return time(dir);
+};
 const TOOLS = {
   "strata unpack (flat)": (dir) => timed(command, ["unpack", "--quiet", first, join(dir, "rootfs")]),
   "strata store: first image": (dir) => strataStore(dir, first),
-  "podman pull: first image": (dir) => {
-    const p = podman(dir);
-    try {
-      return p.pull(first);
-    } finally {
-      p.done();
-    }
-  },
-  "ctr import: first image": (dir) => {
-    const c = containerd(dir);
-    try {
-      return c.import(firstArchive);
-    } finally {
-      c.done();
-    }
-  },
-  "ctr import: second image": (dir) => {
-    const c = containerd(dir);
-    try {
-      c.import(firstArchive);
-      return c.import(secondArchive);
-    } finally {
-      c.done();
-    }
-  },
-  "strata store: second image": (dir) => {
-    strataStore(dir, first);
-    return strataStore(dir, second);
-  },
-  "strata store: second image, without NODE_EXTRA_CA_CERTS": (dir) => {
-    strataStore(dir, first);
-    return strataStore(dir, second, withoutExtraCa);
-  },
-  "strata library: second image (unpackToStore call)": (dir) => {
-    strataStore(dir, first);
-    return strataLibrary(dir, second);
-  },
-  "podman pull: second image": (dir) => {
-    const p = podman(dir);
-    try {
-      p.pull(first);
-      return p.pull(second);
-    } finally {
-      p.done();
-    }
-  },
+  "podman pull: first image": withPeer(podman, (p) => p.pull(first)),
+  "ctr import: first image": withPeer(containerd, (c) => c.import(firstArchive)),
+  "ctr import: second image": withPeer(containerd, (c) => {
+    c.import(firstArchive);
+    return c.import(secondArchive);
+  }),
+  "strata store: second image": afterFirst((dir) => strataStore(dir, second)),
+  "strata store: second image, without NODE_EXTRA_CA_CERTS": afterFirst((dir) => strataStore(dir, second, withoutExtraCa)),
+  "strata library: second image (unpackToStore call)": afterFirst((dir) => strataLibrary(dir, second)),
+  "podman pull: second image": withPeer(podman, (p) => {
+    p.pull(first);
+    return p.pull(second);
+  }),
 };
 const PAIRED = {
   "strata store: first image": "strata unpack (flat)",
