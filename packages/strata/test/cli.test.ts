@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeOciLayout } from "@strata-oci/image";
@@ -48,6 +48,18 @@ describe("strata command", () => {
     const { rejected, size, topLevelOnly } = JSON.parse(run.stdout) as { rejected: boolean; size: number; topLevelOnly: number };
     expect(rejected).toBe(false);
     expect(size).toBeGreaterThan(1.5 * topLevelOnly);
+  });
+
+  it("a copy of the command whose bundle was never built says so, with a code and a hint (no stack trace)", () => {
+    const copy = join(work.path, "unbuilt");
+    mkdirSync(join(copy, "bin"), { recursive: true });
+    mkdirSync(join(copy, "dist"));
+    for (const name of ["strata.cjs", "load-cli.cjs"]) cpSync(join(import.meta.dirname, "..", "bin", name), join(copy, "bin", name));
+    const run = spawnSync(process.execPath, [join(copy, "bin", "strata.cjs"), "--version"], { encoding: "utf8" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("code: STRATA_INSTALL_INCOMPLETE");
+    expect(run.stderr).toContain("pnpm run build");
+    expect(run.stderr).not.toMatch(/\n\s+at .*:\d+:\d+/);
   });
 
   it("exits 2 on bad usage", () => {
