@@ -20,6 +20,8 @@ command -v zstd >/dev/null || missing+=(zstd)
 [ -f /usr/include/isa-l/igzip_lib.h ] || missing+=(libisal-dev)
 # The prebuilt arm64 binaries that `pnpm run pack-all` puts in the packages.
 command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
+# Its C library headers: only recommended by the compiler, and apt runs without recommends.
+[ -f /usr/aarch64-linux-gnu/include/bits/wordsize.h ] || missing+=(libc6-dev-arm64-cross)
 command -v readelf >/dev/null || missing+=(binutils)
 /usr/bin/python3 -c "import fusepy" 2>/dev/null || missing+=(python3-fusepy fuse)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
