@@ -3,7 +3,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundle, bundleFromStore } from "@strata-oci/bundle";
-import { unmountImage } from "@strata-oci/core";
+import { unmountImage } from "@strata-oci/store";
 import { tempDir } from "./support/layers.js";
 import { run, umociUnavailable } from "./support/umoci.js";
 import { canRunAsNobody, NOBODY, runAsNobody, strataAsNobody } from "./support/as-nobody.js";

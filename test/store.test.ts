@@ -7,7 +7,8 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readF
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { diffSnapshots, mountImage, snapshotDisk, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpack, unpackToStore } from "@strata-oci/core";
+import { diffSnapshots, snapshotDisk, unpack } from "@strata-oci/core";
+import { mountImage, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpackToStore } from "@strata-oci/store";
 import { anyStack, modelOutcome, tempDir, writeStackImage, writeTar, type TarMember } from "@strata-oci/testing";
 import { writeOciLayout } from "@strata-oci/image";
 import { multiPlatformLayout, stackLayout, TRICKY } from "./support/test-images.js";
@@ -143,26 +144,36 @@ describe.runIf(root)("the layer store, mounted by the kernel, equals the flat un
     }
     for (const target of mounted.splice(0)) unmountImage({ target, store });
     expect(storeUsage({ store })).toMatchObject({ layers: 5, images: 2, unusedLayers: 0 });
-    expect(storeGc({ store }).removed).toEqual([]);
+    expect((await storeGc({ store })).removed).toEqual([]);
     // web no longer kept: its two layers go, app's three (the shared base among them) stay, and app still mounts right.
     await storeRemove({ store, image: web });
-    const removed = storeGc({ store }).removed;
+    const removed = (await storeGc({ store })).removed;
     expect([...removed].sort()).toEqual([...second.chainIds.slice(2)].sort());
     expect(storeList({ store }).map((layer) => layer.chainId).sort()).toEqual([...first.chainIds].sort());
     const { mount, flat } = await mountAndFlat(app, store);
     expect(diffSnapshots(snapshotDisk(flat), snapshotDisk(mount))).toEqual([]);
   });
 
-  it("a gc while an image is being stored keeps the layers it uses (the image is kept before its layers are looked at); a refused image is not kept", async () => {
+  it("a gc started while an image is being stored waits for it, then keeps the layers it uses; a refused image is not kept", async () => {
     const store = join(work.path, "store-gc-race");
     const base: TarMember[][] = [[{ name: "etc/", type: "dir" }, { name: "etc/base", type: "file", data: "base" }]];
     const first = writeStackImage(join(work.path, "race-first"), base, "t");
     await unpackToStore({ image: first, store });
     await storeRemove({ store, image: first });
     const second = writeStackImage(join(work.path, "race-second"), [...base, [{ name: "etc/more", type: "file", data: "more" }]], "t");
-    let removedDuring: readonly string[] | undefined;
-    const result = await unpackToStore({ image: second, store, onLayer: (event) => void (event.index === 0 && (removedDuring = storeGc({ store }).removed)) });
-    expect(removedDuring).toEqual([]);
+    let gc: Promise<{ removed: readonly string[] }> | undefined;
+    let storedBeforeGc = false;
+    const result = await unpackToStore({
+      image: second,
+      store,
+      onLayer: (event) => {
+        // The base is found stored: a gc started now must not take it away.
+        if (event.index === 0) gc = storeGc({ store });
+        if (event.index === 1) storedBeforeGc = true;
+      },
+    });
+    expect(storedBeforeGc).toBe(true);
+    expect((await gc)?.removed).toEqual([]);
     expect([result.written, result.reused]).toEqual([1, 1]);
     const { mount, flat } = await mountAndFlat(second, store);
     expect(diffSnapshots(snapshotDisk(flat), snapshotDisk(mount))).toEqual([]);
@@ -179,9 +190,10 @@ describe.runIf(root)("the layer store, mounted by the kernel, equals the flat un
       const box = join(work.path, "rootless");
       mkdirSync(box, { recursive: true });
       chmodSync(work.path, 0o755);
-      chmodSync(box, 0o777);
       const images = [cpLayout(SAMPLE, join(box, "sample"), "sample"), cpLayout(stackLayout(join(work.path, "tricky-rootless"), TRICKY, "gzip"), join(box, "tricky"), "t")];
+      // nobody's own directory, writable by nobody else: a store may be kept under it.
       spawnSync("chown", ["-R", `${NOBODY}:${NOBODY}`, box]);
+      chmodSync(box, 0o755);
       const store = join(box, "store");
       for (const [i, image] of images.entries()) {
         const stored = strataAsNobody(box, ["unpack", "--store", store, image]);
@@ -273,7 +285,7 @@ describe.runIf(root)("the layer store, mounted by the kernel, equals the flat un
     for (const args of [["store", "--store", join(work.path, "store-damaged"), "ls"], ["unpack", "--store", join(work.path, "store-damaged"), image]]) {
       const damaged = strata(...args);
       expect(damaged.status, damaged.stderr).toBe(1);
-      expect(damaged.stderr).toContain("code: STRATA_BAD_DESTINATION");
+      expect(damaged.stderr).toContain("code: STRATA_STORE_DAMAGED");
     }
     const missing = strata("store", "--store", join(work.path, "no-store"), "ls");
     expect(missing.status).toBe(1);

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import type { ImageConfig } from "@strata-oci/image";
 import { withErrorContext } from "@strata-oci/layer";
 import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings } from "@strata-oci/overlay";
-import { mountImage, unmountImage, unpack, type MountOptions, type MountResult, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { unpack, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { mountImage, unmountImage, type MountOptions, type MountResult } from "@strata-oci/store";
 import { readAccounts } from "./accounts.js";
 import { runtimeConfig, type BundleWarning, type RuntimeConfig, type RuntimeOverrides } from "./runtime-config.js";
 

@@ -1,4 +1,4 @@
-export { unpack, type UnpackOptions, type UnpackProgress, type UnpackResult } from "./unpack.js";
+export { collectWarnings, refuseArtifact, unpack, type UnpackOptions, type UnpackProgress, type UnpackResult } from "./unpack.js";
 export { inspect, PREDEFINED_ANNOTATIONS, summarise, type DescriptorSummary, type HistorySummary, type ImageSummary, type IndexSummary, type InspectOptions } from "./inspect.js";
 export { backends, type Backends, type NativeState } from "./backends.js";
 export { pull, type PullOptions } from "./pull.js";
@@ -13,4 +13,3 @@ export { diffTrees, type DiffOptions } from "./diff.js";
 export { repack, type RepackOptions, type RepackResult } from "./repack.js";
 export { readTreeRecord, recordTree, saveTreeRecord, TreeRecord, type RecordedEntry } from "./tree-record.js";
 export { chainIds } from "@strata-oci/image";
-export { defaultStore, LayerStore, mountImage, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpackToStore, type StoreListing, type MountOptions, type MountResult, type StoredImage, type StoredLayer, type StoreUnpackOptions, type StoreUnpackResult } from "./store.js";

@@ -1,6 +1,7 @@
 /*
  * The few syscalls Node's fs lacks for rootfs work: xattrs that never follow
- * symlinks, and mknod. Paths are Buffers so that non-UTF-8 names work.
+ * symlinks, mknod, and flock (the layer store's lock). Paths are Buffers so
+ * that non-UTF-8 names work.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/file.h>
 #include <sys/types.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -39,6 +41,7 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
     case EDQUOT: code = "EDQUOT"; break;
     case ELOOP: code = "ELOOP"; break;
     case ENOMEM: code = "ENOMEM"; break;
+    case EBADF: code = "EBADF"; break;
   }
   napi_throw_error(env, code, msg);
   return NULL;
@@ -195,6 +198,38 @@ static napi_value js_mknod(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * flock(fd, LOCK_SH or LOCK_EX or LOCK_UN, never blocking): true when taken,
+ * false when another holder has it (the caller waits in JavaScript, where a
+ * signal can still end the wait).
+ */
+static napi_value js_flock(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd, op;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int32(env, argv[1], &op) != napi_ok) {
+    napi_throw_type_error(env, NULL, "flock takes a descriptor and an operation");
+    return NULL;
+  }
+  if (op != LOCK_SH && op != LOCK_EX && op != LOCK_UN) {
+    napi_throw_type_error(env, NULL, "flock operation must be LOCK_SH, LOCK_EX or LOCK_UN");
+    return NULL;
+  }
+  int rc;
+  do rc = flock(fd, op | LOCK_NB); while (rc != 0 && errno == EINTR);
+  napi_value result;
+  if (rc == 0) {
+    napi_get_boolean(env, true, &result);
+    return result;
+  }
+  if (errno == EWOULDBLOCK) {
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  return throw_errno(env, "flock", errno);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
@@ -202,6 +237,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
     {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
     {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
+    {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

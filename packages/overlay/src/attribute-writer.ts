@@ -6,7 +6,7 @@ import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 
 /** Something strata could not reproduce exactly and worked around. */
 export interface UnpackWarning {
-  readonly kind: "device-replaced" | "xattr-skipped" | "platform-mismatch" | "spec-deviation";
+  readonly kind: "device-replaced" | "xattr-skipped" | "overlay-xattr-dropped" | "platform-mismatch" | "spec-deviation";
   readonly path: string;
   readonly detail: string;
 }

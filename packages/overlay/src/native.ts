@@ -9,6 +9,8 @@ export interface NativeCalls {
   lgetxattr(path: Buffer, name: string): Buffer;
   /** `mode` includes the file type bits (S_IFCHR, S_IFBLK, S_IFIFO). */
   mknod(path: Buffer, mode: number, major: number, minor: number): void;
+  /** flock without blocking (`operation`: 1 shared, 2 exclusive, 8 unlock): false when another holder has it. */
+  flock(fd: number, operation: number): boolean;
 }
 
 let loaded: AddonLoad<NativeCalls> | undefined;

@@ -10,7 +10,7 @@
 // attributes the merged tree gives it (overlayfs shows the uppermost
 // copy's), implied parents included.
 import { chmodSync, copyFileSync, constants, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
-import { childPath, parentPath, splitPath, joinPath, type EntryAttributes, type EntryPath, type LayerEntry } from "@strata-oci/layer";
+import { BadEntryError, childPath, displayPath, parentPath, splitPath, joinPath, type EntryAttributes, type EntryPath, type LayerEntry } from "@strata-oci/layer";
 import { AttributeWriter, fsTime, type UnpackWarning } from "./attribute-writer.js";
 import { DiskTarget, type ApplyStats } from "./disk-target.js";
 import { isOverlayXattr, LowerStack, opaqueXattr, type OverlayXattrs } from "./lower-stack.js";
@@ -61,11 +61,24 @@ function attributesOf(path: EntryPath, entry: MergedEntry): EntryAttributes {
   return { path, mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: entry.mtime, xattrs };
 }
 
-/** An entry without the xattrs overlayfs would obey (warned about). */
-function withoutOverlayXattrs(entry: LayerEntry, path: EntryPath, onWarning: OverlayLayerOptions["onWarning"]): LayerEntry {
+/**
+ * An entry as a store layer can hold it: without the xattrs overlayfs would
+ * obey (dropped, with a warning of their own), and refused where overlayfs
+ * would read it as something else: a character device 0:0 is a whiteout to
+ * the kernel (it would hide the entry and what lies below it), so a store
+ * cannot hold one that is created as a device. A rootless store writes
+ * devices as empty files, as a rootless flat unpack does.
+ */
+function storable(entry: LayerEntry, path: EntryPath, options: OverlayLayerOptions): LayerEntry {
+  if (entry.kind === "char" && entry.devMajor === 0 && entry.devMinor === 0 && options.policy.privileged) {
+    throw new BadEntryError("STRATA_UNREPRESENTABLE", `${displayPath(path)} is a character device 0:0, which overlayfs reads as a whiteout`, {
+      hint: "the layer store cannot hold it; unpack the image flat (strata unpack IMAGE DEST) or rootless (--rootless: devices become empty files)",
+      context: { entry: displayPath(path) },
+    });
+  }
   if (entry.kind === "whiteout" || entry.kind === "opaque" || ![...entry.xattrs.keys()].some(isOverlayXattr)) return entry;
   for (const name of entry.xattrs.keys()) {
-    if (isOverlayXattr(name)) onWarning?.({ kind: "xattr-skipped", path: path.toString(), detail: `${name}: overlayfs's own xattr, not stored` });
+    if (isOverlayXattr(name)) options.onWarning?.({ kind: "overlay-xattr-dropped", path: displayPath(path), detail: `${name}: overlayfs's own xattr, which an image may not set in a store` });
   }
   return { ...entry, xattrs: new Map([...entry.xattrs].filter(([name]) => !isOverlayXattr(name))) } as LayerEntry;
 }
@@ -83,7 +96,7 @@ function diskTargetFor(dir: string, options: OverlayLayerOptions): DiskTarget {
 export async function writeBottomLayer(dir: string, entries: AsyncIterable<LayerEntry>, options: OverlayLayerOptions): Promise<OverlayLayerStats> {
   const disk = diskTargetFor(dir, options);
   async function* stripped(): AsyncGenerator<LayerEntry> {
-    for await (const entry of entries) yield withoutOverlayXattrs(entry, entry.path, options.onWarning);
+    for await (const entry of entries) yield storable(entry, entry.path, options);
   }
   await disk.applyLayer(stripped());
   disk.finish();
@@ -179,7 +192,7 @@ export async function writeOverlayLayer(tree: MergedTree, dir: string, lowers: r
         const shared = tree.resolve(landed.target, false)?.entry;
         if (shared !== undefined && shared.layer < layer && !copied.has(shared)) copyUp(shared, landed.path);
       }
-      const clean = withoutOverlayXattrs(entry, landed.path, options.onWarning);
+      const clean = storable(entry, landed.path, options);
       yield { ...clean, path: landed.path, ...(landed.target === undefined ? {} : { target: landed.target }) } as LayerEntry;
     }
   }

@@ -362,11 +362,13 @@ Example:
 
 export const UMOUNT_HELP = `Usage: strata umount [options] TARGET
 
-Unmount what strata mount mounted on TARGET. A writable mount's upper and
-work directories (its changes) are removed with it.
+Unmount what strata mount mounted on TARGET: the mount names its store and
+its record, so no --store is needed. A writable mount's upper and work
+directories (its changes) and its record are removed with it. Any other
+mount (one strata did not make) is refused: use umount(8) for those.
 
 Options:
-  --store DIR                   the layer store it came from
+  --store DIR                   the store it must have come from (checked)
   -h, --help                    this help
 `;
 
@@ -377,11 +379,17 @@ Look after ${STORE_DEFAULT}.
   strata store ls         every stored layer: chain ID, entries, bytes, the
                           images that use it
   strata store du         bytes stored, and how much of it images share
-  strata store rm IMAGE   stop keeping IMAGE (its layers stay until gc)
-  strata store gc         remove the layers no kept image and no mount uses
+  strata store rm IMAGE   stop keeping IMAGE, every platform of it or the one
+                          --platform names (its layers stay until gc)
+  strata store gc         remove the layers no kept image and no mount uses;
+                          waits while an image is being stored
+
+The store must be yours alone: one another user could have written (its
+owner, its mode, a directory above it) is refused, as is a damaged record.
 
 Options:
   --store DIR             the layer store
+  --platform P            store rm: only this platform (os/arch[/variant])
   --json                  print the result as JSON
   -h, --help              this help
 `;

@@ -1,6 +1,25 @@
-// The package users install: the library (everything of @strata-oci/core and
-// @strata-oci/bundle) and the `strata` command, whose entry point is `main`.
+// The package users install: the library (everything of @strata-oci/core,
+// @strata-oci/store and @strata-oci/bundle) and the `strata` command, whose entry point is `main`.
 export * from "@strata-oci/core";
+export {
+  defaultStore,
+  LayerStore,
+  mountImage,
+  storeGc,
+  storeList,
+  storeRemove,
+  storeUsage,
+  unmountImage,
+  unpackToStore,
+  type MountOptions,
+  type MountResult,
+  type StoredImage,
+  type StoredLayer,
+  type StoreListing,
+  type StoreUnpackOptions,
+  type StoreUnpackResult,
+  type StoreUsage,
+} from "@strata-oci/store";
 export {
   bundle,
   bundleFromStore,

@@ -3,8 +3,9 @@ import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
-import { backends, cat, diffTrees, mountImage, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpackToStore, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, repack, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { backends, cat, diffTrees, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, repack, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { bundle, bundleFromStore } from "@strata-oci/bundle";
+import { mountImage, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpackToStore } from "@strata-oci/store";
 import { packageRoot, prepareBlobWorkers } from "@strata-oci/layer";
 import { BUNDLE_HELP, CAT_HELP, DIFF_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, MOUNT_HELP, PULL_HELP, REFERRERS_HELP, REPACK_HELP, SQUASH_HELP, STORE_HELP, UMOUNT_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
@@ -156,7 +157,10 @@ function printWarnings(warnings: UnpackResult["warnings"]): void {
     else if (w.kind === "spec-deviation") process.stderr.write(`warning: ${w.detail}\n`);
     else kinds.set(w.kind, (kinds.get(w.kind) ?? 0) + 1);
   }
-  for (const [kind, count] of kinds) process.stderr.write(`warning: ${count} × ${kind} (rootless or filesystem limits)\n`);
+  for (const [kind, count] of kinds) {
+    const why = kind === "overlay-xattr-dropped" ? "the image's own trusted.overlay.*/user.overlay.* xattrs, which overlayfs would obey; not stored" : "rootless or filesystem limits";
+    process.stderr.write(`warning: ${count} × ${kind} (${why})\n`);
+  }
 }
 
 /**
@@ -206,7 +210,7 @@ async function runUnpackToStore(values: OptionValues, positionals: string[], sto
     }),
   );
   if (values.json === true) {
-    process.stdout.write(`${JSON.stringify({ image: result.image.reference, store: result.store, chainIds: result.chainIds, written: result.written, reused: result.reused, lowerdir: result.lowerdir, warnings: result.warnings }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ image: result.image.reference, platform: result.platform, store: result.store, chainIds: result.chainIds, written: result.written, reused: result.reused, lowerdir: result.lowerdir, warnings: result.warnings }, null, 2)}\n`);
   } else if (values.quiet !== true) {
     process.stdout.write(
       `stored ${result.image.reference} in ${result.store}: ${result.written} layers extracted, ${result.reused} already there\n` +
@@ -230,9 +234,11 @@ async function runMount(args: string[]): Promise<number> {
     mountImage({ ...imageSource(image, values), target, signal, ...(typeof values.store === "string" ? { store: values.store } : {}), ...(values.writable === true ? { writable: true } : {}) }),
   );
   if (values.json === true) {
-    process.stdout.write(`${JSON.stringify({ image: result.unpacked.image.reference, target: result.target, store: result.store, options: result.options, upper: result.upper, written: result.unpacked.written, reused: result.unpacked.reused }, null, 2)}\n`);
+    const { unpacked } = result;
+    process.stdout.write(`${JSON.stringify({ image: unpacked.image.reference, platform: unpacked.platform, target: result.target, store: result.store, options: result.options, upper: result.upper, written: unpacked.written, reused: unpacked.reused, warnings: unpacked.warnings }, null, 2)}\n`);
   } else {
     process.stdout.write(`mounted ${result.unpacked.image.reference} on ${result.target} (${result.unpacked.chainIds.length} layers, ${result.unpacked.written} extracted now)${result.upper === undefined ? ", read-only" : `, changes in ${result.upper}`}\n`);
+    printWarnings(result.unpacked.warnings);
   }
   return 0;
 }
@@ -246,7 +252,7 @@ async function runUmount(args: string[]): Promise<number> {
   const [target, extra] = positionals;
   if (target === undefined || extra !== undefined) throw new UsageError("umount takes TARGET");
   const result = unmountImage({ target, ...(typeof values.store === "string" ? { store: values.store } : {}) });
-  process.stdout.write(`unmounted ${result.target}${result.removed === undefined ? "" : `; its changes (${result.removed}) removed`}\n`);
+  process.stdout.write(`unmounted ${result.target} (from the store ${result.store})${result.removed === undefined ? "" : `; its changes (${result.removed}) removed`}\n`);
   return 0;
 }
 
@@ -273,14 +279,15 @@ async function runStore(args: string[]): Promise<number> {
       return 0;
     }
     case "gc": {
-      const result = storeGc(store);
+      const result = await interruptibly((signal) => storeGc({ ...store, signal }));
       print(result, `removed ${result.removed.length} layers (${mb(result.bytes)})\n`);
       return 0;
     }
     case "rm": {
       if (image === undefined) throw new UsageError("store rm takes IMAGE");
       const result = await storeRemove({ ...store, image, ...(typeof values.platform === "string" ? { platform: values.platform } : {}) });
-      print(result, `no longer keeping ${result.removed} (strata store gc removes its layers no other image uses)\n`);
+      const names = result.removed.map((kept) => (kept.platform === "" ? kept.reference : `${kept.reference} (${kept.platform})`));
+      print(result, `no longer keeping ${names.join(", ")} (strata store gc removes its layers no other image uses)\n`);
       return 0;
     }
     default:
