@@ -1,4 +1,5 @@
-export { collectWarnings, refuseArtifact, unpack, type UnpackOptions, type UnpackProgress, type UnpackResult } from "./unpack.js";
+export { unpack, type UnpackOptions, type UnpackProgress, type UnpackResult } from "./unpack.js";
+export { chainIdOf, collectWarnings, imageRequest, openContainerImage, refuseArtifact, type ImageSource } from "./prologue.js";
 export { inspect, PREDEFINED_ANNOTATIONS, summarise, type DescriptorSummary, type HistorySummary, type ImageSummary, type IndexSummary, type InspectOptions } from "./inspect.js";
 export { backends, type Backends, type NativeState } from "./backends.js";
 export { pull, type PullOptions } from "./pull.js";

@@ -1,4 +1,5 @@
-import { openImage, type Descriptor, type Image, type IndexLevel, type Platform, type RegistryOptions, type SpecWarning } from "@strata-oci/image";
+import { openImage, type Descriptor, type Image, type IndexLevel, type Platform, type SpecWarning } from "@strata-oci/image";
+import { imageRequest, type ImageSource } from "./prologue.js";
 
 /** The annotation keys the image-spec pre-defines (annotations.md), in its order. */
 export const PREDEFINED_ANNOTATIONS: readonly string[] = [
@@ -87,12 +88,8 @@ export interface ImageSummary {
   readonly warnings: readonly SpecWarning[];
 }
 
-export interface InspectOptions {
-  readonly image: string;
-  readonly platform?: string | Platform;
-  /** For `docker://` images: credentials, TLS verification, timeouts. */
-  readonly registry?: RegistryOptions;
-}
+/** What to inspect: an image source (image, platform, registry settings, signal). */
+export type InspectOptions = ImageSource;
 
 function describe(d: Descriptor): DescriptorSummary {
   return {
@@ -181,10 +178,6 @@ export function summarise(image: Image): ImageSummary {
 
 /** Resolves an image and summarises it; reads only its JSON blobs, never its layers. */
 export async function inspect(options: InspectOptions): Promise<ImageSummary> {
-  const image = await openImage({
-    image: options.image,
-    ...(options.platform === undefined ? {} : { platform: options.platform }),
-    ...(options.registry === undefined ? {} : { registry: options.registry }),
-  });
+  const image = await openImage(imageRequest(options));
   return summarise(image);
 }

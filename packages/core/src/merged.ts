@@ -1,7 +1,7 @@
 import { displayPath, ImageError, readLayer, withErrorContext, type EntryPath, type LayerLimits } from "@strata-oci/layer";
-import { openImage, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
+import type { Image, Platform, RegistryOptions } from "@strata-oci/image";
 import { MergedTree, type MergedEntry } from "@strata-oci/overlay";
-import { refuseArtifact } from "./unpack.js";
+import { openContainerImage } from "./prologue.js";
 
 export interface MergedTreeOptions {
   readonly image: string;
@@ -20,12 +20,7 @@ export interface MergedTreeOptions {
  * entries.
  */
 export async function mergedTree(options: MergedTreeOptions): Promise<{ image: Image; tree: MergedTree }> {
-  const image = await openImage({
-    image: options.image,
-    ...(options.platform === undefined ? {} : { platform: options.platform }),
-    ...(options.registry === undefined ? {} : { registry: options.registry }),
-  });
-  refuseArtifact(image);
+  const image = await openContainerImage(options);
   const tree = new MergedTree();
   for (const [index, layer] of image.layers.entries()) {
     try {

@@ -3,7 +3,6 @@ import { dirname, join, resolve } from "node:path";
 import { ImageError, TargetError } from "@strata-oci/layer";
 import {
   hasBlob,
-  openImage,
   parseImageReference,
   prepareLayout,
   writeBlob,
@@ -14,7 +13,8 @@ import {
 import { diffTrees } from "./diff.js";
 import { outputLayout, sourceDateEpoch, writeImage, writeLayerBlob, type LayerCompression } from "./layout-output.js";
 import { readTreeRecord, saveTreeRecord, TreeRecord } from "./tree-record.js";
-import { chainIdOf, refuseArtifact, unpack } from "./unpack.js";
+import { chainIdOf, imageRequest, openContainerImage } from "./prologue.js";
+import { unpack } from "./unpack.js";
 
 export interface RepackOptions {
   /** The image the rootfs was unpacked from: `oci:DIR[:TAG]` or `docker://...`. */
@@ -68,13 +68,8 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
     });
   }
   const tag = target.tag ?? "repacked";
-  const open = {
-    image: options.image,
-    ...(options.platform === undefined ? {} : { platform: options.platform }),
-    ...(options.registry === undefined ? {} : { registry: options.registry }),
-  };
-  const image = await openImage(open);
-  refuseArtifact(image);
+  const open = imageRequest(options);
+  const image = await openContainerImage(options);
   const details = image.details;
   if (details === undefined) throw new Error("unreachable: oci and docker images have manifests");
   const clampTime = sourceDateEpoch();

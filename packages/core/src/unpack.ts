@@ -2,7 +2,6 @@ import { realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import {
   AbortedError,
-  ImageError,
   TargetError,
   readLayer,
   withErrorContext,
@@ -10,8 +9,9 @@ import {
   type ZstdBackend,
 } from "@strata-oci/layer";
 import { LayerPrefetch, PREFETCH_CONCURRENCY } from "./prefetch.js";
+import { chainIdOf, collectWarnings, imageRequest, refuseArtifact } from "./prologue.js";
 import { recordTree, saveTreeRecord } from "./tree-record.js";
-import { chainIds, openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
+import { openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
 import {
   checkDestination,
   commitStaging,
@@ -75,39 +75,6 @@ export interface UnpackResult {
   readonly warnings: readonly UnpackWarning[];
 }
 
-/**
- * The warnings of an unpack, into any output: gathered for the result and
- * told to `onWarning` as they come, the image's own (another platform than
- * the host's, spec deviations accepted) first.
- */
-export function collectWarnings(image: Image, onWarning: ((warning: UnpackWarning) => void) | undefined): { warnings: UnpackWarning[]; warn: (warning: UnpackWarning) => void } {
-  const warnings: UnpackWarning[] = [];
-  const warn = (warning: UnpackWarning): void => {
-    warnings.push(warning);
-    onWarning?.(warning);
-  };
-  if (image.platformMismatch !== undefined) warn({ kind: "platform-mismatch", path: "", detail: image.platformMismatch });
-  for (const deviation of image.details?.warnings ?? []) {
-    const by = deviation.producers === undefined ? "" : `; written by ${deviation.producers}`;
-    warn({ kind: "spec-deviation", path: "", detail: `${deviation.detail}: accepted, though the image-spec says ${deviation.rule}${by}` });
-  }
-  return { warnings, warn };
-}
-
-/** The chain ID that names the tree of `diffIds` (what a record is of). */
-export function chainIdOf(diffIds: readonly string[]): string {
-  return chainIds(diffIds).at(-1) ?? "none";
-}
-
-/** Signatures, SBOMs, charts: stored like images, never unpacked as one. */
-export function refuseArtifact(image: Image): void {
-  const artifact = image.details?.artifact;
-  if (artifact === undefined) return;
-  throw new ImageError("STRATA_NOT_AN_IMAGE", `${image.reference} (${image.manifest?.digest ?? "manifest"}) is ${artifact}, not a container image`, {
-    hint: "`strata inspect` shows what it is; `strata referrers IMAGE` lists the artifacts attached to an image",
-  });
-}
-
 /** Unpacking into the layout being read would mix the rootfs with the image's blobs. */
 function refuseDestinationInLayout(image: string, dest: string): void {
   const ref = parseImageReference(image);
@@ -134,11 +101,7 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   if (options.record !== undefined && statSync(dirname(resolve(options.record)), { throwIfNoEntry: false })?.isDirectory() !== true) {
     throw new TargetError("STRATA_BAD_RECORD", `the record ${options.record} would go into ${dirname(resolve(options.record))}, which is not a directory`, { hint: "write the record into a directory that exists, beside DEST" });
   }
-  const image = await openImage({
-    image: options.image,
-    ...(options.platform === undefined ? {} : { platform: options.platform }),
-    ...(options.registry === undefined ? {} : { registry: options.registry }),
-  });
+  const image = await openImage(imageRequest(options));
   options.onProgress?.({ kind: "image", image });
   refuseArtifact(image);
   refuseDestinationInLayout(options.image, dest);

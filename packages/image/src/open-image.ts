@@ -14,6 +14,8 @@ export interface OpenImageRequest {
   readonly platform?: string | Platform;
   /** For `docker://` references: credentials, TLS verification, timeouts. */
   readonly registry?: RegistryOptions;
+  /** Ends the registry's waits (see RegistryOptions.signal), and those of the image's layers when read. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -28,7 +30,7 @@ export async function openImage(request: OpenImageRequest): Promise<Image> {
   const name = formatImageReference(ref);
   const image =
     ref.transport === "docker"
-      ? await openRegistryImage(ref.registry, name, platform, request.registry)
+      ? await openRegistryImage(ref.registry, name, platform, request.signal === undefined ? request.registry : { ...request.registry, signal: request.signal })
       : ref.transport === "oci"
         ? openOciLayout(ref.path, name, { platform, tag: ref.tag })
         : openDockerArchive(ref.path, name, { tag: ref.tag });

@@ -34,7 +34,7 @@ export async function findReferrers(request: ReferrersRequest): Promise<Referrer
   const found =
     ref.transport === "oci"
       ? { referrers: layoutReferrers(ref.path, new Set(subjects)), via: "layout" as const }
-      : await registryReferrers(ref.registry, subjects, image.reference, request.registry);
+      : await registryReferrers(ref.registry, subjects, image.reference, request.signal === undefined ? request.registry : { ...request.registry, signal: request.signal });
   const wanted = request.artifactType;
   return { subjects, referrers: wanted === undefined ? found.referrers : found.referrers.filter((r) => r.descriptor.artifactType === wanted), via: found.via };
 }

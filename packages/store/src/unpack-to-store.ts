@@ -1,8 +1,8 @@
 import { resolve } from "node:path";
 import { readLayer, withErrorContext, type LayerLimits } from "@strata-oci/layer";
-import { chainIds, formatPlatform, openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
+import { chainIds, formatPlatform, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
 import { MergedTree, StoredLayers, ownershipFor, writeBottomLayer, writeOverlayLayer, type UnpackWarning } from "@strata-oci/overlay";
-import { collectWarnings, refuseArtifact } from "@strata-oci/core";
+import { collectWarnings, openContainerImage } from "@strata-oci/core";
 import { defaultStore, LayerStore } from "./layer-store.js";
 import { withStoreLock } from "./lock.js";
 import type { StoredImage } from "./records.js";
@@ -64,12 +64,7 @@ export async function unpackToStore(options: StoreUnpackOptions): Promise<StoreU
 
 /** The image opened and the store opened (made when missing) for it: what every store command does first. */
 export async function openForStore(options: StoreUnpackOptions): Promise<{ image: Image; store: LayerStore }> {
-  const image = await openImage({
-    image: options.image,
-    ...(options.platform === undefined ? {} : { platform: options.platform }),
-    ...(options.registry === undefined ? {} : { registry: options.registry }),
-  });
-  refuseArtifact(image);
+  const image = await openContainerImage(options);
   const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
   return { image, store: LayerStore.create(options.store ?? defaultStore(), rootless) };
 }

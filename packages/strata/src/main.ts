@@ -63,17 +63,29 @@ function limitsOf(values: OptionValues) {
   }
 }
 
-/** Runs `work` with SIGINT/SIGTERM aborting its signal (what it was writing is then removed). */
+/** The signal that ended the command, if one did: its exit status is 128 + its number (130, 143, 129). */
+let interruptedBy: "SIGINT" | "SIGTERM" | "SIGHUP" | undefined;
+const SIGNAL_NUMBERS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+
+/**
+ * Runs `work` with SIGINT, SIGTERM and SIGHUP aborting its signal: every
+ * wait ends, and what it was writing is removed. A second signal of the
+ * same kind while cleaning up is left to its default (the process ends).
+ */
 async function interruptibly<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
-  const onSignal = (): void => controller.abort(new Error("interrupted"));
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const handlers = (Object.keys(SIGNAL_NUMBERS) as Array<keyof typeof SIGNAL_NUMBERS>).map((name) => {
+    const handler = (): void => {
+      interruptedBy ??= name;
+      controller.abort(new Error(`interrupted by ${name}`));
+    };
+    process.once(name, handler);
+    return [name, handler] as const;
+  });
   try {
     return await work(controller.signal);
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    for (const [name, handler] of handlers) process.off(name, handler);
   }
 }
 
@@ -491,7 +503,7 @@ async function runInspect(args: string[]): Promise<number> {
   }
   const [image, extra] = positionals;
   if (image === undefined || extra !== undefined) throw new UsageError("inspect takes one IMAGE");
-  const summary = await inspect(imageSource(image, values));
+  const summary = await interruptibly((signal) => inspect({ ...imageSource(image, values), signal }));
   process.stdout.write(values.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
   return 0;
 }
@@ -505,7 +517,7 @@ async function runReferrers(args: string[]): Promise<number> {
   const [image, extra] = positionals;
   if (image === undefined || extra !== undefined) throw new UsageError("referrers takes one IMAGE");
   const artifactType = values["artifact-type"];
-  const found = await referrers({ ...imageSource(image, values), ...(typeof artifactType === "string" ? { artifactType } : {}) });
+  const found = await interruptibly((signal) => referrers({ ...imageSource(image, values), signal, ...(typeof artifactType === "string" ? { artifactType } : {}) }));
   if (values.json === true) {
     process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
     return 0;
@@ -740,8 +752,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (error instanceof StrataError && error.code === "STRATA_ABORTED") {
-      process.stderr.write(`strata: interrupted; nothing was left behind\n`);
-      return 130;
+      process.stderr.write(`strata: interrupted${interruptedBy === undefined ? "" : ` (${interruptedBy})`}; nothing was left behind\n`);
+      return 128 + SIGNAL_NUMBERS[interruptedBy ?? "SIGINT"];
     }
     if (error instanceof StrataError) {
       process.stderr.write(`strata: ${error.message}\n`);

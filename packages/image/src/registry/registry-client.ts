@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { builtin, ImageError, LimitExceededError, parseDigest, type ErrorContext } from "@strata-oci/layer";
+import { AbortedError, builtin, ImageError, LimitExceededError, parseDigest, StrataError, type ErrorContext } from "@strata-oci/layer";
 import { credentialsFor, type Credentials } from "./auth-files.js";
 import { isLoopbackHost, type DockerReference } from "./docker-reference.js";
 
@@ -25,6 +25,8 @@ export interface RegistryOptions {
   readonly certDir?: string;
   /** Tries per request for 429, 5xx and broken connections (default 5), and the first backoff (default 500 ms; doubles). */
   readonly retry?: { readonly attempts?: number; readonly delayMs?: number };
+  /** Ends every wait at once (connecting, a response, a body, a Retry-After) with STRATA_ABORTED. */
+  readonly signal?: AbortSignal;
 }
 
 /** A response whose status was 2xx, with its body unread. */
@@ -37,36 +39,70 @@ function registryError(code: "STRATA_REGISTRY_UNREACHABLE" | "STRATA_REGISTRY_DE
   return new ImageError(code, detail, { hint, context, ...(cause === undefined ? {} : { cause }) });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** A wait that `signal` ends at once (a Retry-After of an hour must not outlast Ctrl-C). */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) return reject(new AbortedError(signal.reason));
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new AbortedError(signal?.reason));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** A token is sent back in a header: visible ASCII only (RFC 6750's b64token and every real token fit). */
+const TOKEN = /^[\x21-\x7e]+$/;
+
+/** A small document (manifest, config, token) must arrive whole within this many response timeouts: a trickle is not an answer. */
+const WHOLE_BODY_TIMEOUTS = 10;
 
 /** The Authorization header of Basic auth, for the registry or its token server. */
 function basicAuthorization(creds: Credentials): OutgoingHttpHeaders {
   return { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` };
 }
 
-/** A connection that broke or timed out: worth another try. A refused one or a bad certificate is not. */
+/** A connection that broke or timed out: worth another try. A refused one, a bad certificate or an abort is not. */
 export function isTransient(error: unknown): boolean {
+  if (error instanceof StrataError) return false;
   const code = (error as { cause?: NodeJS.ErrnoException }).cause?.code ?? (error as NodeJS.ErrnoException).code;
   const message = String((error as Error).message ?? "");
   return code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT" || code === "ECONNABORTED" || code === "EAI_AGAIN" || /stopped sending|no answer from|socket hang up|aborted/.test(message);
 }
 
-/** Reads a response body whole, refusing one longer than `max` bytes. */
-export async function readBody(response: IncomingMessage, max: number, what: string): Promise<Buffer> {
+/**
+ * Reads a response body whole, refusing one longer than `max` bytes or one
+ * that takes longer than `deadlineMs` to arrive (a body trickled a byte at a
+ * time never trips the silence timeout).
+ */
+export async function readBody(response: IncomingMessage, max: number, what: string, deadlineMs = WHOLE_BODY_TIMEOUTS * 30_000): Promise<Buffer> {
   const declared = Number(response.headers["content-length"]);
   if (Number.isFinite(declared) && declared > max) {
     response.destroy();
     throw new LimitExceededError("maxJsonSize", declared, max, { blob: what });
   }
+  const deadline = setTimeout(() => {
+    response.destroy(
+      new ImageError("STRATA_REGISTRY_UNREACHABLE", `${what} did not arrive whole within ${deadlineMs / 1000} s`, { hint: "the registry trickles its answer; try again, or another registry", context: { blob: what } }),
+    );
+  }, deadlineMs);
   const parts: Buffer[] = [];
   let length = 0;
-  for await (const part of response) {
-    length += (part as Buffer).length;
-    if (length > max) {
-      response.destroy();
-      throw new LimitExceededError("maxJsonSize", length, max, { blob: what });
+  try {
+    for await (const part of response) {
+      length += (part as Buffer).length;
+      if (length > max) {
+        response.destroy();
+        throw new LimitExceededError("maxJsonSize", length, max, { blob: what });
+      }
+      parts.push(part as Buffer);
     }
-    parts.push(part as Buffer);
+  } finally {
+    clearTimeout(deadline);
   }
   return Buffer.concat(parts);
 }
@@ -118,6 +154,11 @@ export class RegistryClient {
     return this.#ref.repository;
   }
 
+  /** How long a small document (manifest, config, token) may take to arrive whole. */
+  get wholeBodyMs(): number {
+    return WHOLE_BODY_TIMEOUTS * (this.#options.timeoutMs ?? 30_000);
+  }
+
   get #scope(): string {
     return `repository:${this.#ref.repository}:pull`;
   }
@@ -136,7 +177,7 @@ export class RegistryClient {
         response = await this.#follow(url, { ...headers, ...this.#authorization() }, context);
       } catch (error) {
         if (!isTransient(error) || attempt >= this.#attempts) throw error;
-        await sleep(this.#backoff(attempt, undefined));
+        await sleep(this.#backoff(attempt, undefined), this.#options.signal);
         continue;
       }
       const status = response.statusCode ?? 0;
@@ -154,7 +195,7 @@ export class RegistryClient {
         throw registryError("STRATA_REGISTRY_DENIED", `${this.#ref.registry} refused access to ${this.#ref.repository} (HTTP ${status})`, "give credentials that may pull it (--creds USER:PASS or an auth file), or check the name", undefined, context);
       }
       if ((status === 429 || status >= 500) && attempt < this.#attempts) {
-        await sleep(this.#backoff(attempt, response.headers["retry-after"]));
+        await sleep(this.#backoff(attempt, response.headers["retry-after"]), this.#options.signal);
         continue;
       }
       throw registryError("STRATA_REGISTRY_ERROR", `${this.#ref.registry} answered HTTP ${status} for ${url.pathname}${attempt > 1 ? ` (${attempt} attempts)` : ""}`, "the registry failed; try again later", undefined, context);
@@ -237,7 +278,7 @@ export class RegistryClient {
       response.resume();
       throw registryError("STRATA_REGISTRY_ERROR", `the token server of ${this.#ref.registry} answered HTTP ${status}`, "try again later", undefined, context);
     }
-    const body = await readBody(response, MAX_TOKEN_RESPONSE, "token response");
+    const body = await readBody(response, MAX_TOKEN_RESPONSE, "token response", this.wholeBodyMs);
     let token: unknown;
     try {
       const json = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
@@ -245,7 +286,7 @@ export class RegistryClient {
     } catch (cause) {
       throw registryError("STRATA_REGISTRY_ERROR", `the token server of ${this.#ref.registry} sent something that is not JSON`, "the registry's token server is broken", cause, context);
     }
-    if (typeof token !== "string" || token === "" || /[\r\n]/.test(token)) {
+    if (typeof token !== "string" || !TOKEN.test(token)) {
       throw registryError("STRATA_REGISTRY_ERROR", `the token server of ${this.#ref.registry} sent no usable token`, "the registry's token server is broken", undefined, context);
     }
     return token;
@@ -264,7 +305,8 @@ export class RegistryClient {
       if (hops >= MAX_REDIRECTS) throw registryError("STRATA_REGISTRY_ERROR", `${this.#ref.registry} redirected more than ${MAX_REDIRECTS} times`, "the registry is misconfigured", undefined, context);
       const next = new URL(location, url);
       if (next.protocol !== "https:" && next.protocol !== "http:") throw registryError("STRATA_REGISTRY_ERROR", `${this.#ref.registry} redirected to a ${next.protocol} URL`, "the registry is misconfigured", undefined, context);
-      if (next.host !== url.host) {
+      // Another host, port or scheme (https to http: curl's CVE-2022-27776): the credentials stay behind.
+      if (next.origin !== url.origin) {
         const { authorization: _dropped, ...rest } = sent;
         sent = rest;
       }
@@ -295,16 +337,31 @@ export class RegistryClient {
     // Loaded on the first request: the HTTP and TLS modules cost every command that never talks to a registry some 15 ms.
     const request = tls ? builtin("node:https").request : builtin("node:http").request;
     const tlsOptions = tls ? { rejectUnauthorized: this.#options.tlsVerify !== false, ...this.#tlsFiles(url.host) } : {};
+    const signal = this.#options.signal;
+    if (signal?.aborted === true) throw new AbortedError(signal.reason);
     return new Promise((resolve, reject) => {
       const options = { method: body === undefined ? "GET" : "POST", headers: { "user-agent": "strata", ...headers, ...(body === undefined ? {} : { "content-length": String(body.length) }) }, timeout, ...tlsOptions };
-      const req = request(url, options, (response) => {
-        // From here the timeout is a silent body: the stream fails with it.
-        response.setTimeout(timeout, () => response.destroy(registryError("STRATA_REGISTRY_UNREACHABLE", `${url.host} stopped sending for ${timeout / 1000} s`, "the network or registry stalled; try again", undefined, context)));
-        resolve(response);
-      });
+      let req: ReturnType<typeof request>;
+      try {
+        req = request(url, options, (response) => {
+          // From here the timeout is a silent body: the stream fails with it.
+          response.setTimeout(timeout, () => response.destroy(registryError("STRATA_REGISTRY_UNREACHABLE", `${url.host} stopped sending for ${timeout / 1000} s`, "the network or registry stalled; try again", undefined, context)));
+          const onAbort = (): void => void response.destroy(new AbortedError(signal?.reason));
+          signal?.addEventListener("abort", onAbort, { once: true });
+          response.once("close", () => signal?.removeEventListener("abort", onAbort));
+          resolve(response);
+        });
+      } catch (cause) {
+        // A header Node will not send (a control character in a value the registry gave us).
+        reject(registryError("STRATA_REGISTRY_ERROR", `cannot send a request to ${url.host}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, "the registry sent a value strata cannot send back (a token or a location)", cause, context));
+        return;
+      }
+      const onAbort = (): void => void req.destroy(new AbortedError(signal?.reason));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      req.once("close", () => signal?.removeEventListener("abort", onAbort));
       req.on("timeout", () => req.destroy(registryError("STRATA_REGISTRY_UNREACHABLE", `no answer from ${url.host} within ${timeout / 1000} s`, "check the registry address and the network", undefined, context)));
       req.on("error", (error: NodeJS.ErrnoException) => {
-        if (error instanceof ImageError) return reject(error);
+        if (error instanceof StrataError) return reject(error);
         const mayUseHttp = isLoopbackHost(url.host) || this.#options.tlsVerify === false;
         if (tls && mayUseHttp && isPlainHttpServer(error)) {
           // The server speaks plain HTTP: from now on every request to it does too.

@@ -137,7 +137,7 @@ async function readWhole(client: RegistryClient, path: string, headers: Record<s
     const response = await client.get(path, headers, context);
     if (response === undefined) return undefined;
     try {
-      return { body: await readBody(response, max, what), contentType: response.headers["content-type"]?.split(";")[0]?.trim() };
+      return { body: await readBody(response, max, what, client.wholeBodyMs), contentType: response.headers["content-type"]?.split(";")[0]?.trim() };
     } catch (error) {
       if (error instanceof StrataError) throw error;
       if (!isTransient(error) || attempt >= SMALL_READ_ATTEMPTS) {
