@@ -15,7 +15,8 @@ export function readFileInRoot(rootfs: string, path: string): string | undefined
   const root = Buffer.from(rootfs);
   const resolved = resolvePathInRoot(root, Buffer.from(path.replace(/^\/+/, "")));
   if (resolved === undefined) return undefined;
-  const fd = openSync(onDisk(root, resolved), constants.O_RDONLY | constants.O_NOFOLLOW);
+  // Non-blocking: a FIFO planted as /etc/passwd is refused, never waited on (a synchronous open no signal can end).
+  const fd = openSync(onDisk(root, resolved), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", `${path} in the image is not a regular file`);

@@ -66,3 +66,31 @@ describe("bundle", () => {
     expect((result.config.process as { user: unknown }).user).toEqual({ uid: 7, gid: 7 });
   });
 });
+
+// Issue #26.5: /etc/passwd or /etc/group a FIFO (or a symlink to one) hung bundle in a synchronous
+// open that no signal could end, leaving its staging (and, from the store, a mount) behind.
+describe("account files that are not files", () => {
+  for (const [name, members] of [
+    ["/etc/passwd a FIFO", [{ name: "etc/", type: "dir" }, { name: "etc/passwd", type: "fifo" }]],
+    ["/etc/group a FIFO", [{ name: "etc/", type: "dir" }, passwd, { name: "etc/group", type: "fifo" }]],
+    ["/etc/passwd a symlink to a FIFO", [{ name: "etc/", type: "dir" }, { name: "run/pipe", type: "fifo" }, { name: "etc/passwd", type: "symlink", linkname: "../run/pipe" }]],
+  ] as Array<[string, TarMember[]]>) {
+    it(`${name}: STRATA_BAD_RUNTIME_CONFIG at once, no DIR or staging left`, async () => {
+      const root = dir();
+      const started = Date.now();
+      await expect(bundle({ image: image(root, members, { Cmd: ["x"], User: "app" }), dir: join(root, "b") })).rejects.toMatchObject({ code: "STRATA_BAD_RUNTIME_CONFIG" });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(readdirSync(root)).toEqual(["image"]);
+    });
+  }
+
+  it.runIf(process.geteuid?.() === 0)("bundle --store with /etc/passwd a FIFO: the same error, and the mount and DIR are gone", async () => {
+    const { bundleFromStore } = await import("@strata-oci/bundle");
+    const { mountsAt } = await import("@strata-oci/store");
+    const root = dir();
+    const layout = image(root, [{ name: "etc/", type: "dir" }, { name: "etc/passwd", type: "fifo" }], { Cmd: ["x"], User: "app" });
+    await expect(bundleFromStore({ image: layout, dir: join(root, "b"), store: join(root, "store") })).rejects.toMatchObject({ code: "STRATA_BAD_RUNTIME_CONFIG" });
+    expect(readdirSync(root).sort()).toEqual(["image", "store"]);
+    expect(mountsAt(join(root, "b", "rootfs"))).toEqual([]);
+  });
+});

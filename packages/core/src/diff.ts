@@ -1,6 +1,7 @@
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from "node:fs";
+import { closeSync, readSync, type BigIntStats } from "node:fs";
 import { BLOCK, childPath, encodeHeader, joinPath, paddingOf, splitPath, TargetError, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
-import { decodeRootlessOwner, kindOfStats, nativeCalls, onDisk, ROOTLESS_OWNER_XATTR } from "@strata-oci/overlay";
+import { decodeRootlessOwner, kindOfStats, ROOTLESS_OWNER_XATTR } from "@strata-oci/overlay";
+import { HeldTree, treeChanged } from "./held-tree.js";
 import type { RecordedEntry, RecordedKind, TreeRecord } from "./tree-record.js";
 
 export interface DiffOptions {
@@ -16,6 +17,8 @@ export interface DiffOptions {
   readonly rootless?: boolean;
   /** Entry times later than this (seconds) are written as it (SOURCE_DATE_EPOCH). */
   readonly clampTime?: number;
+  /** A file of UPPER to leave out of the layer: the output itself, when it lies there (GNU tar leaves out its archive). */
+  readonly skip?: { readonly dev: bigint; readonly ino: bigint };
   /** Called with every entry of UPPER (parents first) and its lstat: what a new record of UPPER is made of. */
   readonly onUpperEntry?: (path: EntryPath, stats: BigIntStats) => void;
 }
@@ -26,7 +29,8 @@ class Node {
   #owner: { uid: number; gid: number } | undefined;
 
   constructor(
-    readonly abs: Buffer,
+    readonly tree: HeldTree,
+    readonly path: EntryPath,
     readonly stats: BigIntStats,
     readonly kind: RecordedKind,
     readonly rootless: boolean,
@@ -52,7 +56,7 @@ class Node {
     return (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
   }
   get target(): Buffer | undefined {
-    return this.kind === "symlink" ? readlinkSync(this.abs, { encoding: "buffer" }) : undefined;
+    return this.kind === "symlink" ? this.tree.readlink(this.path, this.stats) : undefined;
   }
 
   /** Its xattrs, the rootless owner record left out; none without strata's addon (then neither side has any). */
@@ -77,11 +81,7 @@ class Node {
   }
 
   #allXattrs(): Map<string, Buffer> {
-    if (this.#xattrs === undefined) {
-      this.#xattrs = new Map();
-      const calls = nativeCalls();
-      if (calls !== undefined) for (const name of calls.llistxattr(this.abs).sort()) this.#xattrs.set(name, calls.lgetxattr(this.abs, name));
-    }
+    this.#xattrs ??= this.tree.xattrs(this.path, this.stats);
     return this.#xattrs;
   }
 }
@@ -89,33 +89,40 @@ class Node {
 const CHUNK = 1 << 20;
 const WHITEOUT = Buffer.from(".wh.");
 
+/** A tree read through held directories (held-tree.ts), as Nodes. */
 class Tree {
   constructor(
-    readonly root: Buffer,
+    readonly held: HeldTree,
     readonly rootless: boolean,
   ) {}
 
-  path(path: EntryPath): Buffer {
-    return onDisk(this.root, path);
-  }
-
-  /** The node at `path`, or undefined; sockets are left out (a tar cannot hold them). */
+  /** The node at `path` (its parent held), or undefined; sockets are left out (a tar cannot hold them). */
   node(path: EntryPath): Node | undefined {
-    const abs = this.path(path);
-    let stats: BigIntStats | undefined;
-    try {
-      stats = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
-    } catch (error) {
-      // A parent that is not a directory here (B's a/c, where A has a file a): absent.
-      if ((error as NodeJS.ErrnoException).code !== "ENOTDIR") throw error;
-    }
+    const stats = this.held.stat(path);
     const kind = stats === undefined ? undefined : kindOfStats(stats);
-    return stats === undefined || kind === undefined ? undefined : new Node(abs, stats, kind, this.rootless);
+    return stats === undefined || kind === undefined ? undefined : new Node(this.held, path, stats, kind, this.rootless);
   }
 
-  /** Names in directory `path`, in byte order. */
+  /** Names in held directory `path`, in byte order. */
   names(path: EntryPath): Buffer[] {
-    return readdirSync(this.path(path), { encoding: "buffer" }).sort(Buffer.compare);
+    return this.held.names(path);
+  }
+
+  /** Runs `work` with every directory above `path` held, entered from the root (none followed); undefined where one is no directory. */
+  within<T>(path: EntryPath, work: () => T): T | undefined {
+    const parts = splitPath(path);
+    const entered: Node[] = [];
+    try {
+      for (let i = 1; i < parts.length; i++) {
+        const dir = this.node(joinPath(parts.slice(0, i)));
+        if (dir?.kind !== "dir") return undefined;
+        this.held.enter(dir.path, dir.stats);
+        entered.push(dir);
+      }
+      return work();
+    } finally {
+      for (const dir of entered.reverse()) this.held.leave(dir.path);
+    }
   }
 }
 
@@ -130,35 +137,37 @@ function sameXattrs(a: ReadonlyMap<string, Buffer>, b: ReadonlyMap<string, Buffe
 const compareA = Buffer.allocUnsafe(CHUNK);
 const compareB = Buffer.allocUnsafe(CHUNK);
 
-/** Whether two regular files hold the same bytes (read until the first difference). */
-function sameContent(a: Buffer, b: Buffer, size: number): boolean {
-  const fa = openSync(a, "r");
-  const fb = openSync(b, "r");
+/** Whether two regular files hold the same bytes (read until the first difference), each opened as the inode classified. */
+function sameContent(a: Node, b: Node, size: number): boolean {
+  const fa = a.tree.openFile(a.path, a.stats);
+  let fb: number | undefined;
   try {
-    const ba = compareA;
-    const bb = compareB;
+    fb = b.tree.openFile(b.path, b.stats);
     for (let at = 0; at < size; ) {
-      const n = readSync(fa, ba, 0, Math.min(CHUNK, size - at), at);
-      const m = readSync(fb, bb, 0, n, at);
-      if (n === 0 || m !== n || !ba.subarray(0, n).equals(bb.subarray(0, n))) return false;
+      const n = readSync(fa, compareA, 0, Math.min(CHUNK, size - at), at);
+      const m = readSync(fb, compareB, 0, n, at);
+      if (n === 0 || m !== n || !compareA.subarray(0, n).equals(compareB.subarray(0, n))) return false;
       at += n;
     }
     return true;
   } finally {
     closeSync(fa);
-    closeSync(fb);
+    if (fb !== undefined) closeSync(fb);
   }
 }
 
 /** What a diff reads of the tree before. */
 interface Lower<E extends { readonly kind: RecordedKind; readonly ino: bigint; readonly nlink: number }> {
-  /** The entry at `path`, reached through real directories only (never through a symlink, which could lead out). */
-  entryInside(path: EntryPath): E | undefined;
-  /** The entry at `path`, whose parents are directories in both trees. */
+  /** Runs `work` where `path`'s parents can be looked at: reached through real directories only (never a symlink, which could lead out). */
+  within<T>(path: EntryPath, work: () => T): T | undefined;
+  /** The entry at `path`, whose parents are held (the walk is in them, or `within`). */
   entry(path: EntryPath): E | undefined;
   names(path: EntryPath): Buffer[];
-  /** Whether UPPER's `after` differs from `before`, LOWER's entry of the same kind at `path`. */
-  changed(path: EntryPath, before: E, after: Node): boolean;
+  /** Directory `entry` is walked into, and left again: its children can be looked at meanwhile. */
+  enter(entry: E): void;
+  leave(entry: E): void;
+  /** Whether UPPER's `after` differs from `before`, LOWER's entry of the same kind at the same path. */
+  changed(before: E, after: Node): boolean;
   /**
    * True when the names of one inode are always seen changed or unchanged
    * together (a record: they share the inode's ctime, which a new or removed
@@ -171,34 +180,35 @@ interface Lower<E extends { readonly kind: RecordedKind; readonly ino: bigint; r
 class LowerDirectory implements Lower<Node> {
   readonly linksChangeTogether = false;
 
-  constructor(
-    readonly tree: Tree,
-    readonly upper: Tree,
-  ) {}
+  constructor(readonly tree: Tree) {}
 
   entry(path: EntryPath): Node | undefined {
     return this.tree.node(path);
   }
 
-  entryInside(path: EntryPath): Node | undefined {
-    const parts = splitPath(path);
-    for (let i = 1; i < parts.length; i++) {
-      if (this.tree.node(joinPath(parts.slice(0, i)))?.kind !== "dir") return undefined;
-    }
-    return this.tree.node(path);
+  within<T>(path: EntryPath, work: () => T): T | undefined {
+    return this.tree.within(path, work);
   }
 
   names(path: EntryPath): Buffer[] {
     return this.tree.names(path);
   }
 
-  changed(path: EntryPath, before: Node, after: Node): boolean {
+  enter(node: Node): void {
+    this.tree.held.enter(node.path, node.stats);
+  }
+
+  leave(node: Node): void {
+    this.tree.held.leave(node.path);
+  }
+
+  changed(before: Node, after: Node): boolean {
     if (before.mode !== after.mode || before.stats.mtimeNs !== after.stats.mtimeNs) return true;
     if (before.owner.uid !== after.owner.uid || before.owner.gid !== after.owner.gid) return true;
     if (!sameXattrs(before.xattrs, after.xattrs)) return true;
     if (after.kind === "symlink") return !(before.target as Buffer).equals(after.target as Buffer);
     if (after.kind === "char" || after.kind === "block") return before.devMajor !== after.devMajor || before.devMinor !== after.devMinor;
-    if (after.kind === "file") return before.size !== after.size || !sameContent(this.tree.path(path), this.upper.path(path), after.size);
+    if (after.kind === "file") return before.size !== after.size || !sameContent(before, after, after.size);
     return false;
   }
 }
@@ -217,16 +227,20 @@ class LowerRecord implements Lower<RecordedEntry> {
     return this.record.entry(path);
   }
 
-  entryInside(path: EntryPath): RecordedEntry | undefined {
+  within<T>(_path: EntryPath, work: () => T): T {
     // The record was walked without following symlinks: what it has is inside.
-    return this.record.entry(path);
+    return work();
   }
 
   names(path: EntryPath): Buffer[] {
     return this.record.names(path);
   }
 
-  changed(_path: EntryPath, before: RecordedEntry, after: Node): boolean {
+  enter(): void {}
+
+  leave(): void {}
+
+  changed(before: RecordedEntry, after: Node): boolean {
     return before.ino !== after.ino || before.ctimeNs !== after.stats.ctimeNs;
   }
 }
@@ -244,13 +258,29 @@ class LowerRecord implements Lower<RecordedEntry> {
  */
 export async function* diffTrees(options: DiffOptions): AsyncGenerator<Buffer> {
   const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
-  const upper = new Tree(Buffer.from(options.upper), rootless);
-  if (typeof options.lower === "string") {
-    const lower = new Tree(Buffer.from(options.lower), rootless);
-    if (lower.node(Buffer.alloc(0))?.kind !== "dir") throw notADirectory(options.lower);
-    yield* changeset(new LowerDirectory(lower, upper), upper, options);
-  } else {
-    yield* changeset(new LowerRecord(options.lower), upper, options);
+  const upper = new Tree(openTree(options.upper), rootless);
+  let lower: HeldTree | undefined;
+  try {
+    if (typeof options.lower === "string") {
+      lower = openTree(options.lower);
+      yield* changeset(new LowerDirectory(new Tree(lower, rootless)), upper, options);
+    } else {
+      yield* changeset(new LowerRecord(options.lower), upper, options);
+    }
+  } finally {
+    upper.held.close();
+    lower?.close();
+  }
+}
+
+/** The directory tree at `dir`, held open. */
+function openTree(dir: string): HeldTree {
+  try {
+    return new HeldTree(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw notADirectory(dir);
+    throw error;
   }
 }
 
@@ -261,7 +291,8 @@ function notADirectory(dir: string): TargetError {
 function* changeset<E extends { readonly kind: RecordedKind; readonly ino: bigint; readonly nlink: number }>(lower: Lower<E>, upper: Tree, options: DiffOptions): Generator<Buffer> {
   const root = upper.node(Buffer.alloc(0));
   if (root?.kind !== "dir") throw notADirectory(options.upper);
-  const changed = (path: EntryPath, before: E | undefined, after: Node): boolean => before === undefined || before.kind !== after.kind || lower.changed(path, before, after);
+  const changed = (before: E | undefined, after: Node): boolean => before === undefined || before.kind !== after.kind || lower.changed(before, after);
+  const skipped = (node: Node): boolean => options.skip !== undefined && node.stats.ino === options.skip.ino && node.stats.dev === options.skip.dev;
 
   // Hardlink groups of `upper` (inodes with more than one name), and whether
   // each must be written: one of its names changed, or its names were not
@@ -269,22 +300,32 @@ function* changeset<E extends { readonly kind: RecordedKind; readonly ino: bigin
   const writeGroup = new Map<bigint, boolean>();
   if (!lower.linksChangeTogether) {
     const groups = new Map<bigint, EntryPath[]>();
-    const scan = (path: EntryPath, node: Node): void => {
+    const scan = (node: Node): void => {
       if (node.kind !== "dir") {
-        if (node.nlink > 1) groups.set(node.ino, [...(groups.get(node.ino) ?? []), path]);
+        if (node.nlink > 1) groups.set(node.ino, [...(groups.get(node.ino) ?? []), node.path]);
         return;
       }
-      for (const name of upper.names(path)) {
-        const child = childPath(path, name);
-        const childNode = upper.node(child);
-        if (childNode !== undefined) scan(child, childNode);
+      upper.held.enter(node.path, node.stats);
+      try {
+        for (const name of upper.names(node.path)) {
+          const child = upper.node(childPath(node.path, name));
+          if (child !== undefined) scan(child);
+        }
+      } finally {
+        upper.held.leave(node.path);
       }
     };
-    scan(Buffer.alloc(0), root);
+    scan(root);
+    // Each name looked at again from the root, in both trees, through real directories only.
+    const nameChanged = (path: EntryPath): boolean =>
+      upper.within(path, () => {
+        const after = upper.node(path);
+        return after === undefined || (lower.within(path, () => changed(lower.entry(path), after)) ?? true);
+      }) ?? true;
     for (const [ino, paths] of groups) {
-      const below = paths.map((path) => lower.entryInside(path));
+      const below = paths.map((path) => lower.within(path, () => lower.entry(path)));
       const together = below.every((entry) => entry !== undefined && entry.ino === below[0]?.ino && entry.nlink === paths.length);
-      writeGroup.set(ino, !together || paths.some((path, i) => changed(path, below[i], upper.node(path) as Node)));
+      writeGroup.set(ino, !together || paths.some(nameChanged));
     }
   }
   const firstOfGroup = new Map<bigint, EntryPath>();
@@ -322,13 +363,14 @@ function* changeset<E extends { readonly kind: RecordedKind; readonly ino: bigin
       yield* encodeHeader(header(path, node, node.kind, node.target), 0);
       return;
     }
-    yield* encodeHeader(header(path, node, "file"), node.size);
-    const fd = openSync(node.abs, "r");
+    // Opened before its header is written: a file swapped for a symlink or a FIFO fails here, not after.
+    const fd = node.tree.openFile(node.path, node.stats);
     try {
+      yield* encodeHeader(header(path, node, "file"), node.size);
       for (let at = 0; at < node.size; ) {
         const chunk = Buffer.allocUnsafe(Math.min(CHUNK, node.size - at));
         const n = readSync(fd, chunk, 0, chunk.length, at);
-        if (n === 0) throw new TargetError("STRATA_FS_ERROR", `${node.abs.toString()} shrank while it was read`, { hint: "diff a tree nothing is writing to" });
+        if (n === 0) throw treeChanged(node.tree.root, node.path, "it shrank while it was read");
         at += n;
         yield n === chunk.length ? chunk : chunk.subarray(0, n);
       }
@@ -343,10 +385,15 @@ function* changeset<E extends { readonly kind: RecordedKind; readonly ino: bigin
     options.onUpperEntry?.(path, node.stats);
     yield* entry(path, node);
     if (node.kind !== "dir") return;
-    for (const name of upper.names(path)) {
-      const child = childPath(path, name);
-      const childNode = upper.node(child);
-      if (childNode !== undefined) yield* added(child, childNode);
+    upper.held.enter(path, node.stats);
+    try {
+      for (const name of upper.names(path)) {
+        const child = childPath(path, name);
+        const childNode = upper.node(child);
+        if (childNode !== undefined && !skipped(childNode)) yield* added(child, childNode);
+      }
+    } finally {
+      upper.held.leave(path);
     }
   }
 
@@ -361,11 +408,23 @@ function* changeset<E extends { readonly kind: RecordedKind; readonly ino: bigin
       }
       options.onUpperEntry?.(path, after.stats);
       const group = after.nlink > 1 ? writeGroup.get(after.ino) : undefined;
-      if (group === true || (group === undefined && changed(path, before, after))) yield* entry(path, after);
+      if (group === true || (group === undefined && changed(before, after))) yield* entry(path, after);
       return;
     }
     options.onUpperEntry?.(path, after.stats);
-    if (changed(path, before, after)) yield* entry(path, after);
+    if (changed(before, after)) yield* entry(path, after);
+    lower.enter(before);
+    upper.held.enter(path, after.stats);
+    try {
+      yield* children(path);
+    } finally {
+      upper.held.leave(path);
+      lower.leave(before);
+    }
+  }
+
+  /** The children of `path`, a directory in both trees, each held: whiteouts for those gone, the others compared. */
+  function* children(path: EntryPath): Generator<Buffer> {
     const below = lower.names(path);
     const above = upper.names(path);
     let i = 0;
@@ -382,7 +441,7 @@ function* changeset<E extends { readonly kind: RecordedKind; readonly ino: bigin
       if (order === 0) i++;
       j++;
       const node = upper.node(child);
-      if (node !== undefined) yield* compare(child, node);
+      if (node !== undefined && !skipped(node)) yield* compare(child, node);
     }
   }
 

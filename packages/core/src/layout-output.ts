@@ -4,7 +4,7 @@
 // tag written last.
 import { createHash } from "node:crypto";
 import { pipeline, Readable } from "node:stream";
-import { createLayerCompressor, ImageError, LAYER_TYPE_OF, type LayerCompression } from "@strata-oci/layer";
+import { createLayerCompressor, ImageError, LAYER_TYPE_OF, StrataError, type LayerCompression } from "@strata-oci/layer";
 import { OCI_CONFIG, OCI_MANIFEST, parseImageReference, putJsonBlob, tagInIndex, writeBlob, type Descriptor, type ImageConfig } from "@strata-oci/image";
 
 export type { LayerCompression };
@@ -16,10 +16,23 @@ export function outputLayout(layout: string, command: string): { path: string; t
   return { path: target.path, tag: target.tag };
 }
 
-/** SOURCE_DATE_EPOCH in seconds, where it is set to one. */
+/** The latest time a JS Date (and so an image config's `created`) can say: 8.64e12 s after the epoch. */
+const MAX_EPOCH = 8.64e12;
+
+/**
+ * SOURCE_DATE_EPOCH in seconds, where it is set. A malformed value fails
+ * the build (reproducible-builds.org: a build must not quietly ignore it):
+ * decimal digits only, at most 8.64e12 (the last second a Date can hold).
+ */
 export function sourceDateEpoch(): number | undefined {
   const epoch = process.env.SOURCE_DATE_EPOCH;
-  return epoch !== undefined && /^\d+$/.test(epoch) ? Number(epoch) : undefined;
+  if (epoch === undefined || epoch === "") return undefined;
+  if (!/^\d{1,13}$/.test(epoch) || Number(epoch) > MAX_EPOCH) {
+    throw new StrataError("STRATA_BAD_OPTION", `SOURCE_DATE_EPOCH=${JSON.stringify(epoch.slice(0, 40))} is not a time strata can use`, {
+      hint: "set it to whole seconds since 1970 (date +%s), at most 8640000000000, or unset it",
+    });
+  }
+  return Number(epoch);
 }
 
 const GATHER = 256 * 1024;

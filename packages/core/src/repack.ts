@@ -1,5 +1,5 @@
-import { lstatSync, mkdtempSync, rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, lstatSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { ImageError, TargetError } from "@strata-oci/layer";
 import {
   hasBlob,
@@ -61,6 +61,7 @@ const EMPTY_TAR = 1024;
  */
 export async function repack(options: RepackOptions): Promise<RepackResult> {
   const target = outputLayout(options.layout, "repack");
+  refuseLayoutInside(target.path, options.rootfs);
   const source = parseImageReference(options.image);
   if (source.transport === "docker-archive") {
     throw new ImageError("STRATA_BAD_REFERENCE", "repack needs an OCI layout or registry image as its base (docker-archive layers carry no descriptors)", {
@@ -118,6 +119,18 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
     return { layout: target.path, tag, manifest, layer: changed ? written : undefined };
   } finally {
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** A layout inside ROOTFS would be diffed into the layer it is being written for. */
+function refuseLayoutInside(layout: string, rootfs: string): void {
+  const root = existsSync(rootfs) ? realpathSync(rootfs) : resolve(rootfs);
+  let at = resolve(layout);
+  // The layout's nearest existing ancestor, by the kernel's name for it.
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  const planned = join(realpathSync(at), relative(at, resolve(layout)));
+  if (planned === root || planned.startsWith(`${root}/`)) {
+    throw new TargetError("STRATA_BAD_DESTINATION", `the layout ${layout} lies inside ROOTFS ${rootfs}`, { hint: "write the new image outside the tree it is made from" });
   }
 }
 

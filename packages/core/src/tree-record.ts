@@ -5,8 +5,9 @@
 // rename sets ctime to the present, and nothing can set it back. So repack
 // compares the changed tree against the record instead of against a second
 // unpack of the image, and reads only what changed.
-import { closeSync, fstatSync, futimesSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync, type BigIntStats } from "node:fs";
-import { childPath, TargetError, type EntryPath } from "@strata-oci/layer";
+import { randomBytes } from "node:crypto";
+import { closeSync, constants, fstatSync, futimesSync, lstatSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync, type BigIntStats } from "node:fs";
+import { childPath, DEFAULT_LAYER_LIMITS, TargetError, type EntryPath } from "@strata-oci/layer";
 import { kindOfStats, onDisk } from "@strata-oci/overlay";
 
 export type RecordedKind = "dir" | "file" | "symlink" | "char" | "block" | "fifo";
@@ -112,10 +113,11 @@ const sleep = (ms: number): void => {
  * unpack would otherwise keep the recorded ctime and be missed.
  */
 export function saveTreeRecord(record: TreeRecord, file: string, chainId = record.chainId): void {
-  const temp = `${file}.${process.pid}.tmp`;
+  // A fresh name, created (never opened if it exists: a FIFO or a link planted there), then renamed over FILE.
+  const temp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
   let fd: number;
   try {
-    fd = openSync(temp, "w", 0o644);
+    fd = openSync(temp, "wx", 0o644);
   } catch (error) {
     throw new TargetError("STRATA_FS_ERROR", `cannot write the record ${file}: ${(error as Error).message}`, {
       hint: "the record goes into a directory that exists, outside the tree (a bundle's DIR exists only once complete: write it beside DIR)",
@@ -149,28 +151,74 @@ function badRecord(file: string, detail: string): TargetError {
   });
 }
 
-/** Reads a record that writeTreeRecord wrote. */
-export function readTreeRecord(file: string): TreeRecord {
-  let text: string;
+/** The most entries a record may hold: as many as an unpack within the default limits writes. */
+const MAX_RECORD_ENTRIES = DEFAULT_LAYER_LIMITS.maxEntries;
+/** A line: kind, three numbers, and a path of at most maxPathLength bytes in hex. */
+const MAX_LINE = 3 * 24 + 2 * DEFAULT_LAYER_LIMITS.maxPathLength + 16;
+const READ_CHUNK = 1 << 20;
+
+/** The record file opened for reading: a regular file (a FIFO is not waited on, a device not read). */
+function openRecord(file: string): number {
+  let fd: number;
   try {
-    text = readFileSync(file, "latin1");
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    throw badRecord(file, (error as Error).message);
+    throw badRecord(file, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
   }
-  const lines = text.split("\n");
-  const [magic, version, chainId, dev, ino] = (lines[0] ?? "").split(" ");
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw badRecord(file, "not a regular file");
+  }
+  return fd;
+}
+
+/** The lines of the record at `file`, read a chunk at a time, each at most MAX_LINE bytes. */
+function* recordLines(file: string): Generator<string> {
+  const fd = openRecord(file);
+  try {
+    const chunk = Buffer.allocUnsafe(READ_CHUNK);
+    let rest = "";
+    for (let n; (n = readSync(fd, chunk, 0, READ_CHUNK, null)) > 0; ) {
+      const lines = (rest + chunk.toString("latin1", 0, n)).split("\n");
+      rest = lines.pop() as string;
+      if (rest.length > MAX_LINE) throw badRecord(file, "a line longer than any entry's");
+      yield* lines;
+    }
+    if (rest !== "") yield rest;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A recorded path: the root (empty), or names that are not empty, `.` or `..` and hold no NUL. */
+function isRecordablePath(path: Buffer): boolean {
+  if (path.length === 0) return true;
+  if (path.includes(0)) return false;
+  return path
+    .toString("latin1")
+    .split("/")
+    .every((name) => name !== "" && name !== "." && name !== "..");
+}
+
+/** Reads a record that saveTreeRecord wrote, refusing anything else (STRATA_BAD_RECORD). */
+export function readTreeRecord(file: string): TreeRecord {
+  const lines = recordLines(file);
+  const [magic, version, chainId, dev, ino] = (lines.next().value ?? "").split(" ");
   if (magic !== MAGIC || version !== VERSION || chainId === undefined || !/^\d+$/.test(dev ?? "") || !/^\d+$/.test(ino ?? "")) throw badRecord(file, "no record header");
   const record = new TreeRecord(chainId, BigInt(dev as string), BigInt(ino as string));
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as string;
-    if (line === "" && i === lines.length - 1) break;
-    const match = /^([dflcbp]) (\d+) (\d+) (\d+) \/((?:[0-9a-f]{2})*)$/.exec(line);
-    if (match === null) throw badRecord(file, `line ${i + 1} is malformed`);
+  let number = 1;
+  for (const line of lines) {
+    number++;
+    const match = /^([dflcbp]) (\d{1,20}) (\d{1,24}) (\d{1,10}) \/((?:[0-9a-f]{2})*)$/.exec(line);
+    if (match === null) throw badRecord(file, `line ${number} is malformed`);
+    if (record.size >= MAX_RECORD_ENTRIES) throw badRecord(file, `more than ${MAX_RECORD_ENTRIES} entries`);
     const [, kind, entryIno, ctime, nlink, hex] = match as unknown as [string, string, string, string, string, string];
     const path = Buffer.from(hex, "hex");
+    if (!isRecordablePath(path)) throw badRecord(file, `line ${number} names no path a tree can hold (empty, ".", ".." or NUL)`);
     if (path.length > 0 && record.entry(path.lastIndexOf(0x2f) < 0 ? Buffer.alloc(0) : path.subarray(0, path.lastIndexOf(0x2f)))?.kind !== "dir") {
-      throw badRecord(file, `line ${i + 1} names a path whose parent is not a directory recorded before it`);
+      throw badRecord(file, `line ${number} names a path whose parent is not a directory recorded before it`);
     }
+    if (record.entry(path) !== undefined) throw badRecord(file, `line ${number} names a path recorded before`);
     record.add(path, { kind: KINDS.get(kind) as RecordedKind, ino: BigInt(entryIno), ctimeNs: BigInt(ctime), nlink: Number(nlink) });
   }
   if (record.entry(Buffer.alloc(0))?.kind !== "dir") throw badRecord(file, "no root directory");

@@ -1,7 +1,7 @@
 /*
  * The few syscalls Node's fs lacks for rootfs work: xattrs that never follow
- * symlinks, mknod, and flock (the layer store's lock). Paths are Buffers so
- * that non-UTF-8 names work.
+ * symlinks (or read through an open descriptor), mknod, and flock (the
+ * layer store's lock). Paths are Buffers so that non-UTF-8 names work.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -134,6 +134,80 @@ static ssize_t read_sized(const char *path, const char *name, char **out) {
   return -1;
 }
 
+/* read_sized on an open descriptor (flistxattr / fgetxattr): the inode opened, never a name looked up again. */
+static ssize_t read_sized_fd(int fd, const char *name, char **out) {
+  *out = NULL;
+  for (int tries = 0; tries < 8; tries++) {
+    ssize_t size = name == NULL ? flistxattr(fd, NULL, 0) : fgetxattr(fd, name, NULL, 0);
+    if (size <= 0) return size;
+    char *grown = realloc(*out, size);
+    if (grown == NULL) {
+      errno = ENOMEM;
+      return -1;
+    }
+    *out = grown;
+    ssize_t got = name == NULL ? flistxattr(fd, *out, size) : fgetxattr(fd, name, *out, size);
+    if (got >= 0) return got;
+    if (errno != ERANGE) return -1;
+  }
+  errno = ERANGE;
+  return -1;
+}
+
+static napi_value names_array(napi_env env, const char *list, ssize_t size) {
+  napi_value array;
+  napi_create_array(env, &array);
+  uint32_t index = 0;
+  for (ssize_t pos = 0; pos < size;) {
+    size_t length = strlen(list + pos);
+    napi_value name;
+    napi_create_string_utf8(env, list + pos, length, &name);
+    napi_set_element(env, array, index++, name);
+    pos += length + 1;
+  }
+  return array;
+}
+
+static napi_value js_flistxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "flistxattr takes a descriptor");
+    return NULL;
+  }
+  char *list;
+  ssize_t size = read_sized_fd(fd, NULL, &list);
+  int err = errno;
+  if (size < 0) { free(list); return throw_errno(env, "flistxattr", err); }
+  napi_value array = names_array(env, list, size);
+  free(list);
+  return array;
+}
+
+static napi_value js_fgetxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "fgetxattr takes a descriptor");
+    return NULL;
+  }
+  char name[NAME_MAX_LEN];
+  if (!name_arg(env, argv[1], name)) return NULL;
+  char *value;
+  ssize_t size = read_sized_fd(fd, name, &value);
+  int err = errno;
+  if (size < 0) { free(value); return throw_errno(env, "fgetxattr", err); }
+  napi_value result;
+  void *copy;
+  napi_create_buffer_copy(env, size, size == 0 ? "" : value, &copy, &result);
+  free(value);
+  return result;
+}
+
 static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -145,16 +219,7 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   int err = errno;
   free(path);
   if (size < 0) { free(list); return throw_errno(env, "llistxattr", err); }
-  napi_value array;
-  napi_create_array(env, &array);
-  uint32_t index = 0;
-  for (ssize_t pos = 0; pos < size;) {
-    size_t length = strlen(list + pos);
-    napi_value name;
-    napi_create_string_utf8(env, list + pos, length, &name);
-    napi_set_element(env, array, index++, name);
-    pos += length + 1;
-  }
+  napi_value array = names_array(env, list, size);
   free(list);
   return array;
 }
@@ -238,6 +303,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
     {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
+    {"flistxattr", NULL, js_flistxattr, NULL, NULL, NULL, napi_default, NULL},
+    {"fgetxattr", NULL, js_fgetxattr, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -9,6 +9,9 @@ export interface NativeCalls {
   lgetxattr(path: Buffer, name: string): Buffer;
   /** `mode` includes the file type bits (S_IFCHR, S_IFBLK, S_IFIFO). */
   mknod(path: Buffer, mode: number, major: number, minor: number): void;
+  /** The xattrs of the inode open as `fd` (a diff reads what it opened, never a name looked up again). */
+  flistxattr(fd: number): string[];
+  fgetxattr(fd: number, name: string): Buffer;
   /** flock without blocking (`operation`: 1 shared, 2 exclusive, 8 unlock): false when another holder has it. */
   flock(fd: number, operation: number): boolean;
 }

@@ -1,12 +1,13 @@
-import { createWriteStream, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { createWriteStream, fstatSync, lstatSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import { backends, cat, diffTrees, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, repack, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { bundle, bundleFromStore } from "@strata-oci/bundle";
 import { mountImage, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpackToStore } from "@strata-oci/store";
-import { packageRoot, prepareBlobWorkers } from "@strata-oci/layer";
+import { packageRoot, prepareBlobWorkers, TargetError } from "@strata-oci/layer";
+import { parseImageReference } from "@strata-oci/image";
 import { BUNDLE_HELP, CAT_HELP, DIFF_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, MOUNT_HELP, PULL_HELP, REFERRERS_HELP, REPACK_HELP, SQUASH_HELP, STORE_HELP, UMOUNT_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
 import { terminalProgress } from "./progress.js";
@@ -589,7 +590,9 @@ async function runExport(args: string[]): Promise<number> {
   const output = values.output;
   if (image === undefined || extra !== undefined) throw new UsageError("export takes one IMAGE");
   if (typeof output !== "string") throw new UsageError("say where the tar goes: -o FILE, or -o - for stdout");
-  await interruptibly((signal) => writeTarOutput(output, exportImage({ ...imageSource(image, values), signal })));
+  const reads = imageFiles(image);
+  refuseStdoutInto(output, reads);
+  await interruptibly((signal) => writeTarOutput(output, exportImage({ ...imageSource(image, values), signal }), reads));
   return 0;
 }
 
@@ -611,9 +614,71 @@ async function runSquash(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `path` as the kernel names it, as far as it exists (a file not made yet: its directory's real path and its name). */
+function realOrPlanned(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    const parent = dirname(resolve(path));
+    return parent === resolve(path) ? parent : join(realOrPlanned(parent), basename(resolve(path)));
+  }
+}
+
+/** The files and directories an IMAGE argument reads (none for a registry). */
+function imageFiles(image: string): string[] {
+  try {
+    const ref = parseImageReference(image);
+    return ref.transport === "docker" ? [] : [ref.path];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Refuses an output that is, or lies inside, something the command reads:
+ * the image's own blob would be destroyed (export -o onto it), UPPER's own
+ * layer would go into itself (diff -o UPPER/out.tar).
+ */
+function refuseOutputInside(output: string, reads: readonly string[]): void {
+  const target = realOrPlanned(output);
+  for (const read of reads) {
+    const real = realOrPlanned(read);
+    if (target === real || target.startsWith(`${real}/`)) {
+      throw new TargetError("STRATA_BAD_DESTINATION", `the output ${output} lies inside ${read}, which this command reads`, { hint: "write the tar somewhere else (it would be read while written, or overwrite what it is made from)" });
+    }
+  }
+}
+
+/** stdout's stats when it is a regular file (redirected into one). */
+function stdoutFile(): ReturnType<typeof fstatSync> | undefined {
+  try {
+    const stats = fstatSync(1);
+    return stats.isFile() ? stats : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** stdout redirected into a file the command reads (an image's blob): refused before a byte is written. */
+function refuseStdoutInto(output: string, reads: readonly string[]): void {
+  if (output !== "-") return;
+  const out = stdoutFile();
+  if (out === undefined) return;
+  for (const read of reads) {
+    const files = statSync(read, { throwIfNoEntry: false })?.isDirectory() === true ? readdirSync(read, { recursive: true, encoding: "utf8" }).map((name) => join(read, name)) : [read];
+    for (const file of files) {
+      const stats = lstatSync(file, { throwIfNoEntry: false });
+      if (stats !== undefined && stats.ino === out.ino && stats.dev === out.dev) {
+        throw new TargetError("STRATA_BAD_DESTINATION", `stdout is ${file}, which this command reads`, { hint: "redirect the tar somewhere else" });
+      }
+    }
+  }
+}
+
 /** Writes a tar stream to FILE (under a temporary name, renamed when complete) or, for "-", to stdout. */
-async function writeTarOutput(output: string, chunks: AsyncIterable<Buffer>): Promise<void> {
+async function writeTarOutput(output: string, chunks: AsyncIterable<Buffer>, reads: readonly string[] = []): Promise<void> {
   if (output === "-" && process.stdout.isTTY) throw new UsageError("not writing a tar to a terminal: redirect stdout, or give -o FILE");
+  if (output !== "-") refuseOutputInside(output, reads);
   const temporary = output === "-" ? undefined : `${output}.strata-${process.pid}.tmp`;
   const sink = temporary === undefined ? process.stdout : createWriteStream(temporary, { flags: "wx" });
   try {
@@ -646,8 +711,11 @@ async function runDiff(args: string[]): Promise<number> {
     lowerDir = join(scratch, "rootfs");
     await unpack({ image: lower, dest: lowerDir, ...(rootless === undefined ? {} : { rootless }) });
   }
+  // stdout redirected into UPPER: that file is left out of the layer, as GNU tar leaves out its archive.
+  const out = values.output === "-" ? stdoutFile() : undefined;
+  const skip = out === undefined ? undefined : { dev: BigInt(out.dev), ino: BigInt(out.ino) };
   try {
-    await writeTarOutput(values.output, diffTrees({ lower: lowerDir, upper, ...(rootless === undefined ? {} : { rootless }) }));
+    await writeTarOutput(values.output, diffTrees({ lower: lowerDir, upper, ...(rootless === undefined ? {} : { rootless }), ...(skip === undefined ? {} : { skip }) }), [upper, ...(scratch === undefined ? [lower] : imageFiles(lower))]);
   } finally {
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   }
