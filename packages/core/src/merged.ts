@@ -1,4 +1,4 @@
-import { displayPath, ImageError, readLayer, withErrorContext, type EntryPath, type LayerLimits } from "@strata-oci/layer";
+import { displayPath, escapeName, ImageError, isUtf8, readLayer, unescapeName, withErrorContext, type EntryPath, type LayerLimits } from "@strata-oci/layer";
 import type { Image, Platform, RegistryOptions } from "@strata-oci/image";
 import { MergedTree, type MergedEntry } from "@strata-oci/overlay";
 import { openContainerImage } from "./prologue.js";
@@ -44,8 +44,12 @@ export async function mergedTree(options: MergedTreeOptions): Promise<{ image: I
 
 /** One entry as `strata ls` shows it. */
 export interface ListedEntry {
-  /** From the image's root, without a leading slash ("" is the root); UTF-8 where it decodes. */
+  /** From the image's root, without a leading slash ("" is the root); exact where it is UTF-8 (else with U+FFFD, and `pathBase64` exact). */
   readonly path: string;
+  /** The path's bytes in base64, only where they are not UTF-8 (two such names would otherwise look alike). */
+  readonly pathBase64?: string;
+  /** The path as `strata ls` prints it and `cat` takes it: controls and undecodable bytes escaped (\xNN), backslashes doubled. */
+  readonly escapedPath: string;
   readonly kind: MergedEntry["kind"];
   readonly mode: number;
   readonly uid: number;
@@ -55,6 +59,8 @@ export interface ListedEntry {
   /** The layer its entry came from (index in manifest order); -1 for a directory no entry named. */
   readonly layer: number;
   readonly target?: string;
+  /** The link target's bytes in base64, only where they are not UTF-8. */
+  readonly targetBase64?: string;
   readonly device?: string;
   readonly xattrs: readonly string[];
 }
@@ -62,6 +68,8 @@ export interface ListedEntry {
 function listed(path: EntryPath, entry: MergedEntry): ListedEntry {
   return {
     path: path.toString("utf8"),
+    ...(isUtf8(path) ? {} : { pathBase64: path.toString("base64") }),
+    escapedPath: escapeName(path),
     kind: entry.kind,
     mode: entry.mode,
     uid: entry.uid,
@@ -70,23 +78,34 @@ function listed(path: EntryPath, entry: MergedEntry): ListedEntry {
     mtime: entry.mtime,
     layer: entry.layer,
     ...(entry.target === undefined ? {} : { target: entry.target.toString("utf8") }),
+    ...(entry.target === undefined || isUtf8(entry.target) ? {} : { targetBase64: entry.target.toString("base64") }),
     ...(entry.kind === "char" || entry.kind === "block" ? { device: `${entry.devMajor}:${entry.devMinor}` } : {}),
     xattrs: [...entry.xattrs.keys()].sort(),
   };
 }
 
-/** A path as the user wrote it ("/etc/passwd", "etc", "/"), as an entry path inside the image. */
-function insideImage(path: string): EntryPath {
-  return Buffer.from(path.split("/").filter((part) => part !== "" && part !== ".").join("/"));
+/**
+ * A path as the user wrote it ("/etc/passwd", "etc", "/"), as an entry path
+ * inside the image: a string in the spelling `ls` prints (\xNN for bytes that
+ * are not UTF-8, \\ for a backslash), or the exact bytes.
+ */
+function insideImage(path: string | Buffer): EntryPath {
+  const bytes = typeof path === "string" ? unescapeName(path) : path;
+  const parts = bytes
+    .toString("latin1")
+    .split("/")
+    .filter((part) => part !== "" && part !== ".");
+  return Buffer.from(parts.join("/"), "latin1");
 }
 
-function notFound(image: Image, path: string): ImageError {
-  return new ImageError("STRATA_PATH_NOT_FOUND", `${image.reference} has no ${path}`, { hint: "`strata ls IMAGE DIR` lists what a directory holds", context: { image: image.reference, entry: path } });
+function notFound(image: Image, path: string | Buffer): ImageError {
+  const shown = typeof path === "string" ? path : escapeName(path);
+  return new ImageError("STRATA_PATH_NOT_FOUND", `${image.reference} has no ${shown}`, { hint: "`strata ls IMAGE DIR` lists what a directory holds", context: { image: image.reference, entry: shown } });
 }
 
 export interface ListOptions extends MergedTreeOptions {
-  /** Default the root. A directory lists its entries, anything else itself (as `ls -l`). */
-  readonly path?: string;
+  /** Default the root. A directory lists its entries, anything else itself (as `ls -l`). The spelling `ls` prints, or the exact bytes. */
+  readonly path?: string | Buffer;
   /** Every entry below `path`, parents first (as `tar -tv`). */
   readonly recursive?: boolean;
 }
@@ -104,7 +123,8 @@ export async function list(options: ListOptions): Promise<{ image: Image; entrie
 }
 
 export interface CatOptions extends MergedTreeOptions {
-  readonly path: string;
+  /** The file: the spelling `ls` prints (\xNN, \\), or the exact bytes. */
+  readonly path: string | Buffer;
 }
 
 /**
@@ -120,7 +140,7 @@ export async function* cat(options: CatOptions): AsyncGenerator<Buffer> {
   if (found.entry.kind !== "file") {
     throw new ImageError("STRATA_NOT_A_FILE", `${displayPath(found.path)} in ${image.reference} is a ${found.entry.kind === "dir" ? "directory" : found.entry.kind}, not a file`, {
       hint: "strata cat prints regular files; `strata ls` lists directories",
-      context: { image: image.reference, entry: options.path },
+      context: { image: image.reference, entry: displayPath(found.path) },
     });
   }
   const layer = image.layers[found.entry.layer];

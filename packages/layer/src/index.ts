@@ -33,6 +33,7 @@ export {
   type SymlinkEntry,
   type WhiteoutEntry,
 } from "./layer-entry.js";
+export { escapeName, escapeText, isUtf8, unescapeName } from "./name-spelling.js";
 export { baseName, childPath, cleanEntryPath, isWithin, joinPath, parentPath, splitPath } from "./entry-path.js";
 export { childNode, ensureChild, PathTree, type PathTreeNode } from "./path-tree.js";
 export { classifyWhiteout, type Whiteout } from "./whiteout.js";

@@ -2,6 +2,7 @@
  * What a layer says, one entry at a time, after normalisation: cleaned
  * byte-exact paths, a closed set of kinds, whiteouts classified.
  */
+import { escapeName } from "./name-spelling.js";
 
 /**
  * A cleaned path relative to the root: no leading `/` or `./`, no `.` or `..`
@@ -109,7 +110,7 @@ export function pathFromKey(key: string): EntryPath {
   return Buffer.from(key, "latin1");
 }
 
-/** A path for humans: UTF-8 where it decodes, with `/` for the root. */
+/** A path for people (name-spelling.ts: controls and undecodable bytes escaped, so it is safe on a terminal and round-trips), `/` for the root. */
 export function displayPath(path: EntryPath): string {
-  return path.length === 0 ? "/" : path.toString("utf8");
+  return path.length === 0 ? "/" : escapeName(path);
 }

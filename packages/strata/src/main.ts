@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { backends, cat, diffTrees, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, repack, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { bundle, bundleFromStore } from "@strata-oci/bundle";
 import { mountImage, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpackToStore } from "@strata-oci/store";
-import { packageRoot, prepareBlobWorkers, TargetError } from "@strata-oci/layer";
+import { escapeName, escapeText, packageRoot, prepareBlobWorkers, TargetError } from "@strata-oci/layer";
 import { parseImageReference } from "@strata-oci/image";
 import { BUNDLE_HELP, CAT_HELP, DIFF_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, MOUNT_HELP, PULL_HELP, REFERRERS_HELP, REPACK_HELP, SQUASH_HELP, STORE_HELP, UMOUNT_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
@@ -166,8 +166,8 @@ async function withUnpackFlags<T>(values: OptionValues, run: (shared: SharedUnpa
 function printWarnings(warnings: UnpackResult["warnings"]): void {
   const kinds = new Map<string, number>();
   for (const w of warnings) {
-    if (w.kind === "platform-mismatch") process.stderr.write(`warning: ${w.detail}; it may not run here\n`);
-    else if (w.kind === "spec-deviation") process.stderr.write(`warning: ${w.detail}\n`);
+    if (w.kind === "platform-mismatch") process.stderr.write(`warning: ${escapeText(w.detail)}; it may not run here\n`);
+    else if (w.kind === "spec-deviation") process.stderr.write(`warning: ${escapeText(w.detail)}\n`);
     else kinds.set(w.kind, (kinds.get(w.kind) ?? 0) + 1);
   }
   for (const [kind, count] of kinds) {
@@ -283,7 +283,7 @@ async function runStore(args: string[]): Promise<number> {
   switch (action) {
     case "ls": {
       const layers = storeList(store);
-      print(layers, layers.map((l) => `${l.chainId}  ${String(l.entries).padStart(7)} entries ${mb(l.bytes).padStart(10)}  ${l.images.length === 0 ? "(no image: gc removes it)" : l.images.join(", ")}\n`).join(""));
+      print(layers, layers.map((l) => `${l.chainId}  ${String(l.entries).padStart(7)} entries ${mb(l.bytes).padStart(10)}  ${l.images.length === 0 ? "(no image: gc removes it)" : escapeText(l.images.join(", "))}\n`).join(""));
       return 0;
     }
     case "du": {
@@ -388,7 +388,7 @@ async function runBundle(argv: string[]): Promise<number> {
     else if (values.quiet !== true) {
       process.stdout.write(`bundle ${dir}: config.json, and rootfs mounted from the store ${stored.mount.store} (writable; strata umount ${dir}/rootfs when done); run it with: runc run -b ${dir} ID\n`);
     }
-    for (const w of stored.warnings) process.stderr.write(`warning: ${w.detail}\n`);
+    for (const w of stored.warnings) process.stderr.write(`warning: ${escapeText(w.detail)}\n`);
     return 0;
   }
   startBlobWorkers();
@@ -406,7 +406,7 @@ async function runBundle(argv: string[]): Promise<number> {
     process.stdout.write(`bundle ${dir}: config.json and rootfs (${u.layers} layers, ${u.entries} entries) from ${u.image.reference}; run it with: runc run -b ${dir} ID\n`);
     printWarnings(u.warnings);
   }
-  for (const w of result.warnings) process.stderr.write(`warning: ${w.detail}\n`);
+  for (const w of result.warnings) process.stderr.write(`warning: ${escapeText(w.detail)}\n`);
   return 0;
 }
 
@@ -493,7 +493,7 @@ function formatSummary(s: ImageSummary): string {
     lines.push(...annotationLines(l.annotations, "     "));
   });
   for (const w of s.warnings) lines.push(`warning    ${w.detail}: accepted, though the image-spec says ${w.rule}${w.producers === undefined ? "" : ` (written by ${w.producers})`}`);
-  return `${lines.join("\n")}\n`;
+  return `${lines.map(escapeText).join("\n")}\n`;
 }
 
 async function runInspect(args: string[]): Promise<number> {
@@ -529,7 +529,7 @@ async function runReferrers(args: string[]): Promise<number> {
     lines.push(`${r.descriptor.artifactType ?? "(no artifactType)"}  ${r.descriptor.digest}  ${r.descriptor.size}  ${r.descriptor.mediaType ?? ""}${found.subjects.length > 1 ? `  subject ${r.subject}` : ""}`);
     lines.push(...annotationLines(r.descriptor.annotations, "  "));
   }
-  process.stdout.write(`${lines.join("\n")}\n`);
+  process.stdout.write(`${lines.map(escapeText).join("\n")}\n`);
   return 0;
 }
 
@@ -545,7 +545,9 @@ function modeString(kind: ListedEntry["kind"], mode: number): string {
 function listingLine(e: ListedEntry): string {
   const time = new Date(e.mtime * 1000).toISOString().slice(0, 16).replace("T", " ");
   const size = e.device ?? String(e.size);
-  const name = `/${e.path}${e.target === undefined ? "" : ` -> ${e.target}`}`;
+  // Names and targets as the image has them, escaped (a terminal obeys what a name holds); `cat` takes the same spelling.
+  const target = e.target === undefined ? "" : ` -> ${escapeName(e.targetBase64 === undefined ? Buffer.from(e.target) : Buffer.from(e.targetBase64, "base64"))}`;
+  const name = `/${e.escapedPath}${target}`;
   return `${modeString(e.kind, e.mode)} ${`${e.uid}/${e.gid}`.padEnd(11)} ${size.padStart(10)} ${time} ${(e.layer < 0 ? "-" : `L${e.layer}`).padEnd(3)} ${name}`;
 }
 
@@ -824,8 +826,9 @@ export async function main(argv: string[]): Promise<number> {
       return 128 + SIGNAL_NUMBERS[interruptedBy ?? "SIGINT"];
     }
     if (error instanceof StrataError) {
-      process.stderr.write(`strata: ${error.message}\n`);
-      if (error.hint !== undefined) process.stderr.write(`  hint: ${error.hint}\n`);
+      // Messages quote what an image holds: escaped like every line strata prints from it.
+      process.stderr.write(`strata: ${escapeText(error.message)}\n`);
+      if (error.hint !== undefined) process.stderr.write(`  hint: ${escapeText(error.hint)}\n`);
       process.stderr.write(`  code: ${error.code}\n`);
       return 1;
     }
