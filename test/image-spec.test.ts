@@ -119,6 +119,25 @@ describe("referrers of an image in an OCI layout", () => {
   });
 });
 
+describe("referrers skip what belongs to other images (#26.10)", () => {
+  it("a manifest under another tag that breaks a rule is skipped with a warning; the image's referrers are all found", async () => {
+    const dir = join(work.path, "bad-tag");
+    cpSync(full.dir, dir, { recursive: true });
+    const bad = Buffer.from(JSON.stringify({ schemaVersion: 1, mediaType: "application/vnd.oci.image.manifest.v1+json", config: {}, layers: [] }));
+    const hex = createHash("sha256").update(bad).digest("hex");
+    writeFileSync(join(dir, "blobs", "sha256", hex), bad);
+    const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as { manifests: unknown[] };
+    index.manifests.push({ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: `sha256:${hex}`, size: bad.length, annotations: { "org.opencontainers.image.ref.name": "broken" } });
+    writeFileSync(join(dir, "index.json"), JSON.stringify(index));
+    const found = await referrers({ image: `oci:${dir}:app`, platform: "linux/amd64" });
+    expect(found.referrers).toHaveLength(3);
+    expect(found.warnings).toEqual([expect.stringContaining(`sha256:${hex}`)]);
+    const cli = strata("referrers", "--platform", "linux/amd64", `oci:${dir}:app`);
+    expect(cli.status, cli.stderr).toBe(0);
+    expect(cli.stderr).toContain(`warning: skipped sha256:${hex}`);
+  });
+});
+
 /** The amd64 manifest tagged directly (no nested index), rewritten by `edit` and re-tagged `t`. */
 function variant(name: string, edit: { manifest?: (m: Record<string, unknown>) => Record<string, unknown>; entry?: (e: Record<string, unknown>) => Record<string, unknown> }): string {
   const dir = join(work.path, `variant-${name}`);

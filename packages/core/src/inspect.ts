@@ -172,7 +172,7 @@ export function summarise(image: Image): ImageSummary {
     },
     layers: image.layers.map((l, i) => ({ digest: l.digest, diffId: l.diffId, mediaType: l.mediaType, size: l.size, annotations: details?.layers[i]?.annotations ?? {} })),
     totalSize: image.layers.reduce((sum, l) => sum + l.size, 0),
-    warnings: details?.warnings ?? [],
+    warnings: [...(image.sourceWarnings ?? []), ...(details?.warnings ?? [])],
   };
 }
 

@@ -46,7 +46,7 @@ export function collectWarnings(image: Image, onWarning: ((warning: UnpackWarnin
     onWarning?.(warning);
   };
   if (image.platformMismatch !== undefined) warn({ kind: "platform-mismatch", path: "", detail: image.platformMismatch });
-  for (const deviation of image.details?.warnings ?? []) {
+  for (const deviation of [...(image.sourceWarnings ?? []), ...(image.details?.warnings ?? [])]) {
     const by = deviation.producers === undefined ? "" : `; written by ${deviation.producers}`;
     warn({ kind: "spec-deviation", path: "", detail: `${deviation.detail}: accepted, though the image-spec says ${deviation.rule}${by}` });
   }

@@ -61,6 +61,8 @@ export interface Image {
   readonly indexes: readonly IndexLevel[];
   /** The manifest's fields; undefined for docker-archive (its manifest.json is not an OCI manifest). */
   readonly details: ManifestDetails | undefined;
+  /** Deviations of the source itself, accepted (a docker-archive whose config file name is not its digest). */
+  readonly sourceWarnings?: readonly SpecWarning[];
 }
 
 /** A manifest (or index) whose `subject` is an image: a signature, an SBOM, an attestation. */

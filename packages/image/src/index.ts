@@ -8,7 +8,7 @@ export { formatImageReference, parseImageReference, type ImageReference } from "
 export { openOciLayout, MAX_JSON_BLOB } from "./oci-layout.js";
 export type { OpenImageOptions } from "./manifest-walk.js";
 export { openDockerArchive } from "./docker-archive.js";
-export { formatPlatform, hostPlatform, normaliseArchitecture, parsePlatform, platformMatches, type Platform } from "./platform.js";
+export { formatPlatform, hostPlatform, normaliseArchitecture, normaliseVariant, parsePlatform, platformMatches, type Platform } from "./platform.js";
 export { DOCKER_CONFIG, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, REF_NAME_ANNOTATION } from "./media-types.js";
 export { writeOciLayout, type LayerSpec, type LayoutSpec } from "./layout-writer.js";
 export { formatDockerReference, isLoopbackHost, parseDockerReference, type DockerReference } from "./registry/docker-reference.js";

@@ -166,7 +166,9 @@ export function pickTopLevel(choices: readonly ManifestChoice[], options: OpenIm
 }
 
 export function pickPlatform(manifests: readonly Descriptor[], platform: Platform, reference: string): Descriptor {
-  const match = manifests.find((d) => platformMatches(d.platform, platform));
+  // The one that says exactly what was asked first (linux/arm64/v8 over linux/arm64), then any that is the same platform.
+  const exact = manifests.find((d) => d.platform?.variant === platform.variant && platformMatches(d.platform, platform));
+  const match = exact ?? manifests.find((d) => platformMatches(d.platform, platform));
   if (match === undefined) {
     const offered = manifests.map((d) => (d.platform === undefined ? "(none)" : formatPlatform(d.platform))).join(", ");
     throw new ImageError("STRATA_MANIFEST_NOT_FOUND", `no manifest for platform ${formatPlatform(platform)} in ${reference}`, {

@@ -143,34 +143,44 @@ export function openOciLayout(root: string, reference: string, options: OpenImag
  * of `subjects` (referrers, as the distribution-spec's referrers API lists
  * them: artifactType, else the config's media type).
  */
-export function layoutReferrers(root: string, subjects: ReadonlySet<string>): Referrer[] {
+export function layoutReferrers(root: string, subjects: ReadonlySet<string>): { referrers: Referrer[]; skipped: string[] } {
   const indexData = readLayoutFile(root, "index.json");
   if (indexData === undefined) throw new ImageError("STRATA_BAD_IMAGE", `${root} has no index.json`, { hint: "the image layout is incomplete; copy it again" });
   const found: Referrer[] = [];
+  const skipped: string[] = [];
   const seen = new Set<string>();
   const visit = (descriptors: readonly Descriptor[], depth: number): void => {
-    if (depth > MAX_INDEX_DEPTH) throw bad("image indexes nested too deeply");
     for (const descriptor of descriptors) {
       if (seen.has(descriptor.digest) || !(INDEX_TYPES.has(descriptor.mediaType ?? "") || MANIFEST_TYPES.has(descriptor.mediaType ?? ""))) continue;
       seen.add(descriptor.digest);
-      const json = asRecord(readJsonBlob(root, descriptor), `blob ${descriptor.digest}`);
-      const what = `manifest ${descriptor.digest}`;
-      const kind = kindOf(descriptor.mediaType, json, what);
-      const level = kind === "index" ? indexLevel(json, descriptor.digest, descriptor.mediaType) : undefined;
-      const details = kind === "manifest" ? manifestDetails(json, descriptor, what) : undefined;
-      const subject = level?.subject ?? details?.subject;
-      if (subject !== undefined && subjects.has(subject.digest)) {
-        const artifactType = level?.artifactType ?? details?.artifactType ?? details?.config.mediaType;
-        found.push({
-          subject: subject.digest,
-          descriptor: { ...descriptor, annotations: level?.annotations ?? details?.annotations ?? {}, ...(artifactType === undefined ? {} : { artifactType }) },
-        });
+      // Another image's document that breaks a rule says nothing about this one's referrers: skipped, and said.
+      try {
+        if (depth > MAX_INDEX_DEPTH) throw bad("image indexes nested too deeply");
+        look(descriptor, depth);
+      } catch (error) {
+        if (!(error instanceof StrataError)) throw error;
+        skipped.push(`${descriptor.digest}: ${error.detail}`);
       }
-      if (level !== undefined) visit(level.manifests, depth + 1);
     }
+  };
+  const look = (descriptor: Descriptor, depth: number): void => {
+    const json = asRecord(readJsonBlob(root, descriptor), `blob ${descriptor.digest}`);
+    const what = `manifest ${descriptor.digest}`;
+    const kind = kindOf(descriptor.mediaType, json, what);
+    const level = kind === "index" ? indexLevel(json, descriptor.digest, descriptor.mediaType) : undefined;
+    const details = kind === "manifest" ? manifestDetails(json, descriptor, what) : undefined;
+    const subject = level?.subject ?? details?.subject;
+    if (subject !== undefined && subjects.has(subject.digest)) {
+      const artifactType = level?.artifactType ?? details?.artifactType ?? details?.config.mediaType;
+      found.push({
+        subject: subject.digest,
+        descriptor: { ...descriptor, annotations: level?.annotations ?? details?.annotations ?? {}, ...(artifactType === undefined ? {} : { artifactType }) },
+      });
+    }
+    if (level !== undefined) visit(level.manifests, depth + 1);
   };
   const index = asRecord(parseJson(indexData, "index.json"), "index.json");
   kindOf(undefined, index, "index.json");
   visit(indexLevel(index, "index.json", undefined).manifests, 0);
-  return found;
+  return { referrers: found, skipped };
 }

@@ -39,8 +39,12 @@ export async function openImage(request: OpenImageRequest): Promise<Image> {
   const offered = variant === undefined ? { os, architecture } : { os, architecture, variant };
   if (platformMatches(offered, platform)) return image;
   if (request.platform !== undefined) {
+    const listed = image.indexes.flatMap((level) => level.manifests.map((m) => m.platform)).filter((p): p is Platform => p !== undefined);
     throw new ImageError("STRATA_PLATFORM_MISMATCH", `${name} is an image for ${formatPlatform(offered)}, not ${formatPlatform(platform)}`, {
-      hint: "this image offers no other platform; choose the platform it has with --platform, or another image",
+      hint:
+        listed.length > 0
+          ? `its index lists ${listed.map(formatPlatform).join(", ")}, and the config of the manifest chosen says ${formatPlatform(offered)}; choose another with --platform`
+          : "this image offers no other platform; choose the platform it has with --platform, or another image",
     });
   }
   return { ...image, platformMismatch: `${name} is for ${formatPlatform(offered)}; this host is ${formatPlatform(platform)}` };

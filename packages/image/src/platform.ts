@@ -50,11 +50,28 @@ export function formatPlatform(platform: Platform): string {
 }
 
 /**
- * Whether a manifest's platform serves the wanted one. A wanted variant must
- * match; with none wanted any variant does (arm64 images are mostly v8).
+ * A variant as containerd, go-containerregistry and skopeo compare it:
+ * arm64's v8 is arm64 itself (`linux/arm64/v8` and `linux/arm64` are one
+ * platform, and configs mostly leave it out), 32-bit arm without one is v7,
+ * a bare number is `v` and the number, amd64's v1 is amd64 itself.
+ */
+export function normaliseVariant(architecture: string, variant: string | undefined): string | undefined {
+  const arch = normaliseArchitecture(architecture);
+  const v = variant === undefined || variant === "" ? undefined : /^\d+$/.test(variant) ? `v${variant}` : variant;
+  if (arch === "arm64") return v === "v8" || v === "v8.0" ? undefined : v;
+  if (arch === "arm") return v ?? "v7";
+  if (arch === "amd64") return v === "v1" ? undefined : v;
+  return v;
+}
+
+/**
+ * Whether a manifest's (or a config's) platform serves the wanted one, both
+ * normalised (normaliseArchitecture, normaliseVariant). A wanted variant
+ * must match; with none wanted any variant does.
  */
 export function platformMatches(candidate: Platform | undefined, wanted: Platform): boolean {
   if (candidate === undefined) return false;
-  if (candidate.os !== wanted.os || normaliseArchitecture(candidate.architecture) !== wanted.architecture) return false;
-  return wanted.variant === undefined || candidate.variant === wanted.variant;
+  if (candidate.os !== wanted.os || normaliseArchitecture(candidate.architecture) !== normaliseArchitecture(wanted.architecture)) return false;
+  if (wanted.variant === undefined) return true;
+  return normaliseVariant(candidate.architecture, candidate.variant) === normaliseVariant(wanted.architecture, wanted.variant);
 }

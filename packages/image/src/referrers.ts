@@ -16,6 +16,8 @@ export interface ReferrersResult {
   readonly referrers: readonly Referrer[];
   /** Where they were found: the layout's manifests, the registry's referrers API, or its `sha256-HEX` tag. */
   readonly via: "layout" | "referrers API" | "tag schema";
+  /** Documents of the layout that break a rule and were skipped (they belong to other images). */
+  readonly warnings: readonly string[];
 }
 
 /**
@@ -33,8 +35,9 @@ export async function findReferrers(request: ReferrersRequest): Promise<Referrer
   const subjects = [...image.indexes.filter((level) => level.where !== "index.json").map((level) => level.where), ...(image.manifest === undefined ? [] : [image.manifest.digest])];
   const found =
     ref.transport === "oci"
-      ? { referrers: layoutReferrers(ref.path, new Set(subjects)), via: "layout" as const }
-      : await registryReferrers(ref.registry, subjects, image.reference, request.signal === undefined ? request.registry : { ...request.registry, signal: request.signal });
+      ? { ...layoutReferrers(ref.path, new Set(subjects)), via: "layout" as const }
+      : { ...(await registryReferrers(ref.registry, subjects, image.reference, request.signal === undefined ? request.registry : { ...request.registry, signal: request.signal })), skipped: [] };
   const wanted = request.artifactType;
-  return { subjects, referrers: wanted === undefined ? found.referrers : found.referrers.filter((r) => r.descriptor.artifactType === wanted), via: found.via };
+  const referrers = wanted === undefined ? found.referrers : found.referrers.filter((r) => r.descriptor.artifactType === wanted);
+  return { subjects, referrers, via: found.via, warnings: found.skipped.map((skipped) => `skipped ${skipped}`) };
 }

@@ -88,7 +88,7 @@ describe("docker-archive", () => {
     await expect(drain()).rejects.toMatchObject({ code: "STRATA_DIGEST_MISMATCH" });
   });
 
-  it("#9: refuses a config whose bytes do not match the digest its name carries", async () => {
+  it("#9, #26.13: a config whose bytes do not match the digest its name carries opens under the digest of its bytes, with a warning", async () => {
     const file = join(work.path, "bad-config.tar");
     legacyArchive(file, [{ tags: ["a:1"], layers: [[{ name: "one", type: "file", data: "1" }]] }]);
     const tar = readFileSync(file);
@@ -96,7 +96,9 @@ describe("docker-archive", () => {
     const at = tar.indexOf(Buffer.from('"n":0'));
     tar[at + 4] = "1".charCodeAt(0);
     writeFileSync(file, tar);
-    await expect(openImage({ image: file })).rejects.toMatchObject({ code: "STRATA_BAD_IMAGE" });
+    const image = await openImage({ image: file });
+    expect(image.sourceWarnings).toHaveLength(1);
+    expect(image.configDigest).not.toBe(`sha256:${/"Config":"([0-9a-f]{64})\.json"/.exec(tar.toString("latin1"))?.[1]}`);
   });
 
   it("#9: takes the config digest from the content when the name is not a digest; follows a linked layer.tar", async () => {
@@ -120,5 +122,30 @@ describe("docker-archive", () => {
     const file = join(work.path, "not-a-tar");
     writeFileSync(file, "this is not a tar archive at all\n".repeat(40));
     await expect(openImage({ image: file })).rejects.toMatchObject({ code: "STRATA_BAD_IMAGE" });
+  });
+});
+
+// Issue #26.13: go-containerregistry's source_image_with_empty_layer_history.tar names its config for a
+// digest its bytes do not hash to; skopeo and docker load take it (file names are not verified claims).
+describe("docker-archive file names are not claims", () => {
+  it("a config named for another digest opens, with the digest of its bytes and a warning", async () => {
+    const file = join(work.path, "misnamed.tar");
+    const tar = writeTar([{ name: "hello", type: "file", data: "hi" }]);
+    const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [`sha256:${hex(tar)}`] } }));
+    const wrong = "0".repeat(64);
+    writeFileSync(
+      file,
+      writeTar([
+        { name: `blobs/sha256/${wrong}`, type: "file", data: config },
+        { name: `blobs/sha256/${hex(tar)}`, type: "file", data: tar },
+        { name: "manifest.json", type: "file", data: JSON.stringify([{ Config: `blobs/sha256/${wrong}`, RepoTags: ["x:1"], Layers: [`blobs/sha256/${hex(tar)}`] }]) },
+      ]),
+    );
+    const image = await openImage({ image: `docker-archive:${file}` });
+    expect(image.configDigest).toBe(`sha256:${hex(config)}`);
+    expect(image.sourceWarnings?.map((w) => w.detail)).toEqual([expect.stringContaining(`named for sha256:${wrong}`)]);
+    const unpacked = await unpack({ image: `docker-archive:${file}`, dest: join(work.path, "misnamed-dest") });
+    expect(unpacked.warnings.map((w) => w.kind)).toContain("spec-deviation");
+    expect(readFileSync(join(work.path, "misnamed-dest", "hello"), "utf8")).toBe("hi");
   });
 });

@@ -74,3 +74,26 @@ describe("image-spec rules, each a typed error that quotes the rule", () => {
     expect((await openImage({ image: layout({}) })).layers).toHaveLength(1);
   });
 });
+
+const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
+const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+
+describe("rules only a hostile image tried before (mutation gaps of #26)", () => {
+  it("a document whose own mediaType is not its descriptor's, both manifest types (CVE-2021-41190): refused", async () => {
+    expect(await refusal(layout({ entry: (e) => ({ ...e, mediaType: DOCKER_MANIFEST }) }))).toContain("CVE-2021-41190");
+    expect(await refusal(layout({ manifest: (m) => ({ ...m, mediaType: DOCKER_MANIFEST }), entry: (e) => ({ ...e, mediaType: OCI_MANIFEST }) }))).toContain("CVE-2021-41190");
+  });
+
+  it("an artifact without an artifactType is known by its config, or by layers none of which is a layer", async () => {
+    const helm = await openImage({ image: layout({ manifest: (m) => ({ ...m, config: { ...(m.config as Json), mediaType: "application/vnd.cncf.helm.config.v1+json" } }) }) });
+    expect(helm.details?.artifact).toContain("application/vnd.cncf.helm.config.v1+json");
+    const layersOnly = await openImage({
+      image: layout({ manifest: (m) => ({ ...m, layers: (m.layers as Json[]).map((l) => ({ ...l, mediaType: "application/vnd.example.data" })) }) }),
+    });
+    expect(layersOnly.details?.artifact).toContain("application/vnd.example.data");
+    const { openContainerImage } = await import("@strata-oci/core");
+    await expect(openContainerImage({ image: layout({ manifest: (m) => ({ ...m, config: { ...(m.config as Json), mediaType: "application/vnd.cncf.helm.config.v1+json" } }) }) })).rejects.toMatchObject({
+      code: "STRATA_NOT_AN_IMAGE",
+    });
+  });
+});

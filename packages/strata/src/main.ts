@@ -530,6 +530,7 @@ async function runReferrers(args: string[]): Promise<number> {
     lines.push(...annotationLines(r.descriptor.annotations, "  "));
   }
   process.stdout.write(`${lines.map(escapeText).join("\n")}\n`);
+  for (const warning of found.warnings) process.stderr.write(`warning: ${escapeText(warning)}\n`);
   return 0;
 }
 
