@@ -136,6 +136,22 @@ describe("diff: the changeset from LOWER to UPPER", () => {
     expect(await entries(await tarOf(lower, changed))).toEqual(["dir etc/becomes-dir", "file etc/becomes-dir/f", "whiteout etc/gone", "file etc/sneaky", "file etc/touched"]);
   });
 
+  // A mutation no test caught (issue #26): xattr names compared, values not; a changed capability left out of the layer.
+  it("an xattr whose value alone changed (security.capability, user.*) is a change: the entry is written with the new value", async () => {
+    const capability = (effective: string): Buffer => Buffer.from(`0100000200${effective}${"0".repeat(28)}`, "hex");
+    const tree = (cap: string, user: string): TarMember[][] => [[{ name: "bin/", type: "dir", mtime: 1e9 }, { name: "bin/ping", type: "file", data: "elf", mtime: 1e9, xattrs: { "security.capability": capability(cap), "user.note": user } }]];
+    const lower = (await unpacked(tree("20", "one"))) as string;
+    for (const [cap, user] of [["30", "one"], ["20", "two"]] as const) {
+      const upper = (await unpacked(tree(cap, user))) as string;
+      const entries = [];
+      for await (const entry of readLayer(memoryLayer(await tarOf(lower, upper)), {})) entries.push(entry);
+      const ping = entries.find((e) => e.path.toString() === "bin/ping");
+      expect(ping?.kind, `${cap} ${user}`).toBe("file");
+      if (!rootless) expect((ping as { xattrs: Map<string, Buffer> }).xattrs.get("security.capability")?.equals(capability(cap))).toBe(true);
+      expect((ping as { xattrs: Map<string, Buffer> }).xattrs.get("user.note")?.toString()).toBe(user);
+    }
+  });
+
   it("a LOWER or UPPER that is not a directory is STRATA_PATH_NOT_FOUND, with a hint", async () => {
     const there = (await unpacked([[{ name: "f", type: "file", data: "x" }]])) as string;
     const missing = join(work.path, "not-there");

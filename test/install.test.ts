@@ -163,6 +163,10 @@ describe("packed packages installed with npm into a fresh project", () => {
     expect(degraded.stderr).toContain("xattr-skipped");
     expect(degraded.stderr).toContain("2 × device-replaced");
     expect(readFileSync(join(work.path, "xattr-rootfs", "ping"), "utf8")).toBe("x");
+    // The layer store cannot go without the addon (its lock, whiteouts, opaque marks): a typed refusal.
+    const store = run("npx", ["strata", "unpack", "--store", join(work.path, "bare-store"), SAMPLE], bare);
+    expect(store.status).toBe(1);
+    expect(store.stderr).toContain("code: STRATA_NATIVE_UNAVAILABLE");
   });
 });
 

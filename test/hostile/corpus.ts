@@ -32,6 +32,29 @@ const link = (name: string, target: string): TarMember => ({ name, type: "symlin
 const hard = (name: string, target: string, extra: Partial<TarMember> = {}): TarMember => ({ name, type: "hardlink", linkname: target, ...extra });
 const read = (dest: string, path: string): string => readFileSync(join(dest, path), "utf8");
 
+/**
+ * Two names of the same length whose 30-bit FNV-1a hashes (PathTree's) are
+ * equal: a lookup that trusted a hash hit of the right length would take one
+ * for the other (a mutation no test caught; issue #26).
+ */
+export function sameLengthCollision(): [string, string] {
+  const hash = (name: string): number => {
+    let h = 0x811c9dc5;
+    for (const c of Buffer.from(name, "latin1")) h = Math.imul(h ^ c, 16777619);
+    return h & 0x3fffffff;
+  };
+  const seen = new Map<number, string>();
+  for (let i = 36 ** 3; i < 36 ** 4; i++) {
+    const name = i.toString(36);
+    const other = seen.get(hash(name));
+    if (other !== undefined) return [other, name];
+    seen.set(hash(name), name);
+  }
+  throw new Error("no same-length collision among 4-letter names");
+}
+
+const [COLLIDING_A, COLLIDING_B] = sameLengthCollision();
+
 export const HOSTILE_CASES: readonly HostileCase[] = [
   // names
   { name: "name ../x", layers: () => [[file("../x")]], expect: "STRATA_UNSAFE_PATH" },
@@ -95,6 +118,15 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   { name: "duplicate entries in one layer: the later wins", layers: () => [[file("dup", "first"), file("dup", "second")]], expect: "contained", check: (d) => void (read(d, "dup") === "second" || fail("dup")) },
   // issue #9, round 2 (each class named; see the issue)
   { name: "#9.1 dir d, symlink d -> absolute outside, file d/y in one layer: the cache forgets d", layers: (c) => [[dir("d"), link("d", c.outside), file("d/y")]], expect: "contained", check: (d, c) => void read(d, `${c.outside}/y`) },
+  {
+    name: "#26 a known directory and a symlink out whose names are of one length and one 30-bit hash: the symlink is never taken for the directory",
+    layers: (c) => [[link(COLLIDING_B, c.outside)], [dir(COLLIDING_A), file(`${COLLIDING_A}/keep`), file(`${COLLIDING_B}/escaped`), file(`${COLLIDING_A}/more`)]],
+    expect: "contained",
+    check: (d, c) => {
+      void read(d, `${c.outside}/escaped`);
+      void read(d, `${COLLIDING_A}/more`);
+    },
+  },
   { name: "#9.1 the same across two layers", layers: (c) => [[dir("d"), file("d/keep")], [link("d", c.outside), file("d/y")]], expect: "contained", check: (d, c) => void read(d, `${c.outside}/y`) },
   { name: "#9.3 PAX size -1", layers: () => [[file("x", "x", { pax: { size: "-1" } }), file("after")]], expect: "STRATA_CORRUPT_LAYER" },
   { name: "#9.3 PAX size 1.5", layers: () => [[file("x", "x", { pax: { size: "1.5" } }), file("after")]], expect: "STRATA_CORRUPT_LAYER" },

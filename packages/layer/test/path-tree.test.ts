@@ -74,6 +74,19 @@ describe("PathTree", () => {
     expect(childNode(tree.node(Buffer.from("d")), Buffer.from(pair[1]))?.value).toBe("second");
   });
 
+  it("tells apart two names of one length and one 30-bit hash (a hash hit of the right length is still compared byte by byte)", async () => {
+    const { sameLengthCollision } = await import("../../../test/hostile/corpus.js");
+    const [a, b] = sameLengthCollision();
+    expect(a.length).toBe(b.length);
+    const tree = new PathTree<string>();
+    tree.set(Buffer.from(`d/${a}`), "a");
+    expect(tree.get(Buffer.from(`d/${b}`))).toBeUndefined();
+    expect(tree.has(Buffer.from(`d/${b}/x`))).toBe(false);
+    tree.set(Buffer.from(`d/${b}`), "b");
+    expect([tree.get(Buffer.from(`d/${a}`)), tree.get(Buffer.from(`d/${b}`))]).toEqual(["a", "b"]);
+    expect(childNode(tree.node(Buffer.from("d")), Buffer.from(b))?.value).toBe("b");
+  });
+
   it("keeps names byte-exact (non-UTF-8 bytes are distinct names)", () => {
     const tree = new PathTree<string>();
     tree.set(Buffer.from([0x64, 0x2f, 0xff]), "ff");
