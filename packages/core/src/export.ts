@@ -2,12 +2,6 @@ import { BLOCK, encodeHeader, paddingOf, readLayer, withErrorContext, type Entry
 import type { MergedEntry } from "@strata-oci/overlay";
 import { mergedTree, type MergedTreeOptions } from "./merged.js";
 
-/** A file of the merged tree, waiting for its bytes: every path it has (hardlinks), the first written with the bytes. */
-interface PendingFile {
-  readonly entry: MergedEntry;
-  readonly paths: EntryPath[];
-}
-
 function header(path: EntryPath, entry: MergedEntry, type: TarHeaderFields["type"], linkname?: EntryPath): TarHeaderFields {
   return {
     // The root is "./"; directories end in "/", as GNU tar writes them.
@@ -37,14 +31,18 @@ function header(path: EntryPath, entry: MergedEntry, type: TarHeaderFields["type
 export async function* exportImage(options: MergedTreeOptions, built?: Awaited<ReturnType<typeof mergedTree>>): AsyncGenerator<Buffer> {
   // `built`: the image's merged tree when the caller has it already.
   const { image, tree } = built ?? (await mergedTree(options));
-  const pending: Array<Map<number, PendingFile>> = image.layers.map(() => new Map());
+  // Files waiting for their bytes, by layer and position in it: the first name's path (latin1: a string
+  // costs a fifth of a Buffer, and a 1M-entry image keeps one per file), further names apart (hardlinks are few).
+  const pending: Array<Map<number, string>> = image.layers.map(() => new Map());
+  const moreNames = new Map<string, string[]>();
   const firstName = new Map<MergedEntry, EntryPath>();
   for (const { path, entry } of tree.walk()) {
     if (entry.kind === "file") {
-      const byOrdinal = pending[entry.layer] as Map<number, PendingFile>;
-      const known = byOrdinal.get(entry.ordinal);
-      if (known === undefined) byOrdinal.set(entry.ordinal, { entry, paths: [path] });
-      else known.paths.push(path);
+      const byOrdinal = pending[entry.layer] as Map<number, string>;
+      const first = byOrdinal.get(entry.ordinal);
+      const name = path.toString("latin1");
+      if (first === undefined) byOrdinal.set(entry.ordinal, name);
+      else moreNames.set(first, [...(moreNames.get(first) ?? []), name]);
       continue;
     }
     const first = entry.kind === "dir" ? undefined : firstName.get(entry);
@@ -56,20 +54,21 @@ export async function* exportImage(options: MergedTreeOptions, built?: Awaited<R
     yield* encodeHeader({ ...header(path, entry, entry.kind), ...(entry.kind === "symlink" && entry.target !== undefined ? { linkname: entry.target } : {}) }, 0);
   }
   for (const [index, layer] of image.layers.entries()) {
-    const files = pending[index] as Map<number, PendingFile>;
+    const files = pending[index] as Map<number, string>;
     if (files.size === 0) continue;
     let ordinal = 0;
     try {
       // Transient chunks: only the bytes of files that survive are copied out, as they are handed on.
       for await (const entry of readLayer(layer, { transientChunks: true, context: { image: image.reference }, ...(options.signal === undefined ? {} : { signal: options.signal }) })) {
-        const file = files.get(ordinal++);
-        if (file === undefined || entry.kind !== "file") continue;
-        const [first, ...others] = file.paths as [EntryPath, ...EntryPath[]];
-        yield* encodeHeader(header(first, file.entry, "file"), file.entry.size);
+        const name = files.get(ordinal++);
+        if (name === undefined || entry.kind !== "file") continue;
+        const first = Buffer.from(name, "latin1");
+        const file = tree.plainEntry(first) as MergedEntry;
+        yield* encodeHeader(header(first, file, "file"), file.size);
         for await (const chunk of entry.body) yield Buffer.from(chunk);
-        const padding = paddingOf(file.entry.size);
+        const padding = paddingOf(file.size);
         if (padding > 0) yield Buffer.alloc(padding);
-        for (const path of others) yield* encodeHeader(header(path, file.entry, "hardlink", first), 0);
+        for (const other of moreNames.get(name) ?? []) yield* encodeHeader(header(Buffer.from(other, "latin1"), file, "hardlink", first), 0);
       }
     } catch (error) {
       throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? `#${index}` });

@@ -7,7 +7,7 @@ export { STRATA_ERROR_CODES, StrataError, type StrataErrorCode, type LayerLimits
 export { ReferenceModel, snapshotDisk, snapshotModel, diffSnapshots, type UnpackWarning } from "@strata-oci/overlay";
 export type { Image, Platform, PullProgress, PullResult, RegistryOptions, SpecWarning } from "@strata-oci/image";
 export { findReferrers as referrers, type ReferrersRequest, type ReferrersResult, type Referrer } from "@strata-oci/image";
-export { cat, list, mergedTree, type CatOptions, type ListedEntry, type ListOptions, type MergedTreeOptions } from "./merged.js";
+export { cat, list, listing, mergedTree, type CatOptions, type ListedEntry, type ListOptions, type MergedTreeOptions } from "./merged.js";
 export { exportImage } from "./export.js";
 export { squash, type SquashOptions, type SquashResult } from "./squash.js";
 export { diffTrees, type DiffOptions } from "./diff.js";

@@ -1,4 +1,4 @@
-import { displayPath, escapeName, ImageError, isUtf8, readLayer, unescapeName, withErrorContext, type EntryPath, type LayerLimits } from "@strata-oci/layer";
+import { displayPath, escapeName, ImageError, isUtf8, readLayer, resolveLimits, unescapeName, withErrorContext, type EntryPath, type LayerLimits } from "@strata-oci/layer";
 import type { Image, Platform, RegistryOptions } from "@strata-oci/image";
 import { MergedTree, type MergedEntry } from "@strata-oci/overlay";
 import { openContainerImage } from "./prologue.js";
@@ -21,7 +21,8 @@ export interface MergedTreeOptions {
  */
 export async function mergedTree(options: MergedTreeOptions): Promise<{ image: Image; tree: MergedTree }> {
   const image = await openContainerImage(options);
-  const tree = new MergedTree();
+  // The merged view is held whole: bounded as a layer's entries are (about 240 bytes each; README).
+  const tree = new MergedTree({ maxEntries: resolveLimits(options.limits).maxEntries });
   for (const [index, layer] of image.layers.entries()) {
     try {
       await tree.applyLayer(
@@ -112,14 +113,28 @@ export interface ListOptions extends MergedTreeOptions {
 
 /** The merged tree's entries at `path` without unpacking the image: `strata ls`. */
 export async function list(options: ListOptions): Promise<{ image: Image; entries: ListedEntry[] }> {
+  const { image, entries } = await listing(options);
+  return { image, entries: [...entries] };
+}
+
+/**
+ * `list`, with the entries made one at a time as they are taken: a listing
+ * of a million entries then costs the merged tree alone, not the tree and
+ * every entry's record at once (issue #26.8; `strata ls` writes it so).
+ */
+export async function listing(options: ListOptions): Promise<{ image: Image; entries: Iterable<ListedEntry> }> {
   const { image, tree } = await mergedTree(options);
   const wanted = options.path ?? "/";
   const found = tree.resolve(insideImage(wanted), true);
   if (found === undefined) throw notFound(image, wanted);
   if (found.entry.kind !== "dir") return { image, entries: [listed(found.path, found.entry)] };
-  if (options.recursive === true) return { image, entries: [...tree.walk(found.path)].map(({ path, entry }) => listed(path, entry)) };
+  if (options.recursive === true) return { image, entries: mapped(tree.walk(found.path), ({ path, entry }) => listed(path, entry)) };
   const children = tree.list(found.path) ?? [];
-  return { image, entries: children.map(({ name, entry }) => listed(found.path.length === 0 ? name : Buffer.concat([found.path, Buffer.from("/"), name]), entry)) };
+  return { image, entries: mapped(children, ({ name, entry }) => listed(found.path.length === 0 ? name : Buffer.concat([found.path, Buffer.from("/"), name]), entry)) };
+}
+
+function* mapped<T, U>(items: Iterable<T>, map: (item: T) => U): Generator<U> {
+  for (const item of items) yield map(item);
 }
 
 export interface CatOptions extends MergedTreeOptions {

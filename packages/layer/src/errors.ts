@@ -145,8 +145,9 @@ export class CorruptLayerError extends StrataError {}
 export class BadEntryError extends StrataError {}
 
 /** What each limit counts, and the flag that raises it (null: fixed by the kernel or the format). */
-const LIMITS: Readonly<Record<string, { what: string; flag: string | null }>> = {
+const LIMITS: Readonly<Record<string, { what: string; flag: string | null; option?: string }>> = {
   maxEntries: { what: "entries in one layer", flag: "--max-entries" },
+  maxMergedEntries: { what: "entries in the image's merged view (ls, cat, export hold it in memory)", flag: "--max-entries", option: "maxEntries" },
   maxTotalBytes: { what: "bytes of file data in one layer", flag: "--max-total-bytes" },
   maxFileSize: { what: "bytes in one file", flag: "--max-file-size" },
   maxPathLength: { what: "bytes in one path", flag: "--max-path-length" },
@@ -169,7 +170,7 @@ export class LimitExceededError extends StrataError {
       hint:
         flag === null
           ? "this limit is fixed; the image is malformed or hostile"
-          : `if this image is trusted, raise the limit with ${flag ?? limit} (library: limits.${limit})`,
+          : `if this image is trusted, raise the limit with ${flag ?? limit} (library: limits.${known?.option ?? limit})`,
     });
   }
 }

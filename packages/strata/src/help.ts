@@ -147,6 +147,12 @@ Example:
   strata referrers --artifact-type application/spdx+json oci:layout:app
 `;
 
+const MERGED_LIMITS = `  --max-entries N               at most N entries in a layer and in the merged
+                                view (default 5000000; it is held in memory,
+                                about 240 bytes an entry); the other --max-*
+                                limits of strata help unpack apply too
+`;
+
 export const LS_HELP = `Usage: strata ls [options] IMAGE [PATH]
 
 List what IMAGE's merged tree holds at PATH (default /), without unpacking
@@ -162,7 +168,7 @@ Columns: type and mode, owner uid/gid, size, mtime (UTC), layer, path
 Options:
   -R, --recursive               every entry below PATH, parents first (tar -tv)
   --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
-${REGISTRY_OPTIONS}  --json                        print machine-readable JSON
+${MERGED_LIMITS}${REGISTRY_OPTIONS}  --json                        print machine-readable JSON
   -h, --help                    this help
 
 Example:
@@ -179,7 +185,7 @@ checked; a mismatch ends with an error (exit 1) after the bytes.
 
 Options:
   --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
-${REGISTRY_OPTIONS}  -h, --help                    this help
+${MERGED_LIMITS}${REGISTRY_OPTIONS}  -h, --help                    this help
 
 Example:
   strata cat oci:debian:bookworm /etc/os-release
@@ -198,7 +204,7 @@ it as root with: tar --xattrs --xattrs-include='*' --numeric-owner -xpf FILE
 Options:
   -o, --output FILE|-           where to write the tar (- for stdout)
   --platform OS/ARCH[/VARIANT]  choose from a multi-platform index
-${REGISTRY_OPTIONS}  -h, --help                    this help
+${MERGED_LIMITS}${REGISTRY_OPTIONS}  -h, --help                    this help
 
 Example:
   strata export oci:debian:bookworm -o - | gzip > rootfs.tar.gz

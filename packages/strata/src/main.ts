@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
-import { backends, cat, diffTrees, exportImage, inspect, list, PREDEFINED_ANNOTATIONS, pull, referrers, repack, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
+import { backends, cat, diffTrees, exportImage, inspect, listing, PREDEFINED_ANNOTATIONS, pull, referrers, repack, squash, StrataError, type ListedEntry, unpack, type DescriptorSummary, type ImageSummary, type NativeState, type RegistryOptions, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { bundle, bundleFromStore } from "@strata-oci/bundle";
 import { mountImage, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpackToStore } from "@strata-oci/store";
 import { escapeName, escapeText, packageRoot, prepareBlobWorkers, TargetError } from "@strata-oci/layer";
@@ -44,6 +44,9 @@ const REGISTRY_FLAGS: OptionSpec = {
   "tls-verify": { type: "string" },
 };
 
+/** --max-entries and the other bounds on what a hostile layer may make strata do. */
+const LIMIT_OPTIONS: OptionSpec = Object.fromEntries(Object.keys(LIMIT_FLAGS).map((flag) => [flag, { type: "string" as const }]));
+
 const UNPACK_FLAGS: OptionSpec = {
   platform: { type: "string" },
   ...REGISTRY_FLAGS,
@@ -53,7 +56,7 @@ const UNPACK_FLAGS: OptionSpec = {
   store: { type: "string" },
   quiet: { type: "boolean" },
   json: { type: "boolean" },
-  ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((flag) => [flag, { type: "string" as const }])),
+  ...LIMIT_OPTIONS,
 };
 
 function limitsOf(values: OptionValues) {
@@ -553,7 +556,7 @@ function listingLine(e: ListedEntry): string {
 }
 
 async function runLs(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { platform: { type: "string" }, recursive: { type: "boolean", short: "R" }, json: { type: "boolean" }, ...REGISTRY_FLAGS });
+  const { values, positionals } = parse(args, { platform: { type: "string" }, recursive: { type: "boolean", short: "R" }, json: { type: "boolean" }, ...REGISTRY_FLAGS, ...LIMIT_OPTIONS });
   if (values.help === true) {
     process.stdout.write(LS_HELP);
     return 0;
@@ -561,14 +564,41 @@ async function runLs(args: string[]): Promise<number> {
   const [image, path, extra] = positionals;
   if (image === undefined || extra !== undefined) throw new UsageError("ls takes IMAGE and an optional PATH");
   const { entries } = await interruptibly((signal) =>
-    list({ ...imageSource(image, values), signal, ...(path === undefined ? {} : { path }), ...(values.recursive === true ? { recursive: true } : {}) }),
+    listing({ ...imageSource(image, values), signal, limits: limitsOf(values), ...(path === undefined ? {} : { path }), ...(values.recursive === true ? { recursive: true } : {}) }),
   );
-  process.stdout.write(values.json === true ? `${JSON.stringify(entries, null, 2)}\n` : entries.map((e) => `${listingLine(e)}\n`).join(""));
+  // Written as the entries are made: a million-entry listing is never held whole.
+  await writeOut(values.json === true ? jsonArray(entries) : mappedText(entries, (e) => `${listingLine(e)}\n`));
   return 0;
 }
 
+function* mappedText<T>(items: Iterable<T>, text: (item: T) => string): Generator<string> {
+  for (const item of items) yield text(item);
+}
+
+/** `JSON.stringify(items, null, 2)`, an item at a time. */
+function* jsonArray(items: Iterable<unknown>): Generator<string> {
+  let first = true;
+  for (const item of items) {
+    yield `${first ? "[\n" : ",\n"}  ${JSON.stringify(item, null, 2).replace(/\n/g, "\n  ")}`;
+    first = false;
+  }
+  yield first ? "[]\n" : "\n]\n";
+}
+
+/** Writes `parts` to stdout in pieces of about 64 KiB, waiting whenever the pipe is full. */
+async function writeOut(parts: Iterable<string>): Promise<void> {
+  let piece = "";
+  for (const part of parts) {
+    piece += part;
+    if (piece.length < 65536) continue;
+    if (!process.stdout.write(piece)) await new Promise((resolve) => process.stdout.once("drain", resolve));
+    piece = "";
+  }
+  if (piece !== "") process.stdout.write(piece);
+}
+
 async function runCat(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { platform: { type: "string" }, ...REGISTRY_FLAGS });
+  const { values, positionals } = parse(args, { platform: { type: "string" }, ...REGISTRY_FLAGS, ...LIMIT_OPTIONS });
   if (values.help === true) {
     process.stdout.write(CAT_HELP);
     return 0;
@@ -576,7 +606,7 @@ async function runCat(args: string[]): Promise<number> {
   const [image, path, extra] = positionals;
   if (image === undefined || path === undefined || extra !== undefined) throw new UsageError("cat takes IMAGE and PATH");
   await interruptibly(async (signal) => {
-    for await (const chunk of cat({ ...imageSource(image, values), path, signal })) {
+    for await (const chunk of cat({ ...imageSource(image, values), path, signal, limits: limitsOf(values) })) {
       if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once("drain", resolve));
     }
   });
@@ -584,7 +614,7 @@ async function runCat(args: string[]): Promise<number> {
 }
 
 async function runExport(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { platform: { type: "string" }, output: { type: "string", short: "o" }, ...REGISTRY_FLAGS });
+  const { values, positionals } = parse(args, { platform: { type: "string" }, output: { type: "string", short: "o" }, ...REGISTRY_FLAGS, ...LIMIT_OPTIONS });
   if (values.help === true) {
     process.stdout.write(EXPORT_HELP);
     return 0;
@@ -595,7 +625,7 @@ async function runExport(args: string[]): Promise<number> {
   if (typeof output !== "string") throw new UsageError("say where the tar goes: -o FILE, or -o - for stdout");
   const reads = imageFiles(image);
   refuseStdoutInto(output, reads);
-  await interruptibly((signal) => writeTarOutput(output, exportImage({ ...imageSource(image, values), signal }), reads));
+  await interruptibly((signal) => writeTarOutput(output, exportImage({ ...imageSource(image, values), signal, limits: limitsOf(values) }), reads));
   return 0;
 }
 
