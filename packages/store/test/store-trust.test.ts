@@ -323,6 +323,15 @@ describe.runIf(root)("entries overlayfs would read as something else (#26.2)", (
     expect(run.stderr).toContain("2 × overlay-xattr-dropped");
     expect(run.stderr).not.toContain("rootless or filesystem limits");
   });
+
+  it("an image's own opaque mark is not obeyed: the lower layer's files stay visible in the mount, as in the flat unpack", async () => {
+    const image = writeStackImage(fresh("own-opaque"), [[{ name: "d/", type: "dir" }, { name: "d/lower", type: "file", data: "l" }], [{ name: "d/", type: "dir", xattrs: { "trusted.overlay.opaque": "y" } }, { name: "d/upper", type: "file", data: "u" }]], "t");
+    const target = fresh("mnt");
+    mkdirSync(target);
+    await mountImage({ image, store: fresh("store"), target });
+    mounted.push(target);
+    expect(readdirSync(join(target, "d")).sort()).toEqual(["lower", "upper"]);
+  });
 });
 
 describe.runIf(root)("concurrency (#26.6)", () => {
