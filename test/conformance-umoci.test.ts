@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
+import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
 import { unpack } from "@strata-oci/core";
 import { tempDir } from "./support/layers.js";
 import { buildUmociImage, run, umociUnavailable } from "./support/umoci.js";

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { diffTrees, inspect, readTreeRecord, recordTree, repack, saveTreeRecord, StrataError, unpack } from "@strata-oci/core";
 import { readLayer } from "@strata-oci/layer";
-import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
+import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
 import { anyStack, applyToDirectory, memoryLayer, ownershipFor, tempDir, writeStackImage, type TarMember } from "@strata-oci/testing";
 
 const work = tempDir("strata-diff-");

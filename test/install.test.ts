@@ -67,10 +67,10 @@ describe("packed packages installed with npm into a fresh project", () => {
   }, 600_000);
 
   it("packs eight packages, each with its built code, and the native ones with linux-x64 and linux-arm64 binaries", () => {
-    expect(tarballs.map((t) => t.split("/").pop())).toEqual(["bundle", "core", "image", "layer", "overlay", "store", "strata", "testing"].map((name) => `strata-oci-${name}-0.1.0.tgz`));
+    expect(tarballs.map((t) => t.split("/").pop())).toEqual(["bundle", "core", "image", "layer", "merge", "store", "strata", "testing"].map((name) => `strata-oci-${name}-0.1.0.tgz`));
     const listing = (name: string): string[] => run("tar", ["-tzf", tarballs.find((t) => t.includes(`-${name}-`)) as string], work.path).stdout.split("\n");
     expect(listing("layer")).toEqual(expect.arrayContaining(["package/dist/index.js", "package/dist/index.d.ts", "package/worker/blob-worker.mjs", "package/prebuilds/linux-x64/strata_gzip.node", "package/prebuilds/linux-arm64/strata_gzip.node", "package/LICENSE"]));
-    expect(listing("overlay")).toEqual(expect.arrayContaining(["package/prebuilds/linux-x64/strata_native.node", "package/prebuilds/linux-arm64/strata_native.node"]));
+    expect(listing("merge")).toEqual(expect.arrayContaining(["package/prebuilds/linux-x64/strata_native.node", "package/prebuilds/linux-arm64/strata_native.node"]));
     expect(listing("strata")).toEqual(expect.arrayContaining(["package/bin/strata.js", "package/dist/main.js"]));
     for (const t of tarballs) {
       const manifest = JSON.parse(run("tar", ["-xzOf", t, "package/package.json"], work.path).stdout) as Record<string, unknown>;
@@ -141,8 +141,8 @@ describe("packed packages installed with npm into a fresh project", () => {
     mkdirSync(bare);
     writeFileSync(join(bare, "package.json"), JSON.stringify({ name: "strata-bare", private: true, type: "module" }));
     ok(run("npm", ["install", "--no-audit", "--no-fund", ...tarballs], bare));
-    for (const name of ["layer", "overlay"]) rmSync(join(bare, "node_modules", "@strata-oci", name, "prebuilds"), { recursive: true, force: true });
-    ok(run("npm", ["rebuild", "@strata-oci/layer", "@strata-oci/overlay"], bare));
+    for (const name of ["layer", "merge"]) rmSync(join(bare, "node_modules", "@strata-oci", name, "prebuilds"), { recursive: true, force: true });
+    ok(run("npm", ["rebuild", "@strata-oci/layer", "@strata-oci/merge"], bare));
     const version = ok(run("npx", ["strata", "--version"], bare));
     expect(version).toMatch(/gzip +zlib \(ISA-L unavailable/);
     expect(version).toMatch(/native calls +unavailable/);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cat, exportImage, inspect, list, squash, unpack, type ListedEntry } from "@strata-oci/core";
 import type { TarMember } from "@strata-oci/layer";
-import { diffSnapshots, snapshotDisk, type TreeSnapshot } from "@strata-oci/overlay";
+import { diffSnapshots, snapshotDisk, type TreeSnapshot } from "@strata-oci/testing";
 import fc from "fast-check";
 import { anyStack } from "@strata-oci/testing";
 import { tempDir } from "./support/layers.js";

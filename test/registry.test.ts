@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspect, pull, unpack } from "@strata-oci/core";
 import { writeOciLayout } from "@strata-oci/image";
 import { writeTar } from "@strata-oci/layer";
-import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
+import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
 import { tempDir } from "./support/layers.js";
 import { multiPlatformLayout } from "./support/test-images.js";
 import { freePort, makeCertificates, push, type Faults, registryUnavailable, startFaultProxy, startRegistry, startTokenServer, type TestCertificates, type TestRegistry, type TokenServer } from "./support/registry.js";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readLayer, writeTar, type TarMember } from "@strata-oci/layer";
 import { writeOciLayout } from "@strata-oci/image";
-import { diffSnapshots, ReferenceModel, snapshotDisk, snapshotModel } from "@strata-oci/overlay";
+import { diffSnapshots, ReferenceModel, snapshotDisk, snapshotModel } from "@strata-oci/testing";
 import { memoryLayer, tempDir } from "./support/layers.js";
 import { canRunAsNobody, NOBODY, strataAsNobody, strataAsNobodyAsync } from "./support/as-nobody.js";
 

@@ -7,7 +7,8 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readF
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { diffSnapshots, snapshotDisk, unpack } from "@strata-oci/core";
+import { unpack } from "@strata-oci/core";
+import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
 import { mountImage, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpackToStore } from "@strata-oci/store";
 import { anyStack, modelOutcome, tempDir, writeStackImage, writeTar, type TarMember } from "@strata-oci/testing";
 import { writeOciLayout } from "@strata-oci/image";

@@ -7,7 +7,7 @@ import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { encodeMember, writeTar, type TarMember } from "@strata-oci/layer";
 import { writeOciLayout } from "@strata-oci/image";
-import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
+import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
 
 const BIN = join(import.meta.dirname, "..", "..", "packages", "strata", "bin", "strata.js");
 const root = mkdtempSync(join(tmpdir(), "strata-faults-"));

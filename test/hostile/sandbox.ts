@@ -1,7 +1,7 @@
 import { chmodSync, chownSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { diffSnapshots, snapshotDisk, type TreeSnapshot } from "@strata-oci/overlay";
+import { diffSnapshots, snapshotDisk, type TreeSnapshot } from "@strata-oci/testing";
 
 /** Files and directories strata must never touch, with their state before the run. */
 export interface Canaries {

@@ -7,16 +7,16 @@ export const NOBODY = 65534;
 export const canRunAsNobody = process.getuid?.() === 0;
 
 const MAIN = join(import.meta.dirname, "..", "..", "packages", "strata", "dist", "main.js");
-const OVERLAY = join(import.meta.dirname, "..", "..", "packages", "overlay", "dist", "index.js");
+const MERGE = join(import.meta.dirname, "..", "..", "packages", "merge", "dist", "index.js");
 const LAYER = join(import.meta.dirname, "..", "..", "packages", "layer", "dist", "index.js");
 
 // Modules, the lazily loaded addon and the blob workers are loaded while
 // still root, then privileges are dropped: the checkout may sit in a
 // directory nobody cannot enter (a CI clone under a 0700 mktemp dir).
 const WRAPPER = `
-const [mainJs, overlayJs, layerJs, ...args] = process.argv.slice(2);
+const [mainJs, mergeJs, layerJs, ...args] = process.argv.slice(2);
 const { main } = await import(mainJs);
-(await import(overlayJs)).native();
+(await import(mergeJs)).native();
 await (await import(layerJs)).prepareBlobWorkers();
 process.setgroups([]);
 process.setgid(${NOBODY});
@@ -32,12 +32,12 @@ function wrapperIn(work: string): string {
 
 /** Runs the strata CLI as nobody; `work` is a directory for the wrapper script. */
 export function strataAsNobody(work: string, args: readonly string[]): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [wrapperIn(work), MAIN, OVERLAY, LAYER, ...args], { encoding: "utf8" });
+  return spawnSync(process.execPath, [wrapperIn(work), MAIN, MERGE, LAYER, ...args], { encoding: "utf8" });
 }
 
 /** The same, not waiting: for several runs at once. */
 export function strataAsNobodyAsync(work: string, args: readonly string[]): Promise<{ status: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [wrapperIn(work), MAIN, OVERLAY, LAYER, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [wrapperIn(work), MAIN, MERGE, LAYER, ...args], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
   return new Promise((resolve) => child.on("close", (status) => resolve({ status, stderr })));

@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
-import { onDisk, resolvePathInRoot } from "@strata-oci/overlay";
+import { onDisk, resolvePathInRoot } from "@strata-oci/merge";
 import { BundleError } from "./errors.js";
 import { parseGroup, parsePasswd } from "./passwd.js";
 import type { AccountFiles } from "./user-spec.js";

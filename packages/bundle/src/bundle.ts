@@ -2,7 +2,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ImageConfig } from "@strata-oci/image";
 import { withErrorContext } from "@strata-oci/layer";
-import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings } from "@strata-oci/overlay";
+import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings } from "@strata-oci/merge";
 import { unpack, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { mountImage, unmountImage, type MountOptions, type MountResult } from "@strata-oci/store";
 import { readAccounts } from "./accounts.js";

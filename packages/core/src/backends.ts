@@ -1,5 +1,5 @@
 import { defaultZstdBackend, isalAddon, type AddonOrigin } from "@strata-oci/layer";
-import { nativeAddon } from "@strata-oci/overlay";
+import { nativeAddon } from "@strata-oci/merge";
 
 /** Where one native part comes from, or why it is not in use. */
 export type NativeState = { readonly state: AddonOrigin } | { readonly state: "unavailable"; readonly reason: string };

@@ -1,5 +1,5 @@
 import { BLOCK, encodeHeader, paddingOf, readLayer, withErrorContext, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
-import type { MergedEntry } from "@strata-oci/overlay";
+import type { MergedEntry } from "@strata-oci/merge";
 import { mergedTree, type MergedTreeOptions } from "./merged.js";
 
 function header(path: EntryPath, entry: MergedEntry, type: TarHeaderFields["type"], linkname?: EntryPath): TarHeaderFields {

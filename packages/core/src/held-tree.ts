@@ -8,7 +8,7 @@
 // changed under the walk is STRATA_TREE_CHANGED, never another file's bytes.
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, type BigIntStats } from "node:fs";
 import { displayPath, TargetError, type EntryPath } from "@strata-oci/layer";
-import { nativeCalls } from "@strata-oci/overlay";
+import { nativeCalls } from "@strata-oci/merge";
 
 const OPEN_DIR = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const OPEN_FILE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;

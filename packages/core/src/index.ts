@@ -4,7 +4,7 @@ export { inspect, PREDEFINED_ANNOTATIONS, summarise, type DescriptorSummary, typ
 export { backends, type Backends, type NativeState } from "./backends.js";
 export { pull, type PullOptions } from "./pull.js";
 export { STRATA_ERROR_CODES, StrataError, type StrataErrorCode, type LayerLimits, DEFAULT_LAYER_LIMITS } from "@strata-oci/layer";
-export { ReferenceModel, snapshotDisk, snapshotModel, diffSnapshots, type UnpackWarning } from "@strata-oci/overlay";
+export type { UnpackWarning } from "@strata-oci/merge";
 export type { Image, Platform, PullProgress, PullResult, RegistryOptions, SpecWarning } from "@strata-oci/image";
 export { findReferrers as referrers, type ReferrersRequest, type ReferrersResult, type Referrer } from "@strata-oci/image";
 export { cat, list, listing, mergedTree, type CatOptions, type ListedEntry, type ListOptions, type MergedTreeOptions } from "./merged.js";

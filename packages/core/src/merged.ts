@@ -1,6 +1,6 @@
 import { displayPath, escapeName, ImageError, isUtf8, readLayer, resolveLimits, unescapeName, withErrorContext, type EntryPath, type LayerLimits } from "@strata-oci/layer";
 import type { Image, Platform, RegistryOptions } from "@strata-oci/image";
-import { MergedTree, type MergedEntry } from "@strata-oci/overlay";
+import { MergedTree, type MergedEntry } from "@strata-oci/merge";
 import { openContainerImage } from "./prologue.js";
 
 export interface MergedTreeOptions {

@@ -4,7 +4,7 @@
 // gathered with those of the work that follows.
 import { chainIds, openImage, type Image, type OpenImageRequest, type Platform, type RegistryOptions } from "@strata-oci/image";
 import { ImageError } from "@strata-oci/layer";
-import type { UnpackWarning } from "@strata-oci/overlay";
+import type { UnpackWarning } from "@strata-oci/merge";
 
 /** Where an image is and how to reach it: the options every command that reads one takes. */
 export interface ImageSource {

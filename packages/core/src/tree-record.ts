@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, fstatSync, futimesSync, lstatSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync, type BigIntStats } from "node:fs";
 import { childPath, DEFAULT_LAYER_LIMITS, TargetError, type EntryPath } from "@strata-oci/layer";
-import { kindOfStats, onDisk } from "@strata-oci/overlay";
+import { kindOfStats, onDisk } from "@strata-oci/merge";
 
 export type RecordedKind = "dir" | "file" | "symlink" | "char" | "block" | "fifo";
 

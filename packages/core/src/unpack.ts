@@ -21,7 +21,7 @@ import {
   ownershipFor,
   removeLeftoverStagings,
   type UnpackWarning,
-} from "@strata-oci/overlay";
+} from "@strata-oci/merge";
 
 /** Progress of an unpack, reported as it goes. */
 export type UnpackProgress =

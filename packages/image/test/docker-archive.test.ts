@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeTar, type TarMember } from "@strata-oci/layer";
-import { diffSnapshots, snapshotDisk } from "@strata-oci/overlay";
+import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
 import { openImage } from "@strata-oci/image";
 import { unpack } from "@strata-oci/core";
 import { tempDir } from "../../../test/support/layers.js";

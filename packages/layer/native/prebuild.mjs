@@ -16,7 +16,7 @@ const TARGETS = [
 ];
 const ADDONS = [
   { packageDir: join(packages, "layer"), name: "strata_gzip", libraries: ["-ldl"] },
-  { packageDir: join(packages, "overlay"), name: "strata_native", libraries: [] },
+  { packageDir: join(packages, "merge"), name: "strata_native", libraries: [] },
 ];
 /** What a plain Debian or Ubuntu machine has: a binary that needs more would fail to load there. */
 const ALLOWED_NEEDED = new Set(["libc.so.6", "libdl.so.2"]);

@@ -15,7 +15,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, 
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { TargetError } from "@strata-oci/layer";
-import { discardStaging, type OverlayLayerStats, type OverlayXattrs } from "@strata-oci/overlay";
+import { discardStaging, type OverlayLayerStats, type OverlayXattrs } from "@strata-oci/merge";
 import {
   damaged,
   newShortName,

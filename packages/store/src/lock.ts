@@ -6,7 +6,7 @@
 import { closeSync, constants, fstatSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { AbortedError } from "@strata-oci/layer";
-import { native } from "@strata-oci/overlay";
+import { native } from "@strata-oci/merge";
 import { damaged } from "./records.js";
 
 const LOCK_SH = 1;

@@ -1,7 +1,7 @@
 import { lstatSync, mkdirSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { builtin, TargetError } from "@strata-oci/layer";
-import { copyNodeAttributes } from "@strata-oci/overlay";
+import { copyNodeAttributes } from "@strata-oci/merge";
 import { LayerStore } from "./layer-store.js";
 import { withStoreLock } from "./lock.js";
 import { mountSource, mountsAt, parseMountSource } from "./mount-table.js";

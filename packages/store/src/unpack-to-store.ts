@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { readLayer, withErrorContext, type LayerLimits } from "@strata-oci/layer";
 import { chainIds, formatPlatform, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
-import { MergedTree, StoredLayers, ownershipFor, writeBottomLayer, writeOverlayLayer, type UnpackWarning } from "@strata-oci/overlay";
+import { MergedTree, StoredLayers, ownershipFor, writeBottomLayer, writeOverlayLayer, type UnpackWarning } from "@strata-oci/merge";
 import { collectWarnings, openContainerImage } from "@strata-oci/core";
 import { defaultStore, LayerStore } from "./layer-store.js";
 import { withStoreLock } from "./lock.js";

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { readLayer, writeTar, type Layer, type LayerEntry, type TarMember } from "@strata-oci/layer";
-import { diffSnapshots, DiskTarget, MergedTree, ReferenceModel, snapshotDisk, snapshotMerged, snapshotModel, type OwnershipPolicy, type TreeSnapshot } from "@strata-oci/overlay";
+import { DiskTarget, MergedTree, type OwnershipPolicy } from "@strata-oci/merge";
+import { ReferenceModel } from "./model.js";
+import { diffSnapshots, snapshotDisk, snapshotMerged, snapshotModel, type TreeSnapshot } from "./tree-snapshot.js";
 
 export function sha256(data: Buffer): string {
   return `sha256:${createHash("sha256").update(data).digest("hex")}`;

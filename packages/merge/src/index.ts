@@ -1,11 +1,9 @@
-export { ReferenceModel, MAX_SYMLINK_FOLLOWS } from "./model.js";
-export type { ModelNode, NodeAttributes } from "./model-node.js";
 export { DiskTarget, type ApplyStats, type DiskTargetOptions, type UnpackWarning } from "./disk-target.js";
 export { ownershipFor, ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 export { decodeRootlessOwner, encodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "./rootless-owner.js";
-export { isPlainDirectory, onDisk, resolveParentInRoot, resolvePathInRoot, type ResolvedPath } from "./resolve-in-root.js";
+export { isPlainDirectory, MAX_SYMLINK_FOLLOWS, onDisk, resolveParentInRoot, resolvePathInRoot, type ResolvedPath } from "./resolve-in-root.js";
 export { checkDestination, commitStaging, createStaging, discardStaging, leftoverStagings, removeLeftoverStagings } from "./staging.js";
-export { diffSnapshots, kindOfStats, snapshotDisk, snapshotMerged, snapshotModel, type SnapshotNode, type TreeSnapshot } from "./tree-snapshot.js";
+export { kindOfStats, type NodeKind } from "./node-kind.js";
 export { native, nativeAddon, nativeCalls, type NativeCalls } from "./native.js";
 export type { LayerTarget } from "./layer-target.js";
 export { MergedTree, type LowerSource, type MergedEntry } from "./merged-tree.js";

@@ -20,7 +20,7 @@ let loaded: AddonLoad<NativeCalls> | undefined;
 
 /** strata_native, loaded once (built here, else prebuilt): where it came from, or why it is unavailable. */
 export function nativeAddon(): AddonLoad<NativeCalls> {
-  loaded ??= loadAddon<NativeCalls>(packageRoot("@strata-oci/overlay", import.meta.url, new URL("../", import.meta.url)), "strata_native");
+  loaded ??= loadAddon<NativeCalls>(packageRoot("@strata-oci/merge", import.meta.url, new URL("../", import.meta.url)), "strata_native");
   return loaded;
 }
 

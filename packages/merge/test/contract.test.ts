@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { TarMember } from "@strata-oci/layer";
-import { diffSnapshots, encodeRootlessOwner, ROOTLESS_OWNER_XATTR, type SnapshotNode, type TreeSnapshot } from "@strata-oci/overlay";
+import { encodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "@strata-oci/merge";
+import { diffSnapshots, type SnapshotNode, type TreeSnapshot } from "@strata-oci/testing";
 import { diskOutcome, modelOutcome, PRIVILEGED, type Outcome } from "../../../test/support/layers.js";
 
 const T = 1_600_000_000;

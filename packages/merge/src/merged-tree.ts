@@ -13,8 +13,7 @@ import {
   type PathTreeNode,
 } from "@strata-oci/layer";
 import type { LayerTarget } from "./layer-target.js";
-import { MAX_SYMLINK_FOLLOWS } from "./model.js";
-import { MAX_RESOLVE_STEPS } from "./resolve-in-root.js";
+import { MAX_RESOLVE_STEPS, MAX_SYMLINK_FOLLOWS } from "./resolve-in-root.js";
 import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 
 const PRIVILEGED: OwnershipPolicy = { privileged: true, uid: 0, gid: 0 };

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { RING_SIZE, type TarMember } from "@strata-oci/layer";
-import { diffSnapshots } from "@strata-oci/overlay";
+import { diffSnapshots } from "@strata-oci/testing";
 import { diskOutcome, modelOutcome } from "../../../test/support/layers.js";
 
 // Files larger than the reader's ring, and many whose bodies straddle the

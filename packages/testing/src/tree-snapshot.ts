@@ -1,10 +1,8 @@
 import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
 import { childPath, pathKey, type EntryPath } from "@strata-oci/layer";
-import type { MergedEntry, MergedTree } from "./merged-tree.js";
+import { kindOfStats, native, onDisk, type MergedEntry, type MergedTree } from "@strata-oci/merge";
 import type { ReferenceModel } from "./model.js";
-import { native } from "./native.js";
-import { onDisk } from "./resolve-in-root.js";
 
 /** One path of a tree, as compared between the model, strata's disk output and other tools. */
 export interface SnapshotNode {
@@ -90,16 +88,6 @@ export function snapshotMerged(tree: MergedTree, content?: (entry: MergedEntry) 
 }
 
 /** The kind of what lstat saw; undefined for a socket (no tar holds one). Stats or BigIntStats. */
-export function kindOfStats(stats: Pick<Stats, "isDirectory" | "isFile" | "isSymbolicLink" | "isCharacterDevice" | "isBlockDevice" | "isFIFO">): SnapshotNode["kind"] | undefined {
-  if (stats.isDirectory()) return "dir";
-  if (stats.isFile()) return "file";
-  if (stats.isSymbolicLink()) return "symlink";
-  if (stats.isCharacterDevice()) return "char";
-  if (stats.isBlockDevice()) return "block";
-  if (stats.isFIFO()) return "fifo";
-  return undefined;
-}
-
 function kindOf(stats: Stats): SnapshotNode["kind"] {
   const kind = kindOfStats(stats);
   if (kind === undefined) throw new Error("socket in tree");

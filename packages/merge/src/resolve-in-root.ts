@@ -1,7 +1,10 @@
 import { lstatSync, mkdirSync, readlinkSync, type Stats } from "node:fs";
 import { BadEntryError, displayPath, joinPath, parentPath, splitPath, type EntryPath } from "@strata-oci/layer";
 import type { DiskIndex, IndexNode } from "./disk-index.js";
-import { MAX_SYMLINK_FOLLOWS } from "./model.js";
+
+
+/** Symlinks one resolution may follow: the kernel's own bound (ELOOP). */
+export const MAX_SYMLINK_FOLLOWS = 40;
 
 /** Components one parent resolution may walk, symlink targets included. */
 export const MAX_RESOLVE_STEPS = 4096;

@@ -14,9 +14,8 @@ import {
   type EntryPath,
   type LayerEntry,
 } from "@strata-oci/layer";
-import type { LayerTarget } from "./layer-target.js";
+import { ownedAttributes, type LayerTarget, type OwnershipPolicy } from "@strata-oci/merge";
 import type { ModelNode, NodeAttributes } from "./model-node.js";
-import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 
 /** Symlinks followed while resolving one path before it counts as a loop (Linux: 40). */
 export const MAX_SYMLINK_FOLLOWS = 40;
