@@ -1,6 +1,5 @@
-import { hostPlatform, parseImageReference, parsePlatform, pullToLayout, type Platform, type PullProgress, type PullResult, type RegistryOptions } from "@strata-oci/image";
+import { hostPlatform, outputLayout, parseImageReference, parsePlatform, pullToLayout, type Platform, type PullProgress, type PullResult, type RegistryOptions } from "@strata-oci/image";
 import { ImageError } from "@strata-oci/layer";
-import { outputLayout } from "./layout-output.js";
 
 export interface PullOptions {
   /** A `docker://` reference. */

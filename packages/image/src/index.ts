@@ -18,4 +18,4 @@ export { authFiles, credentialsFor, type AuthLookup, type Credentials } from "./
 export { pullToLayout, type PullProgress, type PullResult } from "./registry/pull-to-layout.js";
 export { findReferrers, type ReferrersRequest, type ReferrersResult } from "./referrers.js";
 export type { Referrer } from "./image.js";
-export { hasBlob, prepareLayout, putJsonBlob, tagInIndex, writeBlob } from "./layout-store.js";
+export { hasBlob, outputLayout, prepareLayout, putJsonBlob, tagInIndex, writeBlob } from "./layout-store.js";

@@ -8,6 +8,7 @@ import { DigestMismatchError, ImageError, parseDigest, SizeMismatchError, type E
 import type { Descriptor } from "./descriptor.js";
 import { OCI_INDEX, REF_NAME_ANNOTATION } from "./media-types.js";
 import { blobPath } from "./oci-layout.js";
+import { parseImageReference } from "./image-reference.js";
 import type { Platform } from "./platform.js";
 
 /** Makes `layout` an OCI image layout where it is not one yet (oci-layout, blobs/sha256). */
@@ -101,4 +102,11 @@ export function tagInIndex(layout: string, manifest: Descriptor, tag: string, pl
     annotations: { [REF_NAME_ANNOTATION]: tag },
   });
   writeAtomically(path, JSON.stringify({ ...index, manifests: kept }));
+}
+
+/** `oci:DIR[:TAG]` or DIR, split as unpack splits it (so that `unpack oci:DIR:TAG` finds what was written). */
+export function outputLayout(layout: string, command: string): { path: string; tag: string | undefined } {
+  const target = parseImageReference(layout.startsWith("oci:") ? layout : `oci:${layout}`);
+  if (target.transport !== "oci") throw new ImageError("STRATA_BAD_REFERENCE", `${command} writes OCI layouts, not ${layout}`, { hint: "give oci:DIR[:TAG]" });
+  return { path: target.path, tag: target.tag };
 }

@@ -3,6 +3,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { ImageError, TargetError } from "@strata-oci/layer";
 import {
   hasBlob,
+  outputLayout,
   parseImageReference,
   prepareLayout,
   writeBlob,
@@ -11,10 +12,8 @@ import {
   type RegistryOptions,
 } from "@strata-oci/image";
 import { diffTrees } from "./diff.js";
-import { outputLayout, sourceDateEpoch, writeImage, writeLayerBlob, type LayerCompression } from "./layout-output.js";
-import { readTreeRecord, saveTreeRecord, TreeRecord } from "./tree-record.js";
-import { chainIdOf, imageRequest, openContainerImage } from "./prologue.js";
-import { unpack } from "./unpack.js";
+import { sourceDateEpoch, writeImage, writeLayerBlob, type LayerCompression } from "./layout-output.js";
+import { chainIdOf, imageRequest, openContainerImage, readTreeRecord, saveTreeRecord, TreeRecord, unpack } from "@strata-oci/core";
 
 export interface RepackOptions {
   /** The image the rootfs was unpacked from: `oci:DIR[:TAG]` or `docker://...`. */

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { diffTrees, inspect, readTreeRecord, recordTree, repack, saveTreeRecord, StrataError, unpack } from "@strata-oci/core";
+import { diffTrees, repack } from "@strata-oci/build";
+import { inspect, readTreeRecord, recordTree, saveTreeRecord, StrataError, unpack } from "@strata-oci/core";
 import { readLayer } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
 import { anyStack, applyToDirectory, memoryLayer, ownershipFor, tempDir, writeStackImage, type TarMember } from "@strata-oci/testing";
@@ -168,7 +169,7 @@ describe("diff: the changeset from LOWER to UPPER", () => {
     writeFileSync(join(lower, "old"), "old");
     writeFileSync(join(upper, "new"), "new");
     const out = join(work.path, "cli.tar");
-    const run = spawnSync(process.execPath, [join(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js"), "diff", lower, upper, "-o", out], { encoding: "utf8" });
+    const run = spawnSync(process.execPath, [join(import.meta.dirname, "..", "..", "strata", "bin", "strata.js"), "diff", lower, upper, "-o", out], { encoding: "utf8" });
     expect(run.status, run.stderr).toBe(0);
     const listing = spawnSync("tar", ["-tf", out], { encoding: "utf8" }).stdout.trim().split("\n");
     expect(listing).toEqual(expect.arrayContaining(["new", ".wh.old"]));
@@ -176,7 +177,7 @@ describe("diff: the changeset from LOWER to UPPER", () => {
 });
 
 
-const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample", "oci");
+const SAMPLE = join(import.meta.dirname, "..", "..", "..", "fixtures", "sample", "oci");
 
 /** The paths in the last layer of oci:LAYOUT:TAG. */
 async function layerEntries(layout: string, tag: string): Promise<string[]> {

@@ -8,7 +8,8 @@ import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
-import { diffTrees, StrataError } from "@strata-oci/core";
+import { diffTrees } from "@strata-oci/build";
+import { StrataError } from "@strata-oci/core";
 import { tempDir } from "@strata-oci/testing";
 
 const SWAPPER = join(import.meta.dirname, "..", "..", "..", "test", "support", "swapper.py");

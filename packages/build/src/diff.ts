@@ -2,7 +2,7 @@ import { closeSync, readSync, type BigIntStats } from "node:fs";
 import { BLOCK, childPath, encodeHeader, joinPath, paddingOf, splitPath, TargetError, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
 import { decodeRootlessOwner, kindOfStats, ROOTLESS_OWNER_XATTR } from "@strata-oci/merge";
 import { HeldTree, treeChanged } from "./held-tree.js";
-import type { RecordedEntry, RecordedKind, TreeRecord } from "./tree-record.js";
+import type { RecordedEntry, RecordedKind, TreeRecord } from "@strata-oci/core";
 
 export interface DiffOptions {
   /** The tree before: a directory, or the record of one kept when it was unpacked (then only UPPER is read). */

@@ -7,7 +7,8 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { readTreeRecord, repack, squash, unpack } from "@strata-oci/core";
+import { repack, squash } from "@strata-oci/build";
+import { readTreeRecord, unpack } from "@strata-oci/core";
 import { tempDir, writeStackImage } from "@strata-oci/testing";
 
 const BIN = join(import.meta.dirname, "..", "..", "strata", "bin", "strata.js");

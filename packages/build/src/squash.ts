@@ -1,7 +1,7 @@
-import { prepareLayout, type Descriptor, type Platform, type RegistryOptions } from "@strata-oci/image";
+import { outputLayout, prepareLayout, type Descriptor, type Platform, type RegistryOptions } from "@strata-oci/image";
 import { exportImage } from "./export.js";
-import { outputLayout, sourceDateEpoch, writeImage, writeLayerBlob, type LayerCompression } from "./layout-output.js";
-import { mergedTree } from "./merged.js";
+import { sourceDateEpoch, writeImage, writeLayerBlob, type LayerCompression } from "./layout-output.js";
+import { mergedTree } from "@strata-oci/core";
 
 export interface SquashOptions {
   readonly image: string;

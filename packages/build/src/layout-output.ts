@@ -1,20 +1,13 @@
-// What squash, repack and pull share when they write an image into an OCI
-// layout: the `oci:DIR[:TAG]` argument, SOURCE_DATE_EPOCH, the new layer
+// What squash and repack share when they write an image into an OCI
+// layout: SOURCE_DATE_EPOCH, the new layer
 // blob (hashed as a tar, compressed, stored) and the config + manifest +
 // tag written last.
 import { createHash } from "node:crypto";
 import { pipeline, Readable } from "node:stream";
-import { createLayerCompressor, ImageError, LAYER_TYPE_OF, StrataError, type LayerCompression } from "@strata-oci/layer";
-import { OCI_CONFIG, OCI_MANIFEST, parseImageReference, putJsonBlob, tagInIndex, writeBlob, type Descriptor, type ImageConfig } from "@strata-oci/image";
+import { createLayerCompressor, LAYER_TYPE_OF, StrataError, type LayerCompression } from "@strata-oci/layer";
+import { OCI_CONFIG, OCI_MANIFEST, putJsonBlob, tagInIndex, writeBlob, type Descriptor, type ImageConfig } from "@strata-oci/image";
 
 export type { LayerCompression };
-
-/** `oci:DIR[:TAG]` or DIR, split as unpack splits it (so that `unpack oci:DIR:TAG` finds what was written). */
-export function outputLayout(layout: string, command: string): { path: string; tag: string | undefined } {
-  const target = parseImageReference(layout.startsWith("oci:") ? layout : `oci:${layout}`);
-  if (target.transport !== "oci") throw new ImageError("STRATA_BAD_REFERENCE", `${command} writes OCI layouts, not ${layout}`, { hint: "give oci:DIR[:TAG]" });
-  return { path: target.path, tag: target.tag };
-}
 
 /** The latest time a JS Date (and so an image config's `created`) can say: 8.64e12 s after the epoch. */
 const MAX_EPOCH = 8.64e12;

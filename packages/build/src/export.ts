@@ -1,6 +1,6 @@
 import { BLOCK, encodeHeader, paddingOf, readLayer, withErrorContext, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
 import type { MergedEntry } from "@strata-oci/merge";
-import { mergedTree, type MergedTreeOptions } from "./merged.js";
+import { mergedTree, type MergedTreeOptions } from "@strata-oci/core";
 
 function header(path: EntryPath, entry: MergedEntry, type: TarHeaderFields["type"], linkname?: EntryPath): TarHeaderFields {
   return {
