@@ -66,8 +66,8 @@ describe("packed packages installed with npm into a fresh project", () => {
     console.log(`install: ${installSeconds.toFixed(1)} s; tarballs: ${tarballs.map((t) => `${t.split("/").pop()} ${(statSync(t).size / 1024).toFixed(0)} KiB`).join(", ")}`);
   }, 600_000);
 
-  it("packs eight packages, each with its built code, and the native ones with linux-x64 and linux-arm64 binaries", () => {
-    expect(tarballs.map((t) => t.split("/").pop())).toEqual(["bundle", "core", "image", "layer", "merge", "store", "strata", "testing"].map((name) => `strata-oci-${name}-0.1.0.tgz`));
+  it("packs ten packages, each with its built code, and the native ones with linux-x64 and linux-arm64 binaries", () => {
+    expect(tarballs.map((t) => t.split("/").pop())).toEqual(["build", "bundle", "core", "errors", "image", "layer", "merge", "store", "strata", "testing"].map((name) => `strata-oci-${name}-0.1.0.tgz`));
     const listing = (name: string): string[] => run("tar", ["-tzf", tarballs.find((t) => t.includes(`-${name}-`)) as string], work.path).stdout.split("\n");
     expect(listing("layer")).toEqual(expect.arrayContaining(["package/dist/index.js", "package/dist/index.d.ts", "package/worker/blob-worker.mjs", "package/prebuilds/linux-x64/strata_gzip.node", "package/prebuilds/linux-arm64/strata_gzip.node", "package/LICENSE"]));
     expect(listing("merge")).toEqual(expect.arrayContaining(["package/prebuilds/linux-x64/strata_native.node", "package/prebuilds/linux-arm64/strata_native.node"]));

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { compress as zstdCompress } from "zstd-napi";
 
-import { encodeMember, writeTar, type StrataErrorCode, type TarMember } from "@strata-oci/layer";
+import { encodeMember, writeTar, type TarMember } from "@strata-oci/layer";
+import { type StrataErrorCode } from "@strata-oci/errors";
 import { editConfig, editManifest, layerBlob, replaceLayerBlob } from "./layout-edit.js";
 
 /** What a case may refer to: the absolute path of a canary directory outside the sandbox. */

@@ -1,5 +1,6 @@
 import { closeSync, readSync, type BigIntStats } from "node:fs";
-import { BLOCK, childPath, encodeHeader, joinPath, paddingOf, splitPath, TargetError, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
+import { BLOCK, childPath, encodeHeader, joinPath, paddingOf, splitPath, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 import { decodeRootlessOwner, kindOfStats, ROOTLESS_OWNER_XATTR } from "@strata-oci/merge";
 import { HeldTree, treeChanged } from "./held-tree.js";
 import type { RecordedEntry, RecordedKind, TreeRecord } from "@strata-oci/core";

@@ -1,4 +1,5 @@
-import { BLOCK, encodeHeader, paddingOf, readLayer, withErrorContext, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
+import { BLOCK, encodeHeader, paddingOf, readLayer, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
+import { withErrorContext } from "@strata-oci/errors";
 import type { MergedEntry } from "@strata-oci/merge";
 import { mergedTree, type MergedTreeOptions } from "@strata-oci/core";
 

@@ -7,7 +7,8 @@
 // and read only when the inode opened is the one classified. A tree that
 // changed under the walk is STRATA_TREE_CHANGED, never another file's bytes.
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, type BigIntStats } from "node:fs";
-import { displayPath, TargetError, type EntryPath } from "@strata-oci/layer";
+import { displayPath, type EntryPath } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 import { nativeCalls } from "@strata-oci/merge";
 
 const OPEN_DIR = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK;

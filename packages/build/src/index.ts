@@ -1,3 +1,4 @@
+export { BUILD_ERROR_CODES } from "./error-codes.js";
 export { exportImage } from "./export.js";
 export { squash, type SquashOptions, type SquashResult } from "./squash.js";
 export { diffTrees, type DiffOptions } from "./diff.js";

@@ -4,7 +4,8 @@
 // tag written last.
 import { createHash } from "node:crypto";
 import { pipeline, Readable } from "node:stream";
-import { createLayerCompressor, LAYER_TYPE_OF, StrataError, type LayerCompression } from "@strata-oci/layer";
+import { createLayerCompressor, LAYER_TYPE_OF, type LayerCompression } from "@strata-oci/layer";
+import { StrataError } from "@strata-oci/errors";
 import { OCI_CONFIG, OCI_MANIFEST, putJsonBlob, tagInIndex, writeBlob, type Descriptor, type ImageConfig } from "@strata-oci/image";
 
 export type { LayerCompression };

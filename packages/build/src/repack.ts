@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { ImageError, TargetError } from "@strata-oci/layer";
+import { ImageError, TargetError } from "@strata-oci/errors";
 import {
   hasBlob,
   outputLayout,

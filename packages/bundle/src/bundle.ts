@@ -1,7 +1,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ImageConfig } from "@strata-oci/image";
-import { withErrorContext } from "@strata-oci/layer";
+import { withErrorContext } from "@strata-oci/errors";
 import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings } from "@strata-oci/merge";
 import { unpack, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { mountImage, unmountImage, type MountOptions, type MountResult } from "@strata-oci/store";

@@ -1,4 +1,5 @@
-import { displayPath, escapeName, ImageError, isUtf8, readLayer, resolveLimits, unescapeName, withErrorContext, type EntryPath, type LayerLimits } from "@strata-oci/layer";
+import { displayPath, escapeName, isUtf8, readLayer, resolveLimits, unescapeName, type EntryPath, type LayerLimits } from "@strata-oci/layer";
+import { ImageError, withErrorContext } from "@strata-oci/errors";
 import type { Image, Platform, RegistryOptions } from "@strata-oci/image";
 import { MergedTree, type MergedEntry } from "@strata-oci/merge";
 import { openContainerImage } from "./prologue.js";

@@ -3,7 +3,8 @@ import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { GrowingFile, SizeMismatchError, TargetError, type BlobFile, type Layer } from "@strata-oci/layer";
+import { GrowingFile, SizeMismatchError, type BlobFile, type Layer } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 
 /**
  * Layers downloaded at once, at most (unpack's `downloads`). Those after the

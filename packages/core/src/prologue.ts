@@ -3,7 +3,7 @@
 // refused where a container image is needed; the image's own warnings
 // gathered with those of the work that follows.
 import { chainIds, openImage, type Image, type OpenImageRequest, type Platform, type RegistryOptions } from "@strata-oci/image";
-import { ImageError } from "@strata-oci/layer";
+import { ImageError } from "@strata-oci/errors";
 import type { UnpackWarning } from "@strata-oci/merge";
 
 /** Where an image is and how to reach it: the options every command that reads one takes. */

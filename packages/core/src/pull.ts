@@ -1,5 +1,5 @@
 import { hostPlatform, outputLayout, parseImageReference, parsePlatform, pullToLayout, type Platform, type PullProgress, type PullResult, type RegistryOptions } from "@strata-oci/image";
-import { ImageError } from "@strata-oci/layer";
+import { ImageError } from "@strata-oci/errors";
 
 export interface PullOptions {
   /** A `docker://` reference. */

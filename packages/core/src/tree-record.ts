@@ -7,7 +7,8 @@
 // unpack of the image, and reads only what changed.
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, fstatSync, futimesSync, lstatSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync, type BigIntStats } from "node:fs";
-import { childPath, DEFAULT_LAYER_LIMITS, TargetError, type EntryPath } from "@strata-oci/layer";
+import { childPath, DEFAULT_LAYER_LIMITS, type EntryPath } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 import { kindOfStats, onDisk } from "@strata-oci/merge";
 
 export type RecordedKind = "dir" | "file" | "symlink" | "char" | "block" | "fifo";

@@ -1,13 +1,7 @@
 import { realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import {
-  AbortedError,
-  TargetError,
-  readLayer,
-  withErrorContext,
-  type LayerLimits,
-  type ZstdBackend,
-} from "@strata-oci/layer";
+import { readLayer, type LayerLimits, type ZstdBackend } from "@strata-oci/layer";
+import { AbortedError, TargetError, withErrorContext } from "@strata-oci/errors";
 import { LayerPrefetch, PREFETCH_CONCURRENCY } from "./prefetch.js";
 import { chainIdOf, collectWarnings, imageRequest, refuseArtifact } from "./prologue.js";
 import { recordTree, saveTreeRecord } from "./tree-record.js";

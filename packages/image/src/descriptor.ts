@@ -1,4 +1,5 @@
-import { ImageError, parseDigest } from "@strata-oci/layer";
+import { parseDigest } from "@strata-oci/layer";
+import { ImageError } from "@strata-oci/errors";
 import type { Platform } from "./platform.js";
 
 /** An OCI content descriptor, checked. */

@@ -1,22 +1,8 @@
 import { closeSync, createReadStream, readSync } from "node:fs";
 import { posix } from "node:path";
 import type { Readable } from "node:stream";
-import {
-  BLOCK,
-  CHUNK_SIZE,
-  ImageError,
-  isZeroBlock,
-  openImageFile,
-  paddingOf,
-  parseDigest,
-  parseHeader,
-  parsePaxRecords,
-  StrataError,
-  TarFormatError,
-  type BlobFile,
-  type Layer,
-  type RawTarHeader,
-} from "@strata-oci/layer";
+import { BLOCK, CHUNK_SIZE, isZeroBlock, openImageFile, paddingOf, parseDigest, parseHeader, parsePaxRecords, TarFormatError, type BlobFile, type Layer, type RawTarHeader } from "@strata-oci/layer";
+import { ImageError, StrataError } from "@strata-oci/errors";
 import { createHash } from "node:crypto";
 import { asRecord, bad, parseJson } from "./descriptor.js";
 import { parseImageConfig } from "./image-config.js";

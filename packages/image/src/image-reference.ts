@@ -1,5 +1,5 @@
 import { statSync } from "node:fs";
-import { ImageError } from "@strata-oci/layer";
+import { ImageError } from "@strata-oci/errors";
 import { formatDockerReference, parseDockerReference, type DockerReference } from "./registry/docker-reference.js";
 
 /** Where an image lives, in skopeo's transport syntax. */

@@ -1,3 +1,4 @@
+export { IMAGE_ERROR_CODES } from "./error-codes.js";
 export { openImage, type OpenImageRequest } from "./open-image.js";
 export type { Image, IndexLevel, ManifestChoice, ManifestDetails, SpecWarning } from "./image.js";
 export type { Descriptor } from "./descriptor.js";

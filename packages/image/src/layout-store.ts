@@ -4,7 +4,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { DigestMismatchError, ImageError, parseDigest, SizeMismatchError, type ErrorContext } from "@strata-oci/layer";
+import { DigestMismatchError, parseDigest, SizeMismatchError } from "@strata-oci/layer";
+import { ImageError, type ErrorContext } from "@strata-oci/errors";
 import type { Descriptor } from "./descriptor.js";
 import { OCI_INDEX, REF_NAME_ANNOTATION } from "./media-types.js";
 import { blobPath } from "./oci-layout.js";

@@ -1,6 +1,7 @@
 // Choosing a manifest: what every image source does once it has an index or
 // a manifest in hand (OCI layout, registry).
-import { ImageError, LAYER_MEDIA_TYPE_NAMES } from "@strata-oci/layer";
+import { LAYER_MEDIA_TYPE_NAMES } from "@strata-oci/layer";
+import { ImageError } from "@strata-oci/errors";
 import { parseAnnotations, parseDescriptor, bad, specViolation, type Descriptor } from "./descriptor.js";
 import type { IndexLevel, ManifestChoice, ManifestDetails, SpecWarning } from "./image.js";
 import { DOCKER_CONFIG, DOCKER_MANIFEST, INDEX_TYPES, MANIFEST_TYPES, OCI_CONFIG, OCI_MANIFEST, REF_NAME_ANNOTATION } from "./media-types.js";

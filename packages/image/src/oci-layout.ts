@@ -2,19 +2,8 @@ import { createHash } from "node:crypto";
 import { closeSync, createReadStream } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import {
-  CHUNK_SIZE,
-  DigestMismatchError,
-  ImageError,
-  LimitExceededError,
-  openImageFile,
-  parseDigest,
-  readImageFile,
-  SizeMismatchError,
-  StrataError,
-  type BlobFile,
-  type Layer,
-} from "@strata-oci/layer";
+import { CHUNK_SIZE, DigestMismatchError, LimitExceededError, openImageFile, parseDigest, readImageFile, SizeMismatchError, type BlobFile, type Layer } from "@strata-oci/layer";
+import { ImageError, StrataError } from "@strata-oci/errors";
 import { asRecord, bad, parseJson, type Descriptor } from "./descriptor.js";
 import { emptyImageConfig, parseImageConfig } from "./image-config.js";
 import type { Image, Referrer } from "./image.js";

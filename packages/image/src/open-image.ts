@@ -3,7 +3,7 @@ import type { Image } from "./image.js";
 import { formatImageReference, parseImageReference } from "./image-reference.js";
 import { openOciLayout } from "./oci-layout.js";
 import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type Platform } from "./platform.js";
-import { ImageError } from "@strata-oci/layer";
+import { ImageError } from "@strata-oci/errors";
 import type { RegistryOptions } from "./registry/registry-client.js";
 import { openRegistryImage } from "./registry/registry-source.js";
 

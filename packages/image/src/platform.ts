@@ -1,4 +1,4 @@
-import { ImageError } from "@strata-oci/layer";
+import { ImageError } from "@strata-oci/errors";
 
 /** An image platform (OCI image-index `platform`). */
 export interface Platform {

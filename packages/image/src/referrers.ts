@@ -1,4 +1,4 @@
-import { ImageError } from "@strata-oci/layer";
+import { ImageError } from "@strata-oci/errors";
 import type { Referrer } from "./image.js";
 import { parseImageReference } from "./image-reference.js";
 import { layoutReferrers } from "./oci-layout.js";

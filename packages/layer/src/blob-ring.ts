@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { AbortedError, DigestMismatchError, ImageError, SizeMismatchError, StrataError, type ErrorContext } from "./errors.js";
+import { DigestMismatchError, SizeMismatchError } from "./errors.js";
+import { AbortedError, ImageError, StrataError, type ErrorContext } from "@strata-oci/errors";
 import { notRegularFile } from "./regular-file.js";
 import type { Compression } from "./media-type.js";
 import { parseDigest } from "./verify-stream.js";

@@ -1,6 +1,6 @@
 import type { Transform } from "node:stream";
 import { createGzip } from "node:zlib";
-import { ImageError } from "./errors.js";
+import { ImageError } from "@strata-oci/errors";
 import { requireFromLayer } from "./native-addon.js";
 
 /** How a layer strata writes is compressed. */

@@ -1,4 +1,4 @@
-import { BadEntryError } from "./errors.js";
+import { BadEntryError } from "@strata-oci/errors";
 import type { EntryPath } from "./layer-entry.js";
 
 const SLASH = 0x2f;

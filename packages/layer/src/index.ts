@@ -1,19 +1,5 @@
-export {
-  AbortedError,
-  BadEntryError,
-  CorruptLayerError,
-  DigestMismatchError,
-  ImageError,
-  LimitExceededError,
-  MediaTypeError,
-  SizeMismatchError,
-  STRATA_ERROR_CODES,
-  StrataError,
-  TargetError,
-  withErrorContext,
-  type ErrorContext,
-  type StrataErrorCode,
-} from "./errors.js";
+export { LAYER_ERROR_CODES } from "./error-codes.js";
+export { DigestMismatchError, LimitExceededError, SizeMismatchError } from "./errors.js";
 export {
   assertNever,
   displayPath,

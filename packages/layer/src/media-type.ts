@@ -1,4 +1,4 @@
-import { MediaTypeError } from "./errors.js";
+import { MediaTypeError } from "@strata-oci/errors";
 
 /** How a layer blob is compressed. */
 export type Compression = "none" | "gzip" | "zstd";

@@ -1,4 +1,5 @@
-import { BadEntryError, CorruptLayerError, LimitExceededError } from "./errors.js";
+import { LimitExceededError } from "./errors.js";
+import { BadEntryError, CorruptLayerError } from "@strata-oci/errors";
 import { cleanEntryPath } from "./entry-path.js";
 import type { LayerEntry } from "./layer-entry.js";
 import type { LayerLimits } from "./limits.js";

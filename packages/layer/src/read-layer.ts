@@ -2,7 +2,7 @@ import { closeSync, createReadStream, readSync } from "node:fs";
 import { PassThrough, pipeline, Readable } from "node:stream";
 import { readBlobOffThread, type BlobFile, type GzipBackend } from "./blob-ring.js";
 import { decompressChunks, defaultGzipBackend, defaultZstdBackend, READ_AHEAD, type ZstdBackend } from "./decompress.js";
-import { AbortedError, CorruptLayerError, MediaTypeError, StrataError, withErrorContext, type ErrorContext } from "./errors.js";
+import { AbortedError, CorruptLayerError, MediaTypeError, StrataError, withErrorContext, type ErrorContext } from "@strata-oci/errors";
 import { displayPath, type LayerEntry } from "./layer-entry.js";
 import { resolveLimits, type LayerLimits } from "./limits.js";
 import { compressionOf, sniffCompression, type Compression } from "./media-type.js";

@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
-import { ImageError, LimitExceededError, StrataError, type ErrorContext } from "./errors.js";
+import { LimitExceededError } from "./errors.js";
+import { ImageError, StrataError, type ErrorContext } from "@strata-oci/errors";
 
 /** The error for an image file that is a FIFO, device, socket or directory. */
 export function notRegularFile(path: string, context: ErrorContext = {}): ImageError {

@@ -1,6 +1,7 @@
 import { ByteQueue } from "./byte-queue.js";
 import type { EntryBody } from "./layer-entry.js";
-import { CorruptLayerError, LimitExceededError } from "./errors.js";
+import { LimitExceededError } from "./errors.js";
+import { CorruptLayerError } from "@strata-oci/errors";
 import type { LayerLimits } from "./limits.js";
 import { BLOCK, isZeroBlock, paddingOf, parseHeader, parsePaxRecords, TarFormatError } from "./tar-header.js";
 

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
-import { DigestMismatchError, ImageError, SizeMismatchError, type ErrorContext } from "./errors.js";
+import { DigestMismatchError, SizeMismatchError } from "./errors.js";
+import { ImageError, type ErrorContext } from "@strata-oci/errors";
 
 const ALGORITHMS: Readonly<Record<string, { node: string; hexLength: number }>> = {
   sha256: { node: "sha256", hexLength: 64 },

@@ -1,4 +1,4 @@
-import { BadEntryError } from "./errors.js";
+import { BadEntryError } from "@strata-oci/errors";
 import { baseName, childPath, parentPath } from "./entry-path.js";
 import type { EntryPath } from "./layer-entry.js";
 

@@ -1,5 +1,6 @@
 import { chmodSync, fchmodSync, fchownSync, lchownSync, lutimesSync, readFileSync } from "node:fs";
-import { TargetError, type EntryAttributes } from "@strata-oci/layer";
+import { type EntryAttributes } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 import type { PathState } from "./disk-index.js";
 import { nativeCalls } from "./native.js";
 import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";

@@ -15,19 +15,8 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import {
-  AbortedError,
-  baseName,
-  childPath,
-  displayPath,
-  childNode,
-  parentPath,
-  withErrorContext,
-  type EntryAttributes,
-  type EntryBody,
-  type EntryPath,
-  type LayerEntry,
-} from "@strata-oci/layer";
+import { baseName, childPath, displayPath, childNode, parentPath, type EntryAttributes, type EntryBody, type EntryPath, type LayerEntry } from "@strata-oci/layer";
+import { AbortedError, withErrorContext } from "@strata-oci/errors";
 import { nativeCalls } from "./native.js";
 import type { OwnershipPolicy } from "./ownership.js";
 import { AttributeWriter, fsTime, type UnpackWarning } from "./attribute-writer.js";

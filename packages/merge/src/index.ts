@@ -1,3 +1,4 @@
+export { MERGE_ERROR_CODES } from "./error-codes.js";
 export { DiskTarget, type ApplyStats, type DiskTargetOptions, type UnpackWarning } from "./disk-target.js";
 export { ownershipFor, ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 export { decodeRootlessOwner, encodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "./rootless-owner.js";

@@ -1,17 +1,5 @@
-import {
-  BadEntryError,
-  LimitExceededError,
-  baseName,
-  childNode,
-  displayPath,
-  ensureChild,
-  parentPath,
-  splitPath,
-  withErrorContext,
-  type EntryPath,
-  type LayerEntry,
-  type PathTreeNode,
-} from "@strata-oci/layer";
+import { LimitExceededError, baseName, childNode, displayPath, ensureChild, parentPath, splitPath, type EntryPath, type LayerEntry, type PathTreeNode } from "@strata-oci/layer";
+import { BadEntryError, withErrorContext } from "@strata-oci/errors";
 import type { LayerTarget } from "./layer-target.js";
 import { MAX_RESOLVE_STEPS, MAX_SYMLINK_FOLLOWS } from "./resolve-in-root.js";
 import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";

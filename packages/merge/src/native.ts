@@ -1,4 +1,5 @@
-import { loadAddon, packageRoot, TargetError, type AddonLoad } from "@strata-oci/layer";
+import { loadAddon, packageRoot, type AddonLoad } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 
 /** The syscalls Node's fs lacks, from strata's own N-API addon (native/strata_native.c). */
 export interface NativeCalls {

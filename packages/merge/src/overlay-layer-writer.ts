@@ -10,7 +10,8 @@
 // attributes the merged tree gives it (overlayfs shows the uppermost
 // copy's), implied parents included.
 import { chmodSync, copyFileSync, constants, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
-import { BadEntryError, childPath, displayPath, parentPath, splitPath, joinPath, type EntryAttributes, type EntryPath, type LayerEntry } from "@strata-oci/layer";
+import { childPath, displayPath, parentPath, splitPath, joinPath, type EntryAttributes, type EntryPath, type LayerEntry } from "@strata-oci/layer";
+import { BadEntryError } from "@strata-oci/errors";
 import { AttributeWriter, fsTime, type UnpackWarning } from "./attribute-writer.js";
 import { DiskTarget, type ApplyStats } from "./disk-target.js";
 import { isOverlayXattr, LowerStack, opaqueXattr, type OverlayXattrs } from "./lower-stack.js";

@@ -1,5 +1,6 @@
 import { lstatSync, mkdirSync, readlinkSync, type Stats } from "node:fs";
-import { BadEntryError, displayPath, joinPath, parentPath, splitPath, type EntryPath } from "@strata-oci/layer";
+import { displayPath, joinPath, parentPath, splitPath, type EntryPath } from "@strata-oci/layer";
+import { BadEntryError } from "@strata-oci/errors";
 import type { DiskIndex, IndexNode } from "./disk-index.js";
 
 

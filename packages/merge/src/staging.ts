@@ -1,6 +1,6 @@
 import { chmodSync, lstatSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { TargetError } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 
 const STAGING_MARK = ".strata-staging-";
 

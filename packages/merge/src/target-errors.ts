@@ -1,4 +1,5 @@
-import { BadEntryError, displayPath, StrataError, TargetError, type EntryPath } from "@strata-oci/layer";
+import { displayPath, type EntryPath } from "@strata-oci/layer";
+import { BadEntryError, StrataError, TargetError } from "@strata-oci/errors";
 
 /**
  * Turns a system error (one with an errno code) into a TargetError; anything

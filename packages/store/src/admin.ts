@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { TargetError } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 import { formatPlatform, openImage, parsePlatform, platformMatches, type Platform } from "@strata-oci/image";
 import { defaultStore, LayerStore } from "./layer-store.js";
 import { withStoreLock } from "./lock.js";

@@ -1,3 +1,4 @@
+export { STORE_ERROR_CODES } from "./error-codes.js";
 export { defaultStore, LayerStore } from "./layer-store.js";
 export type { MountRecord, StoredImage, StoredLayer } from "./records.js";
 export { keptName, openForStore, storeImage, unpackToStore, type StoreUnpackOptions, type StoreUnpackResult } from "./unpack-to-store.js";

@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { TargetError } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 import { discardStaging, type OverlayLayerStats, type OverlayXattrs } from "@strata-oci/merge";
 import {
   damaged,

@@ -5,7 +5,7 @@
 // that unpack had just found stored (issue #26.6).
 import { closeSync, constants, fstatSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { AbortedError } from "@strata-oci/layer";
+import { AbortedError } from "@strata-oci/errors";
 import { native } from "@strata-oci/merge";
 import { damaged } from "./records.js";
 

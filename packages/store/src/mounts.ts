@@ -1,6 +1,7 @@
 import { lstatSync, mkdirSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { builtin, TargetError } from "@strata-oci/layer";
+import { builtin } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 import { copyNodeAttributes } from "@strata-oci/merge";
 import { LayerStore } from "./layer-store.js";
 import { withStoreLock } from "./lock.js";

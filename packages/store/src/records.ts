@@ -5,7 +5,7 @@
 // digest or from the record's own file name, never taken from its content.
 import { closeSync, constants, fstatSync, openSync, readSync, renameSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { TargetError } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 
 /** A store's settings (store.json). */
 export interface StoreConfig {

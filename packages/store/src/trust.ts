@@ -8,7 +8,7 @@
 // that leads strata outside the store, before strata ever looked.
 import { lstatSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
-import { TargetError } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 
 /** The directories strata keeps in a store. */
 export const STORE_DIRS = ["layers", "l", "images", "mounts", "staging"] as const;

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
-import { readLayer, withErrorContext, type LayerLimits } from "@strata-oci/layer";
+import { readLayer, type LayerLimits } from "@strata-oci/layer";
+import { withErrorContext } from "@strata-oci/errors";
 import { chainIds, formatPlatform, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
 import { MergedTree, StoredLayers, ownershipFor, writeBottomLayer, writeOverlayLayer, type UnpackWarning } from "@strata-oci/merge";
 import { collectWarnings, openContainerImage } from "@strata-oci/core";

@@ -40,4 +40,17 @@ export {
   type RuntimeConfig,
   type RuntimeOverrides,
 } from "@strata-oci/bundle";
+export {
+  AbortedError,
+  BadEntryError,
+  COMMON_ERROR_CODES,
+  CorruptLayerError,
+  ImageError,
+  MediaTypeError,
+  TargetError,
+  type ErrorContext,
+  type StrataErrorCodes,
+} from "@strata-oci/errors";
+export { DigestMismatchError, LimitExceededError, SizeMismatchError } from "@strata-oci/layer";
+export { STRATA_ERROR_CODES } from "./error-codes.js";
 export { main } from "./main.js";

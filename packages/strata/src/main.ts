@@ -7,7 +7,8 @@ import { backends, cat, inspect, listing, PREDEFINED_ANNOTATIONS, pull, referrer
 import { bundle, bundleFromStore } from "@strata-oci/bundle";
 import { diffTrees, exportImage, repack, squash } from "@strata-oci/build";
 import { mountImage, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpackToStore } from "@strata-oci/store";
-import { escapeName, escapeText, packageRoot, prepareBlobWorkers, TargetError } from "@strata-oci/layer";
+import { escapeName, escapeText, packageRoot, prepareBlobWorkers } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 import { parseImageReference } from "@strata-oci/image";
 import { BUNDLE_HELP, CAT_HELP, DIFF_HELP, EXPORT_HELP, INSPECT_HELP, LS_HELP, MAIN_HELP, MOUNT_HELP, PULL_HELP, REFERRERS_HELP, REPACK_HELP, SQUASH_HELP, STORE_HELP, UMOUNT_HELP, UNPACK_HELP } from "./help.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";

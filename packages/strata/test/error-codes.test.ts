@@ -12,4 +12,8 @@ describe("error codes", () => {
     const documented = [...table.matchAll(/^\| `(STRATA_[A-Z_]+)` \| [^|]+ \| [^|]+ \|$/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual([...STRATA_ERROR_CODES].sort());
   });
+
+  it("each code is declared by one package only", () => {
+    expect(new Set(STRATA_ERROR_CODES).size).toBe(STRATA_ERROR_CODES.length);
+  });
 });

@@ -1,19 +1,5 @@
-import {
-  BadEntryError,
-  baseName,
-  childPath,
-  displayPath,
-  isWithin,
-  joinPath,
-  parentPath,
-  pathFromKey,
-  pathKey,
-  splitPath,
-  withErrorContext,
-  type EntryAttributes,
-  type EntryPath,
-  type LayerEntry,
-} from "@strata-oci/layer";
+import { baseName, childPath, displayPath, isWithin, joinPath, parentPath, pathFromKey, pathKey, splitPath, type EntryAttributes, type EntryPath, type LayerEntry } from "@strata-oci/layer";
+import { BadEntryError, withErrorContext } from "@strata-oci/errors";
 import { ownedAttributes, type LayerTarget, type OwnershipPolicy } from "@strata-oci/merge";
 import type { ModelNode, NodeAttributes } from "./model-node.js";
 

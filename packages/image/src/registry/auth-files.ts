@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { builtin, ImageError } from "@strata-oci/layer";
+import { builtin } from "@strata-oci/layer";
+import { ImageError } from "@strata-oci/errors";
 import type { DockerReference } from "./docker-reference.js";
 
 export interface Credentials {

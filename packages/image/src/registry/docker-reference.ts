@@ -1,4 +1,5 @@
-import { ImageError, parseDigest } from "@strata-oci/layer";
+import { parseDigest } from "@strata-oci/layer";
+import { ImageError } from "@strata-oci/errors";
 
 /** A registry image reference (`docker://...`), normalised as Docker does. */
 export interface DockerReference {

@@ -1,4 +1,5 @@
-import { AbortedError, ImageError, type Layer } from "@strata-oci/layer";
+import { type Layer } from "@strata-oci/layer";
+import { AbortedError, ImageError } from "@strata-oci/errors";
 import type { Descriptor } from "../descriptor.js";
 import type { Image } from "../image.js";
 import { hasBlob, prepareLayout, tagInIndex, writeAtomically, writeBlob } from "../layout-store.js";

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { AbortedError, builtin, ImageError, LimitExceededError, parseDigest, StrataError, type ErrorContext } from "@strata-oci/layer";
+import { builtin, LimitExceededError, parseDigest } from "@strata-oci/layer";
+import { AbortedError, ImageError, StrataError, type ErrorContext } from "@strata-oci/errors";
 import { credentialsFor, type Credentials } from "./auth-files.js";
 import { isLoopbackHost, type DockerReference } from "./docker-reference.js";
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
-import { DigestMismatchError, ImageError, LimitExceededError, parseDigest, SizeMismatchError, StrataError, type ErrorContext, type Layer } from "@strata-oci/layer";
+import { DigestMismatchError, LimitExceededError, parseDigest, SizeMismatchError, type Layer } from "@strata-oci/layer";
+import { ImageError, StrataError, type ErrorContext } from "@strata-oci/errors";
 import { asRecord, bad, parseJson, type Descriptor } from "../descriptor.js";
 import { emptyImageConfig, parseImageConfig } from "../image-config.js";
 import type { Image, IndexLevel, ManifestChoice, Referrer } from "../image.js";
