@@ -10,17 +10,8 @@ import { layerPackageRoot } from "./native-addon.js";
 import { builtin } from "./lazy-builtin.js";
 import type { GrowingFile } from "./growing-file.js";
 
-// Layout of the shared buffer; worker/blob-worker.mjs uses the same numbers.
-// Byte counts are running totals that wrap at 2^32 (differences taken with `| 0`).
-const WRITTEN = 0; // bytes the writer has put in the ring
-const WAITING = 1; // 1 while this thread waits for data: the writer then posts a message
-const CANCEL = 2; // set here to stop both workers
-const MAIN_READ = 3; // bytes this thread has consumed
-const HASH_READ = 4; // bytes the hasher has consumed
-const RELEASED = 5; // bumped by either reader after it consumes: the writer waits on it
-const DONE = 6; // the writer has written everything it will
-const CONTROL_BYTES = 64;
-const BLOB_READ_OFFSET = 32; // float64: blob bytes the writer has read
+// The shared buffer's layout: one module, which the workers import too.
+import { BLOB_READ_OFFSET, CANCEL, CONTROL_BYTES, DONE, HASH_READ, MAIN_READ, RELEASED, WAITING, WRITTEN } from "../worker/ring-protocol.mjs";
 
 /**
  * Ring capacity: how far the worker may inflate ahead of the writer, to ride

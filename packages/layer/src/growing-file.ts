@@ -1,11 +1,5 @@
-// Layout of the shared buffer; worker/blob-worker.mjs reads the same numbers.
-const STATE = 0; // Int32: GROWING, COMPLETE or FAILED
-const CHANGES = 1; // Int32: bumped on every change; readers wait on it
-const LENGTH = 1; // Float64 (bytes 8-15): bytes written so far
-const WAITING_OFFSET = 16; // Int32 (bytes 16-19): 1 while a reader waits for more
-const GROWING = 0;
-const COMPLETE = 1;
-const FAILED = 2;
+// The shared buffer's layout: one module, which the blob worker imports too.
+import { COMPLETE, FAILED, GROWING, GROWING_CHANGES as CHANGES, GROWING_LENGTH as LENGTH, GROWING_STATE as STATE, GROWING_WAITING_OFFSET as WAITING_OFFSET } from "../worker/ring-protocol.mjs";
 
 /**
  * A file still being written (a blob downloading), read while it grows: the

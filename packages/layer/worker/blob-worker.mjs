@@ -2,8 +2,8 @@
 // Reads one layer blob from a file, hashes it, decompresses it, hashes the
 // tar, and copies the tar bytes into a ring shared with the main thread. Plain
 // JavaScript, no imports from src/: it must load the same way under vitest
-// (which runs the TypeScript sources) and from dist/. The main thread
-// (src/blob-ring.ts) owns the protocol; this file only follows it.
+// (which runs the TypeScript sources) and from dist/. The layout of the
+// shared buffers is ring-protocol.mjs, which the main thread imports too.
 //
 // Why a worker: on the main thread, zlib needs that thread's event loop for
 // every output chunk, so inflation stalled whenever the thread was busy
@@ -15,23 +15,25 @@ import { createRequire } from "node:module";
 import { parentPort, workerData } from "node:worker_threads";
 import { constants, createGunzip } from "node:zlib";
 
-// Must match src/blob-ring.ts. Byte counts are running totals that wrap at
-// 2^32; differences taken with `| 0` stay right while the ring is < 2 GiB.
-const WRITTEN = 0;
-const WAITING = 1;
-const CANCEL = 2;
-const MAIN_READ = 3;
-const HASH_READ = 4;
-const RELEASED = 5;
-const DONE = 6;
-const CONTROL_BYTES = 64;
-const BLOB_READ_OFFSET = 32;
+import {
+  BLOB_READ_OFFSET,
+  CANCEL,
+  COMPLETE as GROWN,
+  CONTROL_BYTES,
+  DONE,
+  FAILED as GROWTH_FAILED,
+  GROWING_CHANGES,
+  GROWING_LENGTH,
+  GROWING_STATE,
+  GROWING_WAITING_OFFSET,
+  HASH_READ,
+  MAIN_READ,
+  RELEASED,
+  WAITING,
+  WRITTEN,
+} from "./ring-protocol.mjs";
+
 const CHUNK_SIZE = 1 << 20;
-// Must match src/growing-file.ts.
-const GROWING_STATE = 0;
-const GROWING_CHANGES = 1;
-const GROWN = 1;
-const GROWTH_FAILED = 2;
 
 class Cancelled extends Error {}
 
@@ -212,7 +214,7 @@ function readable(job, room, offset, control) {
   // Count, then state, then length: a change after any of them makes the wait return at once.
   const seen = Atomics.load(flags, GROWING_CHANGES);
   const state = Atomics.load(flags, GROWING_STATE);
-  const available = (new Float64Array(job.growing, 0, 2)[1] ?? 0) - position;
+  const available = (new Float64Array(job.growing, 0, 2)[GROWING_LENGTH] ?? 0) - position;
   if (available > 0) return [Math.min(limit, available), seen];
   if (state === GROWN) return [0, seen];
   if (state === GROWTH_FAILED) throw Object.assign(new Error("the blob's download failed"), { strataKind: "source-failed" });
@@ -222,7 +224,7 @@ function readable(job, room, offset, control) {
 
 /** Set while this reader waits: the main thread then gives the link to this blob's download. @param {BlobPlace} job */
 function readerWaiting(job) {
-  return new Int32Array(/** @type {SharedArrayBuffer} */ (job.growing), 16, 1);
+  return new Int32Array(/** @type {SharedArrayBuffer} */ (job.growing), GROWING_WAITING_OFFSET, 1);
 }
 
 /** @param {BlobPlace} job */

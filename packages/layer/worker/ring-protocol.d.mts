@@ -1,0 +1,16 @@
+export declare const WRITTEN: 0;
+export declare const WAITING: 1;
+export declare const CANCEL: 2;
+export declare const MAIN_READ: 3;
+export declare const HASH_READ: 4;
+export declare const RELEASED: 5;
+export declare const DONE: 6;
+export declare const CONTROL_BYTES: 64;
+export declare const BLOB_READ_OFFSET: 32;
+export declare const GROWING_STATE: 0;
+export declare const GROWING_CHANGES: 1;
+export declare const GROWING_LENGTH: 1;
+export declare const GROWING_WAITING_OFFSET: 16;
+export declare const GROWING: 0;
+export declare const COMPLETE: 1;
+export declare const FAILED: 2;
