@@ -1,7 +1,7 @@
 import { closeSync, readSync, type BigIntStats } from "node:fs";
 import { BLOCK, childPath, encodeHeader, joinPath, paddingOf, splitPath, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
 import { TargetError } from "@strata-oci/errors";
-import { decodeRootlessOwner, kindOfStats, ROOTLESS_OWNER_XATTR } from "@strata-oci/merge";
+import { decodeRootlessOwner, kindOfStats, resolveRootless, ROOTLESS_OWNER_XATTR } from "@strata-oci/merge";
 import { HeldTree, treeChanged } from "./held-tree.js";
 import type { RecordedEntry, RecordedKind, TreeRecord } from "@strata-oci/core";
 
@@ -258,7 +258,7 @@ class LowerRecord implements Lower<RecordedEntry> {
  * same two trees give the same tar.
  */
 export async function* diffTrees(options: DiffOptions): AsyncGenerator<Buffer> {
-  const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
+  const rootless = resolveRootless(options.rootless);
   const upper = new Tree(openTree(options.upper), rootless);
   let lower: HeldTree | undefined;
   try {

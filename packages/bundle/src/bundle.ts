@@ -2,7 +2,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ImageConfig } from "@strata-oci/image";
 import { withErrorContext } from "@strata-oci/errors";
-import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings } from "@strata-oci/merge";
+import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings, resolveRootless } from "@strata-oci/merge";
 import { unpack, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { mountImage, unmountImage, type MountOptions, type MountResult } from "@strata-oci/store";
 import { readAccounts } from "./accounts.js";
@@ -25,7 +25,7 @@ export interface BundleResult {
 /** config.json for the image whose tree is at `rootfs` (its own /etc/passwd and /etc/group), with what the caller overrides. */
 function configFor(imageConfig: ImageConfig, rootfs: string, options: Omit<RuntimeOverrides, "rootless" | "onWarning"> & { readonly rootless?: boolean }): { config: RuntimeConfig; warnings: BundleWarning[] } {
   const { args, env, cwd, user, tty, hostname } = options;
-  const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
+  const rootless = resolveRootless(options.rootless);
   const warnings: BundleWarning[] = [];
   const config = runtimeConfig(imageConfig, readAccounts(rootfs), {
     ...(args === undefined ? {} : { args }),

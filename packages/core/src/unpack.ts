@@ -5,7 +5,7 @@ import { AbortedError, TargetError, withErrorContext } from "@strata-oci/errors"
 import { LayerPrefetch, PREFETCH_CONCURRENCY } from "./prefetch.js";
 import { chainIdOf, collectWarnings, imageRequest, refuseArtifact } from "./prologue.js";
 import { recordTree, saveTreeRecord } from "./tree-record.js";
-import { openImage, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
+import { openImage, type Image, type ImageReference, type Platform, type RegistryOptions } from "@strata-oci/image";
 import {
   checkDestination,
   commitStaging,
@@ -13,6 +13,7 @@ import {
   discardStaging,
   DiskTarget,
   ownershipFor,
+  resolveRootless,
   removeLeftoverStagings,
   type UnpackWarning,
 } from "@strata-oci/merge";
@@ -70,8 +71,7 @@ export interface UnpackResult {
 }
 
 /** Unpacking into the layout being read would mix the rootfs with the image's blobs. */
-function refuseDestinationInLayout(image: string, dest: string): void {
-  const ref = parseImageReference(image);
+function refuseDestinationInLayout(ref: ImageReference, dest: string): void {
   if (ref.transport !== "oci") return;
   const layout = realpathSync.native(ref.path);
   if (dest === layout || dest.startsWith(`${layout}/`)) {
@@ -98,10 +98,10 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   const image = await openImage(imageRequest(options));
   options.onProgress?.({ kind: "image", image });
   refuseArtifact(image);
-  refuseDestinationInLayout(options.image, dest);
+  refuseDestinationInLayout(image.source, dest);
   // A run killed with SIGKILL cannot clean up after itself; the next one does.
   removeLeftoverStagings(dest);
-  const policy = ownershipFor(options.rootless ?? (process.geteuid?.() ?? 0) !== 0);
+  const policy = ownershipFor(resolveRootless(options.rootless));
   const { warnings, warn } = collectWarnings(image, options.onWarning);
   const staging = createStaging(dest);
   // Streamed layers (a registry's) download into a second private directory

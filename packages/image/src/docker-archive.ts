@@ -6,7 +6,7 @@ import { ImageError, StrataError } from "@strata-oci/errors";
 import { createHash } from "node:crypto";
 import { asRecord, bad, parseJson } from "./descriptor.js";
 import { parseImageConfig } from "./image-config.js";
-import type { Image, ManifestChoice } from "./image.js";
+import type { ManifestChoice, SourceImage } from "./image.js";
 import { MAX_JSON_BLOB } from "./oci-layout.js";
 import type { OpenImageOptions } from "./manifest-walk.js";
 
@@ -130,7 +130,7 @@ function digestFromName(name: string): string | undefined {
  * some carry a broken index.json; manifest.json is always there, so it is
  * the one read.
  */
-export function openDockerArchive(file: string, reference: string, options: Pick<OpenImageOptions, "tag">): Image {
+export function openDockerArchive(file: string, reference: string, options: Pick<OpenImageOptions, "tag">): SourceImage {
   const members = indexTar(file);
   const manifest = parseJson(readMember(file, members, "manifest.json"), "docker-archive manifest.json");
   if (!Array.isArray(manifest)) throw bad("docker-archive manifest.json is not a list");

@@ -1,6 +1,7 @@
 import type { Layer } from "@strata-oci/layer";
 import type { Descriptor } from "./descriptor.js";
 import type { ImageConfig } from "./image-config.js";
+import type { ImageReference } from "./image-reference.js";
 import type { Platform } from "./platform.js";
 
 /** One manifest an index offers, for listing and choosing. */
@@ -46,6 +47,8 @@ export interface ManifestDetails {
 export interface Image {
   /** The reference as the user wrote it (for messages). */
   readonly reference: string;
+  /** The reference parsed, once (openImage): where the image lives. */
+  readonly source: ImageReference;
   readonly transport: "oci" | "docker-archive" | "docker";
   /** The manifests the top-level index offered (docker-archive: its manifest.json entries). */
   readonly choices: readonly ManifestChoice[];
@@ -64,6 +67,9 @@ export interface Image {
   /** Deviations of the source itself, accepted (a docker-archive whose config file name is not its digest). */
   readonly sourceWarnings?: readonly SpecWarning[];
 }
+
+/** An image as a source opens it; openImage adds where it came from. */
+export type SourceImage = Omit<Image, "source">;
 
 /** A manifest (or index) whose `subject` is an image: a signature, an SBOM, an attestation. */
 export interface Referrer {

@@ -1,6 +1,6 @@
 export { IMAGE_ERROR_CODES } from "./error-codes.js";
 export { openImage, type OpenImageRequest } from "./open-image.js";
-export type { Image, IndexLevel, ManifestChoice, ManifestDetails, SpecWarning } from "./image.js";
+export type { Image, IndexLevel, ManifestChoice, ManifestDetails, SourceImage, SpecWarning } from "./image.js";
 export type { Descriptor } from "./descriptor.js";
 export { chainIds } from "./chain-id.js";
 export type { ImageConfig } from "./image-config.js";

@@ -6,7 +6,7 @@ import { CHUNK_SIZE, DigestMismatchError, LimitExceededError, openImageFile, par
 import { ImageError, StrataError } from "@strata-oci/errors";
 import { asRecord, bad, parseJson, type Descriptor } from "./descriptor.js";
 import { emptyImageConfig, parseImageConfig } from "./image-config.js";
-import type { Image, Referrer } from "./image.js";
+import type { Referrer, SourceImage } from "./image.js";
 import { INDEX_TYPES, MANIFEST_TYPES } from "./media-types.js";
 import { choicesOf, indexLevel, kindOf, manifestDetails, pickPlatform, MAX_INDEX_DEPTH, pickTopLevel, type OpenImageOptions } from "./manifest-walk.js";
 
@@ -83,7 +83,7 @@ function layerFrom(root: string, descriptor: Descriptor, diffId: string | undefi
 }
 
 /** Opens an OCI image layout and resolves one image in it down to its layers. */
-export function openOciLayout(root: string, reference: string, options: OpenImageOptions): Image {
+export function openOciLayout(root: string, reference: string, options: OpenImageOptions): SourceImage {
   const layoutData = readLayoutFile(root, "oci-layout");
   if (layoutData === undefined) {
     throw new ImageError("STRATA_BAD_IMAGE", `${root} is not an OCI image layout (no oci-layout file)`, {

@@ -28,12 +28,13 @@ export async function openImage(request: OpenImageRequest): Promise<Image> {
   const ref = parseImageReference(request.image);
   const platform = request.platform === undefined ? hostPlatform() : typeof request.platform === "string" ? parsePlatform(request.platform) : request.platform;
   const name = formatImageReference(ref);
-  const image =
+  const opened =
     ref.transport === "docker"
       ? await openRegistryImage(ref.registry, name, platform, request.signal === undefined ? request.registry : { ...request.registry, signal: request.signal })
       : ref.transport === "oci"
         ? openOciLayout(ref.path, name, { platform, tag: ref.tag })
         : openDockerArchive(ref.path, name, { tag: ref.tag });
+  const image: Image = { ...opened, source: ref };
   const { os, architecture, variant } = image.config;
   if (os === undefined || architecture === undefined) return image;
   const offered = variant === undefined ? { os, architecture } : { os, architecture, variant };

@@ -1,6 +1,6 @@
 export { MERGE_ERROR_CODES } from "./error-codes.js";
 export { DiskTarget, type ApplyStats, type DiskTargetOptions, type UnpackWarning } from "./disk-target.js";
-export { ownershipFor, ownedAttributes, type OwnershipPolicy } from "./ownership.js";
+export { ownershipFor, ownedAttributes, resolveRootless, type OwnershipPolicy } from "./ownership.js";
 export { decodeRootlessOwner, encodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "./rootless-owner.js";
 export { isPlainDirectory, MAX_SYMLINK_FOLLOWS, onDisk, resolveParentInRoot, resolvePathInRoot, type ResolvedPath } from "./resolve-in-root.js";
 export { checkDestination, commitStaging, createStaging, discardStaging, leftoverStagings, removeLeftoverStagings } from "./staging.js";

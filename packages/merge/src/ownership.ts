@@ -13,6 +13,11 @@ export interface OwnershipPolicy {
   readonly gid: number;
 }
 
+/** Rootless unless told otherwise: the one place that decides (root writes owners, others record them). */
+export function resolveRootless(rootless: boolean | undefined): boolean {
+  return rootless ?? (process.geteuid?.() ?? 0) !== 0;
+}
+
 /** The policy of this process: privileged when root and not asked to be rootless. */
 export function ownershipFor(rootless: boolean): OwnershipPolicy {
   const uid = process.geteuid?.() ?? 0;

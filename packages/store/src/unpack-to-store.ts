@@ -1,8 +1,8 @@
 import { resolve } from "node:path";
 import { readLayer, type LayerLimits } from "@strata-oci/layer";
 import { withErrorContext } from "@strata-oci/errors";
-import { chainIds, formatPlatform, parseImageReference, type Image, type Platform, type RegistryOptions } from "@strata-oci/image";
-import { MergedTree, StoredLayers, ownershipFor, writeBottomLayer, writeOverlayLayer, type UnpackWarning } from "@strata-oci/merge";
+import { chainIds, formatImageReference, formatPlatform, parseImageReference, type Image, type ImageReference, type Platform, type RegistryOptions } from "@strata-oci/image";
+import { MergedTree, StoredLayers, ownershipFor, resolveRootless, writeBottomLayer, writeOverlayLayer, type UnpackWarning } from "@strata-oci/merge";
 import { collectWarnings, openContainerImage } from "@strata-oci/core";
 import { defaultStore, LayerStore } from "./layer-store.js";
 import { withStoreLock } from "./lock.js";
@@ -38,9 +38,9 @@ export interface StoreUnpackResult {
 }
 
 /** The name an image is kept under: a layout or archive by its absolute path, so that the working directory does not matter. */
-export function keptName(image: string, resolved?: Image): string {
-  const parsed = parseImageReference(image);
-  if (parsed.transport === "docker") return resolved?.reference ?? image;
+export function keptName(image: string | ImageReference, resolved?: Image): string {
+  const parsed = typeof image === "string" ? parseImageReference(image) : image;
+  if (parsed.transport === "docker") return resolved?.reference ?? formatImageReference(parsed);
   return `${parsed.transport}:${resolve(parsed.path)}${parsed.tag === undefined ? "" : `:${parsed.tag}`}`;
 }
 
@@ -66,7 +66,7 @@ export async function unpackToStore(options: StoreUnpackOptions): Promise<StoreU
 /** The image opened and the store opened (made when missing) for it: what every store command does first. */
 export async function openForStore(options: StoreUnpackOptions): Promise<{ image: Image; store: LayerStore }> {
   const image = await openContainerImage(options);
-  const rootless = options.rootless ?? (process.geteuid?.() ?? 0) !== 0;
+  const rootless = resolveRootless(options.rootless);
   return { image, store: LayerStore.create(options.store ?? defaultStore(), rootless) };
 }
 
@@ -76,7 +76,7 @@ export async function storeImage(store: LayerStore, image: Image, options: Store
   const { warnings, warn } = collectWarnings(image, options.onWarning);
   const platform = keptPlatform(image, options.platform);
   // Kept before its layers are looked at, and put back as it was if this call fails.
-  const kept: StoredImage = { reference: keptName(options.image, image), platform, manifest: image.manifest?.digest, config: image.configDigest, chainIds: chain };
+  const kept: StoredImage = { reference: keptName(image.source, image), platform, manifest: image.manifest?.digest, config: image.configDigest, chainIds: chain };
   const previous = store.images().find((i) => i.reference === kept.reference && i.platform === kept.platform);
   store.keepImage(kept);
   let written = 0;

@@ -102,5 +102,5 @@ export async function pullToLayout(
     bytes += body.length;
   }
   tagInIndex(layout, manifest, tag, manifest.platform);
-  return { image, manifest, written, reused, bytes };
+  return { image: { ...image, source: { transport: "docker", registry: ref } }, manifest, written, reused, bytes };
 }

@@ -4,7 +4,7 @@ import { DigestMismatchError, LimitExceededError, parseDigest, SizeMismatchError
 import { ImageError, StrataError, type ErrorContext } from "@strata-oci/errors";
 import { asRecord, bad, parseJson, type Descriptor } from "../descriptor.js";
 import { emptyImageConfig, parseImageConfig } from "../image-config.js";
-import type { Image, IndexLevel, ManifestChoice, Referrer } from "../image.js";
+import type { IndexLevel, ManifestChoice, Referrer, SourceImage } from "../image.js";
 import { choicesOf, indexLevel, kindOf, manifestDetails, pickPlatform, MAX_INDEX_DEPTH } from "../manifest-walk.js";
 import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST } from "../media-types.js";
 import { MAX_JSON_BLOB } from "../oci-layout.js";
@@ -25,7 +25,7 @@ interface FetchedManifest {
 
 /** An image resolved from a registry, with the manifest and config bytes as received (for copying it). */
 export interface ResolvedRegistryImage {
-  readonly image: Image;
+  readonly image: SourceImage;
   readonly manifestBody: Buffer;
   readonly configDescriptor: Descriptor;
   readonly configBody: Buffer;
@@ -38,7 +38,7 @@ export interface ResolvedRegistryImage {
  * verified; a by-digest reference must match the bytes received. Layers are
  * streamed from the registry when read, and verified by readLayer.
  */
-export async function openRegistryImage(ref: DockerReference, reference: string, platform: Platform, options: RegistryOptions = {}): Promise<Image> {
+export async function openRegistryImage(ref: DockerReference, reference: string, platform: Platform, options: RegistryOptions = {}): Promise<SourceImage> {
   return (await resolveRegistryImage(ref, reference, platform, options)).image;
 }
 
@@ -64,7 +64,7 @@ export async function resolveRegistryImage(ref: DockerReference, reference: stri
     // An artifact's config is not an image config: fetched (pull copies it), not parsed.
     const configData = await fetchSmallBlob(client, details.config, "config", reference);
     const config = details.artifact !== undefined ? emptyImageConfig() : parseImageConfig(configData, details.layers.length);
-    const image: Image = {
+    const image: SourceImage = {
       reference,
       transport: "docker",
       choices,
