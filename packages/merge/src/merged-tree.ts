@@ -1,7 +1,7 @@
 import { LimitExceededError, baseName, childNode, displayPath, ensureChild, parentPath, splitPath, type EntryPath, type LayerEntry, type PathTreeNode } from "@strata-oci/layer";
 import { BadEntryError, withErrorContext } from "@strata-oci/errors";
 import type { LayerTarget } from "./layer-target.js";
-import { MAX_RESOLVE_STEPS, MAX_SYMLINK_FOLLOWS } from "./resolve-in-root.js";
+import { walkComponents, walkInRoot, type Found, type WalkSteps } from "./walk-in-root.js";
 import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 
 const PRIVILEGED: OwnershipPolicy = { privileged: true, uid: 0, gid: 0 };
@@ -39,16 +39,8 @@ export interface LowerSource {
 }
 
 const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
+const MISSING: Found<never> = { kind: "missing" };
 const SLASH = Buffer.from("/");
-const DOT = 0x2e;
-
-function isDot(part: Buffer): boolean {
-  return part.length === 1 && part[0] === DOT;
-}
-
-function isDotDot(part: Buffer): boolean {
-  return part.length === 2 && part[0] === DOT && part[1] === DOT;
-}
 
 function children(node: Node): Node[] {
   const out: Node[] = [];
@@ -301,48 +293,26 @@ export class MergedTree implements LayerTarget {
    */
   #walk(path: EntryPath, how: { create?: boolean; strict?: boolean; followLast?: boolean; parentOnly?: boolean }): Node[] | undefined {
     const { create = false, strict = create, followLast = false, parentOnly = false } = how;
-    // A stack of the components still to walk, the next on top: a symlink's target goes on top.
-    const pending = splitPath(parentOnly ? parentPath(path) : path).reverse();
-    const stack: Node[] = [this.root];
-    let follows = 0;
-    let steps = 0;
-    while (pending.length > 0) {
-      // The disk target's bound on components walked (issue #9.5): the same image is refused alike.
-      if (++steps > MAX_RESOLVE_STEPS) {
-        throw new BadEntryError("STRATA_SYMLINK_LOOP", `resolving ${displayPath(path)} walks more than ${MAX_RESOLVE_STEPS} components through symlinks`, {
-          hint: "the layer chains symlinks to make path resolution slow; do not use this image",
-        });
-      }
-      const part = pending.pop() as Buffer;
-      if (isDot(part)) continue;
-      if (isDotDot(part)) {
-        if (stack.length > 1) stack.pop();
-        continue;
-      }
-      const current = stack.at(-1) as Node;
-      let child = this.#child(current, part);
-      const value = child?.value;
-      const last = pending.length === 0;
-      if (value === undefined) {
-        if (!create) return undefined;
-        child = ensureChild(current, part);
-        this.#set(child, this.#impliedDirectory());
-        stack.push(child);
-      } else if (value.kind === "symlink" && (!last || followLast || parentOnly)) {
-        if (++follows > MAX_SYMLINK_FOLLOWS) throw new BadEntryError("STRATA_SYMLINK_LOOP", `too many symlinks resolving ${displayPath(path)}`);
-        const target = value.target as Buffer;
-        if (target[0] === 0x2f) stack.length = 1;
-        pending.push(...splitPath(target).reverse());
-      } else if (value.kind === "dir" || (last && !parentOnly)) {
-        stack.push(child as Node);
-      } else if (strict) {
-        throw new BadEntryError("STRATA_PARENT_NOT_DIRECTORY", `a parent of ${displayPath(path)} is a ${value.kind}, not a directory`);
-      } else {
-        return undefined;
-      }
-    }
-    return stack;
+    if (parentOnly) return walkComponents(this.root, splitPath(parentPath(path)), this.#steps, { mode: "parents", create, strict }, path);
+    return walkInRoot(this.root, path, this.#steps, { mode: "path", followLast, create, strict });
   }
+
+  /** The merged tree as walkInRoot sees it: children by name (loaded from below where needed), implied directories made. */
+  readonly #steps: WalkSteps<Node> = {
+    look: (stack, name) => {
+      const child = this.#child(stack[stack.length - 1], name);
+      const value = child?.value;
+      if (child === undefined || value === undefined) return MISSING;
+      if (value.kind === "dir") return { kind: "dir", node: child };
+      if (value.kind === "symlink") return { kind: "symlink", node: child, target: value.target as Buffer };
+      return { kind: "other", node: child, what: `a ${value.kind}` };
+    },
+    make: (stack, name) => {
+      const child = ensureChild(stack[stack.length - 1] as Node, name);
+      this.#set(child, this.#impliedDirectory());
+      return child;
+    },
+  };
 
   /** The node at `path` when every component is a real directory (no symlink followed), as whiteouts require. */
   #plain(path: EntryPath): Node | undefined {

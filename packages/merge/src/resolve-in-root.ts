@@ -2,13 +2,10 @@ import { lstatSync, mkdirSync, readlinkSync, type Stats } from "node:fs";
 import { displayPath, joinPath, parentPath, splitPath, type EntryPath } from "@strata-oci/layer";
 import { BadEntryError } from "@strata-oci/errors";
 import type { DiskIndex, IndexNode } from "./disk-index.js";
+import { MAX_SYMLINK_FOLLOWS, walkComponents, type WalkSteps } from "./walk-in-root.js";
 
 
-/** Symlinks one resolution may follow: the kernel's own bound (ELOOP). */
-export const MAX_SYMLINK_FOLLOWS = 40;
-
-/** Components one parent resolution may walk, symlink targets included. */
-export const MAX_RESOLVE_STEPS = 4096;
+export { MAX_RESOLVE_STEPS, MAX_SYMLINK_FOLLOWS } from "./walk-in-root.js";
 
 /** A path inside the root whose every component was checked to be a real directory (no symlink). */
 export type ResolvedPath = EntryPath & { readonly __resolvedInRoot: unique symbol };
@@ -24,14 +21,26 @@ export function lstatOrUndefined(path: Buffer): Stats | undefined {
   return lstatSync(path, { throwIfNoEntry: false });
 }
 
+/** A directory on the walk: its name (none for the root) and its index node, where it is known. */
+interface Place {
+  readonly name: Buffer | undefined;
+  readonly node: IndexNode | undefined;
+}
+
+const namesOf = (stack: readonly Place[]): Buffer[] => stack.slice(1).map((place) => place.name as Buffer);
+
+function kindOf(stats: Stats): string {
+  return stats.isFile() ? "a file" : stats.isCharacterDevice() || stats.isBlockDevice() ? "a device" : stats.isFIFO() ? "a fifo" : "a socket";
+}
+
 /**
  * Resolves the parent directory of `path` inside `root`, fresh on every call
- * (DESIGN.md rule 3): symlinks are followed with absolute targets taken from
- * the root and `..` stopping at the root, so the result never leaves it.
- * Missing directories are made (mode 0755, reported through `onCreate`) when
- * `create`; otherwise a missing one gives undefined. The reference model has
- * its own copy of this walk on purpose: it is the judge of this one.
- * `known` skips the lstat of directories already seen in this unpack.
+ * (the changeset contract, rule 3): walkInRoot's rules, each component
+ * lstat'ed (never followed but to walk a symlink inside the root), so the
+ * result never leaves it. Missing directories are made (mode 0755,
+ * reported through `onCreate`) when `create`; otherwise a missing one gives
+ * undefined. `known` skips the lstat of directories already seen in this
+ * unpack.
  */
 export function resolveParentInRoot(
   root: Buffer,
@@ -42,71 +51,30 @@ export function resolveParentInRoot(
 ): ResolvedPath | undefined {
   const parent = parentPath(path);
   if (known?.has(parent) === true) return parent as ResolvedPath;
-  const pending = splitPath(parent);
-  const resolved: Buffer[] = [];
-  // nodes[i]: the index node of resolved[0..i) (each one a known directory).
-  const nodes: (IndexNode | undefined)[] = [known?.root];
-  let follows = 0;
-  let steps = 0;
-  while (pending.length > 0) {
-    // 40 symlinks (the kernel's ELOOP bound) of up to 4 KiB each can still
-    // expand to ~80k components; chains of them, re-resolved for every entry,
-    // ran for minutes (issue #9). No real image needs more than this.
-    if (++steps > MAX_RESOLVE_STEPS) {
-      throw new BadEntryError("STRATA_SYMLINK_LOOP", `resolving ${displayPath(path)} walks more than ${MAX_RESOLVE_STEPS} components through symlinks`, {
-        hint: "the layer chains symlinks to make path resolution slow; do not use this image",
-      });
-    }
-    const part = pending.shift() as Buffer;
-    if (isDot(part)) continue;
-    if (isDotDot(part)) {
-      if (resolved.length > 0) {
-        resolved.pop();
-        nodes.pop();
-      }
-      continue;
-    }
-    const here = nodes[nodes.length - 1];
-    const knownChild = known?.knownChild(here, part);
-    if (knownChild !== undefined) {
-      resolved.push(part);
-      nodes.push(knownChild);
-      continue;
-    }
-    const candidate = joinPath([...resolved, part]);
-    const abs = onDisk(root, candidate);
-    const stats = lstatOrUndefined(abs);
-    if (stats === undefined || stats.isDirectory()) {
-      if (stats === undefined) {
-        if (!create) return undefined;
-        mkdirSync(abs, 0o755);
-        onCreate(candidate as ResolvedPath);
-      }
-      resolved.push(part);
-      nodes.push(here === undefined || known === undefined ? undefined : known.addChild(here, part));
-    } else if (stats.isSymbolicLink()) {
-      if (++follows > MAX_SYMLINK_FOLLOWS) {
-        throw new BadEntryError("STRATA_SYMLINK_LOOP", `too many symlinks resolving ${displayPath(path)}`);
-      }
-      const target = readlinkSync(abs, { encoding: "buffer" });
-      if (target[0] === 0x2f) {
-        resolved.length = 0;
-        nodes.length = 1;
-      }
-      pending.unshift(...splitPath(target));
-    } else {
-      throw new BadEntryError("STRATA_PARENT_NOT_DIRECTORY", `a parent of ${displayPath(path)} is not a directory`);
-    }
-  }
-  return joinPath(resolved) as ResolvedPath;
-}
-
-function isDot(part: Buffer): boolean {
-  return part.length === 1 && part[0] === 0x2e;
-}
-
-function isDotDot(part: Buffer): boolean {
-  return part.length === 2 && part[0] === 0x2e && part[1] === 0x2e;
+  const child = (stack: readonly Place[], name: Buffer): IndexNode | undefined => {
+    const here = stack[stack.length - 1]?.node;
+    return here === undefined || known === undefined ? undefined : known.addChild(here, name);
+  };
+  const steps: WalkSteps<Place> = {
+    look(stack, name) {
+      const knownChild = known?.knownChild(stack[stack.length - 1]?.node, name);
+      if (knownChild !== undefined) return { kind: "dir", node: { name, node: knownChild } };
+      const abs = onDisk(root, joinPath([...namesOf(stack), name]));
+      const stats = lstatOrUndefined(abs);
+      if (stats === undefined) return { kind: "missing" };
+      if (stats.isDirectory()) return { kind: "dir", node: { name, node: child(stack, name) } };
+      if (stats.isSymbolicLink()) return { kind: "symlink", node: { name, node: undefined }, target: readlinkSync(abs, { encoding: "buffer" }) };
+      return { kind: "other", node: { name, node: undefined }, what: kindOf(stats) };
+    },
+    make(stack, name) {
+      const made = joinPath([...namesOf(stack), name]);
+      mkdirSync(onDisk(root, made), 0o755);
+      onCreate(made as ResolvedPath);
+      return { name, node: child(stack, name) };
+    },
+  };
+  const stack = walkComponents<Place>({ name: undefined, node: known?.root }, splitPath(parent), steps, { mode: "parents", create, strict: true }, path);
+  return stack === undefined ? undefined : (joinPath(namesOf(stack)) as ResolvedPath);
 }
 
 /** True when `path` and each of its ancestors is a real directory (no symlink followed). */
