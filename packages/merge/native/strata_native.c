@@ -110,15 +110,27 @@ static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Where xattrs are read: a path (never followed) or an open descriptor (the inode opened, no name looked up again). */
+struct xattr_source {
+  const char *path;
+  int fd;
+};
+
+/* One list (name NULL) or get call on `source`, into `buffer` of `size` bytes (0: ask for the size). */
+static ssize_t xattr_call(struct xattr_source source, const char *name, char *buffer, size_t size) {
+  if (source.path != NULL) return name == NULL ? llistxattr(source.path, buffer, size) : lgetxattr(source.path, name, buffer, size);
+  return name == NULL ? flistxattr(source.fd, buffer, size) : fgetxattr(source.fd, name, buffer, size);
+}
+
 /*
  * Reads a variable-size xattr list (name NULL) or value: asks for the size,
  * then reads, again if it grew in between. Returns the length with the bytes
  * in *out (caller frees; NULL when empty), or -1 with errno set.
  */
-static ssize_t read_sized(const char *path, const char *name, char **out) {
+static ssize_t read_sized(struct xattr_source source, const char *name, char **out) {
   *out = NULL;
   for (int tries = 0; tries < 8; tries++) {
-    ssize_t size = name == NULL ? llistxattr(path, NULL, 0) : lgetxattr(path, name, NULL, 0);
+    ssize_t size = xattr_call(source, name, NULL, 0);
     if (size <= 0) return size;
     char *grown = realloc(*out, size);
     if (grown == NULL) {
@@ -126,7 +138,7 @@ static ssize_t read_sized(const char *path, const char *name, char **out) {
       return -1;
     }
     *out = grown;
-    ssize_t got = name == NULL ? llistxattr(path, *out, size) : lgetxattr(path, name, *out, size);
+    ssize_t got = xattr_call(source, name, *out, size);
     if (got >= 0) return got;
     if (errno != ERANGE) return -1;
   }
@@ -134,27 +146,12 @@ static ssize_t read_sized(const char *path, const char *name, char **out) {
   return -1;
 }
 
-/* read_sized on an open descriptor (flistxattr / fgetxattr): the inode opened, never a name looked up again. */
-static ssize_t read_sized_fd(int fd, const char *name, char **out) {
-  *out = NULL;
-  for (int tries = 0; tries < 8; tries++) {
-    ssize_t size = name == NULL ? flistxattr(fd, NULL, 0) : fgetxattr(fd, name, NULL, 0);
-    if (size <= 0) return size;
-    char *grown = realloc(*out, size);
-    if (grown == NULL) {
-      errno = ENOMEM;
-      return -1;
-    }
-    *out = grown;
-    ssize_t got = name == NULL ? flistxattr(fd, *out, size) : fgetxattr(fd, name, *out, size);
-    if (got >= 0) return got;
-    if (errno != ERANGE) return -1;
-  }
-  errno = ERANGE;
-  return -1;
-}
-
-static napi_value names_array(napi_env env, const char *list, ssize_t size) {
+/* The names of `source`'s xattrs, as an array of strings. */
+static napi_value list_result(napi_env env, struct xattr_source source, const char *what) {
+  char *list;
+  ssize_t size = read_sized(source, NULL, &list);
+  int err = errno;
+  if (size < 0) { free(list); return throw_errno(env, what, err); }
   napi_value array;
   napi_create_array(env, &array);
   uint32_t index = 0;
@@ -165,7 +162,28 @@ static napi_value names_array(napi_env env, const char *list, ssize_t size) {
     napi_set_element(env, array, index++, name);
     pos += length + 1;
   }
+  free(list);
   return array;
+}
+
+/* The value of `source`'s xattr `name`, as a Buffer. */
+static napi_value value_result(napi_env env, struct xattr_source source, const char *name, const char *what) {
+  char *value;
+  ssize_t size = read_sized(source, name, &value);
+  int err = errno;
+  if (size < 0) { free(value); return throw_errno(env, what, err); }
+  napi_value result;
+  void *copy;
+  napi_create_buffer_copy(env, size, size == 0 ? "" : value, &copy, &result);
+  free(value);
+  return result;
+}
+
+/* A descriptor argument. */
+static bool fd_arg(napi_env env, napi_value value, int32_t *fd) {
+  if (napi_get_value_int32(env, value, fd) == napi_ok) return true;
+  napi_throw_type_error(env, NULL, "expected a file descriptor");
+  return false;
 }
 
 static napi_value js_flistxattr(napi_env env, napi_callback_info info) {
@@ -173,17 +191,8 @@ static napi_value js_flistxattr(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
-    napi_throw_type_error(env, NULL, "flistxattr takes a descriptor");
-    return NULL;
-  }
-  char *list;
-  ssize_t size = read_sized_fd(fd, NULL, &list);
-  int err = errno;
-  if (size < 0) { free(list); return throw_errno(env, "flistxattr", err); }
-  napi_value array = names_array(env, list, size);
-  free(list);
-  return array;
+  if (!fd_arg(env, argv[0], &fd)) return NULL;
+  return list_result(env, (struct xattr_source){NULL, fd}, "flistxattr");
 }
 
 static napi_value js_fgetxattr(napi_env env, napi_callback_info info) {
@@ -191,21 +200,9 @@ static napi_value js_fgetxattr(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
-    napi_throw_type_error(env, NULL, "fgetxattr takes a descriptor");
-    return NULL;
-  }
   char name[NAME_MAX_LEN];
-  if (!name_arg(env, argv[1], name)) return NULL;
-  char *value;
-  ssize_t size = read_sized_fd(fd, name, &value);
-  int err = errno;
-  if (size < 0) { free(value); return throw_errno(env, "fgetxattr", err); }
-  napi_value result;
-  void *copy;
-  napi_create_buffer_copy(env, size, size == 0 ? "" : value, &copy, &result);
-  free(value);
-  return result;
+  if (!fd_arg(env, argv[0], &fd) || !name_arg(env, argv[1], name)) return NULL;
+  return value_result(env, (struct xattr_source){NULL, fd}, name, "fgetxattr");
 }
 
 static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
@@ -214,14 +211,9 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char *path = path_arg(env, argv[0]);
   if (path == NULL) return NULL;
-  char *list;
-  ssize_t size = read_sized(path, NULL, &list);
-  int err = errno;
+  napi_value result = list_result(env, (struct xattr_source){path, -1}, "llistxattr");
   free(path);
-  if (size < 0) { free(list); return throw_errno(env, "llistxattr", err); }
-  napi_value array = names_array(env, list, size);
-  free(list);
-  return array;
+  return result;
 }
 
 static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
@@ -232,15 +224,8 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
   if (!name_arg(env, argv[1], name)) return NULL;
   char *path = path_arg(env, argv[0]);
   if (path == NULL) return NULL;
-  char *value;
-  ssize_t size = read_sized(path, name, &value);
-  int err = errno;
+  napi_value result = value_result(env, (struct xattr_source){path, -1}, name, "lgetxattr");
   free(path);
-  if (size < 0) { free(value); return throw_errno(env, "lgetxattr", err); }
-  napi_value result;
-  void *copy;
-  napi_create_buffer_copy(env, size, size == 0 ? "" : value, &copy, &result);
-  free(value);
   return result;
 }
 
@@ -273,7 +258,8 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd, op;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int32(env, argv[1], &op) != napi_ok) {
+  if (!fd_arg(env, argv[0], &fd)) return NULL;
+  if (napi_get_value_int32(env, argv[1], &op) != napi_ok) {
     napi_throw_type_error(env, NULL, "flock takes a descriptor and an operation");
     return NULL;
   }

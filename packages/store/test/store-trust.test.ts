@@ -58,6 +58,17 @@ function victim(): { dir: string; intact: () => boolean } {
   return { dir, intact: () => existsSync(join(dir, "precious")) && existsSync(join(dir, "sub")) };
 }
 
+/** IMAGE mounted from `store` shows what its flat unpack writes, entry by entry. */
+async function expectMountIsFlat(image: string, store: string): Promise<void> {
+  const target = fresh("mnt");
+  mkdirSync(target);
+  await mountImage({ image, store, target });
+  mounted.push(target);
+  const flat = fresh("flat");
+  await unpack({ image, dest: flat });
+  expect(diffSnapshots(snapshotDisk(flat), snapshotDisk(target))).toEqual([]);
+}
+
 const layerJson = (store: string, chainId: string): string => join(store, "layers", chainId.slice(7), "layer.json");
 
 describe("the store's records are checked, never obeyed", () => {
@@ -265,15 +276,7 @@ describe.runIf(root)("mounts and gc", () => {
   it("an image without layers mounts as an empty root (0755, mtime 0), as its flat unpack is", async () => {
     const layout = fresh("empty");
     writeOciLayout(layout, { layers: [], tag: "t" });
-    const image = `oci:${layout}:t`;
-    const store = fresh("store");
-    const target = fresh("mnt");
-    mkdirSync(target);
-    await mountImage({ image, store, target });
-    mounted.push(target);
-    const flat = fresh("flat");
-    await unpack({ image, dest: flat });
-    expect(diffSnapshots(snapshotDisk(flat), snapshotDisk(target))).toEqual([]);
+    await expectMountIsFlat(`oci:${layout}:t`, fresh("store"));
   });
 
   it("a mount that the kernel refuses is STRATA_MOUNT_FAILED, and leaves no record (a rootless store mounted by nobody outside a user namespace)", () => {
@@ -396,14 +399,6 @@ describe.runIf(root)("concurrency (#26.6)", () => {
     const opened = LayerStore.open(store);
     for (const kept of opened.images()) for (const chainId of kept.chainIds) expect(opened.layer(chainId), `${kept.reference}: ${chainId}`).toBeDefined();
     for (const image of images) await unpackToStore({ image, store });
-    for (const image of images) {
-      const target = fresh("mnt");
-      mkdirSync(target);
-      await mountImage({ image, store, target });
-      mounted.push(target);
-      const flat = fresh("flat");
-      await unpack({ image, dest: flat });
-      expect(diffSnapshots(snapshotDisk(flat), snapshotDisk(target))).toEqual([]);
-    }
+    for (const image of images) await expectMountIsFlat(image, store);
   });
 });
