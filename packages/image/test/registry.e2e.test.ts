@@ -10,15 +10,15 @@ import { inspect, pull, unpack } from "@strata-oci/core";
 import { writeOciLayout } from "@strata-oci/image";
 import { writeTar } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
-import { tempDir } from "./support/layers.js";
-import { multiPlatformLayout } from "./support/test-images.js";
-import { freePort, makeCertificates, push, type Faults, registryUnavailable, startFaultProxy, startRegistry, startTokenServer, type TestCertificates, type TestRegistry, type TokenServer } from "./support/registry.js";
+import { tempDir } from "../../../test/support/layers.js";
+import { multiPlatformLayout } from "../../../test/support/test-images.js";
+import { freePort, makeCertificates, push, type Faults, registryUnavailable, startFaultProxy, startRegistry, startTokenServer, type TestCertificates, type TestRegistry, type TokenServer } from "../../../test/support/registry.js";
 
 const unavailable = registryUnavailable();
 if (unavailable !== undefined) console.warn(`registry tests skipped: ${unavailable}`);
 
-const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample", "oci");
-const BIN = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js");
+const SAMPLE = join(import.meta.dirname, "..", "..", "..", "fixtures", "sample", "oci");
+const BIN = join(import.meta.dirname, "..", "..", "strata", "bin", "strata.js");
 const work = tempDir("strata-registry-");
 afterAll(() => work.remove());
 
@@ -296,7 +296,7 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
 
   it("TLS: a CA given only in NODE_EXTRA_CA_CERTS is trusted by the strata command, which starts Node without it (bin/strata)", () => {
     const image = `docker://${secure.host}/strata/sample:latest`;
-    const command = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata");
+    const command = join(import.meta.dirname, "..", "..", "strata", "bin", "strata");
     const run = (env: NodeJS.ProcessEnv, dest: string): ReturnType<typeof spawnSync> =>
       spawnSync(command, ["unpack", "--quiet", image, join(work.path, dest)], { encoding: "utf8", env });
     const { NODE_EXTRA_CA_CERTS: _machine, ...withoutCa } = process.env;

@@ -12,17 +12,17 @@ import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
 import { mountImage, storeGc, storeList, storeRemove, storeUsage, unmountImage, unpackToStore } from "@strata-oci/store";
 import { anyStack, modelOutcome, tempDir, writeStackImage, writeTar, type TarMember } from "@strata-oci/testing";
 import { writeOciLayout } from "@strata-oci/image";
-import { multiPlatformLayout, stackLayout, TRICKY } from "./support/test-images.js";
-import { NOBODY, runAsNobody, strataAsNobody } from "./support/as-nobody.js";
+import { multiPlatformLayout, stackLayout, TRICKY } from "../../../test/support/test-images.js";
+import { NOBODY, runAsNobody, strataAsNobody } from "../../../test/support/as-nobody.js";
 
-const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample", "oci");
+const SAMPLE = join(import.meta.dirname, "..", "..", "..", "fixtures", "sample", "oci");
 
 /** A copy of the layout of `image` (oci:DIR:TAG or a DIR) at `to`, as oci:TO:TAG. */
 function cpLayout(image: string, to: string, tag: string): string {
   cpSync(image.startsWith("oci:") ? (/^oci:(.*):[^:]+$/.exec(image)?.[1] as string) : image, to, { recursive: true });
   return `oci:${to}:${tag}`;
 }
-const BIN = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js");
+const BIN = join(import.meta.dirname, "..", "..", "strata", "bin", "strata.js");
 
 const work = tempDir("strata-store-");
 afterAll(() => work.remove());

@@ -9,11 +9,11 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspect, referrers, unpack } from "@strata-oci/core";
-import { tempDir } from "./support/layers.js";
-import { push, pushBlob, pushManifest, registryUnavailable, startFaultProxy, startRegistry, type TestRegistry } from "./support/registry.js";
-import { blob, descriptorOf, MANIFEST_ANNOTATIONS, OCI_INDEX, SIGNATURE, SPDX, writeFullLayout, type FullLayout } from "./support/spec-layouts.js";
+import { tempDir } from "../../../test/support/layers.js";
+import { push, pushBlob, pushManifest, registryUnavailable, startFaultProxy, startRegistry, type TestRegistry } from "../../../test/support/registry.js";
+import { blob, descriptorOf, MANIFEST_ANNOTATIONS, OCI_INDEX, SIGNATURE, SPDX, writeFullLayout, type FullLayout } from "../../../test/support/spec-layouts.js";
 
-const BIN = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js");
+const BIN = join(import.meta.dirname, "..", "..", "strata", "bin", "strata.js");
 const work = tempDir("strata-image-spec-");
 afterAll(() => work.remove());
 let full: FullLayout;

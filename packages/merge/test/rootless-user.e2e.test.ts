@@ -5,8 +5,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { readLayer, writeTar, type TarMember } from "@strata-oci/layer";
 import { writeOciLayout } from "@strata-oci/image";
 import { diffSnapshots, ReferenceModel, snapshotDisk, snapshotModel } from "@strata-oci/testing";
-import { memoryLayer, tempDir } from "./support/layers.js";
-import { canRunAsNobody, NOBODY, strataAsNobody, strataAsNobodyAsync } from "./support/as-nobody.js";
+import { memoryLayer, tempDir } from "../../../test/support/layers.js";
+import { canRunAsNobody, NOBODY, strataAsNobody, strataAsNobodyAsync } from "../../../test/support/as-nobody.js";
 
 if (!canRunAsNobody) console.warn("unprivileged-user test skipped: needs root to run strata as another user");
 

@@ -13,11 +13,11 @@ import type { TarMember } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk, type TreeSnapshot } from "@strata-oci/testing";
 import fc from "fast-check";
 import { anyStack } from "@strata-oci/testing";
-import { tempDir } from "./support/layers.js";
-import { stackLayout as stackLayoutIn, TRICKY } from "./support/test-images.js";
+import { tempDir } from "../../../test/support/layers.js";
+import { stackLayout as stackLayoutIn, TRICKY } from "../../../test/support/test-images.js";
 
-const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample", "oci");
-const BIN = join(import.meta.dirname, "..", "packages", "strata", "bin", "strata.js");
+const SAMPLE = join(import.meta.dirname, "..", "..", "..", "fixtures", "sample", "oci");
+const BIN = join(import.meta.dirname, "..", "..", "strata", "bin", "strata.js");
 const work = tempDir("strata-merged-");
 afterAll(() => work.remove());
 const privileged = process.geteuid?.() === 0;
