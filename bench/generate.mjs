@@ -17,9 +17,13 @@ import { parseArgs } from "node:util";
 import { createGzip } from "node:zlib";
 import { encodeMember } from "@strata-oci/layer";
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { entries: { type: "string" }, seed: { type: "string" }, distinct: { type: "boolean" } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { entries: { type: "string" }, seed: { type: "string" }, distinct: { type: "boolean" } },
+});
 const out = positionals[0];
-if (out === undefined) throw new Error("usage: node bench/generate.mjs OUT_DIR [--entries N] [--seed S]");
+if (out === undefined)
+  throw new Error("usage: node bench/generate.mjs OUT_DIR [--entries N] [--seed S]");
 const ENTRIES = Number(values.entries ?? 100_000);
 let seed = Number(values.seed ?? 42) >>> 0;
 function random() {
@@ -33,7 +37,9 @@ function random() {
 const pick = (n) => Math.floor(random() * n);
 
 // Text-like data that gzip compresses about 3-4x, as real rootfs content does.
-const WORDS = Array.from({ length: 4096 }, () => Array.from({ length: 2 + pick(9) }, () => String.fromCharCode(97 + pick(26))).join(""));
+const WORDS = Array.from({ length: 4096 }, () =>
+  Array.from({ length: 2 + pick(9) }, () => String.fromCharCode(97 + pick(26))).join(""),
+);
 function content(size) {
   const parts = [];
   let length = 0;
@@ -83,7 +89,13 @@ class LayerWriter {
     this.tarHash.update(end);
     this.gzip.end(end);
     await new Promise((resolve) => this.file.on("close", resolve));
-    return { digest: `sha256:${this.blobHash.digest("hex")}`, size: this.blobSize, diffId: `sha256:${this.tarHash.digest("hex")}`, entries: this.entries, tarBytes: this.bytes };
+    return {
+      digest: `sha256:${this.blobHash.digest("hex")}`,
+      size: this.blobSize,
+      diffId: `sha256:${this.tarHash.digest("hex")}`,
+      entries: this.entries,
+      tarBytes: this.bytes,
+    };
   }
 }
 
@@ -115,13 +127,24 @@ const base = await writeLayer(0, async (w) => {
       dirs.push(name);
       await w.add({ name: `${name}/`, type: "dir", mode: 0o755, mtime: T });
     } else {
-      // Without --distinct a symlink or hardlink and the next file share a name (files.length did not grow).
-      const name = `${dirs[pick(dirs.length)]}/f${values.distinct === true ? `${files.length}-${serial++}` : files.length}`;
+      // Without --distinct a symlink or hardlink and the next file share a name (files.length did
+      // not grow).
+      const name =
+        `${dirs[pick(dirs.length)]}/f` +
+        `${values.distinct === true ? `${files.length}-${serial++}` : files.length}`;
       const r = random();
-      if (r < 0.04 && files.length > 0) await w.add({ name, type: "symlink", linkname: `/${files[pick(files.length)]}`, mtime: T });
-      else if (r < 0.06 && files.length > 0) await w.add({ name, type: "hardlink", linkname: files[pick(files.length)], mtime: T });
+      if (r < 0.04 && files.length > 0)
+        await w.add({ name, type: "symlink", linkname: `/${files[pick(files.length)]}`, mtime: T });
+      else if (r < 0.06 && files.length > 0)
+        await w.add({ name, type: "hardlink", linkname: files[pick(files.length)], mtime: T });
       else {
-        await w.add({ name, type: "file", data: content(fileSize()), mode: pick(10) === 0 ? 0o755 : 0o644, mtime: T });
+        await w.add({
+          name,
+          type: "file",
+          data: content(fileSize()),
+          mode: pick(10) === 0 ? 0o755 : 0o644,
+          mtime: T,
+        });
         files.push(name);
       }
     }
@@ -136,7 +159,8 @@ const upgrade = await writeLayer(1, async (w) => {
       if (picked.has(name)) continue;
       picked.add(name);
     }
-    if (random() < 0.6) await w.add({ name, type: "file", data: content(fileSize()), mode: 0o644, mtime: T + 1 });
+    if (random() < 0.6)
+      await w.add({ name, type: "file", data: content(fileSize()), mode: 0o644, mtime: T + 1 });
     else await w.add({ name: name.replace(/([^/]+)$/, ".wh.$1"), type: "file", mtime: T + 1 });
   }
 });
@@ -144,7 +168,13 @@ const cleanup = await writeLayer(2, async (w) => {
   await w.add({ name: "usr/share/doc/.wh..wh..opq", type: "file", mtime: T + 2 });
   await w.add({ name: "var/cache/.wh..wh..opq", type: "file", mtime: T + 2 });
   for (let i = 0; i < ENTRIES * 0.05; i++) {
-    await w.add({ name: `${dirs[pick(dirs.length)]}/new${i}`, type: "file", data: content(fileSize()), mode: 0o644, mtime: T + 2 });
+    await w.add({
+      name: `${dirs[pick(dirs.length)]}/new${i}`,
+      type: "file",
+      data: content(fileSize()),
+      mode: 0o644,
+      mtime: T + 2,
+    });
   }
 });
 
@@ -155,18 +185,43 @@ function putJson(value) {
   writeFileSync(join(blobs, digest.slice(7)), data);
   return { digest, size: data.length };
 }
-const config = putJson({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: layers.map((l) => l.diffId) } });
+const config = putJson({
+  architecture: "amd64",
+  os: "linux",
+  config: {},
+  rootfs: { type: "layers", diff_ids: layers.map((l) => l.diffId) },
+});
 const manifest = putJson({
   schemaVersion: 2,
   mediaType: "application/vnd.oci.image.manifest.v1+json",
   config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
-  layers: layers.map((l) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: l.digest, size: l.size })),
+  layers: layers.map((l) => ({
+    mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+    digest: l.digest,
+    size: l.size,
+  })),
 });
 writeFileSync(join(out, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
 writeFileSync(
   join(out, "index.json"),
-  JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", ...manifest, annotations: { "org.opencontainers.image.ref.name": "bench" } }] }),
+  JSON.stringify({
+    schemaVersion: 2,
+    manifests: [
+      {
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        ...manifest,
+        annotations: { "org.opencontainers.image.ref.name": "bench" },
+      },
+    ],
+  }),
 );
-const summary = { layers: layers.map(({ digest, size, entries, tarBytes }) => ({ digest, size, entries, tarBytes })) };
+const summary = {
+  layers: layers.map(({ digest, size, entries, tarBytes }) => ({
+    digest,
+    size,
+    entries,
+    tarBytes,
+  })),
+};
 writeFileSync(join(out, "bench-image.json"), JSON.stringify(summary, null, 2));
 console.log(JSON.stringify(summary));

@@ -34,7 +34,8 @@ const { values } = parseArgs({
   },
 });
 const rounds = Number(values.rounds ?? 3);
-const rates = (values.rate ?? ["25", "100"]).map(Number).filter((rate) => rate > 0); // --rate 0: loopback only
+// --rate 0: loopback only.
+const rates = (values.rate ?? ["25", "100"]).map(Number).filter((rate) => rate > 0);
 const root = resolve(import.meta.dirname, "..");
 const bin = join(root, "packages", "strata", "bin", "strata.js");
 
@@ -49,7 +50,12 @@ installMissing([
 const images = values.image ?? [];
 if (images.length === 0) {
   const dir = join(root, "bench", "data", "img-30000-distinct");
-  if (!existsSync(join(dir, "index.json"))) execFileSync(process.execPath, [join(root, "bench", "generate.mjs"), dir, "--entries", "30000", "--distinct"], { stdio: "inherit" });
+  if (!existsSync(join(dir, "index.json")))
+    execFileSync(
+      process.execPath,
+      [join(root, "bench", "generate.mjs"), dir, "--entries", "30000", "--distinct"],
+      { stdio: "inherit" },
+    );
   images.push(`oci:${dir}:bench`);
 }
 const trees = resolve(values.dest ?? join(root, "bench", "out"));
@@ -66,7 +72,11 @@ async function freePort() {
 
 const work = mkdtempSync(join(trees, "registry-bench-"));
 const port = await freePort();
-writeFileSync(join(work, "config.yml"), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, "data")}\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+writeFileSync(
+  join(work, "config.yml"),
+  `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    ` +
+    `rootdirectory: ${join(work, "data")}\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+);
 const registry = spawn("docker-registry", ["serve", join(work, "config.yml")], { stdio: "ignore" });
 await new Promise((done) => setTimeout(done, 1500));
 
@@ -80,81 +90,133 @@ async function rateLimitedProxy(rate) {
   let free = Date.now();
   const proxyPort = await freePort();
   const server = createHttpServer((req, res) => {
-    const out = request({ host: "127.0.0.1", port, path: req.url, method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      void (async () => {
-        for await (const chunk of up) {
-          for (let at = 0; at < chunk.length; at += 64 * 1024) {
-            const part = chunk.subarray(at, at + 64 * 1024);
-            free = Math.max(free, Date.now() - 100) + (part.length / rate) * 1000;
-            const wait = free - Date.now();
-            if (wait > 1) await new Promise((done) => setTimeout(done, wait));
-            if (!res.write(part)) await new Promise((done) => res.once("drain", done));
+    const out = request(
+      { host: "127.0.0.1", port, path: req.url, method: req.method, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        void (async () => {
+          for await (const chunk of up) {
+            for (let at = 0; at < chunk.length; at += 64 * 1024) {
+              const part = chunk.subarray(at, at + 64 * 1024);
+              free = Math.max(free, Date.now() - 100) + (part.length / rate) * 1000;
+              const wait = free - Date.now();
+              if (wait > 1) await new Promise((done) => setTimeout(done, wait));
+              if (!res.write(part)) await new Promise((done) => res.once("drain", done));
+            }
           }
-        }
-        res.end();
-      })().catch(() => res.destroy());
-    });
+          res.end();
+        })().catch(() => res.destroy());
+      },
+    );
     out.on("error", () => res.destroy());
     req.pipe(out);
   });
   await new Promise((done) => server.listen(proxyPort, "127.0.0.1", done));
-  return { host: `127.0.0.1:${proxyPort}`, stop: () => (server.closeAllConnections(), server.close()) };
+  return {
+    host: `127.0.0.1:${proxyPort}`,
+    stop: () => (server.closeAllConnections(), server.close()),
+  };
 }
 
 /** Runs a command under GNU time, without blocking this process (the proxy lives here). */
 async function timed(cmd, args) {
   const started = process.hrtime.bigint();
-  const child = spawn("/usr/bin/time", ["-f", "%M", cmd, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn("/usr/bin/time", ["-f", "%M", cmd, ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr += chunk));
   const status = await new Promise((done) => child.on("close", done));
   if (status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${stderr}`);
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rssMb: Number(stderr.trim().split("\n").at(-1)) / 1024 };
+  return {
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    rssMb: Number(stderr.trim().split("\n").at(-1)) / 1024,
+  };
 }
 
 /** containerd on a throwaway root for one pull; its peak RSS is the daemon's (VmHWM). */
 async function ctrPull(ref, dir) {
   const socket = join(dir, "containerd.sock");
-  writeFileSync(join(dir, "config.toml"), `version = 2\nroot = "${join(dir, "root")}"\nstate = "${join(dir, "state")}"\n[grpc]\n  address = "${socket}"\n`);
+  writeFileSync(
+    join(dir, "config.toml"),
+    `version = 2\nroot = "${join(dir, "root")}"\nstate = "` +
+      `${join(dir, "state")}"\n[grpc]\n  address = "${socket}"\n`,
+  );
   const daemon = spawn("containerd", ["--config", join(dir, "config.toml")], { stdio: "ignore" });
   try {
-    for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((done) => setTimeout(done, 50));
-    const result = await timed("ctr", ["-a", socket, "image", "pull", "--plain-http", ref.replace(/^docker:\/\//, "")]);
+    for (let i = 0; i < 100 && !existsSync(socket); i++)
+      await new Promise((done) => setTimeout(done, 50));
+    const result = await timed("ctr", [
+      "-a",
+      socket,
+      "image",
+      "pull",
+      "--plain-http",
+      ref.replace(/^docker:\/\//, ""),
+    ]);
     const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${daemon.pid}/status`, "utf8"));
     return { ...result, rssMb: Math.max(result.rssMb, Number(hwm?.[1] ?? 0) / 1024) };
   } finally {
     daemon.kill();
     await new Promise((done) => daemon.on("close", done));
-    spawnSync("sh", ["-c", `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+    spawnSync("sh", [
+      "-c",
+      `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`,
+    ]);
   }
 }
 
 async function podmanPull(ref, dir) {
   // podman refuses a runroot path over 50 characters; it holds only locks and state.
   const run = mkdtempSync("/tmp/podman-run-");
-  const flags = ["--root", join(dir, "root"), "--runroot", run, "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs", "--events-backend", "file"];
+  const flags = [
+    "--root",
+    join(dir, "root"),
+    "--runroot",
+    run,
+    "--storage-driver",
+    "overlay",
+    "--cgroup-manager",
+    "cgroupfs",
+    "--events-backend",
+    "file",
+  ];
   try {
     return await timed("podman", [...flags, "pull", "-q", "--tls-verify=false", ref]);
   } finally {
     spawnSync("podman", [...flags, "system", "reset", "--force"], { stdio: "ignore" });
-    spawnSync("sh", ["-c", `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+    spawnSync("sh", [
+      "-c",
+      `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`,
+    ]);
     rmSync(run, { recursive: true, force: true });
   }
 }
 
 const TOOLS = {
-  strata: (ref, dir) => timed(process.execPath, [bin, "unpack", "--quiet", ref, join(dir, "rootfs")]),
+  strata: (ref, dir) =>
+    timed(process.execPath, [bin, "unpack", "--quiet", ref, join(dir, "rootfs")]),
   "skopeo+umoci": async (ref, dir) => {
-    const copy = await timed("skopeo", ["copy", "-q", "--src-tls-verify=false", ref, `oci:${join(dir, "layout")}:t`]);
-    const unpack = await timed("umoci", ["unpack", "--image", `${join(dir, "layout")}:t`, join(dir, "bundle")]);
+    const copy = await timed("skopeo", [
+      "copy",
+      "-q",
+      "--src-tls-verify=false",
+      ref,
+      `oci:${join(dir, "layout")}:t`,
+    ]);
+    const unpack = await timed("umoci", [
+      "unpack",
+      "--image",
+      `${join(dir, "layout")}:t`,
+      join(dir, "bundle"),
+    ]);
     return { seconds: copy.seconds + unpack.seconds, rssMb: Math.max(copy.rssMb, unpack.rssMb) };
   },
   ctr: ctrPull,
   podman: podmanPull,
-  "skopeo copy (download only)": (ref, dir) => timed("skopeo", ["copy", "-q", "--src-tls-verify=false", ref, `oci:${join(dir, "layout")}:t`]),
+  "skopeo copy (download only)": (ref, dir) =>
+    timed("skopeo", ["copy", "-q", "--src-tls-verify=false", ref, `oci:${join(dir, "layout")}:t`]),
 };
-
 
 /** `rounds` interleaved rounds of `tools` on `ref`, one table row per tool. */
 async function compare(label, ref, tools) {
@@ -176,8 +238,14 @@ async function compare(label, ref, tools) {
   }
   for (const tool of tools) {
     const t = times[tool];
-    const ratios = tool === "strata" ? "" : `strata/${tool}: ${t.map((x, r) => (times.strata[r] / x).toFixed(2)).join(", ")}`;
-    console.log(`| ${label} | ${tool} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${ratios} |`);
+    const ratios =
+      tool === "strata"
+        ? ""
+        : `strata/${tool}: ${t.map((x, r) => (times.strata[r] / x).toFixed(2)).join(", ")}`;
+    console.log(
+      `| ${label} | ${tool} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-` +
+        `${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${ratios} |`,
+    );
   }
 }
 
@@ -188,12 +256,21 @@ console.log("| --- | --- | --- | --- | --- |");
 try {
   for (const [i, image] of images.entries()) {
     const repo = `bench/image${i}`;
-    execFileSync("skopeo", ["copy", "-q", "--dest-tls-verify=false", image, `docker://127.0.0.1:${port}/${repo}:latest`]);
+    execFileSync("skopeo", [
+      "copy",
+      "-q",
+      "--dest-tls-verify=false",
+      image,
+      `docker://127.0.0.1:${port}/${repo}:latest`,
+    ]);
     await compare(`${image} (loopback)`, `docker://127.0.0.1:${port}/${repo}:latest`, tools);
     for (const rate of rates) {
       const proxy = await rateLimitedProxy(rate * 1e6);
       try {
-        await compare(`${image} (${rate} MB/s)`, `docker://${proxy.host}/${repo}:latest`, ["strata", "skopeo copy (download only)"]);
+        await compare(`${image} (${rate} MB/s)`, `docker://${proxy.host}/${repo}:latest`, [
+          "strata",
+          "skopeo copy (download only)",
+        ]);
       } finally {
         proxy.stop();
       }

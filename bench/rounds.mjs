@@ -5,12 +5,21 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
-/** Runs `cmd args` under GNU time: wall seconds and peak RSS in MB; a failure throws with its stderr. */
+/**
+ * Runs `cmd args` under GNU time: wall seconds and peak RSS in MB; a failure throws with its
+ * stderr.
+ */
 export function timed(cmd, args, options = {}) {
   const started = process.hrtime.bigint();
-  const run = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { encoding: "utf8", ...options });
+  const run = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], {
+    encoding: "utf8",
+    ...options,
+  });
   if (run.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${run.stderr}`);
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rssMb: Number(run.stderr.trim().split("\n").at(-1)) / 1024 };
+  return {
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    rssMb: Number(run.stderr.trim().split("\n").at(-1)) / 1024,
+  };
 }
 
 /** A shell command line, timed. */
@@ -40,7 +49,10 @@ export function runRounds(tools, rounds, work) {
   return { times, rss };
 }
 
-/** The markdown table: each tool's median (min-max), peak RSS, and its ratio to the tool `paired` names, per round. */
+/**
+ * The markdown table: each tool's median (min-max), peak RSS, and its ratio to the tool `paired`
+ * names, per round.
+ */
 export function printTable(title, { times, rss }, paired, againstHeader = "against") {
   console.log(title);
   console.log(`| tool | median s (min-max) | peak RSS MB | ${againstHeader} | ratio per round |`);
@@ -48,15 +60,27 @@ export function printTable(title, { times, rss }, paired, againstHeader = "again
   for (const tool of Object.keys(times)) {
     const t = times[tool];
     const other = paired[tool];
-    const ratios = other === undefined ? "" : t.map((x, r) => (x / times[other][r]).toFixed(2)).join(", ");
-    console.log(`| ${tool} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${other ?? ""} | ${ratios} |`);
+    const ratios =
+      other === undefined ? "" : t.map((x, r) => (x / times[other][r]).toFixed(2)).join(", ");
+    console.log(
+      `| ${tool} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-` +
+        `${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${other ?? ""} | ${ratios} |`,
+    );
   }
 }
 
-/** Installs with apt the Debian packages of the commands missing here: [[command, package], ...]. */
+/**
+ * Installs with apt the Debian packages of the commands missing here: [[command, package], ...].
+ */
 export function installMissing(commands) {
-  const missing = commands.filter(([command]) => spawnSync("sh", ["-c", `command -v ${command}`]).status !== 0);
+  const missing = commands.filter(
+    ([command]) => spawnSync("sh", ["-c", `command -v ${command}`]).status !== 0,
+  );
   if (missing.length === 0) return;
-  const run = spawnSync("apt-get", ["install", "-y", "-qq", ...missing.map(([, pkg]) => pkg)], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  if (run.status !== 0) throw new Error(`apt-get install ${missing.map(([, pkg]) => pkg).join(" ")} failed`);
+  const run = spawnSync("apt-get", ["install", "-y", "-qq", ...missing.map(([, pkg]) => pkg)], {
+    stdio: "inherit",
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
+  if (run.status !== 0)
+    throw new Error(`apt-get install ${missing.map(([, pkg]) => pkg).join(" ")} failed`);
 }

@@ -1,7 +1,8 @@
 // Times strata, GNU tar (-xzf of each layer in order) and umoci unpack on
 // the same images, interleaved, each into a fresh directory on the same
 // filesystem; several rounds; medians, per-round ratios and peak RSS.
-//   node bench/run.mjs [--rounds N] [--entries N] [--image oci:DIR:TAG ...] [--dest DIR] [--remove-each]
+// node bench/run.mjs [--rounds N] [--entries N] [--image oci:DIR:TAG ...] [--dest DIR]
+// [--remove-each]
 // Without --image it generates a seeded image of --entries entries (default
 // 100,000) under bench/data. Results go to bench/out/results.{md,json}.
 // --dest puts the trees elsewhere (a tmpfs leaves disk noise out);
@@ -41,7 +42,12 @@ for (const ref of values.image ?? []) images.push({ name: ref, ref });
 if (images.length === 0) {
   for (const entries of values.entries ?? ["100000"]) {
     const dir = join(data, `img-${entries}`);
-    if (!existsSync(join(dir, "index.json"))) execFileSync(process.execPath, [join(root, "bench", "generate.mjs"), dir, "--entries", entries], { stdio: "inherit" });
+    if (!existsSync(join(dir, "index.json")))
+      execFileSync(
+        process.execPath,
+        [join(root, "bench", "generate.mjs"), dir, "--entries", entries],
+        { stdio: "inherit" },
+      );
     images.push({ name: `generated ${entries} entries`, ref: `oci:${dir}:bench` });
   }
 }
@@ -49,8 +55,13 @@ if (images.length === 0) {
 function layersOf(ref) {
   const [, dir, tag] = /^oci:([^:]+):?(.*)$/.exec(ref) ?? [];
   const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8"));
-  const top = index.manifests.find((m) => (m.annotations ?? {})["org.opencontainers.image.ref.name"] === tag) ?? index.manifests[0];
-  const manifest = JSON.parse(readFileSync(join(dir, "blobs", "sha256", top.digest.slice(7)), "utf8"));
+  const top =
+    index.manifests.find(
+      (m) => (m.annotations ?? {})["org.opencontainers.image.ref.name"] === tag,
+    ) ?? index.manifests[0];
+  const manifest = JSON.parse(
+    readFileSync(join(dir, "blobs", "sha256", top.digest.slice(7)), "utf8"),
+  );
   const blobs = manifest.layers.map((l) => join(dir, "blobs", "sha256", l.digest.slice(7)));
   return { dir, tag, blobs, bytes: manifest.layers.reduce((s, l) => s + l.size, 0) };
 }
@@ -58,7 +69,10 @@ function layersOf(ref) {
 /** Runs a command under GNU time; returns wall seconds and peak RSS in MB. */
 function timed(cmd, args) {
   const started = process.hrtime.bigint();
-  const result = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { encoding: "utf8", maxBuffer: 1 << 26 });
+  const result = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], {
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+  });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (result.status !== 0) throw new Error(`${cmd} failed: ${result.stderr.slice(-2000)}`);
   const rss = Number(result.stderr.trim().split("\n").pop()) / 1024;
@@ -66,14 +80,26 @@ function timed(cmd, args) {
 }
 
 const tools = {
-  strata: (img, dest) => timed(process.execPath, [join(root, "packages/strata/bin/strata.js"), "unpack", "--quiet", img.ref, dest]),
+  strata: (img, dest) =>
+    timed(process.execPath, [
+      join(root, "packages/strata/bin/strata.js"),
+      "unpack",
+      "--quiet",
+      img.ref,
+      dest,
+    ]),
   "tar -xzf": (img, dest) => {
     // One shell so that the layers run back to back, as a script would.
     mkdirSync(dest);
     const script = img.layers.blobs.map((b) => `tar -xzf '${b}' -C '${dest}'`).join(" && ");
     return timed("sh", ["-c", script]);
   },
-  ...(has("umoci") ? { umoci: (img, dest) => timed("umoci", ["unpack", "--image", `${img.layers.dir}:${img.layers.tag}`, dest]) } : {}),
+  ...(has("umoci")
+    ? {
+        umoci: (img, dest) =>
+          timed("umoci", ["unpack", "--image", `${img.layers.dir}:${img.layers.tag}`, dest]),
+      }
+    : {}),
 };
 
 // All data exists and is on disk before the first timed run.
@@ -95,7 +121,9 @@ for (const img of images) {
       const r = run(img, dest);
       times[name].push(r.seconds);
       rss[name].push(r.rss);
-      console.log(`${img.name} round ${round + 1} ${name}: ${r.seconds.toFixed(2)} s, ${r.rss.toFixed(0)} MB`);
+      console.log(
+        `${img.name} round ${round + 1} ${name}: ${r.seconds.toFixed(2)} s, ${r.rss.toFixed(0)} MB`,
+      );
       if (values["remove-each"] === true) rmSync(dest, { recursive: true, force: true });
       else written.push(dest);
     }
@@ -107,7 +135,9 @@ for (const img of images) {
     image: img.name,
     compressedBytes: img.layers.bytes,
     medians: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])),
-    spreads: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, [Math.min(...v), Math.max(...v)]])),
+    spreads: Object.fromEntries(
+      Object.entries(times).map(([k, v]) => [k, [Math.min(...v), Math.max(...v)]]),
+    ),
     peakRssMb: Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Math.max(...v)])),
     ratios: {
       "strata/tar": perRound("strata", "tar -xzf"),
@@ -117,18 +147,38 @@ for (const img of images) {
 }
 
 // --keep-trees: the caller throws the whole filesystem away (fresh-ext4.sh).
-if (values["keep-trees"] !== true) for (const dest of written.splice(0)) rmSync(dest, { recursive: true, force: true });
+if (values["keep-trees"] !== true)
+  for (const dest of written.splice(0)) rmSync(dest, { recursive: true, force: true });
 
 const filesystem = spawnSync("stat", ["-f", "-c", "%T", trees], { encoding: "utf8" }).stdout.trim();
-const gzip = existsSync(join(root, "packages", "layer", "native", "build", "strata_gzip.node")) ? "ISA-L" : "zlib (libisal-dev not installed at build time)";
-const lines = [`Trees written to ${trees} (${filesystem}), ${rounds} rounds; strata's gzip decoder: ${gzip}.`, "", "| image | tool | median s | min-max s | peak RSS MB |", "| --- | --- | --- | --- | --- |"];
+const gzip = existsSync(join(root, "packages", "layer", "native", "build", "strata_gzip.node"))
+  ? "ISA-L"
+  : "zlib (libisal-dev not installed at build time)";
+const lines = [
+  `Trees written to ${trees} (${filesystem}), ${rounds} rounds; strata's gzip decoder: ${gzip}.`,
+  "",
+  "| image | tool | median s | min-max s | peak RSS MB |",
+  "| --- | --- | --- | --- | --- |",
+];
 for (const r of results) {
   for (const tool of Object.keys(r.medians)) {
-    lines.push(`| ${r.image} (${(r.compressedBytes / 1e6).toFixed(0)} MB gz) | ${tool} | ${r.medians[tool].toFixed(2)} | ${r.spreads[tool].map((x) => x.toFixed(2)).join("-")} | ${r.peakRssMb[tool].toFixed(0)} |`);
+    lines.push(
+      `| ${r.image} (${(r.compressedBytes / 1e6).toFixed(0)} MB gz) | ${tool} | ` +
+        `${r.medians[tool].toFixed(2)} | ` +
+        `${r.spreads[tool].map((x) => x.toFixed(2)).join("-")} | ${r.peakRssMb[tool].toFixed(0)} |`,
+    );
   }
-  for (const [k, v] of Object.entries(r.ratios)) lines.push(`| ${r.image} | ${k} per round | ${v.map((x) => x.toFixed(2)).join(", ")} | | |`);
+  for (const [k, v] of Object.entries(r.ratios))
+    lines.push(`| ${r.image} | ${k} per round | ${v.map((x) => x.toFixed(2)).join(", ")} | | |`);
 }
 writeFileSync(join(out, "results.md"), `${lines.join("\n")}\n`);
-writeFileSync(join(out, "results.json"), JSON.stringify({ filesystem, rounds, gzip, results }, null, 2));
+writeFileSync(
+  join(out, "results.json"),
+  JSON.stringify({ filesystem, rounds, gzip, results }, null, 2),
+);
 console.log(lines.join("\n"));
-execFileSync(process.execPath, [join(root, "bench", "chart.mjs"), join(out, "results.json"), join(out, "results.svg")], { stdio: "inherit" });
+execFileSync(
+  process.execPath,
+  [join(root, "bench", "chart.mjs"), join(out, "results.json"), join(out, "results.svg")],
+  { stdio: "inherit" },
+);

@@ -19,35 +19,60 @@
 // when missing), or on a fresh ext4:
 //   bash bench/fresh-ext4.sh store.mjs --rounds 3
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { installMissing, printTable, runRounds, timed } from "./rounds.mjs";
 
-const { values } = parseArgs({ options: { rounds: { type: "string" }, image: { type: "string" }, dest: { type: "string" }, only: { type: "string" } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string" },
+    image: { type: "string" },
+    dest: { type: "string" },
+    only: { type: "string" },
+  },
+});
 const rounds = Number(values.rounds ?? 3);
 const root = resolve(import.meta.dirname, "..");
 const bin = join(root, "packages", "strata", "bin", "strata.js");
-// The command users run (node_modules/.bin/strata): the shell entry, which starts Node without NODE_EXTRA_CA_CERTS.
+// The command users run (node_modules/.bin/strata): the shell entry, which starts Node without
+// NODE_EXTRA_CA_CERTS.
 const command = join(root, "packages", "strata", "bin", "strata");
-installMissing([["podman", "podman"], ["ctr", "containerd"]]);
+installMissing([
+  ["podman", "podman"],
+  ["ctr", "containerd"],
+]);
 const image = values.image ?? `oci:${join(root, "bench", "data", "debian")}:minbase`;
 const [, layoutPath, tag] = /^oci:(.*):([^:]+)$/.exec(image) ?? [];
-if (layoutPath === undefined || !existsSync(join(layoutPath, "index.json"))) throw new Error(`no OCI layout for ${image} (bench/debian.sh makes bench/data/debian)`);
+if (layoutPath === undefined || !existsSync(join(layoutPath, "index.json")))
+  throw new Error(`no OCI layout for ${image} (bench/debian.sh makes bench/data/debian)`);
 // Lower case: podman names an image pulled from oci:PATH after PATH, and refuses capitals.
 const work = join(resolve(values.dest ?? join(root, "bench", "out")), `store-bench-${process.pid}`);
 mkdirSync(work);
 
-
-// The second image: the first plus one layer (a build step: 200 files added, one rewritten), made by strata repack.
+// The second image: the first plus one layer (a build step: 200 files added, one rewritten), made
+// by strata repack.
 const layout = join(work, "layout");
 cpSync(layoutPath, layout, { recursive: true });
 const rootfs = join(work, "derive-rootfs");
 execFileSync(process.execPath, [bin, "unpack", "--quiet", `oci:${layout}:${tag}`, rootfs]);
 mkdirSync(join(rootfs, "opt", "app"), { recursive: true });
-for (let i = 0; i < 200; i++) writeFileSync(join(rootfs, "opt", "app", `f${i}`), `file ${i}\n`.repeat(100));
+for (let i = 0; i < 200; i++)
+  writeFileSync(join(rootfs, "opt", "app", `f${i}`), `file ${i}\n`.repeat(100));
 writeFileSync(join(rootfs, "etc", "hostname"), "derived\n");
-execFileSync(process.execPath, [bin, "repack", `oci:${layout}:${tag}`, rootfs, `oci:${layout}:derived`], { stdio: "ignore" });
+execFileSync(
+  process.execPath,
+  [bin, "repack", `oci:${layout}:${tag}`, rootfs, `oci:${layout}:derived`],
+  { stdio: "ignore" },
+);
 rmSync(rootfs, { recursive: true, force: true });
 const first = `oci:${layout}:${tag}`;
 const second = `oci:${layout}:derived`;
@@ -63,22 +88,39 @@ function archiveOf(ref, name) {
 const firstArchive = archiveOf(first, "first");
 const secondArchive = archiveOf(second, "second");
 
-/** containerd on a throwaway root: `import(archive)` runs ctr image import (which unpacks), timed. */
+/**
+ * containerd on a throwaway root: `import(archive)` runs ctr image import (which unpacks), timed.
+ */
 function containerd(dir) {
   const socket = join(dir, "containerd.sock");
-  writeFileSync(join(dir, "config.toml"), `version = 2\nroot = "${join(dir, "root")}"\nstate = "${join(dir, "state")}"\n[grpc]\n  address = "${socket}"\n`);
+  writeFileSync(
+    join(dir, "config.toml"),
+    `version = 2\nroot = "${join(dir, "root")}"\nstate = "` +
+      `${join(dir, "state")}"\n[grpc]\n  address = "${socket}"\n`,
+  );
   const daemon = spawn("containerd", ["--config", join(dir, "config.toml")], { stdio: "ignore" });
   for (let i = 0; i < 200 && !existsSync(socket); i++) spawnSync("sleep", ["0.05"]);
   return {
     import: (archive) => {
-      const result = timed("ctr", ["-a", socket, "image", "import", "--snapshotter", "overlayfs", archive]);
+      const result = timed("ctr", [
+        "-a",
+        socket,
+        "image",
+        "import",
+        "--snapshotter",
+        "overlayfs",
+        archive,
+      ]);
       const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${daemon.pid}/status`, "utf8"));
       return { ...result, rssMb: Math.max(result.rssMb, Number(hwm?.[1] ?? 0) / 1024) };
     },
     done: () => {
       daemon.kill();
       spawnSync("sleep", ["0.3"]);
-      spawnSync("sh", ["-c", `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+      spawnSync("sh", [
+        "-c",
+        `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`,
+      ]);
     },
   };
 }
@@ -86,18 +128,33 @@ function containerd(dir) {
 function podman(dir) {
   // podman refuses a runroot path over 50 characters; it holds only locks and state.
   const run = mkdtempSync("/tmp/podman-run-");
-  const flags = ["--root", join(dir, "root"), "--runroot", run, "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs", "--events-backend", "file"];
+  const flags = [
+    "--root",
+    join(dir, "root"),
+    "--runroot",
+    run,
+    "--storage-driver",
+    "overlay",
+    "--cgroup-manager",
+    "cgroupfs",
+    "--events-backend",
+    "file",
+  ];
   return {
     pull: (ref) => timed("podman", [...flags, "pull", "-q", ref]),
     done: () => {
       spawnSync("podman", [...flags, "system", "reset", "--force"], { stdio: "ignore" });
-      spawnSync("sh", ["-c", `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+      spawnSync("sh", [
+        "-c",
+        `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`,
+      ]);
       rmSync(run, { recursive: true, force: true });
     },
   };
 }
 
-const strataStore = (dir, ref, env = process.env) => timed(command, ["unpack", "--quiet", "--store", join(dir, "store"), ref], { env });
+const strataStore = (dir, ref, env = process.env) =>
+  timed(command, ["unpack", "--quiet", "--store", join(dir, "store"), ref], { env });
 const { NODE_EXTRA_CA_CERTS: _extraCa, ...withoutExtraCa } = process.env;
 
 /** unpackToStore timed inside a process that has loaded strata (its first call there). */
@@ -105,15 +162,23 @@ const LIBRARY_CALL = `
 const { unpackToStore } = await import(process.argv[1]);
 const started = performance.now();
 await unpackToStore({ image: process.argv[2], store: process.argv[3] });
-process.stdout.write(JSON.stringify({ seconds: (performance.now() - started) / 1000, rssMb: process.resourceUsage().maxRSS / 1024 }));
+const seconds = (performance.now() - started) / 1000;
+process.stdout.write(JSON.stringify({ seconds, rssMb: process.resourceUsage().maxRSS / 1024 }));
 `;
 const library = join(root, "packages", "strata", "dist", "index.js");
 function strataLibrary(dir, ref) {
-  const run = spawnSync(process.execPath, ["--input-type=module", "-e", LIBRARY_CALL, library, ref, join(dir, "store")], { encoding: "utf8" });
+  const run = spawnSync(
+    process.execPath,
+    ["--input-type=module", "-e", LIBRARY_CALL, library, ref, join(dir, "store")],
+    { encoding: "utf8" },
+  );
   if (run.status !== 0) throw new Error(`library call: ${run.stderr}`);
   return JSON.parse(run.stdout);
 }
-/** A peer started in `dir` (containerd's daemon, podman's storage), used, and stopped whatever happens. */
+/**
+ * A peer started in `dir` (containerd's daemon, podman's storage), used, and stopped whatever
+ * happens.
+ */
 const withPeer = (start, use) => (dir) => {
   const peer = start(dir);
   try {
@@ -128,7 +193,8 @@ const afterFirst = (time) => (dir) => {
   return time(dir);
 };
 const TOOLS = {
-  "strata unpack (flat)": (dir) => timed(command, ["unpack", "--quiet", first, join(dir, "rootfs")]),
+  "strata unpack (flat)": (dir) =>
+    timed(command, ["unpack", "--quiet", first, join(dir, "rootfs")]),
   "strata store: first image": (dir) => strataStore(dir, first),
   "podman pull: first image": withPeer(podman, (p) => p.pull(first)),
   "ctr import: first image": withPeer(containerd, (c) => c.import(firstArchive)),
@@ -137,8 +203,12 @@ const TOOLS = {
     return c.import(secondArchive);
   }),
   "strata store: second image": afterFirst((dir) => strataStore(dir, second)),
-  "strata store: second image, without NODE_EXTRA_CA_CERTS": afterFirst((dir) => strataStore(dir, second, withoutExtraCa)),
-  "strata library: second image (unpackToStore call)": afterFirst((dir) => strataLibrary(dir, second)),
+  "strata store: second image, without NODE_EXTRA_CA_CERTS": afterFirst((dir) =>
+    strataStore(dir, second, withoutExtraCa),
+  ),
+  "strata library: second image (unpackToStore call)": afterFirst((dir) =>
+    strataLibrary(dir, second),
+  ),
   "podman pull: second image": withPeer(podman, (p) => {
     p.pull(first);
     return p.pull(second);
@@ -155,9 +225,18 @@ const PAIRED = {
 };
 // --only second (or first): the tools whose names contain it, and what they are compared with.
 if (values.only !== undefined) {
-  const keep = new Set(Object.keys(TOOLS).filter((tool) => tool.includes(values.only)).flatMap((tool) => [tool, PAIRED[tool]].filter(Boolean)));
+  const keep = new Set(
+    Object.keys(TOOLS)
+      .filter((tool) => tool.includes(values.only))
+      .flatMap((tool) => [tool, PAIRED[tool]].filter(Boolean)),
+  );
   for (const tool of Object.keys(TOOLS)) if (!keep.has(tool)) delete TOOLS[tool];
 }
 
-printTable(`${image} and it + one layer (200 files), ${rounds} rounds`, runRounds(TOOLS, rounds, work), PAIRED, "ratio to");
+printTable(
+  `${image} and it + one layer (200 files), ${rounds} rounds`,
+  runRounds(TOOLS, rounds, work),
+  PAIRED,
+  "ratio to",
+);
 rmSync(work, { recursive: true, force: true });

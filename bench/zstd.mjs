@@ -8,7 +8,11 @@ import { compress } from "zstd-napi";
 import { decompressChunks } from "@strata-oci/layer";
 
 const dir = join(import.meta.dirname, "data", "img-20000", "blobs", "sha256");
-const blob = process.argv[2] ?? readdirSync(dir).map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
+const blob =
+  process.argv[2] ??
+  readdirSync(dir)
+    .map((f) => join(dir, f))
+    .sort((a, b) => statSync(b).size - statSync(a).size)[0];
 const tar = gunzipSync(readFileSync(blob));
 const zst = compress(tar);
 console.log(`tar ${(tar.length / 1e6).toFixed(0)} MB, zstd ${(zst.length / 1e6).toFixed(0)} MB`);
@@ -27,4 +31,8 @@ async function run(backend) {
 const rounds = 3;
 const results = { native: [], js: [] };
 for (let i = 0; i < rounds; i++) for (const b of ["native", "js"]) results[b].push(await run(b));
-for (const [b, v] of Object.entries(results)) console.log(`${b}: ${v.map((x) => x.toFixed(0)).join(", ")} MB/s (median ${[...v].sort((a, c) => a - c)[1].toFixed(0)})`);
+for (const [b, v] of Object.entries(results))
+  console.log(
+    `${b}: ${v.map((x) => x.toFixed(0)).join(", ")} MB/s (median ` +
+      `${[...v].sort((a, c) => a - c)[1].toFixed(0)})`,
+  );

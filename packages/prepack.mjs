@@ -14,7 +14,12 @@ const tsc = join(packages, "..", "node_modules", "typescript", "bin", "tsc");
 execFileSync(process.execPath, [tsc, "-b", here], { stdio: "inherit" });
 copyFileSync(join(packages, "..", "LICENSE"), join(here, "LICENSE"));
 if (existsSync(join(here, "native"))) {
-  execFileSync(process.execPath, [join(packages, "layer", "native", "prebuild.mjs"), basename(here)], { stdio: "inherit" });
+  execFileSync(
+    process.execPath,
+    [join(packages, "layer", "native", "prebuild.mjs"), basename(here)],
+    { stdio: "inherit" },
+  );
 }
 // The strata command runs from one bundled file (packages/strata/build-cli.mjs says why).
-if (existsSync(join(here, "build-cli.mjs"))) execFileSync(process.execPath, [join(here, "build-cli.mjs")], { stdio: "inherit" });
+if (existsSync(join(here, "build-cli.mjs")))
+  execFileSync(process.execPath, [join(here, "build-cli.mjs")], { stdio: "inherit" });

@@ -12,7 +12,11 @@ describe("fixtures", () => {
     const out = join(work.path, "oci");
     execFileSync(process.execPath, ["fixtures/make-sample.mjs", out], { stdio: "ignore" });
     const committed = "fixtures/sample/oci";
-    expect(readFileSync(join(out, "index.json"))).toEqual(readFileSync(join(committed, "index.json")));
-    expect(readdirSync(join(out, "blobs", "sha256")).sort()).toEqual(readdirSync(join(committed, "blobs", "sha256")).sort());
+    expect(readFileSync(join(out, "index.json"))).toEqual(
+      readFileSync(join(committed, "index.json")),
+    );
+    expect(readdirSync(join(out, "blobs", "sha256")).sort()).toEqual(
+      readdirSync(join(committed, "blobs", "sha256")).sort(),
+    );
   });
 });

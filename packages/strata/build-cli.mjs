@@ -31,7 +31,8 @@ await build({
   target: "node20",
   // Native and optional: loaded from the layer package's own dependencies.
   external: ["zstd-napi"],
-  // Each package's import.meta.url only finds its package by name (packageRoot): the bundle's own URL serves.
+  // Each package's import.meta.url only finds its package by name (packageRoot): the bundle's own
+  // URL serves.
   define: { "import.meta.url": "__strata_bundle_url" },
   banner: { js: 'const __strata_bundle_url = require("node:url").pathToFileURL(__filename).href;' },
   logLevel: "warning",

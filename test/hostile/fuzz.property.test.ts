@@ -16,7 +16,9 @@ const outside = join(root, "outside");
 const canaries = plantCanaries([outside, join(root, "above")]);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** Valid layers full of things a mutation can turn hostile: links out, climbing names, whiteouts. */
+/**
+ * Valid layers full of things a mutation can turn hostile: links out, climbing names, whiteouts.
+ */
 function seedLayers(): Buffer[] {
   const layer1: TarMember[] = [
     { name: "etc/", type: "dir" },
@@ -53,7 +55,21 @@ const FIELDS = [
 
 /** Texts that PAX numbers have been seen to carry: signs, fractions, hex, spaces, huge values. */
 const paxNumberText = fc.oneof(
-  fc.constantFrom("-1", "1.5", "0x10", " 5", "5 ", "", "1e3", "4294967295", "4294967296", "99999999999999999999", "-0", "0.000000001", "-86400.5"),
+  fc.constantFrom(
+    "-1",
+    "1.5",
+    "0x10",
+    " 5",
+    "5 ",
+    "",
+    "1e3",
+    "4294967295",
+    "4294967296",
+    "99999999999999999999",
+    "-0",
+    "0.000000001",
+    "-86400.5",
+  ),
   fc.integer().map(String),
   fc.stringMatching(/^[-0-9.x ]{1,12}$/),
 );
@@ -65,16 +81,31 @@ const paxNumberText = fc.oneof(
  * header with a hostile number in front of a member (issue #9).
  */
 const mutation = fc.oneof(
-  fc.record({ kind: fc.constant("flip" as const), at: fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), bit: fc.nat(7) }),
+  fc.record({
+    kind: fc.constant("flip" as const),
+    at: fc.array(fc.nat(), { minLength: 1, maxLength: 8 }),
+    bit: fc.nat(7),
+  }),
   fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
   fc.record({ kind: fc.constant("splice" as const), from: fc.nat(), to: fc.nat() }),
   fc.record({
     kind: fc.constant("field" as const),
     block: fc.nat(),
     field: fc.nat(FIELDS.length - 1),
-    value: fc.oneof(fc.stringMatching(/^[0-7 ]{0,11}$/), fc.uint8Array({ minLength: 12, maxLength: 12 }).map((a) => { a[0] = (a[0] ?? 0) | 0x80; return a; })),
+    value: fc.oneof(
+      fc.stringMatching(/^[0-7 ]{0,11}$/),
+      fc.uint8Array({ minLength: 12, maxLength: 12 }).map((a) => {
+        a[0] = (a[0] ?? 0) | 0x80;
+        return a;
+      }),
+    ),
   }),
-  fc.record({ kind: fc.constant("pax" as const), member: fc.nat(), key: fc.constantFrom("size", "uid", "gid", "mtime"), value: paxNumberText }),
+  fc.record({
+    kind: fc.constant("pax" as const),
+    member: fc.nat(),
+    key: fc.constantFrom("size", "uid", "gid", "mtime"),
+    value: paxNumberText,
+  }),
 );
 
 function fixChecksum(block: Buffer): void {
@@ -84,13 +115,18 @@ function fixChecksum(block: Buffer): void {
   block.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "latin1");
 }
 
-/** Offsets of the header blocks of a tar written by writeTar (every member is a header, then data). */
+/**
+ * Offsets of the header blocks of a tar written by writeTar (every member is a header, then data).
+ */
 function headerOffsets(tar: Buffer): number[] {
   const offsets: number[] = [];
-  for (let at = 0; at + 512 <= tar.length; ) {
+  for (let at = 0; at + 512 <= tar.length;) {
     if (tar.subarray(at, at + 512).every((b) => b === 0)) break;
     offsets.push(at);
-    const size = parseInt(tar.toString("latin1", at + 124, at + 135).replace(/\0.*$/, "") || "0", 8);
+    const size = parseInt(
+      tar.toString("latin1", at + 124, at + 135).replace(/\0.*$/, "") || "0",
+      8,
+    );
     at += 512 + Math.ceil(size / 512) * 512;
   }
   return offsets;
@@ -110,7 +146,8 @@ function mutate(tar: Buffer, m: typeof mutation extends fc.Arbitrary<infer T> ? 
       const { offset, length } = FIELDS[m.field] ?? FIELDS[0];
       const block = out.subarray(at, at + 512);
       block.fill(0, offset, offset + length);
-      const value = typeof m.value === "string" ? Buffer.from(m.value, "latin1") : Buffer.from(m.value);
+      const value =
+        typeof m.value === "string" ? Buffer.from(m.value, "latin1") : Buffer.from(m.value);
       value.copy(block, offset, 0, Math.min(length, value.length));
       fixChecksum(block);
       return out;
@@ -119,7 +156,8 @@ function mutate(tar: Buffer, m: typeof mutation extends fc.Arbitrary<infer T> ? 
       const headers = headerOffsets(out);
       const at = headers[m.member % headers.length] ?? 0;
       // encodeMember writes the PAX header, its records and their padding first.
-      const [header = Buffer.alloc(0), records = Buffer.alloc(0), padding = Buffer.alloc(0)] = encodeMember({ name: "x", type: "file", pax: { [m.key]: m.value } });
+      const [header = Buffer.alloc(0), records = Buffer.alloc(0), padding = Buffer.alloc(0)] =
+        encodeMember({ name: "x", type: "file", pax: { [m.key]: m.value } });
       return Buffer.concat([out.subarray(0, at), header, records, padding, out.subarray(at)]);
     }
     case "splice": {
@@ -152,7 +190,8 @@ describe("fuzzing: mutated layers", () => {
             compress: (t: Buffer) => {
               const gz = gzipSync(t);
               if (compressedToo && i === which && gz.length > 20) {
-                const at = 10 + ((createHash("md5").update(gz).digest()[0] ?? 0) % (gz.length - 20));
+                const at =
+                  10 + ((createHash("md5").update(gz).digest()[0] ?? 0) % (gz.length - 20));
                 gz[at] = (gz[at] ?? 0) ^ 0x55;
               }
               return gz;
@@ -169,7 +208,9 @@ describe("fuzzing: mutated layers", () => {
           expect(readdirSync(dir)).toEqual(["image"]);
         }
         expect(canaryChanges(canaries)).toEqual([]);
-        expect(readdirSync(root).sort()).toEqual(["above", "outside", ...readdirSync(root).filter((n) => n.startsWith("case-"))].sort());
+        expect(readdirSync(root).sort()).toEqual(
+          ["above", "outside", ...readdirSync(root).filter((n) => n.startsWith("case-"))].sort(),
+        );
         rmSync(dir, { recursive: true, force: true });
       }),
       { numRuns: Number(process.env.STRATA_FUZZ_RUNS ?? 300) },

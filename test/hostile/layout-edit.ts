@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test-only JSON surgery
+type Json = Record<string, any>;
 
 function blobPath(layout: string, digest: string): string {
   return join(layout, "blobs", "sha256", digest.slice("sha256:".length));
@@ -18,7 +18,9 @@ function putJson(layout: string, value: unknown): { digest: string; size: number
 /** Reads the layout's index, first manifest and its config. */
 export function readLayoutParts(layout: string): { index: Json; manifest: Json; config: Json } {
   const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as Json;
-  const manifest = JSON.parse(readFileSync(blobPath(layout, index.manifests[0].digest), "utf8")) as Json;
+  const manifest = JSON.parse(
+    readFileSync(blobPath(layout, index.manifests[0].digest), "utf8"),
+  ) as Json;
   const config = JSON.parse(readFileSync(blobPath(layout, manifest.config.digest), "utf8")) as Json;
   return { index, manifest, config };
 }

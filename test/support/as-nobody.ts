@@ -32,18 +32,33 @@ function wrapperIn(work: string): string {
 
 /** Runs the strata CLI as nobody; `work` is a directory for the wrapper script. */
 export function strataAsNobody(work: string, args: readonly string[]): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [wrapperIn(work), MAIN, MERGE, LAYER, ...args], { encoding: "utf8" });
+  return spawnSync(process.execPath, [wrapperIn(work), MAIN, MERGE, LAYER, ...args], {
+    encoding: "utf8",
+  });
 }
 
 /** The same, not waiting: for several runs at once. */
-export function strataAsNobodyAsync(work: string, args: readonly string[]): Promise<{ status: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [wrapperIn(work), MAIN, MERGE, LAYER, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+export function strataAsNobodyAsync(
+  work: string,
+  args: readonly string[],
+): Promise<{ status: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [wrapperIn(work), MAIN, MERGE, LAYER, ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
   return new Promise((resolve) => child.on("close", (status) => resolve({ status, stderr })));
 }
 
 /** Runs a program as nobody (no supplementary groups). */
-export function runAsNobody(command: string, args: readonly string[], timeout = 60_000): SpawnSyncReturns<string> {
-  return spawnSync("setpriv", ["--reuid", String(NOBODY), "--regid", String(NOBODY), "--clear-groups", command, ...args], { encoding: "utf8", timeout });
+export function runAsNobody(
+  command: string,
+  args: readonly string[],
+  timeout = 60_000,
+): SpawnSyncReturns<string> {
+  return spawnSync(
+    "setpriv",
+    ["--reuid", String(NOBODY), "--regid", String(NOBODY), "--clear-groups", command, ...args],
+    { encoding: "utf8", timeout },
+  );
 }

@@ -7,7 +7,11 @@ import { afterAll, expect } from "vitest";
 
 function devNull(): string {
   const stats = lstatSync("/dev/null", { throwIfNoEntry: false });
-  return stats === undefined ? "missing" : stats.isCharacterDevice() && stats.rdev === 259 ? "ok" : `mode ${stats.mode.toString(8)} rdev ${stats.rdev}`;
+  return stats === undefined
+    ? "missing"
+    : stats.isCharacterDevice() && stats.rdev === 259
+      ? "ok"
+      : `mode ${stats.mode.toString(8)} rdev ${stats.rdev}`;
 }
 
 const before = devNull();

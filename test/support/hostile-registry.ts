@@ -4,7 +4,11 @@
 // speaks both TLS and plain HTTP (told apart by the first byte), so that a
 // redirect from https:// to http:// on the same host and port can be seen.
 import { readFileSync } from "node:fs";
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer, type Socket } from "node:net";
 import { join } from "node:path";
@@ -19,7 +23,11 @@ export interface SeenRequest {
 }
 
 /** A replacement answer: return true when it answered the request. */
-export type Hook = (req: IncomingMessage, res: ServerResponse, seen: SeenRequest) => boolean | Promise<boolean>;
+export type Hook = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  seen: SeenRequest,
+) => boolean | Promise<boolean>;
 
 export interface HostileRegistry {
   readonly host: string;
@@ -45,7 +53,9 @@ interface Served {
 
 /** The first manifest of the layout's index.json, and its blobs. */
 function servedImage(layout: string): Served {
-  const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: Array<{ digest: string; mediaType: string }> };
+  const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as {
+    manifests: Array<{ digest: string; mediaType: string }>;
+  };
   const top = index.manifests[0] as { digest: string; mediaType: string };
   const blob = (digest: string): Buffer | undefined => {
     if (!/^sha256:[0-9a-f]{64}$/.test(digest)) return undefined;
@@ -56,38 +66,79 @@ function servedImage(layout: string): Served {
     }
   };
   const body = blob(top.digest) as Buffer;
-  const layers = (JSON.parse(body.toString("utf8")) as { layers: Array<{ digest: string }> }).layers.map((l) => l.digest);
-  return { manifest: { digest: top.digest, body, mediaType: top.mediaType ?? "application/vnd.oci.image.manifest.v1+json" }, layers, blob };
+  const layers = (
+    JSON.parse(body.toString("utf8")) as { layers: Array<{ digest: string }> }
+  ).layers.map((l) => l.digest);
+  return {
+    manifest: {
+      digest: top.digest,
+      body,
+      mediaType: top.mediaType ?? "application/vnd.oci.image.manifest.v1+json",
+    },
+    layers,
+    blob,
+  };
 }
 
-/** Serves the image of `layout` as `<anything>/manifests/<tag or its digest>` and its blobs; TLS too when `tls` is given. */
-export async function startHostileRegistry(layout: string, tls?: TestCertificates): Promise<HostileRegistry> {
+/**
+ * Serves the image of `layout` as `<anything>/manifests/<tag or its digest>` and its blobs; TLS too
+ * when `tls` is given.
+ */
+export async function startHostileRegistry(
+  layout: string,
+  tls?: TestCertificates,
+): Promise<HostileRegistry> {
   const served = servedImage(layout);
   const state = { seen: [] as SeenRequest[], hooks: [] as Hook[] };
-  const app = (secure: boolean) => async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = req.url ?? "/";
-    const seen: SeenRequest = { method: req.method ?? "GET", path, tls: secure, authorization: req.headers.authorization, range: req.headers.range };
-    state.seen.push(seen);
-    for (const hook of state.hooks) if (await hook(req, res, seen)) return;
-    if (path === "/v2/") return void res.writeHead(200).end("{}");
-    const manifest = /\/manifests\/([^/]+)$/.exec(path)?.[1];
-    if (manifest !== undefined) {
-      const { body, mediaType, digest } = served.manifest;
-      if (manifest.includes(":") && manifest !== digest) return void res.writeHead(404).end();
-      return void res.writeHead(200, { "content-type": mediaType, "content-length": String(body.length), "docker-content-digest": digest }).end(body);
-    }
-    const blob = /\/blobs\/([^/]+)$/.exec(path)?.[1];
-    const data = blob === undefined ? undefined : served.blob(blob);
-    if (data === undefined) return void res.writeHead(404).end();
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
-    if (range !== null) {
-      const start = Number(range[1]);
-      return void res.writeHead(206, { "content-range": `bytes ${start}-${data.length - 1}/${data.length}`, "content-length": String(data.length - start) }).end(data.subarray(start));
-    }
-    res.writeHead(200, { "content-length": String(data.length) }).end(data);
-  };
+  const app =
+    (secure: boolean) =>
+    async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+      const path = req.url ?? "/";
+      const seen: SeenRequest = {
+        method: req.method ?? "GET",
+        path,
+        tls: secure,
+        authorization: req.headers.authorization,
+        range: req.headers.range,
+      };
+      state.seen.push(seen);
+      for (const hook of state.hooks) if (await hook(req, res, seen)) return;
+      if (path === "/v2/") return void res.writeHead(200).end("{}");
+      const manifest = /\/manifests\/([^/]+)$/.exec(path)?.[1];
+      if (manifest !== undefined) {
+        const { body, mediaType, digest } = served.manifest;
+        if (manifest.includes(":") && manifest !== digest) return void res.writeHead(404).end();
+        return void res
+          .writeHead(200, {
+            "content-type": mediaType,
+            "content-length": String(body.length),
+            "docker-content-digest": digest,
+          })
+          .end(body);
+      }
+      const blob = /\/blobs\/([^/]+)$/.exec(path)?.[1];
+      const data = blob === undefined ? undefined : served.blob(blob);
+      if (data === undefined) return void res.writeHead(404).end();
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+      if (range !== null) {
+        const start = Number(range[1]);
+        return void res
+          .writeHead(206, {
+            "content-range": `bytes ${start}-${data.length - 1}/${data.length}`,
+            "content-length": String(data.length - start),
+          })
+          .end(data.subarray(start));
+      }
+      res.writeHead(200, { "content-length": String(data.length) }).end(data);
+    };
   const plain = createHttpServer((req, res) => void app(false)(req, res));
-  const secure = tls === undefined ? undefined : createHttpsServer({ key: readFileSync(tls.serverKey), cert: readFileSync(tls.serverCert) }, (req, res) => void app(true)(req, res));
+  const secure =
+    tls === undefined
+      ? undefined
+      : createHttpsServer(
+          { key: readFileSync(tls.serverKey), cert: readFileSync(tls.serverCert) },
+          (req, res) => void app(true)(req, res),
+        );
   const sockets = new Set<Socket>();
   const front = createNetServer((socket) => {
     sockets.add(socket);
@@ -122,7 +173,12 @@ export async function startHostileRegistry(layout: string, tls?: TestCertificate
 }
 
 /** Answers with `status`, headers and body. */
-export function answer(res: ServerResponse, status: number, headers: Record<string, string> = {}, body: string | Buffer = ""): true {
+export function answer(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string> = {},
+  body: string | Buffer = "",
+): true {
   res.writeHead(status, headers).end(body);
   return true;
 }

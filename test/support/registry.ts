@@ -8,7 +8,8 @@ import { join } from "node:path";
 /** Why registry tests cannot run here, or undefined when they can. */
 export function registryUnavailable(): string | undefined {
   for (const tool of ["docker-registry", "skopeo", "htpasswd", "openssl"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is not installed (test/install-tools.sh installs it as root)`;
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0)
+      return `${tool} is not installed (test/install-tools.sh installs it as root)`;
   }
   return undefined;
 }
@@ -20,7 +21,9 @@ export async function freePort(): Promise<number> {
     server.on("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
+      server.close(() =>
+        resolve(typeof address === "object" && address !== null ? address.port : 0),
+      );
     });
   });
 }
@@ -47,26 +50,49 @@ export interface TestRegistry {
  * Debian's docker-registry (the CNCF distribution registry) on a loopback
  * port, storing in `dir`; with `htpasswd`, Basic auth for that user.
  */
-export async function startRegistry(dir: string, options: { htpasswd?: { user: string; password: string }; token?: TokenServer; tls?: TestCertificates } = {}): Promise<TestRegistry> {
+export async function startRegistry(
+  dir: string,
+  options: {
+    htpasswd?: { user: string; password: string };
+    token?: TokenServer;
+    tls?: TestCertificates;
+  } = {},
+): Promise<TestRegistry> {
   const port = await freePort();
   let auth = "";
   if (options.token !== undefined) {
     const t = options.token;
-    auth = `auth:\n  token:\n    realm: ${t.realm}\n    service: ${TOKEN_SERVICE}\n    issuer: ${TOKEN_ISSUER}\n    rootcertbundle: ${t.certificate}\n`;
+    auth =
+      `auth:\n  token:\n    realm: ${t.realm}\n    service: ` +
+      `${TOKEN_SERVICE}\n    issuer: ${TOKEN_ISSUER}\n    rootcertbundle: ${t.certificate}\n`;
   }
   if (options.htpasswd !== undefined) {
     const file = join(dir, "htpasswd");
-    const made = spawnSync("htpasswd", ["-Bbc", file, options.htpasswd.user, options.htpasswd.password], { encoding: "utf8" });
+    const made = spawnSync(
+      "htpasswd",
+      ["-Bbc", file, options.htpasswd.user, options.htpasswd.password],
+      { encoding: "utf8" },
+    );
     if (made.status !== 0) throw new Error(`htpasswd: ${made.stderr}`);
     auth = `auth:\n  htpasswd:\n    realm: strata-test\n    path: ${file}\n`;
   }
   const config = join(dir, "config.yml");
-  const tls = options.tls === undefined ? "" : `  tls:\n    certificate: ${options.tls.serverCert}\n    key: ${options.tls.serverKey}\n`;
-  writeFileSync(config, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "data")}\nhttp:\n  addr: 127.0.0.1:${port}\n${tls}${auth}`);
-  const child: ChildProcess = spawn("docker-registry", ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
+  const tls =
+    options.tls === undefined
+      ? ""
+      : `  tls:\n    certificate: ${options.tls.serverCert}\n    key: ${options.tls.serverKey}\n`;
+  writeFileSync(
+    config,
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    ` +
+      `rootdirectory: ${join(dir, "data")}\nhttp:\n  addr: 127.0.0.1:${port}\n${tls}${auth}`,
+  );
+  const child: ChildProcess = spawn("docker-registry", ["serve", config], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let log = "";
   child.stderr?.setEncoding("utf8").on("data", (text: string) => (log += text));
-  for (let i = 0; i < 100 && !(await answers(port)); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let i = 0; i < 100 && !(await answers(port)); i++)
+    await new Promise((resolve) => setTimeout(resolve, 100));
   if (!(await answers(port))) {
     child.kill();
     throw new Error(`docker-registry did not start: ${log}`);
@@ -80,7 +106,18 @@ export async function startRegistry(dir: string, options: { htpasswd?: { user: s
  * keep answering while skopeo waits for it.
  */
 export async function push(source: string, destination: string, creds?: string): Promise<void> {
-  const child = spawn("skopeo", ["copy", "--all", "--dest-tls-verify=false", ...(creds === undefined ? [] : ["--dest-creds", creds]), source, destination], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(
+    "skopeo",
+    [
+      "copy",
+      "--all",
+      "--dest-tls-verify=false",
+      ...(creds === undefined ? [] : ["--dest-creds", creds]),
+      source,
+      destination,
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
   const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
@@ -95,7 +132,10 @@ export interface TokenServer {
   readonly realm: string;
   /** PEM file of the certificate whose key signs the tokens. */
   readonly certificate: string;
-  /** Each request: its scope, whether it carried the right credentials, and how (GET with Basic, POST with a refresh token). */
+  /**
+   * Each request: its scope, whether it carried the right credentials, and how (GET with Basic,
+   * POST with a refresh token).
+   */
   readonly requests: Array<{ scope: string | null; authorized: boolean; method?: string }>;
   /** Answer garbage instead of tokens (a broken token server). */
   garbage: boolean;
@@ -110,10 +150,35 @@ const base64url = (data: Buffer | string): string => Buffer.from(data).toString(
  * x5c header; the registry checks it against its rootcertbundle). Grants
  * what the scope asks to `user` with `password`; anonymous requests get 401.
  */
-export async function startTokenServer(dir: string, user: string, password: string, refreshToken?: string): Promise<TokenServer> {
+export async function startTokenServer(
+  dir: string,
+  user: string,
+  password: string,
+  refreshToken?: string,
+): Promise<TokenServer> {
   const key = `${dir}/token.key`;
   const certificate = `${dir}/token.crt`;
-  const made = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", certificate, "-days", "2", "-subj", "/CN=strata-test-token"], { encoding: "utf8" });
+  const made = spawnSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      certificate,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=strata-test-token",
+    ],
+    { encoding: "utf8" },
+  );
   if (made.status !== 0) throw new Error(`openssl: ${made.stderr}`);
   const pem = readFileSync(key, "utf8");
   const der = new X509Certificate(readFileSync(certificate)).raw.toString("base64");
@@ -129,7 +194,10 @@ export async function startTokenServer(dir: string, user: string, password: stri
       for await (const part of req) text += String(part);
       const form = new URLSearchParams(text);
       scope = form.get("scope");
-      authorized = refreshToken !== undefined && form.get("grant_type") === "refresh_token" && form.get("refresh_token") === refreshToken;
+      authorized =
+        refreshToken !== undefined &&
+        form.get("grant_type") === "refresh_token" &&
+        form.get("refresh_token") === refreshToken;
     }
     state.requests.push({ scope, authorized, method: req.method ?? "GET" });
     if (state.garbage) {
@@ -137,7 +205,9 @@ export async function startTokenServer(dir: string, user: string, password: stri
       return;
     }
     if (!authorized) {
-      res.writeHead(401, { "content-type": "application/json" }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      res
+        .writeHead(401, { "content-type": "application/json" })
+        .end('{"errors":[{"code":"UNAUTHORIZED"}]}');
       return;
     }
     const access = (scope ?? "")
@@ -149,17 +219,45 @@ export async function startTokenServer(dir: string, user: string, password: stri
       });
     const now = Math.floor(Date.now() / 1000);
     const header = base64url(JSON.stringify({ alg: "ES256", typ: "JWT", x5c: [der] }));
-    const claims = base64url(JSON.stringify({ iss: TOKEN_ISSUER, sub: user, aud: TOKEN_SERVICE, exp: now + 600, nbf: now - 60, iat: now, jti: randomUUID(), access }));
-    const signature = sign("sha256", Buffer.from(`${header}.${claims}`), { key: pem, dsaEncoding: "ieee-p1363" });
+    const claims = base64url(
+      JSON.stringify({
+        iss: TOKEN_ISSUER,
+        sub: user,
+        aud: TOKEN_SERVICE,
+        exp: now + 600,
+        nbf: now - 60,
+        iat: now,
+        jti: randomUUID(),
+        access,
+      }),
+    );
+    const signature = sign("sha256", Buffer.from(`${header}.${claims}`), {
+      key: pem,
+      dsaEncoding: "ieee-p1363",
+    });
     const token = `${header}.${claims}.${base64url(signature)}`;
-    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(req.method === "POST" ? { access_token: token, expires_in: 600 } : { token, expires_in: 600 }));
+    res
+      .writeHead(200, { "content-type": "application/json" })
+      .end(
+        JSON.stringify(
+          req.method === "POST"
+            ? { access_token: token, expires_in: 600 }
+            : { token, expires_in: 600 },
+        ),
+      );
   });
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return Object.assign(state, { realm: `http://127.0.0.1:${port}/token`, certificate, stop: () => server.close() });
+  return Object.assign(state, {
+    realm: `http://127.0.0.1:${port}/token`,
+    certificate,
+    stop: () => server.close(),
+  });
 }
 
-/** What the fault proxy does to the requests it forwards (each fault once per path unless `always`). */
+/**
+ * What the fault proxy does to the requests it forwards (each fault once per path unless `always`).
+ */
 export interface Faults {
   /** Blob GETs without a Range: send the headers and half the body, then cut the connection. */
   cutBlobs?: boolean;
@@ -183,14 +281,26 @@ export interface Faults {
   schema1Manifests?: boolean;
   /** Blob bodies: sent at about this many bytes per second, in 16 KiB pieces. */
   bytesPerSecond?: number;
-  /** The referrers API, which Debian's registry lacks: the index answered for each digest (an empty one for others). */
+  /**
+   * The referrers API, which Debian's registry lacks: the index answered for each digest (an empty
+   * one for others).
+   */
   referrers?: ReadonlyMap<string, Buffer>;
 }
 
 export interface FaultProxy {
   readonly host: string;
-  /** Each request: method, path, Range header, and (for the blob server) whether Authorization came along. */
-  readonly log: Array<{ path: string; range: string | undefined; status: number; server: "proxy" | "blobs"; authorization: boolean }>;
+  /**
+   * Each request: method, path, Range header, and (for the blob server) whether Authorization came
+   * along.
+   */
+  readonly log: Array<{
+    path: string;
+    range: string | undefined;
+    status: number;
+    server: "proxy" | "blobs";
+    authorization: boolean;
+  }>;
   faults: Faults;
   stop(): void;
 }
@@ -208,19 +318,40 @@ export async function startFaultProxy(upstream: string, blobAuth?: string): Prom
     seen.add(key);
     return true;
   };
-  const forward = (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse, server: "proxy" | "blobs", onBody?: (upstreamRes: import("node:http").IncomingMessage) => boolean): void => {
+  const forward = (
+    req: import("node:http").IncomingMessage,
+    res: import("node:http").ServerResponse,
+    server: "proxy" | "blobs",
+    onBody?: (upstreamRes: import("node:http").IncomingMessage) => boolean,
+  ): void => {
     const headers = { ...req.headers, host: upstream };
     if (server === "blobs") {
       delete headers.authorization;
-      if (blobAuth !== undefined) headers.authorization = `Basic ${Buffer.from(blobAuth).toString("base64")}`;
+      if (blobAuth !== undefined)
+        headers.authorization = `Basic ${Buffer.from(blobAuth).toString("base64")}`;
     }
-    const out = request({ host: upstream.split(":")[0], port: Number(upstream.split(":")[1]), path: req.url, method: req.method, headers }, (up) => {
-      const range = (req.headers.range ?? req.headers["x-asked-range"]) as string | undefined;
-      state.log.push({ path: req.url ?? "", range, status: up.statusCode ?? 0, server, authorization: req.headers.authorization !== undefined });
-      if (onBody?.(up) === true) return;
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const out = request(
+      {
+        host: upstream.split(":")[0],
+        port: Number(upstream.split(":")[1]),
+        path: req.url,
+        method: req.method,
+        headers,
+      },
+      (up) => {
+        const range = (req.headers.range ?? req.headers["x-asked-range"]) as string | undefined;
+        state.log.push({
+          path: req.url ?? "",
+          range,
+          status: up.statusCode ?? 0,
+          server,
+          authorization: req.headers.authorization !== undefined,
+        });
+        if (onBody?.(up) === true) return;
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     out.on("error", () => res.destroy());
     out.end();
   };
@@ -232,39 +363,103 @@ export async function startFaultProxy(upstream: string, blobAuth?: string): Prom
     const f = state.faults;
     const isBlob = /\/blobs\/sha256:/.test(path);
     const referrersOf = /\/referrers\/(sha256:[0-9a-f]{64})/.exec(path)?.[1];
-    const referrers = referrersOf === undefined || f.referrers === undefined ? undefined : (f.referrers.get(referrersOf) ?? Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}'));
+    const referrers =
+      referrersOf === undefined || f.referrers === undefined
+        ? undefined
+        : (f.referrers.get(referrersOf) ??
+          Buffer.from(
+            JSON.stringify({
+              schemaVersion: 2,
+              mediaType: "application/vnd.oci.image.index.v1+json",
+              manifests: [],
+            }),
+          ));
     if (referrers !== undefined) {
-      state.log.push({ path, range: undefined, status: 200, server: "proxy", authorization: req.headers.authorization !== undefined });
-      res.writeHead(200, { "content-type": "application/vnd.oci.image.index.v1+json", "content-length": String(referrers.length) }).end(referrers);
+      state.log.push({
+        path,
+        range: undefined,
+        status: 200,
+        server: "proxy",
+        authorization: req.headers.authorization !== undefined,
+      });
+      res
+        .writeHead(200, {
+          "content-type": "application/vnd.oci.image.index.v1+json",
+          "content-length": String(referrers.length),
+        })
+        .end(referrers);
       return;
     }
     if (f.unavailableManifests === true && /\/manifests\//.test(path) && once(`503 ${path}`)) {
-      state.log.push({ path, range: undefined, status: 503, server: "proxy", authorization: req.headers.authorization !== undefined });
-      res.writeHead(503, { "retry-after": "1", "content-type": "application/json" }).end('{"errors":[{"code":"UNAVAILABLE"}]}');
+      state.log.push({
+        path,
+        range: undefined,
+        status: 503,
+        server: "proxy",
+        authorization: req.headers.authorization !== undefined,
+      });
+      res
+        .writeHead(503, { "retry-after": "1", "content-type": "application/json" })
+        .end('{"errors":[{"code":"UNAVAILABLE"}]}');
       return;
     }
     if (isBlob && f.throttleBlobs === true && once(`429 ${path}`)) {
-      state.log.push({ path, range: undefined, status: 429, server: "proxy", authorization: req.headers.authorization !== undefined });
-      res.writeHead(429, { "content-type": "application/json" }).end('{"errors":[{"code":"TOOMANYREQUESTS"}]}');
+      state.log.push({
+        path,
+        range: undefined,
+        status: 429,
+        server: "proxy",
+        authorization: req.headers.authorization !== undefined,
+      });
+      res
+        .writeHead(429, { "content-type": "application/json" })
+        .end('{"errors":[{"code":"TOOMANYREQUESTS"}]}');
       return;
     }
-    if (isBlob && f.redirectBlobs === true && (req.headers.authorization !== undefined || blobAuth === undefined)) {
-      state.log.push({ path, range: undefined, status: 307, server: "proxy", authorization: req.headers.authorization !== undefined });
+    if (
+      isBlob &&
+      f.redirectBlobs === true &&
+      (req.headers.authorization !== undefined || blobAuth === undefined)
+    ) {
+      state.log.push({
+        path,
+        range: undefined,
+        status: 307,
+        server: "proxy",
+        authorization: req.headers.authorization !== undefined,
+      });
       res.writeHead(307, { location: `http://127.0.0.1:${blobPort}${path}` }).end();
       return;
     }
     if (/\/manifests\//.test(path) && (f.hugeManifests === true || f.schema1Manifests === true)) {
-      state.log.push({ path, range: undefined, status: 200, server: "proxy", authorization: req.headers.authorization !== undefined });
+      state.log.push({
+        path,
+        range: undefined,
+        status: 200,
+        server: "proxy",
+        authorization: req.headers.authorization !== undefined,
+      });
       if (f.schema1Manifests === true) {
-        res.writeHead(200, { "content-type": "application/vnd.docker.distribution.manifest.v1+prettyjws" }).end('{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[]}');
+        res
+          .writeHead(200, {
+            "content-type": "application/vnd.docker.distribution.manifest.v1+prettyjws",
+          })
+          .end('{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[]}');
         return;
       }
       const size = 20 * 2 ** 20;
-      res.writeHead(200, { "content-type": "application/vnd.oci.image.manifest.v1+json", "content-length": String(size) });
+      res.writeHead(200, {
+        "content-type": "application/vnd.oci.image.manifest.v1+json",
+        "content-length": String(size),
+      });
       res.end(Buffer.alloc(size, 0x20));
       return;
     }
-    if (isBlob && (f.corruptBlobs === true || f.stallBlobs === true) && req.headers.range === undefined) {
+    if (
+      isBlob &&
+      (f.corruptBlobs === true || f.stallBlobs === true) &&
+      req.headers.range === undefined
+    ) {
       forward(req, res, "proxy", (up) => {
         if (up.statusCode !== 200) return false;
         res.writeHead(200, up.headers);
@@ -277,7 +472,8 @@ export async function startFaultProxy(upstream: string, blobAuth?: string): Prom
             return;
           }
           const copy = Buffer.from(chunk);
-          if (first && copy.length > 0) copy[copy.length - 1] = (copy[copy.length - 1] as number) ^ 0xff;
+          if (first && copy.length > 0)
+            copy[copy.length - 1] = (copy[copy.length - 1] as number) ^ 0xff;
           first = false;
           res.write(copy);
         });
@@ -300,7 +496,8 @@ export async function startFaultProxy(upstream: string, blobAuth?: string): Prom
             for (let at = 0; at < chunk.length; at += piece) {
               const part = chunk.subarray(at, at + piece);
               const due = started + ((sent + part.length) / rate) * 1000;
-              if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+              if (due > Date.now())
+                await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
               sent += part.length;
               if (!res.write(part)) await new Promise((resolve) => res.once("drain", resolve));
             }
@@ -316,7 +513,10 @@ export async function startFaultProxy(upstream: string, blobAuth?: string): Prom
       req.headers["x-asked-range"] = req.headers.range;
       delete req.headers.range;
     }
-    const cut = isBlob && req.headers.range === undefined && (f.alwaysCutBlobs === true || (f.cutBlobs === true && once(`cut ${path}`)));
+    const cut =
+      isBlob &&
+      req.headers.range === undefined &&
+      (f.alwaysCutBlobs === true || (f.cutBlobs === true && once(`cut ${path}`)));
     forward(req, res, "proxy", (up) => {
       if (!cut || up.statusCode !== 200) return false;
       res.writeHead(200, up.headers);
@@ -363,25 +563,94 @@ export function makeCertificates(dir: string): TestCertificates {
     if (result.status !== 0) throw new Error(`openssl ${args[0]}: ${result.stderr}`);
   };
   const at = (name: string): string => join(dir, name);
-  run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", at("ca.key"), "-out", at("ca.crt"), "-days", "2", "-subj", "/CN=strata-test-ca"]);
-  run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", at("server.key"), "-out", at("server.csr"), "-subj", "/CN=127.0.0.1"]);
+  run([
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    at("ca.key"),
+    "-out",
+    at("ca.crt"),
+    "-days",
+    "2",
+    "-subj",
+    "/CN=strata-test-ca",
+  ]);
+  run([
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    at("server.key"),
+    "-out",
+    at("server.csr"),
+    "-subj",
+    "/CN=127.0.0.1",
+  ]);
   writeFileSync(at("san.ext"), "subjectAltName=IP:127.0.0.1\n");
-  run(["x509", "-req", "-in", at("server.csr"), "-CA", at("ca.crt"), "-CAkey", at("ca.key"), "-CAcreateserial", "-out", at("server.crt"), "-days", "2", "-extfile", at("san.ext")]);
+  run([
+    "x509",
+    "-req",
+    "-in",
+    at("server.csr"),
+    "-CA",
+    at("ca.crt"),
+    "-CAkey",
+    at("ca.key"),
+    "-CAcreateserial",
+    "-out",
+    at("server.crt"),
+    "-days",
+    "2",
+    "-extfile",
+    at("san.ext"),
+  ]);
   return { caCert: at("ca.crt"), serverCert: at("server.crt"), serverKey: at("server.key") };
 }
 
 /** Uploads a blob to an open registry (monolithic POST then PUT), as a push tool does. */
-export async function pushBlob(host: string, repository: string, blob: { digest: string; data: Buffer }): Promise<void> {
+export async function pushBlob(
+  host: string,
+  repository: string,
+  blob: { digest: string; data: Buffer },
+): Promise<void> {
   const started = await fetch(`http://${host}/v2/${repository}/blobs/uploads/`, { method: "POST" });
-  if (started.status !== 202) throw new Error(`blob upload to ${host}/${repository}: ${started.status}`);
+  if (started.status !== 202)
+    throw new Error(`blob upload to ${host}/${repository}: ${started.status}`);
   const location = new URL(started.headers.get("location") ?? "", `http://${host}`);
   location.searchParams.set("digest", blob.digest);
-  const done = await fetch(location, { method: "PUT", body: blob.data, headers: { "content-type": "application/octet-stream" } });
-  if (done.status !== 201) throw new Error(`blob ${blob.digest} to ${host}/${repository}: ${done.status} ${await done.text()}`);
+  const done = await fetch(location, {
+    method: "PUT",
+    body: blob.data,
+    headers: { "content-type": "application/octet-stream" },
+  });
+  if (done.status !== 201)
+    throw new Error(
+      `blob ${blob.digest} to ${host}/${repository}: ${done.status} ${await done.text()}`,
+    );
 }
 
 /** PUTs a manifest or index under a tag or its digest. */
-export async function pushManifest(host: string, repository: string, reference: string, manifest: { mediaType: string; data: Buffer }): Promise<void> {
-  const response = await fetch(`http://${host}/v2/${repository}/manifests/${reference}`, { method: "PUT", body: manifest.data, headers: { "content-type": manifest.mediaType } });
-  if (response.status !== 201) throw new Error(`manifest ${reference} to ${host}/${repository}: ${response.status} ${await response.text()}`);
+export async function pushManifest(
+  host: string,
+  repository: string,
+  reference: string,
+  manifest: { mediaType: string; data: Buffer },
+): Promise<void> {
+  const response = await fetch(`http://${host}/v2/${repository}/manifests/${reference}`, {
+    method: "PUT",
+    body: manifest.data,
+    headers: { "content-type": manifest.mediaType },
+  });
+  if (response.status !== 201)
+    throw new Error(
+      `manifest ${reference} to ${host}/${repository}: ${response.status} ${await response.text()}`,
+    );
 }

@@ -21,14 +21,34 @@ export interface Blob {
 }
 
 export function blob(mediaType: string, data: Buffer | string | object): Blob {
-  const bytes = Buffer.isBuffer(data) ? data : Buffer.from(typeof data === "string" ? data : JSON.stringify(data));
-  return { mediaType, digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`, size: bytes.length, data: bytes };
+  const bytes = Buffer.isBuffer(data)
+    ? data
+    : Buffer.from(typeof data === "string" ? data : JSON.stringify(data));
+  return {
+    mediaType,
+    digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
+    size: bytes.length,
+    data: bytes,
+  };
 }
 
-export const descriptorOf = (b: Blob, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ mediaType: b.mediaType, digest: b.digest, size: b.size, ...extra });
+export const descriptorOf = (
+  b: Blob,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> => ({
+  mediaType: b.mediaType,
+  digest: b.digest,
+  size: b.size,
+  ...extra,
+});
 
 /** An artifact manifest (empty config, one blob) whose subject is `subject`. */
-export function artifact(artifactType: string, content: string, subject: Blob, annotations: Record<string, string>): { manifest: Blob; blobs: Blob[] } {
+export function artifact(
+  artifactType: string,
+  content: string,
+  subject: Blob,
+  annotations: Record<string, string>,
+): { manifest: Blob; blobs: Blob[] } {
   const config = blob(EMPTY, "{}");
   const layer = blob(artifactType, content);
   const manifest = blob(OCI_MANIFEST, {
@@ -36,7 +56,9 @@ export function artifact(artifactType: string, content: string, subject: Blob, a
     mediaType: OCI_MANIFEST,
     artifactType,
     config: descriptorOf(config),
-    layers: [descriptorOf(layer, { annotations: { "org.opencontainers.image.title": "content.json" } })],
+    layers: [
+      descriptorOf(layer, { annotations: { "org.opencontainers.image.title": "content.json" } }),
+    ],
     subject: descriptorOf(subject),
     annotations,
   });
@@ -78,8 +100,23 @@ export function writeFullLayout(dir: string): FullLayout {
   const keep = (...items: Blob[]): void => {
     blobs.push(...items);
   };
-  const layer = blob("application/vnd.oci.image.layer.v1.tar+gzip", gzipSync(writeTar([{ name: "etc/", type: "dir", mode: 0o755 }, { name: "etc/app.conf", type: "file", data: "port=8080\n" }])));
-  const diffId = `sha256:${createHash("sha256").update(writeTar([{ name: "etc/", type: "dir", mode: 0o755 }, { name: "etc/app.conf", type: "file", data: "port=8080\n" }])).digest("hex")}`;
+  const layer = blob(
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    gzipSync(
+      writeTar([
+        { name: "etc/", type: "dir", mode: 0o755 },
+        { name: "etc/app.conf", type: "file", data: "port=8080\n" },
+      ]),
+    ),
+  );
+  const diffId = `sha256:${createHash("sha256")
+    .update(
+      writeTar([
+        { name: "etc/", type: "dir", mode: 0o755 },
+        { name: "etc/app.conf", type: "file", data: "port=8080\n" },
+      ]),
+    )
+    .digest("hex")}`;
   const configFor = (architecture: string, extra: Record<string, unknown> = {}): Blob =>
     blob("application/vnd.oci.image.config.v1+json", {
       created: "2026-11-01T10:00:00Z",
@@ -99,8 +136,16 @@ export function writeFullLayout(dir: string): FullLayout {
       },
       rootfs: { type: "layers", diff_ids: [diffId] },
       history: [
-        { created: "2026-11-01T09:00:00Z", created_by: "ADD app.conf /etc/", comment: "the only layer" },
-        { created: "2026-11-01T09:01:00Z", created_by: "ENV PATH=/usr/bin:/bin", empty_layer: true },
+        {
+          created: "2026-11-01T09:00:00Z",
+          created_by: "ADD app.conf /etc/",
+          comment: "the only layer",
+        },
+        {
+          created: "2026-11-01T09:01:00Z",
+          created_by: "ENV PATH=/usr/bin:/bin",
+          empty_layer: true,
+        },
         { created: "2026-11-01T09:02:00Z", created_by: 'CMD ["/bin/app"]', empty_layer: true },
       ],
     });
@@ -109,7 +154,9 @@ export function writeFullLayout(dir: string): FullLayout {
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
       config: descriptorOf(config),
-      layers: [descriptorOf(layer, { annotations: { "org.opencontainers.image.title": "app.tar.gz" } })],
+      layers: [
+        descriptorOf(layer, { annotations: { "org.opencontainers.image.title": "app.tar.gz" } }),
+      ],
       annotations: MANIFEST_ANNOTATIONS,
     });
   const config = configFor("amd64");
@@ -123,22 +170,54 @@ export function writeFullLayout(dir: string): FullLayout {
     mediaType: OCI_INDEX,
     manifests: [
       descriptorOf(manifest, { platform: { os: "linux", architecture: "amd64" } }),
-      descriptorOf(armManifest, { platform: { os: "linux", architecture: "arm64", variant: "v8" } }),
-      descriptorOf(windowsManifest, { platform: { os: "windows", architecture: "amd64", "os.version": "10.0.17763.5576", "os.features": ["win32k"] } }),
+      descriptorOf(armManifest, {
+        platform: { os: "linux", architecture: "arm64", variant: "v8" },
+      }),
+      descriptorOf(windowsManifest, {
+        platform: {
+          os: "windows",
+          architecture: "amd64",
+          "os.version": "10.0.17763.5576",
+          "os.features": ["win32k"],
+        },
+      }),
     ],
-    annotations: { "org.opencontainers.image.created": "2026-11-01T10:05:00Z", "org.opencontainers.image.url": "https://example.com/app" },
+    annotations: {
+      "org.opencontainers.image.created": "2026-11-01T10:05:00Z",
+      "org.opencontainers.image.url": "https://example.com/app",
+    },
   });
   keep(layer, config, manifest, armConfig, armManifest, windowsConfig, windowsManifest, platforms);
-  const sbom = artifact(SPDX, '{"spdxVersion":"SPDX-2.3"}', manifest, { "org.opencontainers.image.created": "2026-11-02T00:00:00Z", "org.example.tool": "syft" });
-  const signature = artifact(SIGNATURE, '{"critical":{}}', manifest, { "dev.sigstore.cosign/signature": "MEUCIQ" });
-  const indexSignature = artifact(SIGNATURE, '{"critical":{"index":true}}', platforms, { "dev.sigstore.cosign/signature": "MEYCIQ" });
-  keep(sbom.manifest, ...sbom.blobs, signature.manifest, ...signature.blobs, indexSignature.manifest, ...indexSignature.blobs);
-  const attached = blob(OCI_INDEX, { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(signature.manifest, { artifactType: SIGNATURE })] });
+  const sbom = artifact(SPDX, '{"spdxVersion":"SPDX-2.3"}', manifest, {
+    "org.opencontainers.image.created": "2026-11-02T00:00:00Z",
+    "org.example.tool": "syft",
+  });
+  const signature = artifact(SIGNATURE, '{"critical":{}}', manifest, {
+    "dev.sigstore.cosign/signature": "MEUCIQ",
+  });
+  const indexSignature = artifact(SIGNATURE, '{"critical":{"index":true}}', platforms, {
+    "dev.sigstore.cosign/signature": "MEYCIQ",
+  });
+  keep(
+    sbom.manifest,
+    ...sbom.blobs,
+    signature.manifest,
+    ...signature.blobs,
+    indexSignature.manifest,
+    ...indexSignature.blobs,
+  );
+  const attached = blob(OCI_INDEX, {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [descriptorOf(signature.manifest, { artifactType: SIGNATURE })],
+  });
   keep(attached);
   mkdirSync(join(dir, "blobs", "sha256"), { recursive: true });
   for (const b of blobs) writeFileSync(join(dir, "blobs", "sha256", b.digest.slice(7)), b.data);
   writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  const ref = (name: string): Record<string, string> => ({ "org.opencontainers.image.ref.name": name });
+  const ref = (name: string): Record<string, string> => ({
+    "org.opencontainers.image.ref.name": name,
+  });
   writeFileSync(
     join(dir, "index.json"),
     JSON.stringify({
@@ -153,5 +232,15 @@ export function writeFullLayout(dir: string): FullLayout {
       annotations: { "org.opencontainers.image.vendor": "strata tests" },
     }),
   );
-  return { dir, manifest, config, layer, platforms, sbom: sbom.manifest, signature: signature.manifest, indexSignature: indexSignature.manifest, blobs };
+  return {
+    dir,
+    manifest,
+    config,
+    layer,
+    platforms,
+    sbom: sbom.manifest,
+    signature: signature.manifest,
+    indexSignature: indexSignature.manifest,
+    blobs,
+  };
 }

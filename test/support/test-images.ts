@@ -8,10 +8,24 @@ import { writeOciLayout } from "@strata-oci/image";
 import { writeTar, type TarMember } from "@strata-oci/layer";
 import { writeStackImage } from "@strata-oci/testing";
 
-/** A layout from member lists, one layer each (zstd: compressed here; gzip: the testing package's builder). */
-export function stackLayout(dir: string, layers: readonly TarMember[][], compression: "gzip" | "zstd" = "gzip"): string {
+/**
+ * A layout from member lists, one layer each (zstd: compressed here; gzip: the testing package's
+ * builder).
+ */
+export function stackLayout(
+  dir: string,
+  layers: readonly TarMember[][],
+  compression: "gzip" | "zstd" = "gzip",
+): string {
   if (compression === "gzip") return writeStackImage(dir, layers, "t");
-  writeOciLayout(dir, { layers: layers.map((members) => ({ tar: writeTar(members), compression: "zstd" as const, compress: (tar: Buffer) => zstdCompress(tar) })), tag: "t" });
+  writeOciLayout(dir, {
+    layers: layers.map((members) => ({
+      tar: writeTar(members),
+      compression: "zstd" as const,
+      compress: (tar: Buffer) => zstdCompress(tar),
+    })),
+    tag: "t",
+  });
   return `oci:${dir}:t`;
 }
 
@@ -49,10 +63,22 @@ export const TRICKY: TarMember[][] = [
 export function multiPlatformLayout(work: string): string {
   const layout = join(work, "multi");
   const arm = join(work, "multi-arm");
-  writeOciLayout(layout, { layers: [{ tar: writeTar([{ name: "which", type: "file", data: "amd64" }]) }], architecture: "amd64" });
-  writeOciLayout(arm, { layers: [{ tar: writeTar([{ name: "which", type: "file", data: "arm64" }]) }], architecture: "arm64", configOverrides: { variant: "v8" } });
+  writeOciLayout(layout, {
+    layers: [{ tar: writeTar([{ name: "which", type: "file", data: "amd64" }]) }],
+    architecture: "amd64",
+  });
+  writeOciLayout(arm, {
+    layers: [{ tar: writeTar([{ name: "which", type: "file", data: "arm64" }]) }],
+    architecture: "arm64",
+    configOverrides: { variant: "v8" },
+  });
   cpSync(join(arm, "blobs"), join(layout, "blobs"), { recursive: true });
-  const manifestOf = (dir: string) => (JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as { manifests: Array<Record<string, unknown>> }).manifests[0];
+  const manifestOf = (dir: string) =>
+    (
+      JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as {
+        manifests: Array<Record<string, unknown>>;
+      }
+    ).manifests[0];
   const index = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -67,7 +93,17 @@ export function multiPlatformLayout(work: string): string {
   writeFileSync(join(layout, "blobs", "sha256", digest), index);
   writeFileSync(
     join(layout, "index.json"),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", digest: `sha256:${digest}`, size: index.length, annotations: { "org.opencontainers.image.ref.name": "multi" } }] }),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.index.v1+json",
+          digest: `sha256:${digest}`,
+          size: index.length,
+          annotations: { "org.opencontainers.image.ref.name": "multi" },
+        },
+      ],
+    }),
   );
   return layout;
 }

@@ -1,5 +1,17 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, linkSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, copyFileSync, lutimesSync, existsSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  linkSync,
+  mkdirSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+  copyFileSync,
+  lutimesSync,
+  existsSync,
+} from "node:fs";
 import { join } from "node:path";
 
 /** Why the umoci conformance tests cannot run here, or undefined when they can. */
@@ -25,7 +37,13 @@ function mkfifo(path: string): void {
 }
 
 /** Runs `change` on a fresh unpack of `from` and repacks it as `to`. */
-function layer(layout: string, work: string, from: string, to: string, change: (rootfs: string) => void): void {
+function layer(
+  layout: string,
+  work: string,
+  from: string,
+  to: string,
+  change: (rootfs: string) => void,
+): void {
   const bundle = join(work, `bundle-${to}`);
   run("umoci", ["unpack", "--image", `${layout}:${from}`, bundle]);
   change(join(bundle, "rootfs"));
@@ -43,11 +61,26 @@ export function buildUmociImage(work: string): { layout: string; tags: string[] 
   run("umoci", ["init", "--layout", layout]);
   run("umoci", ["new", "--image", `${layout}:empty`]);
   layer(layout, work, "empty", "base", (r) => {
-    for (const d of ["bin", "etc", "usr/bin", "var/lib/app", "dir2link", "other", "swap/fd", "home/user", "opaque/keep"]) mkdirSync(join(r, d), { recursive: true });
+    for (const d of [
+      "bin",
+      "etc",
+      "usr/bin",
+      "var/lib/app",
+      "dir2link",
+      "other",
+      "swap/fd",
+      "home/user",
+      "opaque/keep",
+    ])
+      mkdirSync(join(r, d), { recursive: true });
     copyFileSync("/bin/busybox", join(r, "bin/busybox"));
     chmodSync(join(r, "bin/busybox"), 0o755);
-    for (const applet of ["sh", "ls", "cat", "id", "echo"]) symlinkSync("busybox", join(r, "bin", applet));
-    writeFileSync(join(r, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n");
+    for (const applet of ["sh", "ls", "cat", "id", "echo"])
+      symlinkSync("busybox", join(r, "bin", applet));
+    writeFileSync(
+      join(r, "etc/passwd"),
+      "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n",
+    );
     writeFileSync(join(r, "etc/group"), "root:x:0:\nuser:x:1000:\n");
     writeFileSync(join(r, "usr/bin/suid"), "setuid program\n");
     chownSync(join(r, "usr/bin/suid"), 1000, 1000);
@@ -70,7 +103,13 @@ export function buildUmociImage(work: string): { layout: string; tags: string[] 
     writeFileSync(join(r, "etc/cap"), "file with xattrs\n");
     run("setfattr", ["-n", "user.empty", join(r, "etc/cap")]);
     run("setfattr", ["-n", "trusted.note", "-v", "0x00ff10", join(r, "etc/cap")]);
-    run("setfattr", ["-n", "security.capability", "-v", "0x0100000200040000000000000000000000000000", join(r, "etc/cap")]);
+    run("setfattr", [
+      "-n",
+      "security.capability",
+      "-v",
+      "0x0100000200040000000000000000000000000000",
+      join(r, "etc/cap"),
+    ]);
     execFileSync("mknod", ["-m", "0666", join(r, "etc/null"), "c", "1", "3"]);
     execFileSync("mknod", ["-m", "0660", join(r, "etc/loop9"), "b", "7", "9"]);
     mkfifo(join(r, "etc/fifo"));
@@ -89,7 +128,15 @@ export function buildUmociImage(work: string): { layout: string; tags: string[] 
     writeFileSync(join(r, "swap/df/new"), "inside the new dir\n");
     rmSync(join(r, "swap/fl"));
     symlinkSync("../etc/passwd", join(r, "swap/fl"));
-    writeFileSync(join(r, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\napp:x:2000:2000::/:/bin/sh\n");
+    writeFileSync(
+      join(r, "etc/passwd"),
+      [
+        "root:x:0:0:root:/root:/bin/sh",
+        "user:x:1000:1000::/home/user:/bin/sh",
+        "app:x:2000:2000::/:/bin/sh",
+        "",
+      ].join("\n"),
+    );
     chmodSync(join(r, "etc"), 0o751);
     run("setfattr", ["-x", "trusted.note", join(r, "etc/cap")]);
   });
@@ -97,7 +144,16 @@ export function buildUmociImage(work: string): { layout: string; tags: string[] 
   mkdirSync(join(insert, "fresh"), { recursive: true });
   writeFileSync(join(insert, "fresh/file"), "from the opaque insert\n");
   writeFileSync(join(insert, "top"), "top\n");
-  run("umoci", ["insert", "--image", `${layout}:changes`, "--tag", "opaque", "--opaque", insert, "/opaque"]);
+  run("umoci", [
+    "insert",
+    "--image",
+    `${layout}:changes`,
+    "--tag",
+    "opaque",
+    "--opaque",
+    insert,
+    "/opaque",
+  ]);
   // The case where umoci breaks the spec: dir2link becomes a symlink to
   // `other`, and umoci writes dir2link/.wh.inner after the symlink.
   layer(layout, work, "opaque", "final", (r) => {

@@ -1,12 +1,29 @@
 import { closeSync, readSync, type BigIntStats } from "node:fs";
-import { BLOCK, childPath, encodeHeader, joinPath, paddingOf, splitPath, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
+import {
+  BLOCK,
+  childPath,
+  encodeHeader,
+  joinPath,
+  paddingOf,
+  splitPath,
+  type EntryPath,
+  type TarHeaderFields,
+} from "@strata-oci/layer";
 import { TargetError } from "@strata-oci/errors";
-import { decodeRootlessOwner, kindOfStats, resolveRootless, ROOTLESS_OWNER_XATTR } from "@strata-oci/merge";
+import {
+  decodeRootlessOwner,
+  kindOfStats,
+  resolveRootless,
+  ROOTLESS_OWNER_XATTR,
+} from "@strata-oci/merge";
 import { HeldTree, treeChanged } from "./held-tree.js";
 import type { RecordedEntry, RecordedKind, TreeRecord } from "@strata-oci/core";
 
 export interface DiffOptions {
-  /** The tree before: a directory, or the record of one kept when it was unpacked (then only UPPER is read). */
+  /**
+   * The tree before: a directory, or the record of one kept when it was unpacked (then only UPPER
+   * is read).
+   */
   readonly lower: string | TreeRecord;
   /** The tree after (a directory). */
   readonly upper: string;
@@ -18,13 +35,22 @@ export interface DiffOptions {
   readonly rootless?: boolean;
   /** Entry times later than this (seconds) are written as it (SOURCE_DATE_EPOCH). */
   readonly clampTime?: number;
-  /** A file of UPPER to leave out of the layer: the output itself, when it lies there (GNU tar leaves out its archive). */
+  /**
+   * A file of UPPER to leave out of the layer: the output itself, when it lies there (GNU tar
+   * leaves out its archive).
+   */
   readonly skip?: { readonly dev: bigint; readonly ino: bigint };
-  /** Called with every entry of UPPER (parents first) and its lstat: what a new record of UPPER is made of. */
+  /**
+   * Called with every entry of UPPER (parents first) and its lstat: what a new record of UPPER is
+   * made of.
+   */
   readonly onUpperEntry?: (path: EntryPath, stats: BigIntStats) => void;
 }
 
-/** One path of a tree on disk: its lstat, and what else the diff may need of it, read when first asked for. */
+/**
+ * One path of a tree on disk: its lstat, and what else the diff may need of it, read when first
+ * asked for.
+ */
 class Node {
   #xattrs: Map<string, Buffer> | undefined;
   #owner: { uid: number; gid: number } | undefined;
@@ -60,7 +86,10 @@ class Node {
     return this.kind === "symlink" ? this.tree.readlink(this.path, this.stats) : undefined;
   }
 
-  /** Its xattrs, the rootless owner record left out; none without strata's addon (then neither side has any). */
+  /**
+   * Its xattrs, the rootless owner record left out; none without strata's addon (then neither side
+   * has any).
+   */
   get xattrs(): ReadonlyMap<string, Buffer> {
     const all = this.#allXattrs();
     if (!this.rootless || !all.has(ROOTLESS_OWNER_XATTR)) return all;
@@ -69,13 +98,17 @@ class Node {
     return shown;
   }
 
-  /** Its owner: the file's, or (rootless) the one `user.rootlesscontainers` records, root where there is none. */
+  /**
+   * Its owner: the file's, or (rootless) the one `user.rootlesscontainers` records, root where
+   * there is none.
+   */
   get owner(): { uid: number; gid: number } {
     if (this.#owner === undefined) {
       this.#owner = { uid: Number(this.stats.uid), gid: Number(this.stats.gid) };
       if (this.rootless) {
         const record = this.#allXattrs().get(ROOTLESS_OWNER_XATTR);
-        this.#owner = record === undefined ? { uid: 0, gid: 0 } : (decodeRootlessOwner(record) ?? this.#owner);
+        this.#owner =
+          record === undefined ? { uid: 0, gid: 0 } : (decodeRootlessOwner(record) ?? this.#owner);
       }
     }
     return this.#owner;
@@ -97,11 +130,16 @@ class Tree {
     readonly rootless: boolean,
   ) {}
 
-  /** The node at `path` (its parent held), or undefined; sockets are left out (a tar cannot hold them). */
+  /**
+   * The node at `path` (its parent held), or undefined; sockets are left out (a tar cannot hold
+   * them).
+   */
   node(path: EntryPath): Node | undefined {
     const stats = this.held.stat(path);
     const kind = stats === undefined ? undefined : kindOfStats(stats);
-    return stats === undefined || kind === undefined ? undefined : new Node(this.held, path, stats, kind, this.rootless);
+    return stats === undefined || kind === undefined
+      ? undefined
+      : new Node(this.held, path, stats, kind, this.rootless);
   }
 
   /** Names in held directory `path`, in byte order. */
@@ -109,7 +147,10 @@ class Tree {
     return this.held.names(path);
   }
 
-  /** Runs `work` with every directory above `path` held, entered from the root (none followed); undefined where one is no directory. */
+  /**
+   * Runs `work` with every directory above `path` held, entered from the root (none followed);
+   * undefined where one is no directory.
+   */
   within<T>(path: EntryPath, work: () => T): T | undefined {
     const parts = splitPath(path);
     const entered: Node[] = [];
@@ -138,16 +179,20 @@ function sameXattrs(a: ReadonlyMap<string, Buffer>, b: ReadonlyMap<string, Buffe
 const compareA = Buffer.allocUnsafe(CHUNK);
 const compareB = Buffer.allocUnsafe(CHUNK);
 
-/** Whether two regular files hold the same bytes (read until the first difference), each opened as the inode classified. */
+/**
+ * Whether two regular files hold the same bytes (read until the first difference), each opened as
+ * the inode classified.
+ */
 function sameContent(a: Node, b: Node, size: number): boolean {
   const fa = a.tree.openFile(a.path, a.stats);
   let fb: number | undefined;
   try {
     fb = b.tree.openFile(b.path, b.stats);
-    for (let at = 0; at < size; ) {
+    for (let at = 0; at < size;) {
       const n = readSync(fa, compareA, 0, Math.min(CHUNK, size - at), at);
       const m = readSync(fb, compareB, 0, n, at);
-      if (n === 0 || m !== n || !compareA.subarray(0, n).equals(compareB.subarray(0, n))) return false;
+      if (n === 0 || m !== n || !compareA.subarray(0, n).equals(compareB.subarray(0, n)))
+        return false;
       at += n;
     }
     return true;
@@ -158,8 +203,13 @@ function sameContent(a: Node, b: Node, size: number): boolean {
 }
 
 /** What a diff reads of the tree before. */
-interface Lower<E extends { readonly kind: RecordedKind; readonly ino: bigint; readonly nlink: number }> {
-  /** Runs `work` where `path`'s parents can be looked at: reached through real directories only (never a symlink, which could lead out). */
+interface Lower<
+  E extends { readonly kind: RecordedKind; readonly ino: bigint; readonly nlink: number },
+> {
+  /**
+   * Runs `work` where `path`'s parents can be looked at: reached through real directories only
+   * (never a symlink, which could lead out).
+   */
   within<T>(path: EntryPath, work: () => T): T | undefined;
   /** The entry at `path`, whose parents are held (the walk is in them, or `within`). */
   entry(path: EntryPath): E | undefined;
@@ -167,7 +217,9 @@ interface Lower<E extends { readonly kind: RecordedKind; readonly ino: bigint; r
   /** Directory `entry` is walked into, and left again: its children can be looked at meanwhile. */
   enter(entry: E): void;
   leave(entry: E): void;
-  /** Whether UPPER's `after` differs from `before`, LOWER's entry of the same kind at the same path. */
+  /**
+   * Whether UPPER's `after` differs from `before`, LOWER's entry of the same kind at the same path.
+   */
   changed(before: E, after: Node): boolean;
   /**
    * True when the names of one inode are always seen changed or unchanged
@@ -177,7 +229,9 @@ interface Lower<E extends { readonly kind: RecordedKind; readonly ino: bigint; r
   readonly linksChangeTogether: boolean;
 }
 
-/** LOWER as a directory: a change is seen in the metadata, or where that is the same, in the bytes. */
+/**
+ * LOWER as a directory: a change is seen in the metadata, or where that is the same, in the bytes.
+ */
 class LowerDirectory implements Lower<Node> {
   readonly linksChangeTogether = false;
 
@@ -208,8 +262,10 @@ class LowerDirectory implements Lower<Node> {
     if (before.owner.uid !== after.owner.uid || before.owner.gid !== after.owner.gid) return true;
     if (!sameXattrs(before.xattrs, after.xattrs)) return true;
     if (after.kind === "symlink") return !(before.target as Buffer).equals(after.target as Buffer);
-    if (after.kind === "char" || after.kind === "block") return before.devMajor !== after.devMajor || before.devMinor !== after.devMinor;
-    if (after.kind === "file") return before.size !== after.size || !sameContent(before, after, after.size);
+    if (after.kind === "char" || after.kind === "block")
+      return before.devMajor !== after.devMajor || before.devMinor !== after.devMinor;
+    if (after.kind === "file")
+      return before.size !== after.size || !sameContent(before, after, after.size);
     return false;
   }
 }
@@ -286,14 +342,22 @@ function openTree(dir: string): HeldTree {
 }
 
 function notADirectory(dir: string): TargetError {
-  return new TargetError("STRATA_PATH_NOT_FOUND", `${dir} is not a directory`, { hint: "diff compares two directory trees" });
+  return new TargetError("STRATA_PATH_NOT_FOUND", `${dir} is not a directory`, {
+    hint: "diff compares two directory trees",
+  });
 }
 
-function* changeset<E extends { readonly kind: RecordedKind; readonly ino: bigint; readonly nlink: number }>(lower: Lower<E>, upper: Tree, options: DiffOptions): Generator<Buffer> {
+function* changeset<
+  E extends { readonly kind: RecordedKind; readonly ino: bigint; readonly nlink: number },
+>(lower: Lower<E>, upper: Tree, options: DiffOptions): Generator<Buffer> {
   const root = upper.node(Buffer.alloc(0));
   if (root?.kind !== "dir") throw notADirectory(options.upper);
-  const changed = (before: E | undefined, after: Node): boolean => before === undefined || before.kind !== after.kind || lower.changed(before, after);
-  const skipped = (node: Node): boolean => options.skip !== undefined && node.stats.ino === options.skip.ino && node.stats.dev === options.skip.dev;
+  const changed = (before: E | undefined, after: Node): boolean =>
+    before === undefined || before.kind !== after.kind || lower.changed(before, after);
+  const skipped = (node: Node): boolean =>
+    options.skip !== undefined &&
+    node.stats.ino === options.skip.ino &&
+    node.stats.dev === options.skip.dev;
 
   // Hardlink groups of `upper` (inodes with more than one name), and whether
   // each must be written: one of its names changed, or its names were not
@@ -321,11 +385,17 @@ function* changeset<E extends { readonly kind: RecordedKind; readonly ino: bigin
     const nameChanged = (path: EntryPath): boolean =>
       upper.within(path, () => {
         const after = upper.node(path);
-        return after === undefined || (lower.within(path, () => changed(lower.entry(path), after)) ?? true);
+        return (
+          after === undefined ||
+          (lower.within(path, () => changed(lower.entry(path), after)) ?? true)
+        );
       }) ?? true;
     for (const [ino, paths] of groups) {
       const below = paths.map((path) => lower.within(path, () => lower.entry(path)));
-      const together = below.every((entry) => entry !== undefined && entry.ino === below[0]?.ino && entry.nlink === paths.length);
+      const together = below.every(
+        (entry) =>
+          entry !== undefined && entry.ino === below[0]?.ino && entry.nlink === paths.length,
+      );
       writeGroup.set(ino, !together || paths.some(nameChanged));
     }
   }
@@ -333,12 +403,24 @@ function* changeset<E extends { readonly kind: RecordedKind; readonly ino: bigin
 
   const time = (node: Node): number => {
     const seconds = Number(node.stats.mtimeNs) / 1e9;
-    return options.clampTime !== undefined && seconds > options.clampTime ? options.clampTime : seconds;
+    return options.clampTime !== undefined && seconds > options.clampTime
+      ? options.clampTime
+      : seconds;
   };
-  const header = (path: EntryPath, node: Node, type: TarHeaderFields["type"], linkname?: Buffer): TarHeaderFields => {
+  const header = (
+    path: EntryPath,
+    node: Node,
+    type: TarHeaderFields["type"],
+    linkname?: Buffer,
+  ): TarHeaderFields => {
     const xattrs = node.xattrs;
     return {
-      name: path.length === 0 ? Buffer.from("./") : type === "dir" ? Buffer.concat([path, Buffer.from("/")]) : path,
+      name:
+        path.length === 0
+          ? Buffer.from("./")
+          : type === "dir"
+            ? Buffer.concat([path, Buffer.from("/")])
+            : path,
       type,
       mode: node.mode,
       uid: node.owner.uid,
@@ -346,11 +428,16 @@ function* changeset<E extends { readonly kind: RecordedKind; readonly ino: bigin
       mtime: time(node),
       ...(xattrs.size === 0 ? {} : { xattrs }),
       ...(linkname === undefined ? {} : { linkname }),
-      ...(type === "char" || type === "block" ? { devMajor: node.devMajor, devMinor: node.devMinor } : {}),
+      ...(type === "char" || type === "block"
+        ? { devMajor: node.devMajor, devMinor: node.devMinor }
+        : {}),
     };
   };
 
-  /** One path of `upper` as entries: a hardlink where its group's first name was written, else itself with its bytes. */
+  /**
+   * One path of `upper` as entries: a hardlink where its group's first name was written, else
+   * itself with its bytes.
+   */
   function* entry(path: EntryPath, node: Node): Generator<Buffer> {
     if (node.kind !== "dir" && node.nlink > 1) {
       const first = firstOfGroup.get(node.ino);
@@ -364,11 +451,12 @@ function* changeset<E extends { readonly kind: RecordedKind; readonly ino: bigin
       yield* encodeHeader(header(path, node, node.kind, node.target), 0);
       return;
     }
-    // Opened before its header is written: a file swapped for a symlink or a FIFO fails here, not after.
+    // Opened before its header is written: a file swapped for a symlink or a FIFO fails here, not
+    // after.
     const fd = node.tree.openFile(node.path, node.stats);
     try {
       yield* encodeHeader(header(path, node, "file"), node.size);
-      for (let at = 0; at < node.size; ) {
+      for (let at = 0; at < node.size;) {
         const chunk = Buffer.allocUnsafe(Math.min(CHUNK, node.size - at));
         const n = readSync(fd, chunk, 0, chunk.length, at);
         if (n === 0) throw treeChanged(node.tree.root, node.path, "it shrank while it was read");
@@ -409,7 +497,8 @@ function* changeset<E extends { readonly kind: RecordedKind; readonly ino: bigin
       }
       options.onUpperEntry?.(path, after.stats);
       const group = after.nlink > 1 ? writeGroup.get(after.ino) : undefined;
-      if (group === true || (group === undefined && changed(before, after))) yield* entry(path, after);
+      if (group === true || (group === undefined && changed(before, after)))
+        yield* entry(path, after);
       return;
     }
     options.onUpperEntry?.(path, after.stats);
@@ -424,17 +513,32 @@ function* changeset<E extends { readonly kind: RecordedKind; readonly ino: bigin
     }
   }
 
-  /** The children of `path`, a directory in both trees, each held: whiteouts for those gone, the others compared. */
+  /**
+   * The children of `path`, a directory in both trees, each held: whiteouts for those gone, the
+   * others compared.
+   */
   function* children(path: EntryPath): Generator<Buffer> {
     const below = lower.names(path);
     const above = upper.names(path);
     let i = 0;
     let j = 0;
     while (i < below.length || j < above.length) {
-      const order = i >= below.length ? 1 : j >= above.length ? -1 : Buffer.compare(below[i] as Buffer, above[j] as Buffer);
+      const order =
+        i >= below.length
+          ? 1
+          : j >= above.length
+            ? -1
+            : Buffer.compare(below[i] as Buffer, above[j] as Buffer);
       if (order < 0) {
         // Gone: a whiteout (only what lower layers had; nothing of this layer is named so).
-        yield* encodeHeader({ name: childPath(path, Buffer.concat([WHITEOUT, below[i] as Buffer])), type: "file", mode: 0o644 }, 0);
+        yield* encodeHeader(
+          {
+            name: childPath(path, Buffer.concat([WHITEOUT, below[i] as Buffer])),
+            type: "file",
+            mode: 0o644,
+          },
+          0,
+        );
         i++;
         continue;
       }

@@ -1,12 +1,29 @@
-import { BLOCK, encodeHeader, paddingOf, readLayer, type EntryPath, type TarHeaderFields } from "@strata-oci/layer";
+import {
+  BLOCK,
+  encodeHeader,
+  paddingOf,
+  readLayer,
+  type EntryPath,
+  type TarHeaderFields,
+} from "@strata-oci/layer";
 import { withErrorContext } from "@strata-oci/errors";
 import type { MergedEntry } from "@strata-oci/merge";
 import { mergedTree, type MergedTreeOptions } from "@strata-oci/core";
 
-function header(path: EntryPath, entry: MergedEntry, type: TarHeaderFields["type"], linkname?: EntryPath): TarHeaderFields {
+function header(
+  path: EntryPath,
+  entry: MergedEntry,
+  type: TarHeaderFields["type"],
+  linkname?: EntryPath,
+): TarHeaderFields {
   return {
     // The root is "./"; directories end in "/", as GNU tar writes them.
-    name: path.length === 0 ? Buffer.from("./") : entry.kind === "dir" && type === "dir" ? Buffer.concat([path, Buffer.from("/")]) : path,
+    name:
+      path.length === 0
+        ? Buffer.from("./")
+        : entry.kind === "dir" && type === "dir"
+          ? Buffer.concat([path, Buffer.from("/")])
+          : path,
     type,
     mode: entry.mode,
     uid: entry.uid,
@@ -14,7 +31,9 @@ function header(path: EntryPath, entry: MergedEntry, type: TarHeaderFields["type
     mtime: entry.mtime,
     ...(entry.xattrs.size === 0 ? {} : { xattrs: entry.xattrs }),
     ...(linkname === undefined ? {} : { linkname }),
-    ...(entry.kind === "char" || entry.kind === "block" ? { devMajor: entry.devMajor ?? 0, devMinor: entry.devMinor ?? 0 } : {}),
+    ...(entry.kind === "char" || entry.kind === "block"
+      ? { devMajor: entry.devMajor ?? 0, devMinor: entry.devMinor ?? 0 }
+      : {}),
   };
 }
 
@@ -29,11 +48,16 @@ function header(path: EntryPath, entry: MergedEntry, type: TarHeaderFields["type
  * twice (headers, then the bytes of the files that survive) and verified
  * both times.
  */
-export async function* exportImage(options: MergedTreeOptions, built?: Awaited<ReturnType<typeof mergedTree>>): AsyncGenerator<Buffer> {
+export async function* exportImage(
+  options: MergedTreeOptions,
+  built?: Awaited<ReturnType<typeof mergedTree>>,
+): AsyncGenerator<Buffer> {
   // `built`: the image's merged tree when the caller has it already.
   const { image, tree } = built ?? (await mergedTree(options));
-  // Files waiting for their bytes, by layer and position in it: the first name's path (latin1: a string
-  // costs a fifth of a Buffer, and a 1M-entry image keeps one per file), further names apart (hardlinks are few).
+  // Files waiting for their bytes, by layer and position in it: the first name's path (latin1: a
+  // string
+  // costs a fifth of a Buffer, and a 1M-entry image keeps one per file), further names apart
+  // (hardlinks are few).
   const pending: Array<Map<number, string>> = image.layers.map(() => new Map());
   const moreNames = new Map<string, string[]>();
   const firstName = new Map<MergedEntry, EntryPath>();
@@ -52,15 +76,28 @@ export async function* exportImage(options: MergedTreeOptions, built?: Awaited<R
       continue;
     }
     if (entry.kind !== "dir") firstName.set(entry, path);
-    yield* encodeHeader({ ...header(path, entry, entry.kind), ...(entry.kind === "symlink" && entry.target !== undefined ? { linkname: entry.target } : {}) }, 0);
+    yield* encodeHeader(
+      {
+        ...header(path, entry, entry.kind),
+        ...(entry.kind === "symlink" && entry.target !== undefined
+          ? { linkname: entry.target }
+          : {}),
+      },
+      0,
+    );
   }
   for (const [index, layer] of image.layers.entries()) {
     const files = pending[index] as Map<number, string>;
     if (files.size === 0) continue;
     let ordinal = 0;
     try {
-      // Transient chunks: only the bytes of files that survive are copied out, as they are handed on.
-      for await (const entry of readLayer(layer, { transientChunks: true, context: { image: image.reference }, ...(options.signal === undefined ? {} : { signal: options.signal }) })) {
+      // Transient chunks: only the bytes of files that survive are copied out, as they are handed
+      // on.
+      for await (const entry of readLayer(layer, {
+        transientChunks: true,
+        context: { image: image.reference },
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      })) {
         const name = files.get(ordinal++);
         if (name === undefined || entry.kind !== "file") continue;
         const first = Buffer.from(name, "latin1");
@@ -69,7 +106,8 @@ export async function* exportImage(options: MergedTreeOptions, built?: Awaited<R
         for await (const chunk of entry.body) yield Buffer.from(chunk);
         const padding = paddingOf(file.size);
         if (padding > 0) yield Buffer.alloc(padding);
-        for (const other of moreNames.get(name) ?? []) yield* encodeHeader(header(Buffer.from(other, "latin1"), file, "hardlink", first), 0);
+        for (const other of moreNames.get(name) ?? [])
+          yield* encodeHeader(header(Buffer.from(other, "latin1"), file, "hardlink", first), 0);
       }
     } catch (error) {
       throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? `#${index}` });
@@ -78,6 +116,7 @@ export async function* exportImage(options: MergedTreeOptions, built?: Awaited<R
   // Directories once more, now that their contents are in: an extractor
   // (GNU tar among them) sets a directory's time when it meets its entry, and
   // writing files into it afterwards moved that time.
-  for (const { path, entry } of tree.walk()) if (entry.kind === "dir") yield* encodeHeader(header(path, entry, "dir"), 0);
+  for (const { path, entry } of tree.walk())
+    if (entry.kind === "dir") yield* encodeHeader(header(path, entry, "dir"), 0);
   yield Buffer.alloc(2 * BLOCK);
 }

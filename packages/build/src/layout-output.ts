@@ -6,11 +6,22 @@ import { createHash } from "node:crypto";
 import { pipeline, Readable } from "node:stream";
 import { createLayerCompressor, LAYER_TYPE_OF, type LayerCompression } from "@strata-oci/layer";
 import { StrataError } from "@strata-oci/errors";
-import { OCI_CONFIG, OCI_MANIFEST, putJsonBlob, tagInIndex, writeBlob, type Descriptor, type ImageConfig } from "@strata-oci/image";
+import {
+  OCI_CONFIG,
+  OCI_MANIFEST,
+  putJsonBlob,
+  tagInIndex,
+  writeBlob,
+  type Descriptor,
+  type ImageConfig,
+} from "@strata-oci/image";
 
 export type { LayerCompression };
 
-/** The latest time a JS Date (and so an image config's `created`) can say: 8.64e12 s after the epoch. */
+/**
+ * The latest time a JS Date (and so an image config's `created`) can say: 8.64e12 s after the
+ * epoch.
+ */
 const MAX_EPOCH = 8.64e12;
 
 /**
@@ -22,9 +33,13 @@ export function sourceDateEpoch(): number | undefined {
   const epoch = process.env.SOURCE_DATE_EPOCH;
   if (epoch === undefined || epoch === "") return undefined;
   if (!/^\d{1,13}$/.test(epoch) || Number(epoch) > MAX_EPOCH) {
-    throw new StrataError("STRATA_BAD_OPTION", `SOURCE_DATE_EPOCH=${JSON.stringify(epoch.slice(0, 40))} is not a time strata can use`, {
-      hint: "set it to whole seconds since 1970 (date +%s), at most 8640000000000, or unset it",
-    });
+    throw new StrataError(
+      "STRATA_BAD_OPTION",
+      `SOURCE_DATE_EPOCH=${JSON.stringify(epoch.slice(0, 40))} is not a time strata can use`,
+      {
+        hint: "set it to whole seconds since 1970 (date +%s), at most 8640000000000, or unset it",
+      },
+    );
   }
   return Number(epoch);
 }
@@ -40,8 +55,15 @@ export interface WrittenLayer {
   readonly tarBytes: number;
 }
 
-/** Stores a tar stream as a layer blob of `layout`: its diff_id hashed on the way, compressed as asked. */
-export async function writeLayerBlob(layout: string, tar: AsyncIterable<Buffer>, compression: LayerCompression): Promise<WrittenLayer> {
+/**
+ * Stores a tar stream as a layer blob of `layout`: its diff_id hashed on the way, compressed as
+ * asked.
+ */
+export async function writeLayerBlob(
+  layout: string,
+  tar: AsyncIterable<Buffer>,
+  compression: LayerCompression,
+): Promise<WrittenLayer> {
   const tarHash = createHash("sha256");
   let tarBytes = 0;
   // Tar writers yield 512-byte headers and paddings one by one: handed to
@@ -51,7 +73,8 @@ export async function writeLayerBlob(layout: string, tar: AsyncIterable<Buffer>,
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     const flush = (): Buffer => {
-      const out = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
+      const out =
+        pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
       pending = [];
       pendingBytes = 0;
       tarHash.update(out);
@@ -73,11 +96,25 @@ export async function writeLayerBlob(layout: string, tar: AsyncIterable<Buffer>,
     blob = compressor;
   }
   const written = await writeBlob(layout, blob);
-  return { ...written, diffId: `sha256:${tarHash.digest("hex")}`, mediaType: LAYER_TYPE_OF[compression], tarBytes };
+  return {
+    ...written,
+    diffId: `sha256:${tarHash.digest("hex")}`,
+    mediaType: LAYER_TYPE_OF[compression],
+    tarBytes,
+  };
 }
 
-/** Writes the config and an OCI manifest of `layers`, then tags it in index.json with the config's platform. */
-export function writeImage(layout: string, tag: string, config: Record<string, unknown>, layers: ReadonlyArray<{ mediaType: string | undefined; digest: string; size: number }>, platformOf: ImageConfig): Descriptor {
+/**
+ * Writes the config and an OCI manifest of `layers`, then tags it in index.json with the config's
+ * platform.
+ */
+export function writeImage(
+  layout: string,
+  tag: string,
+  config: Record<string, unknown>,
+  layers: ReadonlyArray<{ mediaType: string | undefined; digest: string; size: number }>,
+  platformOf: ImageConfig,
+): Descriptor {
   const configBlob = putJsonBlob(layout, config);
   const manifest = putJsonBlob(layout, {
     schemaVersion: 2,
@@ -85,8 +122,21 @@ export function writeImage(layout: string, tag: string, config: Record<string, u
     config: { mediaType: OCI_CONFIG, digest: configBlob.digest, size: configBlob.size },
     layers: layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
   });
-  const descriptor: Descriptor = { mediaType: OCI_MANIFEST, digest: manifest.digest, size: manifest.size, annotations: {}, platform: undefined };
+  const descriptor: Descriptor = {
+    mediaType: OCI_MANIFEST,
+    digest: manifest.digest,
+    size: manifest.size,
+    annotations: {},
+    platform: undefined,
+  };
   const { os, architecture, variant } = platformOf;
-  tagInIndex(layout, descriptor, tag, os === undefined || architecture === undefined ? undefined : { os, architecture, ...(variant === undefined ? {} : { variant }) });
+  tagInIndex(
+    layout,
+    descriptor,
+    tag,
+    os === undefined || architecture === undefined
+      ? undefined
+      : { os, architecture, ...(variant === undefined ? {} : { variant }) },
+  );
   return descriptor;
 }

@@ -12,8 +12,21 @@ import {
   type RegistryOptions,
 } from "@strata-oci/image";
 import { diffTrees } from "./diff.js";
-import { sourceDateEpoch, writeImage, writeLayerBlob, type LayerCompression } from "./layout-output.js";
-import { chainIdOf, imageRequest, openContainerImage, readTreeRecord, saveTreeRecord, TreeRecord, unpack } from "@strata-oci/core";
+import {
+  sourceDateEpoch,
+  writeImage,
+  writeLayerBlob,
+  type LayerCompression,
+} from "./layout-output.js";
+import {
+  chainIdOf,
+  imageRequest,
+  openContainerImage,
+  readTreeRecord,
+  saveTreeRecord,
+  TreeRecord,
+  unpack,
+} from "@strata-oci/core";
 
 export interface RepackOptions {
   /** The image the rootfs was unpacked from: `oci:DIR[:TAG]` or `docker://...`. */
@@ -26,7 +39,10 @@ export interface RepackOptions {
   readonly registry?: RegistryOptions;
   /** The new layer's compression. Default gzip. */
   readonly compress?: LayerCompression;
-  /** Owners from user.rootlesscontainers (default when not root), for the unpack of IMAGE and the diff alike. */
+  /**
+   * Owners from user.rootlesscontainers (default when not root), for the unpack of IMAGE and the
+   * diff alike.
+   */
   readonly rootless?: boolean;
   /** The history entry's created_by. */
   readonly createdBy?: string;
@@ -44,8 +60,18 @@ export interface RepackResult {
   readonly layout: string;
   readonly tag: string;
   readonly manifest: Descriptor;
-  /** The new layer; undefined when the rootfs had not changed (an empty history step is recorded instead). */
-  readonly layer: { readonly digest: string; readonly size: number; readonly diffId: string; readonly mediaType: string } | undefined;
+  /**
+   * The new layer; undefined when the rootfs had not changed (an empty history step is recorded
+   * instead).
+   */
+  readonly layer:
+    | {
+        readonly digest: string;
+        readonly size: number;
+        readonly diffId: string;
+        readonly mediaType: string;
+      }
+    | undefined;
 }
 
 const EMPTY_TAR = 1024;
@@ -54,7 +80,8 @@ const EMPTY_TAR = 1024;
  * IMAGE plus one layer: the changeset from IMAGE's tree (its record, or
  * else IMAGE unpacked into a private directory) to ROOTFS, appended with
  * its diff_id and a history step; the base layers are copied into the
- * layout where they are not there yet, verified. Blobs first, index.json last, other tags kept. With
+ * layout where they are not there yet, verified. Blobs first, index.json last, other tags kept.
+ * With
  * SOURCE_DATE_EPOCH set, entry times after it are clamped to it and the
  * config's times are it: the same change gives the same digests.
  */
@@ -63,9 +90,14 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
   refuseLayoutInside(target.path, options.rootfs);
   const source = parseImageReference(options.image);
   if (source.transport === "docker-archive") {
-    throw new ImageError("STRATA_BAD_REFERENCE", "repack needs an OCI layout or registry image as its base (docker-archive layers carry no descriptors)", {
-      hint: "copy it into a layout first: skopeo copy docker-archive:FILE oci:DIR:TAG",
-    });
+    throw new ImageError(
+      "STRATA_BAD_REFERENCE",
+      "repack needs an OCI layout or registry image as its base (docker-archive layers carry " +
+        "no descriptors)",
+      {
+        hint: "copy it into a layout first: skopeo copy docker-archive:FILE oci:DIR:TAG",
+      },
+    );
   }
   const tag = target.tag ?? "repacked";
   const open = imageRequest(options);
@@ -73,26 +105,42 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
   const details = image.details;
   if (details === undefined) throw new Error("unreachable: oci and docker images have manifests");
   const clampTime = sourceDateEpoch();
-  const record = options.record === undefined ? undefined : matchingRecord(options.record, options.rootfs, image.config.diffIds, image.reference);
+  const record =
+    options.record === undefined
+      ? undefined
+      : matchingRecord(options.record, options.rootfs, image.config.diffIds, image.reference);
   // Without a record: IMAGE unpacked beside ROOTFS, the same filesystem as
   // the tree it is compared with (the system's /tmp was a slower disk here:
   // 11.7 s instead of 3.1 s for Debian).
-  const scratch = record === undefined ? mkdtempSync(join(dirname(resolve(options.rootfs)), ".strata-repack-")) : undefined;
+  const scratch =
+    record === undefined
+      ? mkdtempSync(join(dirname(resolve(options.rootfs)), ".strata-repack-"))
+      : undefined;
   try {
     let lower: string | TreeRecord;
     if (scratch === undefined) lower = record as TreeRecord;
     else {
       lower = join(scratch, "rootfs");
-      await unpack({ ...open, dest: lower, ...(options.rootless === undefined ? {} : { rootless: options.rootless }), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+      await unpack({
+        ...open,
+        dest: lower,
+        ...(options.rootless === undefined ? {} : { rootless: options.rootless }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
     }
     prepareLayout(target.path);
     // The base layers, where the layout lacks them (another layout, a registry).
     for (const [index, layer] of image.layers.entries()) {
       const descriptor = details.layers[index] as Descriptor;
       if (hasBlob(target.path, descriptor.digest, descriptor.size)) continue;
-      await writeBlob(target.path, (await layer.open()) as AsyncIterable<Buffer>, { digest: descriptor.digest, size: descriptor.size, context: { image: image.reference, layer: descriptor.digest } });
+      await writeBlob(target.path, (await layer.open()) as AsyncIterable<Buffer>, {
+        digest: descriptor.digest,
+        size: descriptor.size,
+        context: { image: image.reference, layer: descriptor.digest },
+      });
     }
-    // What ROOTFS is now (the same root as the record's, checked): the record of the new image, once it is written.
+    // What ROOTFS is now (the same root as the record's, checked): the record of the new image,
+    // once it is written.
     const next = record === undefined ? undefined : new TreeRecord("", record.dev, record.ino);
     const diff = diffTrees({
       lower,
@@ -101,20 +149,42 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
       ...(clampTime === undefined ? {} : { clampTime }),
       ...(next === undefined ? {} : { onUpperEntry: (path, stats) => next.addStats(path, stats) }),
     });
-    const { tarBytes, ...written } = await writeLayerBlob(target.path, diff, options.compress ?? "gzip");
+    const { tarBytes, ...written } = await writeLayerBlob(
+      target.path,
+      diff,
+      options.compress ?? "gzip",
+    );
     // Nothing changed: no layer, an empty step in the history.
     const changed = tarBytes > EMPTY_TAR;
-    const created = clampTime !== undefined ? new Date(clampTime * 1000).toISOString() : new Date().toISOString();
+    const created =
+      clampTime !== undefined ? new Date(clampTime * 1000).toISOString() : new Date().toISOString();
     const raw = image.config.raw;
     const history = Array.isArray(raw.history) ? raw.history : [];
     const config = {
       ...raw,
       created,
-      rootfs: { type: "layers", diff_ids: [...image.config.diffIds, ...(changed ? [written.diffId] : [])] },
-      history: [...history, { created, created_by: options.createdBy ?? `strata repack ${options.rootfs}`, ...(changed ? {} : { empty_layer: true }) }],
+      rootfs: {
+        type: "layers",
+        diff_ids: [...image.config.diffIds, ...(changed ? [written.diffId] : [])],
+      },
+      history: [
+        ...history,
+        {
+          created,
+          created_by: options.createdBy ?? `strata repack ${options.rootfs}`,
+          ...(changed ? {} : { empty_layer: true }),
+        },
+      ],
     };
-    const manifest = writeImage(target.path, tag, config, [...details.layers, ...(changed ? [written] : [])], image.config);
-    if (next !== undefined && options.record !== undefined) saveTreeRecord(next, options.record, chainIdOf(config.rootfs.diff_ids));
+    const manifest = writeImage(
+      target.path,
+      tag,
+      config,
+      [...details.layers, ...(changed ? [written] : [])],
+      image.config,
+    );
+    if (next !== undefined && options.record !== undefined)
+      saveTreeRecord(next, options.record, chainIdOf(config.rootfs.diff_ids));
     return { layout: target.path, tag, manifest, layer: changed ? written : undefined };
   } finally {
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
@@ -129,25 +199,51 @@ function refuseLayoutInside(layout: string, rootfs: string): void {
   while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
   const planned = join(realpathSync(at), relative(at, resolve(layout)));
   if (planned === root || planned.startsWith(`${root}/`)) {
-    throw new TargetError("STRATA_BAD_DESTINATION", `the layout ${layout} lies inside ROOTFS ${rootfs}`, { hint: "write the new image outside the tree it is made from" });
+    throw new TargetError(
+      "STRATA_BAD_DESTINATION",
+      `the layout ${layout} lies inside ROOTFS ${rootfs}`,
+      { hint: "write the new image outside the tree it is made from" },
+    );
   }
 }
 
-/** The record at `file`, refused unless it is of IMAGE's tree and of ROOTFS itself (not a copy made elsewhere). */
-function matchingRecord(file: string, rootfs: string, diffIds: readonly string[], image: string): TreeRecord {
+/**
+ * The record at `file`, refused unless it is of IMAGE's tree and of ROOTFS itself (not a copy made
+ * elsewhere).
+ */
+function matchingRecord(
+  file: string,
+  rootfs: string,
+  diffIds: readonly string[],
+  image: string,
+): TreeRecord {
   const record = readTreeRecord(file);
   const chainId = chainIdOf(diffIds);
   if (record.chainId !== chainId) {
-    throw new TargetError("STRATA_RECORD_MISMATCH", `${file} records the tree of layers ${record.chainId}, and ${image} is ${chainId}`, {
-      hint: "give the record written when this image was unpacked, or repack without --record (strata then unpacks IMAGE to compare)",
-    });
+    throw new TargetError(
+      "STRATA_RECORD_MISMATCH",
+      `${file} records the tree of layers ${record.chainId}, and ${image} is ${chainId}`,
+      {
+        hint:
+          "give the record written when this image was unpacked, or repack without " +
+          "--record (strata then unpacks IMAGE to compare)",
+      },
+    );
   }
   const root = lstatSync(rootfs, { bigint: true, throwIfNoEntry: false });
-  if (root === undefined || !root.isDirectory()) throw new TargetError("STRATA_PATH_NOT_FOUND", `${rootfs} is not a directory`, { hint: "give the unpacked, changed root filesystem" });
-  if (root.dev !== record.dev || root.ino !== record.ino) {
-    throw new TargetError("STRATA_RECORD_MISMATCH", `${file} records another directory than ${rootfs} (device or inode of its root differ: copied, or unpacked again?)`, {
-      hint: "repack the directory the record was written for, or repack without --record",
+  if (root === undefined || !root.isDirectory())
+    throw new TargetError("STRATA_PATH_NOT_FOUND", `${rootfs} is not a directory`, {
+      hint: "give the unpacked, changed root filesystem",
     });
+  if (root.dev !== record.dev || root.ino !== record.ino) {
+    throw new TargetError(
+      "STRATA_RECORD_MISMATCH",
+      `${file} records another directory than ${rootfs} (device or inode of its root differ: ` +
+        `copied, or unpacked again?)`,
+      {
+        hint: "repack the directory the record was written for, or repack without --record",
+      },
+    );
   }
   return record;
 }

@@ -1,11 +1,25 @@
-import { outputLayout, prepareLayout, type Descriptor, type Platform, type RegistryOptions } from "@strata-oci/image";
+import {
+  outputLayout,
+  prepareLayout,
+  type Descriptor,
+  type Platform,
+  type RegistryOptions,
+} from "@strata-oci/image";
 import { exportImage } from "./export.js";
-import { sourceDateEpoch, writeImage, writeLayerBlob, type LayerCompression } from "./layout-output.js";
+import {
+  sourceDateEpoch,
+  writeImage,
+  writeLayerBlob,
+  type LayerCompression,
+} from "./layout-output.js";
 import { mergedTree } from "@strata-oci/core";
 
 export interface SquashOptions {
   readonly image: string;
-  /** The OCI image layout to write into: `oci:DIR[:TAG]` or DIR (made when missing); tag default `squashed`. */
+  /**
+   * The OCI image layout to write into: `oci:DIR[:TAG]` or DIR (made when missing); tag default
+   * `squashed`.
+   */
   readonly layout: string;
   readonly platform?: string | Platform;
   readonly registry?: RegistryOptions;
@@ -18,7 +32,12 @@ export interface SquashResult {
   readonly layout: string;
   readonly tag: string;
   readonly manifest: Descriptor;
-  readonly layer: { readonly digest: string; readonly size: number; readonly diffId: string; readonly mediaType: string };
+  readonly layer: {
+    readonly digest: string;
+    readonly size: number;
+    readonly diffId: string;
+    readonly mediaType: string;
+  };
   /** Layers of the source image folded into the one. */
   readonly squashed: number;
 }
@@ -43,15 +62,30 @@ export async function squash(options: SquashOptions): Promise<SquashResult> {
   const merged = await mergedTree(source);
   const { image } = merged;
   prepareLayout(target.path);
-  const { tarBytes: _tarBytes, ...layer } = await writeLayerBlob(target.path, exportImage(source, merged), options.compress ?? "gzip");
+  const { tarBytes: _tarBytes, ...layer } = await writeLayerBlob(
+    target.path,
+    exportImage(source, merged),
+    options.compress ?? "gzip",
+  );
   const raw = image.config.raw;
   const epoch = sourceDateEpoch();
-  const created = epoch !== undefined ? new Date(epoch * 1000).toISOString() : typeof raw.created === "string" ? raw.created : undefined;
+  const created =
+    epoch !== undefined
+      ? new Date(epoch * 1000).toISOString()
+      : typeof raw.created === "string"
+        ? raw.created
+        : undefined;
   const config = {
     ...raw,
     ...(created === undefined ? {} : { created }),
     rootfs: { type: "layers", diff_ids: [layer.diffId] },
-    history: [{ ...(created === undefined ? {} : { created }), created_by: `strata squash ${image.reference}`, comment: `${image.layers.length} layers squashed into one` }],
+    history: [
+      {
+        ...(created === undefined ? {} : { created }),
+        created_by: `strata squash ${image.reference}`,
+        comment: `${image.layers.length} layers squashed into one`,
+      },
+    ],
   };
   const manifest = writeImage(target.path, tag, config, [layer], image.config);
   return { layout: target.path, tag, manifest, layer, squashed: image.layers.length };

@@ -19,8 +19,14 @@ afterAll(() => work.remove());
 let n = 0;
 const SECRET = "TOP-SECRET-host-bytes-0123456789";
 
-/** UPPER with `count` files, each paired in UPPER/.swap with a symlink to the secret or a FIFO; LOWER empty or a copy. */
-function racedTrees(swapWith: "symlink" | "fifo", lowerHasFiles: boolean): { lower: string; upper: string; secret: string } {
+/**
+ * UPPER with `count` files, each paired in UPPER/.swap with a symlink to the secret or a FIFO;
+ * LOWER empty or a copy.
+ */
+function racedTrees(
+  swapWith: "symlink" | "fifo",
+  lowerHasFiles: boolean,
+): { lower: string; upper: string; secret: string } {
   const box = join(work.path, `box-${n++}`);
   const upper = join(box, "upper");
   const lower = join(box, "lower");
@@ -38,7 +44,10 @@ function racedTrees(swapWith: "symlink" | "fifo", lowerHasFiles: boolean): { low
   return { lower, upper, secret };
 }
 
-async function collect(lower: string, upper: string): Promise<{ tar: Buffer } | { error: unknown }> {
+async function collect(
+  lower: string,
+  upper: string,
+): Promise<{ tar: Buffer } | { error: unknown }> {
   const parts: Buffer[] = [];
   try {
     for await (const chunk of diffTrees({ lower, upper })) parts.push(Buffer.from(chunk));
@@ -55,30 +64,39 @@ describe.runIf(havePython)("diff while another process swaps UPPER's files (#26.
     ["fifo", false],
     ["fifo", true],
   ] as const) {
-    it(`swapped for ${swapWith === "symlink" ? "symlinks to a host secret" : "FIFOs"}${lowerHasFiles ? ", LOWER a directory with the same names" : ""}: 25 runs, each a layer without the secret or STRATA_TREE_CHANGED, none hangs`, async () => {
-      const { lower, upper } = racedTrees(swapWith, lowerHasFiles);
-      const stop = join(upper, "..", "stop");
-      const swapper = spawn("/usr/bin/python3", [SWAPPER, upper, stop], { stdio: "ignore" });
-      const outcomes = { layers: 0, changed: 0 };
-      try {
-        for (let run = 0; run < 25; run++) {
-          // A hang (opening a FIFO) would end the test by its timeout.
-          const result = await collect(lower, upper);
-          if ("tar" in result) {
-            expect(result.tar.includes(Buffer.from(SECRET))).toBe(false);
-            outcomes.layers++;
-          } else {
-            expect(result.error).toBeInstanceOf(StrataError);
-            expect((result.error as StrataError).code).toBe("STRATA_TREE_CHANGED");
-            outcomes.changed++;
+    it(
+      `swapped for ${swapWith === "symlink" ? "symlinks to a host secret" : "FIFOs"}${
+        lowerHasFiles ? ", LOWER a directory " + "with the same names" : ""
+      }: 25 runs, each a ` + `layer without the secret or STRATA_TREE_CHANGED, none hangs`,
+      async () => {
+        const { lower, upper } = racedTrees(swapWith, lowerHasFiles);
+        const stop = join(upper, "..", "stop");
+        const swapper = spawn("/usr/bin/python3", [SWAPPER, upper, stop], { stdio: "ignore" });
+        const outcomes = { layers: 0, changed: 0 };
+        try {
+          for (let run = 0; run < 25; run++) {
+            // A hang (opening a FIFO) would end the test by its timeout.
+            const result = await collect(lower, upper);
+            if ("tar" in result) {
+              expect(result.tar.includes(Buffer.from(SECRET))).toBe(false);
+              outcomes.layers++;
+            } else {
+              expect(result.error).toBeInstanceOf(StrataError);
+              expect((result.error as StrataError).code).toBe("STRATA_TREE_CHANGED");
+              outcomes.changed++;
+            }
           }
+        } finally {
+          writeFileSync(stop, "");
+          await new Promise((resolve) => swapper.on("close", resolve));
         }
-      } finally {
-        writeFileSync(stop, "");
-        await new Promise((resolve) => swapper.on("close", resolve));
-      }
-      expect(outcomes.layers + outcomes.changed).toBe(25);
-      console.log(`swapped for ${swapWith}, lower ${lowerHasFiles ? "with files" : "empty"}: ${outcomes.layers} layers, ${outcomes.changed} STRATA_TREE_CHANGED`);
-    }, 120_000);
+        expect(outcomes.layers + outcomes.changed).toBe(25);
+        console.log(
+          `swapped for ${swapWith}, lower ${lowerHasFiles ? "with files" : "empty"}: ` +
+            `${outcomes.layers} layers, ${outcomes.changed} STRATA_TREE_CHANGED`,
+        );
+      },
+      120_000,
+    );
   }
 });

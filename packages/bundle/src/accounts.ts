@@ -15,12 +15,24 @@ export function readFileInRoot(rootfs: string, path: string): string | undefined
   const root = Buffer.from(rootfs);
   const resolved = resolvePathInRoot(root, Buffer.from(path.replace(/^\/+/, "")));
   if (resolved === undefined) return undefined;
-  // Non-blocking: a FIFO planted as /etc/passwd is refused, never waited on (a synchronous open no signal can end).
-  const fd = openSync(onDisk(root, resolved), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  // Non-blocking: a FIFO planted as /etc/passwd is refused, never waited on (a synchronous open no
+  // signal can end).
+  const fd = openSync(
+    onDisk(root, resolved),
+    constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
+  );
   try {
     const stats = fstatSync(fd);
-    if (!stats.isFile()) throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", `${path} in the image is not a regular file`);
-    if (stats.size > MAX_ACCOUNT_FILE) throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", `${path} in the image is larger than ${MAX_ACCOUNT_FILE} bytes`);
+    if (!stats.isFile())
+      throw new BundleError(
+        "STRATA_BAD_RUNTIME_CONFIG",
+        `${path} in the image is not a regular file`,
+      );
+    if (stats.size > MAX_ACCOUNT_FILE)
+      throw new BundleError(
+        "STRATA_BAD_RUNTIME_CONFIG",
+        `${path} in the image is larger than ${MAX_ACCOUNT_FILE} bytes`,
+      );
     const buffer = Buffer.alloc(stats.size);
     let read = 0;
     while (read < buffer.length) {
@@ -38,5 +50,8 @@ export function readFileInRoot(rootfs: string, path: string): string | undefined
 export function readAccounts(rootfs: string): AccountFiles {
   const passwd = readFileInRoot(rootfs, "/etc/passwd");
   const group = readFileInRoot(rootfs, "/etc/group");
-  return { passwd: passwd === undefined ? undefined : parsePasswd(passwd), group: group === undefined ? undefined : parseGroup(group) };
+  return {
+    passwd: passwd === undefined ? undefined : parsePasswd(passwd),
+    group: group === undefined ? undefined : parseGroup(group),
+  };
 }

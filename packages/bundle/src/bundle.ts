@@ -2,14 +2,29 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ImageConfig } from "@strata-oci/image";
 import { withErrorContext } from "@strata-oci/errors";
-import { checkDestination, commitStaging, createStaging, discardStaging, removeLeftoverStagings, resolveRootless } from "@strata-oci/merge";
+import {
+  checkDestination,
+  commitStaging,
+  createStaging,
+  discardStaging,
+  removeLeftoverStagings,
+  resolveRootless,
+} from "@strata-oci/merge";
 import { unpack, type UnpackOptions, type UnpackResult } from "@strata-oci/core";
 import { mountImage, unmountImage, type MountOptions, type MountResult } from "@strata-oci/store";
 import { readAccounts } from "./accounts.js";
-import { runtimeConfig, type BundleWarning, type RuntimeConfig, type RuntimeOverrides } from "./runtime-config.js";
+import {
+  runtimeConfig,
+  type BundleWarning,
+  type RuntimeConfig,
+  type RuntimeOverrides,
+} from "./runtime-config.js";
 
-export interface BundleOptions extends Omit<UnpackOptions, "dest">, Omit<RuntimeOverrides, "rootless" | "onWarning"> {
-  /** The bundle directory to create (absent or empty): DIR/config.json and DIR/rootfs. Mode 0700. */
+export interface BundleOptions
+  extends Omit<UnpackOptions, "dest">, Omit<RuntimeOverrides, "rootless" | "onWarning"> {
+  /**
+   * The bundle directory to create (absent or empty): DIR/config.json and DIR/rootfs. Mode 0700.
+   */
   readonly dir: string;
 }
 
@@ -18,12 +33,21 @@ export interface BundleResult {
   readonly unpack: UnpackResult;
   /** The config.json written. */
   readonly config: RuntimeConfig;
-  /** Where the config differs from what the image asks (the unpack's own warnings are in `unpack`). */
+  /**
+   * Where the config differs from what the image asks (the unpack's own warnings are in `unpack`).
+   */
   readonly warnings: readonly BundleWarning[];
 }
 
-/** config.json for the image whose tree is at `rootfs` (its own /etc/passwd and /etc/group), with what the caller overrides. */
-function configFor(imageConfig: ImageConfig, rootfs: string, options: Omit<RuntimeOverrides, "rootless" | "onWarning"> & { readonly rootless?: boolean }): { config: RuntimeConfig; warnings: BundleWarning[] } {
+/**
+ * config.json for the image whose tree is at `rootfs` (its own /etc/passwd and /etc/group), with
+ * what the caller overrides.
+ */
+function configFor(
+  imageConfig: ImageConfig,
+  rootfs: string,
+  options: Omit<RuntimeOverrides, "rootless" | "onWarning"> & { readonly rootless?: boolean },
+): { config: RuntimeConfig; warnings: BundleWarning[] } {
   const { args, env, cwd, user, tty, hostname } = options;
   const rootless = resolveRootless(options.rootless);
   const warnings: BundleWarning[] = [];
@@ -34,7 +58,9 @@ function configFor(imageConfig: ImageConfig, rootfs: string, options: Omit<Runti
     ...(user === undefined ? {} : { user }),
     ...(tty === undefined ? {} : { tty }),
     ...(hostname === undefined ? {} : { hostname }),
-    ...(rootless ? { rootless: { hostUid: process.geteuid?.() ?? 0, hostGid: process.getegid?.() ?? 0 } } : {}),
+    ...(rootless
+      ? { rootless: { hostUid: process.geteuid?.() ?? 0, hostGid: process.getegid?.() ?? 0 } }
+      : {}),
     onWarning: (warning) => warnings.push(warning),
   });
   return { config, warnings };
@@ -55,7 +81,9 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     const rootfs = join(staging, "rootfs");
     const unpacked = await unpack({ ...unpackOptions, dest: rootfs });
     const { config, warnings } = configFor(unpacked.image.config, rootfs, options);
-    writeFileSync(join(staging, "config.json"), `${JSON.stringify(config, null, "\t")}\n`, { mode: 0o644 });
+    writeFileSync(join(staging, "config.json"), `${JSON.stringify(config, null, "\t")}\n`, {
+      mode: 0o644,
+    });
     commitStaging(staging, target);
     return { dir, unpack: { ...unpacked, dest: join(dir, "rootfs") }, config, warnings };
   } catch (error) {
@@ -64,14 +92,20 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   }
 }
 
-export interface StoreBundleOptions extends Omit<MountOptions, "target" | "writable">, Omit<RuntimeOverrides, "rootless" | "onWarning"> {
+export interface StoreBundleOptions
+  extends
+    Omit<MountOptions, "target" | "writable">,
+    Omit<RuntimeOverrides, "rootless" | "onWarning"> {
   /** The bundle directory to create (absent or empty). */
   readonly dir: string;
 }
 
 export interface StoreBundleResult {
   readonly dir: string;
-  /** DIR/rootfs: a writable overlay mount of the image's stored layers (strata umount DIR/rootfs removes it and its changes). */
+  /**
+   * DIR/rootfs: a writable overlay mount of the image's stored layers (strata umount DIR/rootfs
+   * removes it and its changes).
+   */
   readonly mount: MountResult;
   readonly config: RuntimeConfig;
   readonly warnings: readonly BundleWarning[];

@@ -37,7 +37,8 @@ export function parsePasswd(text: string): PasswdEntry[] {
     const uid = id(f[2]);
     const gid = id(f[3]);
     const name = f[0];
-    if (f.length < 7 || name === undefined || name === "" || uid === undefined || gid === undefined) return [];
+    if (f.length < 7 || name === undefined || name === "" || uid === undefined || gid === undefined)
+      return [];
     return [{ name, uid, gid, home: f[5] ?? "" }];
   });
 }

@@ -2,7 +2,16 @@ import type { ImageConfig } from "@strata-oci/image";
 import { BundleError } from "./errors.js";
 import type { AccountFiles } from "./user-spec.js";
 import { resolveUser, type ResolvedUser } from "./user-spec.js";
-import { DEFAULT_PATH, defaultCapabilities, defaultMounts, defaultNamespaces, MASKED_PATHS, READONLY_PATHS, volumeMount, type Mount } from "./runtime-defaults.js";
+import {
+  DEFAULT_PATH,
+  defaultCapabilities,
+  defaultMounts,
+  defaultNamespaces,
+  MASKED_PATHS,
+  READONLY_PATHS,
+  volumeMount,
+  type Mount,
+} from "./runtime-defaults.js";
 
 export interface RuntimeOverrides {
   /** Replaces Entrypoint + Cmd. */
@@ -15,9 +24,15 @@ export interface RuntimeOverrides {
   readonly user?: string;
   /** Allocate a terminal (`terminal: true`, TERM added when unset). Default false. */
   readonly tty?: boolean;
-  /** Rootless: a user namespace mapping the host ids below to root, no network namespace, no cgroup mount. */
+  /**
+   * Rootless: a user namespace mapping the host ids below to root, no network namespace, no cgroup
+   * mount.
+   */
   readonly rootless?: { readonly hostUid: number; readonly hostGid: number };
-  /** Told when the config cannot do exactly what the image asks (a rootless bundle runs a non-root image user as root). */
+  /**
+   * Told when the config cannot do exactly what the image asks (a rootless bundle runs a non-root
+   * image user as root).
+   */
   readonly onWarning?: (warning: BundleWarning) => void;
   /** Default "strata". */
   readonly hostname?: string;
@@ -35,12 +50,22 @@ export interface RuntimeConfig {
   readonly ociVersion: string;
   readonly process: {
     readonly terminal: boolean;
-    readonly user: { readonly uid: number; readonly gid: number; readonly additionalGids?: readonly number[] };
+    readonly user: {
+      readonly uid: number;
+      readonly gid: number;
+      readonly additionalGids?: readonly number[];
+    };
     readonly args: readonly string[];
     readonly env: readonly string[];
     readonly cwd: string;
-    readonly capabilities: Readonly<Record<"bounding" | "effective" | "permitted" | "ambient", readonly string[]>>;
-    readonly rlimits: readonly { readonly type: string; readonly hard: number; readonly soft: number }[];
+    readonly capabilities: Readonly<
+      Record<"bounding" | "effective" | "permitted" | "ambient", readonly string[]>
+    >;
+    readonly rlimits: readonly {
+      readonly type: string;
+      readonly hard: number;
+      readonly soft: number;
+    }[];
     readonly noNewPrivileges: boolean;
   };
   readonly root: { readonly path: string };
@@ -48,7 +73,9 @@ export interface RuntimeConfig {
   readonly mounts: readonly Mount[];
   readonly annotations: Readonly<Record<string, string>>;
   readonly linux: {
-    readonly resources?: { readonly devices: readonly { readonly allow: boolean; readonly access: string }[] };
+    readonly resources?: {
+      readonly devices: readonly { readonly allow: boolean; readonly access: string }[];
+    };
     readonly uidMappings?: readonly IdMapping[];
     readonly gidMappings?: readonly IdMapping[];
     readonly namespaces: readonly { readonly type: string }[];
@@ -70,24 +97,46 @@ export interface BundleWarning {
  * is the caller on the host. An image user other than root becomes root with
  * a warning; an explicit --user other than root is refused.
  */
-function rootlessUser(user: ResolvedUser, spec: string, explicit: boolean, onWarning: RuntimeOverrides["onWarning"]): ResolvedUser {
+function rootlessUser(
+  user: ResolvedUser,
+  spec: string,
+  explicit: boolean,
+  onWarning: RuntimeOverrides["onWarning"],
+): ResolvedUser {
   if (user.uid === 0 && user.gid === 0 && user.additionalGids.length === 0) return user;
-  const asked = `${JSON.stringify(spec)} (uid ${user.uid}, gid ${user.gid}${user.additionalGids.length > 0 ? `, groups ${user.additionalGids.join(",")}` : ""})`;
+  const asked =
+    `${JSON.stringify(spec)} (uid ${user.uid}, gid ${user.gid}` +
+    `${user.additionalGids.length > 0 ? `, groups ${user.additionalGids.join(",")}` : ""})`;
   if (explicit) {
-    throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", `a rootless bundle cannot run as --user ${asked}: without privilege only your own uid can be mapped, and runc needs it mapped to root`, {
-      hint: "leave out --user (the process runs as root in its user namespace, which is you on the host), or run strata bundle as root",
-    });
+    throw new BundleError(
+      "STRATA_BAD_RUNTIME_CONFIG",
+      `a rootless bundle cannot run ` +
+        `as --user ${asked}: without privilege only your own uid ` +
+        `can be mapped, and runc needs it mapped to root`,
+      {
+        hint:
+          "leave out --user (the process runs as root in its user namespace, which is you " +
+          "on the host), or run strata bundle as root",
+      },
+    );
   }
   onWarning?.({
     kind: "rootless-user",
-    detail: `the image runs as ${asked}; a rootless bundle maps only your uid, to root, so the process runs as root in its user namespace (you on the host); run strata bundle as root to keep the image's user`,
+    detail:
+      `the image runs as ${asked}; a rootless bundle maps only your uid, to root, so ` +
+      `the process runs as root in its user namespace (you on the host); run strata bundle as ` +
+      `root to keep the image's user`,
   });
   return { ...user, uid: 0, gid: 0, additionalGids: [] };
 }
 
 function strings(value: unknown, what: string): string[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", `image config ${what} is not a list of strings`);
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string"))
+    throw new BundleError(
+      "STRATA_BAD_RUNTIME_CONFIG",
+      `image config ${what} is not a list of strings`,
+    );
   return value;
 }
 
@@ -104,11 +153,23 @@ function envKey(entry: string): string {
   return eq === -1 ? entry : entry.slice(0, eq);
 }
 
-/** The image's Env, unchanged, then what the user overrides, then what a runtime needs and the image lacks. */
-function environment(image: readonly string[], overrides: readonly string[], home: string | undefined, tty: boolean): string[] {
+/**
+ * The image's Env, unchanged, then what the user overrides, then what a runtime needs and the image
+ * lacks.
+ */
+function environment(
+  image: readonly string[],
+  overrides: readonly string[],
+  home: string | undefined,
+  tty: boolean,
+): string[] {
   const env = [...image];
   for (const entry of overrides) {
-    if (!entry.includes("=")) throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", `--env ${JSON.stringify(entry)} is not K=V`);
+    if (!entry.includes("="))
+      throw new BundleError(
+        "STRATA_BAD_RUNTIME_CONFIG",
+        `--env ${JSON.stringify(entry)} is not K=V`,
+      );
     const at = env.findIndex((e) => envKey(e) === envKey(entry));
     if (at === -1) env.push(entry);
     else env[at] = entry;
@@ -151,23 +212,44 @@ function annotations(config: ImageConfig): Record<string, string> {
  * image-spec's conversion rules and `runc spec`'s defaults. `accounts` are
  * the image's own /etc/passwd and /etc/group, read inside its rootfs.
  */
-export function runtimeConfig(config: ImageConfig, accounts: AccountFiles, overrides: RuntimeOverrides = {}): RuntimeConfig {
+export function runtimeConfig(
+  config: ImageConfig,
+  accounts: AccountFiles,
+  overrides: RuntimeOverrides = {},
+): RuntimeConfig {
   const runtime = config.runtime;
-  const args = overrides.args ?? [...strings(runtime.Entrypoint, "Entrypoint"), ...strings(runtime.Cmd, "Cmd")];
-  if (args.length === 0) throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", "the image has no Entrypoint or Cmd", { hint: "name the command with --args" });
+  const args = overrides.args ?? [
+    ...strings(runtime.Entrypoint, "Entrypoint"),
+    ...strings(runtime.Cmd, "Cmd"),
+  ];
+  if (args.length === 0)
+    throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", "the image has no Entrypoint or Cmd", {
+      hint: "name the command with --args",
+    });
   const cwd = overrides.cwd ?? text(runtime.WorkingDir) ?? "/";
-  if (!cwd.startsWith("/")) throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", `working directory ${JSON.stringify(cwd)} is not absolute`);
+  if (!cwd.startsWith("/"))
+    throw new BundleError(
+      "STRATA_BAD_RUNTIME_CONFIG",
+      `working directory ${JSON.stringify(cwd)} is not absolute`,
+    );
   const userSpec = overrides.user ?? (typeof runtime.User === "string" ? runtime.User : "");
   const rootless = overrides.rootless;
   const resolved = resolveUser(userSpec, accounts);
-  const user = rootless === undefined ? resolved : rootlessUser(resolved, userSpec, overrides.user !== undefined, overrides.onWarning);
+  const user =
+    rootless === undefined
+      ? resolved
+      : rootlessUser(resolved, userSpec, overrides.user !== undefined, overrides.onWarning);
   const tty = overrides.tty ?? false;
   const volumes = keys(runtime.Volumes);
   return {
     ociVersion: "1.0.2",
     process: {
       terminal: tty,
-      user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length > 0 ? { additionalGids: [...user.additionalGids] } : {}) },
+      user: {
+        uid: user.uid,
+        gid: user.gid,
+        ...(user.additionalGids.length > 0 ? { additionalGids: [...user.additionalGids] } : {}),
+      },
       args,
       env: environment(strings(runtime.Env, "Env"), overrides.env ?? [], user.home, tty),
       cwd,

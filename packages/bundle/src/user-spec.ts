@@ -18,9 +18,14 @@ export interface AccountFiles {
 const NUMERIC = /^\d+$/;
 
 function unknown(what: string, name: string, file: string, missing: boolean): BundleError {
-  return new BundleError("STRATA_UNKNOWN_USER", `${what} ${JSON.stringify(name)} is not in the image's ${file}${missing ? " (the image has none)" : ""}`, {
-    hint: `use a numeric id, or an image whose ${file} names it`,
-  });
+  return new BundleError(
+    "STRATA_UNKNOWN_USER",
+    `${what} ${JSON.stringify(name)} is not in the image's ${file}` +
+      `${missing ? " (the image has none)" : ""}`,
+    {
+      hint: `use a numeric id, or an image whose ${file} names it`,
+    },
+  );
 }
 
 /**
@@ -34,13 +39,18 @@ export function resolveUser(spec: string, files: AccountFiles): ResolvedUser {
   const colon = spec.indexOf(":");
   const userPart = colon === -1 ? spec : spec.slice(0, colon);
   const groupPart = colon === -1 ? undefined : spec.slice(colon + 1);
-  if (userPart === "" && groupPart !== undefined) throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", `User ${JSON.stringify(spec)} has a group but no user`);
+  if (userPart === "" && groupPart !== undefined)
+    throw new BundleError(
+      "STRATA_BAD_RUNTIME_CONFIG",
+      `User ${JSON.stringify(spec)} has a group but no user`,
+    );
   const user = userPart === "" ? "0" : userPart;
   let entry: PasswdEntry | undefined;
   let uid: number;
   if (NUMERIC.test(user)) {
     uid = Number(user);
-    if (uid > 0xffffffff) throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", `uid ${user} is out of range`);
+    if (uid > 0xffffffff)
+      throw new BundleError("STRATA_BAD_RUNTIME_CONFIG", `uid ${user} is out of range`);
     entry = files.passwd?.find((e) => e.uid === uid);
   } else {
     entry = files.passwd?.find((e) => e.name === user);
@@ -52,12 +62,16 @@ export function resolveUser(spec: string, files: AccountFiles): ResolvedUser {
     if (NUMERIC.test(groupPart)) gid = Number(groupPart);
     else {
       const group = files.group?.find((g) => g.name === groupPart);
-      if (group === undefined) throw unknown("group", groupPart, "/etc/group", files.group === undefined);
+      if (group === undefined)
+        throw unknown("group", groupPart, "/etc/group", files.group === undefined);
       gid = group.gid;
     }
     return { uid, gid, additionalGids: [], home: entry?.home };
   }
   const name = entry?.name;
-  const additionalGids = name === undefined ? [] : [...new Set((files.group ?? []).filter((g) => g.members.includes(name)).map((g) => g.gid))];
+  const additionalGids =
+    name === undefined
+      ? []
+      : [...new Set((files.group ?? []).filter((g) => g.members.includes(name)).map((g) => g.gid))];
   return { uid, gid: entry?.gid ?? 0, additionalGids, home: entry?.home };
 }

@@ -12,11 +12,22 @@ const files: AccountFiles = {
       "svc:x:2000:2001::/srv:/bin/false",
     ].join("\n"),
   ),
-  group: parseGroup(["root:x:0:", "app:x:1000:", "wheel:x:10:app,root", "audio:x:29:app", "svcgrp:x:2001:", "broken"].join("\n")),
+  group: parseGroup(
+    [
+      "root:x:0:",
+      "app:x:1000:",
+      "wheel:x:10:app,root",
+      "audio:x:29:app",
+      "svcgrp:x:2001:",
+      "broken",
+    ].join("\n"),
+  ),
 };
 
 describe("resolveUser: every form the image-spec allows", () => {
-  const cases: Array<[string, { uid: number; gid: number; additionalGids: number[]; home: string | undefined }]> = [
+  const cases: Array<
+    [string, { uid: number; gid: number; additionalGids: number[]; home: string | undefined }]
+  > = [
     ["", { uid: 0, gid: 0, additionalGids: [10], home: "/root" }],
     ["app", { uid: 1000, gid: 1000, additionalGids: [10, 29], home: "/home/app" }],
     ["1000", { uid: 1000, gid: 1000, additionalGids: [10, 29], home: "/home/app" }],
@@ -35,21 +46,36 @@ describe("resolveUser: every form the image-spec allows", () => {
   }
 
   it("refuses an unknown user or group", () => {
-    expect(() => resolveUser("nobody", files)).toThrow(expect.objectContaining({ code: "STRATA_UNKNOWN_USER" }));
-    expect(() => resolveUser("app:nogroup", files)).toThrow(expect.objectContaining({ code: "STRATA_UNKNOWN_USER" }));
+    expect(() => resolveUser("nobody", files)).toThrow(
+      expect.objectContaining({ code: "STRATA_UNKNOWN_USER" }),
+    );
+    expect(() => resolveUser("app:nogroup", files)).toThrow(
+      expect.objectContaining({ code: "STRATA_UNKNOWN_USER" }),
+    );
   });
 
   it("skips malformed passwd lines: a user only on one is unknown", () => {
-    expect(() => resolveUser("badid", files)).toThrow(expect.objectContaining({ code: "STRATA_UNKNOWN_USER" }));
+    expect(() => resolveUser("badid", files)).toThrow(
+      expect.objectContaining({ code: "STRATA_UNKNOWN_USER" }),
+    );
   });
 
   it("a named user needs /etc/passwd; a numeric one does not", () => {
     const none: AccountFiles = { passwd: undefined, group: undefined };
-    expect(() => resolveUser("app", none)).toThrow(expect.objectContaining({ code: "STRATA_UNKNOWN_USER" }));
-    expect(resolveUser("1000:1000", none)).toEqual({ uid: 1000, gid: 1000, additionalGids: [], home: undefined });
+    expect(() => resolveUser("app", none)).toThrow(
+      expect.objectContaining({ code: "STRATA_UNKNOWN_USER" }),
+    );
+    expect(resolveUser("1000:1000", none)).toEqual({
+      uid: 1000,
+      gid: 1000,
+      additionalGids: [],
+      home: undefined,
+    });
   });
 
   it("refuses a group without a user", () => {
-    expect(() => resolveUser(":wheel", files)).toThrow(expect.objectContaining({ code: "STRATA_BAD_RUNTIME_CONFIG" }));
+    expect(() => resolveUser(":wheel", files)).toThrow(
+      expect.objectContaining({ code: "STRATA_BAD_RUNTIME_CONFIG" }),
+    );
   });
 });

@@ -1,4 +1,5 @@
-// The codes unpack, inspect, the merged view and the tree record throw, declared here (StrataErrorCodes in @strata-oci/errors).
+// The codes unpack, inspect, the merged view and the tree record throw, declared here
+// (StrataErrorCodes in @strata-oci/errors).
 export const CORE_ERROR_CODES = [
   "STRATA_NOT_AN_IMAGE",
   "STRATA_PATH_NOT_FOUND",

@@ -1,14 +1,58 @@
 export { CORE_ERROR_CODES } from "./error-codes.js";
 export { unpack, type UnpackOptions, type UnpackProgress, type UnpackResult } from "./unpack.js";
-export { chainIdOf, collectWarnings, imageRequest, openContainerImage, refuseArtifact, type ImageSource } from "./prologue.js";
-export { inspect, PREDEFINED_ANNOTATIONS, summarise, type DescriptorSummary, type HistorySummary, type ImageSummary, type IndexSummary, type InspectOptions } from "./inspect.js";
+export {
+  chainIdOf,
+  collectWarnings,
+  imageRequest,
+  openContainerImage,
+  refuseArtifact,
+  type ImageSource,
+} from "./prologue.js";
+export {
+  inspect,
+  PREDEFINED_ANNOTATIONS,
+  summarise,
+  type DescriptorSummary,
+  type HistorySummary,
+  type ImageSummary,
+  type IndexSummary,
+  type InspectOptions,
+} from "./inspect.js";
 export { backends, type Backends, type NativeState } from "./backends.js";
 export { pull, type PullOptions } from "./pull.js";
 export { StrataError, type StrataErrorCode } from "@strata-oci/errors";
 export { DEFAULT_LAYER_LIMITS, type LayerLimits } from "@strata-oci/layer";
 export type { UnpackWarning } from "@strata-oci/merge";
-export type { Image, Platform, PullProgress, PullResult, RegistryOptions, SpecWarning } from "@strata-oci/image";
-export { findReferrers as referrers, type ReferrersRequest, type ReferrersResult, type Referrer } from "@strata-oci/image";
-export { cat, list, listing, mergedTree, type CatOptions, type ListedEntry, type ListOptions, type MergedTreeOptions } from "./merged.js";
-export { readTreeRecord, recordTree, saveTreeRecord, TreeRecord, type RecordedEntry, type RecordedKind } from "./tree-record.js";
+export type {
+  Image,
+  Platform,
+  PullProgress,
+  PullResult,
+  RegistryOptions,
+  SpecWarning,
+} from "@strata-oci/image";
+export {
+  findReferrers as referrers,
+  type ReferrersRequest,
+  type ReferrersResult,
+  type Referrer,
+} from "@strata-oci/image";
+export {
+  cat,
+  list,
+  listing,
+  mergedTree,
+  type CatOptions,
+  type ListedEntry,
+  type ListOptions,
+  type MergedTreeOptions,
+} from "./merged.js";
+export {
+  readTreeRecord,
+  recordTree,
+  saveTreeRecord,
+  TreeRecord,
+  type RecordedEntry,
+  type RecordedKind,
+} from "./tree-record.js";
 export { chainIds } from "@strata-oci/image";

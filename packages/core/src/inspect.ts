@@ -1,4 +1,11 @@
-import { openImage, type Descriptor, type Image, type IndexLevel, type Platform, type SpecWarning } from "@strata-oci/image";
+import {
+  openImage,
+  type Descriptor,
+  type Image,
+  type IndexLevel,
+  type Platform,
+  type SpecWarning,
+} from "@strata-oci/image";
 import { imageRequest, type ImageSource } from "./prologue.js";
 
 /** The annotation keys the image-spec pre-defines (annotations.md), in its order. */
@@ -50,12 +57,19 @@ export interface HistorySummary {
   readonly layer: number | undefined;
 }
 
-/** What `strata inspect` shows: every field of the indexes walked, the manifest, the config and the layers. */
+/**
+ * What `strata inspect` shows: every field of the indexes walked, the manifest, the config and the
+ * layers.
+ */
 export interface ImageSummary {
   readonly reference: string;
   readonly transport: string;
   /** The manifests the top level offers (tag, digest, platform): what to choose from. */
-  readonly choices: ReadonlyArray<{ tag: string | undefined; digest: string; platform: string | undefined }>;
+  readonly choices: ReadonlyArray<{
+    tag: string | undefined;
+    digest: string;
+    platform: string | undefined;
+  }>;
   /** The indexes walked, top first, each with every manifest it lists. */
   readonly indexes: readonly IndexSummary[];
   readonly manifest:
@@ -82,7 +96,13 @@ export interface ImageSummary {
     readonly stopSignal: string | undefined;
     readonly history: readonly HistorySummary[];
   };
-  readonly layers: ReadonlyArray<{ digest: string | undefined; diffId: string | undefined; mediaType: string | undefined; size: number; annotations: Readonly<Record<string, string>> }>;
+  readonly layers: ReadonlyArray<{
+    digest: string | undefined;
+    diffId: string | undefined;
+    mediaType: string | undefined;
+    size: number;
+    annotations: Readonly<Record<string, string>>;
+  }>;
   readonly totalSize: number;
   /** Harmless deviations from the image-spec that were accepted. */
   readonly warnings: readonly SpecWarning[];
@@ -113,15 +133,20 @@ function describeIndex(level: IndexLevel): IndexSummary {
   };
 }
 
-const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+const text = (value: unknown): string | undefined =>
+  typeof value === "string" ? value : undefined;
 /** The keys of a `{ "key": {} }` set (Volumes, ExposedPorts), sorted. */
-const keysOf = (value: unknown): string[] => (typeof value === "object" && value !== null && !Array.isArray(value) ? Object.keys(value).sort() : []);
+const keysOf = (value: unknown): string[] =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+    ? Object.keys(value).sort()
+    : [];
 
 function historyOf(raw: Readonly<Record<string, unknown>>): HistorySummary[] {
   if (!Array.isArray(raw.history)) return [];
   let layer = 0;
   return raw.history.map((entry: unknown) => {
-    const step = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>) : {};
+    const step =
+      typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>) : {};
     const emptyLayer = step.empty_layer === true;
     return {
       created: text(step.created),
@@ -142,7 +167,14 @@ export function summarise(image: Image): ImageSummary {
   return {
     reference: image.reference,
     transport: image.transport,
-    choices: image.choices.map((c) => ({ tag: c.tag, digest: c.descriptor.digest, platform: c.platform === undefined ? undefined : [c.platform.os, c.platform.architecture, c.platform.variant].filter(Boolean).join("/") })),
+    choices: image.choices.map((c) => ({
+      tag: c.tag,
+      digest: c.descriptor.digest,
+      platform:
+        c.platform === undefined
+          ? undefined
+          : [c.platform.os, c.platform.architecture, c.platform.variant].filter(Boolean).join("/"),
+    })),
     indexes: image.indexes.map(describeIndex),
     manifest:
       image.manifest === undefined
@@ -166,11 +198,22 @@ export function summarise(image: Image): ImageSummary {
       runtime,
       volumes: keysOf(runtime.Volumes),
       exposedPorts: keysOf(runtime.ExposedPorts),
-      labels: typeof labels === "object" && labels !== null ? Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => typeof e[1] === "string")) : {},
+      labels:
+        typeof labels === "object" && labels !== null
+          ? Object.fromEntries(
+              Object.entries(labels).filter((e): e is [string, string] => typeof e[1] === "string"),
+            )
+          : {},
       stopSignal: text(runtime.StopSignal),
       history: historyOf(image.config.raw),
     },
-    layers: image.layers.map((l, i) => ({ digest: l.digest, diffId: l.diffId, mediaType: l.mediaType, size: l.size, annotations: details?.layers[i]?.annotations ?? {} })),
+    layers: image.layers.map((l, i) => ({
+      digest: l.digest,
+      diffId: l.diffId,
+      mediaType: l.mediaType,
+      size: l.size,
+      annotations: details?.layers[i]?.annotations ?? {},
+    })),
     totalSize: image.layers.reduce((sum, l) => sum + l.size, 0),
     warnings: [...(image.sourceWarnings ?? []), ...(details?.warnings ?? [])],
   };

@@ -1,4 +1,13 @@
-import { displayPath, escapeName, isUtf8, readLayer, resolveLimits, unescapeName, type EntryPath, type LayerLimits } from "@strata-oci/layer";
+import {
+  displayPath,
+  escapeName,
+  isUtf8,
+  readLayer,
+  resolveLimits,
+  unescapeName,
+  type EntryPath,
+  type LayerLimits,
+} from "@strata-oci/layer";
 import { ImageError, withErrorContext } from "@strata-oci/errors";
 import type { Image, Platform, RegistryOptions } from "@strata-oci/image";
 import { MergedTree, type MergedEntry } from "@strata-oci/merge";
@@ -20,7 +29,9 @@ export interface MergedTreeOptions {
  * attributes, and the layer its bytes are in. Memory follows the number of
  * entries.
  */
-export async function mergedTree(options: MergedTreeOptions): Promise<{ image: Image; tree: MergedTree }> {
+export async function mergedTree(
+  options: MergedTreeOptions,
+): Promise<{ image: Image; tree: MergedTree }> {
   const image = await openContainerImage(options);
   // The merged view is held whole: bounded as a layer's entries are (about 240 bytes each; README).
   const tree = new MergedTree({ maxEntries: resolveLimits(options.limits).maxEntries });
@@ -46,11 +57,20 @@ export async function mergedTree(options: MergedTreeOptions): Promise<{ image: I
 
 /** One entry as `strata ls` shows it. */
 export interface ListedEntry {
-  /** From the image's root, without a leading slash ("" is the root); exact where it is UTF-8 (else with U+FFFD, and `pathBase64` exact). */
+  /**
+   * From the image's root, without a leading slash ("" is the root); exact where it is UTF-8 (else
+   * with U+FFFD, and `pathBase64` exact).
+   */
   readonly path: string;
-  /** The path's bytes in base64, only where they are not UTF-8 (two such names would otherwise look alike). */
+  /**
+   * The path's bytes in base64, only where they are not UTF-8 (two such names would otherwise look
+   * alike).
+   */
   readonly pathBase64?: string;
-  /** The path as `strata ls` prints it and `cat` takes it: controls and undecodable bytes escaped (\xNN), backslashes doubled. */
+  /**
+   * The path as `strata ls` prints it and `cat` takes it: controls and undecodable bytes escaped
+   * (\xNN), backslashes doubled.
+   */
   readonly escapedPath: string;
   readonly kind: MergedEntry["kind"];
   readonly mode: number;
@@ -80,8 +100,12 @@ function listed(path: EntryPath, entry: MergedEntry): ListedEntry {
     mtime: entry.mtime,
     layer: entry.layer,
     ...(entry.target === undefined ? {} : { target: entry.target.toString("utf8") }),
-    ...(entry.target === undefined || isUtf8(entry.target) ? {} : { targetBase64: entry.target.toString("base64") }),
-    ...(entry.kind === "char" || entry.kind === "block" ? { device: `${entry.devMajor}:${entry.devMinor}` } : {}),
+    ...(entry.target === undefined || isUtf8(entry.target)
+      ? {}
+      : { targetBase64: entry.target.toString("base64") }),
+    ...(entry.kind === "char" || entry.kind === "block"
+      ? { device: `${entry.devMajor}:${entry.devMinor}` }
+      : {}),
     xattrs: [...entry.xattrs.keys()].sort(),
   };
 }
@@ -102,18 +126,26 @@ function insideImage(path: string | Buffer): EntryPath {
 
 function notFound(image: Image, path: string | Buffer): ImageError {
   const shown = typeof path === "string" ? path : escapeName(path);
-  return new ImageError("STRATA_PATH_NOT_FOUND", `${image.reference} has no ${shown}`, { hint: "`strata ls IMAGE DIR` lists what a directory holds", context: { image: image.reference, entry: shown } });
+  return new ImageError("STRATA_PATH_NOT_FOUND", `${image.reference} has no ${shown}`, {
+    hint: "`strata ls IMAGE DIR` lists what a directory holds",
+    context: { image: image.reference, entry: shown },
+  });
 }
 
 export interface ListOptions extends MergedTreeOptions {
-  /** Default the root. A directory lists its entries, anything else itself (as `ls -l`). The spelling `ls` prints, or the exact bytes. */
+  /**
+   * Default the root. A directory lists its entries, anything else itself (as `ls -l`). The
+   * spelling `ls` prints, or the exact bytes.
+   */
   readonly path?: string | Buffer;
   /** Every entry below `path`, parents first (as `tar -tv`). */
   readonly recursive?: boolean;
 }
 
 /** The merged tree's entries at `path` without unpacking the image: `strata ls`. */
-export async function list(options: ListOptions): Promise<{ image: Image; entries: ListedEntry[] }> {
+export async function list(
+  options: ListOptions,
+): Promise<{ image: Image; entries: ListedEntry[] }> {
   const { image, entries } = await listing(options);
   return { image, entries: [...entries] };
 }
@@ -123,15 +155,29 @@ export async function list(options: ListOptions): Promise<{ image: Image; entrie
  * of a million entries then costs the merged tree alone, not the tree and
  * every entry's record at once (issue #26.8; `strata ls` writes it so).
  */
-export async function listing(options: ListOptions): Promise<{ image: Image; entries: Iterable<ListedEntry> }> {
+export async function listing(
+  options: ListOptions,
+): Promise<{ image: Image; entries: Iterable<ListedEntry> }> {
   const { image, tree } = await mergedTree(options);
   const wanted = options.path ?? "/";
   const found = tree.resolve(insideImage(wanted), true);
   if (found === undefined) throw notFound(image, wanted);
   if (found.entry.kind !== "dir") return { image, entries: [listed(found.path, found.entry)] };
-  if (options.recursive === true) return { image, entries: mapped(tree.walk(found.path), ({ path, entry }) => listed(path, entry)) };
+  if (options.recursive === true)
+    return {
+      image,
+      entries: mapped(tree.walk(found.path), ({ path, entry }) => listed(path, entry)),
+    };
   const children = tree.list(found.path) ?? [];
-  return { image, entries: mapped(children, ({ name, entry }) => listed(found.path.length === 0 ? name : Buffer.concat([found.path, Buffer.from("/"), name]), entry)) };
+  return {
+    image,
+    entries: mapped(children, ({ name, entry }) =>
+      listed(
+        found.path.length === 0 ? name : Buffer.concat([found.path, Buffer.from("/"), name]),
+        entry,
+      ),
+    ),
+  };
 }
 
 function* mapped<T, U>(items: Iterable<T>, map: (item: T) => U): Generator<U> {
@@ -154,18 +200,32 @@ export async function* cat(options: CatOptions): AsyncGenerator<Buffer> {
   const found = tree.resolve(insideImage(options.path), true);
   if (found === undefined) throw notFound(image, options.path);
   if (found.entry.kind !== "file") {
-    throw new ImageError("STRATA_NOT_A_FILE", `${displayPath(found.path)} in ${image.reference} is a ${found.entry.kind === "dir" ? "directory" : found.entry.kind}, not a file`, {
-      hint: "strata cat prints regular files; `strata ls` lists directories",
-      context: { image: image.reference, entry: displayPath(found.path) },
-    });
+    throw new ImageError(
+      "STRATA_NOT_A_FILE",
+      `${displayPath(found.path)} in ${image.reference} is a ` +
+        `${found.entry.kind === "dir" ? "directory" : found.entry.kind}, not a file`,
+      {
+        hint: "strata cat prints regular files; `strata ls` lists directories",
+        context: { image: image.reference, entry: displayPath(found.path) },
+      },
+    );
   }
   const layer = image.layers[found.entry.layer];
   if (layer === undefined) throw new Error(`unreachable: layer ${found.entry.layer}`);
   let ordinal = 0;
   // Transient chunks: only the file's bytes are copied out, as they are handed on.
-  for await (const entry of readLayer(layer, { transientChunks: true, context: { image: image.reference }, ...(options.signal === undefined ? {} : { signal: options.signal }) })) {
+  for await (const entry of readLayer(layer, {
+    transientChunks: true,
+    context: { image: image.reference },
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  })) {
     if (ordinal++ !== found.entry.ordinal) continue;
-    if (entry.kind !== "file") throw new ImageError("STRATA_IMAGE_UNREADABLE", `layer ${layer.digest ?? found.entry.layer} changed while it was read`, { context: { image: image.reference } });
+    if (entry.kind !== "file")
+      throw new ImageError(
+        "STRATA_IMAGE_UNREADABLE",
+        `layer ${layer.digest ?? found.entry.layer} changed while it was read`,
+        { context: { image: image.reference } },
+      );
     for await (const chunk of entry.body) yield Buffer.from(chunk);
   }
 }

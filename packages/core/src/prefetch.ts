@@ -16,7 +16,10 @@ import { TargetError } from "@strata-oci/errors";
  */
 export const PREFETCH_CONCURRENCY = 1;
 
-/** The reader of the layer being applied must have gone this long without waiting for a download ahead to start. */
+/**
+ * The reader of the layer being applied must have gone this long without waiting for a download
+ * ahead to start.
+ */
 const LOOKAHEAD_AFTER_MS = 200;
 const LOOKAHEAD_POLL_MS = 20;
 
@@ -34,7 +37,8 @@ interface Download {
  * downloads: the layer being applied follows its download, the next ones
  * arrive meanwhile (started only while the one being applied does not wait
  * for bytes),
- * each read on the blob worker (ISA-L, hashing off the main thread). Memory stays flat: bytes go to disk as they come. Nothing is
+ * each read on the blob worker (ISA-L, hashing off the main thread). Memory stays flat: bytes go to
+ * disk as they come. Nothing is
  * trusted here: readLayer checks each blob's size and digest over every byte
  * it reads, and the caller applies into staging that a mismatch discards.
  */
@@ -71,12 +75,16 @@ export class LayerPrefetch {
     this.#pump();
   }
 
-  /** Layer `index` has been applied: its file is not needed any more (disk stays at about `concurrency` layers). */
+  /**
+   * Layer `index` has been applied: its file is not needed any more (disk stays at about
+   * `concurrency` layers).
+   */
   release(index: number): void {
     this.#applying = Math.max(this.#applying, index + 1);
     this.#fedSince = undefined;
     const download = this.#downloads[index];
-    if (download !== undefined && download.file.state !== "growing") rmSync(download.file.path, { force: true });
+    if (download !== undefined && download.file.state !== "growing")
+      rmSync(download.file.path, { force: true });
   }
 
   /** Stops the downloads still running (their files go with `dir`). */
@@ -87,13 +95,18 @@ export class LayerPrefetch {
   }
 
   #download(index: number): Download {
-    // Layers are read in order, so this one has started; if a caller reads out of order, start it now.
+    // Layers are read in order, so this one has started; if a caller reads out of order, start it
+    // now.
     while (this.#downloads.length <= index) this.#start();
     return this.#downloads[index] as Download;
   }
 
   #pump(): void {
-    while (!this.#stopped && this.#running < this.concurrency && this.#downloads.length < this.sources.length) {
+    while (
+      !this.#stopped &&
+      this.#running < this.concurrency &&
+      this.#downloads.length < this.sources.length
+    ) {
       if (this.#downloads.length > this.#applying && !this.#mayLookAhead()) {
         // Look again soon: the reader may catch up, or the download finish.
         this.#recheck ??= setTimeout(() => {
@@ -154,7 +167,12 @@ export class LayerPrefetch {
         const buffers = chunks.map(({ chunk }) => chunk as Buffer);
         const length = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
         handle.writev(buffers).then(({ bytesWritten }) => {
-          if (bytesWritten !== length) throw new TargetError("STRATA_NO_SPACE", `short write to ${file.path} (${bytesWritten} of ${length} bytes)`, { hint: "free space beside DEST, where registry layers download" });
+          if (bytesWritten !== length)
+            throw new TargetError(
+              "STRATA_NO_SPACE",
+              `short write to ${file.path} (${bytesWritten} of ${length} bytes)`,
+              { hint: "free space beside DEST, where registry layers download" },
+            );
           written += length;
           file.grew(written);
           callback();
@@ -170,7 +188,14 @@ export class LayerPrefetch {
         bytes += chunk.length;
         this.#received += chunk.length;
         this.onReceived?.(this.#received);
-        if (bytes > layer.size) stream.destroy(new SizeMismatchError(layer.size, bytes, layer.digest === undefined ? {} : { layer: layer.digest }));
+        if (bytes > layer.size)
+          stream.destroy(
+            new SizeMismatchError(
+              layer.size,
+              bytes,
+              layer.digest === undefined ? {} : { layer: layer.digest },
+            ),
+          );
       });
       try {
         await pipeline(stream, sink);

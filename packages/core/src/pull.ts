@@ -1,4 +1,14 @@
-import { hostPlatform, outputLayout, parseImageReference, parsePlatform, pullToLayout, type Platform, type PullProgress, type PullResult, type RegistryOptions } from "@strata-oci/image";
+import {
+  hostPlatform,
+  outputLayout,
+  parseImageReference,
+  parsePlatform,
+  pullToLayout,
+  type Platform,
+  type PullProgress,
+  type PullResult,
+  type RegistryOptions,
+} from "@strata-oci/image";
 import { ImageError } from "@strata-oci/errors";
 
 export interface PullOptions {
@@ -19,15 +29,26 @@ export interface PullOptions {
  * with what the layout holds: `unpack({ image: "oci:DIR:TAG" })` then works
  * offline. The tag is the layout's `:TAG`, else the reference's, else latest.
  */
-export async function pull(options: PullOptions): Promise<PullResult & { readonly layout: string; readonly tag: string }> {
+export async function pull(
+  options: PullOptions,
+): Promise<PullResult & { readonly layout: string; readonly tag: string }> {
   const source = parseImageReference(options.image);
   if (source.transport !== "docker") {
-    throw new ImageError("STRATA_BAD_REFERENCE", `pull copies registry images (docker://...), not ${source.transport}:`, { hint: "give docker://[HOST/]REPO[:TAG]" });
+    throw new ImageError(
+      "STRATA_BAD_REFERENCE",
+      `pull copies registry images (docker://...), not ${source.transport}:`,
+      { hint: "give docker://[HOST/]REPO[:TAG]" },
+    );
   }
   const target = outputLayout(options.layout, "pull");
   const dir = target.path;
   const tag = target.tag ?? source.registry.tag ?? "latest";
-  const platform = options.platform === undefined ? hostPlatform() : typeof options.platform === "string" ? parsePlatform(options.platform) : options.platform;
+  const platform =
+    options.platform === undefined
+      ? hostPlatform()
+      : typeof options.platform === "string"
+        ? parsePlatform(options.platform)
+        : options.platform;
   const result = await pullToLayout(source.registry, options.image, dir, tag, platform, {
     ...options.registry,
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),

@@ -6,7 +6,20 @@
 // compares the changed tree against the record instead of against a second
 // unpack of the image, and reads only what changed.
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fstatSync, futimesSync, lstatSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync, type BigIntStats } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  futimesSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+  type BigIntStats,
+} from "node:fs";
 import { childPath, DEFAULT_LAYER_LIMITS, type EntryPath } from "@strata-oci/layer";
 import { TargetError } from "@strata-oci/errors";
 import { kindOfStats, onDisk } from "@strata-oci/merge";
@@ -22,10 +35,22 @@ export interface RecordedEntry {
 
 const MAGIC = "strata-tree-record";
 const VERSION = "1";
-const KIND_CHARS: Record<RecordedKind, string> = { dir: "d", file: "f", symlink: "l", char: "c", block: "b", fifo: "p" };
-const KINDS = new Map(Object.entries(KIND_CHARS).map(([kind, char]) => [char, kind as RecordedKind]));
+const KIND_CHARS: Record<RecordedKind, string> = {
+  dir: "d",
+  file: "f",
+  symlink: "l",
+  char: "c",
+  block: "b",
+  fifo: "p",
+};
+const KINDS = new Map(
+  Object.entries(KIND_CHARS).map(([kind, char]) => [char, kind as RecordedKind]),
+);
 
-/** The recorded tree: its identity (the chain ID of the image's last layer; the root's device and inode) and its entries. */
+/**
+ * The recorded tree: its identity (the chain ID of the image's last layer; the root's device and
+ * inode) and its entries.
+ */
 export class TreeRecord {
   readonly #entries = new Map<string, RecordedEntry>();
   readonly #children = new Map<string, Buffer[]>();
@@ -77,10 +102,15 @@ export class TreeRecord {
 /** The record's line of one entry; sockets have none (a tar cannot hold them). */
 function recordedEntry(stats: BigIntStats): RecordedEntry | undefined {
   const kind = kindOfStats(stats);
-  return kind === undefined ? undefined : { kind, ino: stats.ino, ctimeNs: stats.ctimeNs, nlink: Number(stats.nlink) };
+  return kind === undefined
+    ? undefined
+    : { kind, ino: stats.ino, ctimeNs: stats.ctimeNs, nlink: Number(stats.nlink) };
 }
 
-/** Every entry of the tree at `dir` (symlinks not followed), parents before children, names in byte order. */
+/**
+ * Every entry of the tree at `dir` (symlinks not followed), parents before children, names in byte
+ * order.
+ */
 function* walkTree(dir: string): Generator<[EntryPath, BigIntStats]> {
   const root = Buffer.from(dir);
   const pending: EntryPath[] = [Buffer.alloc(0)];
@@ -114,22 +144,32 @@ const sleep = (ms: number): void => {
  * unpack would otherwise keep the recorded ctime and be missed.
  */
 export function saveTreeRecord(record: TreeRecord, file: string, chainId = record.chainId): void {
-  // A fresh name, created (never opened if it exists: a FIFO or a link planted there), then renamed over FILE.
+  // A fresh name, created (never opened if it exists: a FIFO or a link planted there), then renamed
+  // over FILE.
   const temp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
   let fd: number;
   try {
     fd = openSync(temp, "wx", 0o644);
   } catch (error) {
-    throw new TargetError("STRATA_FS_ERROR", `cannot write the record ${file}: ${(error as Error).message}`, {
-      hint: "the record goes into a directory that exists, outside the tree (a bundle's DIR exists only once complete: write it beside DIR)",
-    });
+    throw new TargetError(
+      "STRATA_FS_ERROR",
+      `cannot write the record ${file}: ${(error as Error).message}`,
+      {
+        hint:
+          "the record goes into a directory that exists, outside the tree (a bundle's DIR " +
+          "exists only once complete: write it beside DIR)",
+      },
+    );
   }
   try {
     const lines: string[] = [`${MAGIC} ${VERSION} ${chainId} ${record.dev} ${record.ino}\n`];
     let newest = 0n;
     for (const [path, entry] of record.entries()) {
       if (entry.ctimeNs > newest) newest = entry.ctimeNs;
-      lines.push(`${KIND_CHARS[entry.kind]} ${entry.ino} ${entry.ctimeNs} ${entry.nlink} /${path.toString("hex")}\n`);
+      lines.push(
+        `${KIND_CHARS[entry.kind]} ${entry.ino} ${entry.ctimeNs} ${entry.nlink} /` +
+          `${path.toString("hex")}\n`,
+      );
       if (lines.length >= 4096) writeSync(fd, lines.splice(0).join(""));
     }
     writeSync(fd, lines.join(""));
@@ -158,7 +198,9 @@ const MAX_RECORD_ENTRIES = DEFAULT_LAYER_LIMITS.maxEntries;
 const MAX_LINE = 3 * 24 + 2 * DEFAULT_LAYER_LIMITS.maxPathLength + 16;
 const READ_CHUNK = 1 << 20;
 
-/** The record file opened for reading: a regular file (a FIFO is not waited on, a device not read). */
+/**
+ * The record file opened for reading: a regular file (a FIFO is not waited on, a device not read).
+ */
 function openRecord(file: string): number {
   let fd: number;
   try {
@@ -179,7 +221,7 @@ function* recordLines(file: string): Generator<string> {
   try {
     const chunk = Buffer.allocUnsafe(READ_CHUNK);
     let rest = "";
-    for (let n; (n = readSync(fd, chunk, 0, READ_CHUNK, null)) > 0; ) {
+    for (let n; (n = readSync(fd, chunk, 0, READ_CHUNK, null)) > 0;) {
       const lines = (rest + chunk.toString("latin1", 0, n)).split("\n");
       rest = lines.pop() as string;
       if (rest.length > MAX_LINE) throw badRecord(file, "a line longer than any entry's");
@@ -205,22 +247,55 @@ function isRecordablePath(path: Buffer): boolean {
 export function readTreeRecord(file: string): TreeRecord {
   const lines = recordLines(file);
   const [magic, version, chainId, dev, ino] = (lines.next().value ?? "").split(" ");
-  if (magic !== MAGIC || version !== VERSION || chainId === undefined || !/^\d+$/.test(dev ?? "") || !/^\d+$/.test(ino ?? "")) throw badRecord(file, "no record header");
+  if (
+    magic !== MAGIC ||
+    version !== VERSION ||
+    chainId === undefined ||
+    !/^\d+$/.test(dev ?? "") ||
+    !/^\d+$/.test(ino ?? "")
+  )
+    throw badRecord(file, "no record header");
   const record = new TreeRecord(chainId, BigInt(dev as string), BigInt(ino as string));
   let number = 1;
   for (const line of lines) {
     number++;
     const match = /^([dflcbp]) (\d{1,20}) (\d{1,24}) (\d{1,10}) \/((?:[0-9a-f]{2})*)$/.exec(line);
     if (match === null) throw badRecord(file, `line ${number} is malformed`);
-    if (record.size >= MAX_RECORD_ENTRIES) throw badRecord(file, `more than ${MAX_RECORD_ENTRIES} entries`);
-    const [, kind, entryIno, ctime, nlink, hex] = match as unknown as [string, string, string, string, string, string];
+    if (record.size >= MAX_RECORD_ENTRIES)
+      throw badRecord(file, `more than ${MAX_RECORD_ENTRIES} entries`);
+    const [, kind, entryIno, ctime, nlink, hex] = match as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     const path = Buffer.from(hex, "hex");
-    if (!isRecordablePath(path)) throw badRecord(file, `line ${number} names no path a tree can hold (empty, ".", ".." or NUL)`);
-    if (path.length > 0 && record.entry(path.lastIndexOf(0x2f) < 0 ? Buffer.alloc(0) : path.subarray(0, path.lastIndexOf(0x2f)))?.kind !== "dir") {
-      throw badRecord(file, `line ${number} names a path whose parent is not a directory recorded before it`);
+    if (!isRecordablePath(path))
+      throw badRecord(
+        file,
+        `line ${number} names no path a tree can hold (empty, ".", ".." or NUL)`,
+      );
+    if (
+      path.length > 0 &&
+      record.entry(
+        path.lastIndexOf(0x2f) < 0 ? Buffer.alloc(0) : path.subarray(0, path.lastIndexOf(0x2f)),
+      )?.kind !== "dir"
+    ) {
+      throw badRecord(
+        file,
+        `line ${number} names a path whose parent is not a directory recorded before it`,
+      );
     }
-    if (record.entry(path) !== undefined) throw badRecord(file, `line ${number} names a path recorded before`);
-    record.add(path, { kind: KINDS.get(kind) as RecordedKind, ino: BigInt(entryIno), ctimeNs: BigInt(ctime), nlink: Number(nlink) });
+    if (record.entry(path) !== undefined)
+      throw badRecord(file, `line ${number} names a path recorded before`);
+    record.add(path, {
+      kind: KINDS.get(kind) as RecordedKind,
+      ino: BigInt(entryIno),
+      ctimeNs: BigInt(ctime),
+      nlink: Number(nlink),
+    });
   }
   if (record.entry(Buffer.alloc(0))?.kind !== "dir") throw badRecord(file, "no root directory");
   return record;

@@ -5,7 +5,13 @@ import { AbortedError, TargetError, withErrorContext } from "@strata-oci/errors"
 import { LayerPrefetch, PREFETCH_CONCURRENCY } from "./prefetch.js";
 import { chainIdOf, collectWarnings, imageRequest, refuseArtifact } from "./prologue.js";
 import { recordTree, saveTreeRecord } from "./tree-record.js";
-import { openImage, type Image, type ImageReference, type Platform, type RegistryOptions } from "@strata-oci/image";
+import {
+  openImage,
+  type Image,
+  type ImageReference,
+  type Platform,
+  type RegistryOptions,
+} from "@strata-oci/image";
 import {
   checkDestination,
   commitStaging,
@@ -21,14 +27,28 @@ import {
 /** Progress of an unpack, reported as it goes. */
 export type UnpackProgress =
   | { readonly kind: "image"; readonly image: Image }
-  | { readonly kind: "layer-start"; readonly index: number; readonly count: number; readonly digest: string; readonly size: number }
-  | { readonly kind: "bytes"; readonly index: number; readonly read: number; readonly size: number; readonly entries: number }
+  | {
+      readonly kind: "layer-start";
+      readonly index: number;
+      readonly count: number;
+      readonly digest: string;
+      readonly size: number;
+    }
+  | {
+      readonly kind: "bytes";
+      readonly index: number;
+      readonly read: number;
+      readonly size: number;
+      readonly entries: number;
+    }
   | { readonly kind: "layer-done"; readonly index: number; readonly entries: number }
   /** Registry images: bytes of the layers downloading ahead, all of them together. */
   | { readonly kind: "download"; readonly received: number; readonly total: number };
 
 export interface UnpackOptions {
-  /** `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]`, `docker://[HOST/]REPO[:TAG][@DIGEST]`, or a path. */
+  /**
+   * `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]`, `docker://[HOST/]REPO[:TAG][@DIGEST]`, or a path.
+   */
   readonly image: string;
   /** Directory to create; absent or empty. Filled atomically: it appears only when complete. */
   readonly dest: string;
@@ -42,7 +62,10 @@ export interface UnpackOptions {
    * each connection is slow on its own, and hurts on a shared link.
    */
   readonly downloads?: number;
-  /** Keep ownership in `user.rootlesscontainers` and turn devices into empty files. Default: true unless root. */
+  /**
+   * Keep ownership in `user.rootlesscontainers` and turn devices into empty files. Default: true
+   * unless root.
+   */
   readonly rootless?: boolean;
   /** Bounds for hostile layers; unset fields take the defaults. */
   readonly limits?: Partial<LayerLimits>;
@@ -75,9 +98,13 @@ function refuseDestinationInLayout(ref: ImageReference, dest: string): void {
   if (ref.transport !== "oci") return;
   const layout = realpathSync.native(ref.path);
   if (dest === layout || dest.startsWith(`${layout}/`)) {
-    throw new TargetError("STRATA_BAD_DESTINATION", `destination ${dest} lies inside the image layout ${layout}`, {
-      hint: "unpack somewhere outside the OCI layout directory",
-    });
+    throw new TargetError(
+      "STRATA_BAD_DESTINATION",
+      `destination ${dest} lies inside the image layout ${layout}`,
+      {
+        hint: "unpack somewhere outside the OCI layout directory",
+      },
+    );
   }
 }
 
@@ -88,12 +115,27 @@ function refuseDestinationInLayout(ref: ImageReference, dest: string): void {
  */
 export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   const dest = checkDestination(options.dest);
-  if (options.record !== undefined && `${resolve(options.record)}/`.startsWith(`${resolve(dest)}/`)) {
-    throw new TargetError("STRATA_BAD_RECORD", `the record ${options.record} would be inside DEST ${options.dest}`, { hint: "write the record beside DEST, not in it: it would be part of the tree it records" });
+  if (
+    options.record !== undefined &&
+    `${resolve(options.record)}/`.startsWith(`${resolve(dest)}/`)
+  ) {
+    throw new TargetError(
+      "STRATA_BAD_RECORD",
+      `the record ${options.record} would be inside DEST ${options.dest}`,
+      { hint: "write the record beside DEST, not in it: it would be part of the tree it records" },
+    );
   }
   // Before any work: a record that cannot be written would fail the unpack at its very end.
-  if (options.record !== undefined && statSync(dirname(resolve(options.record)), { throwIfNoEntry: false })?.isDirectory() !== true) {
-    throw new TargetError("STRATA_BAD_RECORD", `the record ${options.record} would go into ${dirname(resolve(options.record))}, which is not a directory`, { hint: "write the record into a directory that exists, beside DEST" });
+  if (
+    options.record !== undefined &&
+    statSync(dirname(resolve(options.record)), { throwIfNoEntry: false })?.isDirectory() !== true
+  ) {
+    throw new TargetError(
+      "STRATA_BAD_RECORD",
+      `the record ${options.record} would go into ` +
+        `${dirname(resolve(options.record))}, which is not a directory`,
+      { hint: "write the record into a directory that exists, beside DEST" },
+    );
   }
   const image = await openImage(imageRequest(options));
   options.onProgress?.({ kind: "image", image });
@@ -108,10 +150,16 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   // beside DEST (named like a staging one, so that a killed run's is cleaned
   // up by the next), each applied as it arrives, the next ones downloading
   // meanwhile.
-  const streamed = image.layers.length > 0 && image.layers.every((layer) => layer.locate === undefined);
+  const streamed =
+    image.layers.length > 0 && image.layers.every((layer) => layer.locate === undefined);
   const total = image.layers.reduce((sum, layer) => sum + layer.size, 0);
   const prefetch = streamed
-    ? new LayerPrefetch(createStaging(dest), image.layers, options.downloads ?? PREFETCH_CONCURRENCY, (received) => options.onProgress?.({ kind: "download", received, total }))
+    ? new LayerPrefetch(
+        createStaging(dest),
+        image.layers,
+        options.downloads ?? PREFETCH_CONCURRENCY,
+        (received) => options.onProgress?.({ kind: "download", received, total }),
+      )
     : undefined;
   const layers = prefetch?.layers ?? image.layers;
   try {
@@ -122,7 +170,13 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
     });
     for (const [index, layer] of layers.entries()) {
       if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
-      options.onProgress?.({ kind: "layer-start", index, count: image.layers.length, digest: layer.digest ?? layer.diffId ?? "", size: layer.size });
+      options.onProgress?.({
+        kind: "layer-start",
+        index,
+        count: image.layers.length,
+        digest: layer.digest ?? layer.diffId ?? "",
+        size: layer.size,
+      });
       let read = 0;
       const before = target.stats.entries;
       const entries = readLayer(layer, {
@@ -133,21 +187,38 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
         ...(options.zstdBackend === undefined ? {} : { zstdBackend: options.zstdBackend }),
         onBlobBytes: (n) => {
           read += n;
-          options.onProgress?.({ kind: "bytes", index, read, size: layer.size, entries: target.stats.entries - before });
+          options.onProgress?.({
+            kind: "bytes",
+            index,
+            read,
+            size: layer.size,
+            entries: target.stats.entries - before,
+          });
         },
       });
       try {
         await target.applyLayer(entries);
       } catch (error) {
-        throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? layer.diffId ?? `#${index}` });
+        throw withErrorContext(error, {
+          image: image.reference,
+          layer: layer.digest ?? layer.diffId ?? `#${index}`,
+        });
       }
       prefetch?.release(index);
       options.onProgress?.({ kind: "layer-done", index, entries: target.stats.entries - before });
     }
     target.finish();
     commitStaging(staging, dest);
-    if (options.record !== undefined) saveTreeRecord(recordTree(dest, chainIdOf(image.config.diffIds)), options.record);
-    return { image, dest: options.dest, layers: image.layers.length, entries: target.stats.entries, bytes: target.stats.bytes, warnings };
+    if (options.record !== undefined)
+      saveTreeRecord(recordTree(dest, chainIdOf(image.config.diffIds)), options.record);
+    return {
+      image,
+      dest: options.dest,
+      layers: image.layers.length,
+      entries: target.stats.entries,
+      bytes: target.stats.bytes,
+      warnings,
+    };
   } catch (error) {
     discardStaging(staging);
     throw error;

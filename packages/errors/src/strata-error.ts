@@ -21,7 +21,9 @@ export interface ErrorContext {
 
 /** Hostile names can be kilobytes long: keep messages readable. */
 function shorten(text: string): string {
-  return text.length <= 160 ? text : `${text.slice(0, 80)}…(${text.length} bytes)…${text.slice(-60)}`;
+  return text.length <= 160
+    ? text
+    : `${text.slice(0, 80)}…(${text.length} bytes)…${text.slice(-60)}`;
 }
 
 function describe(context: ErrorContext): string {
@@ -51,7 +53,10 @@ export class StrataError extends Error {
     options: { context?: ErrorContext; cause?: unknown; hint?: string } = {},
   ) {
     const context = options.context ?? {};
-    super(`${describe(context)}${detail}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      `${describe(context)}${detail}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = new.target.name;
     this.code = code;
     this.context = context;

@@ -10,7 +10,11 @@ export function chainIds(diffIds: readonly string[]): string[] {
   const out: string[] = [];
   for (const diffId of diffIds) {
     const previous = out.at(-1);
-    out.push(previous === undefined ? diffId : `sha256:${createHash("sha256").update(`${previous} ${diffId}`).digest("hex")}`);
+    out.push(
+      previous === undefined
+        ? diffId
+        : `sha256:${createHash("sha256").update(`${previous} ${diffId}`).digest("hex")}`,
+    );
   }
   return out;
 }

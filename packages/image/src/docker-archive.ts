@@ -1,7 +1,20 @@
 import { closeSync, createReadStream, readSync } from "node:fs";
 import { posix } from "node:path";
 import type { Readable } from "node:stream";
-import { BLOCK, CHUNK_SIZE, isZeroBlock, openImageFile, paddingOf, parseDigest, parseHeader, parsePaxRecords, TarFormatError, type BlobFile, type Layer, type RawTarHeader } from "@strata-oci/layer";
+import {
+  BLOCK,
+  CHUNK_SIZE,
+  isZeroBlock,
+  openImageFile,
+  paddingOf,
+  parseDigest,
+  parseHeader,
+  parsePaxRecords,
+  TarFormatError,
+  type BlobFile,
+  type Layer,
+  type RawTarHeader,
+} from "@strata-oci/layer";
 import { ImageError, StrataError } from "@strata-oci/errors";
 import { createHash } from "node:crypto";
 import { asRecord, bad, parseJson } from "./descriptor.js";
@@ -32,7 +45,11 @@ function readHeaderAt(fd: number, position: number, file: string): RawTarHeader 
   try {
     return parseHeader(block);
   } catch (cause) {
-    if (cause instanceof TarFormatError) throw bad(`${file} is not a docker-archive tarball: ${cause.message} at byte ${position}`, "give an OCI layout directory or a `docker save` tarball");
+    if (cause instanceof TarFormatError)
+      throw bad(
+        `${file} is not a docker-archive tarball: ${cause.message} at byte ${position}`,
+        "give an OCI layout directory or a `docker save` tarball",
+      );
     throw cause;
   }
 }
@@ -42,7 +59,8 @@ function longNameOf(typeflag: string, data: Buffer, file: string): string | unde
   try {
     return parsePaxRecords(data).get("path")?.toString("utf8");
   } catch (cause) {
-    if (cause instanceof TarFormatError) throw bad(`${file} is not a valid tarball: ${cause.message}`);
+    if (cause instanceof TarFormatError)
+      throw bad(`${file} is not a valid tarball: ${cause.message}`);
     throw cause;
   }
 }
@@ -64,16 +82,19 @@ function indexTar(file: string): Map<string, Member> {
   try {
     let position = 0;
     let longName: string | undefined;
-    for (let header; (header = readHeaderAt(fd, position, file)) !== undefined; ) {
+    for (let header; (header = readHeaderAt(fd, position, file)) !== undefined;) {
       position += BLOCK;
       if (header.typeflag === "x" || header.typeflag === "L") {
-        if (header.size > MAX_JSON_BLOB) throw bad("docker-archive has an oversized extended header");
+        if (header.size > MAX_JSON_BLOB)
+          throw bad("docker-archive has an oversized extended header");
         longName = longNameOf(header.typeflag, readAt(fd, header.size, position), file);
       } else {
         const name = memberName(longName ?? header.name.toString("utf8"));
-        if (header.typeflag === "0" || header.typeflag === "\0") members.set(name, { offset: position, size: header.size });
+        if (header.typeflag === "0" || header.typeflag === "\0")
+          members.set(name, { offset: position, size: header.size });
         const target = header.linkname.toString("utf8");
-        if (header.typeflag === "2") links.set(name, memberName(posix.join(posix.dirname(name), target)));
+        if (header.typeflag === "2")
+          links.set(name, memberName(posix.join(posix.dirname(name), target)));
         if (header.typeflag === "1") links.set(name, memberName(target));
         longName = undefined;
       }
@@ -99,13 +120,19 @@ function openArchive(file: string): { fd: number; size: number } {
     return openImageFile(file);
   } catch (cause) {
     if (cause instanceof StrataError) throw cause;
-    throw new ImageError("STRATA_BAD_REFERENCE", `no docker-archive at ${file}`, { cause, hint: "give the path of a `docker save` tarball" });
+    throw new ImageError("STRATA_BAD_REFERENCE", `no docker-archive at ${file}`, {
+      cause,
+      hint: "give the path of a `docker save` tarball",
+    });
   }
 }
 
 function readMember(file: string, members: Map<string, Member>, name: string): Buffer {
   const member = members.get(memberName(name));
-  if (member === undefined) throw new ImageError("STRATA_BLOB_NOT_FOUND", `docker-archive ${file} has no ${name}`, { hint: "the archive is incomplete" });
+  if (member === undefined)
+    throw new ImageError("STRATA_BLOB_NOT_FOUND", `docker-archive ${file} has no ${name}`, {
+      hint: "the archive is incomplete",
+    });
   if (member.size > MAX_JSON_BLOB) throw bad(`${name} in ${file} is too large`);
   const { fd } = openArchive(file);
   try {
@@ -123,54 +150,91 @@ function digestFromName(name: string): string | undefined {
   return legacy === null ? undefined : `sha256:${legacy[1]}`;
 }
 
-
 /**
  * Opens a docker-archive tarball (`docker save`, skopeo) through its
  * manifest.json. Archives from Docker 25 and later are also OCI layouts, but
  * some carry a broken index.json; manifest.json is always there, so it is
  * the one read.
  */
-export function openDockerArchive(file: string, reference: string, options: Pick<OpenImageOptions, "tag">): SourceImage {
+export function openDockerArchive(
+  file: string,
+  reference: string,
+  options: Pick<OpenImageOptions, "tag">,
+): SourceImage {
   const members = indexTar(file);
-  const manifest = parseJson(readMember(file, members, "manifest.json"), "docker-archive manifest.json");
+  const manifest = parseJson(
+    readMember(file, members, "manifest.json"),
+    "docker-archive manifest.json",
+  );
   if (!Array.isArray(manifest)) throw bad("docker-archive manifest.json is not a list");
   const entries = manifest.map((m, i) => asRecord(m, `manifest.json[${i}]`));
   const choices: ManifestChoice[] = entries.map((e) => ({
     descriptor: { mediaType: undefined, digest: "", size: 0, annotations: {}, platform: undefined },
-    tag: Array.isArray(e.RepoTags) ? e.RepoTags.filter((t): t is string => typeof t === "string").join(",") || undefined : undefined,
+    tag: Array.isArray(e.RepoTags)
+      ? e.RepoTags.filter((t): t is string => typeof t === "string").join(",") || undefined
+      : undefined,
     platform: undefined,
   }));
   let entry: Record<string, unknown> | undefined;
   if (options.tag !== undefined) {
     entry = entries.find((e) => Array.isArray(e.RepoTags) && e.RepoTags.includes(options.tag));
-    if (entry === undefined) throw new ImageError("STRATA_MANIFEST_NOT_FOUND", `no image tagged ${JSON.stringify(options.tag)} in ${reference}`, { hint: `available: ${choices.map((c) => c.tag ?? "(untagged)").join(", ")}` });
+    if (entry === undefined)
+      throw new ImageError(
+        "STRATA_MANIFEST_NOT_FOUND",
+        `no image tagged ${JSON.stringify(options.tag)} in ${reference}`,
+        { hint: `available: ${choices.map((c) => c.tag ?? "(untagged)").join(", ")}` },
+      );
   } else if (entries.length === 1) {
     entry = entries[0];
   } else {
-    throw new ImageError("STRATA_AMBIGUOUS_MANIFEST", `${reference} holds ${entries.length} images; say which`, {
-      hint: `name one as docker-archive:FILE:REF; available: ${choices.map((c) => c.tag ?? "(untagged)").join(", ")}`,
-    });
+    throw new ImageError(
+      "STRATA_AMBIGUOUS_MANIFEST",
+      `${reference} holds ${entries.length} images; say which`,
+      {
+        hint:
+          `name one as docker-archive:FILE:REF; ` +
+          `available: ${choices.map((c) => c.tag ?? "(untagged)").join(", ")}`,
+      },
+    );
   }
   if (entry === undefined) throw bad("docker-archive manifest.json is empty");
   const configName = entry.Config;
   const layerNames = entry.Layers;
-  if (typeof configName !== "string" || !Array.isArray(layerNames) || !layerNames.every((l): l is string => typeof l === "string")) {
+  if (
+    typeof configName !== "string" ||
+    !Array.isArray(layerNames) ||
+    !layerNames.every((l): l is string => typeof l === "string")
+  ) {
     throw bad("docker-archive manifest.json entry lacks Config or Layers");
   }
   const configData = readMember(file, members, configName);
-  // The archive's file names are not verified claims (skopeo and docker load take an archive whose config
-  // is named for another digest): the config's digest is that of its bytes, and a name that says otherwise is said.
+  // The archive's file names are not verified claims (skopeo and docker load take an archive whose
+  // config
+  // is named for another digest): the config's digest is that of its bytes, and a name that says
+  // otherwise is said.
   const named = digestFromName(configName);
   const algorithm = named === undefined ? "sha256" : parseDigest(named).algorithm;
   const configDigest = `${algorithm}:${createHash(algorithm).update(configData).digest("hex")}`;
   const sourceWarnings =
     named === undefined || named === configDigest
       ? []
-      : [{ rule: "a docker-archive's config file is named by its digest", detail: `config ${configName} is named for ${named}, but its bytes are ${configDigest} (taken as they are)`, producers: "go-containerregistry's test archives (source_image_with_empty_layer_history.tar)" }];
+      : [
+          {
+            rule: "a docker-archive's config file is named by its digest",
+            detail:
+              `config ${configName} is named for ${named}, but its bytes are ` +
+              `${configDigest} (taken as they are)`,
+            producers:
+              "go-containerregistry's test archives (source_image_with_empty_layer_history.tar)",
+          },
+        ];
   const config = parseImageConfig(configData, layerNames.length);
   const layers: Layer[] = layerNames.map((name, i) => {
     const member = members.get(memberName(name));
-    if (member === undefined) throw new ImageError("STRATA_BLOB_NOT_FOUND", `docker-archive ${file} has no layer ${name}`, { hint: "the archive is incomplete" });
+    if (member === undefined)
+      throw new ImageError("STRATA_BLOB_NOT_FOUND", `docker-archive ${file} has no layer ${name}`, {
+        hint: "the archive is incomplete",
+      });
     return {
       digest: digestFromName(name),
       size: member.size,
@@ -178,11 +242,29 @@ export function openDockerArchive(file: string, reference: string, options: Pick
       diffId: config.diffIds[i],
       open: async (): Promise<Readable> => {
         const { fd } = openArchive(file);
-        const range = member.size === 0 ? { start: 0, end: -1 } : { start: member.offset, end: member.offset + member.size - 1 };
+        const range =
+          member.size === 0
+            ? { start: 0, end: -1 }
+            : { start: member.offset, end: member.offset + member.size - 1 };
         return createReadStream("", { fd, ...range, highWaterMark: CHUNK_SIZE });
       },
-      locate: async (): Promise<BlobFile> => ({ path: file, start: member.offset, end: member.offset + member.size }),
+      locate: async (): Promise<BlobFile> => ({
+        path: file,
+        start: member.offset,
+        end: member.offset + member.size,
+      }),
     };
   });
-  return { reference, transport: "docker-archive", choices, manifest: undefined, configDigest, config, layers, indexes: [], details: undefined, sourceWarnings };
+  return {
+    reference,
+    transport: "docker-archive",
+    choices,
+    manifest: undefined,
+    configDigest,
+    config,
+    layers,
+    indexes: [],
+    details: undefined,
+    sourceWarnings,
+  };
 }

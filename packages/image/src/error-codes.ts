@@ -1,4 +1,5 @@
-// The codes image sources (references, layouts, archives, registries) throw, declared here (StrataErrorCodes in @strata-oci/errors).
+// The codes image sources (references, layouts, archives, registries) throw, declared here
+// (StrataErrorCodes in @strata-oci/errors).
 export const IMAGE_ERROR_CODES = [
   "STRATA_BAD_REFERENCE",
   "STRATA_MANIFEST_NOT_FOUND",

@@ -62,9 +62,14 @@ export interface Image {
   readonly layers: readonly Layer[];
   /** The indexes walked, top first (none for docker-archive or a reference to a manifest). */
   readonly indexes: readonly IndexLevel[];
-  /** The manifest's fields; undefined for docker-archive (its manifest.json is not an OCI manifest). */
+  /**
+   * The manifest's fields; undefined for docker-archive (its manifest.json is not an OCI manifest).
+   */
   readonly details: ManifestDetails | undefined;
-  /** Deviations of the source itself, accepted (a docker-archive whose config file name is not its digest). */
+  /**
+   * Deviations of the source itself, accepted (a docker-archive whose config file name is not its
+   * digest).
+   */
   readonly sourceWarnings?: readonly SpecWarning[];
 }
 

@@ -1,22 +1,66 @@
 export { IMAGE_ERROR_CODES } from "./error-codes.js";
 export { openImage, type OpenImageRequest } from "./open-image.js";
-export type { Image, IndexLevel, ManifestChoice, ManifestDetails, SourceImage, SpecWarning } from "./image.js";
+export type {
+  Image,
+  IndexLevel,
+  ManifestChoice,
+  ManifestDetails,
+  SourceImage,
+  SpecWarning,
+} from "./image.js";
 export type { Descriptor } from "./descriptor.js";
 export { chainIds } from "./chain-id.js";
 export type { ImageConfig } from "./image-config.js";
 export { parseImageConfig } from "./image-config.js";
-export { formatImageReference, parseImageReference, type ImageReference } from "./image-reference.js";
+export {
+  formatImageReference,
+  parseImageReference,
+  type ImageReference,
+} from "./image-reference.js";
 export { openOciLayout, MAX_JSON_BLOB } from "./oci-layout.js";
 export type { OpenImageOptions } from "./manifest-walk.js";
 export { openDockerArchive } from "./docker-archive.js";
-export { formatPlatform, hostPlatform, normaliseArchitecture, normaliseVariant, parsePlatform, platformMatches, type Platform } from "./platform.js";
-export { DOCKER_CONFIG, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, REF_NAME_ANNOTATION } from "./media-types.js";
+export {
+  formatPlatform,
+  hostPlatform,
+  normaliseArchitecture,
+  normaliseVariant,
+  parsePlatform,
+  platformMatches,
+  type Platform,
+} from "./platform.js";
+export {
+  DOCKER_CONFIG,
+  DOCKER_MANIFEST,
+  DOCKER_MANIFEST_LIST,
+  OCI_CONFIG,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  REF_NAME_ANNOTATION,
+} from "./media-types.js";
 export { writeOciLayout, type LayerSpec, type LayoutSpec } from "./layout-writer.js";
-export { formatDockerReference, isLoopbackHost, parseDockerReference, type DockerReference } from "./registry/docker-reference.js";
+export {
+  formatDockerReference,
+  isLoopbackHost,
+  parseDockerReference,
+  type DockerReference,
+} from "./registry/docker-reference.js";
 export { RegistryClient, type RegistryOptions } from "./registry/registry-client.js";
 export { openRegistryImage } from "./registry/registry-source.js";
-export { authFiles, credentialsFor, type AuthLookup, type Credentials } from "./registry/auth-files.js";
+export {
+  authFiles,
+  credentialsFor,
+  type AuthLookup,
+  type Credentials,
+} from "./registry/auth-files.js";
 export { pullToLayout, type PullProgress, type PullResult } from "./registry/pull-to-layout.js";
 export { findReferrers, type ReferrersRequest, type ReferrersResult } from "./referrers.js";
 export type { Referrer } from "./image.js";
-export { hasBlob, outputLayout, prepareLayout, putJsonBlob, tagInIndex, writeBlob } from "./layout-store.js";
+export {
+  hasBlob,
+  outputLayout,
+  prepareLayout,
+  putJsonBlob,
+  tagInIndex,
+  writeBlob,
+} from "./layout-store.js";

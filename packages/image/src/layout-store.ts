@@ -2,7 +2,19 @@
 // one (pull, squash): blobs first, each under a temporary name until complete
 // and verified, then index.json, replaced atomically with the other tags kept.
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { DigestMismatchError, parseDigest, SizeMismatchError } from "@strata-oci/layer";
 import { ImageError, type ErrorContext } from "@strata-oci/errors";
@@ -15,7 +27,8 @@ import type { Platform } from "./platform.js";
 /** Makes `layout` an OCI image layout where it is not one yet (oci-layout, blobs/sha256). */
 export function prepareLayout(layout: string): void {
   mkdirSync(join(layout, "blobs", "sha256"), { recursive: true });
-  if (!existsSync(join(layout, "oci-layout"))) writeAtomically(join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+  if (!existsSync(join(layout, "oci-layout")))
+    writeAtomically(join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
 }
 
 /** True when the layout already has this blob (at its size: a blob's name is its digest). */
@@ -23,7 +36,10 @@ export function hasBlob(layout: string, digest: string, size: number): boolean {
   return statSync(blobPath(layout, digest), { throwIfNoEntry: false })?.size === size;
 }
 
-/** Writes a file whole under a temporary name, then renames it into place: readers see all of it or nothing. */
+/**
+ * Writes a file whole under a temporary name, then renames it into place: readers see all of it or
+ * nothing.
+ */
 export function writeAtomically(path: string, data: Buffer | string): void {
   const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
   try {
@@ -35,7 +51,10 @@ export function writeAtomically(path: string, data: Buffer | string): void {
 }
 
 /** A small blob (config, manifest) stored under its sha256; returns its descriptor fields. */
-export function putJsonBlob(layout: string, value: unknown): { digest: string; size: number; data: Buffer } {
+export function putJsonBlob(
+  layout: string,
+  value: unknown,
+): { digest: string; size: number; data: Buffer } {
   const data = Buffer.from(JSON.stringify(value));
   const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
   if (!hasBlob(layout, digest, data.length)) writeAtomically(blobPath(layout, digest), data);
@@ -64,13 +83,16 @@ export async function writeBlob(
   try {
     for await (const chunk of chunks) {
       size += chunk.length;
-      if (expected !== undefined && size > expected.size) throw new SizeMismatchError(expected.size, size, expected.context);
+      if (expected !== undefined && size > expected.size)
+        throw new SizeMismatchError(expected.size, size, expected.context);
       hash.update(chunk);
-      for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
+      for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
     }
     const digest = `${algorithm}:${hash.digest("hex")}`;
-    if (expected !== undefined && size !== expected.size) throw new SizeMismatchError(expected.size, size, expected.context);
-    if (expected !== undefined && digest !== expected.digest) throw new DigestMismatchError(expected.digest, digest, "blob", expected.context);
+    if (expected !== undefined && size !== expected.size)
+      throw new SizeMismatchError(expected.size, size, expected.context);
+    if (expected !== undefined && digest !== expected.digest)
+      throw new DigestMismatchError(expected.digest, digest, "blob", expected.context);
     fsyncSync(fd);
     closeSync(fd);
     closed = true;
@@ -82,19 +104,36 @@ export async function writeBlob(
   }
 }
 
-/** index.json with `manifest` tagged `tag`: other tags kept, an older manifest with this tag untagged. */
-export function tagInIndex(layout: string, manifest: Descriptor, tag: string, platform: Platform | undefined): void {
+/**
+ * index.json with `manifest` tagged `tag`: other tags kept, an older manifest with this tag
+ * untagged.
+ */
+export function tagInIndex(
+  layout: string,
+  manifest: Descriptor,
+  tag: string,
+  platform: Platform | undefined,
+): void {
   const path = join(layout, "index.json");
-  let index: { schemaVersion: number; mediaType?: string; manifests: Array<Record<string, unknown>> } = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
+  let index: {
+    schemaVersion: number;
+    mediaType?: string;
+    manifests: Array<Record<string, unknown>>;
+  } = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
   if (existsSync(path)) {
     try {
       index = JSON.parse(readFileSync(path, "utf8")) as typeof index;
       if (!Array.isArray(index.manifests)) throw new Error("no manifests list");
     } catch (cause) {
-      throw new ImageError("STRATA_BAD_IMAGE", `${path} is not an image index`, { cause, hint: "write into a new directory, or repair the layout" });
+      throw new ImageError("STRATA_BAD_IMAGE", `${path} is not an image index`, {
+        cause,
+        hint: "write into a new directory, or repair the layout",
+      });
     }
   }
-  const kept = index.manifests.filter((m) => (m.annotations as Record<string, string> | undefined)?.[REF_NAME_ANNOTATION] !== tag);
+  const kept = index.manifests.filter(
+    (m) => (m.annotations as Record<string, string> | undefined)?.[REF_NAME_ANNOTATION] !== tag,
+  );
   kept.push({
     mediaType: manifest.mediaType,
     digest: manifest.digest,
@@ -105,9 +144,18 @@ export function tagInIndex(layout: string, manifest: Descriptor, tag: string, pl
   writeAtomically(path, JSON.stringify({ ...index, manifests: kept }));
 }
 
-/** `oci:DIR[:TAG]` or DIR, split as unpack splits it (so that `unpack oci:DIR:TAG` finds what was written). */
-export function outputLayout(layout: string, command: string): { path: string; tag: string | undefined } {
+/**
+ * `oci:DIR[:TAG]` or DIR, split as unpack splits it (so that `unpack oci:DIR:TAG` finds what was
+ * written).
+ */
+export function outputLayout(
+  layout: string,
+  command: string,
+): { path: string; tag: string | undefined } {
   const target = parseImageReference(layout.startsWith("oci:") ? layout : `oci:${layout}`);
-  if (target.transport !== "oci") throw new ImageError("STRATA_BAD_REFERENCE", `${command} writes OCI layouts, not ${layout}`, { hint: "give oci:DIR[:TAG]" });
+  if (target.transport !== "oci")
+    throw new ImageError("STRATA_BAD_REFERENCE", `${command} writes OCI layouts, not ${layout}`, {
+      hint: "give oci:DIR[:TAG]",
+    });
   return { path: target.path, tag: target.tag };
 }

@@ -12,7 +12,10 @@ export interface LayerSpec {
   readonly compression?: Compression;
   /** Compresses `tar` for zstd (or overrides gzip). */
   readonly compress?: (tar: Buffer) => Buffer;
-  /** Written as the layer's media type instead of the one `compression` implies (for broken-image tests). */
+  /**
+   * Written as the layer's media type instead of the one `compression` implies (for broken-image
+   * tests).
+   */
   readonly mediaType?: string;
 }
 
@@ -48,14 +51,27 @@ function putBlob(dir: string, data: Buffer): { digest: string; size: number } {
  * Writes a small OCI image layout from in-memory layers: for tests, fixtures
  * and examples. Deterministic: the same spec gives the same bytes.
  */
-export function writeOciLayout(dir: string, spec: LayoutSpec): { manifestDigest: string; layerDigests: string[] } {
+export function writeOciLayout(
+  dir: string,
+  spec: LayoutSpec,
+): { manifestDigest: string; layerDigests: string[] } {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
   const layers = spec.layers.map((layer) => {
     const compression = layer.compression ?? "gzip";
-    const blob = layer.compress !== undefined ? layer.compress(layer.tar) : compression === "gzip" ? gzipSync(layer.tar, { level: 6 }) : layer.tar;
-    if (compression === "zstd" && layer.compress === undefined) throw new Error("zstd layers need a compress function");
-    return { ...putBlob(dir, blob), mediaType: layer.mediaType ?? MEDIA[compression], diffId: sha256(layer.tar) };
+    const blob =
+      layer.compress !== undefined
+        ? layer.compress(layer.tar)
+        : compression === "gzip"
+          ? gzipSync(layer.tar, { level: 6 })
+          : layer.tar;
+    if (compression === "zstd" && layer.compress === undefined)
+      throw new Error("zstd layers need a compress function");
+    return {
+      ...putBlob(dir, blob),
+      mediaType: layer.mediaType ?? MEDIA[compression],
+      diffId: sha256(layer.tar),
+    };
   });
   const config = {
     architecture: spec.architecture ?? "amd64",

@@ -2,19 +2,30 @@ import { openDockerArchive } from "./docker-archive.js";
 import type { Image } from "./image.js";
 import { formatImageReference, parseImageReference } from "./image-reference.js";
 import { openOciLayout } from "./oci-layout.js";
-import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type Platform } from "./platform.js";
+import {
+  formatPlatform,
+  hostPlatform,
+  parsePlatform,
+  platformMatches,
+  type Platform,
+} from "./platform.js";
 import { ImageError } from "@strata-oci/errors";
 import type { RegistryOptions } from "./registry/registry-client.js";
 import { openRegistryImage } from "./registry/registry-source.js";
 
 export interface OpenImageRequest {
-  /** `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]`, `docker://[HOST/]REPO[:TAG][@DIGEST]`, or a path. */
+  /**
+   * `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]`, `docker://[HOST/]REPO[:TAG][@DIGEST]`, or a path.
+   */
   readonly image: string;
   /** `os/arch[/variant]` or a Platform; default the host's. */
   readonly platform?: string | Platform;
   /** For `docker://` references: credentials, TLS verification, timeouts. */
   readonly registry?: RegistryOptions;
-  /** Ends the registry's waits (see RegistryOptions.signal), and those of the image's layers when read. */
+  /**
+   * Ends the registry's waits (see RegistryOptions.signal), and those of the image's layers when
+   * read.
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -26,11 +37,23 @@ export interface OpenImageRequest {
  */
 export async function openImage(request: OpenImageRequest): Promise<Image> {
   const ref = parseImageReference(request.image);
-  const platform = request.platform === undefined ? hostPlatform() : typeof request.platform === "string" ? parsePlatform(request.platform) : request.platform;
+  const platform =
+    request.platform === undefined
+      ? hostPlatform()
+      : typeof request.platform === "string"
+        ? parsePlatform(request.platform)
+        : request.platform;
   const name = formatImageReference(ref);
   const opened =
     ref.transport === "docker"
-      ? await openRegistryImage(ref.registry, name, platform, request.signal === undefined ? request.registry : { ...request.registry, signal: request.signal })
+      ? await openRegistryImage(
+          ref.registry,
+          name,
+          platform,
+          request.signal === undefined
+            ? request.registry
+            : { ...request.registry, signal: request.signal },
+        )
       : ref.transport === "oci"
         ? openOciLayout(ref.path, name, { platform, tag: ref.tag })
         : openDockerArchive(ref.path, name, { tag: ref.tag });
@@ -40,13 +63,25 @@ export async function openImage(request: OpenImageRequest): Promise<Image> {
   const offered = variant === undefined ? { os, architecture } : { os, architecture, variant };
   if (platformMatches(offered, platform)) return image;
   if (request.platform !== undefined) {
-    const listed = image.indexes.flatMap((level) => level.manifests.map((m) => m.platform)).filter((p): p is Platform => p !== undefined);
-    throw new ImageError("STRATA_PLATFORM_MISMATCH", `${name} is an image for ${formatPlatform(offered)}, not ${formatPlatform(platform)}`, {
-      hint:
-        listed.length > 0
-          ? `its index lists ${listed.map(formatPlatform).join(", ")}, and the config of the manifest chosen says ${formatPlatform(offered)}; choose another with --platform`
-          : "this image offers no other platform; choose the platform it has with --platform, or another image",
-    });
+    const listed = image.indexes
+      .flatMap((level) => level.manifests.map((m) => m.platform))
+      .filter((p): p is Platform => p !== undefined);
+    throw new ImageError(
+      "STRATA_PLATFORM_MISMATCH",
+      `${name} is an image for ${formatPlatform(offered)}, not ${formatPlatform(platform)}`,
+      {
+        hint:
+          listed.length > 0
+            ? `its index lists ${listed.map(formatPlatform).join(", ")}, and the config of ` +
+              `the manifest chosen says ${formatPlatform(offered)}; choose another with --platform`
+            : "this image offers no other platform; choose the platform it has with " +
+              "--platform, or another image",
+      },
+    );
   }
-  return { ...image, platformMismatch: `${name} is for ${formatPlatform(offered)}; this host is ${formatPlatform(platform)}` };
+  return {
+    ...image,
+    platformMismatch:
+      `${name} is for ${formatPlatform(offered)}; this host is ` + `${formatPlatform(platform)}`,
+  };
 }

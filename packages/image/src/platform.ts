@@ -32,10 +32,22 @@ export function normaliseArchitecture(arch: string): string {
 export function parsePlatform(text: string): Platform {
   const parts = text.split("/");
   const [os, arch, variant] = parts;
-  if (parts.length < 2 || parts.length > 3 || os === undefined || arch === undefined || os === "" || arch === "" || variant === "") {
-    throw new ImageError("STRATA_BAD_REFERENCE", `bad platform ${JSON.stringify(text)}`, { hint: "write it as os/arch[/variant], e.g. linux/arm64/v8" });
+  if (
+    parts.length < 2 ||
+    parts.length > 3 ||
+    os === undefined ||
+    arch === undefined ||
+    os === "" ||
+    arch === "" ||
+    variant === ""
+  ) {
+    throw new ImageError("STRATA_BAD_REFERENCE", `bad platform ${JSON.stringify(text)}`, {
+      hint: "write it as os/arch[/variant], e.g. linux/arm64/v8",
+    });
   }
-  return variant === undefined ? { os, architecture: normaliseArchitecture(arch) } : { os, architecture: normaliseArchitecture(arch), variant };
+  return variant === undefined
+    ? { os, architecture: normaliseArchitecture(arch) }
+    : { os, architecture: normaliseArchitecture(arch), variant };
 }
 
 /** The platform of this machine. */
@@ -46,7 +58,9 @@ export function hostPlatform(): Platform {
 
 /** `os/arch[/variant]`. */
 export function formatPlatform(platform: Platform): string {
-  return [platform.os, platform.architecture, platform.variant].filter((p) => p !== undefined).join("/");
+  return [platform.os, platform.architecture, platform.variant]
+    .filter((p) => p !== undefined)
+    .join("/");
 }
 
 /**
@@ -55,9 +69,17 @@ export function formatPlatform(platform: Platform): string {
  * platform, and configs mostly leave it out), 32-bit arm without one is v7,
  * a bare number is `v` and the number, amd64's v1 is amd64 itself.
  */
-export function normaliseVariant(architecture: string, variant: string | undefined): string | undefined {
+export function normaliseVariant(
+  architecture: string,
+  variant: string | undefined,
+): string | undefined {
   const arch = normaliseArchitecture(architecture);
-  const v = variant === undefined || variant === "" ? undefined : /^\d+$/.test(variant) ? `v${variant}` : variant;
+  const v =
+    variant === undefined || variant === ""
+      ? undefined
+      : /^\d+$/.test(variant)
+        ? `v${variant}`
+        : variant;
   if (arch === "arm64") return v === "v8" || v === "v8.0" ? undefined : v;
   if (arch === "arm") return v ?? "v7";
   if (arch === "amd64") return v === "v1" ? undefined : v;
@@ -71,7 +93,14 @@ export function normaliseVariant(architecture: string, variant: string | undefin
  */
 export function platformMatches(candidate: Platform | undefined, wanted: Platform): boolean {
   if (candidate === undefined) return false;
-  if (candidate.os !== wanted.os || normaliseArchitecture(candidate.architecture) !== normaliseArchitecture(wanted.architecture)) return false;
+  if (
+    candidate.os !== wanted.os ||
+    normaliseArchitecture(candidate.architecture) !== normaliseArchitecture(wanted.architecture)
+  )
+    return false;
   if (wanted.variant === undefined) return true;
-  return normaliseVariant(candidate.architecture, candidate.variant) === normaliseVariant(wanted.architecture, wanted.variant);
+  return (
+    normaliseVariant(candidate.architecture, candidate.variant) ===
+    normaliseVariant(wanted.architecture, wanted.variant)
+  );
 }

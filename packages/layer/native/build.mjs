@@ -9,5 +9,11 @@ import { buildAddon, hasPrebuilt } from "./build-addon.mjs";
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 if (!(process.argv.includes("--if-no-prebuilt") && hasPrebuilt(packageDir, "strata_gzip"))) {
-  buildAddon({ packageDir, name: "strata_gzip", libraries: ["-ldl"], requires: "/usr/include/isa-l/igzip_lib.h", optional: true });
+  buildAddon({
+    packageDir,
+    name: "strata_gzip",
+    libraries: ["-ldl"],
+    requires: "/usr/include/isa-l/igzip_lib.h",
+    optional: true,
+  });
 }

@@ -11,8 +11,16 @@ import { buildAddon } from "./build-addon.mjs";
 
 const packages = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const TARGETS = [
-  { dir: "linux-x64", cc: process.arch === "x64" ? "cc" : "x86_64-linux-gnu-gcc", machine: "Advanced Micro Devices X86-64" },
-  { dir: "linux-arm64", cc: process.arch === "arm64" ? "cc" : "aarch64-linux-gnu-gcc", machine: "AArch64" },
+  {
+    dir: "linux-x64",
+    cc: process.arch === "x64" ? "cc" : "x86_64-linux-gnu-gcc",
+    machine: "Advanced Micro Devices X86-64",
+  },
+  {
+    dir: "linux-arm64",
+    cc: process.arch === "arm64" ? "cc" : "aarch64-linux-gnu-gcc",
+    machine: "AArch64",
+  },
 ];
 const ADDONS = [
   { packageDir: join(packages, "layer"), name: "strata_gzip", libraries: ["-ldl"] },
@@ -29,14 +37,22 @@ for (const target of TARGETS) {
     const out = join(addon.packageDir, "prebuilds", target.dir, `${addon.name}.node`);
     buildAddon({ ...addon, cc: target.cc, out, required: true });
     const header = execFileSync("readelf", ["-h", "-d", out], { encoding: "utf8" });
-    if (!header.includes(`Machine:                           ${target.machine}`)) throw new Error(`${out} is not built for ${target.machine}`);
+    if (!header.includes(`Machine:                           ${target.machine}`))
+      throw new Error(`${out} is not built for ${target.machine}`);
     for (const [, library] of header.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)) {
-      if (!ALLOWED_NEEDED.has(library)) throw new Error(`${out} needs ${library}, which a plain Debian or Ubuntu machine may lack`);
+      if (!ALLOWED_NEEDED.has(library))
+        throw new Error(`${out} needs ${library}, which a plain Debian or Ubuntu machine may lack`);
     }
     const symbols = execFileSync("objdump", ["-T", out], { encoding: "utf8" });
     for (const [version, major, minor] of symbols.matchAll(/GLIBC_(\d+)\.(\d+)/g)) {
-      if (Number(major) > MAX_GLIBC[0] || (Number(major) === MAX_GLIBC[0] && Number(minor) > MAX_GLIBC[1])) {
-        throw new Error(`${out} needs ${version}; the prebuilt binaries must load on glibc ${MAX_GLIBC.join(".")}`);
+      if (
+        Number(major) > MAX_GLIBC[0] ||
+        (Number(major) === MAX_GLIBC[0] && Number(minor) > MAX_GLIBC[1])
+      ) {
+        throw new Error(
+          `${out} needs ${version}; the prebuilt binaries must load ` +
+            `on glibc ${MAX_GLIBC.join(".")}`,
+        );
       }
     }
   }

@@ -11,7 +11,17 @@ import { builtin } from "./lazy-builtin.js";
 import type { GrowingFile } from "./growing-file.js";
 
 // The shared buffer's layout: one module, which the workers import too.
-import { BLOB_READ_OFFSET, CANCEL, CONTROL_BYTES, DONE, HASH_READ, MAIN_READ, RELEASED, WAITING, WRITTEN } from "../worker/ring-protocol.mjs";
+import {
+  BLOB_READ_OFFSET,
+  CANCEL,
+  CONTROL_BYTES,
+  DONE,
+  HASH_READ,
+  MAIN_READ,
+  RELEASED,
+  WAITING,
+  WRITTEN,
+} from "../worker/ring-protocol.mjs";
 
 /**
  * Ring capacity: how far the worker may inflate ahead of the writer, to ride
@@ -21,15 +31,23 @@ import { BLOB_READ_OFFSET, CANCEL, CONTROL_BYTES, DONE, HASH_READ, MAIN_READ, RE
  */
 export const RING_SIZE = 16 << 20; // a power of two: positions are masked
 
-/** The longest the event loop goes without a turn while the ring keeps delivering (timers, signals, abort). */
+/**
+ * The longest the event loop goes without a turn while the ring keeps delivering (timers, signals,
+ * abort).
+ */
 const MAX_BUSY_MS = 50;
 
-/** A blob stored in a file: bytes `start` up to `end` (exclusive; the file's end when undefined). */
+/**
+ * A blob stored in a file: bytes `start` up to `end` (exclusive; the file's end when undefined).
+ */
 export interface BlobFile {
   readonly path: string;
   readonly start: number;
   readonly end: number | undefined;
-  /** Set while the file is still being written (a download): read as it grows, its writer's failure failing the read. */
+  /**
+   * Set while the file is still being written (a download): read as it grows, its writer's failure
+   * failing the read.
+   */
   readonly growing?: GrowingFile;
 }
 
@@ -61,13 +79,21 @@ type WorkerMessage =
   | { type: "data" }
   | { type: "end"; blobBytes: number; blobHex: string | undefined; tarBytes: number }
   | { type: "hashed"; tarBytes: number; tarHex: string }
-  | { type: "error"; name?: string; code?: string; message: string; strataKind?: string; bytes?: number };
+  | {
+      type: "error";
+      name?: string;
+      code?: string;
+      message: string;
+      strataKind?: string;
+      bytes?: number;
+    };
 
 /** What the workers say about a job (everything but their start-up). */
 type JobMessage = Exclude<WorkerMessage, { type: "ready" }>;
 
 const workerUrl = (): URL => new URL("worker/blob-worker.mjs", layerPackageRoot());
-// Loaded with the first worker pair: a command that reads only small blobs (on its own thread) never pays for it.
+// Loaded with the first worker pair: a command that reads only small blobs (on its own thread)
+// never pays for it.
 const newWorker = (data: object): import("node:worker_threads").Worker =>
   new (builtin("node:worker_threads").Worker)(workerUrl(), { workerData: data });
 
@@ -80,7 +106,8 @@ const newWorker = (data: object): import("node:worker_threads").Worker =>
  */
 class RingWorkers {
   // Each worker's role is fixed at creation; its jobs say only what to do.
-  // The writer loads the ISA-L addon this thread found as it starts (before a caller drops privileges).
+  // The writer loads the ISA-L addon this thread found as it starts (before a caller drops
+  // privileges).
   readonly writer = newWorker({ role: "write", isalAddon: isalAddonFile() });
   readonly hasher = newWorker({ role: "hash" });
   readonly buffer = new SharedArrayBuffer(CONTROL_BYTES + RING_SIZE);
@@ -121,7 +148,9 @@ class RingWorkers {
     this.#listener = listener;
   }
 
-  /** While a job runs the workers keep the process alive (this thread may be waiting only on them). */
+  /**
+   * While a job runs the workers keep the process alive (this thread may be waiting only on them).
+   */
   busy(busy: boolean): void {
     this.#busy = busy;
     for (const worker of [this.writer, this.hasher]) {
@@ -172,7 +201,10 @@ function newRingWorkers(): RingWorkers {
   const file = fileURLToPath(workerUrl());
   if (!existsSync(file)) {
     throw new StrataError("STRATA_INSTALL_INCOMPLETE", `strata's blob reader ${file} is missing`, {
-      hint: "strata reads its worker and native files from its installed packages: a bundle that inlines strata needs @strata-oci/* installed where it runs (or keep them external: esbuild --packages=external), or reinstall",
+      hint:
+        "strata reads its worker and native files from its installed packages: a bundle " +
+        "that inlines strata needs @strata-oci/* installed where it runs (or keep them " +
+        "external: esbuild --packages=external), or reinstall",
     });
   }
   return new RingWorkers();
@@ -196,18 +228,31 @@ export function prepareBlobWorkers(): Promise<void> {
   return prepared.ready;
 }
 
-/** A worker's failure as the error the in-thread pipeline would raise (readLayer types zlib errors). */
+/**
+ * A worker's failure as the error the in-thread pipeline would raise (readLayer types zlib errors).
+ */
 function workerError(message: Extract<WorkerMessage, { type: "error" }>, job: BlobJob): unknown {
-  if (message.strataKind === "size") return new SizeMismatchError(job.size, message.bytes ?? 0, job.context);
+  if (message.strataKind === "size")
+    return new SizeMismatchError(job.size, message.bytes ?? 0, job.context);
   if (message.strataKind === "not-regular") return notRegularFile(job.file.path, job.context);
-  if (message.strataKind === "source-failed" && job.file.growing?.failure !== undefined) return job.file.growing.failure;
-  return Object.assign(new Error(message.message), { name: message.name ?? "Error", code: message.code });
+  if (message.strataKind === "source-failed" && job.file.growing?.failure !== undefined)
+    return job.file.growing.failure;
+  return Object.assign(new Error(message.message), {
+    name: message.name ?? "Error",
+    code: message.code,
+  });
 }
 
-function checkDigest(expected: string | undefined, actualHex: string | undefined, what: string, context: ErrorContext): void {
+function checkDigest(
+  expected: string | undefined,
+  actualHex: string | undefined,
+  what: string,
+  context: ErrorContext,
+): void {
   if (expected === undefined) return;
   const { algorithm, hex } = parseDigest(expected);
-  if (actualHex !== hex) throw new DigestMismatchError(expected, `${algorithm}:${actualHex}`, what, context);
+  if (actualHex !== hex)
+    throw new DigestMismatchError(expected, `${algorithm}:${actualHex}`, what, context);
 }
 
 /**
@@ -222,9 +267,16 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
   // Before a ring is taken: nothing to give back.
   if (job.gzipBackend === "isal" && job.compression === "gzip" && isalAddonFile() === undefined) {
     const load = isalAddon();
-    throw new ImageError("STRATA_NATIVE_UNAVAILABLE", `gzip through ISA-L was asked for, and strata's ISA-L addon does not load: ${"reason" in load ? load.reason : ""}`, {
-      hint: "leave the gzip backend unset (zlib is used where ISA-L is missing), or install libisal2",
-    });
+    throw new ImageError(
+      "STRATA_NATIVE_UNAVAILABLE",
+      `gzip through ISA-L was asked for, and strata's ISA-L addon does ` +
+        `not load: ${"reason" in load ? load.reason : ""}`,
+      {
+        hint:
+          "leave the gzip backend unset (zlib is used where ISA-L is missing), or " +
+          "install libisal2",
+      },
+    );
   }
   const ring = takeWorkers();
   const { control } = ring;
@@ -305,7 +357,8 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
       if (outcome?.type === "error") throw workerError(outcome, job);
       if (outcome?.type === "end" && (tar === undefined || hashed !== undefined)) {
         report();
-        if (outcome.blobBytes !== job.size) throw new SizeMismatchError(job.size, outcome.blobBytes, job.context);
+        if (outcome.blobBytes !== job.size)
+          throw new SizeMismatchError(job.size, outcome.blobBytes, job.context);
         checkDigest(job.digest, outcome.blobHex, "blob", job.context);
         checkDigest(job.diffId, hashed?.tarHex, "uncompressed layer (diff_id)", job.context);
         finished = true;
@@ -327,7 +380,8 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
       ring.busy(false);
       idle.push(ring);
     } else {
-      // Stopped early or failed: the worker may still be inflating; a fresh one is cheaper than a handshake.
+      // Stopped early or failed: the worker may still be inflating; a fresh one is cheaper than a
+      // handshake.
       ring.stop();
     }
   }

@@ -29,9 +29,16 @@ export function createLayerCompressor(compression: Exclude<LayerCompression, "no
   try {
     zstd = requireFromLayer("zstd-napi") as ZstdModule;
   } catch (error) {
-    throw new ImageError("STRATA_NATIVE_UNAVAILABLE", `zstd compression needs the zstd-napi binding, which does not load: ${(error as Error).message}`, {
-      hint: "use --compress gzip, or reinstall where zstd-napi can build (it is an optional dependency)",
-    });
+    throw new ImageError(
+      "STRATA_NATIVE_UNAVAILABLE",
+      `zstd compression needs the zstd-napi binding, which does ` +
+        `not load: ${(error as Error).message}`,
+      {
+        hint:
+          "use --compress gzip, or reinstall where zstd-napi can build (it is an optional " +
+          "dependency)",
+      },
+    );
   }
   return new zstd.CompressStream();
 }

@@ -17,7 +17,10 @@ export const READ_AHEAD = 2 << 20;
 /** Which zstd implementation decompresses: the native binding, or pure JS when it cannot load. */
 export type ZstdBackend = "native" | "js";
 
-/** One step of zstd's streaming decoder (zstd-napi's binding): `[hint, produced, consumed]`; hint 0 = a frame just ended. */
+/**
+ * One step of zstd's streaming decoder (zstd-napi's binding): `[hint, produced, consumed]`; hint 0
+ * = a frame just ended.
+ */
 interface ZstdDecoder {
   decompressStream(output: Uint8Array, input: Uint8Array): [number, number, number];
 }
@@ -53,7 +56,10 @@ function truncatedZstd(): Error {
  * the next is made: zstd-napi's stream class decoded a whole input chunk at
  * once (a 36 KB bomb buffered 2.1 GB before any limit could act; issue #9).
  */
-async function* nativeZstdChunks(source: AsyncIterable<Buffer>, binding: ZstdBinding): AsyncGenerator<Buffer> {
+async function* nativeZstdChunks(
+  source: AsyncIterable<Buffer>,
+  binding: ZstdBinding,
+): AsyncGenerator<Buffer> {
   const decoder = new binding.DCtx();
   let hint = 0;
   for await (const chunk of source) {
@@ -64,7 +70,8 @@ async function* nativeZstdChunks(source: AsyncIterable<Buffer>, binding: ZstdBin
       if (produced > 0 || consumed > 0) hint = next;
       input = input.subarray(consumed);
       if (produced > 0) yield output.subarray(0, produced);
-      if (produced < CHUNK_SIZE && (input.length === 0 || (produced === 0 && consumed === 0))) break;
+      if (produced < CHUNK_SIZE && (input.length === 0 || (produced === 0 && consumed === 0)))
+        break;
     }
   }
   if (hint !== 0) throw truncatedZstd();
@@ -77,7 +84,9 @@ async function* nativeZstdChunks(source: AsyncIterable<Buffer>, binding: ZstdBin
  */
 async function* jsZstdChunks(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
-  const decoder = new FzstdDecompress((chunk) => pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+  const decoder = new FzstdDecompress((chunk) =>
+    pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)),
+  );
   let sawInput = false;
   for await (const chunk of source) {
     for (let at = 0; at < chunk.length; at += JS_ZSTD_SLICE) {
@@ -98,7 +107,10 @@ const JS_ZSTD_SLICE = 1024;
 
 let isal: AddonLoad<unknown> | undefined;
 
-/** strata's ISA-L addon (native/strata_gzip.c), loaded once: where it came from, or why it is unavailable. */
+/**
+ * strata's ISA-L addon (native/strata_gzip.c), loaded once: where it came from, or why it is
+ * unavailable.
+ */
 export function isalAddon(): AddonLoad<unknown> {
   isal ??= loadAddon(layerPackageRoot(), "strata_gzip");
   return isal;
@@ -132,9 +144,16 @@ export function decompressChunks(
     case "none":
       return source;
     case "gzip": {
-      const gunzip = createGunzip({ chunkSize: CHUNK_SIZE, highWaterMark: READ_AHEAD } as ZlibOptions);
+      const gunzip = createGunzip({
+        chunkSize: CHUNK_SIZE,
+        highWaterMark: READ_AHEAD,
+      } as ZlibOptions);
       // An error of the source destroys gunzip with it, so the consumer sees it.
-      pipeline(Readable.from(source, { objectMode: false, highWaterMark: READ_AHEAD }), gunzip, () => {});
+      pipeline(
+        Readable.from(source, { objectMode: false, highWaterMark: READ_AHEAD }),
+        gunzip,
+        () => {},
+      );
       return gunzip;
     }
     case "zstd": {

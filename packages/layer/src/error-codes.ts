@@ -1,4 +1,5 @@
-// The codes the layer reader (blobs, decompression, tar, entry names, image files) throw, declared here (StrataErrorCodes in @strata-oci/errors).
+// The codes the layer reader (blobs, decompression, tar, entry names, image files) throw, declared
+// here (StrataErrorCodes in @strata-oci/errors).
 export const LAYER_ERROR_CODES = [
   "STRATA_DIGEST_MISMATCH",
   "STRATA_SIZE_MISMATCH",

@@ -1,5 +1,13 @@
 // The shared buffer's layout: one module, which the blob worker imports too.
-import { COMPLETE, FAILED, GROWING, GROWING_CHANGES as CHANGES, GROWING_LENGTH as LENGTH, GROWING_STATE as STATE, GROWING_WAITING_OFFSET as WAITING_OFFSET } from "../worker/ring-protocol.mjs";
+import {
+  COMPLETE,
+  FAILED,
+  GROWING,
+  GROWING_CHANGES as CHANGES,
+  GROWING_LENGTH as LENGTH,
+  GROWING_STATE as STATE,
+  GROWING_WAITING_OFFSET as WAITING_OFFSET,
+} from "../worker/ring-protocol.mjs";
 
 /**
  * A file still being written (a blob downloading), read while it grows: the
@@ -10,7 +18,10 @@ import { COMPLETE, FAILED, GROWING, GROWING_CHANGES as CHANGES, GROWING_LENGTH a
  * failed download fails the reader with the writer's error.
  */
 export class GrowingFile {
-  /** Shared with the blob worker: state and change counter (Int32 0-1), length (Float64 1), reader waiting (Int32 4). */
+  /**
+   * Shared with the blob worker: state and change counter (Int32 0-1), length (Float64 1), reader
+   * waiting (Int32 4).
+   */
   readonly shared = new SharedArrayBuffer(24);
   readonly #flags = new Int32Array(this.shared, 0, 2);
   readonly #length = new Float64Array(this.shared, 0, 2);
@@ -59,7 +70,8 @@ export class GrowingFile {
 
   /** Resolves once the file holds `bytes` bytes or will not grow any more. */
   async atLeast(bytes: number): Promise<void> {
-    while (this.length < bytes && this.state === "growing") await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    while (this.length < bytes && this.state === "growing")
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 
   #changed(): void {

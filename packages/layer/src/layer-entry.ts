@@ -110,7 +110,10 @@ export function pathFromKey(key: string): EntryPath {
   return Buffer.from(key, "latin1");
 }
 
-/** A path for people (name-spelling.ts: controls and undecodable bytes escaped, so it is safe on a terminal and round-trips), `/` for the root. */
+/**
+ * A path for people (name-spelling.ts: controls and undecodable bytes escaped, so it is safe on a
+ * terminal and round-trips), `/` for the root.
+ */
 export function displayPath(path: EntryPath): string {
   return path.length === 0 ? "/" : escapeName(path);
 }

@@ -27,9 +27,13 @@ export function compressionOf(mediaType: string | undefined): Compression | "sni
   if (mediaType === undefined) return "sniff";
   const compression = LAYER_MEDIA_TYPES.get(mediaType);
   if (compression === undefined) {
-    throw new MediaTypeError("STRATA_UNSUPPORTED_MEDIA_TYPE", `unsupported layer media type ${JSON.stringify(mediaType)}`, {
-      hint: `strata reads ${LAYER_MEDIA_TYPE_NAMES.join(", ")}`,
-    });
+    throw new MediaTypeError(
+      "STRATA_UNSUPPORTED_MEDIA_TYPE",
+      `unsupported layer media type ${JSON.stringify(mediaType)}`,
+      {
+        hint: `strata reads ${LAYER_MEDIA_TYPE_NAMES.join(", ")}`,
+      },
+    );
   }
   return compression;
 }

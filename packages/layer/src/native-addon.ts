@@ -2,7 +2,10 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-/** Where a native addon came from: shipped in the package for this platform, or compiled on this machine. */
+/**
+ * Where a native addon came from: shipped in the package for this platform, or compiled on this
+ * machine.
+ */
 export type AddonOrigin = "prebuilt" | "built here";
 
 export type AddonLoad<T> =
@@ -22,7 +25,12 @@ const require = createRequire(import.meta.url);
 export function loadAddon<T>(packageRoot: URL, name: string): AddonLoad<T> {
   const candidates: Array<[string, AddonOrigin]> = [
     [fileURLToPath(new URL(`native/build/${name}.node`, packageRoot)), "built here"],
-    [fileURLToPath(new URL(`prebuilds/${process.platform}-${process.arch}/${name}.node`, packageRoot)), "prebuilt"],
+    [
+      fileURLToPath(
+        new URL(`prebuilds/${process.platform}-${process.arch}/${name}.node`, packageRoot),
+      ),
+      "prebuilt",
+    ],
   ];
   const failures: string[] = [];
   for (const [file, origin] of candidates) {
@@ -33,7 +41,10 @@ export function loadAddon<T>(packageRoot: URL, name: string): AddonLoad<T> {
       failures.push(`${file}: ${(error as Error).message.split("\n")[0]}`);
     }
   }
-  const reason = failures.length > 0 ? failures.join("; ") : `no ${name}.node built here and none shipped for ${process.platform}-${process.arch}`;
+  const reason =
+    failures.length > 0
+      ? failures.join("; ")
+      : `no ${name}.node built here and none shipped for ${process.platform}-${process.arch}`;
   return { module: undefined, reason };
 }
 
@@ -55,13 +66,19 @@ export function packageRoot(name: string, from: string, fallback: URL): URL {
 
 let layerRoot: URL | undefined;
 
-/** The layer package's root, for its own worker and addons (native/strata_gzip.c); found when first needed. */
+/**
+ * The layer package's root, for its own worker and addons (native/strata_gzip.c); found when first
+ * needed.
+ */
 export function layerPackageRoot(): URL {
   layerRoot ??= packageRoot("@strata-oci/layer", import.meta.url, new URL("../", import.meta.url));
   return layerRoot;
 }
 
-/** require() as the layer package's own modules do (its optional zstd-napi), wherever this code was bundled. */
+/**
+ * require() as the layer package's own modules do (its optional zstd-napi), wherever this code was
+ * bundled.
+ */
 export function requireFromLayer(name: string): unknown {
   return createRequire(new URL("package.json", layerPackageRoot()))(name);
 }

@@ -7,11 +7,12 @@ import type { TarRecord } from "./tar-reader.js";
 import { classifyWhiteout } from "./whiteout.js";
 
 function checkPathLimits(path: Buffer, limits: LayerLimits): void {
-  if (path.length > limits.maxPathLength) throw new LimitExceededError("maxPathLength", path.length, limits.maxPathLength);
+  if (path.length > limits.maxPathLength)
+    throw new LimitExceededError("maxPathLength", path.length, limits.maxPathLength);
   // memchr for the slashes, no component views: 4 KB paths made this a
   // tenth of the main thread (issue #9).
   let depth = 0;
-  for (let start = 0; start < path.length; ) {
+  for (let start = 0; start < path.length;) {
     let end = path.indexOf(0x2f, start);
     if (end === -1) end = path.length;
     if (end > start) {
@@ -34,23 +35,39 @@ function checkXattrs(xattrs: ReadonlyMap<string, Buffer>): void {
   for (const [name, value] of xattrs) {
     const length = Buffer.byteLength(name);
     if (length === 0 || length > MAX_XATTR_NAME || name.includes("\0")) {
-      throw new BadEntryError("STRATA_BAD_XATTR", `xattr name of ${length} bytes ${JSON.stringify(name.slice(0, 40))} is not one the kernel accepts (1 to ${MAX_XATTR_NAME} bytes, no NUL)`, {
-        hint: "the layer is malformed or hostile",
-      });
+      throw new BadEntryError(
+        "STRATA_BAD_XATTR",
+        `xattr name of ${length} bytes ` +
+          `${JSON.stringify(name.slice(0, 40))} is not one the kernel accepts (1 to ` +
+          `${MAX_XATTR_NAME} bytes, no NUL)`,
+        {
+          hint: "the layer is malformed or hostile",
+        },
+      );
     }
     if (value.length > MAX_XATTR_VALUE) {
-      throw new BadEntryError("STRATA_BAD_XATTR", `xattr ${name} has a ${value.length}-byte value; the kernel takes at most ${MAX_XATTR_VALUE}`, {
-        hint: "the layer is malformed or hostile",
-      });
+      throw new BadEntryError(
+        "STRATA_BAD_XATTR",
+        `xattr ${name} has a ${value.length}-byte value; the kernel ` +
+          `takes at most ${MAX_XATTR_VALUE}`,
+        {
+          hint: "the layer is malformed or hostile",
+        },
+      );
     }
   }
 }
 
 function checkDevice(record: TarRecord): void {
   if (record.devMajor > MAX_MAJOR || record.devMinor > MAX_MINOR) {
-    throw new CorruptLayerError("STRATA_CORRUPT_LAYER", `device number ${record.devMajor}:${record.devMinor} is out of range (major <= ${MAX_MAJOR}, minor <= ${MAX_MINOR})`, {
-      hint: "the layer is malformed or hostile",
-    });
+    throw new CorruptLayerError(
+      "STRATA_CORRUPT_LAYER",
+      `device number ${record.devMajor}:${record.devMinor} is out of range (major <= ` +
+        `${MAX_MAJOR}, minor <= ${MAX_MINOR})`,
+      {
+        hint: "the layer is malformed or hostile",
+      },
+    );
   }
 }
 
@@ -77,9 +94,13 @@ export function normaliseEntry(record: TarRecord, limits: LayerLimits): LayerEnt
   if (record.typeflag === "3" || record.typeflag === "4") checkDevice(record);
   const entry = toEntry(record, path, limits);
   if (path.length === 0 && entry.kind !== "dir") {
-    throw new BadEntryError("STRATA_ROOT_NOT_DIRECTORY", `an entry for the root itself must be a directory, not a ${entry.kind}`, {
-      hint: "the layer is malformed or hostile; do not use this image",
-    });
+    throw new BadEntryError(
+      "STRATA_ROOT_NOT_DIRECTORY",
+      `an entry for the root itself must be a directory, not a ${entry.kind}`,
+      {
+        hint: "the layer is malformed or hostile; do not use this image",
+      },
+    );
   }
   return entry;
 }
@@ -94,29 +115,67 @@ function toEntry(record: TarRecord, path: Buffer, limits: LayerLimits): LayerEnt
     case "\0":
     case "7":
       // Old V7 archives mark directories with a trailing slash only.
-      if (record.name[record.name.length - 1] === 0x2f && record.size === 0) return { kind: "dir", path, mode, uid, gid, mtime, xattrs };
-      return { kind: "file", path, mode, uid, gid, mtime, xattrs, size: record.size, body: record.body };
+      if (record.name[record.name.length - 1] === 0x2f && record.size === 0)
+        return { kind: "dir", path, mode, uid, gid, mtime, xattrs };
+      return {
+        kind: "file",
+        path,
+        mode,
+        uid,
+        gid,
+        mtime,
+        xattrs,
+        size: record.size,
+        body: record.body,
+      };
     case "5":
       return { kind: "dir", path, mode, uid, gid, mtime, xattrs };
     case "2":
-      if (record.linkname.length === 0) throw new BadEntryError("STRATA_BAD_ENTRY_NAME", "symlink with an empty target");
-      if (record.linkname.includes(0)) throw new BadEntryError("STRATA_BAD_ENTRY_NAME", "symlink target contains a NUL byte");
+      if (record.linkname.length === 0)
+        throw new BadEntryError("STRATA_BAD_ENTRY_NAME", "symlink with an empty target");
+      if (record.linkname.includes(0))
+        throw new BadEntryError("STRATA_BAD_ENTRY_NAME", "symlink target contains a NUL byte");
       return { kind: "symlink", path, mode, uid, gid, mtime, xattrs, target: record.linkname };
     case "1": {
       const target = cleanEntryPath(record.linkname, "hardlink target");
-      if (target.length === 0) throw new BadEntryError("STRATA_BAD_HARDLINK", "hardlink to the root directory");
+      if (target.length === 0)
+        throw new BadEntryError("STRATA_BAD_HARDLINK", "hardlink to the root directory");
       checkPathLimits(target, limits);
       return { kind: "hardlink", path, mode, uid, gid, mtime, xattrs, target };
     }
     case "3":
-      return { kind: "char", path, mode, uid, gid, mtime, xattrs, devMajor: record.devMajor, devMinor: record.devMinor };
+      return {
+        kind: "char",
+        path,
+        mode,
+        uid,
+        gid,
+        mtime,
+        xattrs,
+        devMajor: record.devMajor,
+        devMinor: record.devMinor,
+      };
     case "4":
-      return { kind: "block", path, mode, uid, gid, mtime, xattrs, devMajor: record.devMajor, devMinor: record.devMinor };
+      return {
+        kind: "block",
+        path,
+        mode,
+        uid,
+        gid,
+        mtime,
+        xattrs,
+        devMajor: record.devMajor,
+        devMinor: record.devMinor,
+      };
     case "6":
       return { kind: "fifo", path, mode, uid, gid, mtime, xattrs };
     default:
-      throw new CorruptLayerError("STRATA_CORRUPT_LAYER", `unsupported tar entry type ${JSON.stringify(record.typeflag)}`, {
-        hint: "strata reads files, directories, links, devices and fifos only",
-      });
+      throw new CorruptLayerError(
+        "STRATA_CORRUPT_LAYER",
+        `unsupported tar entry type ${JSON.stringify(record.typeflag)}`,
+        {
+          hint: "strata reads files, directories, links, devices and fifos only",
+        },
+      );
   }
 }

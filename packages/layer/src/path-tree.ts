@@ -8,7 +8,10 @@ const FNV_PRIME = 16777619;
 // Map keys that stay small integers in V8 (31-bit with pointer compression):
 // a full 32-bit hash became a heap number per lookup.
 const SMI_BITS = 0x3fffffff;
-/** Paths at least this long start from the last walk's nodes where they can (measured on 35-byte paths: slower; on 4 KB paths: 5x faster). */
+/**
+ * Paths at least this long start from the last walk's nodes where they can (measured on 35-byte
+ * paths: slower; on 4 KB paths: 5x faster).
+ */
 const CACHED_LENGTH = 128;
 
 /** One path's node: its value (undefined when the path has none) and its children. */
@@ -94,9 +97,14 @@ export class PathTree<V> {
    * `path()` builds the node's path when the visitor needs it. Iterative: a
    * hostile layer can nest thousands of directories.
    */
-  forEachChildrenFirst(visit: (value: V, path: () => EntryPath, node: PathTreeNode<V>) => void): void {
-    const stack: { node: PathTreeNode<V>; children: Iterator<PathTreeNode<V>> }[] = [{ node: this.#root, children: childrenOf(this.#root) }];
-    const path = (): EntryPath => joinPath(stack.slice(1).map((frame) => Buffer.from(frame.node.name, "latin1")));
+  forEachChildrenFirst(
+    visit: (value: V, path: () => EntryPath, node: PathTreeNode<V>) => void,
+  ): void {
+    const stack: { node: PathTreeNode<V>; children: Iterator<PathTreeNode<V>> }[] = [
+      { node: this.#root, children: childrenOf(this.#root) },
+    ];
+    const path = (): EntryPath =>
+      joinPath(stack.slice(1).map((frame) => Buffer.from(frame.node.name, "latin1")));
     while (stack.length > 0) {
       const top = stack[stack.length - 1] as (typeof stack)[number];
       const next = top.children.next();
@@ -135,7 +143,9 @@ export class PathTree<V> {
         continue;
       }
       if (i > start) {
-        const child = findChild(node, path, start, i, hash & SMI_BITS) ?? (create ? addChild(node, path, start, i, hash & SMI_BITS) : undefined);
+        const child =
+          findChild(node, path, start, i, hash & SMI_BITS) ??
+          (create ? addChild(node, path, start, i, hash & SMI_BITS) : undefined);
         if (child === undefined) return undefined;
         if (i < path.length) {
           parent = child;
@@ -160,7 +170,10 @@ export class PathTree<V> {
   }
 }
 
-/** True when `path` is `prefix` or lies below it; never for the root as `prefix` (the walk starts there anyway). */
+/**
+ * True when `path` is `prefix` or lies below it; never for the root as `prefix` (the walk starts
+ * there anyway).
+ */
 function isWithin(path: Buffer, prefix: Buffer): boolean {
   const n = prefix.length;
   if (n === 0 || path.length < n || (path.length > n && path[n] !== SLASH)) return false;
@@ -185,13 +198,25 @@ function isNamed(node: PathTreeNode<unknown>, bytes: Buffer, start: number, end:
   return true;
 }
 
-function findChild<V>(node: PathTreeNode<V>, bytes: Buffer, start: number, end: number, hash: number): PathTreeNode<V> | undefined {
+function findChild<V>(
+  node: PathTreeNode<V>,
+  bytes: Buffer,
+  start: number,
+  end: number,
+  hash: number,
+): PathTreeNode<V> | undefined {
   const child = node.children?.get(hash);
   if (child === undefined || isNamed(child, bytes, start, end)) return child;
   return node.collided?.get(bytes.toString("latin1", start, end));
 }
 
-function addChild<V>(node: PathTreeNode<V>, bytes: Buffer, start: number, end: number, hash: number): PathTreeNode<V> {
+function addChild<V>(
+  node: PathTreeNode<V>,
+  bytes: Buffer,
+  start: number,
+  end: number,
+  hash: number,
+): PathTreeNode<V> {
   const child = newNode<V>(bytes.toString("latin1", start, end));
   node.children ??= new Map();
   if (node.children.has(hash)) (node.collided ??= new Map()).set(child.name, child);
@@ -200,8 +225,13 @@ function addChild<V>(node: PathTreeNode<V>, bytes: Buffer, start: number, end: n
 }
 
 /** The child node `name` of `node` (a path component as bytes). */
-export function childNode<V>(node: PathTreeNode<V> | undefined, name: Buffer): PathTreeNode<V> | undefined {
-  return node === undefined ? undefined : findChild(node, name, 0, name.length, hashOf(name, 0, name.length));
+export function childNode<V>(
+  node: PathTreeNode<V> | undefined,
+  name: Buffer,
+): PathTreeNode<V> | undefined {
+  return node === undefined
+    ? undefined
+    : findChild(node, name, 0, name.length, hashOf(name, 0, name.length));
 }
 
 /** The child node `name` of `node`, made (without a value) where missing. */

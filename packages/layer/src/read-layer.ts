@@ -1,8 +1,21 @@
 import { closeSync, createReadStream, readSync } from "node:fs";
 import { PassThrough, pipeline, Readable } from "node:stream";
 import { readBlobOffThread, type BlobFile, type GzipBackend } from "./blob-ring.js";
-import { decompressChunks, defaultGzipBackend, defaultZstdBackend, READ_AHEAD, type ZstdBackend } from "./decompress.js";
-import { AbortedError, CorruptLayerError, MediaTypeError, StrataError, withErrorContext, type ErrorContext } from "@strata-oci/errors";
+import {
+  decompressChunks,
+  defaultGzipBackend,
+  defaultZstdBackend,
+  READ_AHEAD,
+  type ZstdBackend,
+} from "./decompress.js";
+import {
+  AbortedError,
+  CorruptLayerError,
+  MediaTypeError,
+  StrataError,
+  withErrorContext,
+  type ErrorContext,
+} from "@strata-oci/errors";
 import { displayPath, type LayerEntry } from "./layer-entry.js";
 import { resolveLimits, type LayerLimits } from "./limits.js";
 import { compressionOf, sniffCompression, type Compression } from "./media-type.js";
@@ -78,12 +91,18 @@ export interface ReadLayerOptions {
  */
 export const OFF_THREAD_MIN_BYTES = 1 << 20;
 
-function resolveCompression(declared: Compression | "sniff", head: Buffer, mediaType: string | undefined): Compression {
+function resolveCompression(
+  declared: Compression | "sniff",
+  head: Buffer,
+  mediaType: string | undefined,
+): Compression {
   const seen = sniffCompression(head);
-  if (declared === "sniff" || declared === seen || head.length === 0) return declared === "sniff" ? seen : declared;
+  if (declared === "sniff" || declared === seen || head.length === 0)
+    return declared === "sniff" ? seen : declared;
   throw new MediaTypeError(
     "STRATA_MEDIA_TYPE_MISMATCH",
-    `media type ${JSON.stringify(mediaType)} says ${declared}, but the blob's bytes are ${seen === "none" ? "not compressed" : seen}`,
+    `media type ${JSON.stringify(mediaType)} says ${declared}, but the blob's bytes are ` +
+      `${seen === "none" ? "not compressed" : seen}`,
     { hint: "the manifest lies about this layer; the image is broken" },
   );
 }
@@ -99,10 +118,14 @@ function typed(error: unknown): unknown {
     });
   }
   if ((error as { name?: unknown }).name === "AbortError") return new AbortedError(error);
-  return new CorruptLayerError("STRATA_CORRUPT_LAYER", `cannot decompress layer: ${String((error as Error).message ?? error)}`, {
-    cause: error,
-    hint: "the layer blob is damaged; fetch the image again",
-  });
+  return new CorruptLayerError(
+    "STRATA_CORRUPT_LAYER",
+    `cannot decompress layer: ${String((error as Error).message ?? error)}`,
+    {
+      cause: error,
+      hint: "the layer blob is damaged; fetch the image again",
+    },
+  );
 }
 
 /**
@@ -122,7 +145,12 @@ async function* typedChunks(source: AsyncIterable<Buffer>): AsyncGenerator<Buffe
 function openLocated(file: BlobFile, context: ErrorContext): Readable {
   if (file.end !== undefined && file.end <= file.start) return Readable.from([]);
   const { fd } = openImageFile(file.path, context);
-  return createReadStream("", { fd, start: file.start, ...(file.end === undefined ? {} : { end: file.end - 1 }), highWaterMark: READ_AHEAD });
+  return createReadStream("", {
+    fd,
+    start: file.start,
+    ...(file.end === undefined ? {} : { end: file.end - 1 }),
+    highWaterMark: READ_AHEAD,
+  });
 }
 
 /** The blob's first bytes, to check its compression against its media type. */
@@ -148,26 +176,44 @@ async function readBlobHere(
 ): Promise<AsyncIterable<Buffer>> {
   const source = await open();
   streams.push(source);
-  const blobCheck = new VerifyStream({ digest: layer.digest, size: layer.size, what: "blob", context, highWaterMark: READ_AHEAD });
+  const blobCheck = new VerifyStream({
+    digest: layer.digest,
+    size: layer.size,
+    what: "blob",
+    context,
+    highWaterMark: READ_AHEAD,
+  });
   const counted = options.onBlobBytes;
   if (counted !== undefined) blobCheck.on("data", (chunk: Buffer) => counted(chunk.length));
   streams.push(blobCheck);
   pipeline(source, blobCheck, () => {});
   const blobIterator = blobCheck[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const head = await blobIterator.next();
-  const compression = resolveCompression(declared, head.done === true ? Buffer.alloc(0) : head.value, layer.mediaType);
+  const compression = resolveCompression(
+    declared,
+    head.done === true ? Buffer.alloc(0) : head.value,
+    layer.mediaType,
+  );
   const tarBytes = decompressChunks(compression, prepend(head, blobIterator), options.zstdBackend);
   const tarCheck =
     layer.diffId === undefined
       ? new PassThrough({ highWaterMark: READ_AHEAD })
-      : new VerifyStream({ digest: layer.diffId, what: "uncompressed layer (diff_id)", context, highWaterMark: READ_AHEAD });
+      : new VerifyStream({
+          digest: layer.diffId,
+          what: "uncompressed layer (diff_id)",
+          context,
+          highWaterMark: READ_AHEAD,
+        });
   const tarSource = Readable.from(tarBytes, { objectMode: false, highWaterMark: READ_AHEAD });
   streams.push(tarSource, tarCheck);
   pipeline(tarSource, tarCheck, () => {});
   return tarCheck;
 }
 
-async function* prepend(head: IteratorResult<Buffer>, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+async function* prepend(
+  head: IteratorResult<Buffer>,
+  rest: AsyncIterator<Buffer>,
+): AsyncGenerator<Buffer> {
   if (head.done === true) return;
   yield head.value;
   for (;;) {
@@ -184,39 +230,61 @@ async function* prepend(head: IteratorResult<Buffer>, rest: AsyncIterator<Buffer
  * the entries before it were yielded: a consumer must treat its work as
  * void unless the iteration completes.
  */
-export async function* readLayer(layer: Layer, options: ReadLayerOptions = {}): AsyncGenerator<LayerEntry> {
-  const context: ErrorContext = { ...options.context, layer: layer.digest ?? layer.diffId ?? "(unnamed layer)" };
+export async function* readLayer(
+  layer: Layer,
+  options: ReadLayerOptions = {},
+): AsyncGenerator<LayerEntry> {
+  const context: ErrorContext = {
+    ...options.context,
+    layer: layer.digest ?? layer.diffId ?? "(unnamed layer)",
+  };
   const limits = resolveLimits(options.limits);
   // Destroyed when the iteration ends, however it ends.
   const streams: Readable[] = [];
   try {
     const declared = compressionOf(layer.mediaType);
-    const file = options.offThread !== false && layer.locate !== undefined ? await layer.locate() : undefined;
+    const file =
+      options.offThread !== false && layer.locate !== undefined ? await layer.locate() : undefined;
     let tarBytes: AsyncIterable<Buffer> | undefined;
-    if (file !== undefined && options.offThread === undefined && options.gzipBackend === undefined && file.growing === undefined && layer.size < OFF_THREAD_MIN_BYTES) {
-      tarBytes = await readBlobHere(layer, async () => openLocated(file, context), declared, context, options, streams);
+    if (
+      file !== undefined &&
+      options.offThread === undefined &&
+      options.gzipBackend === undefined &&
+      file.growing === undefined &&
+      layer.size < OFF_THREAD_MIN_BYTES
+    ) {
+      tarBytes = await readBlobHere(
+        layer,
+        async () => openLocated(file, context),
+        declared,
+        context,
+        options,
+        streams,
+      );
     } else if (file !== undefined) {
       if (file.growing !== undefined) {
         await file.growing.atLeast(Math.min(4, layer.size));
         if (file.growing.state === "failed") throw file.growing.failure;
       }
-      const compression = resolveCompression(declared, readHead(file, layer.size, context), layer.mediaType);
+      const compression = resolveCompression(
+        declared,
+        readHead(file, layer.size, context),
+        layer.mediaType,
+      );
       // Pure-JS zstd stays here: the worker loads only native decoders.
       if (compression !== "zstd" || (options.zstdBackend ?? defaultZstdBackend()) === "native") {
-        tarBytes = readBlobOffThread(
-          {
-            file,
-            compression,
-            digest: layer.digest,
-            size: layer.size,
-            diffId: layer.diffId,
-            context,
-            borrow: options.transientChunks === true,
-            gzipBackend: options.gzipBackend ?? defaultGzipBackend(),
-            ...(options.signal === undefined ? {} : { signal: options.signal }),
-            ...(options.onBlobBytes === undefined ? {} : { onBlobBytes: options.onBlobBytes }),
-          },
-        );
+        tarBytes = readBlobOffThread({
+          file,
+          compression,
+          digest: layer.digest,
+          size: layer.size,
+          diffId: layer.diffId,
+          context,
+          borrow: options.transientChunks === true,
+          gzipBackend: options.gzipBackend ?? defaultGzipBackend(),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+          ...(options.onBlobBytes === undefined ? {} : { onBlobBytes: options.onBlobBytes }),
+        });
       }
     }
     tarBytes ??= await readBlobHere(layer, () => layer.open(), declared, context, options, streams);

@@ -6,7 +6,9 @@ import { ImageError, StrataError, type ErrorContext } from "@strata-oci/errors";
 export function notRegularFile(path: string, context: ErrorContext = {}): ImageError {
   return new ImageError("STRATA_BAD_IMAGE", `${path} is not a regular file`, {
     context,
-    hint: "image files (blobs, index.json, archives) must be regular files; a fifo or device is refused, not read",
+    hint:
+      "image files (blobs, index.json, archives) must be regular files; a fifo or device " +
+      "is refused, not read",
   });
 }
 
@@ -16,7 +18,10 @@ export function notRegularFile(path: string, context: ErrorContext = {}): ImageE
  * file. ENOENT and ENOTDIR are thrown as they are, for the caller to name
  * what is missing; other failures become typed errors.
  */
-export function openImageFile(path: string, context: ErrorContext = {}): { fd: number; size: number } {
+export function openImageFile(
+  path: string,
+  context: ErrorContext = {},
+): { fd: number; size: number } {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -42,13 +47,21 @@ function openError(error: unknown, path: string, context: ErrorContext): unknown
     });
   }
   if (code === "EMFILE" || code === "ENFILE") {
-    return new StrataError("STRATA_RESOURCE_LIMIT", `cannot open ${path}: too many open files (${code})`, {
-      cause: error,
-      context,
-      hint: "raise the open-file limit (ulimit -n); strata needs a few dozen descriptors",
-    });
+    return new StrataError(
+      "STRATA_RESOURCE_LIMIT",
+      `cannot open ${path}: too many open files (${code})`,
+      {
+        cause: error,
+        context,
+        hint: "raise the open-file limit (ulimit -n); strata needs a few dozen descriptors",
+      },
+    );
   }
-  return new ImageError("STRATA_IMAGE_UNREADABLE", `cannot read ${path}: ${code ?? String(error)}`, { cause: error, context });
+  return new ImageError(
+    "STRATA_IMAGE_UNREADABLE",
+    `cannot read ${path}: ${code ?? String(error)}`,
+    { cause: error, context },
+  );
 }
 
 /**
@@ -63,7 +76,8 @@ export function readImageFile(path: string, maxBytes: number, context: ErrorCont
     // One byte more than allowed tells a file that grew while we read it.
     const data = Buffer.allocUnsafe(Math.min(size, maxBytes) + 1);
     let done = 0;
-    for (let n; done < data.length && (n = readSync(fd, data, done, data.length - done, done)) > 0; ) done += n;
+    for (let n; done < data.length && (n = readSync(fd, data, done, data.length - done, done)) > 0;)
+      done += n;
     if (done > maxBytes) throw new LimitExceededError("maxJsonSize", done, maxBytes, context);
     return data.subarray(0, done);
   } finally {

@@ -51,12 +51,17 @@ export function parseNumber(block: Buffer, offset: number, length: number, signe
     } else if (byte === 0 || byte === 0x20) {
       break;
     } else {
-      throw new TarFormatError(`bad octal field ${JSON.stringify(block.toString("latin1", offset, end))} in tar header`);
+      throw new TarFormatError(
+        `bad octal field ${JSON.stringify(block.toString("latin1", offset, end))} in tar header`,
+      );
     }
   }
   for (; i < end; i++) {
     const byte = block[i];
-    if (byte !== 0 && byte !== 0x20) throw new TarFormatError(`bad octal field ${JSON.stringify(block.toString("latin1", offset, end))} in tar header`);
+    if (byte !== 0 && byte !== 0x20)
+      throw new TarFormatError(
+        `bad octal field ${JSON.stringify(block.toString("latin1", offset, end))} in tar header`,
+      );
   }
   return digits === 0 ? 0 : value;
 }

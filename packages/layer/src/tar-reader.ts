@@ -3,7 +3,14 @@ import type { EntryBody } from "./layer-entry.js";
 import { LimitExceededError } from "./errors.js";
 import { CorruptLayerError } from "@strata-oci/errors";
 import type { LayerLimits } from "./limits.js";
-import { BLOCK, isZeroBlock, paddingOf, parseHeader, parsePaxRecords, TarFormatError } from "./tar-header.js";
+import {
+  BLOCK,
+  isZeroBlock,
+  paddingOf,
+  parseHeader,
+  parsePaxRecords,
+  TarFormatError,
+} from "./tar-header.js";
 
 /** One tar member with PAX and GNU long-name headers folded in. */
 export interface TarRecord {
@@ -23,11 +30,16 @@ export interface TarRecord {
 }
 
 function corrupt(detail: string, cause?: unknown): CorruptLayerError {
-  return new CorruptLayerError("STRATA_CORRUPT_LAYER", detail, { cause, hint: "the layer blob is damaged; fetch the image again" });
+  return new CorruptLayerError("STRATA_CORRUPT_LAYER", detail, {
+    cause,
+    hint: "the layer blob is damaged; fetch the image again",
+  });
 }
 
 function truncated(detail: string): CorruptLayerError {
-  return new CorruptLayerError("STRATA_TRUNCATED_LAYER", detail, { hint: "the layer blob is incomplete; fetch the image again" });
+  return new CorruptLayerError("STRATA_TRUNCATED_LAYER", detail, {
+    hint: "the layer blob is incomplete; fetch the image again",
+  });
 }
 
 // PAX numbers are decimal only: a sign, a fraction, hex or spaces in a size
@@ -43,12 +55,14 @@ function paxNumber(records: PaxRecords, key: string, fallback: number, pattern: 
   if (value === undefined) return fallback;
   const text = value.toString("latin1");
   const number = Number(text);
-  if (!pattern.test(text) || !Number.isSafeInteger(Math.trunc(number))) throw corrupt(`bad PAX ${key} ${JSON.stringify(text.slice(0, 40))}`);
+  if (!pattern.test(text) || !Number.isSafeInteger(Math.trunc(number)))
+    throw corrupt(`bad PAX ${key} ${JSON.stringify(text.slice(0, 40))}`);
   return number;
 }
 
 function ownerId(value: number, what: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > MAX_ID) throw corrupt(`${what} ${value} is out of range (0 to ${MAX_ID})`);
+  if (!Number.isInteger(value) || value < 0 || value > MAX_ID)
+    throw corrupt(`${what} ${value} is out of range (0 to ${MAX_ID})`);
   return value;
 }
 
@@ -56,7 +70,10 @@ function decodeLibarchiveName(encoded: string): string {
   try {
     return decodeURIComponent(encoded);
   } catch (cause) {
-    throw corrupt(`bad %-escape in LIBARCHIVE.xattr name ${JSON.stringify(encoded.slice(0, 60))}`, cause);
+    throw corrupt(
+      `bad %-escape in LIBARCHIVE.xattr name ${JSON.stringify(encoded.slice(0, 60))}`,
+      cause,
+    );
   }
 }
 
@@ -67,9 +84,13 @@ function paxXattrs(records: ReadonlyMap<string, Buffer>): ReadonlyMap<string, Bu
   if (records.size === 0) return NO_RECORDS;
   let xattrs: Map<string, Buffer> | undefined;
   for (const [key, value] of records) {
-    if (key.startsWith("SCHILY.xattr.")) (xattrs ??= new Map()).set(key.slice("SCHILY.xattr.".length), value);
+    if (key.startsWith("SCHILY.xattr."))
+      (xattrs ??= new Map()).set(key.slice("SCHILY.xattr.".length), value);
     else if (key.startsWith("LIBARCHIVE.xattr.")) {
-      (xattrs ??= new Map()).set(decodeLibarchiveName(key.slice("LIBARCHIVE.xattr.".length)), Buffer.from(value.toString("latin1"), "base64"));
+      (xattrs ??= new Map()).set(
+        decodeLibarchiveName(key.slice("LIBARCHIVE.xattr.".length)),
+        Buffer.from(value.toString("latin1"), "base64"),
+      );
     }
   }
   return xattrs ?? NO_RECORDS;
@@ -94,7 +115,9 @@ class PaxRecords {
   local = new Map<string, Buffer>();
 
   get(key: string): Buffer | undefined {
-    return this.local.size === 0 ? this.global.get(key) : (this.local.get(key) ?? this.global.get(key));
+    return this.local.size === 0
+      ? this.global.get(key)
+      : (this.local.get(key) ?? this.global.get(key));
   }
 
   setGlobal(records: ReadonlyMap<string, Buffer>, maxBytes: number): void {
@@ -130,7 +153,10 @@ function stripNul(data: Buffer): Buffer {
  * missing); refuses every other truncation. After the end of the archive it
  * drains the source, so that digest checks upstream run over every byte.
  */
-export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimits): AsyncGenerator<TarRecord> {
+export async function* readTar(
+  source: AsyncIterable<Buffer>,
+  limits: LayerLimits,
+): AsyncGenerator<TarRecord> {
   const queue = new ByteQueue(source);
   const pax = new PaxRecords();
   // Bytes of extended headers (PAX, GNU long names) waiting for their entry:
@@ -150,20 +176,23 @@ export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimit
         }
         break; // umoci-style end: no end-of-archive blocks
       }
-      if (block.length < BLOCK) throw truncated(`layer ends inside a tar header at byte ${queue.position}`);
+      if (block.length < BLOCK)
+        throw truncated(`layer ends inside a tar header at byte ${queue.position}`);
       if (isZeroBlock(block)) break;
       let header;
       try {
         header = parseHeader(block);
       } catch (error) {
-        if (error instanceof TarFormatError) throw corrupt(`${error.message} at byte ${queue.position - BLOCK}`, error);
+        if (error instanceof TarFormatError)
+          throw corrupt(`${error.message} at byte ${queue.position - BLOCK}`, error);
         throw error;
       }
       const { typeflag, size } = header;
       if (typeflag === "x" || typeflag === "g" || typeflag === "L" || typeflag === "K") {
         if (typeflag !== "g") pendingHeaderBytes += size;
         const headerBytes = typeflag === "g" ? size : pendingHeaderBytes;
-        if (headerBytes > limits.maxHeaderSize) throw new LimitExceededError("maxHeaderSize", headerBytes, limits.maxHeaderSize);
+        if (headerBytes > limits.maxHeaderSize)
+          throw new LimitExceededError("maxHeaderSize", headerBytes, limits.maxHeaderSize);
         const data = await queue.readExact(size);
         if (data.length < size) throw truncated("layer ends inside an extended header");
         await queue.skip(paddingOf(size));
@@ -186,12 +215,16 @@ export async function* readTar(source: AsyncIterable<Buffer>, limits: LayerLimit
       }
       const entrySize = paxNumber(pax, "size", size, UNSIGNED);
       entries++;
-      if (entries > limits.maxEntries) throw new LimitExceededError("maxEntries", entries, limits.maxEntries);
+      if (entries > limits.maxEntries)
+        throw new LimitExceededError("maxEntries", entries, limits.maxEntries);
       const hasData = typeflag === "0" || typeflag === "\0" || typeflag === "7";
-      const dataSize = hasData || !["1", "2", "3", "4", "5", "6"].includes(typeflag) ? entrySize : 0;
-      if (hasData && entrySize > limits.maxFileSize) throw new LimitExceededError("maxFileSize", entrySize, limits.maxFileSize);
+      const dataSize =
+        hasData || !["1", "2", "3", "4", "5", "6"].includes(typeflag) ? entrySize : 0;
+      if (hasData && entrySize > limits.maxFileSize)
+        throw new LimitExceededError("maxFileSize", entrySize, limits.maxFileSize);
       totalBytes += dataSize;
-      if (totalBytes > limits.maxTotalBytes) throw new LimitExceededError("maxTotalBytes", totalBytes, limits.maxTotalBytes);
+      if (totalBytes > limits.maxTotalBytes)
+        throw new LimitExceededError("maxTotalBytes", totalBytes, limits.maxTotalBytes);
 
       let remaining = dataSize;
       let bodyUsed = false;

@@ -15,7 +15,9 @@ export interface TarMember {
   readonly xattrs?: ReadonlyMap<string, Buffer> | Readonly<Record<string, string | Buffer>>;
   readonly devMajor?: number;
   readonly devMinor?: number;
-  /** Extra PAX records, written as given (hostile tests: NUL in paths, lying sizes, sparse keys). */
+  /**
+   * Extra PAX records, written as given (hostile tests: NUL in paths, lying sizes, sparse keys).
+   */
   readonly pax?: Readonly<Record<string, string | Buffer>>;
 }
 
@@ -50,11 +52,17 @@ function octal(block: Buffer, offset: number, length: number, value: number): bo
 function paxRecord(key: string, value: Buffer): Buffer {
   const tail = Buffer.concat([Buffer.from(` ${key}=`, "utf8"), value, Buffer.from("\n")]);
   let length = tail.length + 1;
-  while (String(length).length + tail.length !== length) length = String(length).length + tail.length;
+  while (String(length).length + tail.length !== length)
+    length = String(length).length + tail.length;
   return Buffer.concat([Buffer.from(String(length)), tail]);
 }
 
-function headerBlock(name: Buffer, typeflag: string, fields: Omit<TarMember, "name" | "type" | "data">, size: number): Buffer {
+function headerBlock(
+  name: Buffer,
+  typeflag: string,
+  fields: Omit<TarMember, "name" | "type" | "data">,
+  size: number,
+): Buffer {
   const block = Buffer.alloc(BLOCK);
   name.copy(block, 0, 0, Math.min(name.length, 100));
   octal(block, 100, 8, fields.mode ?? 0);
@@ -95,26 +103,45 @@ export function encodeHeader(member: TarHeaderFields, size: number): Buffer[] {
   const name = bytes(member.name);
   const pax: Buffer[] = [];
   if (name.length > 100) pax.push(paxRecord("path", name));
-  if (member.linkname !== undefined && bytes(member.linkname).length > 100) pax.push(paxRecord("linkpath", bytes(member.linkname)));
+  if (member.linkname !== undefined && bytes(member.linkname).length > 100)
+    pax.push(paxRecord("linkpath", bytes(member.linkname)));
   if (size > OCTAL_12) pax.push(paxRecord("size", Buffer.from(String(size))));
-  for (const [key, value] of [["uid", member.uid], ["gid", member.gid]] as const) {
-    if (value !== undefined && value > 0o7777777) pax.push(paxRecord(key, Buffer.from(String(value))));
+  for (const [key, value] of [
+    ["uid", member.uid],
+    ["gid", member.gid],
+  ] as const) {
+    if (value !== undefined && value > 0o7777777)
+      pax.push(paxRecord(key, Buffer.from(String(value))));
   }
   const mtime = member.mtime;
-  if (mtime !== undefined && (!Number.isInteger(mtime) || mtime < 0 || mtime > OCTAL_12)) pax.push(paxRecord("mtime", Buffer.from(String(mtime))));
-  const xattrs = member.xattrs instanceof Map ? [...member.xattrs] : Object.entries(member.xattrs ?? {});
+  if (mtime !== undefined && (!Number.isInteger(mtime) || mtime < 0 || mtime > OCTAL_12))
+    pax.push(paxRecord("mtime", Buffer.from(String(mtime))));
+  const xattrs =
+    member.xattrs instanceof Map ? [...member.xattrs] : Object.entries(member.xattrs ?? {});
   for (const [key, value] of xattrs) pax.push(paxRecord(`SCHILY.xattr.${key}`, bytes(value)));
-  for (const [key, value] of Object.entries(member.pax ?? {})) pax.push(paxRecord(key, bytes(value)));
+  for (const [key, value] of Object.entries(member.pax ?? {}))
+    pax.push(paxRecord(key, bytes(value)));
   const out: Buffer[] = [];
   if (pax.length > 0) {
     const body = Buffer.concat(pax);
-    out.push(headerBlock(Buffer.from("PaxHeader"), "x", {}, body.length), body, Buffer.alloc(paddingOf(body.length)));
+    out.push(
+      headerBlock(Buffer.from("PaxHeader"), "x", {}, body.length),
+      body,
+      Buffer.alloc(paddingOf(body.length)),
+    );
   }
   const fields = { ...member, mode: member.mode ?? defaultMode(member.type) };
   const uid = member.uid !== undefined && member.uid > 0o7777777 ? 0 : member.uid;
   const gid = member.gid !== undefined && member.gid > 0o7777777 ? 0 : member.gid;
   const time = mtime === undefined || mtime < 0 || mtime > OCTAL_12 ? 0 : mtime;
-  out.push(headerBlock(name, TYPEFLAGS[member.type], { ...fields, mtime: time, uid: uid ?? 0, gid: gid ?? 0 }, size > OCTAL_12 ? 0 : size));
+  out.push(
+    headerBlock(
+      name,
+      TYPEFLAGS[member.type],
+      { ...fields, mtime: time, uid: uid ?? 0, gid: gid ?? 0 },
+      size > OCTAL_12 ? 0 : size,
+    ),
+  );
   return out;
 }
 
@@ -135,7 +162,13 @@ export function writeTar(members: readonly TarMember[], options: TarWriteOptions
   const parts = members.flatMap((member) => encodeMember(member));
   const last = members[members.length - 1];
   // encodeMember ends a file with data with its padding block part.
-  if (options.padLast === false && last?.type === "file" && last.data !== undefined && bytes(last.data).length > 0) parts.pop();
+  if (
+    options.padLast === false &&
+    last?.type === "file" &&
+    last.data !== undefined &&
+    bytes(last.data).length > 0
+  )
+    parts.pop();
   if (options.endBlocks !== false) parts.push(Buffer.alloc(2 * BLOCK));
   return Buffer.concat(parts);
 }

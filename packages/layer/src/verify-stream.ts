@@ -14,10 +14,19 @@ export function parseDigest(digest: string): { algorithm: string; hex: string } 
   const algorithm = digest.slice(0, colon);
   const hex = digest.slice(colon + 1);
   const spec = ALGORITHMS[algorithm];
-  if (colon <= 0 || spec === undefined || hex.length !== spec.hexLength || !/^[0-9a-f]+$/.test(hex)) {
-    throw new ImageError("STRATA_BAD_IMAGE", `malformed or unsupported digest ${JSON.stringify(digest)}`, {
-      hint: "digests look like sha256:<64 lowercase hex digits>",
-    });
+  if (
+    colon <= 0 ||
+    spec === undefined ||
+    hex.length !== spec.hexLength ||
+    !/^[0-9a-f]+$/.test(hex)
+  ) {
+    throw new ImageError(
+      "STRATA_BAD_IMAGE",
+      `malformed or unsupported digest ${JSON.stringify(digest)}`,
+      {
+        hint: "digests look like sha256:<64 lowercase hex digits>",
+      },
+    );
   }
   return { algorithm, hex };
 }
@@ -74,7 +83,14 @@ export class VerifyStream extends Transform {
     }
     const actual = this.#hash?.digest("hex");
     if (digest !== undefined && actual !== this.#expectedHex) {
-      done(new DigestMismatchError(digest, `${digest.slice(0, digest.indexOf(":"))}:${actual}`, what, context));
+      done(
+        new DigestMismatchError(
+          digest,
+          `${digest.slice(0, digest.indexOf(":"))}:${actual}`,
+          what,
+          context,
+        ),
+      );
       return;
     }
     done();

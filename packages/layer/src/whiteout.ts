@@ -32,9 +32,13 @@ export function classifyWhiteout(path: EntryPath): Whiteout {
   const target = name.subarray(PREFIX.length);
   const text = target.toString("latin1");
   if (text === "" || text === "." || text === "..") {
-    throw new BadEntryError("STRATA_BAD_WHITEOUT", `whiteout ${JSON.stringify(name.toString("utf8"))} names no entry`, {
-      hint: "the layer is malformed or hostile; do not use this image",
-    });
+    throw new BadEntryError(
+      "STRATA_BAD_WHITEOUT",
+      `whiteout ${JSON.stringify(name.toString("utf8"))} names no entry`,
+      {
+        hint: "the layer is malformed or hostile; do not use this image",
+      },
+    );
   }
   return { kind: "whiteout", target: childPath(dir, target) };
 }

@@ -18,7 +18,16 @@ const ADDON = join(import.meta.dirname, "..", "native", "build", "strata_gzip.no
 const isal = existsSync(ADDON)
   ? (createRequire(import.meta.url)(ADDON) as {
       create(): unknown;
-      inflate(state: unknown, input: Buffer, inOffset: number, inLength: number, output: Buffer, outOffset: number, outLength: number, result: Uint32Array): void;
+      inflate(
+        state: unknown,
+        input: Buffer,
+        inOffset: number,
+        inLength: number,
+        output: Buffer,
+        outOffset: number,
+        outLength: number,
+        result: Uint32Array,
+      ): void;
       finished(state: unknown): boolean;
     })
   : undefined;
@@ -61,13 +70,21 @@ function member(spec: MemberSpec): Buffer {
   return Buffer.concat(parts);
 }
 
-const noNul = (max: number) => fc.uint8Array({ minLength: 0, maxLength: max }).map((a) => Buffer.from(a.map((b) => b || 1)));
-const rare = <T>(arb: fc.Arbitrary<T>, other: T) => fc.oneof({ weight: 9, arbitrary: fc.constant(other) }, { weight: 1, arbitrary: arb });
+const noNul = (max: number) =>
+  fc.uint8Array({ minLength: 0, maxLength: max }).map((a) => Buffer.from(a.map((b) => b || 1)));
+const rare = <T>(arb: fc.Arbitrary<T>, other: T) =>
+  fc.oneof({ weight: 9, arbitrary: fc.constant(other) }, { weight: 1, arbitrary: arb });
 
 const memberSpec: fc.Arbitrary<MemberSpec> = fc.record({
-  data: fc.oneof(fc.uint8Array({ maxLength: 3000 }).map((a) => Buffer.from(a)), fc.integer({ min: 0, max: 200_000 }).map((n) => Buffer.alloc(n, "ab"))),
+  data: fc.oneof(
+    fc.uint8Array({ maxLength: 3000 }).map((a) => Buffer.from(a)),
+    fc.integer({ min: 0, max: 200_000 }).map((n) => Buffer.alloc(n, "ab")),
+  ),
   level: fc.integer({ min: 0, max: 9 }),
-  extra: fc.option(fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a)), { nil: undefined }),
+  extra: fc.option(
+    fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a)),
+    { nil: undefined },
+  ),
   name: fc.option(noNul(600), { nil: undefined }),
   comment: fc.option(noNul(600), { nil: undefined }),
   hcrc: fc.constantFrom("none", "good", "good", "bad"),
@@ -80,13 +97,21 @@ const blobSpec = fc.record({
   members: fc.array(memberSpec, { minLength: 1, maxLength: 4 }),
   tail: fc.constantFrom("none", "none", "zeros", "garbage", "magic-only"),
   truncate: rare(fc.double({ min: 0, max: 1, noNaN: true }), 1),
-  flip: fc.option(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 255 })), { nil: undefined, freq: 8 }),
+  flip: fc.option(
+    fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 255 })),
+    { nil: undefined, freq: 8 },
+  ),
   chunks: fc.array(fc.integer({ min: 1, max: 4096 }), { minLength: 1, maxLength: 8 }),
   window: fc.integer({ min: 1, max: 70_000 }),
 });
 
 function blobOf(spec: typeof blobSpec extends fc.Arbitrary<infer T> ? T : never): Buffer {
-  const tails: Record<string, Buffer> = { none: Buffer.alloc(0), zeros: Buffer.alloc(700), garbage: Buffer.from("garbage"), "magic-only": Buffer.from([0x1f]) };
+  const tails: Record<string, Buffer> = {
+    none: Buffer.alloc(0),
+    zeros: Buffer.alloc(700),
+    garbage: Buffer.from("garbage"),
+    "magic-only": Buffer.from([0x1f]),
+  };
   let blob = Buffer.concat([...spec.members.map(member), tails[spec.tail] ?? Buffer.alloc(0)]);
   if (spec.truncate < 1) blob = blob.subarray(0, Math.floor(blob.length * spec.truncate));
   if (spec.flip !== undefined && blob.length > 0) {
@@ -107,7 +132,10 @@ function reference(blob: Buffer): Result {
   }
 }
 
-/** Drives the ISA-L addon as the worker does, with input cut into `chunks` and output windows of `window` bytes. */
+/**
+ * Drives the ISA-L addon as the worker does, with input cut into `chunks` and output windows of
+ * `window` bytes.
+ */
 function throughIsal(blob: Buffer, chunks: readonly number[], window: number): Result {
   if (isal === undefined) throw new Error("no addon");
   const state = isal.create();
@@ -144,7 +172,10 @@ function throughIsal(blob: Buffer, chunks: readonly number[], window: number): R
 
 /** Counterexamples hold megabytes of data: report the seed and path to replay, not the values. */
 function shortReport<T>(details: fc.RunDetails<T>): void {
-  if (details.failed) throw new Error(`seed ${details.seed}, path ${details.counterexamplePath}: ${String(details.errorInstance)}`);
+  if (details.failed)
+    throw new Error(
+      `seed ${details.seed}, path ${details.counterexamplePath}: ${String(details.errorInstance)}`,
+    );
 }
 
 function same(actual: Result, expected: Result): void {
@@ -164,36 +195,69 @@ describe.skipIf(isal === undefined)("gzip: the ISA-L decoder reads every blob as
   });
 
   it("a FNAME straddling any input boundary, followed by FCOMMENT", () => {
-    const blob = member({ data: Buffer.from("tar bytes ".repeat(100)), level: 6, extra: undefined, name: Buffer.alloc(40, "n"), comment: Buffer.alloc(40, "c"), hcrc: "none", reserved: 0, method: 8, badTrailer: false });
-    for (let cut = 1; cut < 120; cut++) same(throughIsal(blob, [cut, blob.length], 1 << 16), reference(blob));
+    const blob = member({
+      data: Buffer.from("tar bytes ".repeat(100)),
+      level: 6,
+      extra: undefined,
+      name: Buffer.alloc(40, "n"),
+      comment: Buffer.alloc(40, "c"),
+      hcrc: "none",
+      reserved: 0,
+      method: 8,
+      badTrailer: false,
+    });
+    for (let cut = 1; cut < 120; cut++)
+      same(throughIsal(blob, [cut, blob.length], 1 << 16), reference(blob));
   });
 });
 
-describe("gzip: every backend of readLayer reads a header straddling the 1 MiB read boundary as zlib does", () => {
-  const files = tempDir("strata-gzip-diff-");
-  afterAll(() => files.remove());
-  const tar = writeTar([{ name: "etc/issue", type: "file", data: "the real tar\n" }]);
-  const comment = Buffer.concat([Buffer.from("not deflate data: "), randomBytes(64).map((b) => b || 1)]);
-  const cases = [(1 << 20) - 12, (1 << 20) - 11, (1 << 20) - 1, 1 << 20, (1 << 20) + 3].map((nameLength) => ({
-    nameLength,
-    blob: member({ data: tar, level: 6, extra: undefined, name: Buffer.alloc(nameLength, "n"), comment, hcrc: "good", reserved: 0, method: 8, badTrailer: false }),
-  }));
-  const backends: Array<{ name: string; offThread: boolean; gzipBackend?: GzipBackend }> = [
-    { name: "worker, default decoder", offThread: true },
-    { name: "worker, zlib", offThread: true, gzipBackend: "zlib" },
-    { name: "this thread, zlib stream", offThread: false },
-  ];
-  for (const { nameLength, blob } of cases) {
-    for (const backend of backends) {
-      it(`FNAME of ${nameLength} bytes then FCOMMENT: ${backend.name}`, async () => {
-        expect(gunzipSync(blob).equals(tar)).toBe(true);
-        const inMemory: Layer = { ...memoryLayer(tar, { blob }), digest: sha256(blob) };
-        const layer = await fileLayer(inMemory, join(files.path, `blob-${nameLength}`));
-        const names: string[] = [];
-        const options = { offThread: backend.offThread, ...(backend.gzipBackend === undefined ? {} : { gzipBackend: backend.gzipBackend }) };
-        for await (const entry of readLayer(layer, options)) names.push(entry.path.toString());
-        expect(names).toEqual(["etc/issue"]);
-      });
+describe(
+  "gzip: every backend of readLayer reads a header straddling the 1 MiB read boundary " +
+    "as zlib does",
+  () => {
+    const files = tempDir("strata-gzip-diff-");
+    afterAll(() => files.remove());
+    const tar = writeTar([{ name: "etc/issue", type: "file", data: "the real tar\n" }]);
+    const comment = Buffer.concat([
+      Buffer.from("not deflate data: "),
+      randomBytes(64).map((b) => b || 1),
+    ]);
+    const cases = [(1 << 20) - 12, (1 << 20) - 11, (1 << 20) - 1, 1 << 20, (1 << 20) + 3].map(
+      (nameLength) => ({
+        nameLength,
+        blob: member({
+          data: tar,
+          level: 6,
+          extra: undefined,
+          name: Buffer.alloc(nameLength, "n"),
+          comment,
+          hcrc: "good",
+          reserved: 0,
+          method: 8,
+          badTrailer: false,
+        }),
+      }),
+    );
+    const backends: Array<{ name: string; offThread: boolean; gzipBackend?: GzipBackend }> = [
+      { name: "worker, default decoder", offThread: true },
+      { name: "worker, zlib", offThread: true, gzipBackend: "zlib" },
+      { name: "this thread, zlib stream", offThread: false },
+    ];
+    for (const { nameLength, blob } of cases) {
+      for (const backend of backends) {
+        it(`FNAME of ${nameLength} bytes then FCOMMENT: ${backend.name}`, async () => {
+          expect(gunzipSync(blob).equals(tar)).toBe(true);
+          const inMemory: Layer = { ...memoryLayer(tar, { blob }), digest: sha256(blob) };
+          const layer = await fileLayer(inMemory, join(files.path, `blob-${nameLength}`));
+          const names: string[] = [];
+          const options = {
+            offThread: backend.offThread,
+            ...(backend.gzipBackend === undefined ? {} : { gzipBackend: backend.gzipBackend }),
+          };
+          for await (const entry of readLayer(layer, options)) names.push(entry.path.toString());
+          expect(names).toEqual(["etc/issue"]);
+        });
+      }
     }
-  }
-});
+  },
+);

@@ -3,21 +3,31 @@ import { describe, expect, it } from "vitest";
 import { escapeName, escapeText, isUtf8, unescapeName } from "@strata-oci/layer";
 
 describe("name spelling (the text strata prints for a name, and reads back)", () => {
-  it("property: any bytes spell as text without controls, and the spelling gives the bytes back", () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
-        const spelled = escapeName(bytes);
-        expect(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(spelled)).toBe(false);
-        expect(unescapeName(spelled).equals(Buffer.from(bytes))).toBe(true);
-      }),
-      { numRuns: 2000 },
-    );
-  });
+  it(
+    "property: any bytes spell as text without controls, and the spelling gives the " +
+      "bytes back",
+    () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+          const spelled = escapeName(bytes);
+          expect(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(spelled)).toBe(
+            false,
+          );
+          expect(unescapeName(spelled).equals(Buffer.from(bytes))).toBe(true);
+        }),
+        { numRuns: 2000 },
+      );
+    },
+  );
 
   it("property: valid UTF-8 text without controls or backslashes spells as itself", () => {
     fc.assert(
       fc.property(fc.string({ unit: "grapheme" }), (text) => {
-        fc.pre(!/[\u0000-\u001f\u007f-\u009f\\\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/.test(text));
+        fc.pre(
+          !/[\u0000-\u001f\u007f-\u009f\\\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/.test(
+            text,
+          ),
+        );
         expect(escapeName(Buffer.from(text))).toBe(text);
       }),
     );

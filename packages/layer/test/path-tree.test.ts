@@ -3,8 +3,20 @@ import { describe, expect, it } from "vitest";
 import { childNode, PathTree } from "@strata-oci/layer";
 
 // Long names make paths long enough (128 bytes) for the walk's cache of the last path.
-const name = fc.constantFrom("a", "b", "A", "é", "\u00ff", "x y", "..a", "L".repeat(70), "M".repeat(100));
-const path = fc.array(name, { minLength: 0, maxLength: 5 }).map((parts) => Buffer.from(parts.join("/"), "latin1"));
+const name = fc.constantFrom(
+  "a",
+  "b",
+  "A",
+  "é",
+  "\u00ff",
+  "x y",
+  "..a",
+  "L".repeat(70),
+  "M".repeat(100),
+);
+const path = fc
+  .array(name, { minLength: 0, maxLength: 5 })
+  .map((parts) => Buffer.from(parts.join("/"), "latin1"));
 const op = fc.oneof(
   fc.record({ kind: fc.constant("set" as const), path, value: fc.integer() }),
   fc.record({ kind: fc.constant("delete" as const), path }),
@@ -14,36 +26,41 @@ const op = fc.oneof(
 describe("PathTree", () => {
   it("behaves as a map keyed by the whole path (against a Map)", () => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 60 }), fc.array(path, { maxLength: 10 }), (ops, probes) => {
-        const tree = new PathTree<number>();
-        const model = new Map<string, number>();
-        for (const o of ops) {
-          if (o.kind === "set") {
-            tree.set(o.path, o.value);
-            model.set(o.path.toString("latin1"), o.value);
-          } else if (o.kind === "delete") {
-            expect(tree.delete(o.path)).toBe(model.delete(o.path.toString("latin1")));
-          } else {
-            tree.clear();
-            model.clear();
+      fc.property(
+        fc.array(op, { maxLength: 60 }),
+        fc.array(path, { maxLength: 10 }),
+        (ops, probes) => {
+          const tree = new PathTree<number>();
+          const model = new Map<string, number>();
+          for (const o of ops) {
+            if (o.kind === "set") {
+              tree.set(o.path, o.value);
+              model.set(o.path.toString("latin1"), o.value);
+            } else if (o.kind === "delete") {
+              expect(tree.delete(o.path)).toBe(model.delete(o.path.toString("latin1")));
+            } else {
+              tree.clear();
+              model.clear();
+            }
           }
-        }
-        for (const probe of probes) {
-          expect(tree.get(probe)).toBe(model.get(probe.toString("latin1")));
-          expect(tree.has(probe)).toBe(model.has(probe.toString("latin1")));
-        }
-        const visited: string[] = [];
-        tree.forEachChildrenFirst((value, pathOf) => {
-          const key = pathOf().toString("latin1");
-          expect(value).toBe(model.get(key));
-          // Every path below this one was visited before it.
-          for (const other of model.keys()) {
-            if (key === "" ? other !== "" : other.startsWith(`${key}/`)) expect(visited).toContain(other);
+          for (const probe of probes) {
+            expect(tree.get(probe)).toBe(model.get(probe.toString("latin1")));
+            expect(tree.has(probe)).toBe(model.has(probe.toString("latin1")));
           }
-          visited.push(key);
-        });
-        expect(visited.sort()).toEqual([...model.keys()].sort());
-      }),
+          const visited: string[] = [];
+          tree.forEachChildrenFirst((value, pathOf) => {
+            const key = pathOf().toString("latin1");
+            expect(value).toBe(model.get(key));
+            // Every path below this one was visited before it.
+            for (const other of model.keys()) {
+              if (key === "" ? other !== "" : other.startsWith(`${key}/`))
+                expect(visited).toContain(other);
+            }
+            visited.push(key);
+          });
+          expect(visited.sort()).toEqual([...model.keys()].sort());
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -74,18 +91,25 @@ describe("PathTree", () => {
     expect(childNode(tree.node(Buffer.from("d")), Buffer.from(pair[1]))?.value).toBe("second");
   });
 
-  it("tells apart two names of one length and one 30-bit hash (a hash hit of the right length is still compared byte by byte)", async () => {
-    const { sameLengthCollision } = await import("../../../test/hostile/corpus.js");
-    const [a, b] = sameLengthCollision();
-    expect(a.length).toBe(b.length);
-    const tree = new PathTree<string>();
-    tree.set(Buffer.from(`d/${a}`), "a");
-    expect(tree.get(Buffer.from(`d/${b}`))).toBeUndefined();
-    expect(tree.has(Buffer.from(`d/${b}/x`))).toBe(false);
-    tree.set(Buffer.from(`d/${b}`), "b");
-    expect([tree.get(Buffer.from(`d/${a}`)), tree.get(Buffer.from(`d/${b}`))]).toEqual(["a", "b"]);
-    expect(childNode(tree.node(Buffer.from("d")), Buffer.from(b))?.value).toBe("b");
-  });
+  it(
+    "tells apart two names of one length and one 30-bit hash (a hash hit of the right length " +
+      "is still compared byte by byte)",
+    async () => {
+      const { sameLengthCollision } = await import("../../../test/hostile/corpus.js");
+      const [a, b] = sameLengthCollision();
+      expect(a.length).toBe(b.length);
+      const tree = new PathTree<string>();
+      tree.set(Buffer.from(`d/${a}`), "a");
+      expect(tree.get(Buffer.from(`d/${b}`))).toBeUndefined();
+      expect(tree.has(Buffer.from(`d/${b}/x`))).toBe(false);
+      tree.set(Buffer.from(`d/${b}`), "b");
+      expect([tree.get(Buffer.from(`d/${a}`)), tree.get(Buffer.from(`d/${b}`))]).toEqual([
+        "a",
+        "b",
+      ]);
+      expect(childNode(tree.node(Buffer.from("d")), Buffer.from(b))?.value).toBe("b");
+    },
+  );
 
   it("keeps names byte-exact (non-UTF-8 bytes are distinct names)", () => {
     const tree = new PathTree<string>();
@@ -107,14 +131,17 @@ describe("PathTree", () => {
     expect(grown).toBeLessThan(20 << 20);
   });
 
-  it("visits a chain of 2,000 nested directories (as deep as a 4 KB path goes) deepest first", () => {
-    const tree = new PathTree<number>();
-    const deepest = Buffer.from(Array.from({ length: 2000 }, () => "a").join("/"));
-    for (let i = 0; i < 2000; i++) tree.set(deepest.subarray(0, 2 * i + 1), i);
-    const order: number[] = [];
-    tree.forEachChildrenFirst((value) => order.push(value));
-    expect(order.length).toBe(2000);
-    expect(order[0]).toBe(1999);
-    expect(order.at(-1)).toBe(0);
-  });
+  it(
+    "visits a chain of 2,000 nested directories (as deep as a 4 KB path goes) " + "deepest first",
+    () => {
+      const tree = new PathTree<number>();
+      const deepest = Buffer.from(Array.from({ length: 2000 }, () => "a").join("/"));
+      for (let i = 0; i < 2000; i++) tree.set(deepest.subarray(0, 2 * i + 1), i);
+      const order: number[] = [];
+      tree.forEachChildrenFirst((value) => order.push(value));
+      expect(order.length).toBe(2000);
+      expect(order[0]).toBe(1999);
+      expect(order.at(-1)).toBe(0);
+    },
+  );
 });

@@ -39,9 +39,10 @@ class Cancelled extends Error {}
 
 /**
  * The writer: blob file -> blob hash -> decompression -> ring.
- * @param {{ path: string, start: number, end: number | undefined, growing: SharedArrayBuffer | undefined, compression: "gzip" | "zstd" | "none",
+ * @param {{ path: string, start: number, end: number | undefined, growing: SharedArrayBuffer |
+ * undefined, compression: "gzip" | "zstd" | "none",
  *           blobAlgorithm: string | undefined, hashed: boolean, maxBlobBytes: number | undefined,
- *           gzipBackend: "isal" | "zlib" | undefined, isalAddon: string | undefined, origin: number,
+ * gzipBackend: "isal" | "zlib" | undefined, isalAddon: string | undefined, origin: number,
  *           buffer: SharedArrayBuffer }} job
  */
 async function write(job) {
@@ -54,14 +55,19 @@ async function write(job) {
   let blobBytes = 0;
   const blobHash = job.blobAlgorithm === undefined ? undefined : createHash(job.blobAlgorithm);
 
-  /** The free stretch of the ring after what was written, waiting until there is one. @returns {[number, number]} */
+  /**
+   * The free stretch of the ring after what was written, waiting until there is one. @returns
+   * {[number, number]}
+   */
   const room = () => {
     for (;;) {
       if (Atomics.load(control, CANCEL) !== 0) throw new Cancelled();
       // Room is what the slower of the two readers has released.
       const released = Atomics.load(control, RELEASED);
       const behind = (written - Atomics.load(control, MAIN_READ)) | 0;
-      const used = job.hashed ? Math.max(behind, (written - Atomics.load(control, HASH_READ)) | 0) : behind;
+      const used = job.hashed
+        ? Math.max(behind, (written - Atomics.load(control, HASH_READ)) | 0)
+        : behind;
       if (used < size) {
         const at = written & (size - 1);
         return [at, Math.min(size - used, size - at)];
@@ -79,7 +85,7 @@ async function write(job) {
   };
   /** @param {Uint8Array} chunk */
   const put = (chunk) => {
-    for (let from = 0; from < chunk.length; ) {
+    for (let from = 0; from < chunk.length;) {
       const [at, length] = room();
       const step = Math.min(chunk.length - from, length);
       ring.set(chunk.subarray(from, from + step), at);
@@ -91,10 +97,16 @@ async function write(job) {
   const fd = openRegular(job.path);
   try {
     const gunzip =
-      job.compression === "zstd" ? zstdRing() : job.compression !== "gzip" ? undefined : job.gzipBackend === "isal" ? isalGunzip(job.isalAddon) : syncGunzip();
+      job.compression === "zstd"
+        ? zstdRing()
+        : job.compression !== "gzip"
+          ? undefined
+          : job.gzipBackend === "isal"
+            ? isalGunzip(job.isalAddon)
+            : syncGunzip();
     if (job.compression === "none" || gunzip !== undefined) {
       const blobChunk = Buffer.allocUnsafe(CHUNK_SIZE);
-      for (let n; (n = readBlob(fd, job, blobChunk, blobBytes, control)) > 0; ) {
+      for (let n; (n = readBlob(fd, job, blobChunk, blobBytes, control)) > 0;) {
         const data = blobChunk.subarray(0, n);
         count(data);
         if (gunzip === undefined) put(data);
@@ -102,7 +114,14 @@ async function write(job) {
       }
       gunzip?.inflate(Buffer.alloc(0), true, ring, room, commit);
     } else {
-      await inflate(createGunzip({ chunkSize: CHUNK_SIZE, highWaterMark: 4 * CHUNK_SIZE }), fd, job, control, count, put);
+      await inflate(
+        createGunzip({ chunkSize: CHUNK_SIZE, highWaterMark: 4 * CHUNK_SIZE }),
+        fd,
+        job,
+        control,
+        count,
+        put,
+      );
     }
   } finally {
     closeSync(fd);
@@ -116,9 +135,13 @@ async function write(job) {
   function count(chunk) {
     blobBytes += chunk.length;
     progress[0] = blobBytes;
-    // A blob longer than its descriptor says fails at once: a lying size cannot make us read forever.
+    // A blob longer than its descriptor says fails at once: a lying size cannot make us read
+    // forever.
     if (job.maxBlobBytes !== undefined && blobBytes > job.maxBlobBytes) {
-      throw Object.assign(new Error("blob is larger than its descriptor says"), { strataKind: "size", bytes: blobBytes });
+      throw Object.assign(new Error("blob is larger than its descriptor says"), {
+        strataKind: "size",
+        bytes: blobBytes,
+      });
     }
     blobHash?.update(chunk);
   }
@@ -155,14 +178,21 @@ function zstdRing() {
       let offset = 0;
       for (;;) {
         const [at, length] = room();
-        const [next, produced, consumed] = decoder.decompressStream(ring.subarray(at, at + length), input.subarray(offset));
+        const [next, produced, consumed] = decoder.decompressStream(
+          ring.subarray(at, at + length),
+          input.subarray(offset),
+        );
         if (produced > 0 || consumed > 0) hint = next;
         if (produced > 0) commit(produced);
         offset += consumed;
-        if (produced < length && (offset >= input.length || (produced === 0 && consumed === 0))) break;
+        if (produced < length && (offset >= input.length || (produced === 0 && consumed === 0)))
+          break;
       }
       // hint 0: the last frame ended exactly here.
-      if (finish && hint !== 0) throw Object.assign(new Error("unexpected end of file in zstd data"), { code: "Z_BUF_ERROR" });
+      if (finish && hint !== 0)
+        throw Object.assign(new Error("unexpected end of file in zstd data"), {
+          code: "Z_BUF_ERROR",
+        });
     },
   };
 }
@@ -170,7 +200,8 @@ function zstdRing() {
 /**
  * Reads the next piece of the blob at `offset` bytes into it; 0 at its end.
  * A growing blob (a download) is waited for here, blocking this worker.
- * @param {number} fd @param {BlobPlace} job @param {Buffer} into @param {number} offset @param {Int32Array} control
+ * @param {number} fd @param {BlobPlace} job @param {Buffer} into @param {number} offset @param
+ * {Int32Array} control
  */
 function readBlob(fd, job, into, offset, control) {
   for (;;) {
@@ -186,7 +217,8 @@ function readBlob(fd, job, into, offset, control) {
 /**
  * readBlob for the zlib stream, whose output needs this worker's event loop
  * while a growing blob is waited for.
- * @param {number} fd @param {BlobPlace} job @param {Buffer} into @param {number} offset @param {Int32Array} control
+ * @param {number} fd @param {BlobPlace} job @param {Buffer} into @param {number} offset @param
+ * {Int32Array} control
  */
 async function readBlobAsync(fd, job, into, offset, control) {
   for (;;) {
@@ -203,8 +235,10 @@ async function readBlobAsync(fd, job, into, offset, control) {
 /**
  * How many bytes to read at `offset` (at most `room`; 0 at the blob's end),
  * or -1 with the change count to wait on while a growing blob has none yet.
- * Mirrors src/growing-file.ts: state and change count (Int32 0-1), length (Float64 1), reader waiting (Int32 4).
- * @param {BlobPlace} job @param {number} room @param {number} offset @param {Int32Array} control @returns {[number, number]}
+ * Mirrors src/growing-file.ts: state and change count (Int32 0-1), length (Float64 1), reader
+ * waiting (Int32 4).
+ * @param {BlobPlace} job @param {number} room @param {number} offset @param {Int32Array} control
+ * @returns {[number, number]}
  */
 function readable(job, room, offset, control) {
   const position = job.start + offset;
@@ -217,12 +251,16 @@ function readable(job, room, offset, control) {
   const available = (new Float64Array(job.growing, 0, 2)[GROWING_LENGTH] ?? 0) - position;
   if (available > 0) return [Math.min(limit, available), seen];
   if (state === GROWN) return [0, seen];
-  if (state === GROWTH_FAILED) throw Object.assign(new Error("the blob's download failed"), { strataKind: "source-failed" });
+  if (state === GROWTH_FAILED)
+    throw Object.assign(new Error("the blob's download failed"), { strataKind: "source-failed" });
   if (Atomics.load(control, CANCEL) !== 0) throw new Cancelled();
   return [-1, seen];
 }
 
-/** Set while this reader waits: the main thread then gives the link to this blob's download. @param {BlobPlace} job */
+/**
+ * Set while this reader waits: the main thread then gives the link to this blob's download. @param
+ * {BlobPlace} job
+ */
 function readerWaiting(job) {
   return new Int32Array(/** @type {SharedArrayBuffer} */ (job.growing), GROWING_WAITING_OFFSET, 1);
 }
@@ -232,7 +270,10 @@ function growingFlags(job) {
   return new Int32Array(/** @type {SharedArrayBuffer} */ (job.growing), 0, 2);
 }
 
-/** @typedef {{ start: number, end: number | undefined, growing: SharedArrayBuffer | undefined }} BlobPlace */
+/**
+ * @typedef {{ start: number, end: number | undefined, growing: SharedArrayBuffer | undefined }}
+ * BlobPlace
+ */
 
 /** @type {any} */
 let zstd;
@@ -248,7 +289,8 @@ const isalAddons = new Map();
 
 /** strata's ISA-L addon (native/strata_gzip.c) from the file the main thread found and loaded. */
 function loadIsal(/** @type {string | undefined} */ file) {
-  if (file === undefined) throw new Error("the main thread asked for ISA-L without naming strata_gzip.node");
+  if (file === undefined)
+    throw new Error("the main thread asked for ISA-L without naming strata_gzip.node");
   let addon = isalAddons.get(file);
   if (addon === undefined) {
     addon = createRequire(import.meta.url)(file);
@@ -263,7 +305,8 @@ function loadIsal(/** @type {string | undefined} */ file) {
  * how many bytes it took and gave, and whether the gzip data has ended (what
  * follows is then hashed as part of the blob but not inflated, as with the
  * stream).
- * @typedef {(input: Buffer, offset: number, left: number, ring: Uint8Array, at: number, length: number, finish: boolean)
+ * @typedef {(input: Buffer, offset: number, left: number, ring: Uint8Array, at: number, length:
+ * number, finish: boolean)
  *   => { consumed: number, produced: number, ended: boolean }} GunzipStep
  */
 
@@ -307,7 +350,8 @@ function isalGunzip(/** @type {string | undefined} */ file) {
     // Zero padding after a member ends the data, as with zlib.
     if (padded === 1 || produced === length) return { consumed, produced, ended: padded === 1 };
     if (left > consumed) throw new Error("gzip decompression stopped with input left");
-    if (finish && !addon.finished(state)) throw Object.assign(new Error("unexpected end of file"), { code: "Z_BUF_ERROR" });
+    if (finish && !addon.finished(state))
+      throw Object.assign(new Error("unexpected end of file"), { code: "Z_BUF_ERROR" });
     return { consumed, produced, ended: finish };
   });
 }
@@ -327,12 +371,24 @@ function syncGunzip() {
   if (typeof handle?.writeSync !== "function" || !(state instanceof Uint32Array)) return undefined;
   stream.on("error", () => {}); // reported through `errored` below
   return ringGunzip((input, offset, left, ring, at, length, finish) => {
-    handle.writeSync(finish ? constants.Z_FINISH : constants.Z_NO_FLUSH, input, offset, left, ring, at, length);
+    handle.writeSync(
+      finish ? constants.Z_FINISH : constants.Z_NO_FLUSH,
+      input,
+      offset,
+      left,
+      ring,
+      at,
+      length,
+    );
     if (stream.errored) throw stream.errored;
     const [outLeft = 0, inLeft = 0] = state;
     // Input left over with room to spare: the gzip data has ended (multi-member
     // gzip is followed by the native code).
-    return { consumed: left - inLeft, produced: length - outLeft, ended: outLeft > 0 && (inLeft > 0 || finish) };
+    return {
+      consumed: left - inLeft,
+      produced: length - outLeft,
+      ended: outLeft > 0 && (inLeft > 0 || finish),
+    };
   });
 }
 
@@ -341,7 +397,8 @@ function syncGunzip() {
  * libuv pool and this thread's event loop, which nothing else uses.
  * (Node has no public synchronous streaming inflate; `_processChunk` closes
  * the stream after one call.)
- * @param {import("node:stream").Transform} stream @param {number} fd @param {any} job @param {Int32Array} control
+ * @param {import("node:stream").Transform} stream @param {number} fd @param {any} job @param
+ * {Int32Array} control
  * @param {(chunk: Buffer) => void} count @param {(chunk: Uint8Array) => void} put
  */
 async function inflate(stream, fd, job, control, count, put) {
@@ -359,7 +416,8 @@ async function inflate(stream, fd, job, control, count, put) {
         offset += n;
         const data = into.subarray(0, n);
         count(data);
-        if (!stream.write(data, () => spare.push(into))) await new Promise((resolve) => stream.once("drain", resolve));
+        if (!stream.write(data, () => spare.push(into)))
+          await new Promise((resolve) => stream.once("drain", resolve));
       }
       stream.end();
     } catch (error) {
@@ -396,7 +454,7 @@ function hash(job) {
       Atomics.wait(control, WRITTEN, written, 1000);
       continue;
     }
-    const at = read >>> 0 & (size - 1);
+    const at = (read >>> 0) & (size - 1);
     const step = Math.min(available, size - at);
     digest.update(ring.subarray(at, at + step));
     bytes += step;
@@ -409,16 +467,18 @@ function hash(job) {
 }
 
 parentPort?.on("message", (job) => {
-  (workerData?.role === "hash" ? Promise.resolve().then(() => hash(job)) : write(job)).catch((/** @type {any} */ error) => {
-    parentPort?.postMessage({
-      type: "error",
-      name: error?.name,
-      code: error?.code,
-      message: String(error?.message ?? error),
-      strataKind: error?.strataKind,
-      bytes: error?.bytes,
-    });
-  });
+  (workerData?.role === "hash" ? Promise.resolve().then(() => hash(job)) : write(job)).catch(
+    (/** @type {any} */ error) => {
+      parentPort?.postMessage({
+        type: "error",
+        name: error?.name,
+        code: error?.code,
+        message: String(error?.message ?? error),
+        strataKind: error?.strataKind,
+        bytes: error?.bytes,
+      });
+    },
+  );
 });
 
 // Everything this thread will read from strata's files is loaded now (the

@@ -7,7 +7,12 @@ import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
 
 /** Something strata could not reproduce exactly and worked around. */
 export interface UnpackWarning {
-  readonly kind: "device-replaced" | "xattr-skipped" | "overlay-xattr-dropped" | "platform-mismatch" | "spec-deviation";
+  readonly kind:
+    | "device-replaced"
+    | "xattr-skipped"
+    | "overlay-xattr-dropped"
+    | "platform-mismatch"
+    | "spec-deviation";
   readonly path: string;
   readonly detail: string;
 }
@@ -22,7 +27,10 @@ export function fsTime(seconds: number): number | Date {
 
 const UMASK_LINE = /^Umask:\s*([0-7]+)$/m;
 
-/** This process's umask, read without changing it; undefined when unknown (then every file gets an fchmod). */
+/**
+ * This process's umask, read without changing it; undefined when unknown (then every file gets an
+ * fchmod).
+ */
 function readUmask(): number | undefined {
   try {
     const match = UMASK_LINE.exec(readFileSync("/proc/self/status", "utf8"));
@@ -62,7 +70,10 @@ export class AttributeWriter {
     if (!this.fitsUmask(entry.mode)) fchmodSync(fd, entry.mode);
   }
 
-  /** `dir` is the directory's state, given for directories only: its final mode and setgid bit are kept there. */
+  /**
+   * `dir` is the directory's state, given for directories only: its final mode and setgid bit are
+   * kept there.
+   */
   ownerAndMode(abs: Buffer, entry: EntryAttributes, kind: string, dir?: PathState): void {
     const owned = ownedAttributes(entry, kind, this.#policy);
     if (this.#policy.privileged) lchownSync(abs, owned.uid, owned.gid);
@@ -87,11 +98,17 @@ export class AttributeWriter {
     const calls = nativeCalls();
     if (calls === undefined) {
       // Without the addon no xattr was ever written, so none needs replacing.
-      for (const name of xattrs.keys()) this.#onWarning?.({ kind: "xattr-skipped", path: abs.toString("utf8"), detail: `${name}: strata's native addon is unavailable` });
+      for (const name of xattrs.keys())
+        this.#onWarning?.({
+          kind: "xattr-skipped",
+          path: abs.toString("utf8"),
+          detail: `${name}: strata's native addon is unavailable`,
+        });
       return;
     }
     if (replace) {
-      for (const name of calls.llistxattr(abs)) if (!xattrs.has(name)) calls.lremovexattr(abs, name);
+      for (const name of calls.llistxattr(abs))
+        if (!xattrs.has(name)) calls.lremovexattr(abs, name);
     }
     for (const [name, value] of xattrs) {
       try {
@@ -99,10 +116,16 @@ export class AttributeWriter {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         const tolerated = code === "ENOTSUP" || (code === "EPERM" && !this.#policy.privileged);
-        // ext4 keeps all of a file's xattrs in one block: a large value is ENOSPC there, not a full disk.
-        if (code === "ENOSPC" || code === "E2BIG" || code === "ERANGE") throw xattrTooLarge(name, value, code, error);
+        // ext4 keeps all of a file's xattrs in one block: a large value is ENOSPC there, not a full
+        // disk.
+        if (code === "ENOSPC" || code === "E2BIG" || code === "ERANGE")
+          throw xattrTooLarge(name, value, code, error);
         if (!tolerated) throw error;
-        this.#onWarning?.({ kind: "xattr-skipped", path: abs.toString("utf8"), detail: `${name}: ${code}` });
+        this.#onWarning?.({
+          kind: "xattr-skipped",
+          path: abs.toString("utf8"),
+          detail: `${name}: ${code}`,
+        });
       }
     }
   }
@@ -128,8 +151,14 @@ export class AttributeWriter {
 }
 
 function xattrTooLarge(name: string, value: Buffer, code: string, cause: unknown): TargetError {
-  return new TargetError("STRATA_BAD_XATTR", `the destination's filesystem refused xattr ${name} of ${value.length} bytes (${code})`, {
-    cause,
-    hint: "ext4 holds a file's xattrs in one block (about 4 KB); unpack onto xfs or tmpfs, or check free space",
-  });
+  return new TargetError(
+    "STRATA_BAD_XATTR",
+    `the destination's filesystem refused xattr ${name} of ${value.length} bytes (${code})`,
+    {
+      cause,
+      hint:
+        "ext4 holds a file's xattrs in one block (about 4 KB); unpack onto xfs or tmpfs, " +
+        "or check free space",
+    },
+  );
 }

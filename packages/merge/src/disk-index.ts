@@ -1,15 +1,26 @@
-import { childNode, ensureChild, PathTree, type EntryPath, type PathTreeNode } from "@strata-oci/layer";
+import {
+  childNode,
+  ensureChild,
+  PathTree,
+  type EntryPath,
+  type PathTreeNode,
+} from "@strata-oci/layer";
 
 /** What one unpack has done at one path of its root. Layer numbers count from 1; 0 means never. */
 export interface PathState {
-  /** Generation in which the path was seen to be a real directory reached through real directories. */
+  /**
+   * Generation in which the path was seen to be a real directory reached through real directories.
+   */
   known: number;
   /** The last layer that wrote an entry here. */
   written: number;
   /** The last layer whose whiteout or opaque marker for this path was applied. */
   whitedOut: number;
   madeOpaque: number;
-  /** Directories only: the mtime that `finish` sets, and the final mode where it differs from the one on disk. */
+  /**
+   * Directories only: the mtime that `finish` sets, and the final mode where it differs from the
+   * one on disk.
+   */
   dirTime: number | undefined;
   dirMode: number | undefined;
   /** A directory made setgid: new children inherit its group. */
@@ -97,5 +108,13 @@ export class DiskIndex {
 
 /** The state of `node`, made where missing. */
 export function stateOf(node: IndexNode): PathState {
-  return (node.value ??= { known: 0, written: 0, whitedOut: 0, madeOpaque: 0, dirTime: undefined, dirMode: undefined, setgid: false });
+  return (node.value ??= {
+    known: 0,
+    written: 0,
+    whitedOut: 0,
+    madeOpaque: 0,
+    dirTime: undefined,
+    dirMode: undefined,
+    setgid: false,
+  });
 }

@@ -15,22 +15,38 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { baseName, childPath, displayPath, childNode, parentPath, type EntryAttributes, type EntryBody, type EntryPath, type LayerEntry } from "@strata-oci/layer";
+import {
+  baseName,
+  childPath,
+  displayPath,
+  childNode,
+  parentPath,
+  type EntryAttributes,
+  type EntryBody,
+  type EntryPath,
+  type LayerEntry,
+} from "@strata-oci/layer";
 import { AbortedError, withErrorContext } from "@strata-oci/errors";
 import { nativeCalls } from "./native.js";
 import type { OwnershipPolicy } from "./ownership.js";
 import { AttributeWriter, fsTime, type UnpackWarning } from "./attribute-writer.js";
 import { DiskIndex, stateOf, type IndexNode } from "./disk-index.js";
 import { badHardlink, fsError } from "./target-errors.js";
-import { isPlainDirectory, lstatOrUndefined, onDisk, resolveParentInRoot, type ResolvedPath } from "./resolve-in-root.js";
+import {
+  isPlainDirectory,
+  lstatOrUndefined,
+  onDisk,
+  resolveParentInRoot,
+  type ResolvedPath,
+} from "./resolve-in-root.js";
 
 export type { UnpackWarning } from "./attribute-writer.js";
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
-const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-
+const CREATE_FLAGS =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 export interface DiskTargetOptions {
   readonly policy: OwnershipPolicy;
@@ -61,7 +77,10 @@ export class DiskTarget implements LayerTarget {
   #rootAttributes: EntryAttributes | undefined;
   readonly stats: ApplyStats = { entries: 0, bytes: 0 };
 
-  /** `root` must exist and be empty; it is owned by the caller (usually a private staging directory). */
+  /**
+   * `root` must exist and be empty; it is owned by the caller (usually a private staging
+   * directory).
+   */
   constructor(root: string, options: DiskTargetOptions) {
     this.#root = Buffer.from(root);
     this.#options = options;
@@ -72,7 +91,8 @@ export class DiskTarget implements LayerTarget {
   async applyLayer(entries: AsyncIterable<LayerEntry>): Promise<void> {
     this.#layer++;
     for await (const entry of entries) {
-      if (this.#options.signal?.aborted === true) throw new AbortedError(this.#options.signal.reason);
+      if (this.#options.signal?.aborted === true)
+        throw new AbortedError(this.#options.signal.reason);
       try {
         // Only files wait (for their data); everything else is applied without an await.
         const writing = this.#apply(entry);
@@ -118,7 +138,8 @@ export class DiskTarget implements LayerTarget {
         const state = index.state(entry.path);
         if (state.whitedOut === this.#layer) return undefined;
         state.whitedOut = this.#layer;
-        if (isPlainDirectory(this.#root, parentPath(entry.path), index)) this.#removeLower(entry.path, index.node(entry.path));
+        if (isPlainDirectory(this.#root, parentPath(entry.path), index))
+          this.#removeLower(entry.path, index.node(entry.path));
         return undefined;
       }
       case "opaque": {
@@ -142,14 +163,20 @@ export class DiskTarget implements LayerTarget {
       stateOf(index.root).written = this.#layer;
       return undefined;
     }
-    const parent = resolveParentInRoot(this.#root, entry.path, true, (dir) => {
-      const made = onDisk(this.#root, dir);
-      // Explicit owner: a setgid parent would otherwise pass its group down.
-      if (this.#options.policy.privileged) lchownSync(made, 0, 0);
-      chmodSync(made, 0o755);
-      // Missing parents get time 0, so that unpacking is reproducible.
-      index.state(dir).dirTime = 0;
-    }, index);
+    const parent = resolveParentInRoot(
+      this.#root,
+      entry.path,
+      true,
+      (dir) => {
+        const made = onDisk(this.#root, dir);
+        // Explicit owner: a setgid parent would otherwise pass its group down.
+        if (this.#options.policy.privileged) lchownSync(made, 0, 0);
+        chmodSync(made, 0o755);
+        // Missing parents get time 0, so that unpacking is reproducible.
+        index.state(dir).dirTime = 0;
+      },
+      index,
+    );
     // When the parent resolved to the entry's own parent it is that very slice
     // of the entry's path (same memory, same length): reuse the path.
     const sameParent =
@@ -174,7 +201,10 @@ export class DiskTarget implements LayerTarget {
       }
       case "file": {
         let fd = -1;
-        this.#create(abs, () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))));
+        this.#create(
+          abs,
+          () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))),
+        );
         writing = this.#writeFile(fd, abs, this.#parentSetgid(path), entry, entry.body);
         break;
       }
@@ -198,9 +228,16 @@ export class DiskTarget implements LayerTarget {
           this.#attributes.finishNode(abs, entry, entry.kind);
         } else {
           const why = calls === undefined ? "strata's native addon is unavailable" : "rootless";
-          this.#options.onWarning?.({ kind: "device-replaced", path: displayPath(path), detail: `${entry.kind} replaced by an empty file (${why})` });
+          this.#options.onWarning?.({
+            kind: "device-replaced",
+            path: displayPath(path),
+            detail: `${entry.kind} replaced by an empty file (${why})`,
+          });
           let fd = -1;
-          this.#create(abs, () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))));
+          this.#create(
+            abs,
+            () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))),
+          );
           writing = this.#writeFile(fd, abs, this.#parentSetgid(path), entry, []);
         }
         break;
@@ -245,14 +282,18 @@ export class DiskTarget implements LayerTarget {
     this.#index.forgetAll();
   }
 
-
-
   /**
    * Writes a file's data and attributes and closes it. Synchronous (returns
    * undefined) when the body's bytes are all in hand, as they are for most
    * files: a promise per file was a measurable share of the main thread.
    */
-  #writeFile(fd: number, abs: Buffer, parentSetgid: boolean, entry: EntryAttributes, body: EntryBody | Iterable<Buffer>): Promise<void> | undefined {
+  #writeFile(
+    fd: number,
+    abs: Buffer,
+    parentSetgid: boolean,
+    entry: EntryAttributes,
+    body: EntryBody | Iterable<Buffer>,
+  ): Promise<void> | undefined {
     let waiting = false;
     try {
       const readAvailable = "readAvailable" in body ? body.readAvailable : undefined;
@@ -275,7 +316,13 @@ export class DiskTarget implements LayerTarget {
   }
 
   /** The rest of a file whose bytes must be awaited; closes it. */
-  async #writeRest(fd: number, abs: Buffer, parentSetgid: boolean, entry: EntryAttributes, body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
+  async #writeRest(
+    fd: number,
+    abs: Buffer,
+    parentSetgid: boolean,
+    entry: EntryAttributes,
+    body: AsyncIterable<Buffer> | Iterable<Buffer>,
+  ): Promise<void> {
     try {
       for await (const chunk of body) this.#writeChunk(fd, chunk);
       this.#finishFile(fd, abs, parentSetgid, entry);
@@ -299,18 +346,20 @@ export class DiskTarget implements LayerTarget {
   #hardlink(abs: Buffer, path: EntryPath, target: EntryPath): void {
     const parent = resolveParentInRoot(this.#root, target, false, undefined, this.#index);
     const targetPath = parent === undefined ? undefined : childPath(parent, baseName(target));
-    const stats = targetPath === undefined ? undefined : lstatOrUndefined(onDisk(this.#root, targetPath));
-    if (targetPath === undefined || stats === undefined) throw badHardlink(target, "does not exist");
+    const stats =
+      targetPath === undefined ? undefined : lstatOrUndefined(onDisk(this.#root, targetPath));
+    if (targetPath === undefined || stats === undefined)
+      throw badHardlink(target, "does not exist");
     if (stats.isDirectory()) throw badHardlink(target, "is a directory");
     if (targetPath.equals(path)) return;
     try {
       this.#create(abs, () => linkSync(onDisk(this.#root, targetPath), abs));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw badHardlink(target, "was removed by this entry");
+      if ((error as NodeJS.ErrnoException).code === "ENOENT")
+        throw badHardlink(target, "was removed by this entry");
       throw error;
     }
   }
-
 
   /**
    * Removes what lower layers put at `path` and below, keeping what this

@@ -1,4 +1,5 @@
-// The codes the changeset rules and their targets throw, declared here (StrataErrorCodes in @strata-oci/errors).
+// The codes the changeset rules and their targets throw, declared here (StrataErrorCodes in
+// @strata-oci/errors).
 export const MERGE_ERROR_CODES = [
   "STRATA_PARENT_NOT_DIRECTORY",
   "STRATA_SYMLINK_LOOP",

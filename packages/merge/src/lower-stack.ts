@@ -11,7 +11,10 @@ import { onDisk } from "./resolve-in-root.js";
 import { decodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "./rootless-owner.js";
 import type { LowerSource, MergedEntry } from "./merged-tree.js";
 
-/** How a store marks directories opaque: as root `trusted.overlay.opaque`, unprivileged (`userxattr` mounts) `user.overlay.opaque`. */
+/**
+ * How a store marks directories opaque: as root `trusted.overlay.opaque`, unprivileged (`userxattr`
+ * mounts) `user.overlay.opaque`.
+ */
 export type OverlayXattrs = "trusted" | "user";
 
 export function opaqueXattr(namespace: OverlayXattrs): string {
@@ -39,7 +42,11 @@ export class LowerStack {
 
   #isOpaque(abs: Buffer): boolean {
     const calls = nativeCalls();
-    return calls !== undefined && calls.llistxattr(abs).includes(this.#opaque) && calls.lgetxattr(abs, this.#opaque).toString() === "y";
+    return (
+      calls !== undefined &&
+      calls.llistxattr(abs).includes(this.#opaque) &&
+      calls.lgetxattr(abs, this.#opaque).toString() === "y"
+    );
   }
 
   /**
@@ -52,7 +59,10 @@ export class LowerStack {
     const parts = splitPath(path);
     for (const [top, layer] of this.#layers.entries()) {
       let at: EntryPath = Buffer.alloc(0);
-      let node: { abs: Buffer; stats: BigIntStats } | undefined = { abs: layer, stats: lstatSync(layer, { bigint: true }) };
+      let node: { abs: Buffer; stats: BigIntStats } | undefined = {
+        abs: layer,
+        stats: lstatSync(layer, { bigint: true }),
+      };
       let hidesBelow = false;
       for (const [i, part] of parts.entries()) {
         at = childPath(at, part);
@@ -74,13 +84,19 @@ export class LowerStack {
     }
   }
 
-  /** Where the merged view below has `path`'s own node (the topmost layer that has it, counting from 0 at the bottom), or undefined. */
+  /**
+   * Where the merged view below has `path`'s own node (the topmost layer that has it, counting from
+   * 0 at the bottom), or undefined.
+   */
   locate(path: EntryPath): { abs: Buffer; stats: BigIntStats; layer: number } | undefined {
     for (const found of this.#lookup(path)) return found;
     return undefined;
   }
 
-  /** The names the merged view below shows in directory `path` (empty when it is no directory there). */
+  /**
+   * The names the merged view below shows in directory `path` (empty when it is no directory
+   * there).
+   */
   names(path: EntryPath): Set<string> {
     const shown = new Set<string>();
     const hidden = new Set<string>();
@@ -130,18 +146,35 @@ export class StoredLayers implements LowerSource {
     const found = this.#stack.locate(path);
     if (found === undefined) return undefined;
     const { abs, stats, layer } = found;
-    const kind = stats.isDirectory() ? "dir" : stats.isFile() ? "file" : stats.isSymbolicLink() ? "symlink" : stats.isCharacterDevice() ? "char" : stats.isBlockDevice() ? "block" : stats.isFIFO() ? "fifo" : undefined;
+    const kind = stats.isDirectory()
+      ? "dir"
+      : stats.isFile()
+        ? "file"
+        : stats.isSymbolicLink()
+          ? "symlink"
+          : stats.isCharacterDevice()
+            ? "char"
+            : stats.isBlockDevice()
+              ? "block"
+              : stats.isFIFO()
+                ? "fifo"
+                : undefined;
     if (kind === undefined) return undefined;
     const key = kind !== "dir" && stats.nlink > 1n ? `${layer}:${stats.ino}` : undefined;
     const known = key === undefined ? undefined : this.#linked.get(key);
     if (known !== undefined) return known;
     const calls = nativeCalls();
     const xattrs = new Map<string, Buffer>();
-    if (calls !== undefined && (kind === "dir" || this.#rootless)) for (const name of calls.llistxattr(abs)) if (!isOverlayXattr(name)) xattrs.set(name, calls.lgetxattr(abs, name));
+    if (calls !== undefined && (kind === "dir" || this.#rootless))
+      for (const name of calls.llistxattr(abs))
+        if (!isOverlayXattr(name)) xattrs.set(name, calls.lgetxattr(abs, name));
     let owner = { uid: Number(stats.uid), gid: Number(stats.gid) };
     if (this.#rootless) {
       const record = xattrs.get(ROOTLESS_OWNER_XATTR);
-      owner = record === undefined ? { uid: 0, gid: 0 } : (decodeRootlessOwner(record) ?? { uid: 0, gid: 0 });
+      owner =
+        record === undefined
+          ? { uid: 0, gid: 0 }
+          : (decodeRootlessOwner(record) ?? { uid: 0, gid: 0 });
       xattrs.delete(ROOTLESS_OWNER_XATTR);
     }
     if (kind !== "dir") xattrs.clear();
@@ -156,7 +189,9 @@ export class StoredLayers implements LowerSource {
       ordinal: -1,
       size: kind === "file" ? Number(stats.size) : 0,
       ...(kind === "symlink" ? { target: readlinkSync(abs, { encoding: "buffer" }) } : {}),
-      ...(kind === "char" || kind === "block" ? { devMajor: (rdev >> 8) & 0xfff, devMinor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) } : {}),
+      ...(kind === "char" || kind === "block"
+        ? { devMajor: (rdev >> 8) & 0xfff, devMinor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) }
+        : {}),
     };
     if (key !== undefined) this.#linked.set(key, entry);
     return entry;

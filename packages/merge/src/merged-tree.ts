@@ -1,4 +1,15 @@
-import { LimitExceededError, baseName, childNode, displayPath, ensureChild, parentPath, splitPath, type EntryPath, type LayerEntry, type PathTreeNode } from "@strata-oci/layer";
+import {
+  LimitExceededError,
+  baseName,
+  childNode,
+  displayPath,
+  ensureChild,
+  parentPath,
+  splitPath,
+  type EntryPath,
+  type LayerEntry,
+  type PathTreeNode,
+} from "@strata-oci/layer";
 import { BadEntryError, withErrorContext } from "@strata-oci/errors";
 import type { LayerTarget } from "./layer-target.js";
 import { walkComponents, walkInRoot, type Found, type WalkSteps } from "./walk-in-root.js";
@@ -14,9 +25,15 @@ export interface MergedEntry {
   readonly gid: number;
   readonly mtime: number;
   readonly xattrs: ReadonlyMap<string, Buffer>;
-  /** The layer (index in manifest order) of the entry that made it; -1 for a directory no entry named. */
+  /**
+   * The layer (index in manifest order) of the entry that made it; -1 for a directory no entry
+   * named.
+   */
   readonly layer: number;
-  /** Files: their size, and where their bytes are: the n-th entry (`ordinal`, as readLayer yields them) of `layer`. */
+  /**
+   * Files: their size, and where their bytes are: the n-th entry (`ordinal`, as readLayer yields
+   * them) of `layer`.
+   */
   readonly size: number;
   readonly ordinal: number;
   readonly target?: Buffer;
@@ -32,7 +49,10 @@ type Node = PathTreeNode<MergedEntry>;
  * they lie): a tree on top of it loads only what its own layers touch.
  */
 export interface LowerSource {
-  /** The entry at `path` (no symlink followed, the last component's either), or undefined. Names of one inode share one entry object. */
+  /**
+   * The entry at `path` (no symlink followed, the last component's either), or undefined. Names of
+   * one inode share one entry object.
+   */
   entry(path: EntryPath): MergedEntry | undefined;
   /** The names in directory `path`. */
   names(path: EntryPath): Buffer[];
@@ -61,19 +81,35 @@ function children(node: Node): Node[] {
  * checked against the name); a removed subtree is cut off whole.
  */
 export class MergedTree implements LayerTarget {
-  readonly root: Node = { value: this.#impliedDirectory(), name: "", children: undefined, collided: undefined };
+  readonly root: Node = {
+    value: this.#impliedDirectory(),
+    name: "",
+    children: undefined,
+    collided: undefined,
+  };
   #layer = -1;
   readonly #source: LowerSource | undefined;
   /** Directories whose children below are not all loaded from the source yet, with their paths. */
   readonly #pending = new Map<Node, EntryPath>();
 
   /** With `lower`: on top of `layers` layers already merged there, loaded as needed. */
-  /** Paths that have an entry, and the most there may be (issue #26.8: 200-240 bytes of heap each). */
+  /**
+   * Paths that have an entry, and the most there may be (issue #26.8: 200-240 bytes of heap each).
+   */
   #entries = 1;
   readonly #maxEntries: number;
 
-  /** With `lower`: on top of `layers` layers already merged there, loaded as needed. At most `maxEntries` paths at once. */
-  constructor(options: { readonly lower?: LowerSource; readonly layers?: number; readonly maxEntries?: number } = {}) {
+  /**
+   * With `lower`: on top of `layers` layers already merged there, loaded as needed. At most
+   * `maxEntries` paths at once.
+   */
+  constructor(
+    options: {
+      readonly lower?: LowerSource;
+      readonly layers?: number;
+      readonly maxEntries?: number;
+    } = {},
+  ) {
     this.#source = options.lower;
     this.#maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
     if (options.lower !== undefined) {
@@ -83,7 +119,9 @@ export class MergedTree implements LayerTarget {
     }
   }
 
-  /** The child `name` of `node`, loaded from the source where `node` still has unloaded children. */
+  /**
+   * The child `name` of `node`, loaded from the source where `node` still has unloaded children.
+   */
   #child(node: Node | undefined, name: Buffer): Node | undefined {
     const found = childNode(node, name);
     if (found !== undefined || node === undefined) return found;
@@ -107,7 +145,9 @@ export class MergedTree implements LayerTarget {
     }
     return children(node);
   }
-  /** What the layer being applied wrote: only lower layers' entries are removed by its whiteouts. */
+  /**
+   * What the layer being applied wrote: only lower layers' entries are removed by its whiteouts.
+   */
   #written = new Set<Node>();
   #ordinal = 0;
 
@@ -131,14 +171,18 @@ export class MergedTree implements LayerTarget {
   applyEntry(entry: LayerEntry): { path: EntryPath; target?: EntryPath } | undefined {
     try {
       const landed = this.#apply(entry, this.#layer, this.#ordinal++, this.#written);
-      if (this.#entries > this.#maxEntries) throw new LimitExceededError("maxMergedEntries", this.#entries, this.#maxEntries);
+      if (this.#entries > this.#maxEntries)
+        throw new LimitExceededError("maxMergedEntries", this.#entries, this.#maxEntries);
       return landed;
     } catch (error) {
       throw withErrorContext(error, { entry: displayPath(entry.path) });
     }
   }
 
-  /** Whether the entry at (resolved, plain) `path` and everything below it was written by the current layer. */
+  /**
+   * Whether the entry at (resolved, plain) `path` and everything below it was written by the
+   * current layer.
+   */
   writtenByCurrentLayer(path: EntryPath): boolean {
     const start = this.#plain(path);
     if (start === undefined) return false;
@@ -152,7 +196,10 @@ export class MergedTree implements LayerTarget {
     return true;
   }
 
-  /** The paths (resolved) of every name of `entry`: a hardlink group's members share one entry. A walk of the whole tree. */
+  /**
+   * The paths (resolved) of every name of `entry`: a hardlink group's members share one entry. A
+   * walk of the whole tree.
+   */
   pathsOf(entry: MergedEntry): EntryPath[] {
     const out: EntryPath[] = [];
     for (const { path, entry: found } of this.walk()) if (found === entry) out.push(path);
@@ -176,7 +223,16 @@ export class MergedTree implements LayerTarget {
     if (resolved === undefined) return undefined;
     const entry = resolved.at(-1)?.value;
     if (entry === undefined) return undefined;
-    return { path: Buffer.from(resolved.slice(1).map((node) => node.name).join("/"), "latin1"), entry };
+    return {
+      path: Buffer.from(
+        resolved
+          .slice(1)
+          .map((node) => node.name)
+          .join("/"),
+        "latin1",
+      ),
+      entry,
+    };
   }
 
   /** The entries of directory `path` (resolved), sorted by name byte order. */
@@ -185,7 +241,10 @@ export class MergedTree implements LayerTarget {
     if (dir?.value?.kind !== "dir") return undefined;
     return this.#children(dir)
       .filter((child) => child.value !== undefined)
-      .map((child) => ({ name: Buffer.from(child.name, "latin1"), entry: child.value as MergedEntry }))
+      .map((child) => ({
+        name: Buffer.from(child.name, "latin1"),
+        entry: child.value as MergedEntry,
+      }))
       .sort((a, b) => Buffer.compare(a.name, b.name));
   }
 
@@ -199,8 +258,17 @@ export class MergedTree implements LayerTarget {
       if (node.value === undefined) continue;
       yield { path, entry: node.value };
       if (node.value.kind !== "dir") continue;
-      const sorted = this.#children(node).sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
-      for (const child of sorted) stack.push({ node: child, path: path.length === 0 ? Buffer.from(child.name, "latin1") : Buffer.concat([path, Buffer.from([0x2f]), Buffer.from(child.name, "latin1")]) });
+      const sorted = this.#children(node).sort((a, b) =>
+        a.name < b.name ? 1 : a.name > b.name ? -1 : 0,
+      );
+      for (const child of sorted)
+        stack.push({
+          node: child,
+          path:
+            path.length === 0
+              ? Buffer.from(child.name, "latin1")
+              : Buffer.concat([path, Buffer.from([0x2f]), Buffer.from(child.name, "latin1")]),
+        });
     }
   }
 
@@ -212,10 +280,25 @@ export class MergedTree implements LayerTarget {
 
   #impliedDirectory(): MergedEntry {
     // As the model and the disk target make them: 0755, root-owned, time 0.
-    return { kind: "dir", mode: 0o755, uid: 0, gid: 0, mtime: 0, xattrs: NO_XATTRS, layer: -1, size: 0, ordinal: -1 };
+    return {
+      kind: "dir",
+      mode: 0o755,
+      uid: 0,
+      gid: 0,
+      mtime: 0,
+      xattrs: NO_XATTRS,
+      layer: -1,
+      size: 0,
+      ordinal: -1,
+    };
   }
 
-  #apply(entry: LayerEntry, layer: number, ordinal: number, written: Set<Node>): { path: EntryPath; target?: EntryPath } | undefined {
+  #apply(
+    entry: LayerEntry,
+    layer: number,
+    ordinal: number,
+    written: Set<Node>,
+  ): { path: EntryPath; target?: EntryPath } | undefined {
     if (entry.kind === "whiteout") {
       const node = this.#plain(entry.path);
       if (node?.value !== undefined) this.#removeLower(node, written);
@@ -230,9 +313,22 @@ export class MergedTree implements LayerTarget {
       }
       return undefined;
     }
-    // Owners and xattrs as they land on disk (user.* xattrs only on files and directories), as the model has them.
-    const owned = ownedAttributes(entry, entry.kind === "hardlink" ? "file" : entry.kind, PRIVILEGED);
-    const attrs: Attributes = { mode: entry.mode, uid: owned.uid, gid: owned.gid, mtime: entry.mtime, xattrs: owned.xattrs.size === 0 ? NO_XATTRS : owned.xattrs, layer, ordinal };
+    // Owners and xattrs as they land on disk (user.* xattrs only on files and directories), as the
+    // model has them.
+    const owned = ownedAttributes(
+      entry,
+      entry.kind === "hardlink" ? "file" : entry.kind,
+      PRIVILEGED,
+    );
+    const attrs: Attributes = {
+      mode: entry.mode,
+      uid: owned.uid,
+      gid: owned.gid,
+      mtime: entry.mtime,
+      xattrs: owned.xattrs.size === 0 ? NO_XATTRS : owned.xattrs,
+      layer,
+      ordinal,
+    };
     if (entry.path.length === 0) {
       this.root.value = plainEntry("dir", attrs, 0);
       written.add(this.root);
@@ -256,7 +352,8 @@ export class MergedTree implements LayerTarget {
         if (found.node === node) break;
         const shared = found.node.value as MergedEntry;
         this.#removeTree(node);
-        if (found.node.value === undefined) throw badHardlink(entry.target, "was removed by this entry");
+        if (found.node.value === undefined)
+          throw badHardlink(entry.target, "was removed by this entry");
         this.#set(node, shared);
         break;
       }
@@ -291,20 +388,34 @@ export class MergedTree implements LayerTarget {
    * directory nor a symlink is an error while applying (`create`, `strict`),
    * as in the model, and "missing" for queries.
    */
-  #walk(path: EntryPath, how: { create?: boolean; strict?: boolean; followLast?: boolean; parentOnly?: boolean }): Node[] | undefined {
+  #walk(
+    path: EntryPath,
+    how: { create?: boolean; strict?: boolean; followLast?: boolean; parentOnly?: boolean },
+  ): Node[] | undefined {
     const { create = false, strict = create, followLast = false, parentOnly = false } = how;
-    if (parentOnly) return walkComponents(this.root, splitPath(parentPath(path)), this.#steps, { mode: "parents", create, strict }, path);
+    if (parentOnly)
+      return walkComponents(
+        this.root,
+        splitPath(parentPath(path)),
+        this.#steps,
+        { mode: "parents", create, strict },
+        path,
+      );
     return walkInRoot(this.root, path, this.#steps, { mode: "path", followLast, create, strict });
   }
 
-  /** The merged tree as walkInRoot sees it: children by name (loaded from below where needed), implied directories made. */
+  /**
+   * The merged tree as walkInRoot sees it: children by name (loaded from below where needed),
+   * implied directories made.
+   */
   readonly #steps: WalkSteps<Node> = {
     look: (stack, name) => {
       const child = this.#child(stack[stack.length - 1], name);
       const value = child?.value;
       if (child === undefined || value === undefined) return MISSING;
       if (value.kind === "dir") return { kind: "dir", node: child };
-      if (value.kind === "symlink") return { kind: "symlink", node: child, target: value.target as Buffer };
+      if (value.kind === "symlink")
+        return { kind: "symlink", node: child, target: value.target as Buffer };
       return { kind: "other", node: child, what: `a ${value.kind}` };
     },
     make: (stack, name) => {
@@ -314,7 +425,10 @@ export class MergedTree implements LayerTarget {
     },
   };
 
-  /** The node at `path` when every component is a real directory (no symlink followed), as whiteouts require. */
+  /**
+   * The node at `path` when every component is a real directory (no symlink followed), as whiteouts
+   * require.
+   */
   #plain(path: EntryPath): Node | undefined {
     let node: Node | undefined = this.root;
     for (const part of splitPath(path)) {
@@ -332,11 +446,16 @@ export class MergedTree implements LayerTarget {
     return { node, parents: parents as Node[] };
   }
 
-  /** Removes what lower layers put at `node` and below, keeping what this layer wrote; true when `node` stays. */
+  /**
+   * Removes what lower layers put at `node` and below, keeping what this layer wrote; true when
+   * `node` stays.
+   */
   #removeLower(node: Node, written: Set<Node>): boolean {
     // Iterative, children first: a hostile layer can nest thousands of directories.
     const keep = new Set<Node>();
-    const stack: Array<{ node: Node; expanded: boolean; parent: Node | undefined }> = [{ node, expanded: false, parent: undefined }];
+    const stack: Array<{ node: Node; expanded: boolean; parent: Node | undefined }> = [
+      { node, expanded: false, parent: undefined },
+    ];
     while (stack.length > 0) {
       const top = stack[stack.length - 1] as (typeof stack)[number];
       if (top.node.value === undefined) {
@@ -347,7 +466,8 @@ export class MergedTree implements LayerTarget {
         top.expanded = true;
         // Children never loaded are lower ones, all removed: they need no loading.
         this.#pending.delete(top.node);
-        for (const child of children(top.node)) stack.push({ node: child, expanded: false, parent: top.node });
+        for (const child of children(top.node))
+          stack.push({ node: child, expanded: false, parent: top.node });
         continue;
       }
       stack.pop();
@@ -376,21 +496,62 @@ export class MergedTree implements LayerTarget {
   }
 }
 
-type Attributes = Pick<MergedEntry, "mode" | "uid" | "gid" | "mtime" | "xattrs" | "layer" | "ordinal">;
+type Attributes = Pick<
+  MergedEntry,
+  "mode" | "uid" | "gid" | "mtime" | "xattrs" | "layer" | "ordinal"
+>;
 
 // Entries are object literals with their fields in one order, one shape per
 // kind. In a 1M-entry image's tree an entry costs 200-240 bytes of heap, its
 // path's node and name included (ls -R fails in a 200 MB heap, runs in 240).
 function plainEntry(kind: "dir" | "file" | "fifo", a: Attributes, size: number): MergedEntry {
-  return { kind, mode: a.mode, uid: a.uid, gid: a.gid, mtime: a.mtime, xattrs: a.xattrs, layer: a.layer, ordinal: a.ordinal, size };
+  return {
+    kind,
+    mode: a.mode,
+    uid: a.uid,
+    gid: a.gid,
+    mtime: a.mtime,
+    xattrs: a.xattrs,
+    layer: a.layer,
+    ordinal: a.ordinal,
+    size,
+  };
 }
 
 function symlinkEntry(a: Attributes, target: Buffer): MergedEntry {
-  return { kind: "symlink", mode: a.mode, uid: a.uid, gid: a.gid, mtime: a.mtime, xattrs: a.xattrs, layer: a.layer, ordinal: a.ordinal, size: target.length, target };
+  return {
+    kind: "symlink",
+    mode: a.mode,
+    uid: a.uid,
+    gid: a.gid,
+    mtime: a.mtime,
+    xattrs: a.xattrs,
+    layer: a.layer,
+    ordinal: a.ordinal,
+    size: target.length,
+    target,
+  };
 }
 
-function deviceEntry(kind: "char" | "block", a: Attributes, devMajor: number, devMinor: number): MergedEntry {
-  return { kind, mode: a.mode, uid: a.uid, gid: a.gid, mtime: a.mtime, xattrs: a.xattrs, layer: a.layer, ordinal: a.ordinal, size: 0, devMajor, devMinor };
+function deviceEntry(
+  kind: "char" | "block",
+  a: Attributes,
+  devMajor: number,
+  devMinor: number,
+): MergedEntry {
+  return {
+    kind,
+    mode: a.mode,
+    uid: a.uid,
+    gid: a.gid,
+    mtime: a.mtime,
+    xattrs: a.xattrs,
+    layer: a.layer,
+    ordinal: a.ordinal,
+    size: 0,
+    devMajor,
+    devMinor,
+  };
 }
 
 /** The path of `node`, a child of the last of `parents` (root first). */

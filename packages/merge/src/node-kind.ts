@@ -4,7 +4,12 @@ import type { Stats } from "node:fs";
 export type NodeKind = "dir" | "file" | "symlink" | "char" | "block" | "fifo";
 
 /** The kind of a node from its lstat; undefined for a socket. */
-export function kindOfStats(stats: Pick<Stats, "isDirectory" | "isFile" | "isSymbolicLink" | "isCharacterDevice" | "isBlockDevice" | "isFIFO">): NodeKind | undefined {
+export function kindOfStats(
+  stats: Pick<
+    Stats,
+    "isDirectory" | "isFile" | "isSymbolicLink" | "isCharacterDevice" | "isBlockDevice" | "isFIFO"
+  >,
+): NodeKind | undefined {
   if (stats.isDirectory()) return "dir";
   if (stats.isFile()) return "file";
   if (stats.isSymbolicLink()) return "symlink";

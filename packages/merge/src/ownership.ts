@@ -13,7 +13,10 @@ export interface OwnershipPolicy {
   readonly gid: number;
 }
 
-/** Rootless unless told otherwise: the one place that decides (root writes owners, others record them). */
+/**
+ * Rootless unless told otherwise: the one place that decides (root writes owners, others record
+ * them).
+ */
 export function resolveRootless(rootless: boolean | undefined): boolean {
   return rootless ?? (process.geteuid?.() ?? 0) !== 0;
 }
@@ -34,14 +37,17 @@ export function ownedAttributes(
   policy: OwnershipPolicy,
 ): { uid: number; gid: number; xattrs: ReadonlyMap<string, Buffer> } {
   // The common case (privileged, no xattrs) allocates nothing: this runs for every entry.
-  if (policy.privileged && attrs.xattrs.size === 0) return { uid: attrs.uid, gid: attrs.gid, xattrs: NO_XATTRS };
+  if (policy.privileged && attrs.xattrs.size === 0)
+    return { uid: attrs.uid, gid: attrs.gid, xattrs: NO_XATTRS };
   const xattrs = new Map(attrs.xattrs);
   // Linux allows user.* xattrs only on regular files and directories.
-  if (kind !== "file" && kind !== "dir") for (const name of xattrs.keys()) if (name.startsWith("user.")) xattrs.delete(name);
+  if (kind !== "file" && kind !== "dir")
+    for (const name of xattrs.keys()) if (name.startsWith("user.")) xattrs.delete(name);
   if (policy.privileged) return { uid: attrs.uid, gid: attrs.gid, xattrs };
   xattrs.delete(ROOTLESS_OWNER_XATTR);
   // user.* xattrs cannot be set on symlinks, so their owner goes unrecorded.
-  const record = kind === "file" || kind === "dir" ? encodeRootlessOwner(attrs.uid, attrs.gid) : undefined;
+  const record =
+    kind === "file" || kind === "dir" ? encodeRootlessOwner(attrs.uid, attrs.gid) : undefined;
   if (record !== undefined) xattrs.set(ROOTLESS_OWNER_XATTR, record);
   return { uid: policy.uid, gid: policy.gid, xattrs };
 }

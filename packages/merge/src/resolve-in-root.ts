@@ -4,7 +4,6 @@ import { BadEntryError } from "@strata-oci/errors";
 import type { DiskIndex, IndexNode } from "./disk-index.js";
 import { MAX_SYMLINK_FOLLOWS, walkComponents, type WalkSteps } from "./walk-in-root.js";
 
-
 export { MAX_RESOLVE_STEPS, MAX_SYMLINK_FOLLOWS } from "./walk-in-root.js";
 
 /** A path inside the root whose every component was checked to be a real directory (no symlink). */
@@ -27,10 +26,17 @@ interface Place {
   readonly node: IndexNode | undefined;
 }
 
-const namesOf = (stack: readonly Place[]): Buffer[] => stack.slice(1).map((place) => place.name as Buffer);
+const namesOf = (stack: readonly Place[]): Buffer[] =>
+  stack.slice(1).map((place) => place.name as Buffer);
 
 function kindOf(stats: Stats): string {
-  return stats.isFile() ? "a file" : stats.isCharacterDevice() || stats.isBlockDevice() ? "a device" : stats.isFIFO() ? "a fifo" : "a socket";
+  return stats.isFile()
+    ? "a file"
+    : stats.isCharacterDevice() || stats.isBlockDevice()
+      ? "a device"
+      : stats.isFIFO()
+        ? "a fifo"
+        : "a socket";
 }
 
 /**
@@ -63,7 +69,12 @@ export function resolveParentInRoot(
       const stats = lstatOrUndefined(abs);
       if (stats === undefined) return { kind: "missing" };
       if (stats.isDirectory()) return { kind: "dir", node: { name, node: child(stack, name) } };
-      if (stats.isSymbolicLink()) return { kind: "symlink", node: { name, node: undefined }, target: readlinkSync(abs, { encoding: "buffer" }) };
+      if (stats.isSymbolicLink())
+        return {
+          kind: "symlink",
+          node: { name, node: undefined },
+          target: readlinkSync(abs, { encoding: "buffer" }),
+        };
       return { kind: "other", node: { name, node: undefined }, what: kindOf(stats) };
     },
     make(stack, name) {
@@ -73,7 +84,13 @@ export function resolveParentInRoot(
       return { name, node: child(stack, name) };
     },
   };
-  const stack = walkComponents<Place>({ name: undefined, node: known?.root }, splitPath(parent), steps, { mode: "parents", create, strict: true }, path);
+  const stack = walkComponents<Place>(
+    { name: undefined, node: known?.root },
+    splitPath(parent),
+    steps,
+    { mode: "parents", create, strict: true },
+    path,
+  );
   return stack === undefined ? undefined : (joinPath(namesOf(stack)) as ResolvedPath);
 }
 
@@ -82,7 +99,8 @@ export function isPlainDirectory(root: Buffer, path: EntryPath, known?: DiskInde
   if (known?.has(path) === true) return true;
   const parts = splitPath(path);
   for (let i = 1; i <= parts.length; i++) {
-    if (lstatOrUndefined(onDisk(root, joinPath(parts.slice(0, i))))?.isDirectory() !== true) return false;
+    if (lstatOrUndefined(onDisk(root, joinPath(parts.slice(0, i))))?.isDirectory() !== true)
+      return false;
   }
   return true;
 }
@@ -106,9 +124,14 @@ export function resolvePathInRoot(root: Buffer, path: EntryPath): ResolvedPath |
     if (!stats.isSymbolicLink()) return resolved as ResolvedPath;
     const target = readlinkSync(onDisk(root, resolved), { encoding: "buffer" });
     // The parent is real directories only, so `..` can be applied lexically.
-    current = clampToRoot(target[0] === 0x2f ? splitPath(target) : [...splitPath(parent), ...splitPath(target)]);
+    current = clampToRoot(
+      target[0] === 0x2f ? splitPath(target) : [...splitPath(parent), ...splitPath(target)],
+    );
   }
-  throw new BadEntryError("STRATA_SYMLINK_LOOP", `too many symlinks resolving ${displayPath(path)}`);
+  throw new BadEntryError(
+    "STRATA_SYMLINK_LOOP",
+    `too many symlinks resolving ${displayPath(path)}`,
+  );
 }
 
 /** Components as a root-relative path, `.` dropped and `..` stopping at the root. */

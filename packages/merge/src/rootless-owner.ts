@@ -26,7 +26,10 @@ export function encodeRootlessOwner(uid: number, gid: number): Buffer | undefine
   return Buffer.from(bytes);
 }
 
-/** The owner recorded in a `user.rootlesscontainers` value; undefined where it is not one strata or umoci writes. */
+/**
+ * The owner recorded in a `user.rootlesscontainers` value; undefined where it is not one strata or
+ * umoci writes.
+ */
 export function decodeRootlessOwner(value: Buffer): { uid: number; gid: number } | undefined {
   const owner = { uid: 0, gid: 0 };
   let at = 0;

@@ -1,11 +1,23 @@
-import { chmodSync, lstatSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  chmodSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { TargetError } from "@strata-oci/errors";
 
 const STAGING_MARK = ".strata-staging-";
 
 function badDestination(detail: string, hint: string, cause?: unknown): TargetError {
-  return new TargetError("STRATA_BAD_DESTINATION", detail, { hint, ...(cause === undefined ? {} : { cause }) });
+  return new TargetError("STRATA_BAD_DESTINATION", detail, {
+    hint,
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 /**
@@ -15,23 +27,36 @@ function badDestination(detail: string, hint: string, cause?: unknown): TargetEr
  * renamed to another after the whole unpack.
  */
 function resolveDestination(dest: string): string {
-  if (dest === "") throw badDestination("the destination is an empty string", "name the directory to create");
+  if (dest === "")
+    throw badDestination("the destination is an empty string", "name the directory to create");
   const trimmed = dest.replace(/\/+$/, "") || "/";
   const name = basename(trimmed);
   let parent: string;
   try {
     // realpathSync.native: the JS version (and path.join) apply `..` lexically, before looking.
-    parent = realpathSync.native(name === "." || name === ".." ? `${trimmed}/..` : dirname(trimmed));
+    parent = realpathSync.native(
+      name === "." || name === ".." ? `${trimmed}/..` : dirname(trimmed),
+    );
   } catch (cause) {
-    throw badDestination(`the parent of destination ${dest} does not exist`, "create the parent directory first", cause);
+    throw badDestination(
+      `the parent of destination ${dest} does not exist`,
+      "create the parent directory first",
+      cause,
+    );
   }
   if (!statSync(parent).isDirectory()) {
-    throw badDestination(`the parent of destination ${dest} (${parent}) is not a directory`, "create the parent directory first");
+    throw badDestination(
+      `the parent of destination ${dest} (${parent}) is not a directory`,
+      "create the parent directory first",
+    );
   }
   const absolute = name === "." || name === ".." ? realpathSync.native(dest) : join(parent, name);
   const stats = lstatSync(absolute, { throwIfNoEntry: false });
   if (stats?.isSymbolicLink() === true) {
-    throw badDestination(`destination ${dest} is a symlink`, "name the directory itself: strata replaces DEST by a rename and never follows a link there");
+    throw badDestination(
+      `destination ${dest} is a symlink`,
+      "name the directory itself: strata replaces DEST by a rename and never follows a link there",
+    );
   }
   return absolute;
 }
@@ -47,9 +72,13 @@ export function checkDestination(dest: string): string {
   const stats = statSync(absolute, { throwIfNoEntry: false });
   if (stats === undefined) return absolute;
   if (!stats.isDirectory() || readdirSync(absolute).length > 0) {
-    throw new TargetError("STRATA_DEST_NOT_EMPTY", `destination ${dest} exists and is not an empty directory`, {
-      hint: "name a new directory, or remove this one first",
-    });
+    throw new TargetError(
+      "STRATA_DEST_NOT_EMPTY",
+      `destination ${dest} exists and is not an empty directory`,
+      {
+        hint: "name a new directory, or remove this one first",
+      },
+    );
   }
   return absolute;
 }
@@ -63,13 +92,19 @@ export function createStaging(dest: string): string {
   let dir: string;
   try {
     // The pid in the name lets a later run tell a killed run's leftovers from a live one's.
-    dir = mkdtempSync(join(dirname(absolute), `.${basename(absolute)}${STAGING_MARK}${process.pid}-`));
+    dir = mkdtempSync(
+      join(dirname(absolute), `.${basename(absolute)}${STAGING_MARK}${process.pid}-`),
+    );
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? "error";
-    throw new TargetError("STRATA_BAD_DESTINATION", `cannot create a staging directory in ${dirname(absolute)}: ${code}`, {
-      cause,
-      hint: "strata writes beside DEST and renames into place: DEST's parent must be writable",
-    });
+    throw new TargetError(
+      "STRATA_BAD_DESTINATION",
+      `cannot create a staging directory in ${dirname(absolute)}: ${code}`,
+      {
+        cause,
+        hint: "strata writes beside DEST and renames into place: DEST's parent must be writable",
+      },
+    );
   }
   chmodSync(dir, 0o700);
   return dir;

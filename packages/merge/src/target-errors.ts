@@ -10,12 +10,18 @@ export function fsError(error: unknown, what: string): unknown {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return error;
   if (code === "ENOSPC" || code === "EDQUOT") {
-    return new TargetError("STRATA_NO_SPACE", `${what}: ${code}: the destination's filesystem is full`, {
-      cause: error,
-      hint: "free space or unpack elsewhere; nothing was left behind",
-    });
+    return new TargetError(
+      "STRATA_NO_SPACE",
+      `${what}: ${code}: the destination's filesystem is full`,
+      {
+        cause: error,
+        hint: "free space or unpack elsewhere; nothing was left behind",
+      },
+    );
   }
-  return new TargetError("STRATA_FS_ERROR", `${what}: ${code}: ${(error as Error).message}`, { cause: error });
+  return new TargetError("STRATA_FS_ERROR", `${what}: ${code}: ${(error as Error).message}`, {
+    cause: error,
+  });
 }
 
 export function badHardlink(target: EntryPath, why: string): BadEntryError {

@@ -43,20 +43,38 @@ export interface WalkHow {
   readonly followLast?: boolean;
   /** Make missing directories (`make`); else a missing one ends the walk (undefined). */
   readonly create?: boolean;
-  /** A component that is no directory is STRATA_PARENT_NOT_DIRECTORY; else the walk ends (undefined). */
+  /**
+   * A component that is no directory is STRATA_PARENT_NOT_DIRECTORY; else the walk ends
+   * (undefined).
+   */
   readonly strict?: boolean;
 }
 
 const isDot = (part: Buffer): boolean => part.length === 1 && part[0] === 0x2e;
-const isDotDot = (part: Buffer): boolean => part.length === 2 && part[0] === 0x2e && part[1] === 0x2e;
+const isDotDot = (part: Buffer): boolean =>
+  part.length === 2 && part[0] === 0x2e && part[1] === 0x2e;
 
-/** Walks `path` (shown in errors) from `root`: the nodes from the root to the result, or undefined where it ends early. */
-export function walkInRoot<T>(root: T, path: EntryPath, steps: WalkSteps<T>, how: WalkHow): T[] | undefined {
+/**
+ * Walks `path` (shown in errors) from `root`: the nodes from the root to the result, or undefined
+ * where it ends early.
+ */
+export function walkInRoot<T>(
+  root: T,
+  path: EntryPath,
+  steps: WalkSteps<T>,
+  how: WalkHow,
+): T[] | undefined {
   return walkComponents(root, splitPath(path), steps, how, path);
 }
 
 /** walkInRoot over components already split (a parent's, say); `shown` names the path in errors. */
-export function walkComponents<T>(root: T, components: readonly Buffer[], steps: WalkSteps<T>, how: WalkHow, shown: EntryPath): T[] | undefined {
+export function walkComponents<T>(
+  root: T,
+  components: readonly Buffer[],
+  steps: WalkSteps<T>,
+  how: WalkHow,
+  shown: EntryPath,
+): T[] | undefined {
   // The components still to walk, the next on top: a symlink's target goes on top.
   const pending = [...components].reverse();
   const stack: T[] = [root];
@@ -64,9 +82,14 @@ export function walkComponents<T>(root: T, components: readonly Buffer[], steps:
   let walked = 0;
   while (pending.length > 0) {
     if (++walked > MAX_RESOLVE_STEPS) {
-      throw new BadEntryError("STRATA_SYMLINK_LOOP", `resolving ${displayPath(shown)} walks more than ${MAX_RESOLVE_STEPS} components through symlinks`, {
-        hint: "the layer chains symlinks to make path resolution slow; do not use this image",
-      });
+      throw new BadEntryError(
+        "STRATA_SYMLINK_LOOP",
+        `resolving ${displayPath(shown)} walks more than ` +
+          `${MAX_RESOLVE_STEPS} components through symlinks`,
+        {
+          hint: "the layer chains symlinks to make path resolution slow; do not use this image",
+        },
+      );
     }
     const part = pending.pop() as Buffer;
     if (isDot(part)) continue;
@@ -80,13 +103,21 @@ export function walkComponents<T>(root: T, components: readonly Buffer[], steps:
       if (how.create !== true || steps.make === undefined) return undefined;
       stack.push(steps.make(stack, part));
     } else if (found.kind === "symlink" && !(leaf && how.followLast !== true)) {
-      if (++follows > MAX_SYMLINK_FOLLOWS) throw new BadEntryError("STRATA_SYMLINK_LOOP", `too many symlinks resolving ${displayPath(shown)}`);
+      if (++follows > MAX_SYMLINK_FOLLOWS)
+        throw new BadEntryError(
+          "STRATA_SYMLINK_LOOP",
+          `too many symlinks resolving ${displayPath(shown)}`,
+        );
       if (found.target[0] === 0x2f) stack.length = 1;
       pending.push(...splitPath(found.target).reverse());
     } else if (found.kind === "dir" || leaf) {
       stack.push(found.node);
     } else if (how.strict === true) {
-      throw new BadEntryError("STRATA_PARENT_NOT_DIRECTORY", `a parent of ${displayPath(shown)} is ${found.kind === "other" ? found.what : "a symlink"}, not a directory`);
+      throw new BadEntryError(
+        "STRATA_PARENT_NOT_DIRECTORY",
+        `a parent of ${displayPath(shown)} is ` +
+          `${found.kind === "other" ? found.what : "a symlink"}, not a directory`,
+      );
     } else {
       return undefined;
     }

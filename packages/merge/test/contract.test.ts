@@ -3,13 +3,39 @@ import { describe, expect, it } from "vitest";
 import type { TarMember } from "@strata-oci/layer";
 import { encodeRootlessOwner, ROOTLESS_OWNER_XATTR } from "@strata-oci/merge";
 import { diffSnapshots, type SnapshotNode, type TreeSnapshot } from "@strata-oci/testing";
-import { diskOutcome, modelOutcome, PRIVILEGED, type Outcome } from "../../../test/support/layers.js";
+import {
+  diskOutcome,
+  modelOutcome,
+  PRIVILEGED,
+  type Outcome,
+} from "../../../test/support/layers.js";
 
 const T = 1_600_000_000;
-const dir = (name: string, extra: Partial<TarMember> = {}): TarMember => ({ name, type: "dir", mtime: T, ...extra });
-const file = (name: string, data = name, extra: Partial<TarMember> = {}): TarMember => ({ name, type: "file", data, mtime: T, ...extra });
-const symlink = (name: string, target: string): TarMember => ({ name, type: "symlink", linkname: target, mtime: T });
-const hardlink = (name: string, target: string): TarMember => ({ name, type: "hardlink", linkname: target, mtime: T });
+const dir = (name: string, extra: Partial<TarMember> = {}): TarMember => ({
+  name,
+  type: "dir",
+  mtime: T,
+  ...extra,
+});
+const file = (name: string, data = name, extra: Partial<TarMember> = {}): TarMember => ({
+  name,
+  type: "file",
+  data,
+  mtime: T,
+  ...extra,
+});
+const symlink = (name: string, target: string): TarMember => ({
+  name,
+  type: "symlink",
+  linkname: target,
+  mtime: T,
+});
+const hardlink = (name: string, target: string): TarMember => ({
+  name,
+  type: "hardlink",
+  linkname: target,
+  mtime: T,
+});
 const whiteout = (name: string): TarMember => ({ name, type: "file", mtime: T });
 
 /** Runs the layers through the reference model and the disk target; they must agree. */
@@ -66,7 +92,9 @@ describe("rule 2: names", () => {
     expect(await failure([[symlink("/", "/etc")]])).toBe("STRATA_ROOT_NOT_DIRECTORY");
   });
   it("keeps non-UTF-8 names byte for byte", async () => {
-    const t = await tree([[{ name: Buffer.from([0x6e, 0xe9, 0xff]), type: "file", data: "x", mtime: T }]]);
+    const t = await tree([
+      [{ name: Buffer.from([0x6e, 0xe9, 0xff]), type: "file", data: "x", mtime: T }],
+    ]);
     expect(t.has(Buffer.from([0x6e, 0xe9, 0xff]).toString("latin1"))).toBe(true);
   });
 });
@@ -81,19 +109,28 @@ describe("rule 3: parents resolve inside the root, fresh for each entry", () => 
     expect(node(t, "real/f")?.kind).toBe("file");
   });
   it("stops .. at the root: a climbing symlink stays inside", async () => {
-    const t = await tree([[symlink("up", "../../../../"), symlink("esc", "/../../tmp")], [file("up/f"), file("esc/shadow", "inside")]]);
+    const t = await tree([
+      [symlink("up", "../../../../"), symlink("esc", "/../../tmp")],
+      [file("up/f"), file("esc/shadow", "inside")],
+    ]);
     expect(node(t, "f")?.kind).toBe("file");
     expect(node(t, "esc")?.kind).toBe("symlink");
     expect(content(t, "tmp/shadow", "inside")).toBe(true);
   });
-  it("never caches: a directory turned into a symlink within one layer redirects later entries", async () => {
-    const t = await tree([[dir("d"), file("d/x"), dir("e"), symlink("d", "e"), file("d/y")]]);
-    expect(node(t, "d")?.kind).toBe("symlink");
-    expect(node(t, "e/y")?.kind).toBe("file");
-    expect(node(t, "d/x")).toBeUndefined();
-  });
+  it(
+    "never caches: a directory turned into a symlink within one layer redirects " + "later entries",
+    async () => {
+      const t = await tree([[dir("d"), file("d/x"), dir("e"), symlink("d", "e"), file("d/y")]]);
+      expect(node(t, "d")?.kind).toBe("symlink");
+      expect(node(t, "e/y")?.kind).toBe("file");
+      expect(node(t, "d/x")).toBeUndefined();
+    },
+  );
   it("a symlink to . or .. in a parent resolves to the right directory", async () => {
-    const t = await tree([[dir("x"), symlink("x/l", "."), symlink("x/up", "..")], [file("x/l/f", "dot"), file("x/up/g", "dotdot")]]);
+    const t = await tree([
+      [dir("x"), symlink("x/l", "."), symlink("x/up", "..")],
+      [file("x/l/f", "dot"), file("x/up/g", "dotdot")],
+    ]);
     expect(content(t, "x/f", "dot")).toBe(true);
     expect(content(t, "g", "dotdot")).toBe(true);
   });
@@ -106,13 +143,18 @@ describe("rule 3: parents resolve inside the root, fresh for each entry", () => 
     expect(await failure([[file("a")], [file("a/b")]])).toBe("STRATA_PARENT_NOT_DIRECTORY");
   });
   it("refuses a symlink loop", async () => {
-    expect(await failure([[symlink("a", "b"), symlink("b", "a")], [file("a/x")]])).toBe("STRATA_SYMLINK_LOOP");
+    expect(await failure([[symlink("a", "b"), symlink("b", "a")], [file("a/x")]])).toBe(
+      "STRATA_SYMLINK_LOOP",
+    );
   });
 });
 
 describe("rule 4: replacement", () => {
   it("a directory over a directory keeps the contents and takes the new attributes", async () => {
-    const t = await tree([[dir("d", { mode: 0o700 }), file("d/keep")], [dir("d", { mode: 0o751, uid: 7 })]]);
+    const t = await tree([
+      [dir("d", { mode: 0o700 }), file("d/keep")],
+      [dir("d", { mode: 0o751, uid: 7 })],
+    ]);
     expect(node(t, "d")).toMatchObject({ mode: 0o751, uid: 7 });
     expect(node(t, "d/keep")?.kind).toBe("file");
   });
@@ -122,7 +164,10 @@ describe("rule 4: replacement", () => {
     expect(node(t, "d/gone")).toBeUndefined();
   });
   it("a file over a symlink replaces the link and never writes through it", async () => {
-    const t = await tree([[file("target", "original"), symlink("link", "target")], [file("link", "new")]]);
+    const t = await tree([
+      [file("target", "original"), symlink("link", "target")],
+      [file("link", "new")],
+    ]);
     expect(content(t, "target", "original")).toBe(true);
     expect(content(t, "link", "new")).toBe(true);
   });
@@ -132,7 +177,10 @@ describe("rule 4: replacement", () => {
     expect(node(t, "a")?.links).toEqual([]);
   });
   it("a directory over a symlink to a directory replaces the link", async () => {
-    const t = await tree([[dir("real"), file("real/x"), symlink("l", "real")], [dir("l", { mode: 0o700 })]]);
+    const t = await tree([
+      [dir("real"), file("real/x"), symlink("l", "real")],
+      [dir("l", { mode: 0o700 })],
+    ]);
     expect(node(t, "l")).toMatchObject({ kind: "dir", mode: 0o700 });
     expect(node(t, "real")).toMatchObject({ kind: "dir", mode: 0o755 });
   });
@@ -144,11 +192,17 @@ describe("rule 4: replacement", () => {
 
 describe("rule 5: whiteouts", () => {
   it(".wh.NAME removes the lower NAME, recursively", async () => {
-    const t = await tree([[dir("d"), file("d/a"), dir("d/sub"), file("d/sub/x")], [whiteout("d/.wh.sub"), whiteout("d/.wh.a")]]);
+    const t = await tree([
+      [dir("d"), file("d/a"), dir("d/sub"), file("d/sub/x")],
+      [whiteout("d/.wh.sub"), whiteout("d/.wh.a")],
+    ]);
     expect([...t.keys()].sort()).toEqual(["", "d"]);
   });
   it("an opaque directory loses every lower child and keeps itself", async () => {
-    const t = await tree([[dir("d", { mode: 0o750 }), file("d/a"), dir("d/s"), file("d/s/b")], [whiteout("d/.wh..wh..opq")]]);
+    const t = await tree([
+      [dir("d", { mode: 0o750 }), file("d/a"), dir("d/s"), file("d/s/b")],
+      [whiteout("d/.wh..wh..opq")],
+    ]);
     expect([...t.keys()].sort()).toEqual(["", "d"]);
     expect(node(t, "d")?.mode).toBe(0o750);
   });
@@ -166,14 +220,24 @@ describe("rule 5: whiteouts", () => {
     expect([...t.keys()].sort()).toEqual(["", "a"]);
   });
   it("a whiteout below a symlink does nothing (never resolved through a link)", async () => {
-    const t = await tree([[dir("real"), file("real/inner"), symlink("link", "real")], [whiteout("link/.wh.inner"), whiteout("link/.wh..wh..opq")]]);
+    const t = await tree([
+      [dir("real"), file("real/inner"), symlink("link", "real")],
+      [whiteout("link/.wh.inner"), whiteout("link/.wh..wh..opq")],
+    ]);
     expect(node(t, "real/inner")?.kind).toBe("file");
   });
-  it("umoci 0.4.7's dir2link/.wh.inner after turning dir2link into a symlink deletes nothing behind it", async () => {
-    const t = await tree([[dir("dir2link"), file("dir2link/inner"), dir("other"), file("other/inner")], [symlink("dir2link", "other"), whiteout("dir2link/.wh.inner")]]);
-    expect(node(t, "other/inner")?.kind).toBe("file");
-    expect(node(t, "dir2link")?.kind).toBe("symlink");
-  });
+  it(
+    "umoci 0.4.7's dir2link/.wh.inner after turning dir2link into a symlink deletes nothing " +
+      "behind it",
+    async () => {
+      const t = await tree([
+        [dir("dir2link"), file("dir2link/inner"), dir("other"), file("other/inner")],
+        [symlink("dir2link", "other"), whiteout("dir2link/.wh.inner")],
+      ]);
+      expect(node(t, "other/inner")?.kind).toBe("file");
+      expect(node(t, "dir2link")?.kind).toBe("symlink");
+    },
+  );
   for (const name of [".wh.", ".wh..", ".wh..."]) {
     it(`refuses the bad whiteout ${name}`, async () => {
       expect(await failure([[file("a")], [whiteout(`d/${name}`)]])).toBe("STRATA_BAD_WHITEOUT");
@@ -184,7 +248,10 @@ describe("rule 5: whiteouts", () => {
     expect([...t.keys()].sort()).toEqual(["", "a"]);
   });
   it("a name that only starts like the opaque marker is a plain whiteout", async () => {
-    const t = await tree([[dir("d"), file("d/.wh..opqX"), file("d/keep")], [whiteout("d/.wh..wh..opqX")]]);
+    const t = await tree([
+      [dir("d"), file("d/.wh..opqX"), file("d/keep")],
+      [whiteout("d/.wh..wh..opqX")],
+    ]);
     expect(node(t, "d/keep")?.kind).toBe("file");
   });
 });
@@ -196,7 +263,10 @@ describe("rule 6: hardlinks", () => {
     expect(content(t, "b", "data")).toBe(true);
   });
   it("resolves the target's parents through symlinks inside the root", async () => {
-    const t = await tree([[dir("real"), file("real/f"), symlink("l", "/real")], [hardlink("h", "l/f")]]);
+    const t = await tree([
+      [dir("real"), file("real/f"), symlink("l", "/real")],
+      [hardlink("h", "l/f")],
+    ]);
     expect(node(t, "h")?.links).toEqual(["real/f"]);
   });
   it("links a symlink itself, not what it points to", async () => {
@@ -213,7 +283,9 @@ describe("rule 6: hardlinks", () => {
     expect(await failure([[hardlink("h", "../../etc/passwd")]])).toBe("STRATA_UNSAFE_PATH");
   });
   it("a target whited out earlier in the same layer is gone", async () => {
-    expect(await failure([[file("a")], [whiteout(".wh.a"), hardlink("h", "a")]])).toBe("STRATA_BAD_HARDLINK");
+    expect(await failure([[file("a")], [whiteout(".wh.a"), hardlink("h", "a")]])).toBe(
+      "STRATA_BAD_HARDLINK",
+    );
   });
 });
 
@@ -224,19 +296,42 @@ describe("rule 7: attributes", () => {
   });
   // mkdir and open under a setgid directory take its group (and mkdir its
   // setgid bit): what strata creates is owned explicitly (issue #9).
-  it("under a setgid directory, implied parents are 0:0 0755 and a root file keeps group 0", async () => {
-    const t = await tree([[dir("s", { mode: 0o2775, gid: 50 })], [file("s/new/deep/f", "x"), file("s/g", "x")]]);
-    expect(node(t, "s")).toMatchObject({ mode: 0o2775, gid: 50 });
-    expect(node(t, "s/new")).toMatchObject({ mode: 0o755, uid: 0, gid: 0 });
-    expect(node(t, "s/new/deep")).toMatchObject({ mode: 0o755, uid: 0, gid: 0 });
-    expect(node(t, "s/g")).toMatchObject({ uid: 0, gid: 0 });
-  });
+  it(
+    "under a setgid directory, implied parents are 0:0 0755 and a root file " + "keeps group 0",
+    async () => {
+      const t = await tree([
+        [dir("s", { mode: 0o2775, gid: 50 })],
+        [file("s/new/deep/f", "x"), file("s/g", "x")],
+      ]);
+      expect(node(t, "s")).toMatchObject({ mode: 0o2775, gid: 50 });
+      expect(node(t, "s/new")).toMatchObject({ mode: 0o755, uid: 0, gid: 0 });
+      expect(node(t, "s/new/deep")).toMatchObject({ mode: 0o755, uid: 0, gid: 0 });
+      expect(node(t, "s/g")).toMatchObject({ uid: 0, gid: 0 });
+    },
+  );
   it("keeps xattrs, an empty value included", async () => {
-    const t = await tree([[file("f", "x", { xattrs: { "user.empty": "", "trusted.k": Buffer.from([0, 1]), "security.capability": Buffer.from("0100000200040000000000000000000000000000", "hex") } })]]);
-    expect(node(t, "f")?.xattrs).toEqual(["security.capability=0100000200040000000000000000000000000000", "trusted.k=0001", "user.empty="]);
+    const t = await tree([
+      [
+        file("f", "x", {
+          xattrs: {
+            "user.empty": "",
+            "trusted.k": Buffer.from([0, 1]),
+            "security.capability": Buffer.from("0100000200040000000000000000000000000000", "hex"),
+          },
+        }),
+      ],
+    ]);
+    expect(node(t, "f")?.xattrs).toEqual([
+      "security.capability=0100000200040000000000000000000000000000",
+      "trusted.k=0001",
+      "user.empty=",
+    ]);
   });
   it("a directory over a directory replaces its xattrs", async () => {
-    const t = await tree([[dir("d", { xattrs: { "user.old": "1" } })], [dir("d", { xattrs: { "user.new": "2" } })]]);
+    const t = await tree([
+      [dir("d", { xattrs: { "user.old": "1" } })],
+      [dir("d", { xattrs: { "user.new": "2" } })],
+    ]);
     expect(node(t, "d")?.xattrs).toEqual(["user.new=32"]);
   });
   it("directory times are set after their children are written", async () => {
@@ -252,17 +347,35 @@ describe("rule 7: attributes", () => {
 
 describe("rule 8: devices and fifos", () => {
   it("are created when privileged", async () => {
-    const t = await tree([[{ name: "null", type: "char", devMajor: 1, devMinor: 3, mode: 0o666, mtime: T }, { name: "fifo", type: "fifo", mode: 0o600, mtime: T }]]);
+    const t = await tree([
+      [
+        { name: "null", type: "char", devMajor: 1, devMinor: 3, mode: 0o666, mtime: T },
+        { name: "fifo", type: "fifo", mode: 0o600, mtime: T },
+      ],
+    ]);
     expect(node(t, "null")).toMatchObject({ kind: "char", device: "1:3", mode: 0o666 });
     expect(node(t, "fifo")).toMatchObject({ kind: "fifo", mode: 0o600 });
   });
-  it("rootless: devices become empty files, fifos stay fifos, owners are recorded in user.rootlesscontainers", async () => {
-    const rootless = { privileged: false, uid: 0, gid: 0 };
-    const t = await tree([[{ name: "null", type: "char", devMajor: 1, devMinor: 3, mode: 0o666, mtime: T }, { name: "p", type: "fifo", mtime: T }, file("owned", "x", { uid: 1000, gid: 50 })]], rootless);
-    expect(node(t, "null")).toMatchObject({ kind: "file", size: 0, mode: 0o666, uid: 0 });
-    expect(node(t, "p")?.kind).toBe("fifo");
-    const record = encodeRootlessOwner(1000, 50)?.toString("hex");
-    expect(node(t, "owned")?.xattrs).toEqual([`${ROOTLESS_OWNER_XATTR}=${record}`]);
-    expect(node(t, "owned")?.uid).toBe(0);
-  });
+  it(
+    "rootless: devices become empty files, fifos stay fifos, owners are recorded in " +
+      "user.rootlesscontainers",
+    async () => {
+      const rootless = { privileged: false, uid: 0, gid: 0 };
+      const t = await tree(
+        [
+          [
+            { name: "null", type: "char", devMajor: 1, devMinor: 3, mode: 0o666, mtime: T },
+            { name: "p", type: "fifo", mtime: T },
+            file("owned", "x", { uid: 1000, gid: 50 }),
+          ],
+        ],
+        rootless,
+      );
+      expect(node(t, "null")).toMatchObject({ kind: "file", size: 0, mode: 0o666, uid: 0 });
+      expect(node(t, "p")?.kind).toBe("fifo");
+      const record = encodeRootlessOwner(1000, 50)?.toString("hex");
+      expect(node(t, "owned")?.xattrs).toEqual([`${ROOTLESS_OWNER_XATTR}=${record}`]);
+      expect(node(t, "owned")?.uid).toBe(0);
+    },
+  );
 });

@@ -14,7 +14,10 @@ describe("layers larger than the reader's ring", () => {
       const size = i % 100 === 7 ? RING_SIZE + 4099 : (i * 7919) % 200_003;
       members.push({ name: `d/f${i}`, type: "file", mode: 0o644, data: randomBytes(size) });
     }
-    const upper: TarMember[] = [{ name: "d/f7", type: "file", mode: 0o600, data: randomBytes(3 * 65_536 + 1) }, { name: "d/.wh.f8", type: "file" }];
+    const upper: TarMember[] = [
+      { name: "d/f7", type: "file", mode: 0o600, data: randomBytes(3 * 65_536 + 1) },
+      { name: "d/.wh.f8", type: "file" },
+    ];
     const model = await modelOutcome([members, upper]);
     const disk = await diskOutcome([members, upper]);
     expect(model.ok && disk.ok).toBe(true);

@@ -6,9 +6,15 @@ import { readLayer, writeTar, type TarMember } from "@strata-oci/layer";
 import { writeOciLayout } from "@strata-oci/image";
 import { diffSnapshots, ReferenceModel, snapshotDisk, snapshotModel } from "@strata-oci/testing";
 import { memoryLayer, tempDir } from "../../../test/support/layers.js";
-import { canRunAsNobody, NOBODY, strataAsNobody, strataAsNobodyAsync } from "../../../test/support/as-nobody.js";
+import {
+  canRunAsNobody,
+  NOBODY,
+  strataAsNobody,
+  strataAsNobodyAsync,
+} from "../../../test/support/as-nobody.js";
 
-if (!canRunAsNobody) console.warn("unprivileged-user test skipped: needs root to run strata as another user");
+if (!canRunAsNobody)
+  console.warn("unprivileged-user test skipped: needs root to run strata as another user");
 
 const work = tempDir("strata-rootless-");
 afterAll(() => work.remove());
@@ -32,47 +38,78 @@ const layers: TarMember[][] = [
 ];
 
 describe.skipIf(!canRunAsNobody)("unpacking as an unprivileged user", () => {
-  it("writes into read-only directories, records owners, and matches the rootless model", async () => {
-    const dir = join(work.path, "box");
-    mkdirSync(dir);
-    chownSync(dir, NOBODY, NOBODY);
-    chmodSync(work.path, 0o755);
-    const layout = join(dir, "image");
-    writeOciLayout(layout, { layers: layers.map((members) => ({ tar: writeTar(members) })), tag: "t" });
-    spawnSync("chown", ["-R", `${NOBODY}:${NOBODY}`, layout]);
-    const dest = join(dir, "rootfs");
-    const result = strataAsNobody(work.path, ["unpack", `oci:${layout}:t`, dest]);
-    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: expect.stringContaining("device-replaced") });
-    const model = new ReferenceModel({ privileged: false, uid: NOBODY, gid: NOBODY });
-    for (const members of layers) await model.applyLayer(readLayer(memoryLayer(writeTar(members))));
-    expect(diffSnapshots(snapshotModel(model), snapshotDisk(dest))).toEqual([]);
-    expect(snapshotDisk(dest).get("ro")?.mode).toBe(0o555);
-  });
+  it(
+    "writes into read-only directories, records owners, and matches the " + "rootless model",
+    async () => {
+      const dir = join(work.path, "box");
+      mkdirSync(dir);
+      chownSync(dir, NOBODY, NOBODY);
+      chmodSync(work.path, 0o755);
+      const layout = join(dir, "image");
+      writeOciLayout(layout, {
+        layers: layers.map((members) => ({ tar: writeTar(members) })),
+        tag: "t",
+      });
+      spawnSync("chown", ["-R", `${NOBODY}:${NOBODY}`, layout]);
+      const dest = join(dir, "rootfs");
+      const result = strataAsNobody(work.path, ["unpack", `oci:${layout}:t`, dest]);
+      expect({ status: result.status, stderr: result.stderr }).toEqual({
+        status: 0,
+        stderr: expect.stringContaining("device-replaced"),
+      });
+      const model = new ReferenceModel({ privileged: false, uid: NOBODY, gid: NOBODY });
+      for (const members of layers)
+        await model.applyLayer(readLayer(memoryLayer(writeTar(members))));
+      expect(diffSnapshots(snapshotModel(model), snapshotDisk(dest))).toEqual([]);
+      expect(snapshotDisk(dest).get("ro")?.mode).toBe(0o555);
+    },
+  );
 
   // The losers of a race for one DEST used to leave their staging
   // directories behind, with 0555/0500 directories inside that their owner
   // could not remove without chmod (issue #9, class 7).
-  it("three unpacks into one DEST at once: one DEST equal to the model, no staging directory left", async () => {
-    const dir = join(work.path, "race");
-    mkdirSync(dir);
-    chownSync(dir, NOBODY, NOBODY);
-    chmodSync(work.path, 0o755);
-    const many: TarMember[] = [...(layers[0] as TarMember[]), ...Array.from({ length: 3000 }, (_, i): TarMember => ({ name: `ro/sub/many${i}`, type: "file", data: "m", mode: 0o444, mtime: 1000 }))];
-    const raceLayers = [many, layers[1] as TarMember[]];
-    const layout = join(dir, "image");
-    writeOciLayout(layout, { layers: raceLayers.map((members) => ({ tar: writeTar(members) })), tag: "t" });
-    spawnSync("chown", ["-R", `${NOBODY}:${NOBODY}`, layout]);
-    const dest = join(dir, "rootfs");
-    const runs = await Promise.all([0, 1, 2].map(() => strataAsNobodyAsync(work.path, ["unpack", "--quiet", `oci:${layout}:t`, dest])));
-    // Each run either wins or fails with a typed error (DEST taken), never a crash.
-    for (const run of runs) {
-      if (run.status !== 0) expect(run.stderr).toMatch(/code: STRATA_[A-Z_]+/);
-      expect(run.stderr).not.toContain("internal error");
-    }
-    expect(runs.filter((run) => run.status === 0).length).toBeGreaterThanOrEqual(1);
-    expect(readdirSync(dir).sort()).toEqual(["image", "rootfs"]);
-    const model = new ReferenceModel({ privileged: false, uid: NOBODY, gid: NOBODY });
-    for (const members of raceLayers) await model.applyLayer(readLayer(memoryLayer(writeTar(members))));
-    expect(diffSnapshots(snapshotModel(model), snapshotDisk(dest))).toEqual([]);
-  });
+  it(
+    "three unpacks into one DEST at once: one DEST equal to the model, no staging " +
+      "directory left",
+    async () => {
+      const dir = join(work.path, "race");
+      mkdirSync(dir);
+      chownSync(dir, NOBODY, NOBODY);
+      chmodSync(work.path, 0o755);
+      const many: TarMember[] = [
+        ...(layers[0] as TarMember[]),
+        ...Array.from({ length: 3000 }, (_, i): TarMember => ({
+          name: `ro/sub/many${i}`,
+          type: "file",
+          data: "m",
+          mode: 0o444,
+          mtime: 1000,
+        })),
+      ];
+      const raceLayers = [many, layers[1] as TarMember[]];
+      const layout = join(dir, "image");
+      writeOciLayout(layout, {
+        layers: raceLayers.map((members) => ({ tar: writeTar(members) })),
+        tag: "t",
+      });
+      spawnSync("chown", ["-R", `${NOBODY}:${NOBODY}`, layout]);
+      const dest = join(dir, "rootfs");
+      const runs = await Promise.all(
+        [0, 1, 2].map(() =>
+          strataAsNobodyAsync(work.path, ["unpack", "--quiet", `oci:${layout}:t`, dest]),
+        ),
+      );
+      // Each run either wins or fails with a typed error (DEST taken), never a crash.
+      for (const run of runs) {
+        if (run.status !== 0) expect(run.stderr).toMatch(/code: STRATA_[A-Z_]+/);
+        expect(run.stderr).not.toContain("internal error");
+      }
+      expect(runs.filter((run) => run.status === 0).length).toBeGreaterThanOrEqual(1);
+      expect(readdirSync(dir).sort()).toEqual(["image", "rootfs"]);
+      const model = new ReferenceModel({ privileged: false, uid: NOBODY, gid: NOBODY });
+      for (const members of raceLayers)
+        await model.applyLayer(readLayer(memoryLayer(writeTar(members))));
+      expect(diffSnapshots(snapshotModel(model), snapshotDisk(dest))).toEqual([]);
+    },
+  );
 });

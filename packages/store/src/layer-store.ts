@@ -6,12 +6,27 @@
 //   layers/<chain hex>/layer.json   chain ID, diff_id, parent, counts, short link
 //   l/<short> -> ../layers/<chain hex>/diff   short names: a mount's options are one page
 //   images/<sha256 of reference and platform>.json   the images kept (what gc keeps)
-//   mounts/<id>.json, mounts/<id>/{upper,work}        strata's mounts (writable ones with their changes)
+// mounts/<id>.json, mounts/<id>/{upper,work}        strata's mounts (writable ones with their
+// changes)
 //   staging/                                  layers being written (renamed when complete)
 //   store.json, lock                          root or rootless; the lock gc takes alone
 // What is trusted and checked is in trust.ts and records.ts.
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { TargetError } from "@strata-oci/errors";
@@ -33,24 +48,36 @@ import {
 } from "./records.js";
 import { checkOwnDirectory, checkStoreDirs, checkStoreRoot, STORE_DIRS } from "./trust.js";
 
-/** STRATA_STORE, else /var/lib/strata as root, else $XDG_DATA_HOME/strata (~/.local/share/strata). */
+/**
+ * STRATA_STORE, else /var/lib/strata as root, else $XDG_DATA_HOME/strata (~/.local/share/strata).
+ */
 export function defaultStore(): string {
-  if (process.env.STRATA_STORE !== undefined && process.env.STRATA_STORE !== "") return process.env.STRATA_STORE;
+  if (process.env.STRATA_STORE !== undefined && process.env.STRATA_STORE !== "")
+    return process.env.STRATA_STORE;
   if (process.geteuid?.() === 0) return "/var/lib/strata";
   return join(process.env.XDG_DATA_HOME ?? join(homedir(), ".local", "share"), "strata");
 }
 
 const hexOf = (digest: string): string => digest.slice(digest.indexOf(":") + 1);
 /** A layer directory's name back as its chain ID (sha256; a sha512 diff_id names a first layer). */
-const chainIdOf = (hex: string): string | undefined => (/^[0-9a-f]{64}$/.test(hex) ? `sha256:${hex}` : /^[0-9a-f]{128}$/.test(hex) ? `sha512:${hex}` : undefined);
+const chainIdOf = (hex: string): string | undefined =>
+  /^[0-9a-f]{64}$/.test(hex)
+    ? `sha256:${hex}`
+    : /^[0-9a-f]{128}$/.test(hex)
+      ? `sha512:${hex}`
+      : undefined;
 
-/** The file an image is kept in: named by its reference and platform, never by the record's content. */
+/**
+ * The file an image is kept in: named by its reference and platform, never by the record's content.
+ */
 function imageKey(reference: string, platform: string): string {
   return createHash("sha256").update(`${reference}\n${platform}`).digest("hex");
 }
 
 function notAStore(root: string): TargetError {
-  return new TargetError("STRATA_PATH_NOT_FOUND", `${root} is not a layer store`, { hint: "strata unpack --store DIR IMAGE makes one" });
+  return new TargetError("STRATA_PATH_NOT_FOUND", `${root} is not a layer store`, {
+    hint: "strata unpack --store DIR IMAGE makes one",
+  });
 }
 
 /** An opened store: trusted (trust.ts), its mode checked against this run's. */
@@ -78,7 +105,10 @@ export class LayerStore {
     return new LayerStore(root, config);
   }
 
-  /** Opens the store at `dir`, made when missing; refused when it is of the other mode than `rootless`. */
+  /**
+   * Opens the store at `dir`, made when missing; refused when it is of the other mode than
+   * `rootless`.
+   */
   static create(dir: string, rootless: boolean): LayerStore {
     const wanted = resolve(dir);
     try {
@@ -87,19 +117,37 @@ export class LayerStore {
       // An existing directory is checked before anything is made in it.
       checkOwnDirectory(root);
       for (const name of STORE_DIRS) mkdirSync(join(root, name), { recursive: true, mode: 0o700 });
-      if (!existsSync(join(root, "store.json"))) writeFileSync(join(root, "store.json"), `${JSON.stringify({ version: 1, rootless } satisfies StoreConfig)}\n`, { flag: "wx", mode: 0o600 });
+      if (!existsSync(join(root, "store.json")))
+        writeFileSync(
+          join(root, "store.json"),
+          `${JSON.stringify({ version: 1, rootless } satisfies StoreConfig)}\n`,
+          { flag: "wx", mode: 0o600 },
+        );
     } catch (cause) {
       if (cause instanceof TargetError) throw cause;
-      throw new TargetError("STRATA_BAD_DESTINATION", `cannot make the layer store ${wanted}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, {
-        cause,
-        hint: "--store names a directory (made when missing) that you can write",
-      });
+      throw new TargetError(
+        "STRATA_BAD_DESTINATION",
+        `cannot make the layer store ${wanted}: ` +
+          `${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+        {
+          cause,
+          hint: "--store names a directory (made when missing) that you can write",
+        },
+      );
     }
     const store = LayerStore.open(wanted);
     if (store.rootless !== rootless) {
-      throw new TargetError("STRATA_STORE_MISMATCH", `the store ${store.root} is ${store.rootless ? "rootless" : "root's"}, and this run is ${rootless ? "rootless" : "as root"}`, {
-        hint: "use one store per mode: --store DIR (a rootless store marks opaque directories with user.overlay.*, root's with trusted.overlay.*)",
-      });
+      throw new TargetError(
+        "STRATA_STORE_MISMATCH",
+        `the store ${store.root} is ` +
+          `${store.rootless ? "rootless" : "root's"}, and this run is ` +
+          `${rootless ? "rootless" : "as root"}`,
+        {
+          hint:
+            "use one store per mode: --store DIR (a rootless store marks opaque " +
+            "directories with user.overlay.*, root's with trusted.overlay.*)",
+        },
+      );
     }
     return store;
   }
@@ -144,8 +192,10 @@ export class LayerStore {
     } catch {
       // Reported below.
     }
-    if (target !== join("..", "layers", hexOf(chainId), "diff")) throw damaged(link, `not the short link of ${chainId}`);
-    if (lstatSync(join(dir, "diff"), { throwIfNoEntry: false })?.isDirectory() !== true) throw damaged(join(dir, "diff"), "not a directory");
+    if (target !== join("..", "layers", hexOf(chainId), "diff"))
+      throw damaged(link, `not the short link of ${chainId}`);
+    if (lstatSync(join(dir, "diff"), { throwIfNoEntry: false })?.isDirectory() !== true)
+      throw damaged(join(dir, "diff"), "not a directory");
     return layer;
   }
 
@@ -162,7 +212,9 @@ export class LayerStore {
     return join(this.root, "images", `${imageKey(reference, platform)}.json`);
   }
 
-  /** The images kept, each record checked and found under the name its reference and platform give. */
+  /**
+   * The images kept, each record checked and found under the name its reference and platform give.
+   */
   images(): StoredImage[] {
     const images: StoredImage[] = [];
     for (const name of readdirSync(join(this.root, "images"))) {
@@ -171,7 +223,8 @@ export class LayerStore {
       const json = readRecordJson(file);
       if (json === undefined) continue;
       const image = parseImageRecord(file, json);
-      if (this.imageFile(image.reference, image.platform) !== file) throw damaged(file, "kept under another image's name");
+      if (this.imageFile(image.reference, image.platform) !== file)
+        throw damaged(file, "kept under another image's name");
       images.push(image);
     }
     return images;
@@ -214,7 +267,10 @@ export class LayerStore {
     writeRecord(join(this.root, "mounts", `${record.id}.json`), record);
   }
 
-  /** Removes a mount's record and its upper and work directories; returns the directory removed (writable mounts). */
+  /**
+   * Removes a mount's record and its upper and work directories; returns the directory removed
+   * (writable mounts).
+   */
   forgetMount(id: string): string | undefined {
     const dir = this.mountDir(id);
     const had = existsSync(dir);
@@ -229,8 +285,13 @@ export class LayerStore {
    * chain ID meanwhile, theirs is kept and ours discarded (both are the
    * same layer). Returns whether this call stored it.
    */
-  async add(layer: Pick<StoredLayer, "chainId" | "diffId" | "parent">, write: (diff: string) => Promise<OverlayLayerStats>): Promise<boolean> {
-    const staging = mkdtempSync(join(this.root, "staging", `${hexOf(layer.chainId).slice(0, 12)}-${process.pid}-`));
+  async add(
+    layer: Pick<StoredLayer, "chainId" | "diffId" | "parent">,
+    write: (diff: string) => Promise<OverlayLayerStats>,
+  ): Promise<boolean> {
+    const staging = mkdtempSync(
+      join(this.root, "staging", `${hexOf(layer.chainId).slice(0, 12)}-${process.pid}-`),
+    );
     const link = newShortName();
     try {
       const diff = join(staging, "diff");
@@ -238,7 +299,9 @@ export class LayerStore {
       const stats = await write(diff);
       const { entries, bytes, whiteouts, opaque, copiedUp } = stats;
       const stored: StoredLayer = { ...layer, link, entries, bytes, whiteouts, opaque, copiedUp };
-      writeFileSync(join(staging, "layer.json"), `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+      writeFileSync(join(staging, "layer.json"), `${JSON.stringify(stored, null, 2)}\n`, {
+        mode: 0o600,
+      });
       symlinkSync(join("..", "layers", hexOf(layer.chainId), "diff"), join(this.root, "l", link));
       try {
         renameSync(staging, this.layerDir(layer.chainId));
@@ -246,7 +309,8 @@ export class LayerStore {
       } catch (error) {
         rmSync(join(this.root, "l", link), { force: true });
         const code = (error as NodeJS.ErrnoException).code;
-        if ((code === "ENOTEMPTY" || code === "EEXIST") && this.layer(layer.chainId) !== undefined) return false;
+        if ((code === "ENOTEMPTY" || code === "EEXIST") && this.layer(layer.chainId) !== undefined)
+          return false;
         throw error;
       }
     } finally {
@@ -254,7 +318,10 @@ export class LayerStore {
     }
   }
 
-  /** Takes a layer out of `layers/` by one rename (a reader never sees half a layer), then removes it and its short link. */
+  /**
+   * Takes a layer out of `layers/` by one rename (a reader never sees half a layer), then removes
+   * it and its short link.
+   */
   removeLayer(layer: StoredLayer): void {
     const doomed = join(this.root, "staging", `gc-${hexOf(layer.chainId)}-${newShortName()}`);
     renameSync(this.layerDir(layer.chainId), doomed);
@@ -262,16 +329,26 @@ export class LayerStore {
     discardStaging(doomed);
   }
 
-  /** The lowerdir option for the layers of `chain` (top first), relative to the store (mount runs there). */
+  /**
+   * The lowerdir option for the layers of `chain` (top first), relative to the store (mount runs
+   * there).
+   */
   lowerdir(chain: readonly string[]): string {
     const links = chain.map((chainId) => {
       const layer = this.layer(chainId);
-      if (layer === undefined) throw new TargetError("STRATA_PATH_NOT_FOUND", `layer ${chainId} is not in the store ${this.root}`, { hint: "strata unpack --store DIR IMAGE stores it" });
+      if (layer === undefined)
+        throw new TargetError(
+          "STRATA_PATH_NOT_FOUND",
+          `layer ${chainId} is not in the store ${this.root}`,
+          { hint: "strata unpack --store DIR IMAGE stores it" },
+        );
       return `l/${layer.link}`;
     });
     const topFirst = links.reverse();
-    // overlayfs mounts no fewer than two lower layers: empty ones go below (an image without layers is an empty root).
-    while (topFirst.length < 2) topFirst.push(this.#emptyDir(topFirst.length === 0 ? "empty-root" : "empty"));
+    // overlayfs mounts no fewer than two lower layers: empty ones go below (an image without layers
+    // is an empty root).
+    while (topFirst.length < 2)
+      topFirst.push(this.#emptyDir(topFirst.length === 0 ? "empty-root" : "empty"));
     return topFirst.join(":");
   }
 

@@ -12,19 +12,35 @@ import { damaged } from "./records.js";
 const LOCK_SH = 1;
 const LOCK_EX = 2;
 const LOCK_UN = 8;
-/** How often a waiting holder tries again (flock is asked without blocking, so that a signal ends the wait). */
+/**
+ * How often a waiting holder tries again (flock is asked without blocking, so that a signal ends
+ * the wait).
+ */
 const POLL_MS = 25;
 
 export type LockMode = "shared" | "exclusive";
 
-/** Runs `work` holding the store's lock in `mode`; waits for it as long as it takes, or until `signal` aborts. */
-export async function withStoreLock<T>(root: string, mode: LockMode, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` holding the store's lock in `mode`; waits for it as long as it takes, or until
+ * `signal` aborts.
+ */
+export async function withStoreLock<T>(
+  root: string,
+  mode: LockMode,
+  signal: AbortSignal | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
   const calls = native();
   const file = join(root, "lock");
-  const fd = openSync(file, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+  const fd = openSync(
+    file,
+    constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+    0o600,
+  );
   try {
     const stats = fstatSync(fd);
-    if (!stats.isFile() || stats.uid !== (process.geteuid?.() ?? stats.uid)) throw damaged(file, "not this user's lock file");
+    if (!stats.isFile() || stats.uid !== (process.geteuid?.() ?? stats.uid))
+      throw damaged(file, "not this user's lock file");
     while (!calls.flock(fd, mode === "shared" ? LOCK_SH : LOCK_EX)) {
       if (signal?.aborted === true) throw new AbortedError(signal.reason);
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));

@@ -23,17 +23,26 @@ export function parseMountSource(source: string): { id: string; store: string } 
   if (!source.startsWith(TAG)) return undefined;
   const id = source.slice(TAG.length, TAG.length + 12);
   const store = source.slice(TAG.length + 13);
-  if (!SHORT_NAME.test(id) || source[TAG.length + 12] !== ":" || !store.startsWith("/")) return undefined;
+  if (!SHORT_NAME.test(id) || source[TAG.length + 12] !== ":" || !store.startsWith("/"))
+    return undefined;
   return { id, store };
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo. */
 function unescape(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) =>
+    String.fromCharCode(parseInt(octal, 8)),
+  );
 }
 
-/** The mounts whose mount point is `path` (absolute, real), bottom first: the last one is what `path` shows. */
-export function mountsAt(path: string, table = readFileSync("/proc/self/mountinfo", "utf8")): MountEntry[] {
+/**
+ * The mounts whose mount point is `path` (absolute, real), bottom first: the last one is what
+ * `path` shows.
+ */
+export function mountsAt(
+  path: string,
+  table = readFileSync("/proc/self/mountinfo", "utf8"),
+): MountEntry[] {
   const found: MountEntry[] = [];
   for (const line of table.split("\n")) {
     const fields = line.split(" ");
@@ -41,8 +50,15 @@ export function mountsAt(path: string, table = readFileSync("/proc/self/mountinf
     const mountPoint = fields[4];
     const fstype = fields[separator + 1];
     const source = fields[separator + 2];
-    if (separator === -1 || mountPoint === undefined || fstype === undefined || source === undefined) continue;
-    if (unescape(mountPoint) === path) found.push({ mountPoint: path, fstype, source: unescape(source) });
+    if (
+      separator === -1 ||
+      mountPoint === undefined ||
+      fstype === undefined ||
+      source === undefined
+    )
+      continue;
+    if (unescape(mountPoint) === path)
+      found.push({ mountPoint: path, fstype, source: unescape(source) });
   }
   return found;
 }

@@ -3,7 +3,15 @@
 // every field is checked before strata acts on it, and every name strata
 // acts on (a layer's directory, a mount's directory) is derived from a
 // digest or from the record's own file name, never taken from its content.
-import { closeSync, constants, fstatSync, openSync, readSync, renameSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
 import { randomBytes } from "node:crypto";
 import { TargetError } from "@strata-oci/errors";
 
@@ -59,7 +67,9 @@ export function newShortName(): string {
 /** The error for a record that is not what strata wrote. */
 export function damaged(file: string, detail: string): TargetError {
   return new TargetError("STRATA_STORE_DAMAGED", `${file} is damaged: ${detail}`, {
-    hint: "the store was changed by something other than strata; remove the damaged record (or the whole layer directory) and run the command again",
+    hint:
+      "the store was changed by something other than strata; remove the damaged record " +
+      "(or the whole layer directory) and run the command again",
   });
 }
 
@@ -74,30 +84,39 @@ export function readRecordJson(file: string): Record<string, unknown> | undefine
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return undefined;
-    throw damaged(file, code === "ELOOP" ? "a symlink, not a record" : `unreadable (${code ?? String(error)})`);
+    throw damaged(
+      file,
+      code === "ELOOP" ? "a symlink, not a record" : `unreadable (${code ?? String(error)})`,
+    );
   }
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw damaged(file, "not a regular file");
-    if (stats.uid !== (process.geteuid?.() ?? stats.uid)) throw damaged(file, `owned by uid ${stats.uid}, not by this user`);
-    if (stats.size > MAX_RECORD_BYTES) throw damaged(file, `${stats.size} bytes, more than a record holds`);
+    if (stats.uid !== (process.geteuid?.() ?? stats.uid))
+      throw damaged(file, `owned by uid ${stats.uid}, not by this user`);
+    if (stats.size > MAX_RECORD_BYTES)
+      throw damaged(file, `${stats.size} bytes, more than a record holds`);
     const data = Buffer.alloc(stats.size);
     let done = 0;
-    for (let n; done < data.length && (n = readSync(fd, data, done, data.length - done, done)) > 0; ) done += n;
+    for (let n; done < data.length && (n = readSync(fd, data, done, data.length - done, done)) > 0;)
+      done += n;
     let json: unknown;
     try {
       json = JSON.parse(data.subarray(0, done).toString("utf8"));
     } catch {
       throw damaged(file, "not JSON (truncated?)");
     }
-    if (typeof json !== "object" || json === null || Array.isArray(json)) throw damaged(file, "not a JSON object");
+    if (typeof json !== "object" || json === null || Array.isArray(json))
+      throw damaged(file, "not a JSON object");
     return json as Record<string, unknown>;
   } finally {
     closeSync(fd);
   }
 }
 
-/** Writes `value` to `file` by a rename: a reader sees the old record or the new one, never half. */
+/**
+ * Writes `value` to `file` by a rename: a reader sees the old record or the new one, never half.
+ */
 export function writeRecord(file: string, value: unknown): void {
   const temp = `${file}.${randomBytes(4).toString("hex")}.tmp`;
   writeFileSync(temp, `${JSON.stringify(value, null, 2)}\n`, { flag: "wx", mode: 0o600 });
@@ -113,7 +132,8 @@ class Fields {
 
   digest(key: string): string {
     const value = this.json[key];
-    if (typeof value !== "string" || !DIGEST.test(value)) throw damaged(this.file, `${key} is not a digest`);
+    if (typeof value !== "string" || !DIGEST.test(value))
+      throw damaged(this.file, `${key} is not a digest`);
     return value;
   }
 
@@ -123,13 +143,15 @@ class Fields {
 
   count(key: string): number {
     const value = this.json[key];
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw damaged(this.file, `${key} is not a count`);
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0)
+      throw damaged(this.file, `${key} is not a count`);
     return value;
   }
 
   text(key: string, max = 8192): string {
     const value = this.json[key];
-    if (typeof value !== "string" || value === "" || value.length > max || value.includes("\0")) throw damaged(this.file, `${key} is not a name`);
+    if (typeof value !== "string" || value === "" || value.length > max || value.includes("\0"))
+      throw damaged(this.file, `${key} is not a name`);
     return value;
   }
 
@@ -141,7 +163,11 @@ class Fields {
 
   digests(key: string): string[] {
     const value = this.json[key];
-    if (!Array.isArray(value) || value.length > MAX_LAYERS || !value.every((d) => typeof d === "string" && DIGEST.test(d))) {
+    if (
+      !Array.isArray(value) ||
+      value.length > MAX_LAYERS ||
+      !value.every((d) => typeof d === "string" && DIGEST.test(d))
+    ) {
       throw damaged(this.file, `${key} is not a list of digests`);
     }
     return value as string[];
@@ -155,9 +181,14 @@ export function parseStoreConfig(file: string, json: Record<string, unknown>): S
 }
 
 /** A layer record, which must be the record of `chainId` (the name of its directory). */
-export function parseLayerRecord(file: string, json: Record<string, unknown>, chainId: string): StoredLayer {
+export function parseLayerRecord(
+  file: string,
+  json: Record<string, unknown>,
+  chainId: string,
+): StoredLayer {
   const fields = new Fields(file, json);
-  if (fields.digest("chainId") !== chainId) throw damaged(file, `it names another layer than ${chainId}`);
+  if (fields.digest("chainId") !== chainId)
+    throw damaged(file, `it names another layer than ${chainId}`);
   const link = fields.text("link");
   if (!SHORT_NAME.test(link)) throw damaged(file, "link is not a short name strata makes");
   return {
@@ -186,11 +217,21 @@ export function parseImageRecord(file: string, json: Record<string, unknown>): S
 }
 
 /** A mount record, whose id is its file's name (never a path read from it). */
-export function parseMountRecord(file: string, json: Record<string, unknown>, id: string): MountRecord {
+export function parseMountRecord(
+  file: string,
+  json: Record<string, unknown>,
+  id: string,
+): MountRecord {
   const fields = new Fields(file, json);
   const target = fields.text("target");
   if (!target.startsWith("/")) throw damaged(file, "target is not an absolute path");
   // The first store format recorded writable mounts only.
   const writable = json.writable === undefined ? true : fields.boolean("writable");
-  return { id, target, reference: fields.text("reference"), writable, chainIds: fields.digests("chainIds") };
+  return {
+    id,
+    target,
+    reference: fields.text("reference"),
+    writable,
+    chainIds: fields.digests("chainIds"),
+  };
 }

@@ -1,8 +1,25 @@
 import { resolve } from "node:path";
 import { readLayer, type LayerLimits } from "@strata-oci/layer";
 import { withErrorContext } from "@strata-oci/errors";
-import { chainIds, formatImageReference, formatPlatform, parseImageReference, type Image, type ImageReference, type Platform, type RegistryOptions } from "@strata-oci/image";
-import { MergedTree, StoredLayers, ownershipFor, resolveRootless, writeBottomLayer, writeOverlayLayer, type UnpackWarning } from "@strata-oci/merge";
+import {
+  chainIds,
+  formatImageReference,
+  formatPlatform,
+  parseImageReference,
+  type Image,
+  type ImageReference,
+  type Platform,
+  type RegistryOptions,
+} from "@strata-oci/image";
+import {
+  MergedTree,
+  StoredLayers,
+  ownershipFor,
+  resolveRootless,
+  writeBottomLayer,
+  writeOverlayLayer,
+  type UnpackWarning,
+} from "@strata-oci/merge";
 import { collectWarnings, openContainerImage } from "@strata-oci/core";
 import { defaultStore, LayerStore } from "./layer-store.js";
 import { withStoreLock } from "./lock.js";
@@ -14,13 +31,21 @@ export interface StoreUnpackOptions {
   readonly store?: string;
   readonly platform?: string | Platform;
   readonly registry?: RegistryOptions;
-  /** Owners in user.rootlesscontainers, user.overlay.* markers (for userxattr mounts). Default: when not root. */
+  /**
+   * Owners in user.rootlesscontainers, user.overlay.* markers (for userxattr mounts). Default: when
+   * not root.
+   */
   readonly rootless?: boolean;
   readonly limits?: Partial<LayerLimits>;
   readonly signal?: AbortSignal;
   readonly onWarning?: (warning: UnpackWarning) => void;
   /** Called when each layer is stored (`written`) or found stored already. */
-  readonly onLayer?: (event: { index: number; count: number; chainId: string; written: boolean }) => void;
+  readonly onLayer?: (event: {
+    index: number;
+    count: number;
+    chainId: string;
+    written: boolean;
+  }) => void;
 }
 
 export interface StoreUnpackResult {
@@ -37,17 +62,26 @@ export interface StoreUnpackResult {
   readonly warnings: readonly UnpackWarning[];
 }
 
-/** The name an image is kept under: a layout or archive by its absolute path, so that the working directory does not matter. */
+/**
+ * The name an image is kept under: a layout or archive by its absolute path, so that the working
+ * directory does not matter.
+ */
 export function keptName(image: string | ImageReference, resolved?: Image): string {
   const parsed = typeof image === "string" ? parseImageReference(image) : image;
   if (parsed.transport === "docker") return resolved?.reference ?? formatImageReference(parsed);
-  return `${parsed.transport}:${resolve(parsed.path)}${parsed.tag === undefined ? "" : `:${parsed.tag}`}`;
+  return (
+    `${parsed.transport}:${resolve(parsed.path)}` +
+    `${parsed.tag === undefined ? "" : `:${parsed.tag}`}`
+  );
 }
 
 /** The platform an image is kept under: its config's, else the one asked for. */
 export function keptPlatform(image: Image, asked: string | Platform | undefined): string {
   const { os, architecture, variant } = image.config;
-  if (os !== undefined && architecture !== undefined) return formatPlatform(variant === undefined ? { os, architecture } : { os, architecture, variant });
+  if (os !== undefined && architecture !== undefined)
+    return formatPlatform(
+      variant === undefined ? { os, architecture } : { os, architecture, variant },
+    );
   return asked === undefined ? "" : typeof asked === "string" ? asked : formatPlatform(asked);
 }
 
@@ -60,30 +94,51 @@ export function keptPlatform(image: Image, asked: string | Platform | undefined)
  */
 export async function unpackToStore(options: StoreUnpackOptions): Promise<StoreUnpackResult> {
   const { image, store } = await openForStore(options);
-  return withStoreLock(store.root, "shared", options.signal, () => storeImage(store, image, options));
+  return withStoreLock(store.root, "shared", options.signal, () =>
+    storeImage(store, image, options),
+  );
 }
 
-/** The image opened and the store opened (made when missing) for it: what every store command does first. */
-export async function openForStore(options: StoreUnpackOptions): Promise<{ image: Image; store: LayerStore }> {
+/**
+ * The image opened and the store opened (made when missing) for it: what every store command does
+ * first.
+ */
+export async function openForStore(
+  options: StoreUnpackOptions,
+): Promise<{ image: Image; store: LayerStore }> {
   const image = await openContainerImage(options);
   const rootless = resolveRootless(options.rootless);
   return { image, store: LayerStore.create(options.store ?? defaultStore(), rootless) };
 }
 
 /** unpackToStore's work, with the store's lock held by the caller. */
-export async function storeImage(store: LayerStore, image: Image, options: StoreUnpackOptions): Promise<StoreUnpackResult> {
+export async function storeImage(
+  store: LayerStore,
+  image: Image,
+  options: StoreUnpackOptions,
+): Promise<StoreUnpackResult> {
   const chain = chainIds(image.config.diffIds);
   const { warnings, warn } = collectWarnings(image, options.onWarning);
   const platform = keptPlatform(image, options.platform);
   // Kept before its layers are looked at, and put back as it was if this call fails.
-  const kept: StoredImage = { reference: keptName(image.source, image), platform, manifest: image.manifest?.digest, config: image.configDigest, chainIds: chain };
-  const previous = store.images().find((i) => i.reference === kept.reference && i.platform === kept.platform);
+  const kept: StoredImage = {
+    reference: keptName(image.source, image),
+    platform,
+    manifest: image.manifest?.digest,
+    config: image.configDigest,
+    chainIds: chain,
+  };
+  const previous = store
+    .images()
+    .find((i) => i.reference === kept.reference && i.platform === kept.platform);
   store.keepImage(kept);
   let written = 0;
   try {
     const lowers: string[] = [];
     for (const [index, chainId] of chain.entries()) {
-      const added = store.layer(chainId) === undefined && (await storeLayer(store, image, chain, index, lowers, warn, options));
+      const added =
+        store.layer(chainId) === undefined &&
+        (await storeLayer(store, image, chain, index, lowers, warn, options));
       if (added) written++;
       options.onLayer?.({ index, count: chain.length, chainId, written: added });
       lowers.push(store.diffDir(chainId));
@@ -94,7 +149,16 @@ export async function storeImage(store: LayerStore, image: Image, options: Store
     throw error;
   }
   const lowerdir = store.lowerdir(chain);
-  return { image, store: store.root, platform, chainIds: chain, written, reused: image.layers.length - written, lowerdir, warnings };
+  return {
+    image,
+    store: store.root,
+    platform,
+    chainIds: chain,
+    written,
+    reused: image.layers.length - written,
+    lowerdir,
+    warnings,
+  };
 }
 
 /**
@@ -120,15 +184,38 @@ async function storeLayer(
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
-  const writeOptions = { policy: ownershipFor(store.rootless), xattrs: store.xattrs, onWarning: warn, ...(options.signal === undefined ? {} : { signal: options.signal }) };
+  const writeOptions = {
+    policy: ownershipFor(store.rootless),
+    xattrs: store.xattrs,
+    onWarning: warn,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  };
   const below = [...lowers];
   try {
-    return await store.add({ chainId: chain[index] as string, diffId: image.config.diffIds[index] as string, parent: chain[index - 1] }, (diff) =>
-      below.length === 0
-        ? writeBottomLayer(diff, entries, writeOptions)
-        : writeOverlayLayer(new MergedTree({ lower: new StoredLayers(below, store.xattrs, store.rootless), layers: below.length }), diff, below, entries, writeOptions),
+    return await store.add(
+      {
+        chainId: chain[index] as string,
+        diffId: image.config.diffIds[index] as string,
+        parent: chain[index - 1],
+      },
+      (diff) =>
+        below.length === 0
+          ? writeBottomLayer(diff, entries, writeOptions)
+          : writeOverlayLayer(
+              new MergedTree({
+                lower: new StoredLayers(below, store.xattrs, store.rootless),
+                layers: below.length,
+              }),
+              diff,
+              below,
+              entries,
+              writeOptions,
+            ),
     );
   } catch (error) {
-    throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? layer.diffId ?? `#${index}` });
+    throw withErrorContext(error, {
+      image: image.reference,
+      layer: layer.digest ?? layer.diffId ?? `#${index}`,
+    });
   }
 }

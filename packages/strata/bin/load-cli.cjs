@@ -16,7 +16,11 @@ const cache = join(dist, "cli.cache");
 function loadCli() {
   if (!existsSync(cli)) {
     // As the command reports a StrataError; it cannot load that class without the bundle.
-    process.stderr.write(`strata: the bundled command ${cli} is missing\n  hint: in the repository run \`pnpm run build\` (it bundles the command); otherwise reinstall @strata-oci/strata\n  code: STRATA_INSTALL_INCOMPLETE\n`);
+    process.stderr.write(
+      `strata: the bundled command ${cli} is missing\n  hint: in the repository run \`pnpm ` +
+        `run build\` (it bundles the command); otherwise reinstall @strata-oci/strata\n  ` +
+        `code: STRATA_INSTALL_INCOMPLETE\n`,
+    );
     process.exit(1);
   }
   const script = new Script(Module.wrap(readFileSync(cli, "utf8")), {

@@ -7,7 +7,10 @@ import { BUILD_ERROR_CODES } from "@strata-oci/build";
 import { STORE_ERROR_CODES } from "@strata-oci/store";
 import { BUNDLE_ERROR_CODES } from "@strata-oci/bundle";
 
-/** Every stable error code strata throws, each declared by the package that throws it first (the README explains each; a test keeps the two in step). */
+/**
+ * Every stable error code strata throws, each declared by the package that throws it first (the
+ * README explains each; a test keeps the two in step).
+ */
 export const STRATA_ERROR_CODES: readonly StrataErrorCode[] = [
   ...COMMON_ERROR_CODES,
   ...LAYER_ERROR_CODES,

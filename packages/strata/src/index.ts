@@ -1,7 +1,17 @@
 // The package users install: the library (everything of @strata-oci/core,
 // @strata-oci/store and @strata-oci/bundle) and the `strata` command, whose entry point is `main`.
 export * from "@strata-oci/core";
-export { diffTrees, exportImage, repack, squash, type DiffOptions, type RepackOptions, type RepackResult, type SquashOptions, type SquashResult } from "@strata-oci/build";
+export {
+  diffTrees,
+  exportImage,
+  repack,
+  squash,
+  type DiffOptions,
+  type RepackOptions,
+  type RepackResult,
+  type SquashOptions,
+  type SquashResult,
+} from "@strata-oci/build";
 export {
   defaultStore,
   LayerStore,

@@ -11,7 +11,10 @@ function megabytes(bytes: number): string {
  * A one-line progress display for a terminal (layers, bytes, entries),
  * redrawn at most ten times a second.
  */
-export function terminalProgress(stream: NodeJS.WriteStream): { update: (event: DisplayedProgress) => void; done: () => void } {
+export function terminalProgress(stream: NodeJS.WriteStream): {
+  update: (event: DisplayedProgress) => void;
+  done: () => void;
+} {
   let last = 0;
   let layer = "";
   let download = "";
@@ -33,14 +36,25 @@ export function terminalProgress(stream: NodeJS.WriteStream): { update: (event: 
           draw(`${download}${layer} 0/${megabytes(event.size)}`, true);
           break;
         case "bytes":
-          draw(`${download}${layer} ${megabytes(event.read)}/${megabytes(event.size)} ${event.entries} entries`, false);
+          draw(
+            `${download}${layer} ${megabytes(event.read)}/${megabytes(event.size)} ` +
+              `${event.entries} entries`,
+            false,
+          );
           break;
         case "download":
-          download = event.received < event.total ? `downloaded ${megabytes(event.received)}/${megabytes(event.total)} | ` : "";
+          download =
+            event.received < event.total
+              ? `downloaded ${megabytes(event.received)}/${megabytes(event.total)} | `
+              : "";
           draw(`${download}${layer || "waiting for layer 1"}`, false);
           break;
         case "blob":
-          draw(`downloading ${event.digest.slice(0, 19)} ${megabytes(event.bytes)}/${megabytes(event.size)}`, event.bytes === event.size);
+          draw(
+            `downloading ${event.digest.slice(0, 19)} ${megabytes(event.bytes)}/` +
+              `${megabytes(event.size)}`,
+            event.bytes === event.size,
+          );
           break;
         case "layer-done":
           draw(`${layer} done, ${event.entries} entries`, true);

@@ -23,7 +23,18 @@ function expectCode(run: { status: number | null; stderr: string }, code: string
 
 describe("every code reached", () => {
   it("STRATA_RESOURCE_LIMIT: too few file descriptors (ulimit -n 20)", () => {
-    const run = spawnSync("bash", ["-c", `ulimit -n 20; exec "$0" "$1" unpack "$2" "$3"`, process.execPath, BIN, `oci:${SAMPLE}:sample`, join(work.path, "fds")], { encoding: "utf8" });
+    const run = spawnSync(
+      "bash",
+      [
+        "-c",
+        `ulimit -n 20; exec "$0" "$1" unpack "$2" "$3"`,
+        process.execPath,
+        BIN,
+        `oci:${SAMPLE}:sample`,
+        join(work.path, "fds"),
+      ],
+      { encoding: "utf8" },
+    );
     expectCode(run, "STRATA_RESOURCE_LIMIT");
   });
 
@@ -34,20 +45,52 @@ describe("every code reached", () => {
     cpSync(SAMPLE, join(box, "image"), { recursive: true });
     chmodSync(join(box, "image", "index.json"), 0o600);
     spawnSync("chown", ["65534", box]);
-    expectCode(strataAsNobody(box, ["unpack", `oci:${join(box, "image")}:sample`, join(box, "rootfs")]), "STRATA_IMAGE_UNREADABLE");
+    expectCode(
+      strataAsNobody(box, ["unpack", `oci:${join(box, "image")}:sample`, join(box, "rootfs")]),
+      "STRATA_IMAGE_UNREADABLE",
+    );
   });
 
-  it.runIf(root)("STRATA_FS_ERROR: the record cannot be written where it was asked for (after the unpack; the unpack is kept)", () => {
-    const box = join(work.path, "fs-error");
-    mkdirSync(join(box, "records"), { recursive: true });
-    chmodSync(work.path, 0o755);
-    spawnSync("chown", ["65534", box]);
-    expectCode(strataAsNobody(box, ["unpack", "--record", join(box, "records", "r"), `oci:${SAMPLE}:sample`, join(box, "rootfs")]), "STRATA_FS_ERROR");
-  });
+  it.runIf(root)(
+    "STRATA_FS_ERROR: the record cannot be written where it was asked for (after the unpack; " +
+      "the unpack is kept)",
+    () => {
+      const box = join(work.path, "fs-error");
+      mkdirSync(join(box, "records"), { recursive: true });
+      chmodSync(work.path, 0o755);
+      spawnSync("chown", ["65534", box]);
+      expectCode(
+        strataAsNobody(box, [
+          "unpack",
+          "--record",
+          join(box, "records", "r"),
+          `oci:${SAMPLE}:sample`,
+          join(box, "rootfs"),
+        ]),
+        "STRATA_FS_ERROR",
+      );
+    },
+  );
 
   it.runIf(root)("STRATA_STORE_MISMATCH: a rootless run on root's store", () => {
     const store = join(work.path, "store");
-    expect(spawnSync(process.execPath, [BIN, "unpack", "--quiet", "--store", store, `oci:${SAMPLE}:sample`]).status).toBe(0);
-    expectCode(spawnSync(process.execPath, [BIN, "unpack", "--rootless", "--store", store, `oci:${SAMPLE}:sample`], { encoding: "utf8" }), "STRATA_STORE_MISMATCH");
+    expect(
+      spawnSync(process.execPath, [
+        BIN,
+        "unpack",
+        "--quiet",
+        "--store",
+        store,
+        `oci:${SAMPLE}:sample`,
+      ]).status,
+    ).toBe(0);
+    expectCode(
+      spawnSync(
+        process.execPath,
+        [BIN, "unpack", "--rootless", "--store", store, `oci:${SAMPLE}:sample`],
+        { encoding: "utf8" },
+      ),
+      "STRATA_STORE_MISMATCH",
+    );
   });
 });

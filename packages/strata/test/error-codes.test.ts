@@ -9,7 +9,9 @@ const README = readFileSync(join(import.meta.dirname, "..", "..", "..", "README.
 describe("error codes", () => {
   it("the README's table explains every code the library has, and no other", () => {
     const table = README.slice(README.indexOf("## Error codes"), README.indexOf("## Library"));
-    const documented = [...table.matchAll(/^\| `(STRATA_[A-Z_]+)` \| [^|]+ \| [^|]+ \|$/gm)].map((m) => m[1]);
+    const documented = [...table.matchAll(/^\| `(STRATA_[A-Z_]+)` \| [^|]+ \| [^|]+ \|$/gm)].map(
+      (m) => m[1],
+    );
     expect(documented.sort()).toEqual([...STRATA_ERROR_CODES].sort());
   });
 

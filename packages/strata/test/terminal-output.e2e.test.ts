@@ -14,21 +14,39 @@ const BIN = join(import.meta.dirname, "..", "bin", "strata.js");
 const work = tempDir("strata-terminal-");
 afterAll(() => work.remove());
 
-const EVIL = ["\u001b]0;pwned\u0007", "\u001b[2J", "a\rb", "line\nbreak", "del\u007f", "csi\u009b31m", "bidi\u202egnp.exe"];
+const EVIL = [
+  "\u001b]0;pwned\u0007",
+  "\u001b[2J",
+  "a\rb",
+  "line\nbreak",
+  "del\u007f",
+  "csi\u009b31m",
+  "bidi\u202egnp.exe",
+];
 
 function run(args: string[]): { status: number | null; stdout: Buffer; stderr: string } {
   const result = spawnSync(process.execPath, [BIN, ...args], { timeout: 30_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr.toString("utf8") };
 }
 
-/** Bytes a terminal would obey: C0 controls but the line ends, DEL, and the UTF-8 of C1 controls and bidi overrides. */
+/**
+ * Bytes a terminal would obey: C0 controls but the line ends, DEL, and the UTF-8 of C1 controls and
+ * bidi overrides.
+ */
 function obeyed(bytes: Buffer): string[] {
   const found: string[] = [];
-  for (const [i, byte] of bytes.entries()) if ((byte < 0x20 && byte !== 0x0a) || byte === 0x7f) found.push(`0x${byte.toString(16)} at ${i}`);
+  for (const [i, byte] of bytes.entries())
+    if ((byte < 0x20 && byte !== 0x0a) || byte === 0x7f)
+      found.push(`0x${byte.toString(16)} at ${i}`);
   const text = bytes.toString("utf8");
   for (const char of text) {
     const code = char.codePointAt(0) as number;
-    if ((code >= 0x80 && code <= 0x9f) || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) found.push(`U+${code.toString(16)}`);
+    if (
+      (code >= 0x80 && code <= 0x9f) ||
+      (code >= 0x202a && code <= 0x202e) ||
+      (code >= 0x2066 && code <= 0x2069)
+    )
+      found.push(`U+${code.toString(16)}`);
   }
   return found;
 }
@@ -65,22 +83,39 @@ function layout(): string {
 describe("text output escapes what an image holds", () => {
   const image = layout();
 
-  it("ls -R: names and link targets escaped, two undecodable names told apart; --json valid and exact", () => {
-    const listed = run(["ls", "-R", image]);
-    expect(listed.status, listed.stderr).toBe(0);
-    expect(obeyed(listed.stdout)).toEqual([]);
-    const text = listed.stdout.toString("utf8");
-    expect(text).toContain("/etc/\\x1b]0;pwned\\x07");
-    expect(text).toContain("/etc/csi\\u{9b}31m");
-    expect(text).toContain("/etc/f\\xe9te");
-    expect(text).toContain("/etc/f\\xe8te");
-    expect(text).toContain("/etc/back\\\\x41slash");
-    const json = JSON.parse(run(["ls", "-R", "--json", image]).stdout.toString("utf8")) as Array<{ path: string; pathBase64?: string; target?: string }>;
-    for (const name of EVIL) expect(json.map((e) => e.path)).toContain(`etc/${name}`);
-    expect(json.find((e) => e.path === "etc/link")?.target).toBe(EVIL[0]);
-    const undecodable = json.filter((e) => e.pathBase64 !== undefined).map((e) => Buffer.from(e.pathBase64 as string, "base64").toString("hex"));
-    expect(undecodable.sort()).toEqual([Buffer.concat([Buffer.from("etc/"), notUtf8B]), Buffer.concat([Buffer.from("etc/"), notUtf8A])].map((b) => b.toString("hex")).sort());
-  });
+  it(
+    "ls -R: names and link targets escaped, two undecodable names told apart; --json valid " +
+      "and exact",
+    () => {
+      const listed = run(["ls", "-R", image]);
+      expect(listed.status, listed.stderr).toBe(0);
+      expect(obeyed(listed.stdout)).toEqual([]);
+      const text = listed.stdout.toString("utf8");
+      expect(text).toContain("/etc/\\x1b]0;pwned\\x07");
+      expect(text).toContain("/etc/csi\\u{9b}31m");
+      expect(text).toContain("/etc/f\\xe9te");
+      expect(text).toContain("/etc/f\\xe8te");
+      expect(text).toContain("/etc/back\\\\x41slash");
+      const json = JSON.parse(run(["ls", "-R", "--json", image]).stdout.toString("utf8")) as Array<{
+        path: string;
+        pathBase64?: string;
+        target?: string;
+      }>;
+      for (const name of EVIL) expect(json.map((e) => e.path)).toContain(`etc/${name}`);
+      expect(json.find((e) => e.path === "etc/link")?.target).toBe(EVIL[0]);
+      const undecodable = json
+        .filter((e) => e.pathBase64 !== undefined)
+        .map((e) => Buffer.from(e.pathBase64 as string, "base64").toString("hex"));
+      expect(undecodable.sort()).toEqual(
+        [
+          Buffer.concat([Buffer.from("etc/"), notUtf8B]),
+          Buffer.concat([Buffer.from("etc/"), notUtf8A]),
+        ]
+          .map((b) => b.toString("hex"))
+          .sort(),
+      );
+    },
+  );
 
   it("cat takes the spelling ls prints: a name that is not UTF-8, and one with a backslash", () => {
     expect(run(["cat", image, "/etc/f\\xe9te"]).stdout.toString()).toBe("first");
@@ -94,14 +129,21 @@ describe("text output escapes what an image holds", () => {
     expect(shown.status, shown.stderr).toBe(0);
     expect(obeyed(shown.stdout)).toEqual([]);
     expect(shown.stdout.toString()).toContain("\\x1b]0;pwned\\x07");
-    const json = JSON.parse(run(["inspect", "--json", image]).stdout.toString("utf8")) as { config: { author: string; labels: Record<string, string> } };
+    const json = JSON.parse(run(["inspect", "--json", image]).stdout.toString("utf8")) as {
+      config: { author: string; labels: Record<string, string> };
+    };
     expect(json.config.author).toBe(EVIL.join(" "));
     expect(Object.values(json.config.labels).sort()).toEqual([...EVIL].sort());
   });
 
   it("an error that names an entry (STRATA_UNSAFE_PATH) escapes it", () => {
     const dir = join(work.path, "unsafe");
-    writeOciLayout(dir, { layers: [{ tar: writeTar([{ name: `../\u001b[31mescape${EVIL[0]}`, type: "file", data: "x" }]) }], tag: "t" });
+    writeOciLayout(dir, {
+      layers: [
+        { tar: writeTar([{ name: `../\u001b[31mescape${EVIL[0]}`, type: "file", data: "x" }]) },
+      ],
+      tag: "t",
+    });
     const refused = run(["unpack", `oci:${dir}:t`, join(work.path, "unsafe-dest")]);
     expect(refused.stderr).toContain("code: STRATA_UNSAFE_PATH");
     expect(obeyed(Buffer.from(refused.stderr))).toEqual([]);

@@ -3,20 +3,46 @@ import type { TarMember } from "@strata-oci/layer";
 
 /** A small namespace so that random entries collide, replace and shadow each other. */
 const component = fc.constantFrom("a", "b", "c");
-export const relativePath = fc.array(component, { minLength: 1, maxLength: 3 }).map((parts) => parts.join("/"));
+export const relativePath = fc
+  .array(component, { minLength: 1, maxLength: 3 })
+  .map((parts) => parts.join("/"));
 
 const mode = fc.constantFrom(0o644, 0o755, 0o600, 0o4755, 0o2750, 0o1777);
 const owner = fc.constantFrom(0, 1000);
 const mtime = fc.constantFrom(1_000_000_000, 1_600_000_000, 1_700_000_123);
-const xattrs = fc.option(fc.dictionary(fc.constantFrom("user.k", "user.e", "trusted.t"), fc.constantFrom("", "v", "\u0001\u0000x")), { nil: undefined });
+const xattrs = fc.option(
+  fc.dictionary(
+    fc.constantFrom("user.k", "user.e", "trusted.t"),
+    fc.constantFrom("", "v", "\u0001\u0000x"),
+  ),
+  { nil: undefined },
+);
 
 const base = fc.record({ mode, uid: owner, gid: owner, mtime, xattrs });
 
-function attributes(b: { mode: number; uid: number; gid: number; mtime: number; xattrs: Record<string, string> | undefined }): Partial<TarMember> {
-  return { mode: b.mode, uid: b.uid, gid: b.gid, mtime: b.mtime, ...(b.xattrs === undefined ? {} : { xattrs: b.xattrs }) };
+function attributes(b: {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  xattrs: Record<string, string> | undefined;
+}): Partial<TarMember> {
+  return {
+    mode: b.mode,
+    uid: b.uid,
+    gid: b.gid,
+    mtime: b.mtime,
+    ...(b.xattrs === undefined ? {} : { xattrs: b.xattrs }),
+  };
 }
 
-const symlinkTarget = fc.oneof(relativePath, relativePath.map((p) => `/${p}`), relativePath.map((p) => `../${p}`), fc.constant("../../.."), fc.constant("/"));
+const symlinkTarget = fc.oneof(
+  relativePath,
+  relativePath.map((p) => `/${p}`),
+  relativePath.map((p) => `../${p}`),
+  fc.constant("../../.."),
+  fc.constant("/"),
+);
 
 function whiteoutName(path: string): string {
   const slash = path.lastIndexOf("/");
@@ -25,16 +51,69 @@ function whiteoutName(path: string): string {
 
 /** One random member of any kind, hostile-ish but legal. */
 export const anyMember: fc.Arbitrary<TarMember> = fc.oneof(
-  { weight: 4, arbitrary: fc.tuple(relativePath, fc.string({ maxLength: 40 }), base).map(([name, data, b]): TarMember => ({ name, type: "file", data, ...attributes(b) })) },
-  { weight: 3, arbitrary: fc.tuple(relativePath, base).map(([name, b]): TarMember => ({ name: `${name}/`, type: "dir", ...attributes(b), mode: b.mode | 0o700 })) },
-  { weight: 2, arbitrary: fc.tuple(relativePath, symlinkTarget, mtime).map(([name, target, t]): TarMember => ({ name, type: "symlink", linkname: target, mtime: t })) },
-  { weight: 1, arbitrary: fc.tuple(relativePath, relativePath).map(([name, target]): TarMember => ({ name, type: "hardlink", linkname: target })) },
-  { weight: 2, arbitrary: relativePath.map((p): TarMember => ({ name: whiteoutName(p), type: "file" })) },
-  { weight: 1, arbitrary: fc.option(relativePath, { nil: "" }).map((p): TarMember => ({ name: p === "" ? ".wh..wh..opq" : `${p}/.wh..wh..opq`, type: "file" })) },
-  { weight: 1, arbitrary: fc.tuple(relativePath, base).map(([name, b]): TarMember => ({ name, type: "fifo", ...attributes(b) })) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(relativePath, fc.string({ maxLength: 40 }), base)
+      .map(([name, data, b]): TarMember => ({ name, type: "file", data, ...attributes(b) })),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.tuple(relativePath, base).map(([name, b]): TarMember => ({
+      name: `${name}/`,
+      type: "dir",
+      ...attributes(b),
+      mode: b.mode | 0o700,
+    })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(relativePath, symlinkTarget, mtime).map(([name, target, t]): TarMember => ({
+      name,
+      type: "symlink",
+      linkname: target,
+      mtime: t,
+    })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(relativePath, relativePath)
+      .map(([name, target]): TarMember => ({ name, type: "hardlink", linkname: target })),
+  },
+  {
+    weight: 2,
+    arbitrary: relativePath.map((p): TarMember => ({ name: whiteoutName(p), type: "file" })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.option(relativePath, { nil: "" }).map((p): TarMember => ({
+      name: p === "" ? ".wh..wh..opq" : `${p}/.wh..wh..opq`,
+      type: "file",
+    })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(relativePath, base)
+      .map(([name, b]): TarMember => ({ name, type: "fifo", ...attributes(b) })),
+  },
   // mknod needs root; without it the privileged runs would compare EPERM.
   ...(process.geteuid?.() === 0
-    ? [{ weight: 1, arbitrary: fc.tuple(relativePath, base, fc.constantFrom("char" as const, "block" as const)).map(([name, b, type]): TarMember => ({ name, type, devMajor: 1, devMinor: 3, ...attributes(b) })) }]
+    ? [
+        {
+          weight: 1,
+          arbitrary: fc
+            .tuple(relativePath, base, fc.constantFrom("char" as const, "block" as const))
+            .map(([name, b, type]): TarMember => ({
+              name,
+              type,
+              devMajor: 1,
+              devMinor: 3,
+              ...attributes(b),
+            })),
+        },
+      ]
     : []),
 );
 
@@ -46,7 +125,9 @@ export const anyStack = fc.array(anyLayer, { minLength: 1, maxLength: 4 });
  * files only, each parent present as a directory entry before its children.
  */
 export const wellFormedLayer: fc.Arbitrary<TarMember[]> = fc
-  .array(fc.tuple(relativePath, fc.boolean(), fc.string({ maxLength: 20 }), base), { maxLength: 10 })
+  .array(fc.tuple(relativePath, fc.boolean(), fc.string({ maxLength: 20 }), base), {
+    maxLength: 10,
+  })
   .map((items) => {
     const out: TarMember[] = [];
     const dirs = new Set<string>();
@@ -78,7 +159,10 @@ export const wellFormedLayer: fc.Arbitrary<TarMember[]> = fc
 export const markers = fc.array(
   fc.oneof(
     relativePath.map((p): TarMember => ({ name: whiteoutName(p), type: "file" })),
-    fc.option(relativePath, { nil: "" }).map((p): TarMember => ({ name: p === "" ? ".wh..wh..opq" : `${p}/.wh..wh..opq`, type: "file" })),
+    fc.option(relativePath, { nil: "" }).map((p): TarMember => ({
+      name: p === "" ? ".wh..wh..opq" : `${p}/.wh..wh..opq`,
+      type: "file",
+    })),
   ),
   { maxLength: 4 },
 );

@@ -9,6 +9,11 @@ import type { LayerInput } from "./outcomes.js";
  * take. Deterministic: the same stack gives the same digests.
  */
 export function writeStackImage(dir: string, layers: readonly LayerInput[], tag = "test"): string {
-  writeOciLayout(dir, { layers: layers.map((layer) => ({ tar: Buffer.isBuffer(layer) ? layer : writeTar(layer as readonly TarMember[]) })), tag });
+  writeOciLayout(dir, {
+    layers: layers.map((layer) => ({
+      tar: Buffer.isBuffer(layer) ? layer : writeTar(layer as readonly TarMember[]),
+    })),
+    tag,
+  });
   return `oci:${dir}:${tag}`;
 }

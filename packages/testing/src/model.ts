@@ -1,4 +1,17 @@
-import { baseName, childPath, displayPath, isWithin, joinPath, parentPath, pathFromKey, pathKey, splitPath, type EntryAttributes, type EntryPath, type LayerEntry } from "@strata-oci/layer";
+import {
+  baseName,
+  childPath,
+  displayPath,
+  isWithin,
+  joinPath,
+  parentPath,
+  pathFromKey,
+  pathKey,
+  splitPath,
+  type EntryAttributes,
+  type EntryPath,
+  type LayerEntry,
+} from "@strata-oci/layer";
 import { BadEntryError, withErrorContext } from "@strata-oci/errors";
 import { ownedAttributes, type LayerTarget, type OwnershipPolicy } from "@strata-oci/merge";
 import type { ModelNode, NodeAttributes } from "./model-node.js";
@@ -8,9 +21,19 @@ export const MAX_SYMLINK_FOLLOWS = 40;
 
 const PRIVILEGED: OwnershipPolicy = { privileged: true, uid: 0, gid: 0 };
 
-function attributesOf(entry: EntryAttributes, kind: string, policy: OwnershipPolicy): NodeAttributes {
+function attributesOf(
+  entry: EntryAttributes,
+  kind: string,
+  policy: OwnershipPolicy,
+): NodeAttributes {
   const owned = ownedAttributes(entry, kind, policy);
-  return { mode: entry.mode, uid: owned.uid, gid: owned.gid, mtime: entry.mtime, xattrs: owned.xattrs };
+  return {
+    mode: entry.mode,
+    uid: owned.uid,
+    gid: owned.gid,
+    mtime: entry.mtime,
+    xattrs: owned.xattrs,
+  };
 }
 
 async function readBody(body: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -37,7 +60,9 @@ export class ReferenceModel implements LayerTarget {
   }
 
   /** Applies layers in order, `layers[0]` first. */
-  async applyLayers(layers: Iterable<AsyncIterable<LayerEntry> | Iterable<LayerEntry>>): Promise<this> {
+  async applyLayers(
+    layers: Iterable<AsyncIterable<LayerEntry> | Iterable<LayerEntry>>,
+  ): Promise<this> {
     for (const layer of layers) await this.applyLayer(layer);
     return this;
   }
@@ -57,13 +82,20 @@ export class ReferenceModel implements LayerTarget {
   finish(): void {}
 
   #parentAttributes(): NodeAttributes {
-    return { mode: 0o755, uid: this.#policy.privileged ? 0 : this.#policy.uid, gid: this.#policy.privileged ? 0 : this.#policy.gid, mtime: 0, xattrs: new Map() };
+    return {
+      mode: 0o755,
+      uid: this.#policy.privileged ? 0 : this.#policy.uid,
+      gid: this.#policy.privileged ? 0 : this.#policy.gid,
+      mtime: 0,
+      xattrs: new Map(),
+    };
   }
 
   async #apply(entry: LayerEntry, written: Set<string>): Promise<void> {
     if (entry.kind === "whiteout") return this.#whiteout(entry.path, written);
     if (entry.kind === "opaque") return this.#opaque(entry.path, written);
-    const becomesFile = !this.#policy.privileged && (entry.kind === "char" || entry.kind === "block");
+    const becomesFile =
+      !this.#policy.privileged && (entry.kind === "char" || entry.kind === "block");
     const attrs = attributesOf(entry, becomesFile ? "file" : entry.kind, this.#policy);
     if (entry.path.length === 0) {
       this.nodes.set("", { kind: "dir", attrs });
@@ -108,8 +140,15 @@ export class ReferenceModel implements LayerTarget {
       case "fifo":
         this.#removeTree(key);
         if (entry.kind === "fifo") this.nodes.set(key, { kind: "fifo", attrs });
-        else if (!this.#policy.privileged) this.nodes.set(key, { kind: "file", attrs, content: Buffer.alloc(0) });
-        else this.nodes.set(key, { kind: entry.kind, attrs, devMajor: entry.devMajor, devMinor: entry.devMinor });
+        else if (!this.#policy.privileged)
+          this.nodes.set(key, { kind: "file", attrs, content: Buffer.alloc(0) });
+        else
+          this.nodes.set(key, {
+            kind: entry.kind,
+            attrs,
+            devMajor: entry.devMajor,
+            devMinor: entry.devMinor,
+          });
         break;
     }
     written.add(key);
@@ -142,12 +181,18 @@ export class ReferenceModel implements LayerTarget {
         resolved.push(part);
       } else if (node.kind === "symlink") {
         if (++follows > MAX_SYMLINK_FOLLOWS) {
-          throw new BadEntryError("STRATA_SYMLINK_LOOP", `too many symlinks resolving ${displayPath(path)}`);
+          throw new BadEntryError(
+            "STRATA_SYMLINK_LOOP",
+            `too many symlinks resolving ${displayPath(path)}`,
+          );
         }
         if (node.target[0] === 0x2f) resolved.length = 0;
         pending.unshift(...splitPath(node.target));
       } else {
-        throw new BadEntryError("STRATA_PARENT_NOT_DIRECTORY", `a parent of ${displayPath(path)} is a ${node.kind}, not a directory`);
+        throw new BadEntryError(
+          "STRATA_PARENT_NOT_DIRECTORY",
+          `a parent of ${displayPath(path)} is a ${node.kind}, not a directory`,
+        );
       }
     }
     return joinPath(resolved);
@@ -182,7 +227,10 @@ export class ReferenceModel implements LayerTarget {
     for (const child of this.#children(pathKey(path))) this.#removeLower(child, written);
   }
 
-  /** Removes what lower layers put at `key` and below; keeps what this layer wrote. Returns whether `key` stays. */
+  /**
+   * Removes what lower layers put at `key` and below; keeps what this layer wrote. Returns whether
+   * `key` stays.
+   */
   #removeLower(key: string, written: Set<string>): boolean {
     const node = this.nodes.get(key);
     if (node === undefined) return false;
@@ -205,7 +253,8 @@ export class ReferenceModel implements LayerTarget {
 
   #removeTree(key: string): void {
     const root = pathFromKey(key);
-    for (const k of [...this.nodes.keys()]) if (isWithin(pathFromKey(k), root) && k !== "") this.nodes.delete(k);
+    for (const k of [...this.nodes.keys()])
+      if (isWithin(pathFromKey(k), root) && k !== "") this.nodes.delete(k);
   }
 }
 

@@ -4,10 +4,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
-import { readLayer, writeTar, type Layer, type LayerEntry, type TarMember } from "@strata-oci/layer";
+import {
+  readLayer,
+  writeTar,
+  type Layer,
+  type LayerEntry,
+  type TarMember,
+} from "@strata-oci/layer";
 import { DiskTarget, MergedTree, type OwnershipPolicy } from "@strata-oci/merge";
 import { ReferenceModel } from "./model.js";
-import { diffSnapshots, snapshotDisk, snapshotMerged, snapshotModel, type TreeSnapshot } from "./tree-snapshot.js";
+import {
+  diffSnapshots,
+  snapshotDisk,
+  snapshotMerged,
+  snapshotModel,
+  type TreeSnapshot,
+} from "./tree-snapshot.js";
 
 export function sha256(data: Buffer): string {
   return `sha256:${createHash("sha256").update(data).digest("hex")}`;
@@ -16,7 +28,12 @@ export function sha256(data: Buffer): string {
 /** A layer held in memory, served in chunks of `chunkSize` bytes. */
 export function memoryLayer(
   tar: Buffer,
-  options: { compression?: "none" | "gzip"; chunkSize?: number; mediaType?: string; blob?: Buffer } = {},
+  options: {
+    compression?: "none" | "gzip";
+    chunkSize?: number;
+    mediaType?: string;
+    blob?: Buffer;
+  } = {},
 ): Layer {
   const compression = options.compression ?? "gzip";
   const blob = options.blob ?? (compression === "gzip" ? gzipSync(tar) : tar);
@@ -24,7 +41,11 @@ export function memoryLayer(
   return {
     digest: sha256(blob),
     size: blob.length,
-    mediaType: options.mediaType ?? (compression === "gzip" ? "application/vnd.oci.image.layer.v1.tar+gzip" : "application/vnd.oci.image.layer.v1.tar"),
+    mediaType:
+      options.mediaType ??
+      (compression === "gzip"
+        ? "application/vnd.oci.image.layer.v1.tar+gzip"
+        : "application/vnd.oci.image.layer.v1.tar"),
     diffId: sha256(tar),
     open: async () => {
       const parts: Buffer[] = [];
@@ -64,11 +85,17 @@ function tarOf(layer: LayerInput): Buffer {
   return Buffer.isBuffer(layer) ? layer : writeTar(layer as readonly TarMember[]);
 }
 
-/** The differences between two outcomes (empty when both made the same tree, or both failed with the same code). */
+/**
+ * The differences between two outcomes (empty when both made the same tree, or both failed with the
+ * same code).
+ */
 export function sameOutcome(a: Outcome, b: Outcome): string[] {
   if (a.ok && b.ok) return diffSnapshots(a.snapshot, b.snapshot);
   if (!a.ok && !b.ok) return a.code === b.code ? [] : [`${a.code} vs ${b.code}`];
-  return [`one failed: ${JSON.stringify(a.ok ? "ok" : a.code)} vs ${JSON.stringify(b.ok ? "ok" : b.code)}`];
+  return [
+    `one failed: ${JSON.stringify(a.ok ? "ok" : a.code)} vs ` +
+      `${JSON.stringify(b.ok ? "ok" : b.code)}`,
+  ];
 }
 
 async function outcome(run: () => Promise<TreeSnapshot>): Promise<Outcome> {
@@ -82,7 +109,10 @@ async function outcome(run: () => Promise<TreeSnapshot>): Promise<Outcome> {
 }
 
 /** Applies layers (each a member list) to the reference model. */
-export async function modelOutcome(layers: readonly LayerInput[], policy: OwnershipPolicy = PRIVILEGED): Promise<Outcome> {
+export async function modelOutcome(
+  layers: readonly LayerInput[],
+  policy: OwnershipPolicy = PRIVILEGED,
+): Promise<Outcome> {
   return outcome(async () => {
     const model = new ReferenceModel(policy);
     for (const members of layers) await model.applyLayer(readLayer(memoryLayer(tarOf(members))));
@@ -106,7 +136,8 @@ export async function mergedOutcome(layers: readonly LayerInput[]): Promise<Outc
       const byOrdinal: Buffer[] = [];
       for await (const entry of readLayer(layer)) {
         const parts: Buffer[] = [];
-        if (entry.kind === "file") for await (const part of entry.body) parts.push(Buffer.from(part));
+        if (entry.kind === "file")
+          for await (const part of entry.body) parts.push(Buffer.from(part));
         byOrdinal.push(Buffer.concat(parts));
       }
       bodies.push(byOrdinal);
@@ -153,7 +184,10 @@ export async function applyToDirectory(
     const target = new DiskTarget(dir, { policy });
     for (const [index, members] of layers.entries()) {
       const inMemory = memoryLayer(tarOf(members), options);
-      const layer = options.chunkSize === undefined ? await fileLayer(inMemory, join(blobs.path, `layer-${index}`)) : inMemory;
+      const layer =
+        options.chunkSize === undefined
+          ? await fileLayer(inMemory, join(blobs.path, `layer-${index}`))
+          : inMemory;
       await target.applyLayer(readLayer(layer, { transientChunks: true }));
     }
     target.finish();

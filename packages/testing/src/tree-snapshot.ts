@@ -36,10 +36,12 @@ function xattrList(map: ReadonlyMap<string, Buffer>): string[] {
 /** Snapshot of the reference model. */
 export function snapshotModel(model: ReferenceModel): TreeSnapshot {
   const names = new Map<object, string[]>();
-  for (const [key, node] of model.nodes) if (node.kind !== "dir") names.set(node, [...(names.get(node) ?? []), key]);
+  for (const [key, node] of model.nodes)
+    if (node.kind !== "dir") names.set(node, [...(names.get(node) ?? []), key]);
   const out: TreeSnapshot = new Map();
   for (const [key, node] of model.nodes) {
-    const others = node.kind === "dir" ? [] : (names.get(node) ?? []).filter((k) => k !== key).sort();
+    const others =
+      node.kind === "dir" ? [] : (names.get(node) ?? []).filter((k) => k !== key).sort();
     out.set(key, {
       kind: node.kind,
       mode: node.attrs.mode,
@@ -49,7 +51,10 @@ export function snapshotModel(model: ReferenceModel): TreeSnapshot {
       size: node.kind === "file" ? node.content.length : undefined,
       sha256: node.kind === "file" ? sha(node.content) : undefined,
       target: node.kind === "symlink" ? node.target.toString("latin1") : undefined,
-      device: node.kind === "char" || node.kind === "block" ? `${node.devMajor}:${node.devMinor}` : undefined,
+      device:
+        node.kind === "char" || node.kind === "block"
+          ? `${node.devMajor}:${node.devMinor}`
+          : undefined,
       xattrs: xattrList(node.attrs.xattrs),
       links: others,
     });
@@ -62,10 +67,14 @@ export function snapshotModel(model: ReferenceModel): TreeSnapshot {
  * file entry's bytes (read back from its layer) where the caller has them;
  * without it files carry their size only.
  */
-export function snapshotMerged(tree: MergedTree, content?: (entry: MergedEntry) => Buffer): TreeSnapshot {
+export function snapshotMerged(
+  tree: MergedTree,
+  content?: (entry: MergedEntry) => Buffer,
+): TreeSnapshot {
   const names = new Map<MergedEntry, string[]>();
   const all = [...tree.walk()];
-  for (const { path, entry } of all) if (entry.kind !== "dir") names.set(entry, [...(names.get(entry) ?? []), pathKey(path)]);
+  for (const { path, entry } of all)
+    if (entry.kind !== "dir") names.set(entry, [...(names.get(entry) ?? []), pathKey(path)]);
   const out: TreeSnapshot = new Map();
   for (const { path, entry } of all) {
     const key = pathKey(path);
@@ -79,7 +88,10 @@ export function snapshotMerged(tree: MergedTree, content?: (entry: MergedEntry) 
       size: entry.kind === "file" ? entry.size : undefined,
       sha256: bytes === undefined ? undefined : sha(bytes),
       target: entry.kind === "symlink" ? entry.target?.toString("latin1") : undefined,
-      device: entry.kind === "char" || entry.kind === "block" ? `${entry.devMajor}:${entry.devMinor}` : undefined,
+      device:
+        entry.kind === "char" || entry.kind === "block"
+          ? `${entry.devMajor}:${entry.devMinor}`
+          : undefined,
       xattrs: xattrList(entry.xattrs),
       links: entry.kind === "dir" ? [] : (names.get(entry) ?? []).filter((k) => k !== key).sort(),
     });
@@ -115,26 +127,39 @@ export function snapshotDisk(root: string): TreeSnapshot {
       mtime: Math.round(stats.mtimeMs) / 1000,
       size: kind === "file" ? stats.size : undefined,
       sha256: kind === "file" ? sha(readFileSync(abs)) : undefined,
-      target: kind === "symlink" ? readlinkSync(abs, { encoding: "buffer" }).toString("latin1") : undefined,
-      device: kind === "char" || kind === "block" ? `${Math.floor(stats.rdev / 256) & 0xfff}:${(stats.rdev & 0xff) | ((stats.rdev >> 12) & 0xfff00)}` : undefined,
+      target:
+        kind === "symlink"
+          ? readlinkSync(abs, { encoding: "buffer" }).toString("latin1")
+          : undefined,
+      device:
+        kind === "char" || kind === "block"
+          ? `${Math.floor(stats.rdev / 256) & 0xfff}:` +
+            `${(stats.rdev & 0xff) | ((stats.rdev >> 12) & 0xfff00)}`
+          : undefined,
       xattrs: xattrList(xattrs),
       links: [],
     });
-    if (kind === "dir") for (const name of readdirSync(abs, { encoding: "buffer" })) walk(childPath(path, name));
+    if (kind === "dir")
+      for (const name of readdirSync(abs, { encoding: "buffer" })) walk(childPath(path, name));
   };
   walk(Buffer.alloc(0));
   for (const keys of byInode.values()) {
     if (keys.length < 2) continue;
     for (const key of keys) {
       const node = out.get(key);
-      if (node !== undefined) out.set(key, { ...node, links: keys.filter((k) => k !== key).sort() });
+      if (node !== undefined)
+        out.set(key, { ...node, links: keys.filter((k) => k !== key).sort() });
     }
   }
   return out;
 }
 
 /** Human-readable differences between two snapshots (empty when equal). */
-export function diffSnapshots(expected: TreeSnapshot, actual: TreeSnapshot, ignore: ReadonlySet<keyof SnapshotNode> = new Set()): string[] {
+export function diffSnapshots(
+  expected: TreeSnapshot,
+  actual: TreeSnapshot,
+  ignore: ReadonlySet<keyof SnapshotNode> = new Set(),
+): string[] {
   const out: string[] = [];
   for (const [key, want] of expected) {
     const got = actual.get(key);
@@ -150,6 +175,11 @@ export function diffSnapshots(expected: TreeSnapshot, actual: TreeSnapshot, igno
       if (a !== b) out.push(`${name}: ${field}: want ${a}, got ${b}`);
     }
   }
-  for (const key of actual.keys()) if (!expected.has(key)) out.push(`${key === "" ? "/" : Buffer.from(key, "latin1").toString("utf8")}: unexpected ${actual.get(key)?.kind}`);
+  for (const key of actual.keys())
+    if (!expected.has(key))
+      out.push(
+        `${key === "" ? "/" : Buffer.from(key, "latin1").toString("utf8")}: unexpected ` +
+          `${actual.get(key)?.kind}`,
+      );
   return out;
 }

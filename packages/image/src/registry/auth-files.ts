@@ -8,7 +8,10 @@ import type { DockerReference } from "./docker-reference.js";
 export interface Credentials {
   readonly username: string;
   readonly password: string;
-  /** An OAuth2 refresh token (`identitytoken` in Docker's config.json): exchanged at the token server instead of the password. */
+  /**
+   * An OAuth2 refresh token (`identitytoken` in Docker's config.json): exchanged at the token
+   * server instead of the password.
+   */
   readonly identityToken?: string;
 }
 
@@ -40,19 +43,34 @@ export function authFiles(lookup: AuthLookup = {}): string[] {
   return files;
 }
 
-/** The keys an auth file may use for this repository, most specific first (as containers/image looks them up). */
+/**
+ * The keys an auth file may use for this repository, most specific first (as containers/image looks
+ * them up).
+ */
 function keysFor(ref: DockerReference): string[] {
   const parts = ref.repository.split("/");
   const keys: string[] = [];
-  for (let i = parts.length; i >= 1; i--) keys.push(`${ref.registry}/${parts.slice(0, i).join("/")}`);
+  for (let i = parts.length; i >= 1; i--)
+    keys.push(`${ref.registry}/${parts.slice(0, i).join("/")}`);
   keys.push(ref.registry);
-  if (ref.registry === "docker.io") keys.push("index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/", "https://index.docker.io/v1");
+  if (ref.registry === "docker.io")
+    keys.push(
+      "index.docker.io",
+      "registry-1.docker.io",
+      "https://index.docker.io/v1/",
+      "https://index.docker.io/v1",
+    );
   return keys;
 }
 
-/** An `auths` key as written by docker login (`https://host/v1/`) reduced to the host (and path). */
+/**
+ * An `auths` key as written by docker login (`https://host/v1/`) reduced to the host (and path).
+ */
 function normaliseKey(key: string): string {
-  return key.replace(/^https?:\/\//, "").replace(/\/v[12]\/?$/, "").replace(/\/$/, "");
+  return key
+    .replace(/^https?:\/\//, "")
+    .replace(/\/v[12]\/?$/, "")
+    .replace(/\/$/, "");
 }
 
 function unreadable(file: string, detail: string, cause?: unknown): ImageError {
@@ -75,7 +93,8 @@ function readAuthFile(file: string, required: boolean): Record<string, unknown> 
   }
   try {
     const json = JSON.parse(text) as unknown;
-    if (typeof json !== "object" || json === null || Array.isArray(json)) throw new Error("not an object");
+    if (typeof json !== "object" || json === null || Array.isArray(json))
+      throw new Error("not an object");
     return json as Record<string, unknown>;
   } catch (cause) {
     throw unreadable(file, "not a JSON object", cause);
@@ -84,22 +103,42 @@ function readAuthFile(file: string, required: boolean): Record<string, unknown> 
 
 /** Runs `docker-credential-NAME get` for `server`, as Docker does. */
 function fromHelper(name: string, server: string, env: NodeJS.ProcessEnv): Credentials | undefined {
-  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ImageError("STRATA_REGISTRY_DENIED", `credential helper name ${JSON.stringify(name)} is not valid`, { hint: "fix credsStore/credHelpers in the auth file" });
-  const run = builtin("node:child_process").spawnSync(`docker-credential-${name}`, ["get"], { input: server, env, encoding: "utf8", timeout: HELPER_TIMEOUT_MS });
+  if (!/^[A-Za-z0-9._-]+$/.test(name))
+    throw new ImageError(
+      "STRATA_REGISTRY_DENIED",
+      `credential helper name ${JSON.stringify(name)} is not valid`,
+      { hint: "fix credsStore/credHelpers in the auth file" },
+    );
+  const run = builtin("node:child_process").spawnSync(`docker-credential-${name}`, ["get"], {
+    input: server,
+    env,
+    encoding: "utf8",
+    timeout: HELPER_TIMEOUT_MS,
+  });
   // A helper that answers without reading the server name (EPIPE on it) still answered.
   if (run.error !== undefined && (run.error as NodeJS.ErrnoException).code !== "EPIPE") {
-    throw new ImageError("STRATA_REGISTRY_DENIED", `credential helper docker-credential-${name} did not run: ${(run.error as NodeJS.ErrnoException).code ?? run.error.message}`, {
-      hint: `install docker-credential-${name}, or remove it from the auth file`,
-    });
+    throw new ImageError(
+      "STRATA_REGISTRY_DENIED",
+      `credential helper docker-credential-${name} did not run: ` +
+        `${(run.error as NodeJS.ErrnoException).code ?? run.error.message}`,
+      {
+        hint: `install docker-credential-${name}, or remove it from the auth file`,
+      },
+    );
   }
-  // Helpers answer "credentials not found in native keychain" with a failure: no credentials, not an error.
+  // Helpers answer "credentials not found in native keychain" with a failure: no credentials, not
+  // an error.
   if (run.status !== 0) return undefined;
   try {
     const json = JSON.parse(run.stdout) as { Username?: unknown; Secret?: unknown };
     if (typeof json.Username !== "string" || typeof json.Secret !== "string") return undefined;
     return { username: json.Username, password: json.Secret };
   } catch {
-    throw new ImageError("STRATA_REGISTRY_DENIED", `credential helper docker-credential-${name} answered something that is not JSON`, { hint: "check the helper" });
+    throw new ImageError(
+      "STRATA_REGISTRY_DENIED",
+      `credential helper docker-credential-${name} answered something that is not JSON`,
+      { hint: "check the helper" },
+    );
   }
 }
 
@@ -108,7 +147,10 @@ function fromAuthEntry(entry: unknown, file: string): Credentials | undefined {
   const { auth, username, password, identitytoken } = entry as Record<string, unknown>;
   if (typeof identitytoken === "string" && identitytoken !== "") {
     // docker login writes the user name (often "<token>") in `auth` beside it.
-    const user = typeof auth === "string" ? Buffer.from(auth, "base64").toString("utf8").split(":")[0] : undefined;
+    const user =
+      typeof auth === "string"
+        ? Buffer.from(auth, "base64").toString("utf8").split(":")[0]
+        : undefined;
     return { username: user || "<token>", password: "", identityToken: identitytoken };
   }
   if (typeof auth === "string" && auth !== "") {
@@ -126,7 +168,10 @@ function fromAuthEntry(entry: unknown, file: string): Credentials | undefined {
  * skopeo's auth.json, Docker's config.json with `auths`, `credHelpers` and
  * `credsStore`), or undefined: then the registry is asked anonymously.
  */
-export function credentialsFor(ref: DockerReference, lookup: AuthLookup = {}): Credentials | undefined {
+export function credentialsFor(
+  ref: DockerReference,
+  lookup: AuthLookup = {},
+): Credentials | undefined {
   const env = lookup.env ?? process.env;
   const keys = keysFor(ref);
   for (const file of authFiles(lookup)) {
@@ -144,7 +189,11 @@ export function credentialsFor(ref: DockerReference, lookup: AuthLookup = {}): C
       if (found !== undefined) return found;
     }
     if (typeof json.credsStore === "string") {
-      const stored = fromHelper(json.credsStore, ref.registry === "docker.io" ? "https://index.docker.io/v1/" : ref.registry, env);
+      const stored = fromHelper(
+        json.credsStore,
+        ref.registry === "docker.io" ? "https://index.docker.io/v1/" : ref.registry,
+        env,
+      );
       if (stored !== undefined) return stored;
     }
   }

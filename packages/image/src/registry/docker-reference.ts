@@ -17,7 +17,9 @@ export interface DockerReference {
 // The distribution-spec's grammar: path components, tags.
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+// A domain (labels of letters, digits and inner hyphens) or a bracketed IPv6 address, then a port.
+const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?";
+const HOST = new RegExp(`^(?:${LABEL}(?:\\.${LABEL})*|\\[[0-9A-Fa-f:.]+\\])(?::[0-9]{1,5})?$`);
 
 function badReference(text: string, detail: string): ImageError {
   return new ImageError("STRATA_BAD_REFERENCE", `${JSON.stringify(`docker:${text}`)}: ${detail}`, {
@@ -32,7 +34,8 @@ function badReference(text: string, detail: string): ImageError {
  * host when it has a `.` or a `:`, or is `localhost`.
  */
 export function parseDockerReference(text: string): DockerReference {
-  if (!text.startsWith("//")) throw badReference(text, "a registry reference starts with docker://");
+  if (!text.startsWith("//"))
+    throw badReference(text, "a registry reference starts with docker://");
   let rest = text.slice(2);
   let digest: string | undefined;
   const at = rest.indexOf("@");
@@ -55,19 +58,30 @@ export function parseDockerReference(text: string): DockerReference {
   }
   const parts = rest.split("/");
   const first = parts[0] ?? "";
-  const hasHost = parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
+  const hasHost =
+    parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
   const registry = hasHost ? first : "docker.io";
   if (hasHost) parts.shift();
-  if (hasHost && !HOST.test(registry)) throw badReference(text, `${JSON.stringify(registry)} is not a registry host`);
+  if (hasHost && !HOST.test(registry))
+    throw badReference(text, `${JSON.stringify(registry)} is not a registry host`);
   if (registry === "docker.io" && parts.length === 1) parts.unshift("library");
   for (const part of parts) {
-    if (!COMPONENT.test(part)) throw badReference(text, `${JSON.stringify(part)} is not a valid repository name component (lowercase letters, digits, separators)`);
+    if (!COMPONENT.test(part))
+      throw badReference(
+        text,
+        `${JSON.stringify(part)} is not a valid repository name component (lowercase letters, ` +
+          `digits, separators)`,
+      );
   }
   const repository = parts.join("/");
-  if (repository.length > 255) throw badReference(text, "the repository name is longer than 255 characters");
+  if (repository.length > 255)
+    throw badReference(text, "the repository name is longer than 255 characters");
   return {
     registry,
-    apiHost: registry === "docker.io" || registry === "index.docker.io" ? "registry-1.docker.io" : registry,
+    apiHost:
+      registry === "docker.io" || registry === "index.docker.io"
+        ? "registry-1.docker.io"
+        : registry,
     repository,
     tag: tag ?? (digest === undefined ? "latest" : undefined),
     digest,
@@ -75,10 +89,17 @@ export function parseDockerReference(text: string): DockerReference {
 }
 
 export function formatDockerReference(ref: DockerReference): string {
-  return `docker://${ref.registry}/${ref.repository}${ref.tag === undefined ? "" : `:${ref.tag}`}${ref.digest === undefined ? "" : `@${ref.digest}`}`;
+  return (
+    `docker://${ref.registry}/${ref.repository}` +
+    `${ref.tag === undefined ? "" : `:${ref.tag}`}` +
+    `${ref.digest === undefined ? "" : `@${ref.digest}`}`
+  );
 }
 
-/** True for hosts on this machine, where plain HTTP is allowed without --tls-verify=false (as containerd allows for localhost). */
+/**
+ * True for hosts on this machine, where plain HTTP is allowed without --tls-verify=false (as
+ * containerd allows for localhost).
+ */
 export function isLoopbackHost(host: string): boolean {
   const name = host.replace(/:[0-9]+$/, "").replace(/^\[|\]$/g, "");
   return name === "localhost" || name === "::1" || /^127\.\d+\.\d+\.\d+$/.test(name);

@@ -48,7 +48,13 @@ async function storeLayer(
   }
   try {
     if (signal?.aborted === true) stop();
-    return (await writeBlob(layout, counted(), { digest: layer.digest, size: layer.size, context: { layer: layer.digest } })).size;
+    return (
+      await writeBlob(layout, counted(), {
+        digest: layer.digest,
+        size: layer.size,
+        context: { layer: layer.digest },
+      })
+    ).size;
   } finally {
     signal?.removeEventListener("abort", stop);
   }
@@ -67,9 +73,17 @@ export async function pullToLayout(
   layout: string,
   tag: string,
   platform: Platform,
-  options: RegistryOptions & { onProgress?: (progress: PullProgress) => void; signal?: AbortSignal } = {},
+  options: RegistryOptions & {
+    onProgress?: (progress: PullProgress) => void;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<PullResult> {
-  const { image, manifestBody, configDescriptor, configBody } = await resolveRegistryImage(ref, reference, platform, options);
+  const { image, manifestBody, configDescriptor, configBody } = await resolveRegistryImage(
+    ref,
+    reference,
+    platform,
+    options,
+  );
   const manifest = image.manifest as Descriptor;
   prepareLayout(layout);
   let written = 0;
@@ -80,12 +94,18 @@ export async function pullToLayout(
   };
   for (const layer of image.layers) {
     checkAborted();
-    if (layer.digest === undefined) throw new ImageError("STRATA_BAD_IMAGE", "a layer of the manifest has no digest");
+    if (layer.digest === undefined)
+      throw new ImageError("STRATA_BAD_IMAGE", "a layer of the manifest has no digest");
     if (hasBlob(layout, layer.digest, layer.size)) {
       reused++;
       continue;
     }
-    bytes += await storeLayer(layout, { ...layer, digest: layer.digest }, options.onProgress, options.signal);
+    bytes += await storeLayer(
+      layout,
+      { ...layer, digest: layer.digest },
+      options.onProgress,
+      options.signal,
+    );
     written++;
   }
   checkAborted();
@@ -102,5 +122,11 @@ export async function pullToLayout(
     bytes += body.length;
   }
   tagInIndex(layout, manifest, tag, manifest.platform);
-  return { image: { ...image, source: { transport: "docker", registry: ref } }, manifest, written, reused, bytes };
+  return {
+    image: { ...image, source: { transport: "docker", registry: ref } },
+    manifest,
+    written,
+    reused,
+    bytes,
+  };
 }

@@ -1,16 +1,35 @@
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
-import { DigestMismatchError, LimitExceededError, parseDigest, SizeMismatchError, type Layer } from "@strata-oci/layer";
+import {
+  DigestMismatchError,
+  LimitExceededError,
+  parseDigest,
+  SizeMismatchError,
+  type Layer,
+} from "@strata-oci/layer";
 import { ImageError, StrataError, type ErrorContext } from "@strata-oci/errors";
 import { asRecord, bad, parseJson, type Descriptor } from "../descriptor.js";
 import { emptyImageConfig, parseImageConfig } from "../image-config.js";
 import type { IndexLevel, ManifestChoice, Referrer, SourceImage } from "../image.js";
-import { choicesOf, indexLevel, kindOf, manifestDetails, pickPlatform, MAX_INDEX_DEPTH } from "../manifest-walk.js";
+import {
+  choicesOf,
+  indexLevel,
+  kindOf,
+  manifestDetails,
+  pickPlatform,
+  MAX_INDEX_DEPTH,
+} from "../manifest-walk.js";
 import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST } from "../media-types.js";
 import { MAX_JSON_BLOB } from "../oci-layout.js";
 import type { Platform } from "../platform.js";
 import type { DockerReference } from "./docker-reference.js";
-import { digestOf, isTransient, readBody, RegistryClient, type RegistryOptions } from "./registry-client.js";
+import {
+  digestOf,
+  isTransient,
+  readBody,
+  RegistryClient,
+  type RegistryOptions,
+} from "./registry-client.js";
 
 const SCHEMA1 = /^application\/vnd\.docker\.distribution\.manifest\.v1\+(prettyjws|json)$/;
 /** All four manifest types, best first: the registry answers with one of them. */
@@ -23,7 +42,10 @@ interface FetchedManifest {
   readonly body: Buffer;
 }
 
-/** An image resolved from a registry, with the manifest and config bytes as received (for copying it). */
+/**
+ * An image resolved from a registry, with the manifest and config bytes as received (for copying
+ * it).
+ */
 export interface ResolvedRegistryImage {
   readonly image: SourceImage;
   readonly manifestBody: Buffer;
@@ -38,22 +60,44 @@ export interface ResolvedRegistryImage {
  * verified; a by-digest reference must match the bytes received. Layers are
  * streamed from the registry when read, and verified by readLayer.
  */
-export async function openRegistryImage(ref: DockerReference, reference: string, platform: Platform, options: RegistryOptions = {}): Promise<SourceImage> {
+export async function openRegistryImage(
+  ref: DockerReference,
+  reference: string,
+  platform: Platform,
+  options: RegistryOptions = {},
+): Promise<SourceImage> {
   return (await resolveRegistryImage(ref, reference, platform, options)).image;
 }
 
 /** openRegistryImage, keeping the manifest and config bytes. */
-export async function resolveRegistryImage(ref: DockerReference, reference: string, platform: Platform, options: RegistryOptions = {}): Promise<ResolvedRegistryImage> {
+export async function resolveRegistryImage(
+  ref: DockerReference,
+  reference: string,
+  platform: Platform,
+  options: RegistryOptions = {},
+): Promise<ResolvedRegistryImage> {
   const client = new RegistryClient(ref, options);
-  const top = await fetchManifest(client, ref, ref.digest ?? (ref.tag as string), undefined, reference);
+  const top = await fetchManifest(
+    client,
+    ref,
+    ref.digest ?? (ref.tag as string),
+    undefined,
+    reference,
+  );
   let current = top;
-  let choices: ManifestChoice[] = [{ descriptor: top.descriptor, tag: ref.tag, platform: undefined }];
+  let choices: ManifestChoice[] = [
+    { descriptor: top.descriptor, tag: ref.tag, platform: undefined },
+  ];
   const indexes: IndexLevel[] = [];
   for (let depth = 0; ; depth++) {
     if (depth > MAX_INDEX_DEPTH) throw bad("image indexes nested too deeply");
     const what = `manifest ${current.descriptor.digest}`;
     if (kindOf(current.descriptor.mediaType, current.json, what) === "index") {
-      const level = indexLevel(current.json, current.descriptor.digest, current.descriptor.mediaType);
+      const level = indexLevel(
+        current.json,
+        current.descriptor.digest,
+        current.descriptor.mediaType,
+      );
       indexes.push(level);
       if (depth === 0) choices = choicesOf(level.manifests);
       const chosen = pickPlatform(level.manifests, platform, reference);
@@ -63,7 +107,10 @@ export async function resolveRegistryImage(ref: DockerReference, reference: stri
     const details = manifestDetails(current.json, current.descriptor, what);
     // An artifact's config is not an image config: fetched (pull copies it), not parsed.
     const configData = await fetchSmallBlob(client, details.config, "config", reference);
-    const config = details.artifact !== undefined ? emptyImageConfig() : parseImageConfig(configData, details.layers.length);
+    const config =
+      details.artifact !== undefined
+        ? emptyImageConfig()
+        : parseImageConfig(configData, details.layers.length);
     const image: SourceImage = {
       reference,
       transport: "docker",
@@ -75,31 +122,71 @@ export async function resolveRegistryImage(ref: DockerReference, reference: stri
       indexes,
       details,
     };
-    return { image, manifestBody: current.body, configDescriptor: details.config, configBody: configData };
+    return {
+      image,
+      manifestBody: current.body,
+      configDescriptor: details.config,
+      configBody: configData,
+    };
   }
 }
 
-/** GETs a manifest by tag or digest; checks its type, size, and digest (against `expected` or the by-digest reference). */
-async function fetchManifest(client: RegistryClient, ref: DockerReference, tagOrDigest: string, expected: Descriptor | undefined, reference: string): Promise<FetchedManifest> {
+/**
+ * GETs a manifest by tag or digest; checks its type, size, and digest (against `expected` or the
+ * by-digest reference).
+ */
+async function fetchManifest(
+  client: RegistryClient,
+  ref: DockerReference,
+  tagOrDigest: string,
+  expected: Descriptor | undefined,
+  reference: string,
+): Promise<FetchedManifest> {
   const context = { image: reference };
-  const fetched = await readWhole(client, `${ref.repository}/manifests/${tagOrDigest}`, { accept: ACCEPT }, MAX_JSON_BLOB, `manifest ${tagOrDigest}`, context);
+  const fetched = await readWhole(
+    client,
+    `${ref.repository}/manifests/${tagOrDigest}`,
+    { accept: ACCEPT },
+    MAX_JSON_BLOB,
+    `manifest ${tagOrDigest}`,
+    context,
+  );
   if (fetched === undefined) {
-    throw new ImageError("STRATA_MANIFEST_NOT_FOUND", `${ref.registry} has no manifest ${tagOrDigest} in ${ref.repository}`, { hint: "check the repository name and the tag", context });
+    throw new ImageError(
+      "STRATA_MANIFEST_NOT_FOUND",
+      `${ref.registry} has no manifest ${tagOrDigest} in ${ref.repository}`,
+      { hint: "check the repository name and the tag", context },
+    );
   }
   const { body, contentType } = fetched;
   if (contentType !== undefined && SCHEMA1.test(contentType)) {
-    throw new ImageError("STRATA_BAD_IMAGE", `${reference} is a Docker schema 1 manifest, which strata does not read`, {
-      hint: "schema 1 is deprecated and unsigned; push the image again with a current tool (it becomes schema 2 or OCI)",
-      context,
-    });
+    throw new ImageError(
+      "STRATA_BAD_IMAGE",
+      `${reference} is a Docker schema 1 manifest, which strata does not read`,
+      {
+        hint:
+          "schema 1 is deprecated and unsigned; push the image again with a current tool " +
+          "(it becomes schema 2 or OCI)",
+        context,
+      },
+    );
   }
   const digest = expected?.digest ?? (tagOrDigest.includes(":") ? tagOrDigest : digestOf(body));
   const actual = digestOf(body, digest);
-  if (actual !== digest) throw new DigestMismatchError(digest, actual, "manifest", { ...context, blob: `manifest ${digest}` });
-  if (expected !== undefined && body.length !== expected.size) throw new SizeMismatchError(expected.size, body.length, { ...context, blob: `manifest ${digest}` });
+  if (actual !== digest)
+    throw new DigestMismatchError(digest, actual, "manifest", {
+      ...context,
+      blob: `manifest ${digest}`,
+    });
+  if (expected !== undefined && body.length !== expected.size)
+    throw new SizeMismatchError(expected.size, body.length, {
+      ...context,
+      blob: `manifest ${digest}`,
+    });
   const json = asRecord(parseJson(body, `manifest ${digest}`), `manifest ${digest}`);
   const own = typeof json.mediaType === "string" ? json.mediaType : undefined;
-  // Where the descriptor that led here and the document disagree, kindOf refuses it (CVE-2021-41190).
+  // Where the descriptor that led here and the document disagree, kindOf refuses it
+  // (CVE-2021-41190).
   const declared = expected?.mediaType ?? own ?? contentType;
   const descriptor: Descriptor = {
     mediaType: declared,
@@ -111,44 +198,86 @@ async function fetchManifest(client: RegistryClient, ref: DockerReference, tagOr
   return { descriptor, json, body };
 }
 
-async function fetchSmallBlob(client: RegistryClient, descriptor: Descriptor, what: string, reference: string): Promise<Buffer> {
+async function fetchSmallBlob(
+  client: RegistryClient,
+  descriptor: Descriptor,
+  what: string,
+  reference: string,
+): Promise<Buffer> {
   const context = { image: reference, blob: `${what} ${descriptor.digest}` };
-  if (descriptor.size > MAX_JSON_BLOB) throw bad(`${what} ${descriptor.digest} of ${descriptor.size} bytes is too large for a config`);
+  if (descriptor.size > MAX_JSON_BLOB)
+    throw bad(`${what} ${descriptor.digest} of ${descriptor.size} bytes is too large for a config`);
   let fetched: { body: Buffer } | undefined;
   try {
-    fetched = await readWhole(client, `${client.repository}/blobs/${descriptor.digest}`, {}, descriptor.size, `${what} ${descriptor.digest}`, context);
+    fetched = await readWhole(
+      client,
+      `${client.repository}/blobs/${descriptor.digest}`,
+      {},
+      descriptor.size,
+      `${what} ${descriptor.digest}`,
+      context,
+    );
   } catch (error) {
     // Longer than its descriptor: the cap stopped it.
-    if (error instanceof LimitExceededError) throw new SizeMismatchError(descriptor.size, error.value, context);
+    if (error instanceof LimitExceededError)
+      throw new SizeMismatchError(descriptor.size, error.value, context);
     throw error;
   }
-  if (fetched === undefined) throw new ImageError("STRATA_BLOB_NOT_FOUND", `the registry has no blob ${descriptor.digest}`, { hint: "the image in the registry is incomplete", context });
+  if (fetched === undefined)
+    throw new ImageError("STRATA_BLOB_NOT_FOUND", `the registry has no blob ${descriptor.digest}`, {
+      hint: "the image in the registry is incomplete",
+      context,
+    });
   const data = fetched.body;
-  if (data.length !== descriptor.size) throw new SizeMismatchError(descriptor.size, data.length, context);
+  if (data.length !== descriptor.size)
+    throw new SizeMismatchError(descriptor.size, data.length, context);
   const actual = digestOf(data, descriptor.digest);
-  if (actual !== descriptor.digest) throw new DigestMismatchError(descriptor.digest, actual, what, context);
+  if (actual !== descriptor.digest)
+    throw new DigestMismatchError(descriptor.digest, actual, what, context);
   return data;
 }
 
 const SMALL_READ_ATTEMPTS = 5;
 
-/** GETs a small document whole (at most `max` bytes), asking again where the connection breaks; undefined on 404. */
-async function readWhole(client: RegistryClient, path: string, headers: Record<string, string>, max: number, what: string, context: ErrorContext): Promise<{ body: Buffer; contentType: string | undefined } | undefined> {
+/**
+ * GETs a small document whole (at most `max` bytes), asking again where the connection breaks;
+ * undefined on 404.
+ */
+async function readWhole(
+  client: RegistryClient,
+  path: string,
+  headers: Record<string, string>,
+  max: number,
+  what: string,
+  context: ErrorContext,
+): Promise<{ body: Buffer; contentType: string | undefined } | undefined> {
   for (let attempt = 1; ; attempt++) {
     const response = await client.get(path, headers, context);
     if (response === undefined) return undefined;
     try {
-      return { body: await readBody(response, max, what, client.wholeBodyMs), contentType: response.headers["content-type"]?.split(";")[0]?.trim() };
+      return {
+        body: await readBody(response, max, what, client.wholeBodyMs),
+        contentType: response.headers["content-type"]?.split(";")[0]?.trim(),
+      };
     } catch (error) {
       if (error instanceof StrataError) throw error;
       if (!isTransient(error) || attempt >= SMALL_READ_ATTEMPTS) {
-        throw new ImageError("STRATA_REGISTRY_UNREACHABLE", `reading ${what} broke ${attempt} time${attempt === 1 ? "" : "s"}`, { hint: "the network or the registry is unreliable; try again", context, cause: error });
+        throw new ImageError(
+          "STRATA_REGISTRY_UNREACHABLE",
+          `reading ${what} broke ${attempt} time${attempt === 1 ? "" : "s"}`,
+          { hint: "the network or the registry is unreliable; try again", context, cause: error },
+        );
       }
     }
   }
 }
 
-function registryLayer(client: RegistryClient, descriptor: Descriptor, diffId: string | undefined, reference: string): Layer {
+function registryLayer(
+  client: RegistryClient,
+  descriptor: Descriptor,
+  diffId: string | undefined,
+  reference: string,
+): Layer {
   return {
     digest: descriptor.digest,
     size: descriptor.size,
@@ -158,7 +287,12 @@ function registryLayer(client: RegistryClient, descriptor: Descriptor, diffId: s
       const context = { image: reference, layer: descriptor.digest };
       const path = `${client.repository}/blobs/${descriptor.digest}`;
       const response = await client.get(path, {}, context);
-      if (response === undefined) throw new ImageError("STRATA_BLOB_NOT_FOUND", `the registry has no layer ${descriptor.digest}`, { hint: "the image in the registry is incomplete", context });
+      if (response === undefined)
+        throw new ImageError(
+          "STRATA_BLOB_NOT_FOUND",
+          `the registry has no layer ${descriptor.digest}`,
+          { hint: "the image in the registry is incomplete", context },
+        );
       return Readable.from(resumingBody(client, path, response, context), { objectMode: false });
     },
   };
@@ -172,7 +306,12 @@ const MAX_RESUMES = 5;
  * the whole blob again instead (200) has the bytes already passed on skipped.
  * readLayer's digest still covers every byte.
  */
-async function* resumingBody(client: RegistryClient, path: string, first: IncomingMessage, context: ErrorContext): AsyncGenerator<Buffer> {
+async function* resumingBody(
+  client: RegistryClient,
+  path: string,
+  first: IncomingMessage,
+  context: ErrorContext,
+): AsyncGenerator<Buffer> {
   const blob = path.slice(path.lastIndexOf("/") + 1);
   let response = first;
   let received = 0;
@@ -193,20 +332,31 @@ async function* resumingBody(client: RegistryClient, path: string, first: Incomi
     } catch (error) {
       if (error instanceof StrataError) throw error;
       if (!isTransient(error) || resumes >= MAX_RESUMES) {
-        throw new ImageError("STRATA_REGISTRY_UNREACHABLE", `the download of ${blob} broke ${resumes + 1} time${resumes === 0 ? "" : "s"}`, {
-          hint: "the network or the registry is unreliable; try again",
-          context,
-          cause: error,
-        });
+        throw new ImageError(
+          "STRATA_REGISTRY_UNREACHABLE",
+          `the download of ${blob} broke ${resumes + 1} time${resumes === 0 ? "" : "s"}`,
+          {
+            hint: "the network or the registry is unreliable; try again",
+            context,
+            cause: error,
+          },
+        );
       }
     }
     const next = await client.get(path, { range: `bytes=${received}-` }, context);
-    if (next === undefined) throw new ImageError("STRATA_BLOB_NOT_FOUND", `the registry no longer has ${blob}`, { context });
+    if (next === undefined)
+      throw new ImageError("STRATA_BLOB_NOT_FOUND", `the registry no longer has ${blob}`, {
+        context,
+      });
     if (next.statusCode === 206) {
       const start = /^bytes (\d+)-/.exec(next.headers["content-range"] ?? "")?.[1];
       if (Number(start) !== received) {
         next.destroy();
-        throw new ImageError("STRATA_REGISTRY_ERROR", `the registry resumed ${blob} at byte ${start ?? "?"}, not ${received}`, { context });
+        throw new ImageError(
+          "STRATA_REGISTRY_ERROR",
+          `the registry resumed ${blob} at byte ${start ?? "?"}, not ${received}`,
+          { context },
+        );
       }
     } else {
       skip = received;
@@ -220,22 +370,45 @@ async function* resumingBody(client: RegistryClient, path: string, first: Incomi
  * (`/v2/NAME/referrers/DIGEST`), or where the registry has none (404), from
  * the index tagged `sha256-HEX`, the distribution-spec's fallback.
  */
-export async function registryReferrers(ref: DockerReference, digests: readonly string[], reference: string, options: RegistryOptions = {}): Promise<{ referrers: Referrer[]; via: "referrers API" | "tag schema" }> {
+export async function registryReferrers(
+  ref: DockerReference,
+  digests: readonly string[],
+  reference: string,
+  options: RegistryOptions = {},
+): Promise<{ referrers: Referrer[]; via: "referrers API" | "tag schema" }> {
   const client = new RegistryClient(ref, options);
   const context = { image: reference };
   const referrers: Referrer[] = [];
   let via: "referrers API" | "tag schema" = "referrers API";
   for (const digest of digests) {
-    let fetched = await readWhole(client, `${ref.repository}/referrers/${digest}`, { accept: OCI_INDEX }, MAX_JSON_BLOB, `referrers of ${digest}`, context);
+    let fetched = await readWhole(
+      client,
+      `${ref.repository}/referrers/${digest}`,
+      { accept: OCI_INDEX },
+      MAX_JSON_BLOB,
+      `referrers of ${digest}`,
+      context,
+    );
     if (fetched === undefined) {
       via = "tag schema";
       const { algorithm, hex } = parseDigest(digest);
-      fetched = await readWhole(client, `${ref.repository}/manifests/${algorithm}-${hex}`, { accept: OCI_INDEX }, MAX_JSON_BLOB, `referrers tag ${algorithm}-${hex}`, context);
+      fetched = await readWhole(
+        client,
+        `${ref.repository}/manifests/${algorithm}-${hex}`,
+        { accept: OCI_INDEX },
+        MAX_JSON_BLOB,
+        `referrers tag ${algorithm}-${hex}`,
+        context,
+      );
     }
     if (fetched === undefined) continue;
-    const json = asRecord(parseJson(fetched.body, `referrers of ${digest}`), `referrers of ${digest}`);
+    const json = asRecord(
+      parseJson(fetched.body, `referrers of ${digest}`),
+      `referrers of ${digest}`,
+    );
     kindOf(OCI_INDEX, json, `referrers of ${digest}`);
-    for (const descriptor of indexLevel(json, `referrers of ${digest}`, OCI_INDEX).manifests) referrers.push({ subject: digest, descriptor });
+    for (const descriptor of indexLevel(json, `referrers of ${digest}`, OCI_INDEX).manifests)
+      referrers.push({ subject: digest, descriptor });
   }
   return { referrers, via };
 }
