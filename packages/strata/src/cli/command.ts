@@ -1,0 +1,88 @@
+// The strata command is a table of commands (src/commands/, one file each):
+// each declares its usage, what it does, its flags and its examples once,
+// and the help, the parser and the list of commands are made from that.
+import { parseArgs } from "node:util";
+
+/** A mistake in the command line: exit status 2, with the command's help named. */
+export class UsageError extends Error {}
+
+/** One flag of a command, as the parser takes it and the help shows it. */
+export interface Flag {
+  readonly name: string;
+  readonly short?: string;
+  /** "string" takes a value, "list" a value each time it is given, "boolean" none. */
+  readonly kind: "string" | "list" | "boolean";
+  /** How the value is written in the help (`FILE`, `OS/ARCH[/VARIANT]`). */
+  readonly value?: string;
+  /** What it does, one or a few sentences: the help wraps it. */
+  readonly help: string;
+}
+
+/** A block of flags with a heading and an introduction of their own (unpack's limits). */
+export interface FlagSection {
+  readonly title: string;
+  readonly intro: string;
+  readonly flags: readonly Flag[];
+}
+
+export type FlagValues = Readonly<Record<string, string | boolean | string[] | undefined>>;
+
+export interface Parsed {
+  readonly values: FlagValues;
+  readonly positionals: readonly string[];
+  /** What follows `--` (bundle's command). */
+  readonly trailing: readonly string[];
+}
+
+export interface Command {
+  readonly name: string;
+  /** `strata NAME ...` lines, the first the main one. */
+  readonly usage: readonly string[];
+  /** One line for the list of commands. */
+  readonly summary: string;
+  /** Paragraphs, each already wrapped for 80 columns. */
+  readonly description: string;
+  readonly flags: readonly Flag[];
+  readonly sections?: readonly FlagSection[];
+  readonly examples: readonly string[];
+  /** Takes what follows `--` instead of refusing it. */
+  readonly trailingArgs?: boolean;
+  run(parsed: Parsed): Promise<number>;
+}
+
+export const HELP_FLAG: Flag = { name: "help", short: "h", kind: "boolean", help: "this help" };
+
+/** Every flag a command takes, its sections' included. */
+export function flagsOf(command: Command): Flag[] {
+  return [
+    ...command.flags,
+    ...(command.sections ?? []).flatMap((section) => section.flags),
+    HELP_FLAG,
+  ];
+}
+
+/** The command line after the command's name, parsed by its flags (Node's parser, strict). */
+export function parseCommandLine(command: Command, argv: readonly string[]): Parsed {
+  const split = command.trailingArgs === true ? argv.indexOf("--") : -1;
+  const args = split === -1 ? [...argv] : argv.slice(0, split);
+  const options = Object.fromEntries(
+    flagsOf(command).map((flag) => [
+      flag.name,
+      {
+        type: flag.kind === "boolean" ? ("boolean" as const) : ("string" as const),
+        ...(flag.kind === "list" ? { multiple: true } : {}),
+        ...(flag.short === undefined ? {} : { short: flag.short }),
+      },
+    ]),
+  );
+  try {
+    const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return {
+      values: parsed.values as FlagValues,
+      positionals: parsed.positionals,
+      trailing: split === -1 ? [] : argv.slice(split + 1),
+    };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}

@@ -1,0 +1,167 @@
+// What commands write to stdout: long listings a piece at a time, and tar
+// streams to a file (under a temporary name until complete) or to stdout,
+// never into what the command reads.
+import {
+  createWriteStream,
+  fstatSync,
+  lstatSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { TargetError } from "@strata-oci/errors";
+import { parseImageReference } from "@strata-oci/image";
+import { UsageError } from "./command.js";
+
+export function* mappedText<T>(items: Iterable<T>, text: (item: T) => string): Generator<string> {
+  for (const item of items) yield text(item);
+}
+
+/** `JSON.stringify(items, null, 2)`, an item at a time. */
+export function* jsonArray(items: Iterable<unknown>): Generator<string> {
+  let first = true;
+  for (const item of items) {
+    yield `${first ? "[\n" : ",\n"}  ${JSON.stringify(item, null, 2).replace(/\n/g, "\n  ")}`;
+    first = false;
+  }
+  yield first ? "[]\n" : "\n]\n";
+}
+
+/** Writes `parts` to stdout in pieces of about 64 KiB, waiting whenever the pipe is full. */
+export async function writeOut(parts: Iterable<string>): Promise<void> {
+  let piece = "";
+  for (const part of parts) {
+    piece += part;
+    if (piece.length < 65536) continue;
+    if (!process.stdout.write(piece))
+      await new Promise((resolve) => process.stdout.once("drain", resolve));
+    piece = "";
+  }
+  if (piece !== "") process.stdout.write(piece);
+}
+
+/**
+ * `path` as the kernel names it, as far as it exists (a file not made yet: its directory's real
+ * path and its name).
+ */
+function realOrPlanned(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    const parent = dirname(resolve(path));
+    return parent === resolve(path) ? parent : join(realOrPlanned(parent), basename(resolve(path)));
+  }
+}
+
+/** The files and directories an IMAGE argument reads (none for a registry). */
+export function imageFiles(image: string): string[] {
+  try {
+    const ref = parseImageReference(image);
+    return ref.transport === "docker" ? [] : [ref.path];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Refuses an output that is, or lies inside, something the command reads:
+ * the image's own blob would be destroyed (export -o onto it), UPPER's own
+ * layer would go into itself (diff -o UPPER/out.tar).
+ */
+function refuseOutputInside(output: string, reads: readonly string[]): void {
+  const target = realOrPlanned(output);
+  for (const read of reads) {
+    const real = realOrPlanned(read);
+    if (target === real || target.startsWith(`${real}/`)) {
+      throw new TargetError(
+        "STRATA_BAD_DESTINATION",
+        `the output ${output} lies inside ${read}, which this command reads`,
+        {
+          hint:
+            "write the tar somewhere else (it would be read while written, or overwrite " +
+            "what it is made from)",
+        },
+      );
+    }
+  }
+}
+
+/** stdout's stats when it is a regular file (redirected into one). */
+export function stdoutFile(): ReturnType<typeof fstatSync> | undefined {
+  try {
+    const stats = fstatSync(1);
+    return stats.isFile() ? stats : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * stdout redirected into a file the command reads (an image's blob): refused before a byte is
+ * written.
+ */
+export function refuseStdoutInto(output: string, reads: readonly string[]): void {
+  if (output !== "-") return;
+  const out = stdoutFile();
+  if (out === undefined) return;
+  for (const read of reads) {
+    const files =
+      statSync(read, { throwIfNoEntry: false })?.isDirectory() === true
+        ? readdirSync(read, { recursive: true, encoding: "utf8" }).map((name) => join(read, name))
+        : [read];
+    for (const file of files) {
+      const stats = lstatSync(file, { throwIfNoEntry: false });
+      if (stats !== undefined && stats.ino === out.ino && stats.dev === out.dev) {
+        throw new TargetError(
+          "STRATA_BAD_DESTINATION",
+          `stdout is ${file}, which this command reads`,
+          { hint: "redirect the tar somewhere else" },
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Writes a tar stream to FILE (under a temporary name, renamed when complete) or, for "-", to
+ * stdout.
+ */
+export async function writeTarOutput(
+  output: string,
+  chunks: AsyncIterable<Buffer>,
+  reads: readonly string[] = [],
+): Promise<void> {
+  if (output === "-" && process.stdout.isTTY)
+    throw new UsageError("not writing a tar to a terminal: redirect stdout, or give -o FILE");
+  if (output !== "-") refuseOutputInside(output, reads);
+  const temporary = output === "-" ? undefined : `${output}.strata-${process.pid}.tmp`;
+  const sink =
+    temporary === undefined ? process.stdout : createWriteStream(temporary, { flags: "wx" });
+  try {
+    await pipeline(Readable.from(chunks, { objectMode: false }), sink, {
+      end: temporary !== undefined,
+    });
+    if (temporary !== undefined) renameSync(temporary, output);
+  } catch (error) {
+    if (temporary !== undefined) rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** `1 layer`, `3 layers`: a count with its noun, singular where it is one. */
+export function counted(count: number, noun: string, plural = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : plural}`;
+}
+
+/** Bytes for people: `512 bytes`, `3.4 kB`, `63.1 MB`, `1.4 GB` (powers of 1000, as du -h --si). */
+export function sizeText(bytes: number): string {
+  if (bytes < 1000) return counted(bytes, "byte");
+  const [value, unit] =
+    bytes < 1e6 ? [bytes / 1e3, "kB"] : bytes < 1e9 ? [bytes / 1e6, "MB"] : [bytes / 1e9, "GB"];
+  return `${value.toFixed(1)} ${unit}`;
+}

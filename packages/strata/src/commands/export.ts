@@ -1,0 +1,48 @@
+import { exportImage } from "@strata-oci/build";
+import { UsageError, type Command } from "../cli/command.js";
+import { imageSource, limitsOf, PLATFORM, REGISTRY, text } from "../cli/flags.js";
+import { imageFiles, refuseStdoutInto, writeTarOutput } from "../cli/output.js";
+import { interruptibly } from "../cli/signals.js";
+import { MERGED_LIMITS } from "./merged-limits.js";
+
+export const OUTPUT_TAR = {
+  name: "output",
+  short: "o",
+  kind: "string",
+  value: "FILE|-",
+  help: "where to write the tar (- for stdout)",
+} as const;
+
+export const exportCommand: Command = {
+  name: "export",
+  usage: ["strata export [options] IMAGE -o FILE|-"],
+  summary: "the merged tree as one tar (docker export)",
+  description: `Write IMAGE's merged tree as one uncompressed tar, what docker export gives,
+without writing a rootfs: directories, symlinks, devices and fifos first,
+then every file's bytes read from the layer that holds them (further names
+of a file as hardlinks). Owners are numeric, xattrs are SCHILY.xattr PAX
+records, names and times exact (PAX where ustar cannot hold them). The same
+image gives the same bytes. FILE may not lie in what the command reads (the
+image's layout or archive). Extract it as root with:
+tar --xattrs --xattrs-include='*' --numeric-owner -xpf FILE`,
+  flags: [OUTPUT_TAR, PLATFORM, ...REGISTRY],
+  sections: [MERGED_LIMITS],
+  examples: ["strata export oci:debian:bookworm -o - | gzip > rootfs.tar.gz"],
+  async run({ values, positionals }) {
+    const [image, extra] = positionals;
+    const output = text(values, "output");
+    if (image === undefined || extra !== undefined) throw new UsageError("export takes one IMAGE");
+    if (output === undefined)
+      throw new UsageError("say where the tar goes: -o FILE, or -o - for stdout");
+    const reads = imageFiles(image);
+    refuseStdoutInto(output, reads);
+    await interruptibly((signal) =>
+      writeTarOutput(
+        output,
+        exportImage({ ...imageSource(image, values), signal, limits: limitsOf(values) }),
+        reads,
+      ),
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,96 @@
+import { sizeText } from "../cli/output.js";
+import { statSync } from "node:fs";
+import { repack } from "@strata-oci/build";
+import { UsageError, type Command } from "../cli/command.js";
+import {
+  COMPRESS,
+  compressionOf,
+  imageSource,
+  JSON_FLAG,
+  PLATFORM,
+  REGISTRY,
+  text,
+} from "../cli/flags.js";
+import { interruptibly } from "../cli/signals.js";
+import { OWNER_FLAGS, rootlessOf } from "./owners.js";
+
+export const repackCommand: Command = {
+  name: "repack",
+  usage: ["strata repack [options] IMAGE ROOTFS oci:DIR[:TAG]"],
+  summary: "IMAGE plus the changes made in ROOTFS",
+  description: `Append to IMAGE (oci:DIR[:TAG] or docker://...) one layer: the changeset
+from IMAGE's tree to ROOTFS, as strata diff writes it, with its diff_id and a
+history step in the config. The new image goes into the OCI layout DIR as
+TAG (default "repacked"), the base layers copied there where missing; blobs
+first, index.json last, other tags kept. An unchanged ROOTFS adds no layer,
+only an empty history step. With SOURCE_DATE_EPOCH set (whole seconds;
+anything else is refused), times after it are clamped to it and the
+config's times are it: the same change gives the same digests.
+
+IMAGE's tree is what --record FILE describes, when ROOTFS was unpacked with
+--record FILE: then only ROOTFS is read, and of its files only those whose
+inode or change time is not the recorded one (a write, chmod, chown, xattr
+or link sets the change time; nothing sets it back); FILE is rewritten for
+the new image, for the next repack. Without --record, IMAGE is unpacked
+beside ROOTFS and compared with it, metadata first, then bytes.`,
+  flags: [
+    COMPRESS,
+    {
+      name: "record",
+      kind: "string",
+      value: "FILE",
+      help: "the record written by unpack --record FILE",
+    },
+    ...OWNER_FLAGS,
+    { name: "created-by", kind: "string", value: "TEXT", help: "the history step's created_by" },
+    PLATFORM,
+    ...REGISTRY,
+    JSON_FLAG,
+  ],
+  examples: [
+    "strata unpack oci:app:1 rootfs && echo 'x' > rootfs/etc/x &&",
+    "  strata repack oci:app:1 rootfs oci:app:2",
+    "strata unpack --record app.record oci:app:1 rootfs && ... &&",
+    "  strata repack --record app.record oci:app:1 rootfs oci:app:2",
+  ],
+  async run({ values, positionals }) {
+    const [image, rootfs, layout, extra] = positionals;
+    if (
+      image === undefined ||
+      rootfs === undefined ||
+      layout === undefined ||
+      extra !== undefined
+    ) {
+      throw new UsageError("repack takes IMAGE, ROOTFS and oci:DIR[:TAG]");
+    }
+    const compress = compressionOf(values);
+    const rootless = rootlessOf(values);
+    if (statSync(rootfs, { throwIfNoEntry: false })?.isDirectory() !== true)
+      throw new UsageError(`${rootfs} is not a directory`);
+    const createdBy = text(values, "created-by");
+    const record = text(values, "record");
+    const result = await interruptibly((signal) =>
+      repack({
+        ...imageSource(image, values),
+        rootfs,
+        layout,
+        signal,
+        ...(compress === undefined ? {} : { compress }),
+        ...(rootless === undefined ? {} : { rootless }),
+        ...(createdBy === undefined ? {} : { createdBy }),
+        ...(record === undefined ? {} : { record }),
+      }),
+    );
+    const layer =
+      result.layer === undefined
+        ? "no change, no layer"
+        : `layer ${result.layer.digest}, ${sizeText(result.layer.size)}`;
+    process.stdout.write(
+      values.json === true
+        ? `${JSON.stringify(result, null, 2)}\n`
+        : `repacked ${rootfs} onto ${image} as oci:${result.layout}:${result.tag} ` +
+            `(${result.manifest.digest}): ${layer}\n`,
+    );
+    return 0;
+  },
+};

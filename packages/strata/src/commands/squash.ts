@@ -1,0 +1,51 @@
+import { counted, sizeText } from "../cli/output.js";
+import { squash } from "@strata-oci/build";
+import { UsageError, type Command } from "../cli/command.js";
+import {
+  COMPRESS,
+  compressionOf,
+  imageSource,
+  JSON_FLAG,
+  PLATFORM,
+  REGISTRY,
+} from "../cli/flags.js";
+import { interruptibly } from "../cli/signals.js";
+
+export const squashCommand: Command = {
+  name: "squash",
+  usage: ["strata squash [options] IMAGE oci:DIR[:TAG]"],
+  summary: "the image as a one-layer image in a layout",
+  description: `Write IMAGE as a one-layer image into the OCI image layout DIR (made when
+missing) as TAG (default "squashed"): the layer is what strata export writes
+(unpacking it gives the same tree as unpacking IMAGE), the config is
+IMAGE's with rootfs.diff_ids and history replaced. Reproducible: the same
+image gives the same digests (the config's created time is kept, or taken
+from SOURCE_DATE_EPOCH when set: whole seconds, anything else is refused).
+Blobs are written first, index.json last and atomically; other tags in DIR
+are kept.`,
+  flags: [COMPRESS, PLATFORM, ...REGISTRY, JSON_FLAG],
+  examples: ["strata squash docker://debian:bookworm oci:flat:bookworm"],
+  async run({ values, positionals }) {
+    const [image, layout, extra] = positionals;
+    if (image === undefined || layout === undefined || extra !== undefined)
+      throw new UsageError("squash takes IMAGE and oci:DIR[:TAG]");
+    const compress = compressionOf(values);
+    const result = await interruptibly((signal) =>
+      squash({
+        ...imageSource(image, values),
+        layout,
+        signal,
+        ...(compress === undefined ? {} : { compress }),
+      }),
+    );
+    const { layer, manifest } = result;
+    process.stdout.write(
+      values.json === true
+        ? `${JSON.stringify(result, null, 2)}\n`
+        : `squashed ${counted(result.squashed, "layer")} of ${image} into ` +
+            `oci:${result.layout}:${result.tag} (${manifest.digest}): ` +
+            `layer ${layer.digest}, ${sizeText(layer.size)}\n`,
+    );
+    return 0;
+  },
+};
