@@ -8,6 +8,8 @@ import {
   prepareLayout,
   writeBlob,
   type Descriptor,
+  type Image,
+  type ImageConfig,
   type Platform,
   type RegistryOptions,
 } from "@strata-oci/image";
@@ -88,17 +90,7 @@ const EMPTY_TAR = 1024;
 export async function repack(options: RepackOptions): Promise<RepackResult> {
   const target = outputLayout(options.layout, "repack");
   refuseLayoutInside(target.path, options.rootfs);
-  const source = parseImageReference(options.image);
-  if (source.transport === "docker-archive") {
-    throw new ImageError(
-      "STRATA_BAD_REFERENCE",
-      "repack needs an OCI layout or registry image as its base (docker-archive layers carry " +
-        "no descriptors)",
-      {
-        hint: "copy it into a layout first: skopeo copy docker-archive:FILE oci:DIR:TAG",
-      },
-    );
-  }
+  refuseDockerArchive(options.image);
   const tag = target.tag ?? "repacked";
   const open = imageRequest(options);
   const image = await openContainerImage(options);
@@ -129,16 +121,7 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
       });
     }
     prepareLayout(target.path);
-    // The base layers, where the layout lacks them (another layout, a registry).
-    for (const [index, layer] of image.layers.entries()) {
-      const descriptor = details.layers[index] as Descriptor;
-      if (hasBlob(target.path, descriptor.digest, descriptor.size)) continue;
-      await writeBlob(target.path, (await layer.open()) as AsyncIterable<Buffer>, {
-        digest: descriptor.digest,
-        size: descriptor.size,
-        context: { image: image.reference, layer: descriptor.digest },
-      });
-    }
+    await copyBaseLayers(target.path, image, details.layers);
     // What ROOTFS is now (the same root as the record's, checked): the record of the new image,
     // once it is written.
     const next = record === undefined ? undefined : new TreeRecord("", record.dev, record.ino);
@@ -156,26 +139,10 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
     );
     // Nothing changed: no layer, an empty step in the history.
     const changed = tarBytes > EMPTY_TAR;
-    const created =
-      clampTime !== undefined ? new Date(clampTime * 1000).toISOString() : new Date().toISOString();
-    const raw = image.config.raw;
-    const history = Array.isArray(raw.history) ? raw.history : [];
-    const config = {
-      ...raw,
-      created,
-      rootfs: {
-        type: "layers",
-        diff_ids: [...image.config.diffIds, ...(changed ? [written.diffId] : [])],
-      },
-      history: [
-        ...history,
-        {
-          created,
-          created_by: options.createdBy ?? `strata repack ${options.rootfs}`,
-          ...(changed ? {} : { empty_layer: true }),
-        },
-      ],
-    };
+    const config = repackedConfig(image.config, changed ? written.diffId : undefined, {
+      clampTime,
+      createdBy: options.createdBy ?? `strata repack ${options.rootfs}`,
+    });
     const manifest = writeImage(
       target.path,
       tag,
@@ -189,6 +156,63 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
   } finally {
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** docker-archive layers carry no descriptors to list in the new manifest. */
+function refuseDockerArchive(image: string): void {
+  if (parseImageReference(image).transport !== "docker-archive") return;
+  throw new ImageError(
+    "STRATA_BAD_REFERENCE",
+    "repack needs an OCI layout or registry image as its base (docker-archive layers carry " +
+      "no descriptors)",
+    { hint: "copy it into a layout first: skopeo copy docker-archive:FILE oci:DIR:TAG" },
+  );
+}
+
+/** The base layers, where the layout lacks them (another layout, a registry), verified. */
+async function copyBaseLayers(
+  layout: string,
+  image: Image,
+  descriptors: readonly Descriptor[],
+): Promise<void> {
+  for (const [index, layer] of image.layers.entries()) {
+    const descriptor = descriptors[index] as Descriptor;
+    if (hasBlob(layout, descriptor.digest, descriptor.size)) continue;
+    await writeBlob(layout, (await layer.open()) as AsyncIterable<Buffer>, {
+      digest: descriptor.digest,
+      size: descriptor.size,
+      context: { image: image.reference, layer: descriptor.digest },
+    });
+  }
+}
+
+/** The base's config with the new layer's diff_id (if any) and its history step. */
+function repackedConfig(
+  base: ImageConfig,
+  diffId: string | undefined,
+  step: { readonly clampTime: number | undefined; readonly createdBy: string },
+): Record<string, unknown> & { rootfs: { type: string; diff_ids: string[] } } {
+  const created =
+    step.clampTime !== undefined
+      ? new Date(step.clampTime * 1000).toISOString()
+      : new Date().toISOString();
+  const history = Array.isArray(base.raw.history) ? base.raw.history : [];
+  return {
+    ...base.raw,
+    created,
+    rootfs: {
+      type: "layers",
+      diff_ids: [...base.diffIds, ...(diffId === undefined ? [] : [diffId])],
+    },
+    history: [
+      ...history,
+      {
+        created,
+        created_by: step.createdBy,
+        ...(diffId === undefined ? { empty_layer: true } : {}),
+      },
+    ],
+  };
 }
 
 /** A layout inside ROOTFS would be diffed into the layer it is being written for. */

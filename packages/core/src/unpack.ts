@@ -1,6 +1,6 @@
 import { realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { readLayer, type LayerLimits, type ZstdBackend } from "@strata-oci/layer";
+import { readLayer, type Layer, type LayerLimits, type ZstdBackend } from "@strata-oci/layer";
 import { AbortedError, TargetError, withErrorContext } from "@strata-oci/errors";
 import { LayerPrefetch, PREFETCH_CONCURRENCY } from "./prefetch.js";
 import { chainIdOf, collectWarnings, imageRequest, refuseArtifact } from "./prologue.js";
@@ -108,6 +108,88 @@ function refuseDestinationInLayout(ref: ImageReference, dest: string): void {
   }
 }
 
+/** Where the record goes, checked before any work: a bad one would fail the unpack at its end. */
+function checkRecordPlace(record: string, dest: string, given: string): void {
+  if (`${resolve(record)}/`.startsWith(`${resolve(dest)}/`)) {
+    throw new TargetError(
+      "STRATA_BAD_RECORD",
+      `the record ${record} would be inside DEST ${given}`,
+      {
+        hint: "write the record beside DEST, not in it: it would be part of the tree it records",
+      },
+    );
+  }
+  const dir = dirname(resolve(record));
+  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) {
+    throw new TargetError(
+      "STRATA_BAD_RECORD",
+      `the record ${record} would go into ${dir}, which is not a directory`,
+      { hint: "write the record into a directory that exists, beside DEST" },
+    );
+  }
+}
+
+/**
+ * Streamed layers (a registry's) download into a second private directory
+ * beside DEST (named like a staging one, so that a killed run's is cleaned
+ * up by the next), each applied as it arrives, the next ones downloading
+ * meanwhile.
+ */
+function startPrefetch(
+  image: Image,
+  dest: string,
+  options: UnpackOptions,
+): LayerPrefetch | undefined {
+  const streamed =
+    image.layers.length > 0 && image.layers.every((layer) => layer.locate === undefined);
+  if (!streamed) return undefined;
+  const total = image.layers.reduce((sum, layer) => sum + layer.size, 0);
+  return new LayerPrefetch(
+    createStaging(dest),
+    image.layers,
+    options.downloads ?? PREFETCH_CONCURRENCY,
+    (received) => options.onProgress?.({ kind: "download", received, total }),
+  );
+}
+
+/** One layer read, verified and applied to the staging tree, with its progress events. */
+async function applyLayer(
+  target: DiskTarget,
+  layer: Layer,
+  index: number,
+  image: Image,
+  options: UnpackOptions,
+): Promise<void> {
+  if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
+  const { onProgress } = options;
+  const count = image.layers.length;
+  const digest = layer.digest ?? layer.diffId ?? "";
+  onProgress?.({ kind: "layer-start", index, count, digest, size: layer.size });
+  let read = 0;
+  const before = target.stats.entries;
+  const entries = readLayer(layer, {
+    transientChunks: true,
+    context: { image: image.reference },
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.zstdBackend === undefined ? {} : { zstdBackend: options.zstdBackend }),
+    onBlobBytes: (n) => {
+      read += n;
+      const done = target.stats.entries - before;
+      onProgress?.({ kind: "bytes", index, read, size: layer.size, entries: done });
+    },
+  });
+  try {
+    await target.applyLayer(entries);
+  } catch (error) {
+    throw withErrorContext(error, {
+      image: image.reference,
+      layer: layer.digest ?? layer.diffId ?? `#${index}`,
+    });
+  }
+  onProgress?.({ kind: "layer-done", index, entries: target.stats.entries - before });
+}
+
 /**
  * Unpacks an image into `dest`: layers applied in manifest order into a
  * private staging directory beside `dest`, renamed into place on success.
@@ -115,28 +197,7 @@ function refuseDestinationInLayout(ref: ImageReference, dest: string): void {
  */
 export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   const dest = checkDestination(options.dest);
-  if (
-    options.record !== undefined &&
-    `${resolve(options.record)}/`.startsWith(`${resolve(dest)}/`)
-  ) {
-    throw new TargetError(
-      "STRATA_BAD_RECORD",
-      `the record ${options.record} would be inside DEST ${options.dest}`,
-      { hint: "write the record beside DEST, not in it: it would be part of the tree it records" },
-    );
-  }
-  // Before any work: a record that cannot be written would fail the unpack at its very end.
-  if (
-    options.record !== undefined &&
-    statSync(dirname(resolve(options.record)), { throwIfNoEntry: false })?.isDirectory() !== true
-  ) {
-    throw new TargetError(
-      "STRATA_BAD_RECORD",
-      `the record ${options.record} would go into ` +
-        `${dirname(resolve(options.record))}, which is not a directory`,
-      { hint: "write the record into a directory that exists, beside DEST" },
-    );
-  }
+  if (options.record !== undefined) checkRecordPlace(options.record, dest, options.dest);
   const image = await openImage(imageRequest(options));
   options.onProgress?.({ kind: "image", image });
   refuseArtifact(image);
@@ -146,21 +207,7 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   const policy = ownershipFor(resolveRootless(options.rootless));
   const { warnings, warn } = collectWarnings(image, options.onWarning);
   const staging = createStaging(dest);
-  // Streamed layers (a registry's) download into a second private directory
-  // beside DEST (named like a staging one, so that a killed run's is cleaned
-  // up by the next), each applied as it arrives, the next ones downloading
-  // meanwhile.
-  const streamed =
-    image.layers.length > 0 && image.layers.every((layer) => layer.locate === undefined);
-  const total = image.layers.reduce((sum, layer) => sum + layer.size, 0);
-  const prefetch = streamed
-    ? new LayerPrefetch(
-        createStaging(dest),
-        image.layers,
-        options.downloads ?? PREFETCH_CONCURRENCY,
-        (received) => options.onProgress?.({ kind: "download", received, total }),
-      )
-    : undefined;
+  const prefetch = startPrefetch(image, dest, options);
   const layers = prefetch?.layers ?? image.layers;
   try {
     const target = new DiskTarget(staging, {
@@ -169,43 +216,8 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
     for (const [index, layer] of layers.entries()) {
-      if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
-      options.onProgress?.({
-        kind: "layer-start",
-        index,
-        count: image.layers.length,
-        digest: layer.digest ?? layer.diffId ?? "",
-        size: layer.size,
-      });
-      let read = 0;
-      const before = target.stats.entries;
-      const entries = readLayer(layer, {
-        transientChunks: true,
-        context: { image: image.reference },
-        ...(options.limits === undefined ? {} : { limits: options.limits }),
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-        ...(options.zstdBackend === undefined ? {} : { zstdBackend: options.zstdBackend }),
-        onBlobBytes: (n) => {
-          read += n;
-          options.onProgress?.({
-            kind: "bytes",
-            index,
-            read,
-            size: layer.size,
-            entries: target.stats.entries - before,
-          });
-        },
-      });
-      try {
-        await target.applyLayer(entries);
-      } catch (error) {
-        throw withErrorContext(error, {
-          image: image.reference,
-          layer: layer.digest ?? layer.diffId ?? `#${index}`,
-        });
-      }
+      await applyLayer(target, layer, index, image, options);
       prefetch?.release(index);
-      options.onProgress?.({ kind: "layer-done", index, entries: target.stats.entries - before });
     }
     target.finish();
     commitStaging(staging, dest);

@@ -19,7 +19,7 @@ import { ImageError, StrataError } from "@strata-oci/errors";
 import { createHash } from "node:crypto";
 import { asRecord, bad, parseJson } from "./descriptor.js";
 import { parseImageConfig } from "./image-config.js";
-import type { ManifestChoice, SourceImage } from "./image.js";
+import type { ManifestChoice, SourceImage, SpecWarning } from "./image.js";
 import { MAX_JSON_BLOB } from "./oci-layout.js";
 import type { OpenImageOptions } from "./manifest-walk.js";
 
@@ -175,29 +175,7 @@ export function openDockerArchive(
       : undefined,
     platform: undefined,
   }));
-  let entry: Record<string, unknown> | undefined;
-  if (options.tag !== undefined) {
-    entry = entries.find((e) => Array.isArray(e.RepoTags) && e.RepoTags.includes(options.tag));
-    if (entry === undefined)
-      throw new ImageError(
-        "STRATA_MANIFEST_NOT_FOUND",
-        `no image tagged ${JSON.stringify(options.tag)} in ${reference}`,
-        { hint: `available: ${choices.map((c) => c.tag ?? "(untagged)").join(", ")}` },
-      );
-  } else if (entries.length === 1) {
-    entry = entries[0];
-  } else {
-    throw new ImageError(
-      "STRATA_AMBIGUOUS_MANIFEST",
-      `${reference} holds ${entries.length} images; say which`,
-      {
-        hint:
-          `name one as docker-archive:FILE:REF; ` +
-          `available: ${choices.map((c) => c.tag ?? "(untagged)").join(", ")}`,
-      },
-    );
-  }
-  if (entry === undefined) throw bad("docker-archive manifest.json is empty");
+  const entry = chooseEntry(entries, choices, reference, options.tag);
   const configName = entry.Config;
   const layerNames = entry.Layers;
   if (
@@ -208,53 +186,9 @@ export function openDockerArchive(
     throw bad("docker-archive manifest.json entry lacks Config or Layers");
   }
   const configData = readMember(file, members, configName);
-  // The archive's file names are not verified claims (skopeo and docker load take an archive whose
-  // config
-  // is named for another digest): the config's digest is that of its bytes, and a name that says
-  // otherwise is said.
-  const named = digestFromName(configName);
-  const algorithm = named === undefined ? "sha256" : parseDigest(named).algorithm;
-  const configDigest = `${algorithm}:${createHash(algorithm).update(configData).digest("hex")}`;
-  const sourceWarnings =
-    named === undefined || named === configDigest
-      ? []
-      : [
-          {
-            rule: "a docker-archive's config file is named by its digest",
-            detail:
-              `config ${configName} is named for ${named}, but its bytes are ` +
-              `${configDigest} (taken as they are)`,
-            producers:
-              "go-containerregistry's test archives (source_image_with_empty_layer_history.tar)",
-          },
-        ];
+  const { configDigest, sourceWarnings } = configIdentity(configName, configData);
   const config = parseImageConfig(configData, layerNames.length);
-  const layers: Layer[] = layerNames.map((name, i) => {
-    const member = members.get(memberName(name));
-    if (member === undefined)
-      throw new ImageError("STRATA_BLOB_NOT_FOUND", `docker-archive ${file} has no layer ${name}`, {
-        hint: "the archive is incomplete",
-      });
-    return {
-      digest: digestFromName(name),
-      size: member.size,
-      mediaType: undefined,
-      diffId: config.diffIds[i],
-      open: async (): Promise<Readable> => {
-        const { fd } = openArchive(file);
-        const range =
-          member.size === 0
-            ? { start: 0, end: -1 }
-            : { start: member.offset, end: member.offset + member.size - 1 };
-        return createReadStream("", { fd, ...range, highWaterMark: CHUNK_SIZE });
-      },
-      locate: async (): Promise<BlobFile> => ({
-        path: file,
-        start: member.offset,
-        end: member.offset + member.size,
-      }),
-    };
-  });
+  const layers = layerNames.map((name, i) => archiveLayer(file, members, name, config.diffIds[i]));
   return {
     reference,
     transport: "docker-archive",
@@ -266,5 +200,87 @@ export function openDockerArchive(
     indexes: [],
     details: undefined,
     sourceWarnings,
+  };
+}
+
+/** The manifest.json entry tagged `tag`, or the only one. */
+function chooseEntry(
+  entries: readonly Record<string, unknown>[],
+  choices: readonly ManifestChoice[],
+  reference: string,
+  tag: string | undefined,
+): Record<string, unknown> {
+  const available = choices.map((c) => c.tag ?? "(untagged)").join(", ");
+  if (tag !== undefined) {
+    const entry = entries.find((e) => Array.isArray(e.RepoTags) && e.RepoTags.includes(tag));
+    if (entry !== undefined) return entry;
+    throw new ImageError(
+      "STRATA_MANIFEST_NOT_FOUND",
+      `no image tagged ${JSON.stringify(tag)} in ${reference}`,
+      { hint: `available: ${available}` },
+    );
+  }
+  if (entries.length === 0) throw bad("docker-archive manifest.json is empty");
+  if (entries.length === 1) return entries[0] as Record<string, unknown>;
+  throw new ImageError(
+    "STRATA_AMBIGUOUS_MANIFEST",
+    `${reference} holds ${entries.length} images; say which`,
+    { hint: `name one as docker-archive:FILE:REF; available: ${available}` },
+  );
+}
+
+/**
+ * The config's digest, from its bytes. The archive's file names are not verified claims (skopeo
+ * and docker load take an archive whose config is named for another digest): a name that says
+ * otherwise is said.
+ */
+function configIdentity(
+  configName: string,
+  configData: Buffer,
+): { configDigest: string; sourceWarnings: SpecWarning[] } {
+  const named = digestFromName(configName);
+  const algorithm = named === undefined ? "sha256" : parseDigest(named).algorithm;
+  const configDigest = `${algorithm}:${createHash(algorithm).update(configData).digest("hex")}`;
+  if (named === undefined || named === configDigest) return { configDigest, sourceWarnings: [] };
+  const warning: SpecWarning = {
+    rule: "a docker-archive's config file is named by its digest",
+    detail:
+      `config ${configName} is named for ${named}, but its bytes are ` +
+      `${configDigest} (taken as they are)`,
+    producers: "go-containerregistry's test archives (source_image_with_empty_layer_history.tar)",
+  };
+  return { configDigest, sourceWarnings: [warning] };
+}
+
+/** The layer stored in the archive as member `name`, read where it lies. */
+function archiveLayer(
+  file: string,
+  members: ReturnType<typeof indexTar>,
+  name: string,
+  diffId: string | undefined,
+): Layer {
+  const member = members.get(memberName(name));
+  if (member === undefined)
+    throw new ImageError("STRATA_BLOB_NOT_FOUND", `docker-archive ${file} has no layer ${name}`, {
+      hint: "the archive is incomplete",
+    });
+  return {
+    digest: digestFromName(name),
+    size: member.size,
+    mediaType: undefined,
+    diffId,
+    open: async (): Promise<Readable> => {
+      const { fd } = openArchive(file);
+      const range =
+        member.size === 0
+          ? { start: 0, end: -1 }
+          : { start: member.offset, end: member.offset + member.size - 1 };
+      return createReadStream("", { fd, ...range, highWaterMark: CHUNK_SIZE });
+    },
+    locate: async (): Promise<BlobFile> => ({
+      path: file,
+      start: member.offset,
+      end: member.offset + member.size,
+    }),
   };
 }

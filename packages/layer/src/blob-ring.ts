@@ -1,18 +1,21 @@
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { DigestMismatchError, SizeMismatchError } from "./errors.js";
-import { AbortedError, ImageError, StrataError, type ErrorContext } from "@strata-oci/errors";
+import { AbortedError, ImageError, type ErrorContext } from "@strata-oci/errors";
 import { notRegularFile } from "./regular-file.js";
 import type { Compression } from "./media-type.js";
 import { parseDigest } from "./verify-stream.js";
 import { isalAddon, isalAddonFile } from "./decompress.js";
-import { layerPackageRoot } from "./native-addon.js";
-import { builtin } from "./lazy-builtin.js";
+import {
+  returnWorkers,
+  ringOriginNow,
+  RING_SIZE,
+  takeWorkers,
+  type RingWorkers,
+  type WorkerMessage,
+} from "./ring-workers.js";
 import type { GrowingFile } from "./growing-file.js";
 
 // The shared buffer's layout: one module, which the workers import too.
 import {
-  BLOB_READ_OFFSET,
   CANCEL,
   CONTROL_BYTES,
   DONE,
@@ -22,14 +25,6 @@ import {
   WAITING,
   WRITTEN,
 } from "../worker/ring-protocol.mjs";
-
-/**
- * Ring capacity: how far the worker may inflate ahead of the writer, to ride
- * out runs of small files (where the writer is slowest per byte). Measured
- * on tmpfs, 7 and 5 rounds: 2, 4, 8, 16 MiB gave Debian minbase medians of
- * 0.733, 0.722, 0.744, 0.705 s and the 30k image 1.859, 1.795, 1.797, 1.745 s.
- */
-export const RING_SIZE = 16 << 20; // a power of two: positions are masked
 
 /**
  * The longest the event loop goes without a turn while the ring keeps delivering (timers, signals,
@@ -74,160 +69,6 @@ export interface BlobJob {
   readonly gzipBackend: GzipBackend;
 }
 
-type WorkerMessage =
-  | { type: "ready" }
-  | { type: "data" }
-  | { type: "end"; blobBytes: number; blobHex: string | undefined; tarBytes: number }
-  | { type: "hashed"; tarBytes: number; tarHex: string }
-  | {
-      type: "error";
-      name?: string;
-      code?: string;
-      message: string;
-      strataKind?: string;
-      bytes?: number;
-    };
-
-/** What the workers say about a job (everything but their start-up). */
-type JobMessage = Exclude<WorkerMessage, { type: "ready" }>;
-
-const workerUrl = (): URL => new URL("worker/blob-worker.mjs", layerPackageRoot());
-// Loaded with the first worker pair: a command that reads only small blobs (on its own thread)
-// never pays for it.
-const newWorker = (data: object): import("node:worker_threads").Worker =>
-  new (builtin("node:worker_threads").Worker)(workerUrl(), { workerData: data });
-
-/**
- * Two workers sharing one ring, reused across layers while healthy: the
- * writer (read blob, hash it, inflate, fill the ring) and the hasher (hash
- * the tar from the ring). Hashing the tar on a third thread keeps it off both
- * the inflater and the file writer: on tmpfs the 30k image went from 1.675
- * to 1.618 s (median of 7), Debian minbase from 0.711 to 0.705 s (of 9).
- */
-class RingWorkers {
-  // Each worker's role is fixed at creation; its jobs say only what to do.
-  // The writer loads the ISA-L addon this thread found as it starts (before a caller drops
-  // privileges).
-  readonly writer = newWorker({ role: "write", isalAddon: isalAddonFile() });
-  readonly hasher = newWorker({ role: "hash" });
-  readonly buffer = new SharedArrayBuffer(CONTROL_BYTES + RING_SIZE);
-  readonly control = new Int32Array(this.buffer, 0, CONTROL_BYTES / 4);
-  readonly progress = new Float64Array(this.buffer, BLOB_READ_OFFSET, 1);
-  /** Both workers have loaded their code (and the ISA-L addon): no more file is read after this. */
-  readonly ready: Promise<void>;
-  #listener: ((message: JobMessage) => void) | undefined;
-  #failure: Error | undefined;
-  #busy = false;
-
-  constructor() {
-    pairsStarted++;
-    let starting = 2;
-    let started: () => void = () => {};
-    this.ready = new Promise((resolve) => (started = resolve));
-    for (const worker of [this.writer, this.hasher]) {
-      worker.on("message", (message: WorkerMessage) => {
-        if (message.type !== "ready") this.#listener?.(message);
-        else if (--starting === 0) {
-          // Starting workers keep the process alive (someone may await `ready`); idle ones do not.
-          if (!this.#busy) this.busy(false);
-          started();
-        }
-      });
-      worker.on("error", (error) => {
-        this.#failure = error;
-        this.#listener?.({ type: "error", name: error.name, message: error.message });
-      });
-    }
-  }
-
-  get healthy(): boolean {
-    return this.#failure === undefined;
-  }
-
-  listen(listener: ((message: JobMessage) => void) | undefined): void {
-    this.#listener = listener;
-  }
-
-  /**
-   * While a job runs the workers keep the process alive (this thread may be waiting only on them).
-   */
-  busy(busy: boolean): void {
-    this.#busy = busy;
-    for (const worker of [this.writer, this.hasher]) {
-      if (busy) worker.ref();
-      else worker.unref();
-    }
-  }
-
-  stop(): void {
-    Atomics.store(this.control, CANCEL, 1);
-    Atomics.notify(this.control, RELEASED);
-    Atomics.notify(this.control, WRITTEN);
-    void this.writer.terminate();
-    void this.hasher.terminate();
-  }
-}
-
-/** Workers kept for the next layer; more run only while layers are read concurrently. */
-const MAX_IDLE = 2;
-const idle: RingWorkers[] = [];
-
-let ringOrigin = 0;
-let pairsStarted = 0;
-
-/** How many worker pairs this process started (each costs two Node isolates): for tests. */
-export function blobWorkerPairsStarted(): number {
-  return pairsStarted;
-}
-
-/**
- * Where the ring's running byte counters start for the next reads. They wrap
- * at 2^31 after 2 GiB of tar; tests start them just below to cross the wrap
- * with small layers. Not for production use.
- */
-export function setRingOriginForTests(origin: number): void {
-  ringOrigin = origin;
-}
-
-function takeWorkers(): RingWorkers {
-  return idle.pop() ?? newRingWorkers();
-}
-
-/**
- * A new pair of workers, once their file is known to be there: a bundler that
- * inlined strata leaves it behind, and the failure showed as a damaged blob.
- */
-function newRingWorkers(): RingWorkers {
-  const file = fileURLToPath(workerUrl());
-  if (!existsSync(file)) {
-    throw new StrataError("STRATA_INSTALL_INCOMPLETE", `strata's blob reader ${file} is missing`, {
-      hint:
-        "strata reads its worker and native files from its installed packages: a bundle " +
-        "that inlines strata needs @strata-oci/* installed where it runs (or keep them " +
-        "external: esbuild --packages=external), or reinstall",
-    });
-  }
-  return new RingWorkers();
-}
-
-/**
- * Starts a pair of blob workers ahead of the first layer, so that their
- * start-up overlaps loading the rest of the program. Harmless when no layer
- * uses them: idle workers do not keep the process alive. Resolves once they
- * have loaded their code: a program that drops privileges after loading
- * strata awaits it first, as the workers read files of strata's own.
- */
-export function prepareBlobWorkers(): Promise<void> {
-  let prepared = idle.at(-1);
-  if (prepared === undefined) {
-    // Where the workers cannot start, the first layer says why, as a typed error.
-    if (!existsSync(fileURLToPath(workerUrl()))) return Promise.resolve();
-    prepared = new RingWorkers();
-    idle.push(prepared);
-  }
-  return prepared.ready;
-}
-
 /**
  * A worker's failure as the error the in-thread pipeline would raise (readLayer types zlib errors).
  */
@@ -255,6 +96,87 @@ function checkDigest(
     throw new DigestMismatchError(expected, `${algorithm}:${actualHex}`, what, context);
 }
 
+/** ISA-L asked for where its addon does not load: refused before a ring is taken. */
+function refuseMissingIsal(job: BlobJob): void {
+  if (job.gzipBackend !== "isal" || job.compression !== "gzip" || isalAddonFile() !== undefined)
+    return;
+  const load = isalAddon();
+  throw new ImageError(
+    "STRATA_NATIVE_UNAVAILABLE",
+    `gzip through ISA-L was asked for, and strata's ISA-L addon does ` +
+      `not load: ${"reason" in load ? load.reason : ""}`,
+    {
+      hint:
+        "leave the gzip backend unset (zlib is used where ISA-L is missing), or " +
+        "install libisal2",
+    },
+  );
+}
+
+/** The ring's counters reset to `origin`, and the job given to its writer and hasher. */
+function startJob(
+  ring: RingWorkers,
+  job: BlobJob,
+  origin: number,
+  blobAlgorithm: string | undefined,
+  tarAlgorithm: string | undefined,
+): void {
+  const { control } = ring;
+  for (const index of [WAITING, CANCEL, RELEASED, DONE]) Atomics.store(control, index, 0);
+  for (const index of [WRITTEN, MAIN_READ, HASH_READ]) Atomics.store(control, index, origin);
+  ring.progress[0] = 0;
+  ring.busy(true);
+  ring.writer.postMessage({
+    path: job.file.path,
+    start: job.file.start,
+    end: job.file.end,
+    growing: job.file.growing?.shared,
+    compression: job.compression,
+    blobAlgorithm,
+    hashed: tarAlgorithm !== undefined,
+    maxBlobBytes: job.size,
+    gzipBackend: job.gzipBackend,
+    // The worker loads the addon file this thread found (built here or prebuilt).
+    isalAddon: job.gzipBackend === "isal" ? isalAddonFile() : undefined,
+    origin,
+    buffer: ring.buffer,
+  });
+  if (tarAlgorithm !== undefined)
+    ring.hasher.postMessage({ algorithm: tarAlgorithm, origin, buffer: ring.buffer });
+}
+
+/** The blob's size and digest, and the tar's diff_id, as the workers counted them. */
+function checkOutcome(
+  job: BlobJob,
+  outcome: Extract<WorkerMessage, { type: "end" }>,
+  hashed: Extract<WorkerMessage, { type: "hashed" }> | undefined,
+): void {
+  if (outcome.blobBytes !== job.size)
+    throw new SizeMismatchError(job.size, outcome.blobBytes, job.context);
+  checkDigest(job.digest, outcome.blobHex, "blob", job.context);
+  checkDigest(job.diffId, hashed?.tarHex, "uncompressed layer (diff_id)", job.context);
+}
+
+/** Gives `bytes` read at `read` back to the writer; the new read position. */
+function released(control: Int32Array, read: number, bytes: number): number {
+  const next = (read + bytes) | 0;
+  Atomics.store(control, MAIN_READ, next);
+  Atomics.add(control, RELEASED, 1);
+  Atomics.notify(control, RELEASED);
+  return next;
+}
+
+/**
+ * Nothing to read: asks the writer to say when it adds bytes, unless it just did (then false: read
+ * them).
+ */
+function askToBeWoken(control: Int32Array, read: number): boolean {
+  Atomics.store(control, WAITING, 1);
+  if (((Atomics.load(control, WRITTEN) - read) | 0) <= 0) return true;
+  Atomics.store(control, WAITING, 0);
+  return false;
+}
+
 /**
  * The tar bytes of a blob stored in a file, read, verified and decompressed
  * on a worker thread. Errors the worker meets surface here in stream order,
@@ -265,19 +187,7 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
   const blob = job.digest === undefined ? undefined : parseDigest(job.digest).algorithm;
   const tar = job.diffId === undefined ? undefined : parseDigest(job.diffId).algorithm;
   // Before a ring is taken: nothing to give back.
-  if (job.gzipBackend === "isal" && job.compression === "gzip" && isalAddonFile() === undefined) {
-    const load = isalAddon();
-    throw new ImageError(
-      "STRATA_NATIVE_UNAVAILABLE",
-      `gzip through ISA-L was asked for, and strata's ISA-L addon does ` +
-        `not load: ${"reason" in load ? load.reason : ""}`,
-      {
-        hint:
-          "leave the gzip backend unset (zlib is used where ISA-L is missing), or " +
-          "install libisal2",
-      },
-    );
-  }
+  refuseMissingIsal(job);
   const ring = takeWorkers();
   const { control } = ring;
   const view = Buffer.from(ring.buffer, CONTROL_BYTES, RING_SIZE);
@@ -289,39 +199,14 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
     else if (message.type !== "data") outcome = message;
     wake?.();
   });
-  for (const index of [WAITING, CANCEL, RELEASED, DONE]) Atomics.store(control, index, 0);
   // The byte counters start at `origin` (0, or near 2^31 in tests of the wrap-around).
-  const origin = ringOrigin | 0;
-  for (const index of [WRITTEN, MAIN_READ, HASH_READ]) Atomics.store(control, index, origin);
-  ring.progress[0] = 0;
-  ring.busy(true);
-  ring.writer.postMessage({
-    path: job.file.path,
-    start: job.file.start,
-    end: job.file.end,
-    growing: job.file.growing?.shared,
-    compression: job.compression,
-    blobAlgorithm: blob,
-    hashed: tar !== undefined,
-    maxBlobBytes: job.size,
-    gzipBackend: job.gzipBackend,
-    // The worker loads the addon file this thread found (built here or prebuilt).
-    isalAddon: job.gzipBackend === "isal" ? isalAddonFile() : undefined,
-    origin,
-    buffer: ring.buffer,
-  });
-  if (tar !== undefined) ring.hasher.postMessage({ algorithm: tar, origin, buffer: ring.buffer });
+  const origin = ringOriginNow();
+  startJob(ring, job, origin, blob, tar);
   let read = origin;
   let lent = 0;
   let reported = 0;
   let turn = performance.now();
   let finished = false;
-  const release = (bytes: number): void => {
-    read = (read + bytes) | 0;
-    Atomics.store(control, MAIN_READ, read);
-    Atomics.add(control, RELEASED, 1);
-    Atomics.notify(control, RELEASED);
-  };
   const report = (): void => {
     const read = ring.progress[0] ?? 0;
     if (read > reported && job.onBlobBytes !== undefined) job.onBlobBytes(read - reported);
@@ -330,7 +215,7 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
   try {
     for (;;) {
       if (lent > 0) {
-        release(lent);
+        read = released(control, read, lent);
         lent = 0;
       }
       if (job.signal?.aborted === true) throw new AbortedError(job.signal.reason);
@@ -345,7 +230,7 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
           yield chunk;
         } else {
           const copy = Buffer.from(chunk);
-          release(length);
+          read = released(control, read, length);
           yield copy;
         }
         if (performance.now() - turn > MAX_BUSY_MS) {
@@ -357,32 +242,17 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
       if (outcome?.type === "error") throw workerError(outcome, job);
       if (outcome?.type === "end" && (tar === undefined || hashed !== undefined)) {
         report();
-        if (outcome.blobBytes !== job.size)
-          throw new SizeMismatchError(job.size, outcome.blobBytes, job.context);
-        checkDigest(job.digest, outcome.blobHex, "blob", job.context);
-        checkDigest(job.diffId, hashed?.tarHex, "uncompressed layer (diff_id)", job.context);
+        checkOutcome(job, outcome, hashed);
         finished = true;
         return;
       }
-      // Nothing to read: ask the writer to say when it adds bytes, unless it just did.
-      Atomics.store(control, WAITING, 1);
-      if (((Atomics.load(control, WRITTEN) - read) | 0) > 0) {
-        Atomics.store(control, WAITING, 0);
-        continue;
-      }
+      if (!askToBeWoken(control, read)) continue;
       await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
       turn = performance.now();
     }
   } finally {
     ring.listen(undefined);
-    if (finished && ring.healthy && idle.length < MAX_IDLE) {
-      ring.busy(false);
-      idle.push(ring);
-    } else {
-      // Stopped early or failed: the worker may still be inflating; a fresh one is cheaper than a
-      // handshake.
-      ring.stop();
-    }
+    returnWorkers(ring, finished);
   }
 }

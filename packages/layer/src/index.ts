@@ -67,14 +67,13 @@ export {
   type ReadLayerOptions,
 } from "./read-layer.js";
 export { GrowingFile } from "./growing-file.js";
+export { type BlobFile, type GzipBackend } from "./blob-ring.js";
 export {
   blobWorkerPairsStarted,
   prepareBlobWorkers,
   RING_SIZE,
   setRingOriginForTests,
-  type BlobFile,
-  type GzipBackend,
-} from "./blob-ring.js";
+} from "./ring-workers.js";
 export {
   BLOCK,
   isZeroBlock,

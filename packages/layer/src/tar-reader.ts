@@ -10,6 +10,7 @@ import {
   parseHeader,
   parsePaxRecords,
   TarFormatError,
+  type RawTarHeader,
 } from "./tar-header.js";
 
 /** One tar member with PAX and GNU long-name headers folded in. */
@@ -148,6 +149,149 @@ function stripNul(data: Buffer): Buffer {
 }
 
 /**
+ * The bytes of one entry, read from the queue as the consumer asks for them: `remaining` is what
+ * the tar still holds of it (the reader skips what the consumer left).
+ */
+class EntryBytes implements EntryBody {
+  #used = false;
+
+  constructor(
+    readonly queue: ByteQueue,
+    public remaining: number,
+  ) {}
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    if (this.#used) throw new Error("entry body is iterable once");
+    this.#used = true;
+    while (this.remaining > 0) {
+      const chunk =
+        this.queue.takeSome(this.remaining) ?? (await this.queue.readSome(this.remaining));
+      if (chunk.length === 0) throw truncated("layer ends inside an entry's data");
+      this.remaining -= chunk.length;
+      yield chunk;
+    }
+  }
+
+  /** An arrow: the disk target calls it unbound. */
+  readonly readAvailable = (): Buffer | null | undefined => {
+    if (this.remaining === 0) return null;
+    const chunk = this.queue.takeSome(this.remaining);
+    if (chunk !== undefined) this.remaining -= chunk.length;
+    return chunk;
+  };
+}
+
+function headerOf(block: Buffer, position: number): RawTarHeader {
+  try {
+    return parseHeader(block);
+  } catch (error) {
+    if (error instanceof TarFormatError)
+      throw corrupt(`${error.message} at byte ${position}`, error);
+    throw error;
+  }
+}
+
+/** What one archive's reading keeps between entries: extended headers and the limits' counts. */
+class TarState {
+  readonly pax = new PaxRecords();
+  // Bytes of extended headers (PAX, GNU long names) waiting for their entry:
+  // stacked headers are bounded together, not one by one (issue #9).
+  #pendingHeaderBytes = 0;
+  #longName: Buffer | undefined;
+  #longLink: Buffer | undefined;
+  #entries = 0;
+  #totalBytes = 0;
+
+  constructor(
+    readonly queue: ByteQueue,
+    readonly limits: LayerLimits,
+  ) {}
+
+  /** An extended header waits for its entry. */
+  get pending(): boolean {
+    return this.pax.local.size > 0 || this.#longName !== undefined || this.#longLink !== undefined;
+  }
+
+  /** A PAX (`x`, `g`) or GNU long-name (`L`, `K`) header: read and kept for the next entry. */
+  async extended(typeflag: string, size: number): Promise<void> {
+    const { limits, queue, pax } = this;
+    if (typeflag !== "g") this.#pendingHeaderBytes += size;
+    const headerBytes = typeflag === "g" ? size : this.#pendingHeaderBytes;
+    if (headerBytes > limits.maxHeaderSize)
+      throw new LimitExceededError("maxHeaderSize", headerBytes, limits.maxHeaderSize);
+    const data = await queue.readExact(size);
+    if (data.length < size) throw truncated("layer ends inside an extended header");
+    await queue.skip(paddingOf(size));
+    if (typeflag === "L") this.#longName = Buffer.from(stripNul(data));
+    else if (typeflag === "K") this.#longLink = Buffer.from(stripNul(data));
+    else {
+      let records;
+      try {
+        records = parsePaxRecords(data);
+      } catch (error) {
+        if (error instanceof TarFormatError) throw corrupt(error.message, error);
+        throw error;
+      }
+      if (typeflag === "x") for (const [k, v] of records) pax.local.set(k, v);
+      else pax.setGlobal(records, limits.maxHeaderSize);
+    }
+  }
+
+  /** The record of an entry's header, counted against the limits, with its body. */
+  record(header: RawTarHeader): TarRecord & { body: EntryBytes } {
+    const { typeflag, size } = header;
+    const { limits, pax } = this;
+    if (typeflag === "S" || pax.sparse()) {
+      throw corrupt("GNU sparse entries are not supported in layers");
+    }
+    const entrySize = paxNumber(pax, "size", size, UNSIGNED);
+    this.#entries++;
+    if (this.#entries > limits.maxEntries)
+      throw new LimitExceededError("maxEntries", this.#entries, limits.maxEntries);
+    const hasData = typeflag === "0" || typeflag === "\0" || typeflag === "7";
+    const dataSize = hasData || !["1", "2", "3", "4", "5", "6"].includes(typeflag) ? entrySize : 0;
+    if (hasData && entrySize > limits.maxFileSize)
+      throw new LimitExceededError("maxFileSize", entrySize, limits.maxFileSize);
+    this.#totalBytes += dataSize;
+    if (this.#totalBytes > limits.maxTotalBytes)
+      throw new LimitExceededError("maxTotalBytes", this.#totalBytes, limits.maxTotalBytes);
+    const record = {
+      name: pax.get("path") ?? this.#longName ?? header.name,
+      linkname: pax.get("linkpath") ?? this.#longLink ?? header.linkname,
+      typeflag,
+      mode: header.mode,
+      uid: ownerId(paxNumber(pax, "uid", header.uid, UNSIGNED), "uid"),
+      gid: ownerId(paxNumber(pax, "gid", header.gid, UNSIGNED), "gid"),
+      size: entrySize,
+      mtime: paxNumber(pax, "mtime", header.mtime, TIME),
+      devMajor: header.devMajor,
+      devMinor: header.devMinor,
+      xattrs: pax.xattrs(),
+      body: new EntryBytes(this.queue, dataSize),
+    };
+    if (pax.local.size > 0) pax.local = new Map();
+    this.#pendingHeaderBytes = 0;
+    this.#longName = undefined;
+    this.#longLink = undefined;
+    return record;
+  }
+
+  /** Past what the consumer left of the entry's data, and its padding. */
+  async skipRest(body: EntryBytes, dataSize: number): Promise<void> {
+    const { queue } = this;
+    const remaining = body.remaining;
+    body.remaining = 0;
+    if (remaining > 0 && !queue.skipAvailable(remaining)) {
+      const skipped = await queue.skip(remaining);
+      if (skipped < remaining) throw truncated("layer ends inside an entry's data");
+    }
+    // A short padding at the very end is how umoci 0.4.7 ends a layer.
+    const padding = paddingOf(dataSize);
+    if (!queue.skipAvailable(padding)) await queue.skip(padding);
+  }
+}
+
+/**
  * Streams tar members from decompressed layer bytes. Accepts the archives
  * umoci 0.4.7 and older write (no end-of-archive blocks, last padding
  * missing); refuses every other truncation. After the end of the archive it
@@ -158,120 +302,28 @@ export async function* readTar(
   limits: LayerLimits,
 ): AsyncGenerator<TarRecord> {
   const queue = new ByteQueue(source);
-  const pax = new PaxRecords();
-  // Bytes of extended headers (PAX, GNU long names) waiting for their entry:
-  // stacked headers are bounded together, not one by one (issue #9).
-  let pendingHeaderBytes = 0;
-  let longName: Buffer | undefined;
-  let longLink: Buffer | undefined;
-  let entries = 0;
-  let totalBytes = 0;
+  const state = new TarState(queue, limits);
   try {
     for (;;) {
       // Synchronous when the chunk in hand holds the header: an await per entry is measurable.
       const block = queue.takeAvailable(BLOCK) ?? (await queue.readExact(BLOCK));
       if (block.length === 0) {
-        if (pax.local.size > 0 || longName !== undefined || longLink !== undefined) {
-          throw truncated("layer ends after an extended header, before its entry");
-        }
+        if (state.pending) throw truncated("layer ends after an extended header, before its entry");
         break; // umoci-style end: no end-of-archive blocks
       }
       if (block.length < BLOCK)
         throw truncated(`layer ends inside a tar header at byte ${queue.position}`);
       if (isZeroBlock(block)) break;
-      let header;
-      try {
-        header = parseHeader(block);
-      } catch (error) {
-        if (error instanceof TarFormatError)
-          throw corrupt(`${error.message} at byte ${queue.position - BLOCK}`, error);
-        throw error;
-      }
-      const { typeflag, size } = header;
+      const header = headerOf(block, queue.position - BLOCK);
+      const { typeflag } = header;
       if (typeflag === "x" || typeflag === "g" || typeflag === "L" || typeflag === "K") {
-        if (typeflag !== "g") pendingHeaderBytes += size;
-        const headerBytes = typeflag === "g" ? size : pendingHeaderBytes;
-        if (headerBytes > limits.maxHeaderSize)
-          throw new LimitExceededError("maxHeaderSize", headerBytes, limits.maxHeaderSize);
-        const data = await queue.readExact(size);
-        if (data.length < size) throw truncated("layer ends inside an extended header");
-        await queue.skip(paddingOf(size));
-        if (typeflag === "x" || typeflag === "g") {
-          let records;
-          try {
-            records = parsePaxRecords(data);
-          } catch (error) {
-            if (error instanceof TarFormatError) throw corrupt(error.message, error);
-            throw error;
-          }
-          if (typeflag === "x") for (const [k, v] of records) pax.local.set(k, v);
-          else pax.setGlobal(records, limits.maxHeaderSize);
-        } else if (typeflag === "L") longName = Buffer.from(stripNul(data));
-        else longLink = Buffer.from(stripNul(data));
+        await state.extended(typeflag, header.size);
         continue;
       }
-      if (typeflag === "S" || pax.sparse()) {
-        throw corrupt("GNU sparse entries are not supported in layers");
-      }
-      const entrySize = paxNumber(pax, "size", size, UNSIGNED);
-      entries++;
-      if (entries > limits.maxEntries)
-        throw new LimitExceededError("maxEntries", entries, limits.maxEntries);
-      const hasData = typeflag === "0" || typeflag === "\0" || typeflag === "7";
-      const dataSize =
-        hasData || !["1", "2", "3", "4", "5", "6"].includes(typeflag) ? entrySize : 0;
-      if (hasData && entrySize > limits.maxFileSize)
-        throw new LimitExceededError("maxFileSize", entrySize, limits.maxFileSize);
-      totalBytes += dataSize;
-      if (totalBytes > limits.maxTotalBytes)
-        throw new LimitExceededError("maxTotalBytes", totalBytes, limits.maxTotalBytes);
-
-      let remaining = dataSize;
-      let bodyUsed = false;
-      const body: EntryBody = {
-        [Symbol.asyncIterator]: async function* () {
-          if (bodyUsed) throw new Error("entry body is iterable once");
-          bodyUsed = true;
-          while (remaining > 0) {
-            const chunk = queue.takeSome(remaining) ?? (await queue.readSome(remaining));
-            if (chunk.length === 0) throw truncated("layer ends inside an entry's data");
-            remaining -= chunk.length;
-            yield chunk;
-          }
-        },
-        readAvailable: () => {
-          if (remaining === 0) return null;
-          const chunk = queue.takeSome(remaining);
-          if (chunk !== undefined) remaining -= chunk.length;
-          return chunk;
-        },
-      };
-      yield {
-        name: pax.get("path") ?? longName ?? header.name,
-        linkname: pax.get("linkpath") ?? longLink ?? header.linkname,
-        typeflag,
-        mode: header.mode,
-        uid: ownerId(paxNumber(pax, "uid", header.uid, UNSIGNED), "uid"),
-        gid: ownerId(paxNumber(pax, "gid", header.gid, UNSIGNED), "gid"),
-        size: entrySize,
-        mtime: paxNumber(pax, "mtime", header.mtime, TIME),
-        devMajor: header.devMajor,
-        devMinor: header.devMinor,
-        xattrs: pax.xattrs(),
-        body,
-      };
-      if (pax.local.size > 0) pax.local = new Map();
-      pendingHeaderBytes = 0;
-      longName = undefined;
-      longLink = undefined;
-      if (remaining > 0 && !queue.skipAvailable(remaining)) {
-        const skipped = await queue.skip(remaining);
-        if (skipped < remaining) throw truncated("layer ends inside an entry's data");
-      }
-      remaining = 0;
-      // A short padding at the very end is how umoci 0.4.7 ends a layer.
-      const padding = paddingOf(dataSize);
-      if (!queue.skipAvailable(padding)) await queue.skip(padding);
+      const record = state.record(header);
+      const dataSize = record.body.remaining;
+      yield record;
+      await state.skipRest(record.body, dataSize);
     }
     await queue.drain();
   } finally {

@@ -1,9 +1,7 @@
 import type { LayerTarget } from "./layer-target.js";
 import {
   chmodSync,
-  closeSync,
   constants,
-  futimesSync,
   lchownSync,
   linkSync,
   lutimesSync,
@@ -13,16 +11,15 @@ import {
   rmSync,
   symlinkSync,
   unlinkSync,
-  writeSync,
 } from "node:fs";
 import {
+  assertNever,
   baseName,
   childPath,
   displayPath,
   childNode,
   parentPath,
   type EntryAttributes,
-  type EntryBody,
   type EntryPath,
   type LayerEntry,
 } from "@strata-oci/layer";
@@ -31,6 +28,8 @@ import { nativeCalls } from "./native.js";
 import type { OwnershipPolicy } from "./ownership.js";
 import { AttributeWriter, fsTime, type UnpackWarning } from "./attribute-writer.js";
 import { DiskIndex, stateOf, type IndexNode } from "./disk-index.js";
+import { FileWriter } from "./file-writer.js";
+import { deviceType } from "./node-kind.js";
 import { badHardlink, fsError } from "./target-errors.js";
 import {
   isPlainDirectory,
@@ -42,9 +41,6 @@ import {
 
 export type { UnpackWarning } from "./attribute-writer.js";
 
-const S_IFCHR = 0o020000;
-const S_IFBLK = 0o060000;
-const S_IFIFO = 0o010000;
 const CREATE_FLAGS =
   constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -70,6 +66,7 @@ export class DiskTarget implements LayerTarget {
   readonly #root: Buffer;
   readonly #options: DiskTargetOptions;
   readonly #attributes: AttributeWriter;
+  readonly #files: FileWriter;
   readonly #index = new DiskIndex();
   /** The layer being applied, counting from 1 (the index's `written` marks). */
   #layer = 0;
@@ -85,6 +82,7 @@ export class DiskTarget implements LayerTarget {
     this.#root = Buffer.from(root);
     this.#options = options;
     this.#attributes = new AttributeWriter(options.policy, options.onWarning);
+    this.#files = new FileWriter(this.#attributes, this.stats);
   }
 
   /** Applies one layer's entries in tar order; the layer's whiteouts affect only lower layers. */
@@ -129,40 +127,51 @@ export class DiskTarget implements LayerTarget {
   }
 
   #apply(entry: LayerEntry): Promise<void> | undefined {
-    const index = this.#index;
-    switch (entry.kind) {
-      // A repeated whiteout or opaque marker in one layer changes nothing
-      // (the lower content is gone) but walked the whole subtree again,
-      // quadratic in the repeats (issue #9).
-      case "whiteout": {
-        const state = index.state(entry.path);
-        if (state.whitedOut === this.#layer) return undefined;
-        state.whitedOut = this.#layer;
-        if (isPlainDirectory(this.#root, parentPath(entry.path), index))
-          this.#removeLower(entry.path, index.node(entry.path));
-        return undefined;
-      }
-      case "opaque": {
-        const state = index.state(entry.path);
-        if (state.madeOpaque === this.#layer) return undefined;
-        state.madeOpaque = this.#layer;
-        if (isPlainDirectory(this.#root, entry.path, index)) {
-          const here = index.node(entry.path);
-          for (const name of readdirSync(onDisk(this.#root, entry.path), { encoding: "buffer" })) {
-            this.#removeLower(childPath(entry.path, name), childNode(here, name));
-          }
-        }
-        return undefined;
-      }
-      default:
-        break;
+    if (entry.kind === "whiteout" || entry.kind === "opaque") {
+      this.#removal(entry);
+      return undefined;
     }
     if (entry.path.length === 0) {
       // The root stays 0700 while unpacking; its own attributes come last.
       this.#rootAttributes = entry;
-      stateOf(index.root).written = this.#layer;
+      stateOf(this.#index.root).written = this.#layer;
       return undefined;
     }
+    const path = this.#placed(entry);
+    // One walk per entry: the parent's node is the index's last walk now.
+    const state = this.#index.state(path);
+    const writing = this.#write(entry, path, onDisk(this.#root, path), state);
+    // Nothing else runs before the write ends: the caller awaits it before the next entry.
+    state.written = this.#layer;
+    return writing;
+  }
+
+  /**
+   * A whiteout or an opaque marker. A repeated one in one layer changes nothing (the lower content
+   * is gone) but walked the whole subtree again, quadratic in the repeats (issue #9).
+   */
+  #removal(entry: LayerEntry & { kind: "whiteout" | "opaque" }): void {
+    const index = this.#index;
+    const state = index.state(entry.path);
+    if (entry.kind === "whiteout") {
+      if (state.whitedOut === this.#layer) return;
+      state.whitedOut = this.#layer;
+      if (isPlainDirectory(this.#root, parentPath(entry.path), index))
+        this.#removeLower(entry.path, index.node(entry.path));
+      return;
+    }
+    if (state.madeOpaque === this.#layer) return;
+    state.madeOpaque = this.#layer;
+    if (!isPlainDirectory(this.#root, entry.path, index)) return;
+    const here = index.node(entry.path);
+    for (const name of readdirSync(onDisk(this.#root, entry.path), { encoding: "buffer" })) {
+      this.#removeLower(childPath(entry.path, name), childNode(here, name));
+    }
+  }
+
+  /** Where `entry` goes: its parent resolved inside the root (missing parents made). */
+  #placed(entry: LayerEntry): EntryPath {
+    const index = this.#index;
     const parent = resolveParentInRoot(
       this.#root,
       entry.path,
@@ -184,68 +193,85 @@ export class DiskTarget implements LayerTarget {
       parent.buffer === entry.path.buffer &&
       parent.byteOffset === entry.path.byteOffset &&
       parent.length === Math.max(0, entry.path.lastIndexOf(0x2f));
-    const path = sameParent ? entry.path : childPath(parent as ResolvedPath, baseName(entry.path));
-    const abs = onDisk(this.#root, path);
-    // One walk per entry: the parent's node is the index's last walk now.
-    const state = index.state(path);
-    let writing: Promise<void> | undefined;
+    return sameParent ? entry.path : childPath(parent as ResolvedPath, baseName(entry.path));
+  }
+
+  /** The node of `entry` at `path`; a file's bytes are written by the promise it returns. */
+  #write(
+    entry: Exclude<LayerEntry, { kind: "whiteout" | "opaque" }>,
+    path: EntryPath,
+    abs: Buffer,
+    state: ReturnType<DiskIndex["state"]>,
+  ): Promise<void> | undefined {
     switch (entry.kind) {
       case "dir": {
+        const index = this.#index;
         const merge = index.isKnown(state) || !this.#create(abs, () => mkdirSync(abs, 0o700), true);
         // chown clears security.capability, so xattrs come after it.
         this.#attributes.ownerAndMode(abs, entry, "dir", state);
         this.#attributes.xattrs(abs, entry, "dir", merge);
         index.markKnown(state);
         state.dirTime = entry.mtime;
-        break;
+        return undefined;
       }
-      case "file": {
-        let fd = -1;
-        this.#create(
+      case "file":
+        return this.#files.write(
+          this.#createFile(abs, entry.mode),
           abs,
-          () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))),
+          this.#parentSetgid(path),
+          entry,
+          entry.body,
         );
-        writing = this.#writeFile(fd, abs, this.#parentSetgid(path), entry, entry.body);
-        break;
-      }
       case "symlink":
         this.#create(abs, () => symlinkSync(entry.target, abs));
         this.#attributes.finishNode(abs, entry, "symlink");
-        break;
+        return undefined;
       case "hardlink":
         this.#hardlink(abs, path, entry.target);
-        break;
+        return undefined;
       case "char":
       case "block":
-      case "fifo": {
-        // A fifo needs no privilege (umoci makes them rootless too); devices
-        // do; both need the addon's mknod.
-        const calls = nativeCalls();
-        if (calls !== undefined && (this.#options.policy.privileged || entry.kind === "fifo")) {
-          const type = entry.kind === "char" ? S_IFCHR : entry.kind === "block" ? S_IFBLK : S_IFIFO;
-          const [major, minor] = entry.kind === "fifo" ? [0, 0] : [entry.devMajor, entry.devMinor];
-          this.#create(abs, () => calls.mknod(abs, type | 0o600, major, minor));
-          this.#attributes.finishNode(abs, entry, entry.kind);
-        } else {
-          const why = calls === undefined ? "strata's native addon is unavailable" : "rootless";
-          this.#options.onWarning?.({
-            kind: "device-replaced",
-            path: displayPath(path),
-            detail: `${entry.kind} replaced by an empty file (${why})`,
-          });
-          let fd = -1;
-          this.#create(
-            abs,
-            () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(entry.mode))),
-          );
-          writing = this.#writeFile(fd, abs, this.#parentSetgid(path), entry, []);
-        }
-        break;
-      }
+      case "fifo":
+        return this.#special(entry, path, abs);
+      default:
+        return assertNever(entry);
     }
-    // Nothing else runs before the write ends: the caller awaits it before the next entry.
-    state.written = this.#layer;
-    return writing;
+  }
+
+  #createFile(abs: Buffer, mode: number): number {
+    let fd = -1;
+    this.#create(
+      abs,
+      () => (fd = openSync(abs, CREATE_FLAGS, this.#attributes.creationMode(mode))),
+    );
+    return fd;
+  }
+
+  /**
+   * A device or a fifo. A fifo needs no privilege (umoci makes them rootless too); devices do; both
+   * need the addon's mknod. Otherwise an empty file, and a warning.
+   */
+  #special(
+    entry: LayerEntry & { kind: "char" | "block" | "fifo" },
+    path: EntryPath,
+    abs: Buffer,
+  ): Promise<void> | undefined {
+    const calls = nativeCalls();
+    if (calls !== undefined && (this.#options.policy.privileged || entry.kind === "fifo")) {
+      const type = deviceType(entry.kind);
+      const [major, minor] = entry.kind === "fifo" ? [0, 0] : [entry.devMajor, entry.devMinor];
+      this.#create(abs, () => calls.mknod(abs, type | 0o600, major, minor));
+      this.#attributes.finishNode(abs, entry, entry.kind);
+      return undefined;
+    }
+    const why = calls === undefined ? "strata's native addon is unavailable" : "rootless";
+    this.#options.onWarning?.({
+      kind: "device-replaced",
+      path: displayPath(path),
+      detail: `${entry.kind} replaced by an empty file (${why})`,
+    });
+    const fd = this.#createFile(abs, entry.mode);
+    return this.#files.write(fd, abs, this.#parentSetgid(path), entry, []);
   }
 
   #parentSetgid(path: EntryPath): boolean {
@@ -280,67 +306,6 @@ export class DiskTarget implements LayerTarget {
     }
     rmSync(abs, { recursive: true, force: true });
     this.#index.forgetAll();
-  }
-
-  /**
-   * Writes a file's data and attributes and closes it. Synchronous (returns
-   * undefined) when the body's bytes are all in hand, as they are for most
-   * files: a promise per file was a measurable share of the main thread.
-   */
-  #writeFile(
-    fd: number,
-    abs: Buffer,
-    parentSetgid: boolean,
-    entry: EntryAttributes,
-    body: EntryBody | Iterable<Buffer>,
-  ): Promise<void> | undefined {
-    let waiting = false;
-    try {
-      const readAvailable = "readAvailable" in body ? body.readAvailable : undefined;
-      if (readAvailable !== undefined) {
-        for (let chunk = readAvailable(); chunk !== null; chunk = readAvailable()) {
-          if (chunk === undefined) {
-            waiting = true;
-            return this.#writeRest(fd, abs, parentSetgid, entry, body);
-          }
-          this.#writeChunk(fd, chunk);
-        }
-        this.#finishFile(fd, abs, parentSetgid, entry);
-        return undefined;
-      }
-      waiting = true;
-      return this.#writeRest(fd, abs, parentSetgid, entry, body);
-    } finally {
-      if (!waiting) closeSync(fd);
-    }
-  }
-
-  /** The rest of a file whose bytes must be awaited; closes it. */
-  async #writeRest(
-    fd: number,
-    abs: Buffer,
-    parentSetgid: boolean,
-    entry: EntryAttributes,
-    body: AsyncIterable<Buffer> | Iterable<Buffer>,
-  ): Promise<void> {
-    try {
-      for await (const chunk of body) this.#writeChunk(fd, chunk);
-      this.#finishFile(fd, abs, parentSetgid, entry);
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  #writeChunk(fd: number, chunk: Buffer): void {
-    let offset = 0;
-    while (offset < chunk.length) offset += writeSync(fd, chunk, offset);
-    this.stats.bytes += chunk.length;
-  }
-
-  #finishFile(fd: number, abs: Buffer, parentSetgid: boolean, entry: EntryAttributes): void {
-    this.#attributes.fileOwnerAndMode(fd, entry, parentSetgid);
-    this.#attributes.xattrs(abs, entry, "file", false);
-    futimesSync(fd, fsTime(entry.mtime), fsTime(entry.mtime));
   }
 
   #hardlink(abs: Buffer, path: EntryPath, target: EntryPath): void {

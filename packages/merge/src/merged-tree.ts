@@ -1,7 +1,6 @@
 import {
   LimitExceededError,
   baseName,
-  childNode,
   displayPath,
   ensureChild,
   parentPath,
@@ -10,64 +9,25 @@ import {
   type LayerEntry,
   type PathTreeNode,
 } from "@strata-oci/layer";
-import { BadEntryError, withErrorContext } from "@strata-oci/errors";
+import { withErrorContext } from "@strata-oci/errors";
 import type { LayerTarget } from "./layer-target.js";
+import { badHardlink } from "./target-errors.js";
+import { children, LoadedNodes, type LowerSource } from "./merged-nodes.js";
 import { walkComponents, walkInRoot, type Found, type WalkSteps } from "./walk-in-root.js";
-import { ownedAttributes, type OwnershipPolicy } from "./ownership.js";
+import {
+  attributesOf,
+  impliedDirectory,
+  nodeEntry,
+  plainEntry,
+  type MergedEntry,
+} from "./merged-entry.js";
 
-const PRIVILEGED: OwnershipPolicy = { privileged: true, uid: 0, gid: 0 };
-
-/** One entry of the merged tree: what the image shows at a path, and where it came from. */
-export interface MergedEntry {
-  readonly kind: "dir" | "file" | "symlink" | "char" | "block" | "fifo";
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly mtime: number;
-  readonly xattrs: ReadonlyMap<string, Buffer>;
-  /**
-   * The layer (index in manifest order) of the entry that made it; -1 for a directory no entry
-   * named.
-   */
-  readonly layer: number;
-  /**
-   * Files: their size, and where their bytes are: the n-th entry (`ordinal`, as readLayer yields
-   * them) of `layer`.
-   */
-  readonly size: number;
-  readonly ordinal: number;
-  readonly target?: Buffer;
-  readonly devMajor?: number;
-  readonly devMinor?: number;
-}
+export type { MergedEntry } from "./merged-entry.js";
+export type { LowerSource } from "./merged-nodes.js";
 
 type Node = PathTreeNode<MergedEntry>;
 
-/**
- * The merged view of layers below this tree's first, asked for one path or
- * one directory at a time (the layer store's stored layers, read where
- * they lie): a tree on top of it loads only what its own layers touch.
- */
-export interface LowerSource {
-  /**
-   * The entry at `path` (no symlink followed, the last component's either), or undefined. Names of
-   * one inode share one entry object.
-   */
-  entry(path: EntryPath): MergedEntry | undefined;
-  /** The names in directory `path`. */
-  names(path: EntryPath): Buffer[];
-}
-
-const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
 const MISSING: Found<never> = { kind: "missing" };
-const SLASH = Buffer.from("/");
-
-function children(node: Node): Node[] {
-  const out: Node[] = [];
-  for (const child of node.children?.values() ?? []) out.push(child);
-  for (const child of node.collided?.values() ?? []) out.push(child);
-  return out;
-}
 
 /**
  * The image's merged tree built from the layers' headers alone: no file body
@@ -82,17 +42,14 @@ function children(node: Node): Node[] {
  */
 export class MergedTree implements LayerTarget {
   readonly root: Node = {
-    value: this.#impliedDirectory(),
+    value: impliedDirectory(),
     name: "",
     children: undefined,
     collided: undefined,
   };
   #layer = -1;
-  readonly #source: LowerSource | undefined;
-  /** Directories whose children below are not all loaded from the source yet, with their paths. */
-  readonly #pending = new Map<Node, EntryPath>();
+  readonly #nodes: LoadedNodes;
 
-  /** With `lower`: on top of `layers` layers already merged there, loaded as needed. */
   /**
    * Paths that have an entry, and the most there may be (issue #26.8: 200-240 bytes of heap each).
    */
@@ -110,41 +67,15 @@ export class MergedTree implements LayerTarget {
       readonly maxEntries?: number;
     } = {},
   ) {
-    this.#source = options.lower;
     this.#maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
+    this.#nodes = new LoadedNodes(options.lower, (node, entry) => this.#set(node, entry));
     if (options.lower !== undefined) {
-      this.root.value = options.lower.entry(Buffer.alloc(0)) ?? this.#impliedDirectory();
-      this.#pending.set(this.root, Buffer.alloc(0));
+      this.root.value = options.lower.entry(Buffer.alloc(0)) ?? impliedDirectory();
+      this.#nodes.pending(this.root, Buffer.alloc(0));
       this.#layer = (options.layers ?? 0) - 1;
     }
   }
 
-  /**
-   * The child `name` of `node`, loaded from the source where `node` still has unloaded children.
-   */
-  #child(node: Node | undefined, name: Buffer): Node | undefined {
-    const found = childNode(node, name);
-    if (found !== undefined || node === undefined) return found;
-    const path = this.#pending.get(node);
-    if (path === undefined) return undefined;
-    const childPathOf = path.length === 0 ? Buffer.from(name) : Buffer.concat([path, SLASH, name]);
-    const entry = (this.#source as LowerSource).entry(childPathOf);
-    if (entry === undefined) return undefined;
-    const child = ensureChild(node, name);
-    this.#set(child, entry);
-    if (entry.kind === "dir") this.#pending.set(child, childPathOf);
-    return child;
-  }
-
-  /** All children of `node`, those below loaded first. */
-  #children(node: Node): Node[] {
-    const path = this.#pending.get(node);
-    if (path !== undefined) {
-      for (const name of (this.#source as LowerSource).names(path)) this.#child(node, name);
-      this.#pending.delete(node);
-    }
-    return children(node);
-  }
   /**
    * What the layer being applied wrote: only lower layers' entries are removed by its whiteouts.
    */
@@ -191,7 +122,7 @@ export class MergedTree implements LayerTarget {
       const node = stack.pop() as Node;
       if (node.value === undefined) continue;
       if (!this.#written.has(node)) return false;
-      stack.push(...this.#children(node));
+      stack.push(...this.#nodes.children(node));
     }
     return true;
   }
@@ -239,7 +170,8 @@ export class MergedTree implements LayerTarget {
   list(path: EntryPath): Array<{ name: Buffer; entry: MergedEntry }> | undefined {
     const dir = this.#walk(path, { followLast: true })?.at(-1);
     if (dir?.value?.kind !== "dir") return undefined;
-    return this.#children(dir)
+    return this.#nodes
+      .children(dir)
       .filter((child) => child.value !== undefined)
       .map((child) => ({
         name: Buffer.from(child.name, "latin1"),
@@ -258,9 +190,9 @@ export class MergedTree implements LayerTarget {
       if (node.value === undefined) continue;
       yield { path, entry: node.value };
       if (node.value.kind !== "dir") continue;
-      const sorted = this.#children(node).sort((a, b) =>
-        a.name < b.name ? 1 : a.name > b.name ? -1 : 0,
-      );
+      const sorted = this.#nodes
+        .children(node)
+        .sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
       for (const child of sorted)
         stack.push({
           node: child,
@@ -278,57 +210,17 @@ export class MergedTree implements LayerTarget {
     node.value = value;
   }
 
-  #impliedDirectory(): MergedEntry {
-    // As the model and the disk target make them: 0755, root-owned, time 0.
-    return {
-      kind: "dir",
-      mode: 0o755,
-      uid: 0,
-      gid: 0,
-      mtime: 0,
-      xattrs: NO_XATTRS,
-      layer: -1,
-      size: 0,
-      ordinal: -1,
-    };
-  }
-
   #apply(
     entry: LayerEntry,
     layer: number,
     ordinal: number,
     written: Set<Node>,
   ): { path: EntryPath; target?: EntryPath } | undefined {
-    if (entry.kind === "whiteout") {
-      const node = this.#plain(entry.path);
-      if (node?.value !== undefined) this.#removeLower(node, written);
+    if (entry.kind === "whiteout" || entry.kind === "opaque") {
+      this.#removal(entry, written);
       return undefined;
     }
-    if (entry.kind === "opaque") {
-      const node = this.#plain(entry.path);
-      if (node?.value?.kind === "dir") {
-        // Every child below goes: those never loaded need no loading.
-        this.#pending.delete(node);
-        for (const child of children(node)) this.#removeLower(child, written);
-      }
-      return undefined;
-    }
-    // Owners and xattrs as they land on disk (user.* xattrs only on files and directories), as the
-    // model has them.
-    const owned = ownedAttributes(
-      entry,
-      entry.kind === "hardlink" ? "file" : entry.kind,
-      PRIVILEGED,
-    );
-    const attrs: Attributes = {
-      mode: entry.mode,
-      uid: owned.uid,
-      gid: owned.gid,
-      mtime: entry.mtime,
-      xattrs: owned.xattrs.size === 0 ? NO_XATTRS : owned.xattrs,
-      layer,
-      ordinal,
-    };
+    const attrs = attributesOf(entry, layer, ordinal);
     if (entry.path.length === 0) {
       this.root.value = plainEntry("dir", attrs, 0);
       written.add(this.root);
@@ -339,44 +231,38 @@ export class MergedTree implements LayerTarget {
     const parent = parents.at(-1) as Node;
     const name = baseName(entry.path);
     // What is there may still be below, unloaded: a directory over a directory keeps its children.
-    const node = this.#child(parent, name) ?? ensureChild(parent, name);
-    const existing = node.value;
-    switch (entry.kind) {
-      case "dir":
-        if (existing?.kind !== "dir") this.#removeTree(node);
-        this.#set(node, plainEntry("dir", attrs, 0));
-        break;
-      case "hardlink": {
-        const found = this.#hardlinkTarget(entry.target);
-        target = pathOf(found.parents, found.node);
-        if (found.node === node) break;
+    const node = this.#nodes.child(parent, name) ?? ensureChild(parent, name);
+    if (entry.kind === "dir") {
+      if (node.value?.kind !== "dir") this.#removeTree(node);
+      this.#set(node, plainEntry("dir", attrs, 0));
+    } else if (entry.kind === "hardlink") {
+      const found = this.#hardlinkTarget(entry.target);
+      target = pathOf(found.parents, found.node);
+      if (found.node !== node) {
         const shared = found.node.value as MergedEntry;
         this.#removeTree(node);
         if (found.node.value === undefined)
           throw badHardlink(entry.target, "was removed by this entry");
         this.#set(node, shared);
-        break;
       }
-      case "file":
-        this.#removeTree(node);
-        this.#set(node, plainEntry("file", attrs, entry.size));
-        break;
-      case "symlink":
-        this.#removeTree(node);
-        this.#set(node, symlinkEntry(attrs, Buffer.from(entry.target)));
-        break;
-      case "char":
-      case "block":
-        this.#removeTree(node);
-        this.#set(node, deviceEntry(entry.kind, attrs, entry.devMajor, entry.devMinor));
-        break;
-      case "fifo":
-        this.#removeTree(node);
-        this.#set(node, plainEntry("fifo", attrs, 0));
-        break;
+    } else {
+      this.#removeTree(node);
+      this.#set(node, nodeEntry(entry, attrs));
     }
     written.add(node);
     return { path: pathOf(parents, node), ...(target === undefined ? {} : { target }) };
+  }
+
+  /** A whiteout or an opaque marker: lower entries removed (this layer's are kept). */
+  #removal(entry: LayerEntry & { kind: "whiteout" | "opaque" }, written: Set<Node>): void {
+    const node = this.#plain(entry.path);
+    if (entry.kind === "whiteout") {
+      if (node?.value !== undefined) this.#removeLower(node, written);
+    } else if (node?.value?.kind === "dir") {
+      // Every child below goes: those never loaded need no loading.
+      this.#nodes.loaded(node);
+      for (const child of children(node)) this.#removeLower(child, written);
+    }
   }
 
   /**
@@ -410,7 +296,7 @@ export class MergedTree implements LayerTarget {
    */
   readonly #steps: WalkSteps<Node> = {
     look: (stack, name) => {
-      const child = this.#child(stack[stack.length - 1], name);
+      const child = this.#nodes.child(stack[stack.length - 1], name);
       const value = child?.value;
       if (child === undefined || value === undefined) return MISSING;
       if (value.kind === "dir") return { kind: "dir", node: child };
@@ -420,7 +306,7 @@ export class MergedTree implements LayerTarget {
     },
     make: (stack, name) => {
       const child = ensureChild(stack[stack.length - 1] as Node, name);
-      this.#set(child, this.#impliedDirectory());
+      this.#set(child, impliedDirectory());
       return child;
     },
   };
@@ -433,14 +319,15 @@ export class MergedTree implements LayerTarget {
     let node: Node | undefined = this.root;
     for (const part of splitPath(path)) {
       if (node?.value?.kind !== "dir") return undefined;
-      node = this.#child(node, part);
+      node = this.#nodes.child(node, part);
     }
     return node;
   }
 
   #hardlinkTarget(target: EntryPath): { node: Node; parents: Node[] } {
     const parents = this.#walk(target, { strict: true, parentOnly: true });
-    const node = parents === undefined ? undefined : this.#child(parents.at(-1), baseName(target));
+    const node =
+      parents === undefined ? undefined : this.#nodes.child(parents.at(-1), baseName(target));
     if (node?.value === undefined) throw badHardlink(target, "does not exist");
     if (node.value.kind === "dir") throw badHardlink(target, "is a directory");
     return { node, parents: parents as Node[] };
@@ -465,7 +352,7 @@ export class MergedTree implements LayerTarget {
       if (!top.expanded && top.node.value.kind === "dir") {
         top.expanded = true;
         // Children never loaded are lower ones, all removed: they need no loading.
-        this.#pending.delete(top.node);
+        this.#nodes.loaded(top.node);
         for (const child of children(top.node))
           stack.push({ node: child, expanded: false, parent: top.node });
         continue;
@@ -488,7 +375,7 @@ export class MergedTree implements LayerTarget {
       const top = stack.pop() as Node;
       if (top.value !== undefined) this.#entries--;
       top.value = undefined;
-      this.#pending.delete(top);
+      this.#nodes.loaded(top);
       stack.push(...children(top));
       top.children = undefined;
       top.collided = undefined;
@@ -496,71 +383,7 @@ export class MergedTree implements LayerTarget {
   }
 }
 
-type Attributes = Pick<
-  MergedEntry,
-  "mode" | "uid" | "gid" | "mtime" | "xattrs" | "layer" | "ordinal"
->;
-
-// Entries are object literals with their fields in one order, one shape per
-// kind. In a 1M-entry image's tree an entry costs 200-240 bytes of heap, its
-// path's node and name included (ls -R fails in a 200 MB heap, runs in 240).
-function plainEntry(kind: "dir" | "file" | "fifo", a: Attributes, size: number): MergedEntry {
-  return {
-    kind,
-    mode: a.mode,
-    uid: a.uid,
-    gid: a.gid,
-    mtime: a.mtime,
-    xattrs: a.xattrs,
-    layer: a.layer,
-    ordinal: a.ordinal,
-    size,
-  };
-}
-
-function symlinkEntry(a: Attributes, target: Buffer): MergedEntry {
-  return {
-    kind: "symlink",
-    mode: a.mode,
-    uid: a.uid,
-    gid: a.gid,
-    mtime: a.mtime,
-    xattrs: a.xattrs,
-    layer: a.layer,
-    ordinal: a.ordinal,
-    size: target.length,
-    target,
-  };
-}
-
-function deviceEntry(
-  kind: "char" | "block",
-  a: Attributes,
-  devMajor: number,
-  devMinor: number,
-): MergedEntry {
-  return {
-    kind,
-    mode: a.mode,
-    uid: a.uid,
-    gid: a.gid,
-    mtime: a.mtime,
-    xattrs: a.xattrs,
-    layer: a.layer,
-    ordinal: a.ordinal,
-    size: 0,
-    devMajor,
-    devMinor,
-  };
-}
-
 /** The path of `node`, a child of the last of `parents` (root first). */
 function pathOf(parents: readonly Node[], node: Node): EntryPath {
   return Buffer.from([...parents.slice(1), node].map((part) => part.name).join("/"), "latin1");
-}
-
-function badHardlink(target: EntryPath, why: string): BadEntryError {
-  return new BadEntryError("STRATA_BAD_HARDLINK", `hardlink target ${displayPath(target)} ${why}`, {
-    hint: "a hardlink must name a file, symlink or device that exists in this or a lower layer",
-  });
 }

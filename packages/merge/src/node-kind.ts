@@ -18,3 +18,12 @@ export function kindOfStats(
   if (stats.isFIFO()) return "fifo";
   return undefined;
 }
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+/** The S_IF* type bits mknod takes for a device or a fifo. */
+export function deviceType(kind: "char" | "block" | "fifo"): number {
+  return kind === "char" ? S_IFCHR : kind === "block" ? S_IFBLK : S_IFIFO;
+}

@@ -1,11 +1,14 @@
-import { createHash } from "node:crypto";
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { builtin, LimitExceededError, parseDigest } from "@strata-oci/layer";
-import { AbortedError, ImageError, StrataError, type ErrorContext } from "@strata-oci/errors";
+import { ImageError, type ErrorContext } from "@strata-oci/errors";
 import { credentialsFor, type Credentials } from "./auth-files.js";
-import { isLoopbackHost, type DockerReference } from "./docker-reference.js";
+import type { DockerReference } from "./docker-reference.js";
+import { basicAuthorization, fetchToken, parseChallenge } from "./registry-auth.js";
+import { isTransient, registryError, sleep, WHOLE_BODY_TIMEOUTS } from "./registry-http.js";
+import { sendRequest, type RequestSettings } from "./registry-request.js";
+import { readCertDirs, withExtraCaCerts, type TlsFiles } from "./registry-tls.js";
+
+export { digestOf, isTransient, readBody } from "./registry-http.js";
 
 /** How to reach and authenticate to a registry. */
 export interface RegistryOptions {
@@ -48,130 +51,6 @@ export interface RegistryOptions {
 export type RegistryResponse = IncomingMessage;
 
 const MAX_REDIRECTS = 5;
-const MAX_TOKEN_RESPONSE = 1 << 20;
-
-function registryError(
-  code: "STRATA_REGISTRY_UNREACHABLE" | "STRATA_REGISTRY_DENIED" | "STRATA_REGISTRY_ERROR",
-  detail: string,
-  hint: string,
-  cause?: unknown,
-  context: ErrorContext = {},
-): ImageError {
-  return new ImageError(code, detail, { hint, context, ...(cause === undefined ? {} : { cause }) });
-}
-
-/** A wait that `signal` ends at once (a Retry-After of an hour must not outlast Ctrl-C). */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted === true) return reject(new AbortedError(signal.reason));
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortedError(signal?.reason));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/**
- * A token is sent back in a header: visible ASCII only (RFC 6750's b64token and every real token
- * fit).
- */
-const TOKEN = /^[\x21-\x7e]+$/;
-
-/**
- * A small document (manifest, config, token) must arrive whole within this many response timeouts:
- * a trickle is not an answer.
- */
-const WHOLE_BODY_TIMEOUTS = 10;
-
-/** The Authorization header of Basic auth, for the registry or its token server. */
-function basicAuthorization(creds: Credentials): OutgoingHttpHeaders {
-  return {
-    authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`,
-  };
-}
-
-/**
- * A connection that broke or timed out: worth another try. A refused one, a bad certificate or an
- * abort is not.
- */
-export function isTransient(error: unknown): boolean {
-  if (error instanceof StrataError) return false;
-  const code =
-    (error as { cause?: NodeJS.ErrnoException }).cause?.code ??
-    (error as NodeJS.ErrnoException).code;
-  const message = String((error as Error).message ?? "");
-  return (
-    code === "ECONNRESET" ||
-    code === "EPIPE" ||
-    code === "ETIMEDOUT" ||
-    code === "ECONNABORTED" ||
-    code === "EAI_AGAIN" ||
-    /stopped sending|no answer from|socket hang up|aborted/.test(message)
-  );
-}
-
-/**
- * Reads a response body whole, refusing one longer than `max` bytes or one
- * that takes longer than `deadlineMs` to arrive (a body trickled a byte at a
- * time never trips the silence timeout).
- */
-export async function readBody(
-  response: IncomingMessage,
-  max: number,
-  what: string,
-  deadlineMs = WHOLE_BODY_TIMEOUTS * 30_000,
-): Promise<Buffer> {
-  const declared = Number(response.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > max) {
-    response.destroy();
-    throw new LimitExceededError("maxJsonSize", declared, max, { blob: what });
-  }
-  const deadline = setTimeout(() => {
-    response.destroy(
-      new ImageError(
-        "STRATA_REGISTRY_UNREACHABLE",
-        `${what} did not arrive whole within ${deadlineMs / 1000} s`,
-        {
-          hint: "the registry trickles its answer; try again, or another registry",
-          context: { blob: what },
-        },
-      ),
-    );
-  }, deadlineMs);
-  const parts: Buffer[] = [];
-  let length = 0;
-  try {
-    for await (const part of response) {
-      length += (part as Buffer).length;
-      if (length > max) {
-        response.destroy();
-        throw new LimitExceededError("maxJsonSize", length, max, { blob: what });
-      }
-      parts.push(part as Buffer);
-    }
-  } finally {
-    clearTimeout(deadline);
-  }
-  return Buffer.concat(parts);
-}
-
-/** `Bearer realm="...",service="...",scope="..."` or `Basic realm="..."`. */
-function parseChallenge(header: string): { scheme: string; params: Map<string, string> } {
-  const space = header.indexOf(" ");
-  const scheme = (space === -1 ? header : header.slice(0, space)).toLowerCase();
-  const params = new Map<string, string>();
-  for (const [, key, quoted, bare] of header
-    .slice(space + 1)
-    .matchAll(/([A-Za-z_]+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g)) {
-    params.set((key as string).toLowerCase(), quoted?.replace(/\\(.)/g, "$1") ?? bare ?? "");
-  }
-  return { scheme, params };
-}
 
 /**
  * The distribution API of one repository: anonymous, Basic or Bearer token
@@ -339,100 +218,17 @@ export class RegistryClient {
     this.#tokens.set(this.#scope, await this.#fetchToken(context));
   }
 
-  async #fetchToken(context: ErrorContext): Promise<string> {
-    const realm = this.#challenge?.get("realm");
-    if (realm === undefined)
-      throw registryError(
-        "STRATA_REGISTRY_ERROR",
-        `${this.#ref.registry}'s Bearer challenge names no realm`,
-        "the registry is misconfigured",
-        undefined,
-        context,
-      );
-    let url: URL;
-    try {
-      url = new URL(realm);
-    } catch (cause) {
-      throw registryError(
-        "STRATA_REGISTRY_ERROR",
-        `${this.#ref.registry}'s token realm is not a URL`,
-        "the registry is misconfigured",
-        cause,
-        context,
-      );
-    }
-    const service = this.#challenge?.get("service");
-    const creds = this.#credentials;
-    let response: IncomingMessage;
-    if (creds?.identityToken !== undefined) {
-      // OAuth2: the refresh token Docker keeps as `identitytoken`, exchanged by POST (as docker
-      // does).
-      const form = new URLSearchParams({
-        grant_type: "refresh_token",
-        refresh_token: creds.identityToken,
-        client_id: "strata",
-        scope: this.#scope,
-        ...(service === undefined ? {} : { service }),
-      });
-      response = await this.#request(
-        url,
-        { "content-type": "application/x-www-form-urlencoded" },
-        context,
-        Buffer.from(form.toString()),
-      );
-    } else {
-      if (service !== undefined) url.searchParams.set("service", service);
-      url.searchParams.set("scope", this.#scope);
-      const headers: OutgoingHttpHeaders = creds === undefined ? {} : basicAuthorization(creds);
-      response = await this.#follow(url, headers, context);
-    }
-    const status = response.statusCode ?? 0;
-    if (status === 401 || status === 403) {
-      response.resume();
-      throw registryError(
-        "STRATA_REGISTRY_DENIED",
-        `the token server of ${this.#ref.registry} refused ` +
-          `${creds === undefined ? "anonymous access" : "the credentials"} to ` +
-          `${this.#ref.repository}`,
-        "check the credentials (--creds USER:PASS)",
-        undefined,
-        context,
-      );
-    }
-    if (status < 200 || status >= 300) {
-      response.resume();
-      throw registryError(
-        "STRATA_REGISTRY_ERROR",
-        `the token server of ${this.#ref.registry} answered HTTP ${status}`,
-        "try again later",
-        undefined,
-        context,
-      );
-    }
-    const body = await readBody(response, MAX_TOKEN_RESPONSE, "token response", this.wholeBodyMs);
-    let token: unknown;
-    try {
-      const json = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
-      token = json.token ?? json.access_token;
-    } catch (cause) {
-      throw registryError(
-        "STRATA_REGISTRY_ERROR",
-        `the token server of ${this.#ref.registry} sent something that is not JSON`,
-        "the registry's token server is broken",
-        cause,
-        context,
-      );
-    }
-    if (typeof token !== "string" || !TOKEN.test(token)) {
-      throw registryError(
-        "STRATA_REGISTRY_ERROR",
-        `the token server of ${this.#ref.registry} sent no usable token`,
-        "the registry's token server is broken",
-        undefined,
-        context,
-      );
-    }
-    return token;
+  #fetchToken(context: ErrorContext): Promise<string> {
+    return fetchToken({
+      ref: this.#ref,
+      challenge: this.#challenge ?? new Map(),
+      creds: this.#credentials,
+      scope: this.#scope,
+      wholeBodyMs: this.wholeBodyMs,
+      context,
+      get: (url, headers) => this.#follow(url, headers, context),
+      post: (url, headers, body) => sendRequest(url, headers, this.#settings, context, body),
+    });
   }
 
   /** One request, following redirects; Authorization goes only to the host it was meant for. */
@@ -444,7 +240,7 @@ export class RegistryClient {
     let url = start;
     let sent = headers;
     for (let hops = 0; ; hops++) {
-      const response = await this.#request(url, sent, context);
+      const response = await sendRequest(url, sent, this.#settings, context);
       const status = response.statusCode ?? 0;
       const location = response.headers.location;
       if (![301, 302, 303, 307, 308].includes(status) || location === undefined) return response;
@@ -492,194 +288,17 @@ export class RegistryClient {
     return files;
   }
 
-  /** One request: GET, or POST of `body`. */
-  async #request(
-    url: URL,
-    headers: OutgoingHttpHeaders,
-    context: ErrorContext,
-    body?: Buffer,
-  ): Promise<IncomingMessage> {
-    const timeout = this.#options.timeoutMs ?? 30_000;
-    const tls = url.protocol === "https:";
-    if (!tls && !isLoopbackHost(url.host) && this.#options.tlsVerify !== false) {
-      throw registryError(
-        "STRATA_REGISTRY_UNREACHABLE",
-        `refusing plain HTTP to ${url.host}`,
-        "use an https registry, or --tls-verify=false for one you trust on your network",
-        undefined,
-        context,
-      );
-    }
-    // Loaded on the first request: the HTTP and TLS modules cost every command that never talks to
-    // a registry some 15 ms.
-    const request = tls ? builtin("node:https").request : builtin("node:http").request;
-    const tlsOptions = tls
-      ? { rejectUnauthorized: this.#options.tlsVerify !== false, ...this.#tlsFiles(url.host) }
-      : {};
-    const signal = this.#options.signal;
-    if (signal?.aborted === true) throw new AbortedError(signal.reason);
-    return new Promise((resolve, reject) => {
-      const options = {
-        method: body === undefined ? "GET" : "POST",
-        headers: {
-          "user-agent": "strata",
-          ...headers,
-          ...(body === undefined ? {} : { "content-length": String(body.length) }),
-        },
-        timeout,
-        ...tlsOptions,
-      };
-      let req: ReturnType<typeof request>;
-      try {
-        req = request(url, options, (response) => {
-          // From here the timeout is a silent body: the stream fails with it.
-          response.setTimeout(timeout, () =>
-            response.destroy(
-              registryError(
-                "STRATA_REGISTRY_UNREACHABLE",
-                `${url.host} stopped sending for ${timeout / 1000} s`,
-                "the network or registry stalled; try again",
-                undefined,
-                context,
-              ),
-            ),
-          );
-          const onAbort = (): void => void response.destroy(new AbortedError(signal?.reason));
-          signal?.addEventListener("abort", onAbort, { once: true });
-          response.once("close", () => signal?.removeEventListener("abort", onAbort));
-          resolve(response);
-        });
-      } catch (cause) {
-        // A header Node will not send (a control character in a value the registry gave us).
-        reject(
-          registryError(
-            "STRATA_REGISTRY_ERROR",
-            `cannot send a request to ${url.host}: ` +
-              `${(cause as NodeJS.ErrnoException).code ?? String(cause)}`,
-            "the registry sent a value strata cannot send back (a token or a location)",
-            cause,
-            context,
-          ),
-        );
-        return;
-      }
-      const onAbort = (): void => void req.destroy(new AbortedError(signal?.reason));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      req.once("close", () => signal?.removeEventListener("abort", onAbort));
-      req.on("timeout", () =>
-        req.destroy(
-          registryError(
-            "STRATA_REGISTRY_UNREACHABLE",
-            `no answer from ${url.host} within ${timeout / 1000} s`,
-            "check the registry address and the network",
-            undefined,
-            context,
-          ),
-        ),
-      );
-      req.on("error", (error: NodeJS.ErrnoException) => {
-        if (error instanceof StrataError) return reject(error);
-        const mayUseHttp = isLoopbackHost(url.host) || this.#options.tlsVerify === false;
-        if (tls && mayUseHttp && isPlainHttpServer(error)) {
-          // The server speaks plain HTTP: from now on every request to it does too.
-          const plain = new URL(url);
-          plain.protocol = "http:";
-          if (url.host === this.#base.host)
-            this.#base = new URL(this.#base.href.replace(/^https:/, "http:"));
-          return resolve(this.#request(plain, headers, context, body));
-        }
-        const detail = error.code ?? error.message;
-        const certificate = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(detail);
-        reject(
-          registryError(
-            "STRATA_REGISTRY_UNREACHABLE",
-            `cannot reach ${url.host}: ${detail}`,
-            certificate
-              ? "the registry's certificate is not trusted: add its CA (--cert-dir) or, for a " +
-                  "registry you trust, --tls-verify=false"
-              : "check the registry address and the network",
-            error,
-            context,
-          ),
-        );
-      });
-      req.end(body);
-    });
+  /** What each request needs of this client: its options, TLS files, the switch to HTTP. */
+  get #settings(): RequestSettings {
+    return {
+      timeoutMs: this.#options.timeoutMs ?? 30_000,
+      tlsVerify: this.#options.tlsVerify !== false,
+      signal: this.#options.signal,
+      tlsFiles: (host) => this.#tlsFiles(host),
+      onPlainHttp: (url) => {
+        if (url.host === this.#base.host)
+          this.#base = new URL(this.#base.href.replace(/^https:/, "http:"));
+      },
+    };
   }
-}
-
-/** A TLS handshake that met a plain-HTTP server. */
-function isPlainHttpServer(error: NodeJS.ErrnoException): boolean {
-  return (
-    error.code === "EPROTO" ||
-    error.code === "ERR_SSL_WRONG_VERSION_NUMBER" ||
-    /wrong version number|packet length too long/i.test(error.message)
-  );
-}
-
-/**
- * TLS options from a containers-certs.d directory: extra CAs (with the system's), a client
- * certificate.
- */
-interface TlsFiles {
-  readonly ca?: string[];
-  readonly cert?: string;
-  readonly key?: string;
-}
-
-/**
- * The CAs of NODE_EXTRA_CA_CERTS, trusted here as Node trusts them when it
- * reads the variable at start-up: the strata command starts Node without it
- * (bin/strata says why). Adding them again where Node did read them changes
- * nothing. An unreadable file is ignored, as Node ignores it (with a warning).
- */
-function withExtraCaCerts(files: TlsFiles): TlsFiles {
-  const file = process.env.NODE_EXTRA_CA_CERTS;
-  if (file === undefined || file === "") return files;
-  let extra: string;
-  try {
-    extra = readFileSync(file, "utf8");
-  } catch {
-    return files;
-  }
-  return { ...files, ca: [...(files.ca ?? builtin("node:tls").rootCertificates), extra] };
-}
-
-function readCertDirs(dirs: readonly string[]): TlsFiles {
-  const cas: string[] = [];
-  let cert: string | undefined;
-  let key: string | undefined;
-  for (const dir of dirs) {
-    let names: string[];
-    try {
-      names = readdirSync(dir).sort();
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      if (name.endsWith(".crt")) cas.push(readFileSync(join(dir, name), "utf8"));
-      else if (name.endsWith(".cert") && cert === undefined) {
-        const keyFile = join(dir, `${name.slice(0, -".cert".length)}.key`);
-        if (!existsSync(keyFile)) {
-          throw new ImageError(
-            "STRATA_REGISTRY_UNREACHABLE",
-            `client certificate ${join(dir, name)} has no ${keyFile}`,
-            { hint: "put the certificate's key beside it as NAME.key" },
-          );
-        }
-        cert = readFileSync(join(dir, name), "utf8");
-        key = readFileSync(keyFile, "utf8");
-      }
-    }
-  }
-  return {
-    ...(cas.length > 0 ? { ca: [...builtin("node:tls").rootCertificates, ...cas] } : {}),
-    ...(cert === undefined ? {} : { cert, key: key as string }),
-  };
-}
-
-/** The digest of `data` in the algorithm that `like` (a digest) names, sha256 without one. */
-export function digestOf(data: Buffer, like?: string): string {
-  const algorithm = like === undefined ? "sha256" : parseDigest(like).algorithm;
-  return `${algorithm}:${createHash(algorithm).update(data).digest("hex")}`;
 }

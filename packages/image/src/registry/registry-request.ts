@@ -1,0 +1,146 @@
+// One HTTP request to a registry or its token server: TLS as configured,
+// plain HTTP only where allowed, timeouts on connecting and on silence, and
+// every failure a typed error that an AbortSignal can also cause.
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import { builtin } from "@strata-oci/layer";
+import { AbortedError, StrataError, type ErrorContext } from "@strata-oci/errors";
+import { isLoopbackHost } from "./docker-reference.js";
+import { registryError } from "./registry-http.js";
+import { isPlainHttpServer, type TlsFiles } from "./registry-tls.js";
+
+/** What a request needs of the client that sends it. */
+export interface RequestSettings {
+  readonly timeoutMs: number;
+  /** false: any certificate, and plain HTTP anywhere. */
+  readonly tlsVerify: boolean;
+  readonly signal: AbortSignal | undefined;
+  tlsFiles(host: string): TlsFiles;
+  /** Told when an https URL's server turned out to speak plain HTTP (and that was allowed). */
+  onPlainHttp(url: URL): void;
+}
+
+/** One request: GET, or POST of `body`. */
+export function sendRequest(
+  url: URL,
+  headers: OutgoingHttpHeaders,
+  settings: RequestSettings,
+  context: ErrorContext,
+  body?: Buffer,
+): Promise<IncomingMessage> {
+  const tls = url.protocol === "https:";
+  if (!tls && !isLoopbackHost(url.host) && settings.tlsVerify) {
+    throw registryError(
+      "STRATA_REGISTRY_UNREACHABLE",
+      `refusing plain HTTP to ${url.host}`,
+      "use an https registry, or --tls-verify=false for one you trust on your network",
+      undefined,
+      context,
+    );
+  }
+  // Loaded on the first request: the HTTP and TLS modules cost every command that never talks to
+  // a registry some 15 ms.
+  const request = tls ? builtin("node:https").request : builtin("node:http").request;
+  const { signal, timeoutMs } = settings;
+  if (signal?.aborted === true) throw new AbortedError(signal.reason);
+  const options = {
+    method: body === undefined ? "GET" : "POST",
+    headers: {
+      "user-agent": "strata",
+      ...headers,
+      ...(body === undefined ? {} : { "content-length": String(body.length) }),
+    },
+    timeout: timeoutMs,
+    ...(tls ? { rejectUnauthorized: settings.tlsVerify, ...settings.tlsFiles(url.host) } : {}),
+  };
+  return new Promise((resolve, reject) => {
+    let req: ClientRequest;
+    try {
+      req = request(url, options, (response) => {
+        watchResponse(response, url, settings, context);
+        resolve(response);
+      });
+    } catch (cause) {
+      // A header Node will not send (a control character in a value the registry gave us).
+      reject(
+        registryError(
+          "STRATA_REGISTRY_ERROR",
+          `cannot send a request to ${url.host}: ` +
+            `${(cause as NodeJS.ErrnoException).code ?? String(cause)}`,
+          "the registry sent a value strata cannot send back (a token or a location)",
+          cause,
+          context,
+        ),
+      );
+      return;
+    }
+    abortWith(req, signal);
+    req.on("timeout", () =>
+      req.destroy(
+        registryError(
+          "STRATA_REGISTRY_UNREACHABLE",
+          `no answer from ${url.host} within ${timeoutMs / 1000} s`,
+          "check the registry address and the network",
+          undefined,
+          context,
+        ),
+      ),
+    );
+    req.on("error", (error: NodeJS.ErrnoException) => {
+      if (error instanceof StrataError) return reject(error);
+      const mayUseHttp = isLoopbackHost(url.host) || !settings.tlsVerify;
+      if (tls && mayUseHttp && isPlainHttpServer(error)) {
+        // The server speaks plain HTTP: from now on every request to it does too.
+        settings.onPlainHttp(url);
+        const plain = new URL(url);
+        plain.protocol = "http:";
+        return resolve(sendRequest(plain, headers, settings, context, body));
+      }
+      reject(unreachable(url, error, context));
+    });
+    req.end(body);
+  });
+}
+
+/** `stream` destroyed with STRATA_ABORTED when `signal` fires while it is open. */
+function abortWith(stream: ClientRequest | IncomingMessage, signal: AbortSignal | undefined): void {
+  const onAbort = (): void => void stream.destroy(new AbortedError(signal?.reason));
+  signal?.addEventListener("abort", onAbort, { once: true });
+  stream.once("close", () => signal?.removeEventListener("abort", onAbort));
+}
+
+/** From its headers on, a response's timeout is a silent body: the stream fails with it. */
+function watchResponse(
+  response: IncomingMessage,
+  url: URL,
+  settings: RequestSettings,
+  context: ErrorContext,
+): void {
+  const seconds = settings.timeoutMs / 1000;
+  response.setTimeout(settings.timeoutMs, () =>
+    response.destroy(
+      registryError(
+        "STRATA_REGISTRY_UNREACHABLE",
+        `${url.host} stopped sending for ${seconds} s`,
+        "the network or registry stalled; try again",
+        undefined,
+        context,
+      ),
+    ),
+  );
+  abortWith(response, settings.signal);
+}
+
+function unreachable(url: URL, error: NodeJS.ErrnoException, context: ErrorContext): Error {
+  const detail = error.code ?? error.message;
+  const certificate = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(detail);
+  return registryError(
+    "STRATA_REGISTRY_UNREACHABLE",
+    `cannot reach ${url.host}: ${detail}`,
+    certificate
+      ? "the registry's certificate is not trusted: add its CA (--cert-dir) or, for a " +
+          "registry you trust, --tls-verify=false"
+      : "check the registry address and the network",
+    error,
+    context,
+  );
+}

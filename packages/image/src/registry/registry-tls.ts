@@ -1,0 +1,76 @@
+// TLS for a registry: containers-certs.d directories, NODE_EXTRA_CA_CERTS,
+// and telling a plain-HTTP server from a broken handshake.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { builtin } from "@strata-oci/layer";
+import { ImageError } from "@strata-oci/errors";
+
+/** A TLS handshake that met a plain-HTTP server. */
+export function isPlainHttpServer(error: NodeJS.ErrnoException): boolean {
+  return (
+    error.code === "EPROTO" ||
+    error.code === "ERR_SSL_WRONG_VERSION_NUMBER" ||
+    /wrong version number|packet length too long/i.test(error.message)
+  );
+}
+
+/**
+ * TLS options from a containers-certs.d directory: extra CAs (with the system's), a client
+ * certificate.
+ */
+export interface TlsFiles {
+  readonly ca?: string[];
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/**
+ * The CAs of NODE_EXTRA_CA_CERTS, trusted here as Node trusts them when it
+ * reads the variable at start-up: the strata command starts Node without it
+ * (bin/strata says why). Adding them again where Node did read them changes
+ * nothing. An unreadable file is ignored, as Node ignores it (with a warning).
+ */
+export function withExtraCaCerts(files: TlsFiles): TlsFiles {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (file === undefined || file === "") return files;
+  let extra: string;
+  try {
+    extra = readFileSync(file, "utf8");
+  } catch {
+    return files;
+  }
+  return { ...files, ca: [...(files.ca ?? builtin("node:tls").rootCertificates), extra] };
+}
+
+export function readCertDirs(dirs: readonly string[]): TlsFiles {
+  const cas: string[] = [];
+  let cert: string | undefined;
+  let key: string | undefined;
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (name.endsWith(".crt")) cas.push(readFileSync(join(dir, name), "utf8"));
+      else if (name.endsWith(".cert") && cert === undefined) {
+        const keyFile = join(dir, `${name.slice(0, -".cert".length)}.key`);
+        if (!existsSync(keyFile)) {
+          throw new ImageError(
+            "STRATA_REGISTRY_UNREACHABLE",
+            `client certificate ${join(dir, name)} has no ${keyFile}`,
+            { hint: "put the certificate's key beside it as NAME.key" },
+          );
+        }
+        cert = readFileSync(join(dir, name), "utf8");
+        key = readFileSync(keyFile, "utf8");
+      }
+    }
+  }
+  return {
+    ...(cas.length > 0 ? { ca: [...builtin("node:tls").rootCertificates, ...cas] } : {}),
+    ...(cert === undefined ? {} : { cert, key: key as string }),
+  };
+}
