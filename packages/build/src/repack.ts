@@ -4,7 +4,6 @@ import { ImageError, TargetError } from "@strata-oci/errors";
 import {
   hasBlob,
   outputLayout,
-  parseImageReference,
   prepareLayout,
   writeBlob,
   type Descriptor,
@@ -90,12 +89,11 @@ const EMPTY_TAR = 1024;
 export async function repack(options: RepackOptions): Promise<RepackResult> {
   const target = outputLayout(options.layout, "repack");
   refuseLayoutInside(target.path, options.rootfs);
-  refuseDockerArchive(options.image);
   const tag = target.tag ?? "repacked";
   const open = imageRequest(options);
   const image = await openContainerImage(options);
   const details = image.details;
-  if (details === undefined) throw new Error("unreachable: oci and docker images have manifests");
+  if (details === undefined) throw noDescriptors(image.source.format());
   const clampTime = sourceDateEpoch();
   const record =
     options.record === undefined
@@ -158,13 +156,12 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
   }
 }
 
-/** docker-archive layers carry no descriptors to list in the new manifest. */
-function refuseDockerArchive(image: string): void {
-  if (parseImageReference(image).transport !== "docker-archive") return;
-  throw new ImageError(
+/** A base read without a manifest (docker-archive) has no layer descriptors to list. */
+function noDescriptors(image: string): ImageError {
+  return new ImageError(
     "STRATA_BAD_REFERENCE",
-    "repack needs an OCI layout or registry image as its base (docker-archive layers carry " +
-      "no descriptors)",
+    `repack needs a base whose manifest lists its layers, and ${image} has none ` +
+      "(docker-archive layers carry no descriptors)",
     { hint: "copy it into a layout first: skopeo copy docker-archive:FILE oci:DIR:TAG" },
   );
 }

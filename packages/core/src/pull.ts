@@ -1,6 +1,7 @@
 import {
   hostPlatform,
   outputLayout,
+  isRegistryReference,
   parseImageReference,
   parsePlatform,
   pullToLayout,
@@ -33,7 +34,7 @@ export async function pull(
   options: PullOptions,
 ): Promise<PullResult & { readonly layout: string; readonly tag: string }> {
   const source = parseImageReference(options.image);
-  if (source.transport !== "docker") {
+  if (!isRegistryReference(source)) {
     throw new ImageError(
       "STRATA_BAD_REFERENCE",
       `pull copies registry images (docker://...), not ${source.transport}:`,

@@ -94,17 +94,16 @@ export interface UnpackResult {
 }
 
 /** Unpacking into the layout being read would mix the rootfs with the image's blobs. */
-function refuseDestinationInLayout(ref: ImageReference, dest: string): void {
-  if (ref.transport !== "oci") return;
-  const layout = realpathSync.native(ref.path);
-  if (dest === layout || dest.startsWith(`${layout}/`)) {
-    throw new TargetError(
-      "STRATA_BAD_DESTINATION",
-      `destination ${dest} lies inside the image layout ${layout}`,
-      {
-        hint: "unpack somewhere outside the OCI layout directory",
-      },
-    );
+function refuseDestinationInImage(ref: ImageReference, dest: string): void {
+  for (const file of ref.files) {
+    const layout = realpathSync.native(file);
+    if (dest === layout || dest.startsWith(`${layout}/`)) {
+      throw new TargetError(
+        "STRATA_BAD_DESTINATION",
+        `destination ${dest} lies inside the image layout ${layout}`,
+        { hint: "unpack somewhere outside the image's own directory" },
+      );
+    }
   }
 }
 
@@ -201,7 +200,7 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
   const image = await openImage(imageRequest(options));
   options.onProgress?.({ kind: "image", image });
   refuseArtifact(image);
-  refuseDestinationInLayout(image.source, dest);
+  refuseDestinationInImage(image.source, dest);
   // A run killed with SIGKILL cannot clean up after itself; the next one does.
   removeLeftoverStagings(dest);
   const policy = ownershipFor(resolveRootless(options.rootless));

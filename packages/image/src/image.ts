@@ -1,7 +1,7 @@
 import type { Layer } from "@strata-oci/layer";
 import type { Descriptor } from "./descriptor.js";
 import type { ImageConfig } from "./image-config.js";
-import type { ImageReference } from "./image-reference.js";
+import type { ImageReference } from "./transport.js";
 import type { Platform } from "./platform.js";
 
 /** One manifest an index offers, for listing and choosing. */
@@ -49,7 +49,8 @@ export interface Image {
   readonly reference: string;
   /** The reference parsed, once (openImage): where the image lives. */
   readonly source: ImageReference;
-  readonly transport: "oci" | "docker-archive" | "docker";
+  /** The transport it was read through (`oci`, `docker-archive`, `docker`, or a registered one). */
+  readonly transport: string;
   /** The manifests the top-level index offered (docker-archive: its manifest.json entries). */
   readonly choices: readonly ManifestChoice[];
   /** The chosen manifest's descriptor; undefined for docker-archive (no manifest blob). */

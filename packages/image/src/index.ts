@@ -13,10 +13,19 @@ export { chainIds } from "./chain-id.js";
 export type { ImageConfig } from "./image-config.js";
 export { parseImageConfig } from "./image-config.js";
 export {
-  formatImageReference,
-  parseImageReference,
+  pathAndTag,
   type ImageReference,
-} from "./image-reference.js";
+  type ImageTransport,
+  type TransportOpenRequest,
+  type TransportReferrers,
+} from "./transport.js";
+export { imageTransports, parseImageReference, registerTransport } from "./transports/index.js";
+export { ociReference, type OciReference } from "./transports/oci.js";
+export {
+  isRegistryReference,
+  registryReference,
+  type RegistryReference,
+} from "./transports/docker.js";
 export { openOciLayout, MAX_JSON_BLOB } from "./oci-layout.js";
 export type { OpenImageOptions } from "./manifest-walk.js";
 export { openDockerArchive } from "./docker-archive.js";

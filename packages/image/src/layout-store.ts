@@ -21,7 +21,8 @@ import { ImageError, type ErrorContext } from "@strata-oci/errors";
 import type { Descriptor } from "./descriptor.js";
 import { OCI_INDEX, REF_NAME_ANNOTATION } from "./media-types.js";
 import { blobPath } from "./oci-layout.js";
-import { parseImageReference } from "./image-reference.js";
+import { pathAndTag } from "./transport.js";
+import { imageTransports } from "./transports/index.js";
 import type { Platform } from "./platform.js";
 
 /** Makes `layout` an OCI image layout where it is not one yet (oci-layout, blobs/sha256). */
@@ -152,10 +153,11 @@ export function outputLayout(
   layout: string,
   command: string,
 ): { path: string; tag: string | undefined } {
-  const target = parseImageReference(layout.startsWith("oci:") ? layout : `oci:${layout}`);
-  if (target.transport !== "oci")
+  const name = /^([a-z][a-z0-9-]*):/.exec(layout)?.[1];
+  const other = imageTransports().some((t) => t.name === name && name !== "oci");
+  if (other)
     throw new ImageError("STRATA_BAD_REFERENCE", `${command} writes OCI layouts, not ${layout}`, {
       hint: "give oci:DIR[:TAG]",
     });
-  return { path: target.path, tag: target.tag };
+  return pathAndTag(name === "oci" ? layout.slice("oci:".length) : layout);
 }

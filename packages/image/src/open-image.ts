@@ -1,7 +1,5 @@
-import { openDockerArchive } from "./docker-archive.js";
 import type { Image } from "./image.js";
-import { formatImageReference, parseImageReference } from "./image-reference.js";
-import { openOciLayout } from "./oci-layout.js";
+import { parseImageReference } from "./transports/index.js";
 import {
   formatPlatform,
   hostPlatform,
@@ -11,7 +9,6 @@ import {
 } from "./platform.js";
 import { ImageError } from "@strata-oci/errors";
 import type { RegistryOptions } from "./registry/registry-client.js";
-import { openRegistryImage } from "./registry/registry-source.js";
 
 export interface OpenImageRequest {
   /**
@@ -43,20 +40,12 @@ export async function openImage(request: OpenImageRequest): Promise<Image> {
       : typeof request.platform === "string"
         ? parsePlatform(request.platform)
         : request.platform;
-  const name = formatImageReference(ref);
-  const opened =
-    ref.transport === "docker"
-      ? await openRegistryImage(
-          ref.registry,
-          name,
-          platform,
-          request.signal === undefined
-            ? request.registry
-            : { ...request.registry, signal: request.signal },
-        )
-      : ref.transport === "oci"
-        ? openOciLayout(ref.path, name, { platform, tag: ref.tag })
-        : openDockerArchive(ref.path, name, { tag: ref.tag });
+  const name = ref.format();
+  const registry =
+    request.signal === undefined
+      ? request.registry
+      : { ...request.registry, signal: request.signal };
+  const opened = await ref.open({ platform, registry });
   const image: Image = { ...opened, source: ref };
   const { os, architecture, variant } = image.config;
   if (os === undefined || architecture === undefined) return image;

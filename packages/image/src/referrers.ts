@@ -1,9 +1,7 @@
 import { ImageError } from "@strata-oci/errors";
 import type { Referrer } from "./image.js";
-import { parseImageReference } from "./image-reference.js";
-import { layoutReferrers } from "./oci-layout.js";
+import { parseImageReference } from "./transports/index.js";
 import { openImage, type OpenImageRequest } from "./open-image.js";
-import { registryReferrers } from "./registry/registry-source.js";
 
 export interface ReferrersRequest extends OpenImageRequest {
   /** Only referrers of this artifact type. */
@@ -31,30 +29,23 @@ export interface ReferrersResult {
  */
 export async function findReferrers(request: ReferrersRequest): Promise<ReferrersResult> {
   const ref = parseImageReference(request.image);
-  if (ref.transport === "docker-archive") {
-    throw new ImageError("STRATA_BAD_REFERENCE", "docker-archive tarballs carry no referrers", {
-      hint: "give an OCI layout (oci:DIR[:TAG]) or a registry (docker://...)",
-    });
+  if (ref.referrers === undefined) {
+    throw new ImageError(
+      "STRATA_BAD_REFERENCE",
+      `${ref.transport}: images carry no referrers (${ref.format()})`,
+      { hint: "give an OCI layout (oci:DIR[:TAG]) or a registry (docker://...)" },
+    );
   }
   const image = await openImage(request);
   const subjects = [
     ...image.indexes.filter((level) => level.where !== "index.json").map((level) => level.where),
     ...(image.manifest === undefined ? [] : [image.manifest.digest]),
   ];
-  const found =
-    ref.transport === "oci"
-      ? { ...layoutReferrers(ref.path, new Set(subjects)), via: "layout" as const }
-      : {
-          ...(await registryReferrers(
-            ref.registry,
-            subjects,
-            image.reference,
-            request.signal === undefined
-              ? request.registry
-              : { ...request.registry, signal: request.signal },
-          )),
-          skipped: [],
-        };
+  const registry =
+    request.signal === undefined
+      ? request.registry
+      : { ...request.registry, signal: request.signal };
+  const found = await ref.referrers(subjects, { registry, reference: image.reference });
   const wanted = request.artifactType;
   const referrers =
     wanted === undefined

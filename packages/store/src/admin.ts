@@ -108,7 +108,7 @@ export async function storeRemove(options: {
         image: options.image,
         ...(platform === undefined ? {} : { platform }),
       });
-      found = kept(store, keptName(options.image, image), platform);
+      found = kept(store, keptName(image.source), platform);
     } catch {
       // Not openable any more: only its recorded name can match.
     }

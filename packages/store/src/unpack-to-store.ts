@@ -1,9 +1,7 @@
-import { resolve } from "node:path";
 import { readLayer, type LayerLimits } from "@strata-oci/layer";
 import { withErrorContext } from "@strata-oci/errors";
 import {
   chainIds,
-  formatImageReference,
   formatPlatform,
   parseImageReference,
   type Image,
@@ -66,13 +64,8 @@ export interface StoreUnpackResult {
  * The name an image is kept under: a layout or archive by its absolute path, so that the working
  * directory does not matter.
  */
-export function keptName(image: string | ImageReference, resolved?: Image): string {
-  const parsed = typeof image === "string" ? parseImageReference(image) : image;
-  if (parsed.transport === "docker") return resolved?.reference ?? formatImageReference(parsed);
-  return (
-    `${parsed.transport}:${resolve(parsed.path)}` +
-    `${parsed.tag === undefined ? "" : `:${parsed.tag}`}`
-  );
+export function keptName(image: string | ImageReference): string {
+  return (typeof image === "string" ? parseImageReference(image) : image).canonical();
 }
 
 /** The platform an image is kept under: its config's, else the one asked for. */
@@ -122,7 +115,7 @@ export async function storeImage(
   const platform = keptPlatform(image, options.platform);
   // Kept before its layers are looked at, and put back as it was if this call fails.
   const kept: StoredImage = {
-    reference: keptName(image.source, image),
+    reference: keptName(image.source),
     platform,
     manifest: image.manifest?.digest,
     config: image.configDigest,

@@ -1,3 +1,4 @@
+import { registryReference } from "../transports/docker.js";
 import { type Layer } from "@strata-oci/layer";
 import { AbortedError, ImageError } from "@strata-oci/errors";
 import type { Descriptor } from "../descriptor.js";
@@ -123,7 +124,7 @@ export async function pullToLayout(
   }
   tagInIndex(layout, manifest, tag, manifest.platform);
   return {
-    image: { ...image, source: { transport: "docker", registry: ref } },
+    image: { ...image, source: registryReference(ref) },
     manifest,
     written,
     reused,
