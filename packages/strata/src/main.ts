@@ -1,10 +1,11 @@
 // The strata command: finds the command in the table (commands/index.ts),
 // parses its flags, runs it, and turns what it throws into an exit status
 // and a message.
-import { StrataError } from "@strata-oci/errors";
+import { StrataError, TargetError } from "@strata-oci/errors";
 import { escapeText } from "@strata-oci/layer";
 import { parseCommandLine, UsageError, type Command } from "./cli/command.js";
 import { commandHelp, mainHelp } from "./cli/help.js";
+import { pipeClosed, SIGPIPE_STATUS, stdoutFailure, stopOnClosedPipe } from "./cli/closed-pipe.js";
 import { interruptedStatus } from "./cli/signals.js";
 import { version, versionReport } from "./cli/version.js";
 import { COMMANDS } from "./commands/index.js";
@@ -39,8 +40,23 @@ function answered(command: string | undefined, topic: string | undefined): numbe
   return 0;
 }
 
+/** A write to stdout that failed otherwise than by EPIPE: a full disk or a broken device. */
+function stdoutError(failed: NodeJS.ErrnoException): StrataError {
+  const full = failed.code === "ENOSPC" || failed.code === "EDQUOT";
+  return new TargetError(
+    full ? "STRATA_NO_SPACE" : "STRATA_FS_ERROR",
+    `cannot write to stdout: ${failed.code ?? failed.message}`,
+    { hint: full ? "free space where stdout goes" : "check where stdout is redirected" },
+  );
+}
+
 /** What a command threw, told to the user: the exit status. */
-function reported(error: unknown, command: Command | undefined): number {
+function reported(thrown: unknown, command: Command | undefined): number {
+  let error = thrown;
+  // Whatever failed after the reader went away failed because of it (EPIPE in a pipeline).
+  if (pipeClosed()) return SIGPIPE_STATUS;
+  const failed = stdoutFailure();
+  if (failed !== undefined) error = stdoutError(failed);
   if (error instanceof UsageError) {
     process.stderr.write(
       `strata: ${error.message}\n` +
@@ -73,6 +89,7 @@ function reported(error: unknown, command: Command | undefined): number {
 
 /** Runs the strata command line; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
+  stopOnClosedPipe();
   const [name, ...rest] = argv;
   const early = answered(name, rest[0]);
   if (early !== undefined) return early;
@@ -84,7 +101,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(commandHelp(command));
       return 0;
     }
-    return await command.run(parsed);
+    const status = await command.run(parsed);
+    if (pipeClosed() || stdoutFailure() !== undefined) return reported(undefined, command);
+    return status;
   } catch (error) {
     return reported(error, command);
   }

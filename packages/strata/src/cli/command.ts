@@ -10,8 +10,12 @@ export class UsageError extends Error {}
 export interface Flag {
   readonly name: string;
   readonly short?: string;
-  /** "string" takes a value, "list" a value each time it is given, "boolean" none. */
-  readonly kind: "string" | "list" | "boolean";
+  /**
+   * "string" takes a value, "list" a value each time it is given, "boolean" none; "toggle" is a
+   * boolean as Go's flag package reads it (skopeo's and podman's users type them so): bare is
+   * true, `--name=VALUE` takes what Go's ParseBool takes (1, t, true, TRUE, True, 0, f, false...).
+   */
+  readonly kind: "string" | "list" | "boolean" | "toggle";
   /** How the value is written in the help (`FILE`, `OS/ARCH[/VARIANT]`). */
   readonly value?: string;
   /** What it does, one or a few sentences: the help wraps it. */
@@ -64,25 +68,56 @@ export function flagsOf(command: Command): Flag[] {
 /** The command line after the command's name, parsed by its flags (Node's parser, strict). */
 export function parseCommandLine(command: Command, argv: readonly string[]): Parsed {
   const split = command.trailingArgs === true ? argv.indexOf("--") : -1;
-  const args = split === -1 ? [...argv] : argv.slice(0, split);
+  const { args, toggles } = takeToggles(command, split === -1 ? [...argv] : argv.slice(0, split));
   const options = Object.fromEntries(
-    flagsOf(command).map((flag) => [
-      flag.name,
-      {
-        type: flag.kind === "boolean" ? ("boolean" as const) : ("string" as const),
-        ...(flag.kind === "list" ? { multiple: true } : {}),
-        ...(flag.short === undefined ? {} : { short: flag.short }),
-      },
-    ]),
+    flagsOf(command)
+      .filter((flag) => flag.kind !== "toggle")
+      .map((flag) => [
+        flag.name,
+        {
+          type: flag.kind === "boolean" ? ("boolean" as const) : ("string" as const),
+          ...(flag.kind === "list" ? { multiple: true } : {}),
+          ...(flag.short === undefined ? {} : { short: flag.short }),
+        },
+      ]),
   );
   try {
     const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
     return {
-      values: parsed.values as FlagValues,
+      values: { ...(parsed.values as FlagValues), ...toggles },
       positionals: parsed.positionals,
       trailing: split === -1 ? [] : argv.slice(split + 1),
     };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+const GO_TRUE = new Set(["1", "t", "T", "TRUE", "true", "True"]);
+const GO_FALSE = new Set(["0", "f", "F", "FALSE", "false", "False"]);
+
+/** The toggles of `args` (up to a bare `--`) taken out with their values; the rest: parseArgs. */
+function takeToggles(
+  command: Command,
+  args: string[],
+): { args: string[]; toggles: Record<string, boolean> } {
+  const names = new Set(flagsOf(command).flatMap((f) => (f.kind === "toggle" ? [f.name] : [])));
+  const toggles: Record<string, boolean> = {};
+  const rest: string[] = [];
+  for (const [i, arg] of args.entries()) {
+    if (arg === "--") {
+      rest.push(...args.slice(i));
+      break;
+    }
+    const match = /^--([a-z][a-z-]*)(?:=(.*))?$/s.exec(arg);
+    if (match === null || !names.has(match[1] as string)) {
+      rest.push(arg);
+      continue;
+    }
+    const [, name, value] = match as unknown as [string, string, string | undefined];
+    if (value === undefined || GO_TRUE.has(value)) toggles[name] = true;
+    else if (GO_FALSE.has(value)) toggles[name] = false;
+    else throw new UsageError(`--${name} takes true or false, not ${JSON.stringify(value)}`);
+  }
+  return { args: rest, toggles };
 }

@@ -40,11 +40,11 @@ export const REGISTRY: readonly Flag[] = [
   },
   {
     name: "tls-verify",
-    kind: "string",
+    kind: "toggle",
     value: "=false",
     help:
-      "accept a registry's certificate unchecked, and plain HTTP (loopback hosts may " +
-      "always use HTTP)",
+      "=false: accept a registry's certificate unchecked, and plain HTTP (loopback hosts may " +
+      "always use HTTP); default true",
   },
 ];
 
@@ -83,8 +83,6 @@ export function limitsOf(values: FlagValues): Partial<LayerLimits> {
 /** --creds USER:PASS, --authfile FILE, --cert-dir DIR and --tls-verify=true|false. */
 export function registryOf(values: FlagValues): RegistryOptions | undefined {
   const verify = values["tls-verify"];
-  if (verify !== undefined && verify !== "true" && verify !== "false")
-    throw new UsageError("--tls-verify takes true or false");
   const { creds, authfile: authFile } = values;
   const certDir = values["cert-dir"];
   if (
@@ -104,7 +102,7 @@ export function registryOf(values: FlagValues): RegistryOptions | undefined {
     ...(parsed === undefined ? {} : { creds: parsed }),
     ...(typeof authFile === "string" ? { authFile } : {}),
     ...(typeof certDir === "string" ? { certDir } : {}),
-    ...(verify === "false" ? { tlsVerify: false } : {}),
+    ...(verify === false ? { tlsVerify: false } : {}),
   };
 }
 

@@ -16,6 +16,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { TargetError } from "@strata-oci/errors";
 import { parseImageReference } from "@strata-oci/image";
+import { pipeClosed, stdoutDrained } from "./closed-pipe.js";
 import { UsageError } from "./command.js";
 
 export function* mappedText<T>(items: Iterable<T>, text: (item: T) => string): Generator<string> {
@@ -36,13 +37,13 @@ export function* jsonArray(items: Iterable<unknown>): Generator<string> {
 export async function writeOut(parts: Iterable<string>): Promise<void> {
   let piece = "";
   for (const part of parts) {
+    if (pipeClosed()) return;
     piece += part;
     if (piece.length < 65536) continue;
-    if (!process.stdout.write(piece))
-      await new Promise((resolve) => process.stdout.once("drain", resolve));
+    if (!process.stdout.write(piece)) await stdoutDrained();
     piece = "";
   }
-  if (piece !== "") process.stdout.write(piece);
+  if (piece !== "" && !pipeClosed()) process.stdout.write(piece);
 }
 
 /**
@@ -61,8 +62,7 @@ function realOrPlanned(path: string): string {
 /** The files and directories an IMAGE argument reads (none for a registry). */
 export function imageFiles(image: string): string[] {
   try {
-    const ref = parseImageReference(image);
-    return ref.transport === "docker" ? [] : [ref.path];
+    return [...parseImageReference(image).files];
   } catch {
     return [];
   }

@@ -1,3 +1,4 @@
+import { pipeClosed, stdoutDrained } from "../cli/closed-pipe.js";
 import { cat } from "@strata-oci/core";
 import { UsageError, type Command } from "../cli/command.js";
 import { imageSource, limitsOf, PLATFORM, REGISTRY } from "../cli/flags.js";
@@ -28,8 +29,8 @@ written as ls prints it (\\xNN, \\\\).`,
         signal,
         limits: limitsOf(values),
       })) {
-        if (!process.stdout.write(chunk))
-          await new Promise((resolve) => process.stdout.once("drain", resolve));
+        if (pipeClosed()) break;
+        if (!process.stdout.write(chunk)) await stdoutDrained();
       }
     });
     return 0;

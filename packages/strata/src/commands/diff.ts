@@ -13,7 +13,7 @@ const isDirectory = (path: string): boolean =>
 
 export const diffCommand: Command = {
   name: "diff",
-  usage: ["strata diff [options] LOWER UPPER -o FILE|-"],
+  usage: ["strata diff [options] LOWER UPPER [-o FILE|-]"],
   summary: "the layer that turns LOWER into UPPER",
   description: `Write the OCI layer (an uncompressed tar) that turns the directory LOWER
 into the directory UPPER when applied on top of it: added and changed
@@ -29,11 +29,11 @@ container) ends with STRATA_TREE_CHANGED. FILE may not lie inside UPPER.`,
   examples: ["strata diff rootfs.orig rootfs -o layer.tar"],
   async run({ values, positionals }) {
     const [lower, upper, extra] = positionals;
-    const output = text(values, "output");
+    const output = text(values, "output") ?? (process.stdout.isTTY ? undefined : "-");
     if (lower === undefined || upper === undefined || extra !== undefined)
       throw new UsageError("diff takes LOWER and UPPER");
     if (output === undefined)
-      throw new UsageError("say where the layer goes: -o FILE, or -o - for stdout");
+      throw new UsageError("say where the layer goes: -o FILE, or redirect stdout");
     const rootless = rootlessOf(values);
     if (!isDirectory(upper)) throw new UsageError(`${upper} is not a directory`);
     // LOWER may be an image: unpacked beside UPPER (the same filesystem), removed after.

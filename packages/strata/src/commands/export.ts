@@ -10,12 +10,12 @@ export const OUTPUT_TAR = {
   short: "o",
   kind: "string",
   value: "FILE|-",
-  help: "where to write the tar (- for stdout)",
+  help: "where to write the tar (- for stdout; the default where stdout is not a terminal)",
 } as const;
 
 export const exportCommand: Command = {
   name: "export",
-  usage: ["strata export [options] IMAGE -o FILE|-"],
+  usage: ["strata export [options] IMAGE [-o FILE|-]"],
   summary: "the merged tree as one tar (docker export)",
   description: `Write IMAGE's merged tree as one uncompressed tar, what docker export gives,
 without writing a rootfs: directories, symlinks, devices and fifos first,
@@ -30,10 +30,10 @@ tar --xattrs --xattrs-include='*' --numeric-owner -xpf FILE`,
   examples: ["strata export oci:debian:bookworm -o - | gzip > rootfs.tar.gz"],
   async run({ values, positionals }) {
     const [image, extra] = positionals;
-    const output = text(values, "output");
+    const output = text(values, "output") ?? (process.stdout.isTTY ? undefined : "-");
     if (image === undefined || extra !== undefined) throw new UsageError("export takes one IMAGE");
     if (output === undefined)
-      throw new UsageError("say where the tar goes: -o FILE, or -o - for stdout");
+      throw new UsageError("say where the tar goes: -o FILE, or redirect stdout");
     const reads = imageFiles(image);
     refuseStdoutInto(output, reads);
     await interruptibly((signal) =>
