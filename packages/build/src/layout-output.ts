@@ -8,6 +8,7 @@ import { createLayerCompressor, LAYER_TYPE_OF, type LayerCompression } from "@st
 import { StrataError } from "@strata-oci/errors";
 import {
   OCI_CONFIG,
+  OCI_LAYER_OF,
   OCI_MANIFEST,
   putJsonBlob,
   tagInIndex,
@@ -120,7 +121,12 @@ export function writeImage(
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     config: { mediaType: OCI_CONFIG, digest: configBlob.digest, size: configBlob.size },
-    layers: layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
+    // An OCI manifest lists OCI media types: a Docker base's layers keep their bytes, not names.
+    layers: layers.map(({ mediaType, digest, size }) => ({
+      mediaType: mediaType === undefined ? undefined : (OCI_LAYER_OF[mediaType] ?? mediaType),
+      digest,
+      size,
+    })),
   });
   const descriptor: Descriptor = {
     mediaType: OCI_MANIFEST,

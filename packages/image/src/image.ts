@@ -72,6 +72,11 @@ export interface Image {
    * digest).
    */
   readonly sourceWarnings?: readonly SpecWarning[];
+  /**
+   * The chosen manifest's and its config's bytes as stored, verified: what a copy writes. Absent
+   * where the source holds no manifest (docker-archive).
+   */
+  readonly documents?: () => Promise<{ readonly manifest: Buffer; readonly config: Buffer }>;
 }
 
 /** An image as a source opens it; openImage adds where it came from. */

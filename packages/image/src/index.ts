@@ -19,6 +19,15 @@ export {
   type TransportOpenRequest,
   type TransportReferrers,
 } from "./transport.js";
+export {
+  copyImage,
+  ociManifestOf,
+  type CopyBlobEvent,
+  type CopyRequest,
+  type CopyResult,
+} from "./copy.js";
+export type { BlobBody, DestinationOptions, ImageDestination } from "./destination.js";
+export { OCI_LAYER_OF } from "./media-types.js";
 export { imageTransports, parseImageReference, registerTransport } from "./transports/index.js";
 export { ociReference, type OciReference } from "./transports/oci.js";
 export {

@@ -179,6 +179,10 @@ export function openOciLayout(
       layers: details.layers.map((d, i) => layerFrom(root, d, config.diffIds[i])),
       indexes,
       details,
+      documents: async () => ({
+        manifest: readSmallBlob(root, descriptor, "manifest"),
+        config: readSmallBlob(root, details.config, "config"),
+      }),
     };
   }
 }

@@ -3,6 +3,7 @@
 // how to open it. Commands never branch on a transport's name: a new
 // transport is one file and one line in transports/index.ts (or, from a
 // library user, one registerTransport call).
+import type { DestinationOptions, ImageDestination } from "./destination.js";
 import type { Referrer, SourceImage } from "./image.js";
 import type { Platform } from "./platform.js";
 import type { RegistryOptions } from "./registry/registry-client.js";
@@ -36,6 +37,8 @@ export interface ImageReference {
   canonical(): string;
   /** The image resolved to its config and layers: JSON read and checked, layers not read. */
   open(request: TransportOpenRequest): Promise<SourceImage> | SourceImage;
+  /** Where the image can be written to; absent where the transport is read-only. */
+  destination?(options: DestinationOptions): ImageDestination;
   /** The manifests whose subject is one of `subjects`; absent where the transport holds none. */
   referrers?(
     subjects: readonly string[],

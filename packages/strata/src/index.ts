@@ -62,5 +62,15 @@ export {
   type StrataErrorCodes,
 } from "@strata-oci/errors";
 export { DigestMismatchError, LimitExceededError, SizeMismatchError } from "@strata-oci/layer";
+export {
+  copyImage,
+  registerTransport,
+  type CopyBlobEvent,
+  type CopyRequest,
+  type CopyResult,
+  type ImageDestination,
+  type ImageReference,
+  type ImageTransport,
+} from "@strata-oci/image";
 export { STRATA_ERROR_CODES } from "./error-codes.js";
 export { main } from "./main.js";

@@ -5,7 +5,7 @@ import { credentialsFor, type Credentials } from "./auth-files.js";
 import type { DockerReference } from "./docker-reference.js";
 import { basicAuthorization, fetchToken, parseChallenge } from "./registry-auth.js";
 import { isTransient, registryError, sleep, WHOLE_BODY_TIMEOUTS } from "./registry-http.js";
-import { sendRequest, type RequestSettings } from "./registry-request.js";
+import { sendRequest, type RequestBody, type RequestSettings } from "./registry-request.js";
 import { readCertDirs, withExtraCaCerts, type TlsFiles } from "./registry-tls.js";
 
 export { digestOf, isTransient, readBody } from "./registry-http.js";
@@ -68,9 +68,17 @@ export class RegistryClient {
   #creds: Credentials | undefined | null = null;
   #challenge: Map<string, string> | undefined;
 
-  constructor(ref: DockerReference, options: RegistryOptions = {}) {
+  readonly #access: "pull" | "push";
+
+  /** `access` "push": the token asked for may push too (a destination's client). */
+  constructor(
+    ref: DockerReference,
+    options: RegistryOptions = {},
+    access: "pull" | "push" = "pull",
+  ) {
     this.#ref = ref;
     this.#options = options;
+    this.#access = access;
     // HTTPS first, always; plain HTTP only where the server does not speak TLS
     // and HTTP is allowed (loopback, or --tls-verify=false), as containerd does.
     this.#base = new URL(`https://${ref.apiHost}/v2/`);
@@ -102,7 +110,7 @@ export class RegistryClient {
   }
 
   get #scope(): string {
-    return `repository:${this.#ref.repository}:pull`;
+    return `repository:${this.#ref.repository}:${this.#access === "push" ? "pull,push" : "pull"}`;
   }
 
   /**
@@ -115,12 +123,57 @@ export class RegistryClient {
     headers: OutgoingHttpHeaders = {},
     context: ErrorContext = {},
   ): Promise<RegistryResponse | undefined> {
-    const url = new URL(path, this.#base);
+    const response = await this.request("GET", path, { headers, context });
+    const status = response.statusCode ?? 0;
+    if (status >= 200 && status < 300) return response;
+    response.resume();
+    if (status === 404) return undefined;
+    throw this.refused(status, new URL(path, this.#base).pathname, context);
+  }
+
+  /** The error for an answer that is not the one asked for. */
+  refused(status: number, what: string, context: ErrorContext = {}): ImageError {
+    if (status === 401 || status === 403) {
+      const may = this.#access === "push" ? "push to" : "pull";
+      return registryError(
+        "STRATA_REGISTRY_DENIED",
+        `${this.#ref.registry} refused access to ${this.#ref.repository} (HTTP ${status})`,
+        `give credentials that may ${may} it (--creds USER:PASS or an auth file), or ` +
+          "check the name",
+        undefined,
+        context,
+      );
+    }
+    return registryError(
+      "STRATA_REGISTRY_ERROR",
+      `${this.#ref.registry} answered HTTP ${status} for ${what}`,
+      "the registry failed; try again later",
+      undefined,
+      context,
+    );
+  }
+
+  /**
+   * One request to `target` (a path below /v2/, or a URL the registry gave): authenticated (a 401
+   * answered once), retried on broken connections, 429 and 5xx (a body is sent again from a fresh
+   * stream), GET and HEAD following redirects. Any other answer is returned as it is.
+   */
+  async request(
+    method: string,
+    target: string | URL,
+    options: { headers?: OutgoingHttpHeaders; body?: RequestBody; context?: ErrorContext } = {},
+  ): Promise<IncomingMessage> {
+    const url = new URL(target, this.#base);
+    const { headers = {}, body, context = {} } = options;
     let authenticated = false;
     for (let attempt = 1; ; attempt++) {
       let response: IncomingMessage;
+      const sent = { ...headers, ...this.#authorization() };
       try {
-        response = await this.#follow(url, { ...headers, ...this.#authorization() }, context);
+        response =
+          method === "GET" || method === "HEAD"
+            ? await this.#follow(url, sent, context, method)
+            : await sendRequest(url, sent, this.#settings, context, body, method);
       } catch (error) {
         if (!isTransient(error) || attempt >= this.#attempts) throw error;
         await sleep(this.#backoff(attempt, undefined), this.#options.signal);
@@ -134,31 +187,12 @@ export class RegistryClient {
         attempt--;
         continue;
       }
-      if (status >= 200 && status < 300) return response;
-      response.resume();
-      if (status === 404) return undefined;
-      if (status === 401 || status === 403) {
-        throw registryError(
-          "STRATA_REGISTRY_DENIED",
-          `${this.#ref.registry} refused access to ${this.#ref.repository} (HTTP ${status})`,
-          "give credentials that may pull it (--creds USER:PASS or an auth file), or " +
-            "check the name",
-          undefined,
-          context,
-        );
-      }
       if ((status === 429 || status >= 500) && attempt < this.#attempts) {
+        response.resume();
         await sleep(this.#backoff(attempt, response.headers["retry-after"]), this.#options.signal);
         continue;
       }
-      throw registryError(
-        "STRATA_REGISTRY_ERROR",
-        `${this.#ref.registry} answered HTTP ${status} for ${url.pathname}` +
-          `${attempt > 1 ? ` (${attempt} attempts)` : ""}`,
-        "the registry failed; try again later",
-        undefined,
-        context,
-      );
+      return response;
     }
   }
 
@@ -236,11 +270,12 @@ export class RegistryClient {
     start: URL,
     headers: OutgoingHttpHeaders,
     context: ErrorContext,
+    method = "GET",
   ): Promise<IncomingMessage> {
     let url = start;
     let sent = headers;
     for (let hops = 0; ; hops++) {
-      const response = await sendRequest(url, sent, this.#settings, context);
+      const response = await sendRequest(url, sent, this.#settings, context, undefined, method);
       const status = response.statusCode ?? 0;
       const location = response.headers.location;
       if (![301, 302, 303, 307, 308].includes(status) || location === undefined) return response;

@@ -2,6 +2,7 @@
 // plain HTTP only where allowed, timeouts on connecting and on silence, and
 // every failure a typed error that an AbortSignal can also cause.
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import { pipeline } from "node:stream/promises";
 import { builtin } from "@strata-oci/layer";
 import { AbortedError, StrataError, type ErrorContext } from "@strata-oci/errors";
 import { isLoopbackHost } from "./docker-reference.js";
@@ -19,35 +20,35 @@ export interface RequestSettings {
   onPlainHttp(url: URL): void;
 }
 
-/** One request: GET, or POST of `body`. */
+/** What a request sends: bytes in hand, or a blob opened afresh for each try. */
+export type RequestBody =
+  | Buffer
+  | { readonly size: number; open(): Promise<AsyncIterable<Buffer> | NodeJS.ReadableStream> };
+
+/** One request: GET (POST where there is a body) unless `method` says otherwise. */
 export function sendRequest(
   url: URL,
   headers: OutgoingHttpHeaders,
   settings: RequestSettings,
   context: ErrorContext,
-  body?: Buffer,
+  body?: RequestBody,
+  method?: string,
 ): Promise<IncomingMessage> {
   const tls = url.protocol === "https:";
-  if (!tls && !isLoopbackHost(url.host) && settings.tlsVerify) {
-    throw registryError(
-      "STRATA_REGISTRY_UNREACHABLE",
-      `refusing plain HTTP to ${url.host}`,
-      "use an https registry, or --tls-verify=false for one you trust on your network",
-      undefined,
-      context,
-    );
-  }
+  refusePlainHttp(url, tls, settings, context);
   // Loaded on the first request: the HTTP and TLS modules cost every command that never talks to
   // a registry some 15 ms.
   const request = tls ? builtin("node:https").request : builtin("node:http").request;
   const { signal, timeoutMs } = settings;
   if (signal?.aborted === true) throw new AbortedError(signal.reason);
   const options = {
-    method: body === undefined ? "GET" : "POST",
+    method: method ?? (body === undefined ? "GET" : "POST"),
     headers: {
       "user-agent": "strata",
       ...headers,
-      ...(body === undefined ? {} : { "content-length": String(body.length) }),
+      ...(body === undefined
+        ? {}
+        : { "content-length": String(Buffer.isBuffer(body) ? body.length : body.size) }),
     },
     timeout: timeoutMs,
     ...(tls ? { rejectUnauthorized: settings.tlsVerify, ...settings.tlsFiles(url.host) } : {}),
@@ -93,12 +94,41 @@ export function sendRequest(
         settings.onPlainHttp(url);
         const plain = new URL(url);
         plain.protocol = "http:";
-        return resolve(sendRequest(plain, headers, settings, context, body));
+        return resolve(sendRequest(plain, headers, settings, context, body, method));
       }
       reject(unreachable(url, error, context));
     });
-    req.end(body);
+    sendBody(req, body);
   });
+}
+
+/** Plain HTTP goes only to loopback hosts, or anywhere with --tls-verify=false. */
+function refusePlainHttp(
+  url: URL,
+  tls: boolean,
+  settings: RequestSettings,
+  context: ErrorContext,
+): void {
+  if (tls || isLoopbackHost(url.host) || !settings.tlsVerify) return;
+  throw registryError(
+    "STRATA_REGISTRY_UNREACHABLE",
+    `refusing plain HTTP to ${url.host}`,
+    "use an https registry, or --tls-verify=false for one you trust on your network",
+    undefined,
+    context,
+  );
+}
+
+/** The request's body, in hand or streamed from a fresh open; its failure fails the request. */
+function sendBody(req: ClientRequest, body: RequestBody | undefined): void {
+  if (body === undefined || Buffer.isBuffer(body)) {
+    req.end(body);
+    return;
+  }
+  body
+    .open()
+    .then((stream) => pipeline(stream as AsyncIterable<Buffer>, req))
+    .catch((error: Error) => req.destroy(error));
 }
 
 /** `stream` destroyed with STRATA_ABORTED when `signal` fires while it is open. */

@@ -119,6 +119,7 @@ export async function resolveRegistryImage(
       layers: details.layers.map((d, i) => registryLayer(client, d, config.diffIds[i], reference)),
       indexes,
       details,
+      documents: async () => ({ manifest: current.body, config: configData }),
     };
     return {
       image,

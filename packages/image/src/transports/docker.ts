@@ -6,6 +6,7 @@ import {
   type DockerReference,
 } from "../registry/docker-reference.js";
 import { openRegistryImage, registryReferrers } from "../registry/registry-source.js";
+import { registryDestination } from "../registry/registry-destination.js";
 import type { ImageReference, ImageTransport } from "../transport.js";
 
 export interface RegistryReference extends ImageReference {
@@ -22,6 +23,7 @@ export function registryReference(registry: DockerReference): RegistryReference 
     format: () => text,
     canonical: () => text,
     open: (request) => openRegistryImage(registry, text, request.platform, request.registry),
+    destination: (options) => registryDestination(registry, text, options.registry),
     referrers: async (subjects, request) => ({
       ...(await registryReferrers(registry, subjects, request.reference, request.registry)),
       skipped: [],

@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import { layoutReferrers, openOciLayout } from "../oci-layout.js";
 import { pathAndTag, type ImageReference, type ImageTransport } from "../transport.js";
+import { ociDestination } from "./oci-destination.js";
 
 /** An image in an OCI layout: the directory, and the tag (ref.name) chosen in its index. */
 export interface OciReference extends ImageReference {
@@ -20,6 +21,7 @@ export function ociReference(path: string, tag: string | undefined): OciReferenc
     format: () => written(path),
     canonical: () => written(resolve(path)),
     open: ({ platform }) => openOciLayout(path, written(path), { platform, tag }),
+    destination: () => ociDestination(path, tag, written(path)),
     referrers: (subjects) => ({
       ...layoutReferrers(path, new Set(subjects)),
       via: "layout",

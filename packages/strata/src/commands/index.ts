@@ -3,6 +3,7 @@
 import type { Command } from "../cli/command.js";
 import { bundleCommand } from "./bundle.js";
 import { catCommand } from "./cat.js";
+import { copyCommand } from "./copy.js";
 import { diffCommand } from "./diff.js";
 import { exportCommand } from "./export.js";
 import { inspectCommand } from "./inspect.js";
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   diffCommand,
   repackCommand,
   pullCommand,
+  copyCommand,
   mountCommand,
   umountCommand,
   storeCommand,

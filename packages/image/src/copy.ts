@@ -1,0 +1,132 @@
+// Copying an image from any source to any destination: layers and config
+// first (each skipped where the destination has it, mounted where the same
+// registry holds it in another repository), then the manifest, then the tag.
+// A Docker manifest going into an OCI layout is converted on the way (the
+// blobs keep their bytes and digests; only the manifest is rewritten), as
+// skopeo's --format oci does: skopeo and umoci read only OCI documents there.
+import { ImageError } from "@strata-oci/errors";
+import type { Descriptor } from "./descriptor.js";
+import type { ImageDestination } from "./destination.js";
+import type { Image } from "./image.js";
+import { DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER_OF, OCI_MANIFEST } from "./media-types.js";
+import { openImage, type OpenImageRequest } from "./open-image.js";
+import { digestOf } from "./registry/registry-client.js";
+import { isRegistryReference } from "./transports/docker.js";
+import { parseImageReference } from "./transports/index.js";
+
+export interface CopyRequest extends OpenImageRequest {
+  /** Where to: `oci:DIR[:TAG]`, `docker://HOST/REPO[:TAG]`, or a transport's destination. */
+  readonly destination: string;
+  /** Told of each blob as it is stored or found there already. */
+  readonly onBlob?: (event: CopyBlobEvent) => void;
+}
+
+export interface CopyBlobEvent {
+  readonly digest: string;
+  readonly size: number;
+  /** Sent, already there, or mounted from another repository of the same registry. */
+  readonly how: "sent" | "present" | "mounted";
+}
+
+export interface CopyResult {
+  readonly image: Image;
+  readonly destination: string;
+  /** The manifest as the destination holds it (converted to OCI where it had to be). */
+  readonly manifest: Descriptor;
+  readonly converted: boolean;
+  readonly sent: number;
+  readonly present: number;
+  readonly mounted: number;
+  /** Bytes of the blobs sent. */
+  readonly bytes: number;
+}
+
+/** A Docker schema-2 manifest as an OCI one: same config and layers, OCI media types. */
+export function ociManifestOf(manifest: Buffer): Buffer {
+  const json = JSON.parse(manifest.toString("utf8")) as Record<string, unknown>;
+  const config = json.config as Record<string, unknown>;
+  const layers = json.layers as Array<Record<string, unknown>>;
+  const converted = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { ...config, mediaType: OCI_CONFIG },
+    layers: layers.map((layer) => ({
+      ...layer,
+      mediaType: OCI_LAYER_OF[layer.mediaType as string] ?? layer.mediaType,
+    })),
+    ...(json.annotations === undefined ? {} : { annotations: json.annotations }),
+  };
+  return Buffer.from(JSON.stringify(converted));
+}
+
+function destinationOf(request: CopyRequest): ImageDestination {
+  const target = parseImageReference(request.destination);
+  if (target.destination === undefined)
+    throw new ImageError(
+      "STRATA_BAD_REFERENCE",
+      `strata cannot write ${target.transport}: images (${request.destination})`,
+      { hint: "copy to oci:DIR[:TAG] or docker://HOST/REPO[:TAG]" },
+    );
+  const registry =
+    request.signal === undefined
+      ? request.registry
+      : { ...request.registry, signal: request.signal };
+  return target.destination({ registry });
+}
+
+/** Copies the image `request.image` names (for its platform) to `request.destination`. */
+export async function copyImage(request: CopyRequest): Promise<CopyResult> {
+  const destination = destinationOf(request);
+  const image = await openImage(request);
+  if (image.documents === undefined || image.manifest === undefined || image.details === undefined)
+    throw new ImageError(
+      "STRATA_BAD_REFERENCE",
+      `copying from ${image.transport}: is not supported yet (${image.reference} has no manifest)`,
+      { hint: "copy it with skopeo: skopeo copy docker-archive:FILE oci:DIR:TAG" },
+    );
+  const documents = await image.documents();
+  let manifest = documents.manifest;
+  let descriptor = image.manifest;
+  const converted = destination.documents === "oci" && descriptor.mediaType === DOCKER_MANIFEST;
+  if (converted) {
+    manifest = ociManifestOf(manifest);
+    descriptor = {
+      ...descriptor,
+      mediaType: OCI_MANIFEST,
+      digest: digestOf(manifest),
+      size: manifest.length,
+    };
+  }
+  const counts = { sent: 0, present: 0, mounted: 0, bytes: 0 };
+  const store = async (blob: Descriptor, body: Parameters<ImageDestination["putBlob"]>[1]) => {
+    const how = await storeBlob(destination, image, blob, body);
+    counts[how]++;
+    if (how === "sent") counts.bytes += blob.size;
+    request.onBlob?.({ digest: blob.digest, size: blob.size, how });
+  };
+  for (const [index, layer] of image.layers.entries())
+    await store(image.details.layers[index] as Descriptor, {
+      size: layer.size,
+      open: () => layer.open(),
+    });
+  await store(image.details.config, documents.config);
+  await destination.putManifest(descriptor, manifest);
+  await destination.tag(descriptor, image.manifest.platform);
+  return { image, destination: destination.name, manifest: descriptor, converted, ...counts };
+}
+
+async function storeBlob(
+  destination: ImageDestination,
+  image: Image,
+  blob: Descriptor,
+  body: Parameters<ImageDestination["putBlob"]>[1],
+): Promise<CopyBlobEvent["how"]> {
+  if (await destination.hasBlob(blob)) return "present";
+  const source = image.source;
+  if (destination.mountBlob !== undefined && isRegistryReference(source)) {
+    const { repository, apiHost } = source.registry;
+    if (await destination.mountBlob(blob, repository, apiHost)) return "mounted";
+  }
+  await destination.putBlob(blob, body);
+  return "sent";
+}

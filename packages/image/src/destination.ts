@@ -1,0 +1,35 @@
+// Where images go: a destination takes blobs, then the manifest, then the
+// tag, in that order, so that a reader never sees a tag whose blobs are
+// missing. Transports that can be written give one (ImageReference.destination).
+import type { Descriptor } from "./descriptor.js";
+import type { Platform } from "./platform.js";
+
+/** A blob to store: its bytes in hand, or opened (afresh for each try) from the source. */
+export type BlobBody =
+  | Buffer
+  | { readonly size: number; open(): Promise<AsyncIterable<Buffer> | NodeJS.ReadableStream> };
+
+export interface ImageDestination {
+  /** As messages name it (`oci:DIR:TAG`, `docker://HOST/REPO:TAG`). */
+  readonly name: string;
+  /** "oci": holds OCI documents only (a Docker manifest is converted first); "any": as they are. */
+  readonly documents: "oci" | "any";
+  /** Whether the blob is there already (then it is not sent). */
+  hasBlob(descriptor: Descriptor): Promise<boolean>;
+  /**
+   * Takes the blob from another repository of the same registry, without its bytes; false where it
+   * cannot (then it is sent).
+   */
+  mountBlob?(descriptor: Descriptor, fromRepository: string, fromHost: string): Promise<boolean>;
+  /** Stores a blob, verified against its descriptor (size and digest) before it is kept. */
+  putBlob(descriptor: Descriptor, body: BlobBody): Promise<void>;
+  /** Stores the manifest (its blobs are all there). */
+  putManifest(descriptor: Descriptor, body: Buffer): Promise<void>;
+  /** Points the destination's tag at the manifest: the last step. */
+  tag(descriptor: Descriptor, platform: Platform | undefined): Promise<void>;
+}
+
+/** Options a destination is made with. */
+export interface DestinationOptions {
+  readonly registry: import("./registry/registry-client.js").RegistryOptions | undefined;
+}

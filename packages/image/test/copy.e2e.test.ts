@@ -1,0 +1,144 @@
+// Issue #22: images leave the machine. copyImage (and `strata copy`) pushes a
+// layout to a real registry (Debian's docker-registry on loopback) and back,
+// shares blobs by HEAD and by cross-repository mount, pushes with Basic
+// credentials, and converts a Docker manifest going into an OCI layout, which
+// skopeo then reads (it did not read what `pull` used to write).
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pull, unpack } from "@strata-oci/core";
+import { repack } from "@strata-oci/build";
+import { copyImage, OCI_MANIFEST } from "@strata-oci/image";
+import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
+import { tempDir } from "../../../test/support/layers.js";
+import {
+  registryUnavailable,
+  startRegistry,
+  type TestRegistry,
+} from "../../../test/support/registry.js";
+
+const unavailable = registryUnavailable();
+const SAMPLE = `oci:${join(import.meta.dirname, "..", "..", "..", "fixtures", "sample", "oci")}:sample`;
+const BIN = join(import.meta.dirname, "..", "..", "strata", "bin", "strata");
+const work = tempDir("strata-copy-");
+afterAll(() => work.remove());
+
+async function tree(image: string): Promise<ReturnType<typeof snapshotDisk>> {
+  const dest = join(work.path, `tree-${Math.random().toString(36).slice(2)}`);
+  await unpack({ image, dest });
+  return snapshotDisk(dest);
+}
+
+function skopeo(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync("skopeo", args, { encoding: "utf8" });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describe.skipIf(unavailable !== undefined)("copy: any source to a layout or a registry", () => {
+  let open: TestRegistry;
+  let locked: TestRegistry;
+
+  beforeAll(async () => {
+    mkdirSync(join(work.path, "open"));
+    mkdirSync(join(work.path, "locked"));
+    open = await startRegistry(join(work.path, "open"));
+    locked = await startRegistry(join(work.path, "locked"), {
+      htpasswd: { user: "alice", password: "s3cret-pw" },
+    });
+  }, 60_000);
+  afterAll(() => {
+    open?.stop();
+    locked?.stop();
+  });
+
+  it("pushes a layout: skopeo reads it, it unpacks to the layout's tree, a second push sends nothing", async () => {
+    const destination = `docker://${open.host}/strata/pushed:v1`;
+    const first = await copyImage({ image: SAMPLE, destination });
+    expect(first.sent).toBe(4); // three layers and the config
+    expect(first.converted).toBe(false);
+    const raw = skopeo("inspect", "--tls-verify=false", "--raw", destination);
+    expect(raw.status, raw.stderr).toBe(0);
+    expect(JSON.parse(raw.stdout).mediaType).toBe(OCI_MANIFEST);
+    expect(diffSnapshots(await tree(SAMPLE), await tree(destination))).toEqual([]);
+    const again = await copyImage({ image: SAMPLE, destination });
+    expect([again.sent, again.present]).toEqual([0, 4]);
+    expect(again.manifest.digest).toBe(first.manifest.digest);
+  });
+
+  it("between repositories of one registry, blobs are mounted, not sent", async () => {
+    const from = `docker://${open.host}/strata/pushed:v1`;
+    await copyImage({ image: SAMPLE, destination: from });
+    const copied = await copyImage({
+      image: from,
+      destination: `docker://${open.host}/other/app:v2`,
+    });
+    expect([copied.sent, copied.mounted]).toEqual([0, 4]);
+    const listed = skopeo("inspect", "--tls-verify=false", `docker://${open.host}/other/app:v2`);
+    expect(listed.status, listed.stderr).toBe(0);
+  });
+
+  it("pushes with credentials, and without them is STRATA_REGISTRY_DENIED, no tag made", async () => {
+    const destination = `docker://${locked.host}/private/app:v1`;
+    await expect(copyImage({ image: SAMPLE, destination })).rejects.toMatchObject({
+      code: "STRATA_REGISTRY_DENIED",
+    });
+    const copied = await copyImage({
+      image: SAMPLE,
+      destination,
+      registry: { creds: { username: "alice", password: "s3cret-pw" } },
+    });
+    expect(copied.sent).toBe(4);
+    const read = skopeo("inspect", "--tls-verify=false", "--creds", "alice:s3cret-pw", destination);
+    expect(read.status, read.stderr).toBe(0);
+  });
+
+  it("a Docker manifest copied into a layout is converted to OCI, and skopeo reads the layout", async () => {
+    const docker = `docker://${open.host}/strata/docker:v1`;
+    const made = skopeo("copy", "--dest-tls-verify=false", "--format", "v2s2", SAMPLE, docker);
+    expect(made.status, made.stderr).toBe(0);
+    const layout = join(work.path, "converted");
+    const copied = await copyImage({ image: docker, destination: `oci:${layout}:conv` });
+    expect(copied.converted).toBe(true);
+    expect(copied.manifest.mediaType).toBe(OCI_MANIFEST);
+    const read = skopeo("inspect", `oci:${layout}:conv`);
+    expect(read.status, read.stderr).toBe(0);
+    expect(diffSnapshots(await tree(SAMPLE), await tree(`oci:${layout}:conv`))).toEqual([]);
+  });
+
+  it("pull and repack of a Docker schema-2 image write OCI documents into the layout", async () => {
+    const docker = `docker://${open.host}/strata/docker2:v1`;
+    const made = skopeo("copy", "--dest-tls-verify=false", "--format", "v2s2", SAMPLE, docker);
+    expect(made.status, made.stderr).toBe(0);
+    const pulled = join(work.path, "pulled");
+    const result = await pull({ image: docker, layout: `oci:${pulled}:p` });
+    expect(result.manifest.mediaType).toBe(OCI_MANIFEST);
+    expect(skopeo("inspect", `oci:${pulled}:p`).status).toBe(0);
+    const rootfs = join(work.path, "repack-rootfs");
+    await unpack({ image: docker, dest: rootfs });
+    writeFileSync(join(rootfs, "added"), "x\n");
+    const repacked = join(work.path, "repacked");
+    const made2 = await repack({ image: docker, rootfs, layout: `oci:${repacked}:r` });
+    const manifest = JSON.parse(
+      readFileSync(join(repacked, "blobs", "sha256", made2.manifest.digest.slice(7)), "utf8"),
+    );
+    for (const layer of manifest.layers)
+      expect(layer.mediaType).toMatch(/^application\/vnd\.oci\.image\.layer\.v1\.tar/);
+    expect(skopeo("inspect", `oci:${repacked}:r`).status).toBe(0);
+  });
+
+  it("the command: strata copy --json, and a destination strata cannot write", () => {
+    const destination = `docker://${open.host}/strata/cli:1`;
+    const run = spawnSync(BIN, ["copy", "--json", SAMPLE, destination], { encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    const json = JSON.parse(run.stdout);
+    expect(json.destination).toBe(destination);
+    expect(json.blobs.sent + json.blobs.present + json.blobs.mounted).toBe(4);
+    const archive = join(work.path, "out.tar");
+    const refused = spawnSync(BIN, ["copy", SAMPLE, `docker-archive:${archive}`], {
+      encoding: "utf8",
+    });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("STRATA_BAD_REFERENCE");
+  });
+});

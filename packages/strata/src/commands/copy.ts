@@ -1,0 +1,58 @@
+import { copyImage, type CopyResult } from "@strata-oci/image";
+import { UsageError, type Command } from "../cli/command.js";
+import { imageSource, JSON_FLAG, PLATFORM, QUIET, REGISTRY } from "../cli/flags.js";
+import { counted, sizeText } from "../cli/output.js";
+import { interruptibly } from "../cli/signals.js";
+
+export const copyCommand: Command = {
+  name: "copy",
+  usage: ["strata copy [options] IMAGE DESTINATION"],
+  summary: "copy an image to a layout or a registry (push)",
+  description: `Copy IMAGE (the manifest for the platform, its config and layers) to
+DESTINATION: oci:DIR[:TAG] (an OCI layout, made when missing; default tag
+latest) or docker://HOST/REPO[:TAG] (a registry: a push). Blobs go first,
+each skipped where the destination has it and, between repositories of one
+registry, mounted rather than sent; then the manifest; the tag last, so that
+nobody sees a tag whose blobs are missing. A Docker manifest copied into an
+OCI layout is converted to OCI (the blobs keep their bytes; skopeo and umoci
+read only OCI documents there). The registry flags apply to both ends.`,
+  flags: [
+    { ...PLATFORM, help: "the platform to copy from a multi-platform index" },
+    ...REGISTRY,
+    QUIET,
+    JSON_FLAG,
+  ],
+  examples: [
+    "strata copy oci:./images:app-1.0 docker://registry.example:5000/app:1.0",
+    "strata copy docker://debian:bookworm oci:./images:debian",
+  ],
+  async run({ values, positionals }) {
+    const [image, destination, extra] = positionals;
+    if (image === undefined || destination === undefined || extra !== undefined)
+      throw new UsageError("copy takes IMAGE and DESTINATION");
+    const result = await interruptibly((signal) =>
+      copyImage({ ...imageSource(image, values), destination, signal }),
+    );
+    if (values.json === true)
+      process.stdout.write(`${JSON.stringify(copyJson(result), null, 2)}\n`);
+    else if (values.quiet !== true)
+      process.stdout.write(
+        `copied ${result.image.reference} to ${result.destination} (${result.manifest.digest}` +
+          `${result.converted ? ", converted to OCI" : ""}): ` +
+          `${counted(result.sent, "blob")} sent (${sizeText(result.bytes)}), ` +
+          `${result.present} already there, ${result.mounted} mounted\n`,
+      );
+    return 0;
+  },
+};
+
+function copyJson(result: CopyResult): Record<string, unknown> {
+  const { image, destination, manifest, converted, sent, present, mounted, bytes } = result;
+  return {
+    image: image.reference,
+    destination,
+    manifest,
+    converted,
+    blobs: { sent, present, mounted, bytes },
+  };
+}
