@@ -15,7 +15,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeOciLayout } from "@strata-oci/image";
 import { writeTar } from "@strata-oci/layer";
@@ -160,6 +160,23 @@ describe("packed packages installed with npm into a fresh project", () => {
       expect(listing("strata")).toEqual(
         expect.arrayContaining(["package/bin/strata.js", "package/dist/main.js"]),
       );
+      // Every source map's sources are in the package: a stack trace or a debugger finds them.
+      for (const t of tarballs) {
+        const files = new Set(
+          run("tar", ["-tzf", t], work.path)
+            .stdout.split("\n")
+            .filter((f) => f !== ""),
+        );
+        for (const map of [...files].filter((f) => f.endsWith(".js.map"))) {
+          const { sources } = JSON.parse(run("tar", ["-xzOf", t, map], work.path).stdout) as {
+            sources: string[];
+          };
+          for (const source of sources)
+            expect(files, `${t}: ${map} -> ${source}`).toContain(
+              posix.normalize(posix.join(posix.dirname(map), source)),
+            );
+        }
+      }
       for (const t of tarballs) {
         const manifest = JSON.parse(
           run("tar", ["-xzOf", t, "package/package.json"], work.path).stdout,

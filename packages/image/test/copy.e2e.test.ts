@@ -3,7 +3,7 @@
 // shares blobs by HEAD and by cross-repository mount, pushes with Basic
 // credentials, and converts a Docker manifest going into an OCI layout, which
 // skopeo then reads (it did not read what `pull` used to write).
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -125,6 +125,60 @@ describe.skipIf(unavailable !== undefined)("copy: any source to a layout or a re
     for (const layer of manifest.layers)
       expect(layer.mediaType).toMatch(/^application\/vnd\.oci\.image\.layer\.v1\.tar/);
     expect(skopeo("inspect", `oci:${repacked}:r`).status).toBe(0);
+  });
+
+  it("the command asks for the password of --creds USER on the terminal, without echo", async () => {
+    const destination = `docker://${locked.host}/private/prompted:v1`;
+    // `script` runs the command on a real terminal; the password is typed once the prompt shows.
+    const child = spawn(
+      "script",
+      ["-qec", `"${BIN}" copy --quiet --creds alice ${SAMPLE} ${destination}`, "/dev/null"],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let screen = "";
+    child.stdout.setEncoding("utf8").on("data", (text: string) => {
+      if (
+        !screen.includes("Password for alice:") &&
+        (screen + text).includes("Password for alice:")
+      )
+        setTimeout(() => child.stdin.write("s3cret-pw\n"), 200);
+      screen += text;
+    });
+    const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(screen).toContain("Password for alice:");
+    expect(screen).not.toContain("s3cret-pw");
+    expect(status, screen).toBe(0);
+    const read = skopeo("inspect", "--tls-verify=false", "--creds", "alice:s3cret-pw", destination);
+    expect(read.status, read.stderr).toBe(0);
+    // Without a terminal there is nobody to ask: a usage error, not a hang.
+    const unasked = spawnSync("setsid", [BIN, "inspect", "--creds", "alice", destination], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    expect(unasked.status).toBe(2);
+    expect(unasked.stderr).toContain("no terminal to ask on");
+  });
+
+  it("--registry-token is sent as it is; --no-creds reads no auth file", () => {
+    const image = `docker://${locked.host}/private/prompted:v1`;
+    const token = spawnSync(BIN, ["inspect", "--registry-token", "not-a-token", image], {
+      encoding: "utf8",
+    });
+    expect(token.status).toBe(1);
+    expect(token.stderr).toContain("STRATA_REGISTRY_DENIED");
+    const authfile = join(work.path, "auth.json");
+    const auth = Buffer.from("alice:s3cret-pw").toString("base64");
+    writeFileSync(authfile, JSON.stringify({ auths: { [locked.host]: { auth } } }));
+    const withFile = spawnSync(BIN, ["inspect", "--authfile", authfile, image], {
+      encoding: "utf8",
+    });
+    expect(withFile.status, withFile.stderr).toBe(0);
+    const anonymous = spawnSync(BIN, ["inspect", "--no-creds", image], {
+      encoding: "utf8",
+      env: { ...process.env, REGISTRY_AUTH_FILE: authfile },
+    });
+    expect(anonymous.status).toBe(1);
+    expect(anonymous.stderr).toContain("STRATA_REGISTRY_DENIED");
   });
 
   it("the command: strata copy --json, and a destination strata cannot write", () => {

@@ -2,6 +2,7 @@
 // users type them, and the help made from the same declarations.
 import { describe, expect, it } from "vitest";
 import { parseCommandLine, UsageError, type Command } from "../src/cli/command.js";
+import { registryOf } from "../src/cli/flags.js";
 import { commandHelp } from "../src/cli/help.js";
 import { COMMANDS } from "../src/commands/index.js";
 
@@ -42,5 +43,36 @@ describe("the command line", () => {
       for (const line of help.split("\n"))
         expect(line.length, `${command.name}: ${line}`).toBeLessThanOrEqual(80);
     }
+  });
+
+  it("a mistyped flag names the command and the flag meant; a missing value names its form", () => {
+    expect(() => parseCommandLine(inspect, ["--platfrom", "linux/amd64", "x"])).toThrow(
+      "strata inspect has no flag --platfrom (did you mean --platform?)",
+    );
+    expect(() => parseCommandLine(inspect, ["--bogus-thing", "x"])).toThrow(
+      /^strata inspect has no flag --bogus-thing$/,
+    );
+    expect(() => parseCommandLine(inspect, ["x", "--platform"])).toThrow(
+      "--platform needs a value (OS/ARCH[/VARIANT])",
+    );
+    expect(() => parseCommandLine(inspect, ["--json=yes", "x"])).toThrow("--json takes no value");
+  });
+
+  it("registry credentials: --username with --password, --registry-token, --no-creds alone", () => {
+    const parse = (...args: string[]) =>
+      registryOf(parseCommandLine(inspect, [...args, "x"]).values);
+    expect(parse("--username", "alice", "--password", "pw")).toEqual({
+      creds: { username: "alice", password: "pw" },
+    });
+    expect(parse("--creds", "alice:a:b")).toEqual({
+      creds: { username: "alice", password: "a:b" },
+    });
+    expect(parse("--registry-token", "abc")).toEqual({ token: "abc" });
+    expect(parse("--no-creds")).toEqual({ anonymous: true });
+    expect(parse()).toBeUndefined();
+    expect(() => parse("--username", "alice")).toThrow("go together");
+    expect(() => parse("--no-creds", "--creds", "a:b")).toThrow("--no-creds");
+    expect(() => parse("--creds", "a:b", "--registry-token", "t")).toThrow("not both");
+    expect(() => parse("--creds", ":pw")).toThrow("USER[:PASS]");
   });
 });

@@ -17,6 +17,10 @@ export interface RegistryOptions {
    * files are read.
    */
   readonly creds?: Credentials;
+  /** `--no-creds`: anonymous access, the auth files not read. */
+  readonly anonymous?: boolean;
+  /** `--registry-token`: a Bearer token sent with every request (no token server asked). */
+  readonly token?: string;
   /**
    * `--authfile`: the one auth file to read (else $REGISTRY_AUTH_FILE, containers' auth.json,
    * ~/.docker/config.json).
@@ -89,6 +93,7 @@ export class RegistryClient {
    * authentication.
    */
   get #credentials(): Credentials | undefined {
+    if (this.#options.anonymous === true) return undefined;
     if (this.#creds === null) {
       this.#creds =
         this.#options.creds ??
@@ -180,7 +185,8 @@ export class RegistryClient {
         continue;
       }
       const status = response.statusCode ?? 0;
-      if (status === 401 && !authenticated) {
+      // A token given is the one sent: a 401 to it is the answer.
+      if (status === 401 && !authenticated && this.#options.token === undefined) {
         response.resume();
         authenticated = true;
         await this.#authenticate(response.headers["www-authenticate"], context);
@@ -217,6 +223,8 @@ export class RegistryClient {
   }
 
   #authorization(): OutgoingHttpHeaders {
+    if (this.#options.token !== undefined)
+      return { authorization: `Bearer ${this.#options.token}` };
     if (this.#scheme === "bearer") {
       const token = this.#tokens.get(this.#scope);
       return token === undefined ? {} : { authorization: `Bearer ${token}` };

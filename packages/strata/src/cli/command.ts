@@ -89,8 +89,55 @@ export function parseCommandLine(command: Command, argv: readonly string[]): Par
       trailing: split === -1 ? [] : argv.slice(split + 1),
     };
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(parseProblem(command, error as NodeJS.ErrnoException));
   }
+}
+
+/** Node's parser's complaint, said in the command's terms (and the flag meant, where close). */
+function parseProblem(command: Command, error: NodeJS.ErrnoException): string {
+  const flag = /'(-{1,2}[^' <]+)/.exec(error.message)?.[1];
+  if (flag === undefined) return error.message;
+  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const near = closestFlag(command, flag.replace(/^-+/, ""));
+    return (
+      `strata ${command.name} has no flag ${flag}` +
+      (near === undefined ? "" : ` (did you mean --${near}?)`)
+    );
+  }
+  if (/argument missing/.test(error.message)) {
+    const value = flagsOf(command).find((f) => `--${f.name}` === flag)?.value;
+    return `${flag} needs a value${value === undefined ? "" : ` (${value})`}`;
+  }
+  if (/does not take an argument/.test(error.message)) return `${flag} takes no value`;
+  return error.message;
+}
+
+/** The command's flag nearest to `name`: at most two edits away, or one contains the other. */
+function closestFlag(command: Command, name: string): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const flag of flagsOf(command)) {
+    const contains = name.length >= 3 && (flag.name.includes(name) || name.includes(flag.name));
+    const distance = contains ? 1 : edits(flag.name, name);
+    if (distance <= 2 && (best === undefined || distance < best.distance))
+      best = { name: flag.name, distance };
+  }
+  return best?.name;
+}
+
+/** Levenshtein distance. */
+function edits(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(
+        (row[j] as number) + 1,
+        (next[j - 1] as number) + 1,
+        (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    row = next;
+  }
+  return row[b.length] as number;
 }
 
 const GO_TRUE = new Set(["1", "t", "T", "TRUE", "true", "True"]);

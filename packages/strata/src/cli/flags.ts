@@ -3,6 +3,7 @@
 import type { LayerLimits, RegistryOptions } from "@strata-oci/core";
 import { UsageError, type Flag, type FlagSection, type FlagValues } from "./command.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
+import { promptPassword } from "./password.js";
 
 export const PLATFORM: Flag = {
   name: "platform",
@@ -19,8 +20,26 @@ export const REGISTRY: readonly Flag[] = [
   {
     name: "creds",
     kind: "string",
-    value: "USER:PASS",
+    value: "USER[:PASS]",
     help: "registry credentials (docker:// images), for Basic auth or the registry's token server",
+  },
+  { name: "username", kind: "string", value: "USER", help: "the registry user (with --password)" },
+  {
+    name: "password",
+    kind: "string",
+    value: "PASS",
+    help: "the registry password (with --username; --creds USER asks for it on the terminal)",
+  },
+  {
+    name: "registry-token",
+    kind: "string",
+    value: "TOKEN",
+    help: "a Bearer token to send as it is (no token server asked)",
+  },
+  {
+    name: "no-creds",
+    kind: "boolean",
+    help: "anonymous access: no credentials, no auth file read",
   },
   {
     name: "authfile",
@@ -80,30 +99,44 @@ export function limitsOf(values: FlagValues): Partial<LayerLimits> {
   }
 }
 
-/** --creds USER:PASS, --authfile FILE, --cert-dir DIR and --tls-verify=true|false. */
+/** The credentials the flags give: --creds USER[:PASS] (asked for), or --username, --password. */
+function credentialsOf(values: FlagValues): { username: string; password: string } | undefined {
+  const { creds, username, password } = values;
+  if (typeof creds === "string") {
+    if (username !== undefined || password !== undefined)
+      throw new UsageError("give --creds, or --username and --password, not both");
+    const colon = creds.indexOf(":");
+    if (colon === 0 || creds === "") throw new UsageError("--creds takes USER[:PASS]");
+    if (colon === -1) return { username: creds, password: promptPassword(creds) };
+    return { username: creds.slice(0, colon), password: creds.slice(colon + 1) };
+  }
+  if (typeof username !== "string" && typeof password !== "string") return undefined;
+  if (typeof username !== "string" || typeof password !== "string")
+    throw new UsageError("--username and --password go together");
+  return { username, password };
+}
+
+/** The registry flags (REGISTRY) as the library's RegistryOptions; undefined when none is given. */
 export function registryOf(values: FlagValues): RegistryOptions | undefined {
   const verify = values["tls-verify"];
-  const { creds, authfile: authFile } = values;
+  const authFile = values.authfile;
   const certDir = values["cert-dir"];
-  if (
-    creds === undefined &&
-    verify === undefined &&
-    authFile === undefined &&
-    certDir === undefined
-  )
-    return undefined;
-  let parsed: { username: string; password: string } | undefined;
-  if (typeof creds === "string") {
-    const colon = creds.indexOf(":");
-    if (colon <= 0) throw new UsageError("--creds takes USER:PASS");
-    parsed = { username: creds.slice(0, colon), password: creds.slice(colon + 1) };
-  }
-  return {
-    ...(parsed === undefined ? {} : { creds: parsed }),
+  const token = values["registry-token"];
+  const anonymous = values["no-creds"] === true;
+  const creds = credentialsOf(values);
+  if (anonymous && (creds !== undefined || token !== undefined || authFile !== undefined))
+    throw new UsageError("--no-creds goes with no other credentials");
+  if (token !== undefined && creds !== undefined)
+    throw new UsageError("give --registry-token or credentials, not both");
+  const options: RegistryOptions = {
+    ...(creds === undefined ? {} : { creds }),
     ...(typeof authFile === "string" ? { authFile } : {}),
     ...(typeof certDir === "string" ? { certDir } : {}),
+    ...(typeof token === "string" ? { token } : {}),
+    ...(anonymous ? { anonymous } : {}),
     ...(verify === false ? { tlsVerify: false } : {}),
   };
+  return Object.keys(options).length === 0 ? undefined : options;
 }
 
 /** IMAGE and how to reach it: --platform and the registry flags. */

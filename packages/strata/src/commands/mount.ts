@@ -1,7 +1,7 @@
 import { counted } from "../cli/output.js";
 import { mountImage, unmountImage } from "@strata-oci/store";
 import { UsageError, type Command } from "../cli/command.js";
-import { imageSource, JSON_FLAG, PLATFORM, REGISTRY, text } from "../cli/flags.js";
+import { imageSource, JSON_FLAG, PLATFORM, QUIET, REGISTRY, text } from "../cli/flags.js";
 import { interruptibly } from "../cli/signals.js";
 import { printWarnings } from "../cli/warnings.js";
 import { STORE_DEFAULT } from "./store-flags.js";
@@ -23,6 +23,7 @@ own (like a container's rootfs), removed again by strata umount. Needs root.`,
     { name: "writable", kind: "boolean", help: "a private upper layer for changes" },
     PLATFORM,
     ...REGISTRY,
+    QUIET,
     JSON_FLAG,
   ],
   examples: [
@@ -60,6 +61,7 @@ own (like a container's rootfs), removed again by strata umount. Needs root.`,
       process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
       return 0;
     }
+    if (values.quiet === true) return 0;
     const changes = result.upper === undefined ? ", read-only" : `, changes in ${result.upper}`;
     process.stdout.write(
       `mounted ${unpacked.image.reference} on ${result.target} ` +
@@ -86,6 +88,7 @@ mount (one strata did not make) is refused: use umount(8) for those.`,
       value: "DIR",
       help: "the store it must have come from (checked)",
     },
+    QUIET,
   ],
   examples: ["strata umount /mnt/debian"],
   async run({ values, positionals }) {
@@ -94,7 +97,10 @@ mount (one strata did not make) is refused: use umount(8) for those.`,
     const store = text(values, "store");
     const result = unmountImage({ target, ...(store === undefined ? {} : { store }) });
     const removed = result.removed === undefined ? "" : `; its changes (${result.removed}) removed`;
-    process.stdout.write(`unmounted ${result.target} (from the store ${result.store})${removed}\n`);
+    if (values.quiet !== true)
+      process.stdout.write(
+        `unmounted ${result.target} (from the store ${result.store})${removed}\n`,
+      );
     return 0;
   },
 };

@@ -7,6 +7,7 @@ import {
   compressionOf,
   imageSource,
   JSON_FLAG,
+  QUIET,
   PLATFORM,
   REGISTRY,
   text,
@@ -45,6 +46,7 @@ beside ROOTFS and compared with it, metadata first, then bytes.`,
     { name: "created-by", kind: "string", value: "TEXT", help: "the history step's created_by" },
     PLATFORM,
     ...REGISTRY,
+    QUIET,
     JSON_FLAG,
   ],
   examples: [
@@ -81,6 +83,7 @@ beside ROOTFS and compared with it, metadata first, then bytes.`,
         ...(record === undefined ? {} : { record }),
       }),
     );
+    if (values.quiet === true && values.json !== true) return 0;
     const layer =
       result.layer === undefined
         ? "no change, no layer"

@@ -6,6 +6,7 @@ import {
   compressionOf,
   imageSource,
   JSON_FLAG,
+  QUIET,
   PLATFORM,
   REGISTRY,
 } from "../cli/flags.js";
@@ -23,7 +24,7 @@ image gives the same digests (the config's created time is kept, or taken
 from SOURCE_DATE_EPOCH when set: whole seconds, anything else is refused).
 Blobs are written first, index.json last and atomically; other tags in DIR
 are kept.`,
-  flags: [COMPRESS, PLATFORM, ...REGISTRY, JSON_FLAG],
+  flags: [COMPRESS, PLATFORM, ...REGISTRY, QUIET, JSON_FLAG],
   examples: ["strata squash docker://debian:bookworm oci:flat:bookworm"],
   async run({ values, positionals }) {
     const [image, layout, extra] = positionals;
@@ -39,6 +40,7 @@ are kept.`,
       }),
     );
     const { layer, manifest } = result;
+    if (values.quiet === true && values.json !== true) return 0;
     process.stdout.write(
       values.json === true
         ? `${JSON.stringify(result, null, 2)}\n`
