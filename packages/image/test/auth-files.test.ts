@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { credentialsFor, parseDockerReference } from "@strata-oci/image";
+import { authFiles, credentialsFor, parseDockerReference } from "@strata-oci/image";
 
 const root = mkdtempSync(join(tmpdir(), "strata-auth-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -140,4 +140,18 @@ describe("credentials from auth files", () => {
       );
     },
   );
+
+  it("looks where skopeo and podman log in: REGISTRY_AUTH_FILE replaces the primary file; without XDG_RUNTIME_DIR, /run/containers/UID", () => {
+    const base = { HOME: "/h" };
+    expect(authFiles({ env: { ...base, XDG_RUNTIME_DIR: "/run/user/7" } })).toEqual([
+      "/run/user/7/containers/auth.json",
+      "/h/.config/containers/auth.json",
+      "/h/.docker/config.json",
+    ]);
+    expect(authFiles({ env: base, uid: 0 })[0]).toBe("/run/containers/0/auth.json");
+    expect(
+      authFiles({ env: { ...base, XDG_RUNTIME_DIR: "/r", REGISTRY_AUTH_FILE: "/a.json" } }),
+    ).toEqual(["/a.json", "/h/.config/containers/auth.json", "/h/.docker/config.json"]);
+    expect(authFiles({ authFile: "/only.json", env: base })).toEqual(["/only.json"]);
+  });
 });

@@ -487,6 +487,20 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
     },
   );
 
+  it("TLS: a CA in the system's bundle ($SSL_CERT_FILE, as update-ca-certificates writes it) is trusted", () => {
+    const image = `docker://${secure.host}/strata/sample:latest`;
+    const command = join(import.meta.dirname, "..", "..", "strata", "bin", "strata");
+    const { NODE_EXTRA_CA_CERTS: _machine, ...withoutCa } = process.env;
+    const bundle = join(work.path, "system-bundle.crt");
+    writeFileSync(bundle, readFileSync(certs.caCert));
+    const run = (env: NodeJS.ProcessEnv): ReturnType<typeof spawnSync> =>
+      spawnSync(command, ["inspect", image], { encoding: "utf8", env });
+    const refused = run({ ...withoutCa, SSL_CERT_FILE: join(work.path, "no-such-bundle.crt") });
+    expect(refused.stderr).toContain("STRATA_REGISTRY_UNREACHABLE");
+    const trusted = run({ ...withoutCa, SSL_CERT_FILE: bundle });
+    expect({ status: trusted.status, stderr: trusted.stderr }).toEqual({ status: 0, stderr: "" });
+  });
+
   it(
     "pull copies images into one OCI layout, verified and sharing blobs; they unpack offline " +
       "to the same trees",

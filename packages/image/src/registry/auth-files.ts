@@ -20,6 +20,8 @@ export interface AuthLookup {
   /** `--authfile FILE`: the only file read when given. */
   readonly authFile?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** The user whose /run/containers/UID/auth.json is read (default this process's). */
+  readonly uid?: number;
 }
 
 const HELPER_TIMEOUT_MS = 30_000;
@@ -27,20 +29,27 @@ const MAX_AUTH_FILE = 1 << 20;
 
 /**
  * The files credentials are read from, in the order of containers-auth.json(5)
- * and Docker: --authfile alone when given; else $REGISTRY_AUTH_FILE,
- * $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json,
- * ~/.docker/config.json ($DOCKER_CONFIG/config.json).
+ * and Docker: --authfile alone when given; else the primary auth.json
+ * ($REGISTRY_AUTH_FILE, which replaces it, or $XDG_RUNTIME_DIR/containers/auth.json,
+ * or /run/containers/$UID/auth.json where XDG_RUNTIME_DIR is unset: what
+ * `skopeo login` writes under sudo, ssh or CI), then
+ * ~/.config/containers/auth.json, ~/.docker/config.json ($DOCKER_CONFIG).
  */
 export function authFiles(lookup: AuthLookup = {}): string[] {
   if (lookup.authFile !== undefined) return [lookup.authFile];
   const env = lookup.env ?? process.env;
   const home = env.HOME ?? homedir();
-  const files: string[] = [];
-  if (env.REGISTRY_AUTH_FILE) files.push(env.REGISTRY_AUTH_FILE);
-  if (env.XDG_RUNTIME_DIR) files.push(join(env.XDG_RUNTIME_DIR, "containers", "auth.json"));
-  files.push(join(env.XDG_CONFIG_HOME || join(home, ".config"), "containers", "auth.json"));
-  files.push(join(env.DOCKER_CONFIG || join(home, ".docker"), "config.json"));
-  return files;
+  const uid = lookup.uid ?? process.getuid?.() ?? 0;
+  const primary = env.REGISTRY_AUTH_FILE
+    ? env.REGISTRY_AUTH_FILE
+    : env.XDG_RUNTIME_DIR
+      ? join(env.XDG_RUNTIME_DIR, "containers", "auth.json")
+      : join("/run/containers", String(uid), "auth.json");
+  return [
+    primary,
+    join(env.XDG_CONFIG_HOME || join(home, ".config"), "containers", "auth.json"),
+    join(env.DOCKER_CONFIG || join(home, ".docker"), "config.json"),
+  ];
 }
 
 /**

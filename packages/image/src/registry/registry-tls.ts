@@ -24,22 +24,43 @@ export interface TlsFiles {
   readonly key?: string;
 }
 
+/** Where distributions keep the system's CA bundle (update-ca-certificates writes the first). */
+const SYSTEM_BUNDLES = [
+  "/etc/ssl/certs/ca-certificates.crt",
+  "/etc/pki/tls/certs/ca-bundle.crt",
+  "/etc/ssl/ca-bundle.pem",
+  "/etc/ssl/cert.pem",
+];
+
+function readOrUndefined(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * The CAs of NODE_EXTRA_CA_CERTS, trusted here as Node trusts them when it
- * reads the variable at start-up: the strata command starts Node without it
- * (bin/strata says why). Adding them again where Node did read them changes
- * nothing. An unreadable file is ignored, as Node ignores it (with a warning).
+ * The CAs trusted besides Node's own: the system's bundle ($SSL_CERT_FILE, as
+ * OpenSSL and Go read it, else the distribution's: a CA installed with
+ * update-ca-certificates is trusted as skopeo trusts it), and those of
+ * NODE_EXTRA_CA_CERTS, trusted here as Node trusts them when it reads the
+ * variable at start-up (the strata command starts Node without it: bin/strata
+ * says why). An unreadable file is ignored, as Node ignores it.
  */
 export function withExtraCaCerts(files: TlsFiles): TlsFiles {
-  const file = process.env.NODE_EXTRA_CA_CERTS;
-  if (file === undefined || file === "") return files;
-  let extra: string;
-  try {
-    extra = readFileSync(file, "utf8");
-  } catch {
-    return files;
-  }
-  return { ...files, ca: [...(files.ca ?? builtin("node:tls").rootCertificates), extra] };
+  const env = process.env;
+  const system =
+    env.SSL_CERT_FILE !== undefined && env.SSL_CERT_FILE !== ""
+      ? readOrUndefined(env.SSL_CERT_FILE)
+      : SYSTEM_BUNDLES.map(readOrUndefined).find((bundle) => bundle !== undefined);
+  const extra =
+    env.NODE_EXTRA_CA_CERTS === undefined || env.NODE_EXTRA_CA_CERTS === ""
+      ? undefined
+      : readOrUndefined(env.NODE_EXTRA_CA_CERTS);
+  const added = [system, extra].filter((ca): ca is string => ca !== undefined);
+  if (added.length === 0) return files;
+  return { ...files, ca: [...(files.ca ?? builtin("node:tls").rootCertificates), ...added] };
 }
 
 export function readCertDirs(dirs: readonly string[]): TlsFiles {
