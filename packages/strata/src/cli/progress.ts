@@ -11,7 +11,7 @@ function megabytes(bytes: number): string {
  * A one-line progress display for a terminal (layers, bytes, entries),
  * redrawn at most ten times a second.
  */
-export function terminalProgress(stream: NodeJS.WriteStream): {
+export function terminalProgress(stream: Pick<NodeJS.WriteStream, "write" | "columns">): {
   update: (event: DisplayedProgress) => void;
   done: () => void;
 } {
@@ -23,7 +23,10 @@ export function terminalProgress(stream: NodeJS.WriteStream): {
     const now = Date.now();
     if (!force && now - last < 100) return;
     last = now;
-    stream.write(`\r\x1b[K${text}`);
+    // One row, whatever the terminal's width: a line that wraps cannot be redrawn in place.
+    const width = Math.max(10, (stream.columns ?? 80) - 1);
+    const shown = text.length > width ? `${text.slice(0, width - 1)}…` : text;
+    stream.write(`\r\x1b[K${shown}`);
     drawn = true;
   };
   return {
