@@ -7,7 +7,8 @@ import {
   type TarHeaderFields,
 } from "@strata-oci/layer";
 import { withErrorContext } from "@strata-oci/errors";
-import type { MergedEntry } from "@strata-oci/merge";
+import type { MergedEntry, MergedTree } from "@strata-oci/merge";
+import type { Image } from "@strata-oci/image";
 import { mergedTree, type MergedTreeOptions } from "@strata-oci/core";
 
 function header(
@@ -52,8 +53,20 @@ export async function* exportImage(
   options: MergedTreeOptions,
   built?: Awaited<ReturnType<typeof mergedTree>>,
 ): AsyncGenerator<Buffer> {
-  // `built`: the image's merged tree when the caller has it already.
-  const { image, tree } = built ?? (await mergedTree(options));
+  // `built`: the image's merged tree when the caller has it already (and closes it).
+  const made = built ?? (await mergedTree(options));
+  try {
+    yield* exportTree(made.image, made.tree, options);
+  } finally {
+    if (built === undefined) made.close();
+  }
+}
+
+async function* exportTree(
+  image: Image,
+  tree: MergedTree,
+  options: MergedTreeOptions,
+): AsyncGenerator<Buffer> {
   // Files waiting for their bytes, by layer and position in it: the first name's path (latin1: a
   // string
   // costs a fifth of a Buffer, and a 1M-entry image keeps one per file), further names apart

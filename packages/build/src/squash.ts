@@ -61,12 +61,18 @@ export async function squash(options: SquashOptions): Promise<SquashResult> {
   // Resolved first: a bad image fails before anything is written.
   const merged = await mergedTree(source);
   const { image } = merged;
-  prepareLayout(target.path);
-  const { tarBytes: _tarBytes, ...layer } = await writeLayerBlob(
-    target.path,
-    exportImage(source, merged),
-    options.compress ?? "gzip",
-  );
+  let written: Awaited<ReturnType<typeof writeLayerBlob>>;
+  try {
+    prepareLayout(target.path);
+    written = await writeLayerBlob(
+      target.path,
+      exportImage(source, merged),
+      options.compress ?? "gzip",
+    );
+  } finally {
+    merged.close();
+  }
+  const { tarBytes: _tarBytes, ...layer } = written;
   const raw = image.config.raw;
   const epoch = sourceDateEpoch();
   const created =

@@ -11,6 +11,7 @@ import {
 import { ImageError, withErrorContext } from "@strata-oci/errors";
 import type { Image, Platform, RegistryOptions } from "@strata-oci/image";
 import { MergedTree, type MergedEntry } from "@strata-oci/merge";
+import { prefetchedImage, type PrefetchedImage } from "./prefetch.js";
 import { openContainerImage } from "./prologue.js";
 
 export interface MergedTreeOptions {
@@ -31,8 +32,22 @@ export interface MergedTreeOptions {
  */
 export async function mergedTree(
   options: MergedTreeOptions,
+): Promise<{ image: Image; tree: MergedTree; close: () => void }> {
+  // Registry layers download ahead, read on the blob worker; kept until `close` (cat and export
+  // read a layer again), removed at exit at the latest.
+  const prefetched = prefetchedImage(await openContainerImage(options));
+  try {
+    return { ...(await buildTree(prefetched, options)), close: prefetched.close };
+  } catch (error) {
+    prefetched.close();
+    throw error;
+  }
+}
+
+async function buildTree(
+  { image, read }: PrefetchedImage,
+  options: MergedTreeOptions,
 ): Promise<{ image: Image; tree: MergedTree }> {
-  const image = await openContainerImage(options);
   // The merged view is held whole: bounded as a layer's entries are (about 240 bytes each; README).
   const tree = new MergedTree({ maxEntries: resolveLimits(options.limits).maxEntries });
   for (const [index, layer] of image.layers.entries()) {
@@ -49,6 +64,7 @@ export async function mergedTree(
     } catch (error) {
       throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? `#${index}` });
     }
+    read(index);
     options.onLayer?.(index, image.layers.length);
   }
   tree.finish();
@@ -158,7 +174,9 @@ export async function list(
 export async function listing(
   options: ListOptions,
 ): Promise<{ image: Image; entries: Iterable<ListedEntry> }> {
-  const { image, tree } = await mergedTree(options);
+  const { image, tree, close } = await mergedTree(options);
+  // The listing needs the tree alone: no layer is read again.
+  close();
   const wanted = options.path ?? "/";
   const found = tree.resolve(insideImage(wanted), true);
   if (found === undefined) throw notFound(image, wanted);
@@ -196,7 +214,19 @@ export interface CatOptions extends MergedTreeOptions {
  * then fails the iteration after the bytes were given.
  */
 export async function* cat(options: CatOptions): AsyncGenerator<Buffer> {
-  const { image, tree } = await mergedTree(options);
+  const { image, tree, close } = await mergedTree(options);
+  try {
+    yield* catFrom(image, tree, options);
+  } finally {
+    close();
+  }
+}
+
+async function* catFrom(
+  image: Image,
+  tree: MergedTree,
+  options: CatOptions,
+): AsyncGenerator<Buffer> {
   const found = tree.resolve(insideImage(options.path), true);
   if (found === undefined) throw notFound(image, options.path);
   if (found.entry.kind !== "file") {

@@ -1,10 +1,12 @@
-import { createReadStream, rmSync } from "node:fs";
+import { createReadStream, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GrowingFile, SizeMismatchError, type BlobFile, type Layer } from "@strata-oci/layer";
 import { TargetError } from "@strata-oci/errors";
+import type { Image } from "@strata-oci/image";
 
 /**
  * Layers downloaded at once, at most (unpack's `downloads`). Those after the
@@ -77,11 +79,12 @@ export class LayerPrefetch {
 
   /**
    * Layer `index` has been applied: its file is not needed any more (disk stays at about
-   * `concurrency` layers).
+   * `concurrency` layers), unless `keep` (the caller reads it again: export, cat).
    */
-  release(index: number): void {
+  release(index: number, keep = false): void {
     this.#applying = Math.max(this.#applying, index + 1);
     this.#fedSince = undefined;
+    if (keep) return;
     const download = this.#downloads[index];
     if (download !== undefined && download.file.state !== "growing")
       rmSync(download.file.path, { force: true });
@@ -208,4 +211,46 @@ export class LayerPrefetch {
       await handle.close();
     }
   }
+}
+
+/** An image whose layers may come from a prefetch, and the end of that prefetch. */
+export interface PrefetchedImage {
+  readonly image: Image;
+  /** Layer `index` has been read once: the download of the next may go ahead. */
+  read(index: number): void;
+  /** Stops the downloads and removes their files; idempotent. */
+  close(): void;
+}
+
+/**
+ * `image` with its streamed layers (a registry's) downloaded ahead into a
+ * private directory (made under `parent`, default the system's temporary
+ * directory) and read on the blob worker as they grow, as unpack reads them:
+ * for every command that reads a registry layer. Files stay until `close`
+ * (or the process's exit), since export and cat read a layer twice.
+ */
+export function prefetchedImage(
+  image: Image,
+  options: { readonly parent?: string; readonly downloads?: number } = {},
+): PrefetchedImage {
+  const streamed =
+    image.layers.length > 0 && image.layers.every((layer) => layer.locate === undefined);
+  if (!streamed) return { image, read: () => {}, close: () => {} };
+  // mkdtemp makes it 0700: nobody else reads or plants a layer there.
+  const dir = mkdtempSync(join(options.parent ?? tmpdir(), "strata-layers-"));
+  const prefetch = new LayerPrefetch(dir, image.layers, options.downloads ?? PREFETCH_CONCURRENCY);
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    prefetch.stop();
+    rmSync(dir, { recursive: true, force: true });
+    process.off("exit", close);
+  };
+  process.on("exit", close);
+  return {
+    image: { ...image, layers: prefetch.layers },
+    read: (index) => prefetch.release(index, true),
+    close,
+  };
 }
