@@ -65,7 +65,7 @@ function destinationOf(request: CopyRequest): ImageDestination {
     throw new ImageError(
       "STRATA_BAD_REFERENCE",
       `strata cannot write ${target.transport}: images (${request.destination})`,
-      { hint: "copy to oci:DIR[:TAG] or docker://HOST/REPO[:TAG]" },
+      { hint: "copy to oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker://HOST/REPO[:TAG]" },
     );
   const registry =
     request.signal === undefined
@@ -77,6 +77,15 @@ function destinationOf(request: CopyRequest): ImageDestination {
 /** Copies the image `request.image` names (for its platform) to `request.destination`. */
 export async function copyImage(request: CopyRequest): Promise<CopyResult> {
   const destination = destinationOf(request);
+  try {
+    return await copyInto(destination, request);
+  } catch (error) {
+    destination.abandon?.();
+    throw error;
+  }
+}
+
+async function copyInto(destination: ImageDestination, request: CopyRequest): Promise<CopyResult> {
   const image = await openImage(request);
   if (image.documents === undefined || image.manifest === undefined || image.details === undefined)
     throw new ImageError(

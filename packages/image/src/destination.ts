@@ -27,6 +27,8 @@ export interface ImageDestination {
   putManifest(descriptor: Descriptor, body: Buffer): Promise<void>;
   /** Points the destination's tag at the manifest: the last step. */
   tag(descriptor: Descriptor, platform: Platform | undefined): Promise<void>;
+  /** The copy failed before its tag: what was staged for it is removed (where there is any). */
+  abandon?(): void;
 }
 
 /** Options a destination is made with. */

@@ -1,20 +1,17 @@
 import { createHash } from "node:crypto";
-import { closeSync, createReadStream } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import {
-  CHUNK_SIZE,
   DigestMismatchError,
   LimitExceededError,
-  openImageFile,
   parseDigest,
-  readImageFile,
   SizeMismatchError,
   type BlobFile,
   type Layer,
 } from "@strata-oci/layer";
 import { ImageError, StrataError } from "@strata-oci/errors";
 import { asRecord, bad, parseJson, type Descriptor } from "./descriptor.js";
+import { blobName, directoryFiles, missingBlob, type LayoutFiles } from "./layout-files.js";
 import { emptyImageConfig, parseImageConfig } from "./image-config.js";
 import type { Referrer, SourceImage } from "./image.js";
 import { INDEX_TYPES, MANIFEST_TYPES } from "./media-types.js";
@@ -34,36 +31,28 @@ export const MAX_JSON_BLOB = 16 * 2 ** 20;
 
 /** Where a layout keeps the blob `digest`: blobs/ALGORITHM/HEX. */
 export function blobPath(root: string, digest: string): string {
-  const { algorithm, hex } = parseDigest(digest);
-  return join(root, "blobs", algorithm, hex);
-}
-
-function missingBlob(digest: string, cause?: unknown): ImageError {
-  return new ImageError("STRATA_BLOB_NOT_FOUND", `blob ${digest} is missing from the layout`, {
-    cause,
-    hint: "the image layout is incomplete; copy it again",
-  });
+  return join(root, blobName(digest));
 }
 
 /** Reads a small blob (manifest, index, config) whole and checks its size and digest. */
-function readSmallBlob(root: string, descriptor: Descriptor, what: string): Buffer {
+function readSmallBlob(files: LayoutFiles, descriptor: Descriptor, what: string): Buffer {
   if (descriptor.size > MAX_JSON_BLOB)
     throw bad(
       `${what} ${descriptor.digest} of ${descriptor.size} bytes is too large for a manifest ` +
         `or config`,
     );
-  let data: Buffer;
+  let data: Buffer | undefined;
   try {
     // One byte past the descriptor's size is enough to tell a longer blob.
-    data = readImageFile(blobPath(root, descriptor.digest), descriptor.size + 1);
+    data = files.read(blobName(descriptor.digest), descriptor.size + 1);
   } catch (cause) {
     if (cause instanceof LimitExceededError)
       throw new SizeMismatchError(descriptor.size, cause.value, {
         blob: `${what} ${descriptor.digest}`,
       });
-    if (cause instanceof StrataError) throw cause;
-    throw missingBlob(descriptor.digest, cause);
+    throw cause;
   }
+  if (data === undefined) throw missingBlob(descriptor.digest, "the layout");
   if (data.length !== descriptor.size)
     throw new SizeMismatchError(descriptor.size, data.length, {
       blob: `${what} ${descriptor.digest}`,
@@ -77,53 +66,33 @@ function readSmallBlob(root: string, descriptor: Descriptor, what: string): Buff
   return data;
 }
 
-function readJsonBlob(root: string, descriptor: Descriptor): unknown {
-  return parseJson(readSmallBlob(root, descriptor, "manifest"), `blob ${descriptor.digest}`);
+function readJsonBlob(files: LayoutFiles, descriptor: Descriptor): unknown {
+  return parseJson(readSmallBlob(files, descriptor, "manifest"), `blob ${descriptor.digest}`);
 }
 
-function openBlob(path: string, digest: string): number {
-  try {
-    return openImageFile(path).fd;
-  } catch (cause) {
-    if (cause instanceof StrataError) throw cause;
-    throw missingBlob(digest, cause);
-  }
-}
-
-/** Reads `oci-layout` or `index.json`: missing is named as such, unreadable as unreadable. */
-function readLayoutFile(root: string, name: string): Buffer | undefined {
-  try {
-    return readImageFile(join(root, name), MAX_JSON_BLOB);
-  } catch (cause) {
-    if (cause instanceof StrataError) throw cause;
-    return undefined;
-  }
-}
-
-function layerFrom(root: string, descriptor: Descriptor, diffId: string | undefined): Layer {
-  const path = blobPath(root, descriptor.digest);
+function layerFrom(files: LayoutFiles, descriptor: Descriptor, diffId: string | undefined): Layer {
   return {
     digest: descriptor.digest,
     size: descriptor.size,
     mediaType: descriptor.mediaType,
     diffId,
-    open: async (): Promise<Readable> =>
-      createReadStream("", { fd: openBlob(path, descriptor.digest), highWaterMark: CHUNK_SIZE }),
-    locate: async (): Promise<BlobFile> => {
-      // Opened once here so that a missing blob is named as missing (the worker only sees ENOENT).
-      closeSync(openBlob(path, descriptor.digest));
-      return { path, start: 0, end: undefined };
-    },
+    open: async (): Promise<Readable> => files.stream(descriptor.digest),
+    locate: async (): Promise<BlobFile> => files.locate(descriptor.digest),
   };
 }
 
+const filesOf = (root: string | LayoutFiles): LayoutFiles =>
+  typeof root === "string" ? directoryFiles(root) : root;
+
 /** Opens an OCI image layout and resolves one image in it down to its layers. */
 export function openOciLayout(
-  root: string,
+  layout: string | LayoutFiles,
   reference: string,
   options: OpenImageOptions,
 ): SourceImage {
-  const layoutData = readLayoutFile(root, "oci-layout");
+  const files = filesOf(layout);
+  const root = files.where;
+  const layoutData = files.read("oci-layout", MAX_JSON_BLOB);
   if (layoutData === undefined) {
     throw new ImageError(
       "STRATA_BAD_IMAGE",
@@ -137,7 +106,7 @@ export function openOciLayout(
   const version = asRecord(layoutFile, "oci-layout").imageLayoutVersion;
   if (typeof version !== "string" || !version.startsWith("1."))
     throw bad(`unsupported imageLayoutVersion ${JSON.stringify(version)}`);
-  const indexData = readLayoutFile(root, "index.json");
+  const indexData = files.read("index.json", MAX_JSON_BLOB);
   if (indexData === undefined)
     throw new ImageError("STRATA_BAD_IMAGE", `${root} has no index.json`, {
       hint: "the image layout is incomplete; copy it again",
@@ -155,7 +124,7 @@ export function openOciLayout(
   let descriptor = pickTopLevel(choices, options, reference);
   for (let depth = 0; ; depth++) {
     if (depth > MAX_INDEX_DEPTH) throw bad("image indexes nested too deeply");
-    const json = asRecord(readJsonBlob(root, descriptor), `blob ${descriptor.digest}`);
+    const json = asRecord(readJsonBlob(files, descriptor), `blob ${descriptor.digest}`);
     const what = `manifest ${descriptor.digest}`;
     if (kindOf(descriptor.mediaType, json, what) === "index") {
       const level = indexLevel(json, descriptor.digest, descriptor.mediaType);
@@ -168,7 +137,7 @@ export function openOciLayout(
     const config =
       details.artifact !== undefined
         ? emptyImageConfig()
-        : parseImageConfig(readSmallBlob(root, details.config, "config"), details.layers.length);
+        : parseImageConfig(readSmallBlob(files, details.config, "config"), details.layers.length);
     return {
       reference,
       transport: "oci",
@@ -176,12 +145,12 @@ export function openOciLayout(
       manifest: descriptor,
       configDigest: details.config.digest,
       config,
-      layers: details.layers.map((d, i) => layerFrom(root, d, config.diffIds[i])),
+      layers: details.layers.map((d, i) => layerFrom(files, d, config.diffIds[i])),
       indexes,
       details,
       documents: async () => ({
-        manifest: readSmallBlob(root, descriptor, "manifest"),
-        config: readSmallBlob(root, details.config, "config"),
+        manifest: readSmallBlob(files, descriptor, "manifest"),
+        config: readSmallBlob(files, details.config, "config"),
       }),
     };
   }
@@ -193,10 +162,12 @@ export function openOciLayout(
  * them: artifactType, else the config's media type).
  */
 export function layoutReferrers(
-  root: string,
+  layout: string | LayoutFiles,
   subjects: ReadonlySet<string>,
 ): { referrers: Referrer[]; skipped: string[] } {
-  const indexData = readLayoutFile(root, "index.json");
+  const files = filesOf(layout);
+  const root = files.where;
+  const indexData = files.read("index.json", MAX_JSON_BLOB);
   if (indexData === undefined)
     throw new ImageError("STRATA_BAD_IMAGE", `${root} has no index.json`, {
       hint: "the image layout is incomplete; copy it again",
@@ -227,7 +198,7 @@ export function layoutReferrers(
     }
   };
   const look = (descriptor: Descriptor, depth: number): void => {
-    const json = asRecord(readJsonBlob(root, descriptor), `blob ${descriptor.digest}`);
+    const json = asRecord(readJsonBlob(files, descriptor), `blob ${descriptor.digest}`);
     const what = `manifest ${descriptor.digest}`;
     const kind = kindOf(descriptor.mediaType, json, what);
     const level =

@@ -7,10 +7,14 @@ import { parseDockerReference } from "../registry/docker-reference.js";
 import type { ImageReference, ImageTransport } from "../transport.js";
 import { dockerArchiveReference, dockerArchiveTransport } from "./docker-archive.js";
 import { registryTransport } from "./docker.js";
+import { ociArchiveTransport } from "./oci-archive.js";
 import { ociReference, ociTransport } from "./oci.js";
 
 const TRANSPORTS = new Map<string, ImageTransport>(
-  [ociTransport, dockerArchiveTransport, registryTransport].map((t) => [t.name, t]),
+  [ociTransport, ociArchiveTransport, dockerArchiveTransport, registryTransport].map((t) => [
+    t.name,
+    t,
+  ]),
 );
 
 /**

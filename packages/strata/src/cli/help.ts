@@ -65,6 +65,7 @@ export function commandHelp(command: Command): string {
 
 const IMAGE_SYNTAX = `IMAGE is written as skopeo writes it:
   oci:DIR[:TAG]               an OCI image layout (a directory with oci-layout)
+  oci-archive:FILE[:TAG]      a tarball of an OCI layout (skopeo, buildah)
   docker-archive:FILE[:REF]   a tarball from \`docker save\` or skopeo
   docker://[HOST/]REPO[:TAG][@DIGEST]
                               an image in a registry (no HOST: docker.io;

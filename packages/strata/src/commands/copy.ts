@@ -10,7 +10,8 @@ export const copyCommand: Command = {
   summary: "copy an image to a layout or a registry (push)",
   description: `Copy IMAGE (the manifest for the platform, its config and layers) to
 DESTINATION: oci:DIR[:TAG] (an OCI layout, made when missing; default tag
-latest) or docker://HOST/REPO[:TAG] (a registry: a push). Blobs go first,
+latest), oci-archive:FILE[:TAG] (a tarball of a layout, written whole) or
+docker://HOST/REPO[:TAG] (a registry: a push). Blobs go first,
 each skipped where the destination has it and, between repositories of one
 registry, mounted rather than sent; then the manifest; the tag last, so that
 nobody sees a tag whose blobs are missing. A Docker manifest copied into an

@@ -1,0 +1,126 @@
+// `oci-archive:FILE[:TAG]`: a tarball of an OCI layout, as skopeo and buildah
+// write it. Read in place (its members' offsets; never extracted); written
+// as a layout staged beside FILE, made into a tar and renamed over FILE when
+// the tag is set, so that a reader never sees half an archive.
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { BLOCK, encodeHeader, paddingOf } from "@strata-oci/layer";
+import type { ImageDestination } from "../destination.js";
+import { archiveFiles } from "../layout-files.js";
+import { layoutReferrers, openOciLayout } from "../oci-layout.js";
+import { pathAndTag, type ImageReference, type ImageTransport } from "../transport.js";
+import { ociDestination } from "./oci-destination.js";
+
+export function ociArchiveReference(file: string, tag: string | undefined): ImageReference {
+  const written = (path: string): string =>
+    `oci-archive:${path}${tag === undefined ? "" : `:${tag}`}`;
+  return {
+    transport: "oci-archive",
+    files: [file],
+    format: () => written(file),
+    canonical: () => written(resolve(file)),
+    open: ({ platform }) => ({
+      ...openOciLayout(archiveFiles(file), written(file), { platform, tag }),
+      transport: "oci-archive",
+    }),
+    destination: () => ociArchiveDestination(file, tag, written(file)),
+    referrers: (subjects) => ({
+      ...layoutReferrers(archiveFiles(file), new Set(subjects)),
+      via: "layout",
+    }),
+  };
+}
+
+export const ociArchiveTransport: ImageTransport = {
+  name: "oci-archive",
+  syntax: "FILE[:TAG]",
+  parse(rest) {
+    const { path, tag } = pathAndTag(rest);
+    return ociArchiveReference(path, tag);
+  },
+};
+
+/** A layout staged in a private directory beside `file`, archived over it at the end. */
+function ociArchiveDestination(
+  file: string,
+  tag: string | undefined,
+  name: string,
+): ImageDestination {
+  const staging = mkdtempSync(join(dirname(resolve(file)), `.${basename(file)}.strata-`));
+  const layout = ociDestination(staging, tag, name);
+  const discard = (): void => rmSync(staging, { recursive: true, force: true });
+  process.once("exit", discard);
+  return {
+    ...layout,
+    abandon: () => {
+      discard();
+      process.off("exit", discard);
+    },
+    async tag(descriptor, platform) {
+      try {
+        await layout.tag(descriptor, platform);
+        const temporary = `${staging}.tar`;
+        writeLayoutTar(staging, temporary);
+        renameSync(temporary, file);
+      } finally {
+        discard();
+        process.off("exit", discard);
+      }
+    },
+  };
+}
+
+/** The layout `dir` as an uncompressed tar, names in byte order (the same layout, the same tar). */
+function writeLayoutTar(dir: string, file: string): void {
+  const fd = openSync(file, "wx", 0o644);
+  try {
+    const put = (data: Buffer): void => {
+      for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
+    };
+    const walk = (relative: string): void => {
+      for (const entry of readdirSync(join(dir, relative), { withFileTypes: true }).sort((a, b) =>
+        a.name < b.name ? -1 : 1,
+      )) {
+        const name = relative === "" ? entry.name : `${relative}/${entry.name}`;
+        if (entry.isDirectory()) {
+          for (const part of encodeHeader({ name: `${name}/`, type: "dir", mode: 0o755 }, 0))
+            put(part);
+          walk(name);
+        } else if (entry.isFile() && !entry.name.startsWith(".tmp-")) {
+          const size = statSync(join(dir, name)).size;
+          for (const part of encodeHeader({ name, type: "file", mode: 0o644 }, size)) put(part);
+          copyInto(fd, join(dir, name));
+          put(Buffer.alloc(paddingOf(size)));
+        }
+      }
+    };
+    walk("");
+    put(Buffer.alloc(2 * BLOCK));
+  } catch (error) {
+    closeSync(fd);
+    rmSync(file, { force: true });
+    throw error;
+  }
+  closeSync(fd);
+}
+
+function copyInto(fd: number, path: string): void {
+  const source = openSync(path, "r");
+  try {
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(source, chunk, 0, chunk.length, null)) > 0;)
+      writeSync(fd, chunk, 0, n);
+  } finally {
+    closeSync(source);
+  }
+}
