@@ -4,6 +4,14 @@ import { imageSource, JSON_FLAG, PLATFORM, QUIET, REGISTRY } from "../cli/flags.
 import { counted, sizeText } from "../cli/output.js";
 import { interruptibly } from "../cli/signals.js";
 
+/** The flags of the commands that copy an image (copy, pull). */
+export const COPY_FLAGS = [
+  { ...PLATFORM, help: "the platform to copy from a multi-platform index" },
+  ...REGISTRY,
+  QUIET,
+  JSON_FLAG,
+];
+
 export const copyCommand: Command = {
   name: "copy",
   usage: ["strata copy [options] IMAGE DESTINATION"],
@@ -17,12 +25,7 @@ registry, mounted rather than sent; then the manifest; the tag last, so that
 nobody sees a tag whose blobs are missing. A Docker manifest copied into an
 OCI layout is converted to OCI (the blobs keep their bytes; skopeo and umoci
 read only OCI documents there). The registry flags apply to both ends.`,
-  flags: [
-    { ...PLATFORM, help: "the platform to copy from a multi-platform index" },
-    ...REGISTRY,
-    QUIET,
-    JSON_FLAG,
-  ],
+  flags: COPY_FLAGS,
   examples: [
     "strata copy oci:./images:app-1.0 docker://registry.example:5000/app:1.0",
     "strata copy docker://debian:bookworm oci:./images:debian",

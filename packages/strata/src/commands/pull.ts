@@ -1,7 +1,8 @@
 import { counted, sizeText } from "../cli/output.js";
 import { pull } from "@strata-oci/core";
 import { UsageError, type Command } from "../cli/command.js";
-import { imageSource, JSON_FLAG, PLATFORM, QUIET, REGISTRY } from "../cli/flags.js";
+import { imageSource } from "../cli/flags.js";
+import { COPY_FLAGS } from "./copy.js";
 import { terminalProgress } from "../cli/progress.js";
 import { interruptibly } from "../cli/signals.js";
 
@@ -15,12 +16,7 @@ missing, as TAG (default: the reference's tag, else latest). Every blob is
 verified before it gets its name; blobs DIR already has are kept and shared;
 index.json is replaced last and atomically, other tags kept. Later unpacks
 of oci:DIR:TAG need no network.`,
-  flags: [
-    { ...PLATFORM, help: "the platform to copy from a multi-platform index" },
-    ...REGISTRY,
-    QUIET,
-    JSON_FLAG,
-  ],
+  flags: COPY_FLAGS,
   examples: [
     "strata pull docker://127.0.0.1:5000/app:1.0 oci:./images:app-1.0",
     "strata unpack oci:./images:app-1.0 rootfs",
