@@ -20,6 +20,7 @@ export {
 } from "./inspect.js";
 export { backends, type Backends, type NativeState } from "./backends.js";
 export { pull, type PullOptions } from "./pull.js";
+export { prefetchedImage, type PrefetchedImage } from "./prefetch.js";
 export { StrataError, type StrataErrorCode } from "@strata-oci/errors";
 export { DEFAULT_LAYER_LIMITS, type LayerLimits } from "@strata-oci/layer";
 export type { UnpackWarning } from "@strata-oci/merge";

@@ -1,4 +1,5 @@
-import { readLayer, type LayerLimits } from "@strata-oci/layer";
+import { join } from "node:path";
+import { readLayer, type Layer, type LayerLimits } from "@strata-oci/layer";
 import { withErrorContext } from "@strata-oci/errors";
 import {
   chainIds,
@@ -18,7 +19,7 @@ import {
   writeOverlayLayer,
   type UnpackWarning,
 } from "@strata-oci/merge";
-import { collectWarnings, openContainerImage } from "@strata-oci/core";
+import { collectWarnings, openContainerImage, prefetchedImage } from "@strata-oci/core";
 import { defaultStore, LayerStore } from "./layer-store.js";
 import { withStoreLock } from "./lock.js";
 import type { StoredImage } from "./records.js";
@@ -126,12 +127,28 @@ export async function storeImage(
     .find((i) => i.reference === kept.reference && i.platform === kept.platform);
   store.keepImage(kept);
   let written = 0;
+  // Registry layers the store lacks download ahead and are read on the blob worker (as unpack
+  // reads them); those it has are not downloaded at all.
+  const missing = chain.flatMap((chainId, index) =>
+    store.layer(chainId) === undefined ? [index] : [],
+  );
+  const prefetched = prefetchedImage(
+    { ...image, layers: missing.map((index) => image.layers[index] as Layer) },
+    { parent: join(store.root, "staging") },
+  );
+  const reading = {
+    ...image,
+    layers: image.layers.map((layer, index) => {
+      const at = missing.indexOf(index);
+      return at === -1 ? layer : (prefetched.image.layers[at] as Layer);
+    }),
+  };
   try {
     const lowers: string[] = [];
     for (const [index, chainId] of chain.entries()) {
       const added =
         store.layer(chainId) === undefined &&
-        (await storeLayer(store, image, chain, index, lowers, warn, options));
+        (await storeLayer(store, reading, chain, index, lowers, warn, options));
       if (added) written++;
       options.onLayer?.({ index, count: chain.length, chainId, written: added });
       lowers.push(store.diffDir(chainId));
@@ -140,6 +157,8 @@ export async function storeImage(
     if (previous === undefined) store.forgetImage(kept);
     else store.keepImage(previous);
     throw error;
+  } finally {
+    prefetched.close();
   }
   const lowerdir = store.lowerdir(chain);
   return {
