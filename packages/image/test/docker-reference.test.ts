@@ -86,4 +86,16 @@ describe("docker:// references", () => {
       ),
     ).toBe(false);
   });
+
+  it("a registry name without docker:// is refused with the reference it most likely meant", () => {
+    expect(() => parseImageReference("debian:bookworm")).toThrow(
+      expect.objectContaining({
+        code: "STRATA_BAD_REFERENCE",
+        hint: expect.stringContaining("docker://debian:bookworm"),
+      }),
+    );
+    expect(() => parseImageReference("nosuch:Not A Reference")).toThrow(
+      expect.objectContaining({ hint: expect.not.stringContaining("is written docker://") }),
+    );
+  });
 });
