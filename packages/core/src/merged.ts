@@ -6,6 +6,7 @@ import {
   resolveLimits,
   unescapeName,
   type EntryPath,
+  type LayerEntry,
   type LayerLimits,
 } from "@strata-oci/layer";
 import { ImageError, withErrorContext } from "@strata-oci/errors";
@@ -13,6 +14,7 @@ import type { Image, Platform, RegistryOptions } from "@strata-oci/image";
 import { MergedTree, type MergedEntry } from "@strata-oci/merge";
 import { prefetchedImage, type PrefetchedImage } from "./prefetch.js";
 import { openContainerImage } from "./prologue.js";
+import type { UnpackProgress } from "./unpack.js";
 
 export interface MergedTreeOptions {
   readonly image: string;
@@ -22,6 +24,8 @@ export interface MergedTreeOptions {
   readonly signal?: AbortSignal;
   /** Called as each layer's headers have been read. */
   readonly onLayer?: (index: number, count: number) => void;
+  /** The layers' reading as unpack reports it (layer-start, bytes, layer-done): for a display. */
+  readonly onProgress?: (event: UnpackProgress) => void;
 }
 
 /**
@@ -50,22 +54,42 @@ async function buildTree(
 ): Promise<{ image: Image; tree: MergedTree }> {
   // The merged view is held whole: bounded as a layer's entries are (about 240 bytes each; README).
   const tree = new MergedTree({ maxEntries: resolveLimits(options.limits).maxEntries });
+  const { onProgress } = options;
+  const count = image.layers.length;
   for (const [index, layer] of image.layers.entries()) {
+    const digest = layer.digest ?? layer.diffId ?? "";
+    onProgress?.({ kind: "layer-start", index, count, digest, size: layer.size });
+    let bytes = 0;
+    let entries = 0;
+    const counted = async function* (source: AsyncIterable<LayerEntry>) {
+      for await (const entry of source) {
+        entries++;
+        yield entry;
+      }
+    };
     try {
-      await tree.applyLayer(
-        readLayer(layer, {
-          // Bodies are skipped, never kept: the ring's bytes need no copies.
-          transientChunks: true,
-          context: { image: image.reference },
-          ...(options.limits === undefined ? {} : { limits: options.limits }),
-          ...(options.signal === undefined ? {} : { signal: options.signal }),
-        }),
-      );
+      const entriesOf = readLayer(layer, {
+        // Bodies are skipped, never kept: the ring's bytes need no copies.
+        transientChunks: true,
+        context: { image: image.reference },
+        ...(options.limits === undefined ? {} : { limits: options.limits }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(onProgress === undefined
+          ? {}
+          : {
+              onBlobBytes: (n: number) => {
+                bytes += n;
+                onProgress({ kind: "bytes", index, read: bytes, size: layer.size, entries });
+              },
+            }),
+      });
+      await tree.applyLayer(onProgress === undefined ? entriesOf : counted(entriesOf));
     } catch (error) {
       throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? `#${index}` });
     }
     read(index);
-    options.onLayer?.(index, image.layers.length);
+    onProgress?.({ kind: "layer-done", index, entries });
+    options.onLayer?.(index, count);
   }
   tree.finish();
   return { image, tree };

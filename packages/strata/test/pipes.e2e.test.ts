@@ -70,6 +70,22 @@ describe("strata in a pipeline that closes early", () => {
     expect(run.status).toBe(2);
   });
 
+  it("on a terminal, ls -R shows which layer it reads, clears it, then lists (#23)", () => {
+    const run = spawnSync("script", ["-qec", `"${BIN}" ls -R ${image}`, "/dev/null"], {
+      encoding: "utf8",
+    });
+    expect(run.status).toBe(0);
+    const shown = run.stdout.indexOf("layer 1/1 sha256:");
+    const cleared = run.stdout.lastIndexOf("\r\x1b[K");
+    expect(shown).toBeGreaterThan(-1);
+    expect(cleared).toBeGreaterThan(shown);
+    expect(run.stdout.indexOf("/many/file-with-a-long-name-00000")).toBeGreaterThan(cleared);
+    const quiet = spawnSync("script", ["-qec", `"${BIN}" ls --json ${image}`, "/dev/null"], {
+      encoding: "utf8",
+    });
+    expect(quiet.stdout).not.toContain("layer 1/1");
+  });
+
   it("a write to a full device is STRATA_NO_SPACE, not a crash", () => {
     if (statSync("/dev/full", { throwIfNoEntry: false }) === undefined) return;
     const run = spawnSync("bash", ["-c", `"${BIN}" cat ${image} /big.bin > /dev/full`], {

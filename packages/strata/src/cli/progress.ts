@@ -23,8 +23,9 @@ export function terminalProgress(stream: Pick<NodeJS.WriteStream, "write" | "col
     const now = Date.now();
     if (!force && now - last < 100) return;
     last = now;
-    // One row, whatever the terminal's width: a line that wraps cannot be redrawn in place.
-    const width = Math.max(10, (stream.columns ?? 80) - 1);
+    // One row, whatever the terminal's width (80 where it says none): a line that wraps cannot
+    // be redrawn in place.
+    const width = Math.max(10, (stream.columns || 80) - 1);
     const shown = text.length > width ? `${text.slice(0, width - 1)}…` : text;
     stream.write(`\r\x1b[K${shown}`);
     drawn = true;
@@ -68,4 +69,18 @@ export function terminalProgress(stream: Pick<NodeJS.WriteStream, "write" | "col
       if (drawn) stream.write("\r\x1b[K");
     },
   };
+}
+
+/**
+ * A progress display on stderr where it is a terminal and the command is not --quiet or --json;
+ * `done` clears it (before the command's own output, on the same terminal).
+ */
+export function progressOnTerminal(values: { readonly quiet?: unknown; readonly json?: unknown }): {
+  onProgress?: (event: DisplayedProgress) => void;
+  done: () => void;
+} {
+  if (!process.stderr.isTTY || values.quiet === true || values.json === true)
+    return { done: () => {} };
+  const display = terminalProgress(process.stderr);
+  return { onProgress: (event) => display.update(event), done: () => display.done() };
 }

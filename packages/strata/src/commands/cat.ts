@@ -1,3 +1,4 @@
+import { progressOnTerminal } from "../cli/progress.js";
 import { pipeClosed, stdoutDrained } from "../cli/closed-pipe.js";
 import { cat } from "@strata-oci/core";
 import { UsageError, type Command } from "../cli/command.js";
@@ -22,17 +23,21 @@ written as ls prints it (\\xNN, \\\\).`,
     const [image, path, extra] = positionals;
     if (image === undefined || path === undefined || extra !== undefined)
       throw new UsageError("cat takes IMAGE and PATH");
+    const progress = progressOnTerminal(values);
     await interruptibly(async (signal) => {
       for await (const chunk of cat({
         ...imageSource(image, values),
         path,
         signal,
         limits: limitsOf(values),
+        ...(progress.onProgress === undefined ? {} : { onProgress: progress.onProgress }),
       })) {
+        // The file's bytes may go to the terminal the progress is on.
+        progress.done();
         if (pipeClosed()) break;
         if (!process.stdout.write(chunk)) await stdoutDrained();
       }
-    });
+    }).finally(progress.done);
     return 0;
   },
 };

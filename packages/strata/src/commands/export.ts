@@ -1,3 +1,4 @@
+import { progressOnTerminal } from "../cli/progress.js";
 import { exportImage } from "@strata-oci/build";
 import { UsageError, type Command } from "../cli/command.js";
 import { imageSource, limitsOf, PLATFORM, REGISTRY, text } from "../cli/flags.js";
@@ -36,13 +37,19 @@ tar --xattrs --xattrs-include='*' --numeric-owner -xpf FILE`,
       throw new UsageError("say where the tar goes: -o FILE, or redirect stdout");
     const reads = imageFiles(image);
     refuseStdoutInto(output, reads);
+    const progress = progressOnTerminal(values);
     await interruptibly((signal) =>
       writeTarOutput(
         output,
-        exportImage({ ...imageSource(image, values), signal, limits: limitsOf(values) }),
+        exportImage({
+          ...imageSource(image, values),
+          signal,
+          limits: limitsOf(values),
+          ...(progress.onProgress === undefined ? {} : { onProgress: progress.onProgress }),
+        }),
         reads,
       ),
-    );
+    ).finally(progress.done);
     return 0;
   },
 };

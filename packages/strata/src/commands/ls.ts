@@ -1,4 +1,5 @@
-import { listing } from "@strata-oci/core";
+import { progressOnTerminal } from "../cli/progress.js";
+import { listing, type ListedEntry } from "@strata-oci/core";
 import { UsageError, type Command } from "../cli/command.js";
 import { imageSource, JSON_FLAG, limitsOf, PLATFORM, REGISTRY } from "../cli/flags.js";
 import { listingLine } from "../cli/listing-text.js";
@@ -37,15 +38,22 @@ and bytes that are not UTF-8, \\\\ for a backslash); cat and ls take them so.`,
     const [image, path, extra] = positionals;
     if (image === undefined || extra !== undefined)
       throw new UsageError("ls takes IMAGE and an optional PATH");
-    const { entries } = await interruptibly((signal) =>
-      listing({
-        ...imageSource(image, values),
-        signal,
-        limits: limitsOf(values),
-        ...(path === undefined ? {} : { path }),
-        ...(values.recursive === true ? { recursive: true } : {}),
-      }),
-    );
+    const progress = progressOnTerminal(values);
+    let entries: Iterable<ListedEntry>;
+    try {
+      ({ entries } = await interruptibly((signal) =>
+        listing({
+          ...imageSource(image, values),
+          signal,
+          limits: limitsOf(values),
+          ...(path === undefined ? {} : { path }),
+          ...(values.recursive === true ? { recursive: true } : {}),
+          ...(progress.onProgress === undefined ? {} : { onProgress: progress.onProgress }),
+        }),
+      ));
+    } finally {
+      progress.done();
+    }
     // Written as the entries are made: a million-entry listing is never held whole.
     await writeOut(
       values.json === true ? jsonArray(entries) : mappedText(entries, (e) => `${listingLine(e)}\n`),
