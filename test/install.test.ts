@@ -61,9 +61,12 @@ function ok(result: SpawnSyncReturns<string>): string {
 
 const LIBRARY_SCRIPT = `
 import { backends, bundle, inspect, unpack } from "@strata-oci/strata";
-const [image, dir] = process.argv.slice(2);
-const summary = await inspect({ image });
-const unpacked = await unpack({ image, dest: dir + "/rootfs" });
+const [image = "", dir = "."] = process.argv.slice(2);
+// A build tool passes what it has, undefined included (exactOptionalPropertyTypes accepts it).
+const platform = process.env.STRATA_TEST_PLATFORM;
+const signal = process.env.STRATA_TEST_NO_SIGNAL ? undefined : AbortSignal.timeout(600_000);
+const summary = await inspect({ image, platform, signal, registry: undefined });
+const unpacked = await unpack({ image, dest: dir + "/rootfs", platform, signal, onProgress: undefined });
 const made = await bundle({ image, dir: dir + "/bundle", args: ["/bin/true"] });
 const user: { uid: number; gid: number } = made.config.process.user;
 const root = made.config.root.path;
@@ -215,7 +218,7 @@ describe("packed packages installed with npm into a fresh project", () => {
 
   it(
     "a library script calls inspect, unpack and bundle; it type-checks under NodeNext " +
-      "and Bundler",
+      "and Bundler, with exactOptionalPropertyTypes (options may be given as undefined)",
     () => {
       for (const [module, resolution] of [
         ["NodeNext", "NodeNext"],
@@ -230,6 +233,8 @@ describe("packed packages installed with npm into a fresh project", () => {
               moduleResolution: resolution,
               target: "ES2022",
               strict: true,
+              exactOptionalPropertyTypes: true,
+              noUncheckedIndexedAccess: true,
               noEmit: true,
               skipLibCheck: false,
               types: ["node"],

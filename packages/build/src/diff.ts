@@ -20,9 +20,9 @@ export interface DiffOptions {
    * unpack recorded them, rather than from the files' own owners. Default:
    * when not running as root.
    */
-  readonly rootless?: boolean;
+  readonly rootless?: boolean | undefined;
   /** Entry times later than this (seconds) are written as it (SOURCE_DATE_EPOCH). */
-  readonly clampTime?: number;
+  readonly clampTime?: number | undefined;
   /**
    * A file of UPPER to leave out of the layer: the output itself, when it lies there (GNU tar
    * leaves out its archive).
@@ -32,7 +32,7 @@ export interface DiffOptions {
    * Called with every entry of UPPER (parents first) and its lstat: what a new record of UPPER is
    * made of.
    */
-  readonly onUpperEntry?: (path: EntryPath, stats: BigIntStats) => void;
+  readonly onUpperEntry?: ((path: EntryPath, stats: BigIntStats) => void) | undefined;
 }
 
 /**

@@ -36,25 +36,25 @@ export interface RepackOptions {
   readonly rootfs: string;
   /** Where the new image goes: `oci:DIR[:TAG]` or DIR; tag default `repacked`. */
   readonly layout: string;
-  readonly platform?: string | Platform;
-  readonly registry?: RegistryOptions;
+  readonly platform?: string | Platform | undefined;
+  readonly registry?: RegistryOptions | undefined;
   /** The new layer's compression. Default gzip. */
-  readonly compress?: LayerCompression;
+  readonly compress?: LayerCompression | undefined;
   /**
    * Owners from user.rootlesscontainers (default when not root), for the unpack of IMAGE and the
    * diff alike.
    */
-  readonly rootless?: boolean;
+  readonly rootless?: boolean | undefined;
   /** The history entry's created_by. */
-  readonly createdBy?: string;
-  readonly signal?: AbortSignal;
+  readonly createdBy?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
   /**
    * The record `unpack` kept of ROOTFS (its `record` option): the diff then
    * reads only ROOTFS, and only the files whose inode or ctime changed,
    * instead of unpacking IMAGE again to compare. Rewritten on success as the
    * record of the new image, for the next repack.
    */
-  readonly record?: string;
+  readonly record?: string | undefined;
 }
 
 export interface RepackResult {

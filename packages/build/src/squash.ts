@@ -21,11 +21,11 @@ export interface SquashOptions {
    * `squashed`.
    */
   readonly layout: string;
-  readonly platform?: string | Platform;
-  readonly registry?: RegistryOptions;
+  readonly platform?: string | Platform | undefined;
+  readonly registry?: RegistryOptions | undefined;
   /** The new layer's compression. Default gzip. */
-  readonly compress?: LayerCompression;
-  readonly signal?: AbortSignal;
+  readonly compress?: LayerCompression | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface SquashResult {

@@ -46,7 +46,9 @@ export interface BundleResult {
 function configFor(
   imageConfig: ImageConfig,
   rootfs: string,
-  options: Omit<RuntimeOverrides, "rootless" | "onWarning"> & { readonly rootless?: boolean },
+  options: Omit<RuntimeOverrides, "rootless" | "onWarning"> & {
+    readonly rootless?: boolean | undefined;
+  },
 ): { config: RuntimeConfig; warnings: BundleWarning[] } {
   const { args, env, cwd, user, tty, hostname } = options;
   const rootless = resolveRootless(options.rootless);

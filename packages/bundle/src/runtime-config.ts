@@ -15,15 +15,15 @@ import {
 
 export interface RuntimeOverrides {
   /** Replaces Entrypoint + Cmd. */
-  readonly args?: readonly string[];
+  readonly args?: readonly string[] | undefined;
   /** `K=V`: replaces the image's K or adds it. */
-  readonly env?: readonly string[];
+  readonly env?: readonly string[] | undefined;
   /** Replaces WorkingDir. */
-  readonly cwd?: string;
+  readonly cwd?: string | undefined;
   /** Replaces User (same forms). */
-  readonly user?: string;
+  readonly user?: string | undefined;
   /** Allocate a terminal (`terminal: true`, TERM added when unset). Default false. */
-  readonly tty?: boolean;
+  readonly tty?: boolean | undefined;
   /**
    * Rootless: a user namespace mapping the host ids below to root, no network namespace, no cgroup
    * mount.
@@ -33,9 +33,9 @@ export interface RuntimeOverrides {
    * Told when the config cannot do exactly what the image asks (a rootless bundle runs a non-root
    * image user as root).
    */
-  readonly onWarning?: (warning: BundleWarning) => void;
+  readonly onWarning?: ((warning: BundleWarning) => void) | undefined;
   /** Default "strata". */
-  readonly hostname?: string;
+  readonly hostname?: string | undefined;
 }
 
 /** An id mapping of a user namespace (runtime-spec `linux.uidMappings`). */

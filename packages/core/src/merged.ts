@@ -18,14 +18,14 @@ import type { UnpackProgress } from "./unpack.js";
 
 export interface MergedTreeOptions {
   readonly image: string;
-  readonly platform?: string | Platform;
-  readonly registry?: RegistryOptions;
-  readonly limits?: Partial<LayerLimits>;
-  readonly signal?: AbortSignal;
+  readonly platform?: string | Platform | undefined;
+  readonly registry?: RegistryOptions | undefined;
+  readonly limits?: Partial<LayerLimits> | undefined;
+  readonly signal?: AbortSignal | undefined;
   /** Called as each layer's headers have been read. */
-  readonly onLayer?: (index: number, count: number) => void;
+  readonly onLayer?: ((index: number, count: number) => void) | undefined;
   /** The layers' reading as unpack reports it (layer-start, bytes, layer-done): for a display. */
-  readonly onProgress?: (event: UnpackProgress) => void;
+  readonly onProgress?: ((event: UnpackProgress) => void) | undefined;
 }
 
 /**
@@ -177,9 +177,9 @@ export interface ListOptions extends MergedTreeOptions {
    * Default the root. A directory lists its entries, anything else itself (as `ls -l`). The
    * spelling `ls` prints, or the exact bytes.
    */
-  readonly path?: string | Buffer;
+  readonly path?: string | Buffer | undefined;
   /** Every entry below `path`, parents first (as `tar -tv`). */
-  readonly recursive?: boolean;
+  readonly recursive?: boolean | undefined;
 }
 
 /** The merged tree's entries at `path` without unpacking the image: `strata ls`. */

@@ -20,10 +20,10 @@ export interface ImageSource {
    */
   readonly image: string;
   /** Platform to pick from an index; default the host's. */
-  readonly platform?: string | Platform;
+  readonly platform?: string | Platform | undefined;
   /** For `docker://` images: credentials, TLS verification, timeouts. */
-  readonly registry?: RegistryOptions;
-  readonly signal?: AbortSignal;
+  readonly registry?: RegistryOptions | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** The openImage request of `source` (unset fields left out). */

@@ -18,11 +18,11 @@ export interface PullOptions {
   /** The OCI image layout to copy into: `oci:DIR[:TAG]` or DIR (made when missing). */
   readonly layout: string;
   /** `os/arch[/variant]`; default the host's. */
-  readonly platform?: string | Platform;
-  readonly registry?: RegistryOptions;
-  readonly onProgress?: (progress: PullProgress) => void;
+  readonly platform?: string | Platform | undefined;
+  readonly registry?: RegistryOptions | undefined;
+  readonly onProgress?: ((progress: PullProgress) => void) | undefined;
   /** Stops the copy: the blob being written is removed, index.json is not touched. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**

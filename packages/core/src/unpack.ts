@@ -53,34 +53,34 @@ export interface UnpackOptions {
   /** Directory to create; absent or empty. Filled atomically: it appears only when complete. */
   readonly dest: string;
   /** Platform to pick from an index; default the host's. */
-  readonly platform?: string | Platform;
+  readonly platform?: string | Platform | undefined;
   /** For `docker://` images: credentials, TLS verification, timeouts. */
-  readonly registry?: RegistryOptions;
+  readonly registry?: RegistryOptions | undefined;
   /**
    * Registry layers downloaded at once (default PREFETCH_CONCURRENCY). The
    * layer being applied follows its own download; more at once helps where
    * each connection is slow on its own, and hurts on a shared link.
    */
-  readonly downloads?: number;
+  readonly downloads?: number | undefined;
   /**
    * Keep ownership in `user.rootlesscontainers` and turn devices into empty files. Default: true
    * unless root.
    */
-  readonly rootless?: boolean;
+  readonly rootless?: boolean | undefined;
   /** Bounds for hostile layers; unset fields take the defaults. */
-  readonly limits?: Partial<LayerLimits>;
-  readonly signal?: AbortSignal;
-  readonly onProgress?: (event: UnpackProgress) => void;
+  readonly limits?: Partial<LayerLimits> | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly onProgress?: ((event: UnpackProgress) => void) | undefined;
   /** Workarounds taken (devices replaced, xattrs the filesystem refused). */
-  readonly onWarning?: (warning: UnpackWarning) => void;
+  readonly onWarning?: ((warning: UnpackWarning) => void) | undefined;
   /** Force a zstd implementation (benchmarks). */
-  readonly zstdBackend?: ZstdBackend;
+  readonly zstdBackend?: ZstdBackend | undefined;
   /**
    * Also write the record of the unpacked tree to this file (each entry's
    * inode and ctime), so that `repack` can later find what changed in DEST
    * without unpacking the image again or reading unchanged files.
    */
-  readonly record?: string;
+  readonly record?: string | undefined;
 }
 
 export interface UnpackResult {

@@ -18,7 +18,7 @@ export interface CopyRequest extends OpenImageRequest {
   /** Where to: `oci:DIR[:TAG]`, `docker://HOST/REPO[:TAG]`, or a transport's destination. */
   readonly destination: string;
   /** Told of each blob as it is stored or found there already. */
-  readonly onBlob?: (event: CopyBlobEvent) => void;
+  readonly onBlob?: ((event: CopyBlobEvent) => void) | undefined;
 }
 
 export interface CopyBlobEvent {

@@ -16,14 +16,14 @@ export interface OpenImageRequest {
    */
   readonly image: string;
   /** `os/arch[/variant]` or a Platform; default the host's. */
-  readonly platform?: string | Platform;
+  readonly platform?: string | Platform | undefined;
   /** For `docker://` references: credentials, TLS verification, timeouts. */
-  readonly registry?: RegistryOptions;
+  readonly registry?: RegistryOptions | undefined;
   /**
    * Ends the registry's waits (see RegistryOptions.signal), and those of the image's layers when
    * read.
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**

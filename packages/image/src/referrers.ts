@@ -5,7 +5,7 @@ import { openImage, type OpenImageRequest } from "./open-image.js";
 
 export interface ReferrersRequest extends OpenImageRequest {
   /** Only referrers of this artifact type. */
-  readonly artifactType?: string;
+  readonly artifactType?: string | undefined;
 }
 
 export interface ReferrersResult {

@@ -54,33 +54,33 @@ export interface Layer extends LayerDescriptor {
 
 export interface ReadLayerOptions {
   /** Bounds for hostile input; unset fields take DEFAULT_LAYER_LIMITS. */
-  readonly limits?: Partial<LayerLimits>;
+  readonly limits?: Partial<LayerLimits> | undefined;
   /** Named in errors (image reference); the layer digest is added. */
-  readonly context?: ErrorContext;
+  readonly context?: ErrorContext | undefined;
   /** Stops reading between entries and chunks. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** Called with the number of blob bytes read, as they are read. */
-  readonly onBlobBytes?: (bytes: number) => void;
+  readonly onBlobBytes?: ((bytes: number) => void) | undefined;
   /** Forces a zstd backend (benchmarks); default native when it loads. */
-  readonly zstdBackend?: ZstdBackend;
+  readonly zstdBackend?: ZstdBackend | undefined;
   /**
    * Forces the gzip decoder of the worker thread (tests, benchmarks): ISA-L
    * (when its addon was built; default) or Node's zlib.
    */
-  readonly gzipBackend?: GzipBackend;
+  readonly gzipBackend?: GzipBackend | undefined;
   /**
    * Decompress on a worker thread when the layer can say where its blob lies
    * (`Layer.locate`): true always, false never. Unset: on a worker unless the
    * blob is complete and smaller than OFF_THREAD_MIN_BYTES (and no
    * gzipBackend is forced: those are the worker's decoders).
    */
-  readonly offThread?: boolean;
+  readonly offThread?: boolean | undefined;
   /**
    * File body chunks stay valid only until the next chunk or entry is asked
    * for: for consumers that write each chunk at once (the disk target), which
    * saves a copy. Default false: every chunk is the consumer's to keep.
    */
-  readonly transientChunks?: boolean;
+  readonly transientChunks?: boolean | undefined;
 }
 
 /**

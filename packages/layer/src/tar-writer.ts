@@ -23,9 +23,9 @@ export interface TarMember {
 
 export interface TarWriteOptions {
   /** Write the two zero blocks that end an archive. Default true; false mimics umoci 0.4.7. */
-  readonly endBlocks?: boolean;
+  readonly endBlocks?: boolean | undefined;
   /** Pad the last member's data to a block. Default true; false mimics umoci 0.4.7. */
-  readonly padLast?: boolean;
+  readonly padLast?: boolean | undefined;
 }
 
 const TYPEFLAGS: Record<TarMember["type"], string> = {

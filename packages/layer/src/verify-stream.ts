@@ -35,12 +35,12 @@ export interface VerifyOptions {
   /** `alg:hex` the bytes must hash to; undefined checks the size only. */
   readonly digest: string | undefined;
   /** Exact byte count, when known. */
-  readonly size?: number;
+  readonly size?: number | undefined;
   /** "blob" or "uncompressed layer (diff_id)": named in the error. */
   readonly what: string;
-  readonly context?: ErrorContext;
+  readonly context?: ErrorContext | undefined;
   /** Bytes buffered ahead of the reader. */
-  readonly highWaterMark?: number;
+  readonly highWaterMark?: number | undefined;
 }
 
 /**

@@ -46,8 +46,8 @@ const CREATE_FLAGS =
 
 export interface DiskTargetOptions {
   readonly policy: OwnershipPolicy;
-  readonly onWarning?: (warning: UnpackWarning) => void;
-  readonly signal?: AbortSignal;
+  readonly onWarning?: ((warning: UnpackWarning) => void) | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Counts of what applying layers did. */

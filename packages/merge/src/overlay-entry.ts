@@ -23,8 +23,8 @@ export interface OverlayLayerOptions {
    * `userxattr` mounts).
    */
   readonly xattrs: OverlayXattrs;
-  readonly onWarning?: (warning: UnpackWarning) => void;
-  readonly signal?: AbortSignal;
+  readonly onWarning?: ((warning: UnpackWarning) => void) | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** What writing a layer did, beyond the entries: the overlay markers it needed. */

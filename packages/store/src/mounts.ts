@@ -21,7 +21,7 @@ export interface MountOptions extends StoreUnpackOptions {
    * With an upper and work directory of its own (in STORE/mounts), like a container's rootfs; else
    * read-only.
    */
-  readonly writable?: boolean;
+  readonly writable?: boolean | undefined;
 }
 
 export interface MountResult {

@@ -27,17 +27,17 @@ import type { StoredImage } from "./records.js";
 export interface StoreUnpackOptions {
   readonly image: string;
   /** The store (default: defaultStore()). */
-  readonly store?: string;
-  readonly platform?: string | Platform;
-  readonly registry?: RegistryOptions;
+  readonly store?: string | undefined;
+  readonly platform?: string | Platform | undefined;
+  readonly registry?: RegistryOptions | undefined;
   /**
    * Owners in user.rootlesscontainers, user.overlay.* markers (for userxattr mounts). Default: when
    * not root.
    */
-  readonly rootless?: boolean;
-  readonly limits?: Partial<LayerLimits>;
-  readonly signal?: AbortSignal;
-  readonly onWarning?: (warning: UnpackWarning) => void;
+  readonly rootless?: boolean | undefined;
+  readonly limits?: Partial<LayerLimits> | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly onWarning?: ((warning: UnpackWarning) => void) | undefined;
   /** Called when each layer is stored (`written`) or found stored already. */
   readonly onLayer?: (event: {
     index: number;

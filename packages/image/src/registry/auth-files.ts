@@ -18,10 +18,10 @@ export interface Credentials {
 /** Where credentials come from, and the environment they are looked up in. */
 export interface AuthLookup {
   /** `--authfile FILE`: the only file read when given. */
-  readonly authFile?: string;
-  readonly env?: NodeJS.ProcessEnv;
+  readonly authFile?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv | undefined;
   /** The user whose /run/containers/UID/auth.json is read (default this process's). */
-  readonly uid?: number;
+  readonly uid?: number | undefined;
 }
 
 const HELPER_TIMEOUT_MS = 30_000;

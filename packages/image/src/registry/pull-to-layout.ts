@@ -92,8 +92,8 @@ export async function pullToLayout(
   tag: string,
   platform: Platform,
   options: RegistryOptions & {
-    onProgress?: (progress: PullProgress) => void;
-    signal?: AbortSignal;
+    onProgress?: ((progress: PullProgress) => void) | undefined;
+    signal?: AbortSignal | undefined;
   } = {},
 ): Promise<PullResult> {
   const resolved = await resolveRegistryImage(ref, reference, platform, options);

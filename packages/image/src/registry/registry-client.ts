@@ -16,30 +16,30 @@ export interface RegistryOptions {
    * Credentials for Basic auth, and for the token server of Bearer auth; without them, the auth
    * files are read.
    */
-  readonly creds?: Credentials;
+  readonly creds?: Credentials | undefined;
   /** `--no-creds`: anonymous access, the auth files not read. */
-  readonly anonymous?: boolean;
+  readonly anonymous?: boolean | undefined;
   /** `--registry-token`: a Bearer token sent with every request (no token server asked). */
-  readonly token?: string;
+  readonly token?: string | undefined;
   /**
    * `--authfile`: the one auth file to read (else $REGISTRY_AUTH_FILE, containers' auth.json,
    * ~/.docker/config.json).
    */
-  readonly authFile?: string;
+  readonly authFile?: string | undefined;
   /**
    * false: accept any certificate (and plain HTTP). Default true; loopback hosts may always use
    * plain HTTP.
    */
-  readonly tlsVerify?: boolean;
+  readonly tlsVerify?: boolean | undefined;
   /** Milliseconds a connection may take to open, or a response to stay silent. Default 30 s. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /**
    * containers-certs.d layout for this registry: `*.crt` CAs trusted besides
    * the system's, `NAME.cert` + `NAME.key` a client certificate. Default
    * /etc/containers/certs.d/HOST[:PORT] and /etc/docker/certs.d/HOST[:PORT]
    * where they exist.
    */
-  readonly certDir?: string;
+  readonly certDir?: string | undefined;
   /**
    * Tries per request for 429, 5xx and broken connections (default 5), and the first backoff
    * (default 500 ms; doubles).
@@ -48,7 +48,7 @@ export interface RegistryOptions {
   /**
    * Ends every wait at once (connecting, a response, a body, a Retry-After) with STRATA_ABORTED.
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** A response whose status was 2xx, with its body unread. */
