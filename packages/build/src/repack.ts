@@ -58,6 +58,8 @@ export interface RepackOptions {
 }
 
 export interface RepackResult {
+  /** The base image. */
+  readonly image: Image;
   readonly layout: string;
   readonly tag: string;
   readonly manifest: Descriptor;
@@ -150,7 +152,7 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
     );
     if (next !== undefined && options.record !== undefined)
       saveTreeRecord(next, options.record, chainIdOf(config.rootfs.diff_ids));
-    return { layout: target.path, tag, manifest, layer: changed ? written : undefined };
+    return { image, layout: target.path, tag, manifest, layer: changed ? written : undefined };
   } finally {
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   }

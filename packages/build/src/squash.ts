@@ -2,6 +2,7 @@ import {
   outputLayout,
   prepareLayout,
   type Descriptor,
+  type Image,
   type Platform,
   type RegistryOptions,
 } from "@strata-oci/image";
@@ -29,6 +30,8 @@ export interface SquashOptions {
 }
 
 export interface SquashResult {
+  /** The image squashed. */
+  readonly image: Image;
   readonly layout: string;
   readonly tag: string;
   readonly manifest: Descriptor;
@@ -94,5 +97,5 @@ export async function squash(options: SquashOptions): Promise<SquashResult> {
     ],
   };
   const manifest = writeImage(target.path, tag, config, [layer], image.config);
-  return { layout: target.path, tag, manifest, layer, squashed: image.layers.length };
+  return { image, layout: target.path, tag, manifest, layer, squashed: image.layers.length };
 }

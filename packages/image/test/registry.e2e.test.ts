@@ -567,7 +567,11 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
         { encoding: "utf8" },
       );
       expect(cli.status).toBe(0);
-      expect(JSON.parse(cli.stdout)).toMatchObject({ tag: "latest", written: 5, reused: 0 });
+      expect(JSON.parse(cli.stdout)).toMatchObject({
+        command: "pull",
+        destination: `oci:${join(work.path, "cli-pulled")}:latest`,
+        blobs: { sent: 5, present: 0 },
+      });
       const unpacked = spawnSync(
         process.execPath,
         [

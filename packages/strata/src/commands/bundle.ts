@@ -1,6 +1,7 @@
 import { counted } from "../cli/output.js";
 import { bundle, bundleFromStore } from "@strata-oci/bundle";
 import { escapeText } from "@strata-oci/layer";
+import { printResult } from "../cli/result-json.js";
 import { UsageError, type Command, type FlagValues } from "../cli/command.js";
 import { text } from "../cli/flags.js";
 import {
@@ -69,7 +70,13 @@ async function storeBundle(
     ({ onProgress: _progress, downloads: _downloads, record: _record, ...shared }) =>
       bundleFromStore({ image, dir, store, ...shared, ...overrides }),
   );
-  if (values.json === true) process.stdout.write(`${JSON.stringify(stored.config, null, 2)}\n`);
+  if (values.json === true)
+    printResult("bundle", stored.mount.unpacked.image, {
+      dir,
+      rootfs: { mount: stored.mount.target, store: stored.mount.store },
+      config: stored.config,
+      warnings: [...stored.mount.unpacked.warnings, ...stored.warnings],
+    });
   else if (values.quiet !== true) {
     process.stdout.write(
       `bundle ${dir}: config.json, and rootfs mounted from the store ${stored.mount.store} ` +
@@ -100,7 +107,9 @@ cgroup mount (as runc spec --rootless): only your uid can be mapped, so an
 image user other than root runs as root in the namespace (with a warning).`,
   flags: [
     ...UNPACK_FLAGS.map((flag) =>
-      flag.name === "json" ? { ...flag, help: "print config.json instead of a summary" } : flag,
+      flag.name === "json"
+        ? { ...flag, help: "print the result (config.json in it) as JSON" }
+        : flag,
     ),
     {
       name: "tty",
@@ -146,7 +155,13 @@ image user other than root runs as root in the namespace (with a warning).`,
     const result = await withUnpackFlags(values, (shared) =>
       bundle({ image, dir, ...shared, ...overrides }),
     );
-    if (values.json === true) process.stdout.write(`${JSON.stringify(result.config, null, 2)}\n`);
+    if (values.json === true)
+      printResult("bundle", result.unpack.image, {
+        dir,
+        rootfs: { entries: result.unpack.entries, bytes: result.unpack.bytes },
+        config: result.config,
+        warnings: [...result.unpack.warnings, ...result.warnings],
+      });
     else if (values.quiet !== true) {
       const u = result.unpack;
       process.stdout.write(

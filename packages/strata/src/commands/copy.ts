@@ -1,7 +1,8 @@
-import { copyImage, type CopyResult } from "@strata-oci/image";
+import { copyImage } from "@strata-oci/image";
 import { UsageError, type Command } from "../cli/command.js";
 import { imageSource, JSON_FLAG, PLATFORM, QUIET, REGISTRY } from "../cli/flags.js";
 import { counted, sizeText } from "../cli/output.js";
+import { descriptorJson, printResult } from "../cli/result-json.js";
 import { interruptibly } from "../cli/signals.js";
 
 /** The flags of the commands that copy an image (copy, pull). */
@@ -37,9 +38,15 @@ read only OCI documents there). The registry flags apply to both ends.`,
     const result = await interruptibly((signal) =>
       copyImage({ ...imageSource(image, values), destination, signal }),
     );
-    if (values.json === true)
-      process.stdout.write(`${JSON.stringify(copyJson(result), null, 2)}\n`);
-    else if (values.quiet !== true)
+    if (values.json === true) {
+      const { destination: where, manifest, converted, sent, present, mounted, bytes } = result;
+      printResult("copy", result.image, {
+        destination: where,
+        manifest: descriptorJson(manifest),
+        converted,
+        blobs: { sent, present, mounted, bytes },
+      });
+    } else if (values.quiet !== true)
       process.stdout.write(
         `copied ${result.image.reference} to ${result.destination} (${result.manifest.digest}` +
           `${result.converted ? ", converted to OCI" : ""}): ` +
@@ -49,14 +56,3 @@ read only OCI documents there). The registry flags apply to both ends.`,
     return 0;
   },
 };
-
-function copyJson(result: CopyResult): Record<string, unknown> {
-  const { image, destination, manifest, converted, sent, present, mounted, bytes } = result;
-  return {
-    image: image.reference,
-    destination,
-    manifest,
-    converted,
-    blobs: { sent, present, mounted, bytes },
-  };
-}

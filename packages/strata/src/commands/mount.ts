@@ -2,6 +2,7 @@ import { counted } from "../cli/output.js";
 import { mountImage, unmountImage } from "@strata-oci/store";
 import { UsageError, type Command } from "../cli/command.js";
 import { imageSource, JSON_FLAG, PLATFORM, QUIET, REGISTRY, text } from "../cli/flags.js";
+import { printResult } from "../cli/result-json.js";
 import { interruptibly } from "../cli/signals.js";
 import { printWarnings } from "../cli/warnings.js";
 import { STORE_DEFAULT } from "./store-flags.js";
@@ -47,18 +48,16 @@ own (like a container's rootfs), removed again by strata umount. Needs root.`,
     const { unpacked } = result;
     if (values.json === true) {
       const { target: mounted, store: root, options, upper } = result;
-      const json = {
-        image: unpacked.image.reference,
-        platform: unpacked.platform,
+      printResult("mount", unpacked.image, {
         target: mounted,
         store: root,
         options,
-        upper,
+        upper: upper ?? null,
+        chainIds: unpacked.chainIds,
         written: unpacked.written,
         reused: unpacked.reused,
         warnings: unpacked.warnings,
-      };
-      process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      });
       return 0;
     }
     if (values.quiet === true) return 0;

@@ -2,6 +2,7 @@ import { counted, sizeText } from "../cli/output.js";
 import { pull } from "@strata-oci/core";
 import { UsageError, type Command } from "../cli/command.js";
 import { imageSource } from "../cli/flags.js";
+import { descriptorJson, printResult } from "../cli/result-json.js";
 import { COPY_FLAGS } from "./copy.js";
 import { terminalProgress } from "../cli/progress.js";
 import { interruptibly } from "../cli/signals.js";
@@ -46,17 +47,11 @@ of oci:DIR:TAG need no network.`,
     }
     if (values.json === true) {
       const { image: pulled, layout: dir, tag, manifest, written, reused, bytes } = result;
-      const json = {
-        image: pulled.reference,
-        layout: dir,
-        tag,
-        manifest: manifest.digest,
-        layers: pulled.layers.map((l) => l.digest),
-        written,
-        reused,
-        bytes,
-      };
-      process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      printResult("pull", pulled, {
+        destination: `oci:${dir}:${tag}`,
+        manifest: descriptorJson(manifest),
+        blobs: { sent: written, present: reused, mounted: 0, bytes },
+      });
     } else if (values.quiet !== true) {
       process.stdout.write(
         `pulled ${result.image.reference} into oci:${result.layout}:${result.tag} ` +

@@ -1,4 +1,5 @@
 import { sizeText } from "../cli/output.js";
+import { descriptorJson, printResult } from "../cli/result-json.js";
 import { statSync } from "node:fs";
 import { repack } from "@strata-oci/build";
 import { UsageError, type Command } from "../cli/command.js";
@@ -88,11 +89,20 @@ beside ROOTFS and compared with it, metadata first, then bytes.`,
       result.layer === undefined
         ? "no change, no layer"
         : `layer ${result.layer.digest}, ${sizeText(result.layer.size)}`;
+    if (values.json === true) {
+      printResult("repack", result.image, {
+        destination: `oci:${result.layout}:${result.tag}`,
+        manifest: descriptorJson(result.manifest),
+        layer:
+          result.layer === undefined
+            ? null
+            : { ...descriptorJson(result.layer), diffId: result.layer.diffId },
+      });
+      return 0;
+    }
     process.stdout.write(
-      values.json === true
-        ? `${JSON.stringify(result, null, 2)}\n`
-        : `repacked ${rootfs} onto ${image} as oci:${result.layout}:${result.tag} ` +
-            `(${result.manifest.digest}): ${layer}\n`,
+      `repacked ${rootfs} onto ${image} as oci:${result.layout}:${result.tag} ` +
+        `(${result.manifest.digest}): ${layer}\n`,
     );
     return 0;
   },

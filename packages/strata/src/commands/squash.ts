@@ -1,4 +1,5 @@
 import { counted, sizeText } from "../cli/output.js";
+import { descriptorJson, printResult } from "../cli/result-json.js";
 import { squash } from "@strata-oci/build";
 import { UsageError, type Command } from "../cli/command.js";
 import {
@@ -41,12 +42,19 @@ are kept.`,
     );
     const { layer, manifest } = result;
     if (values.quiet === true && values.json !== true) return 0;
+    if (values.json === true) {
+      printResult("squash", result.image, {
+        destination: `oci:${result.layout}:${result.tag}`,
+        manifest: descriptorJson(manifest),
+        layer: { ...descriptorJson(layer), diffId: layer.diffId },
+        squashed: result.squashed,
+      });
+      return 0;
+    }
     process.stdout.write(
-      values.json === true
-        ? `${JSON.stringify(result, null, 2)}\n`
-        : `squashed ${counted(result.squashed, "layer")} of ${image} into ` +
-            `oci:${result.layout}:${result.tag} (${manifest.digest}): ` +
-            `layer ${layer.digest}, ${sizeText(layer.size)}\n`,
+      `squashed ${counted(result.squashed, "layer")} of ${image} into ` +
+        `oci:${result.layout}:${result.tag} (${manifest.digest}): ` +
+        `layer ${layer.digest}, ${sizeText(layer.size)}\n`,
     );
     return 0;
   },

@@ -1,4 +1,5 @@
 import { counted, sizeText } from "../cli/output.js";
+import { printResult } from "../cli/result-json.js";
 import { unpack } from "@strata-oci/core";
 import { unpackToStore } from "@strata-oci/store";
 import { UsageError, type Command, type FlagValues } from "../cli/command.js";
@@ -40,8 +41,8 @@ async function unpackToStoreCommand(
       }),
   );
   if (values.json === true) {
-    const {
-      image: opened,
+    const { store: root, platform, chainIds, written, reused, lowerdir, warnings } = result;
+    printResult("unpack", result.image, {
       store: root,
       platform,
       chainIds,
@@ -49,18 +50,7 @@ async function unpackToStoreCommand(
       reused,
       lowerdir,
       warnings,
-    } = result;
-    const json = {
-      image: opened.reference,
-      platform,
-      store: root,
-      chainIds,
-      written,
-      reused,
-      lowerdir,
-      warnings,
-    };
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    });
   } else if (values.quiet !== true) {
     process.stdout.write(
       `stored ${result.image.reference} in ${result.store}: ` +
@@ -108,15 +98,9 @@ another image) are not extracted again. The mount options are printed.`,
     startBlobWorkers();
     const result = await withUnpackFlags(values, (shared) => unpack({ image, dest, ...shared }));
     if (values.json === true) {
-      const { image: resolved, ...rest } = result;
-      const digests = {
-        manifest: resolved.manifest?.digest,
-        config: resolved.configDigest,
-        layerDigests: resolved.layers.map((layer) => layer.digest),
-      };
-      process.stdout.write(
-        `${JSON.stringify({ ...rest, image: resolved.reference, ...digests }, null, 2)}\n`,
-      );
+      // The layers are the image's (`image.layers`): no count beside them.
+      const { image: resolved, layers: _count, ...rest } = result;
+      printResult("unpack", resolved, rest);
     } else if (values.quiet !== true) {
       process.stdout.write(
         `unpacked ${result.image.reference}: ${counted(result.layers, "layer")}, ` +
