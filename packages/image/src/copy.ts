@@ -13,10 +13,16 @@ import { openImage, type OpenImageRequest } from "./open-image.js";
 import { digestOf } from "./registry/registry-client.js";
 import { isRegistryReference } from "./transports/docker.js";
 import { parseImageReference } from "./transports/index.js";
+import type { RegistryOptions } from "./registry/registry-client.js";
 
 export interface CopyRequest extends OpenImageRequest {
   /** Where to: `oci:DIR[:TAG]`, `docker://HOST/REPO[:TAG]`, or a transport's destination. */
   readonly destination: string;
+  /**
+   * How to reach the destination's registry, where it differs from the source's (`registry`, used
+   * for both ends otherwise): skopeo's --dest-creds and kin.
+   */
+  readonly destinationRegistry?: RegistryOptions | undefined;
   /** Told of each blob as it is stored or found there already. */
   readonly onBlob?: ((event: CopyBlobEvent) => void) | undefined;
 }
@@ -67,10 +73,9 @@ function destinationOf(request: CopyRequest): ImageDestination {
       `strata cannot write ${target.transport}: images (${request.destination})`,
       { hint: "copy to oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker://HOST/REPO[:TAG]" },
     );
+  const settings = request.destinationRegistry ?? request.registry;
   const registry =
-    request.signal === undefined
-      ? request.registry
-      : { ...request.registry, signal: request.signal };
+    request.signal === undefined ? settings : { ...settings, signal: request.signal };
   return target.destination({ registry });
 }
 

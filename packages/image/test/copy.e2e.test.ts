@@ -159,6 +159,20 @@ describe.skipIf(unavailable !== undefined)("copy: any source to a layout or a re
     expect(unasked.stderr).toContain("no terminal to ask on");
   });
 
+  it("copy between registries: --dest-creds for the destination alone", async () => {
+    const from = `docker://${open.host}/strata/pushed:v1`;
+    await copyImage({ image: SAMPLE, destination: from });
+    const to = `docker://${locked.host}/private/from-open:v1`;
+    const denied = spawnSync(BIN, ["copy", from, to], { encoding: "utf8" });
+    expect(denied.stderr).toContain("STRATA_REGISTRY_DENIED");
+    const copied = spawnSync(BIN, ["copy", "--dest-creds", "alice:s3cret-pw", from, to], {
+      encoding: "utf8",
+    });
+    expect(copied.status, copied.stderr).toBe(0);
+    const read = skopeo("inspect", "--tls-verify=false", "--creds", "alice:s3cret-pw", to);
+    expect(read.status, read.stderr).toBe(0);
+  });
+
   it("--registry-token is sent as it is; --no-creds reads no auth file", () => {
     const image = `docker://${locked.host}/private/prompted:v1`;
     const token = spawnSync(BIN, ["inspect", "--registry-token", "not-a-token", image], {

@@ -100,34 +100,45 @@ export function limitsOf(values: FlagValues): Partial<LayerLimits> {
 }
 
 /** The credentials the flags give: --creds USER[:PASS] (asked for), or --username, --password. */
-function credentialsOf(values: FlagValues): { username: string; password: string } | undefined {
-  const { creds, username, password } = values;
+function credentialsOf(
+  values: FlagValues,
+  prefix: string,
+): { username: string; password: string } | undefined {
+  const creds = values[`${prefix}creds`];
+  const username = values[`${prefix}username`];
+  const password = values[`${prefix}password`];
   if (typeof creds === "string") {
     if (username !== undefined || password !== undefined)
-      throw new UsageError("give --creds, or --username and --password, not both");
+      throw new UsageError(
+        `give --${prefix}creds, or --${prefix}username and --${prefix}password, not both`,
+      );
     const colon = creds.indexOf(":");
-    if (colon === 0 || creds === "") throw new UsageError("--creds takes USER[:PASS]");
+    if (colon === 0 || creds === "") throw new UsageError(`--${prefix}creds takes USER[:PASS]`);
     if (colon === -1) return { username: creds, password: promptPassword(creds) };
     return { username: creds.slice(0, colon), password: creds.slice(colon + 1) };
   }
   if (typeof username !== "string" && typeof password !== "string") return undefined;
   if (typeof username !== "string" || typeof password !== "string")
-    throw new UsageError("--username and --password go together");
+    throw new UsageError(`--${prefix}username and --${prefix}password go together`);
   return { username, password };
 }
 
-/** The registry flags (REGISTRY) as the library's RegistryOptions; undefined when none is given. */
-export function registryOf(values: FlagValues): RegistryOptions | undefined {
-  const verify = values["tls-verify"];
-  const authFile = values.authfile;
-  const certDir = values["cert-dir"];
-  const token = values["registry-token"];
-  const anonymous = values["no-creds"] === true;
-  const creds = credentialsOf(values);
+/**
+ * The registry flags (REGISTRY, or those named `PREFIX...`: copy's --dest-*) as the library's
+ * RegistryOptions; undefined when none is given.
+ */
+export function registryOf(values: FlagValues, prefix = ""): RegistryOptions | undefined {
+  const value = (name: string): FlagValues[string] => values[`${prefix}${name}`];
+  const verify = value("tls-verify");
+  const authFile = value("authfile");
+  const certDir = value("cert-dir");
+  const token = value("registry-token");
+  const anonymous = value("no-creds") === true;
+  const creds = credentialsOf(values, prefix);
   if (anonymous && (creds !== undefined || token !== undefined || authFile !== undefined))
-    throw new UsageError("--no-creds goes with no other credentials");
+    throw new UsageError(`--${prefix}no-creds goes with no other credentials`);
   if (token !== undefined && creds !== undefined)
-    throw new UsageError("give --registry-token or credentials, not both");
+    throw new UsageError(`give --${prefix}registry-token or credentials, not both`);
   const options: RegistryOptions = {
     ...(creds === undefined ? {} : { creds }),
     ...(typeof authFile === "string" ? { authFile } : {}),

@@ -1,6 +1,6 @@
 import { copyImage } from "@strata-oci/image";
-import { UsageError, type Command } from "../cli/command.js";
-import { imageSource, JSON_FLAG, PLATFORM, QUIET, REGISTRY } from "../cli/flags.js";
+import { UsageError, type Command, type FlagSection } from "../cli/command.js";
+import { imageSource, JSON_FLAG, PLATFORM, QUIET, REGISTRY, registryOf } from "../cli/flags.js";
 import { counted, sizeText } from "../cli/output.js";
 import { descriptorJson, printResult } from "../cli/result-json.js";
 import { interruptibly } from "../cli/signals.js";
@@ -12,6 +12,15 @@ export const COPY_FLAGS = [
   QUIET,
   JSON_FLAG,
 ];
+
+/** The registry flags again, for the destination alone (skopeo's --dest-creds and kin). */
+const DESTINATION_REGISTRY: FlagSection = {
+  title: "Destination registry",
+  intro:
+    "For a destination registry that needs other settings than the source's " +
+    "(without them the flags above apply to both ends)",
+  flags: REGISTRY.map((flag) => ({ ...flag, name: `dest-${flag.name}` })),
+};
 
 export const copyCommand: Command = {
   name: "copy",
@@ -25,8 +34,10 @@ each skipped where the destination has it and, between repositories of one
 registry, mounted rather than sent; then the manifest; the tag last, so that
 nobody sees a tag whose blobs are missing. A Docker manifest copied into an
 OCI layout is converted to OCI (the blobs keep their bytes; skopeo and umoci
-read only OCI documents there). The registry flags apply to both ends.`,
+read only OCI documents there). The registry flags apply to both ends, unless
+the destination has its own (--dest-creds and the others below).`,
   flags: COPY_FLAGS,
+  sections: [DESTINATION_REGISTRY],
   examples: [
     "strata copy oci:./images:app-1.0 docker://registry.example:5000/app:1.0",
     "strata copy docker://debian:bookworm oci:./images:debian",
@@ -36,7 +47,12 @@ read only OCI documents there). The registry flags apply to both ends.`,
     if (image === undefined || destination === undefined || extra !== undefined)
       throw new UsageError("copy takes IMAGE and DESTINATION");
     const result = await interruptibly((signal) =>
-      copyImage({ ...imageSource(image, values), destination, signal }),
+      copyImage({
+        ...imageSource(image, values),
+        destination,
+        signal,
+        destinationRegistry: registryOf(values, "dest-"),
+      }),
     );
     if (values.json === true) {
       const { destination: where, manifest, converted, sent, present, mounted, bytes } = result;
