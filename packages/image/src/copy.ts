@@ -25,6 +25,10 @@ export interface CopyRequest extends OpenImageRequest {
   readonly destinationRegistry?: RegistryOptions | undefined;
   /** Told of each blob as it is stored or found there already. */
   readonly onBlob?: ((event: CopyBlobEvent) => void) | undefined;
+  /** Told of the bytes of each blob being sent, as they are read from the source. */
+  readonly onBytes?:
+    | ((event: { readonly digest: string; readonly bytes: number; readonly size: number }) => void)
+    | undefined;
 }
 
 export interface CopyBlobEvent {
@@ -121,7 +125,8 @@ async function copyInto(destination: ImageDestination, request: CopyRequest): Pr
   for (const [index, layer] of image.layers.entries())
     await store(image.details.layers[index] as Descriptor, {
       size: layer.size,
-      open: () => layer.open(),
+      open: async () =>
+        counted(await layer.open(), layer.digest ?? "", layer.size, request.onBytes),
     });
   await store(image.details.config, documents.config);
   await destination.putManifest(descriptor, manifest);
@@ -143,4 +148,19 @@ async function storeBlob(
   }
   await destination.putBlob(blob, body);
   return "sent";
+}
+
+/** `source`'s chunks, each told to `onBytes` as it passes (the source's bytes, not the sink's). */
+async function* counted(
+  source: AsyncIterable<Buffer> | NodeJS.ReadableStream,
+  digest: string,
+  size: number,
+  onBytes: CopyRequest["onBytes"],
+): AsyncGenerator<Buffer> {
+  let bytes = 0;
+  for await (const chunk of source as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    onBytes?.({ digest, bytes, size });
+    yield chunk;
+  }
 }

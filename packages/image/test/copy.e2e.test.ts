@@ -195,6 +195,25 @@ describe.skipIf(unavailable !== undefined)("copy: any source to a layout or a re
     expect(anonymous.stderr).toContain("STRATA_REGISTRY_DENIED");
   });
 
+  it("copy tells the bytes it sends (the library's onBytes; the command's progress on a terminal)", async () => {
+    const seen = new Map<string, { bytes: number; size: number }>();
+    await copyImage({
+      image: SAMPLE,
+      destination: `oci:${join(work.path, "progress")}:p`,
+      onBytes: (event) => seen.set(event.digest, event),
+    });
+    expect(seen.size).toBe(3);
+    for (const { bytes, size } of seen.values()) expect(bytes).toBe(size);
+    const run = spawnSync(
+      "script",
+      ["-qec", `"${BIN}" copy ${SAMPLE} oci:${join(work.path, "progress-cli")}:p`, "/dev/null"],
+      { encoding: "utf8" },
+    );
+    expect(run.status, run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/blob sha256:[0-9a-f]{12}/);
+    expect(run.stdout).toContain("copied ");
+  });
+
   it("the command: strata copy --json, and a destination strata cannot write", () => {
     const destination = `docker://${open.host}/strata/cli:1`;
     const run = spawnSync(BIN, ["copy", "--json", SAMPLE, destination], { encoding: "utf8" });

@@ -55,7 +55,7 @@ export function terminalProgress(stream: Pick<NodeJS.WriteStream, "write" | "col
           break;
         case "blob":
           draw(
-            `downloading ${event.digest.slice(0, 19)} ${megabytes(event.bytes)}/` +
+            `blob ${event.digest.slice(0, 19)} ${megabytes(event.bytes)}/` +
               `${megabytes(event.size)}`,
             event.bytes === event.size,
           );

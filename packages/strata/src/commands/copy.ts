@@ -2,6 +2,7 @@ import { copyImage } from "@strata-oci/image";
 import { UsageError, type Command, type FlagSection } from "../cli/command.js";
 import { imageSource, JSON_FLAG, PLATFORM, QUIET, REGISTRY, registryOf } from "../cli/flags.js";
 import { counted, sizeText } from "../cli/output.js";
+import { progressOnTerminal } from "../cli/progress.js";
 import { descriptorJson, printResult } from "../cli/result-json.js";
 import { interruptibly } from "../cli/signals.js";
 
@@ -46,14 +47,16 @@ the destination has its own (--dest-creds and the others below).`,
     const [image, destination, extra] = positionals;
     if (image === undefined || destination === undefined || extra !== undefined)
       throw new UsageError("copy takes IMAGE and DESTINATION");
+    const progress = progressOnTerminal(values);
     const result = await interruptibly((signal) =>
       copyImage({
         ...imageSource(image, values),
         destination,
         signal,
         destinationRegistry: registryOf(values, "dest-"),
+        onBytes: (event) => progress.onProgress?.({ kind: "blob", ...event }),
       }),
-    );
+    ).finally(progress.done);
     if (values.json === true) {
       const { destination: where, manifest, converted, sent, present, mounted, bytes } = result;
       printResult("copy", result.image, {
