@@ -213,6 +213,11 @@ export class LayerPrefetch {
   }
 }
 
+/** Layers that come only as streams (a registry's): nothing locates their bytes in a file. */
+export function streamed(layers: readonly Layer[]): boolean {
+  return layers.length > 0 && layers.every((layer) => layer.locate === undefined);
+}
+
 /** An image whose layers may come from a prefetch, and the end of that prefetch. */
 export interface PrefetchedImage {
   readonly image: Image;
@@ -233,9 +238,7 @@ export function prefetchedImage(
   image: Image,
   options: { readonly parent?: string; readonly downloads?: number } = {},
 ): PrefetchedImage {
-  const streamed =
-    image.layers.length > 0 && image.layers.every((layer) => layer.locate === undefined);
-  if (!streamed) return { image, read: () => {}, close: () => {} };
+  if (!streamed(image.layers)) return { image, read: () => {}, close: () => {} };
   // mkdtemp makes it 0700: nobody else reads or plants a layer there.
   const dir = mkdtempSync(join(options.parent ?? tmpdir(), "strata-layers-"));
   const prefetch = new LayerPrefetch(dir, image.layers, options.downloads ?? PREFETCH_CONCURRENCY);

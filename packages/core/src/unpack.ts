@@ -2,7 +2,7 @@ import { realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { readLayer, type Layer, type LayerLimits, type ZstdBackend } from "@strata-oci/layer";
 import { AbortedError, TargetError, withErrorContext } from "@strata-oci/errors";
-import { LayerPrefetch, PREFETCH_CONCURRENCY } from "./prefetch.js";
+import { LayerPrefetch, PREFETCH_CONCURRENCY, streamed } from "./prefetch.js";
 import { chainIdOf, collectWarnings, imageRequest, refuseArtifact } from "./prologue.js";
 import { recordTree, saveTreeRecord } from "./tree-record.js";
 import {
@@ -139,9 +139,7 @@ function startPrefetch(
   dest: string,
   options: UnpackOptions,
 ): LayerPrefetch | undefined {
-  const streamed =
-    image.layers.length > 0 && image.layers.every((layer) => layer.locate === undefined);
-  if (!streamed) return undefined;
+  if (!streamed(image.layers)) return undefined;
   const total = image.layers.reduce((sum, layer) => sum + layer.size, 0);
   return new LayerPrefetch(
     createStaging(dest),

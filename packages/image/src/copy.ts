@@ -69,6 +69,27 @@ export function ociManifestOf(manifest: Buffer): Buffer {
   return Buffer.from(JSON.stringify(converted));
 }
 
+/**
+ * The manifest as an OCI layout holds it: a Docker schema-2 one converted (`ociManifestOf`), with
+ * the descriptor of the bytes written; any other as it is.
+ */
+export function asOciManifest(
+  descriptor: Descriptor,
+  body: Buffer,
+): { descriptor: Descriptor; body: Buffer } {
+  if (descriptor.mediaType !== DOCKER_MANIFEST) return { descriptor, body };
+  const converted = ociManifestOf(body);
+  return {
+    descriptor: {
+      ...descriptor,
+      mediaType: OCI_MANIFEST,
+      digest: digestOf(converted),
+      size: converted.length,
+    },
+    body: converted,
+  };
+}
+
 function destinationOf(request: CopyRequest): ImageDestination {
   const target = parseImageReference(request.destination);
   if (target.destination === undefined)
@@ -103,18 +124,11 @@ async function copyInto(destination: ImageDestination, request: CopyRequest): Pr
       { hint: "copy it with skopeo: skopeo copy docker-archive:FILE oci:DIR:TAG" },
     );
   const documents = await image.documents();
-  let manifest = documents.manifest;
-  let descriptor = image.manifest;
-  const converted = destination.documents === "oci" && descriptor.mediaType === DOCKER_MANIFEST;
-  if (converted) {
-    manifest = ociManifestOf(manifest);
-    descriptor = {
-      ...descriptor,
-      mediaType: OCI_MANIFEST,
-      digest: digestOf(manifest),
-      size: manifest.length,
-    };
-  }
+  const { descriptor, body: manifest } =
+    destination.documents === "oci"
+      ? asOciManifest(image.manifest, documents.manifest)
+      : { descriptor: image.manifest, body: documents.manifest };
+  const converted = descriptor !== image.manifest;
   const counts = { sent: 0, present: 0, mounted: 0, bytes: 0 };
   const store = async (blob: Descriptor, body: Parameters<ImageDestination["putBlob"]>[1]) => {
     const how = await storeBlob(destination, image, blob, body);
@@ -126,7 +140,7 @@ async function copyInto(destination: ImageDestination, request: CopyRequest): Pr
     await store(image.details.layers[index] as Descriptor, {
       size: layer.size,
       open: async () =>
-        counted(await layer.open(), layer.digest ?? "", layer.size, request.onBytes),
+        reportingBytes(await layer.open(), layer.digest ?? "", layer.size, request.onBytes),
     });
   await store(image.details.config, documents.config);
   await destination.putManifest(descriptor, manifest);
@@ -151,7 +165,7 @@ async function storeBlob(
 }
 
 /** `source`'s chunks, each told to `onBytes` as it passes (the source's bytes, not the sink's). */
-async function* counted(
+async function* reportingBytes(
   source: AsyncIterable<Buffer> | NodeJS.ReadableStream,
   digest: string,
   size: number,

@@ -9,9 +9,7 @@ import type { Platform } from "../platform.js";
 import type { DockerReference } from "./docker-reference.js";
 import type { RegistryOptions } from "./registry-client.js";
 import { resolveRegistryImage } from "./registry-source.js";
-import { digestOf } from "./registry-http.js";
-import { ociManifestOf } from "../copy.js";
-import { DOCKER_MANIFEST, OCI_MANIFEST } from "../media-types.js";
+import { asOciManifest } from "../copy.js";
 
 export interface PullResult {
   readonly image: Image;
@@ -64,20 +62,6 @@ async function storeLayer(
   }
 }
 
-function asOci(manifest: Descriptor, body: Buffer): { manifest: Descriptor; manifestBody: Buffer } {
-  if (manifest.mediaType !== DOCKER_MANIFEST) return { manifest, manifestBody: body };
-  const converted = ociManifestOf(body);
-  return {
-    manifest: {
-      ...manifest,
-      mediaType: OCI_MANIFEST,
-      digest: digestOf(converted),
-      size: converted.length,
-    },
-    manifestBody: converted,
-  };
-}
-
 /**
  * Copies the image `ref` names (the manifest for `platform`, its config and
  * layers) into the OCI image layout `layout` as `tag`: blobs first, each
@@ -99,7 +83,10 @@ export async function pullToLayout(
   const resolved = await resolveRegistryImage(ref, reference, platform, options);
   const { image, configDescriptor, configBody } = resolved;
   // An OCI layout holds OCI documents: a Docker manifest is converted (its blobs keep their bytes).
-  const { manifest, manifestBody } = asOci(image.manifest as Descriptor, resolved.manifestBody);
+  const { descriptor: manifest, body: manifestBody } = asOciManifest(
+    image.manifest as Descriptor,
+    resolved.manifestBody,
+  );
   prepareLayout(layout);
   let written = 0;
   let reused = 0;

@@ -58,14 +58,15 @@ function ociArchiveDestination(
 ): ImageDestination {
   const staging = mkdtempSync(join(dirname(resolve(file)), `.${basename(file)}.strata-`));
   const layout = ociDestination(staging, tag, name);
-  const discard = (): void => rmSync(staging, { recursive: true, force: true });
-  process.once("exit", discard);
+  const atExit = (): void => rmSync(staging, { recursive: true, force: true });
+  process.once("exit", atExit);
+  const discard = (): void => {
+    atExit();
+    process.off("exit", atExit);
+  };
   return {
     ...layout,
-    abandon: () => {
-      discard();
-      process.off("exit", discard);
-    },
+    abandon: discard,
     async tag(descriptor, platform) {
       try {
         await layout.tag(descriptor, platform);
@@ -74,7 +75,6 @@ function ociArchiveDestination(
         renameSync(temporary, file);
       } finally {
         discard();
-        process.off("exit", discard);
       }
     },
   };
@@ -84,9 +84,7 @@ function ociArchiveDestination(
 function writeLayoutTar(dir: string, file: string): void {
   const fd = openSync(file, "wx", 0o644);
   try {
-    const put = (data: Buffer): void => {
-      for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
-    };
+    const put = (data: Buffer): void => writeAll(fd, data);
     const walk = (relative: string): void => {
       for (const entry of readdirSync(join(dir, relative), { withFileTypes: true }).sort((a, b) =>
         a.name < b.name ? -1 : 1,
@@ -119,8 +117,13 @@ function copyInto(fd: number, path: string): void {
   try {
     const chunk = Buffer.allocUnsafe(1 << 20);
     for (let n; (n = readSync(source, chunk, 0, chunk.length, null)) > 0;)
-      writeSync(fd, chunk, 0, n);
+      writeAll(fd, chunk.subarray(0, n));
   } finally {
     closeSync(source);
   }
+}
+
+/** All of `data` written at `fd`'s position (a write may take only part of it). */
+function writeAll(fd: number, data: Buffer): void {
+  for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
 }

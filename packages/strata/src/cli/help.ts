@@ -1,6 +1,6 @@
 // The help, made from the table of commands: a command's own (usage, what it
 // does, its flags, examples) and the list of all of them.
-import { flagsOf, HELP_FLAG, type Command, type Flag } from "./command.js";
+import { HELP_FLAG, type Command, type Flag } from "./command.js";
 
 const WIDTH = 80;
 const FLAG_COLUMN = 32;
@@ -90,9 +90,4 @@ export function mainHelp(commands: readonly Command[]): string {
   entry("strata help COMMAND", "help on one command");
   entry("strata --version", "the version and the backends in use");
   return `${lines.join("\n")}\n\n${IMAGE_SYNTAX}`;
-}
-
-/** Every flag of a command by name (completion scripts and tests). */
-export function flagNames(command: Command): string[] {
-  return flagsOf(command).map((flag) => `--${flag.name}`);
 }

@@ -4,7 +4,7 @@
 // layers always a list of objects, so a script reads `.image.manifest.digest`
 // and `.manifest.digest` the same way whichever command printed them.
 import type { Image } from "@strata-oci/core";
-import type { Descriptor } from "@strata-oci/image";
+import { formatPlatform, type Descriptor } from "@strata-oci/image";
 
 /** A descriptor as every result prints it. */
 export function descriptorJson(
@@ -26,7 +26,9 @@ export function imageJson(image: Image): Record<string, unknown> {
     platform:
       os === undefined || architecture === undefined
         ? null
-        : `${os}/${architecture}${variant === undefined ? "" : `/${variant}`}`,
+        : formatPlatform(
+            variant === undefined ? { os, architecture } : { os, architecture, variant },
+          ),
     manifest: image.manifest === undefined ? null : descriptorJson(image.manifest),
     config: image.configDigest ?? null,
     layers: image.layers.map((layer) => ({

@@ -3,7 +3,7 @@ import type { UnpackOptions } from "@strata-oci/core";
 import { prepareBlobWorkers } from "@strata-oci/layer";
 import { UsageError, type Flag, type FlagSection, type FlagValues } from "./command.js";
 import { limits, limitsOf, PLATFORM, QUIET, REGISTRY, registryOf, text } from "./flags.js";
-import { terminalProgress } from "./progress.js";
+import { progressOnTerminal } from "./progress.js";
 import { interruptibly } from "./signals.js";
 
 export const UNPACK_FLAGS: readonly Flag[] = [
@@ -74,10 +74,7 @@ export async function withUnpackFlags<T>(
   values: FlagValues,
   run: (shared: SharedUnpackOptions) => Promise<T>,
 ): Promise<T> {
-  const progress =
-    process.stderr.isTTY && values.quiet !== true && values.json !== true
-      ? terminalProgress(process.stderr)
-      : undefined;
+  const progress = progressOnTerminal(values);
   const registry = registryOf(values);
   const downloads = downloadsOf(values);
   const platform = text(values, "platform");
@@ -92,11 +89,11 @@ export async function withUnpackFlags<T>(
         ...(values.rootless === true ? { rootless: true } : {}),
         ...(record === undefined ? {} : { record }),
         ...(registry === undefined ? {} : { registry }),
-        ...(progress === undefined ? {} : { onProgress: progress.update }),
+        ...(progress.onProgress === undefined ? {} : { onProgress: progress.onProgress }),
       }),
     );
   } finally {
-    progress?.done();
+    progress.done();
   }
 }
 

@@ -4,7 +4,7 @@ import { UsageError, type Command } from "../cli/command.js";
 import { imageSource } from "../cli/flags.js";
 import { descriptorJson, printResult } from "../cli/result-json.js";
 import { COPY_FLAGS } from "./copy.js";
-import { terminalProgress } from "../cli/progress.js";
+import { progressOnTerminal } from "../cli/progress.js";
 import { interruptibly } from "../cli/signals.js";
 
 export const pullCommand: Command = {
@@ -26,25 +26,15 @@ of oci:DIR:TAG need no network.`,
     const [image, layout, extra] = positionals;
     if (image === undefined || layout === undefined || extra !== undefined)
       throw new UsageError("pull takes a docker:// IMAGE and an oci:DIR[:TAG]");
-    const progress =
-      process.stderr.isTTY && values.quiet !== true && values.json !== true
-        ? terminalProgress(process.stderr)
-        : undefined;
-    let result: Awaited<ReturnType<typeof pull>>;
-    try {
-      result = await interruptibly((signal) =>
-        pull({
-          ...imageSource(image, values),
-          layout,
-          signal,
-          ...(progress === undefined
-            ? {}
-            : { onProgress: (event) => progress.update({ kind: "blob", ...event }) }),
-        }),
-      );
-    } finally {
-      progress?.done();
-    }
+    const progress = progressOnTerminal(values);
+    const result = await interruptibly((signal) =>
+      pull({
+        ...imageSource(image, values),
+        layout,
+        signal,
+        onProgress: (event) => progress.onProgress?.({ kind: "blob", ...event }),
+      }),
+    ).finally(progress.done);
     if (values.json === true) {
       const { image: pulled, layout: dir, tag, manifest, written, reused, bytes } = result;
       printResult("pull", pulled, {
