@@ -63,5 +63,9 @@ describe.skipIf(!skopeo)("oci-archive", () => {
       copyImage({ image: `oci:${work.path}/no-layout:x`, destination: `oci-archive:${target}` }),
     ).rejects.toMatchObject({ code: expect.stringMatching(/^STRATA_/) });
     expect(readdirSync(work.path).filter((name) => name.includes("never"))).toEqual([]);
+    // An archive in a directory that does not exist: typed, not an internal error.
+    await expect(
+      copyImage({ image: SAMPLE, destination: `oci-archive:${work.path}/no-such-dir/a.tar` }),
+    ).rejects.toMatchObject({ code: "STRATA_FS_ERROR" });
   });
 });

@@ -58,13 +58,15 @@ describe("every code reached", () => {
       const box = join(work.path, "fs-error");
       mkdirSync(join(box, "records"), { recursive: true });
       chmodSync(work.path, 0o755);
+      // nobody reads the image from the box: the repository may sit in a directory only root reads.
+      cpSync(SAMPLE, join(box, "image"), { recursive: true });
       spawnSync("chown", ["65534", box]);
       expectCode(
         strataAsNobody(box, [
           "unpack",
           "--record",
           join(box, "records", "r"),
-          `oci:${SAMPLE}:sample`,
+          `oci:${join(box, "image")}:sample`,
           join(box, "rootfs"),
         ]),
         "STRATA_FS_ERROR",

@@ -15,6 +15,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { BLOCK, encodeHeader, paddingOf } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
 import type { ImageDestination } from "../destination.js";
 import { archiveFiles } from "../layout-files.js";
 import { layoutReferrers, openOciLayout } from "../oci-layout.js";
@@ -56,7 +57,7 @@ function ociArchiveDestination(
   tag: string | undefined,
   name: string,
 ): ImageDestination {
-  const staging = mkdtempSync(join(dirname(resolve(file)), `.${basename(file)}.strata-`));
+  const staging = stagingBeside(file);
   const layout = ociDestination(staging, tag, name);
   const atExit = (): void => rmSync(staging, { recursive: true, force: true });
   process.once("exit", atExit);
@@ -78,6 +79,19 @@ function ociArchiveDestination(
       }
     },
   };
+}
+
+/** A private directory beside `file` for its layout, or why there can be none. */
+function stagingBeside(file: string): string {
+  try {
+    return mkdtempSync(join(dirname(resolve(file)), `.${basename(file)}.strata-`));
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    throw new TargetError("STRATA_FS_ERROR", `cannot write ${file}: ${code}`, {
+      hint: "the archive's directory must exist and be writable by you",
+      cause,
+    });
+  }
 }
 
 /** The layout `dir` as an uncompressed tar, names in byte order (the same layout, the same tar). */
