@@ -1,6 +1,7 @@
 // The walk of a diff: UPPER against LOWER in byte order of the paths, as tar
 // records (diff.ts says what the changeset holds).
-import { closeSync, readSync } from "node:fs";
+import { closeSync, readSync, type BigIntStats } from "node:fs";
+import { AbortedError } from "@strata-oci/errors";
 import {
   BLOCK,
   childPath,
@@ -37,6 +38,17 @@ class Changeset<E extends LowerEntry> {
     if (!this.lower.linksChangeTogether) this.#decideGroups(root);
     yield* this.#compare(Buffer.alloc(0), root);
     yield Buffer.alloc(2 * BLOCK);
+  }
+
+  #visits = 0;
+
+  /** Each entry of UPPER as it is reached: the record, the progress, the signal. */
+  #visited(path: EntryPath, stats: BigIntStats): void {
+    const { signal, onProgress, onUpperEntry } = this.options;
+    if (signal?.aborted === true) throw new AbortedError(signal.reason);
+    onUpperEntry?.(path, stats);
+    this.#visits++;
+    onProgress?.({ kind: "diff", entries: this.#visits });
   }
 
   #changed(before: E | undefined, after: Node): boolean {
@@ -162,7 +174,7 @@ class Changeset<E extends LowerEntry> {
 
   /** Everything at and below `path` in UPPER, all new. */
   *#added(path: EntryPath, node: Node): Generator<Buffer> {
-    this.options.onUpperEntry?.(path, node.stats);
+    this.#visited(path, node.stats);
     yield* this.#entry(path, node);
     if (node.kind !== "dir") return;
     this.upper.held.enter(path, node.stats);
@@ -187,13 +199,13 @@ class Changeset<E extends LowerEntry> {
         yield* this.#added(path, after);
         return;
       }
-      this.options.onUpperEntry?.(path, after.stats);
+      this.#visited(path, after.stats);
       const group = after.nlink > 1 ? this.#writeGroup.get(after.ino) : undefined;
       if (group === true || (group === undefined && this.#changed(before, after)))
         yield* this.#entry(path, after);
       return;
     }
-    this.options.onUpperEntry?.(path, after.stats);
+    this.#visited(path, after.stats);
     if (this.#changed(before, after)) yield* this.#entry(path, after);
     this.lower.enter(before);
     this.upper.held.enter(path, after.stats);

@@ -33,6 +33,16 @@ export interface DiffOptions {
    * made of.
    */
   readonly onUpperEntry?: ((path: EntryPath, stats: BigIntStats) => void) | undefined;
+  /** Ends the walk with AbortedError (checked at every entry of UPPER). */
+  readonly signal?: AbortSignal | undefined;
+  /** Called at every entry of UPPER compared: how many so far (for a display). */
+  readonly onProgress?: ((event: DiffProgress) => void) | undefined;
+}
+
+/** How far a diff has walked UPPER. */
+export interface DiffProgress {
+  readonly kind: "diff";
+  readonly entries: number;
 }
 
 /**

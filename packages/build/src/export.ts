@@ -99,10 +99,36 @@ async function* exportTree(
       0,
     );
   }
+  yield* fileBodies(image, tree, { pending, moreNames }, options);
+  // Directories once more, now that their contents are in: an extractor
+  // (GNU tar among them) sets a directory's time when it meets its entry, and
+  // writing files into it afterwards moved that time.
+  for (const { path, entry } of tree.walk())
+    if (entry.kind === "dir") yield* encodeHeader(header(path, entry, "dir"), 0);
+  yield Buffer.alloc(2 * BLOCK);
+}
+
+/**
+ * The second read of each layer: the bytes of the files that survive, each file's first name
+ * with them and its further names as hardlinks after it.
+ */
+async function* fileBodies(
+  image: Image,
+  tree: MergedTree,
+  names: { pending: Array<Map<number, string>>; moreNames: Map<string, string[]> },
+  options: MergedTreeOptions,
+): AsyncGenerator<Buffer> {
+  const { pending, moreNames } = names;
+  const { onProgress } = options;
+  const count = image.layers.length;
   for (const [index, layer] of image.layers.entries()) {
     const files = pending[index] as Map<number, string>;
     if (files.size === 0) continue;
     let ordinal = 0;
+    let read = 0;
+    const digest = layer.digest ?? layer.diffId ?? "";
+    const { size } = layer;
+    onProgress?.({ kind: "layer-start", index, count, digest, size, pass: "bodies" });
     try {
       // Transient chunks: only the bytes of files that survive are copied out, as they are handed
       // on.
@@ -110,6 +136,14 @@ async function* exportTree(
         transientChunks: true,
         context: { image: image.reference },
         ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(onProgress === undefined
+          ? {}
+          : {
+              onBlobBytes: (n: number) => {
+                read += n;
+                onProgress({ kind: "bytes", index, read, size, entries: ordinal, pass: "bodies" });
+              },
+            }),
       })) {
         const name = files.get(ordinal++);
         if (name === undefined || entry.kind !== "file") continue;
@@ -125,11 +159,6 @@ async function* exportTree(
     } catch (error) {
       throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? `#${index}` });
     }
+    onProgress?.({ kind: "layer-done", index, entries: ordinal, pass: "bodies" });
   }
-  // Directories once more, now that their contents are in: an extractor
-  // (GNU tar among them) sets a directory's time when it meets its entry, and
-  // writing files into it afterwards moved that time.
-  for (const { path, entry } of tree.walk())
-    if (entry.kind === "dir") yield* encodeHeader(header(path, entry, "dir"), 0);
-  yield Buffer.alloc(2 * BLOCK);
 }

@@ -25,24 +25,38 @@ export type { LayerCompression };
  */
 const MAX_EPOCH = 8.64e12;
 
+function badEpoch(shown: string, hint: string): StrataError {
+  return new StrataError(
+    "STRATA_BAD_OPTION",
+    `SOURCE_DATE_EPOCH=${shown} is not a time strata can use`,
+    {
+      hint,
+    },
+  );
+}
+
+const EPOCH_HINT =
+  "set it to whole seconds since 1970 (date +%s), at most 8640000000000, or unset it";
+
 /**
- * SOURCE_DATE_EPOCH in seconds, where it is set. A malformed value fails
- * the build (reproducible-builds.org: a build must not quietly ignore it):
- * decimal digits only, at most 8.64e12 (the last second a Date can hold).
+ * SOURCE_DATE_EPOCH as the command reads it from its environment: seconds, or undefined where
+ * unset or empty. A malformed value fails the build (reproducible-builds.org: a build must not
+ * quietly ignore it): decimal digits only, at most 8.64e12 (the last second a Date can hold).
+ * The library never reads the environment: squash and repack take `sourceDateEpoch`.
  */
-export function sourceDateEpoch(): number | undefined {
-  const epoch = process.env.SOURCE_DATE_EPOCH;
-  if (epoch === undefined || epoch === "") return undefined;
-  if (!/^\d{1,13}$/.test(epoch) || Number(epoch) > MAX_EPOCH) {
-    throw new StrataError(
-      "STRATA_BAD_OPTION",
-      `SOURCE_DATE_EPOCH=${JSON.stringify(epoch.slice(0, 40))} is not a time strata can use`,
-      {
-        hint: "set it to whole seconds since 1970 (date +%s), at most 8640000000000, or unset it",
-      },
-    );
-  }
-  return Number(epoch);
+export function parseSourceDateEpoch(text: string | undefined): number | undefined {
+  if (text === undefined || text === "") return undefined;
+  if (!/^\d{1,13}$/.test(text) || Number(text) > MAX_EPOCH)
+    throw badEpoch(JSON.stringify(text.slice(0, 40)), EPOCH_HINT);
+  return Number(text);
+}
+
+/** The `sourceDateEpoch` option checked: a whole number of seconds a Date can hold. */
+export function checkedEpoch(value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_EPOCH)
+    throw badEpoch(String(value), "sourceDateEpoch takes whole seconds since 1970, 0 to 8.64e12");
+  return value;
 }
 
 const GATHER = 256 * 1024;

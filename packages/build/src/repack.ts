@@ -12,9 +12,9 @@ import {
   type Platform,
   type RegistryOptions,
 } from "@strata-oci/image";
-import { diffTrees } from "./diff.js";
+import { diffTrees, type DiffProgress } from "./diff.js";
 import {
-  sourceDateEpoch,
+  checkedEpoch,
   writeImage,
   writeLayerBlob,
   type LayerCompression,
@@ -27,6 +27,7 @@ import {
   saveTreeRecord,
   TreeRecord,
   unpack,
+  type UnpackProgress,
 } from "@strata-oci/core";
 
 export interface RepackOptions {
@@ -49,6 +50,13 @@ export interface RepackOptions {
   readonly createdBy?: string | undefined;
   readonly signal?: AbortSignal | undefined;
   /**
+   * Seconds since 1970 (reproducible builds; the command passes SOURCE_DATE_EPOCH): entry times
+   * after it are clamped to it, and the config's times are it.
+   */
+  readonly sourceDateEpoch?: number | undefined;
+  /** The base image's unpack (without a record), then the diff's walk of ROOTFS. */
+  readonly onProgress?: ((event: RepackProgress) => void) | undefined;
+  /**
    * The record `unpack` kept of ROOTFS (its `record` option): the diff then
    * reads only ROOTFS, and only the files whose inode or ctime changed,
    * instead of unpacking IMAGE again to compare. Rewritten on success as the
@@ -56,6 +64,9 @@ export interface RepackOptions {
    */
   readonly record?: string | undefined;
 }
+
+/** What repack reports: the unpack of the base image (when it has no record), then the diff. */
+export type RepackProgress = UnpackProgress | DiffProgress;
 
 export interface RepackResult {
   /** The base image. */
@@ -85,7 +96,7 @@ const EMPTY_TAR = 1024;
  * its diff_id and a history step; the base layers are copied into the
  * layout where they are not there yet, verified. Blobs first, index.json last, other tags kept.
  * With
- * SOURCE_DATE_EPOCH set, entry times after it are clamped to it and the
+ * `sourceDateEpoch`, entry times after it are clamped to it and the
  * config's times are it: the same change gives the same digests.
  */
 export async function repack(options: RepackOptions): Promise<RepackResult> {
@@ -96,7 +107,7 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
   const image = await openContainerImage(options);
   const details = image.details;
   if (details === undefined) throw noDescriptors(image.source.format());
-  const clampTime = sourceDateEpoch();
+  const clampTime = checkedEpoch(options.sourceDateEpoch);
   const record =
     options.record === undefined
       ? undefined
@@ -118,6 +129,7 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
         dest: lower,
         ...(options.rootless === undefined ? {} : { rootless: options.rootless }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       });
     }
     prepareLayout(target.path);
@@ -130,6 +142,8 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
       upper: options.rootfs,
       ...(options.rootless === undefined ? {} : { rootless: options.rootless }),
       ...(clampTime === undefined ? {} : { clampTime }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       ...(next === undefined ? {} : { onUpperEntry: (path, stats) => next.addStats(path, stats) }),
     });
     const { tarBytes, ...written } = await writeLayerBlob(

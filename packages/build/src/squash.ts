@@ -8,12 +8,12 @@ import {
 } from "@strata-oci/image";
 import { exportImage } from "./export.js";
 import {
-  sourceDateEpoch,
+  checkedEpoch,
   writeImage,
   writeLayerBlob,
   type LayerCompression,
 } from "./layout-output.js";
-import { mergedTree } from "@strata-oci/core";
+import { mergedTree, type UnpackProgress } from "@strata-oci/core";
 
 export interface SquashOptions {
   readonly image: string;
@@ -27,6 +27,13 @@ export interface SquashOptions {
   /** The new layer's compression. Default gzip. */
   readonly compress?: LayerCompression | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Seconds since 1970 for the config's times (reproducible builds; the command passes
+   * SOURCE_DATE_EPOCH). Default: the image's own `created`.
+   */
+  readonly sourceDateEpoch?: number | undefined;
+  /** Each layer read, twice: for the tree, then (pass "bodies") for the files' bytes. */
+  readonly onProgress?: ((event: UnpackProgress) => void) | undefined;
 }
 
 export interface SquashResult {
@@ -49,7 +56,7 @@ export interface SquashResult {
  * An image as a one-layer image in an OCI layout: the layer is `export`'s
  * tar (so unpacking it gives the same tree), gzipped unless asked otherwise;
  * the config is the image's with rootfs.diff_ids and history replaced (its
- * `created` kept, or SOURCE_DATE_EPOCH when set), so the same image gives the
+ * `created` kept, or `sourceDateEpoch` when given), so the same image gives the
  * same digests. Blobs are written first, index.json last, other tags kept.
  */
 export async function squash(options: SquashOptions): Promise<SquashResult> {
@@ -60,7 +67,9 @@ export async function squash(options: SquashOptions): Promise<SquashResult> {
     ...(options.platform === undefined ? {} : { platform: options.platform }),
     ...(options.registry === undefined ? {} : { registry: options.registry }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   };
+  const epoch = checkedEpoch(options.sourceDateEpoch);
   // Resolved first: a bad image fails before anything is written.
   const merged = await mergedTree(source);
   const { image } = merged;
@@ -77,7 +86,6 @@ export async function squash(options: SquashOptions): Promise<SquashResult> {
   }
   const { tarBytes: _tarBytes, ...layer } = written;
   const raw = image.config.raw;
-  const epoch = sourceDateEpoch();
   const created =
     epoch !== undefined
       ? new Date(epoch * 1000).toISOString()

@@ -14,8 +14,8 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { repack, squash } from "@strata-oci/build";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseSourceDateEpoch, repack, squash } from "@strata-oci/build";
 import { readTreeRecord, unpack } from "@strata-oci/core";
 import { tempDir, writeStackImage } from "@strata-oci/testing";
 
@@ -187,42 +187,57 @@ describe("records that are not records", () => {
 });
 
 describe("SOURCE_DATE_EPOCH", () => {
-  const saved = process.env.SOURCE_DATE_EPOCH;
-  afterEach(() => {
-    if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
-    else process.env.SOURCE_DATE_EPOCH = saved;
-  });
-
   it(
-    "a value that is no time (garbage, negative, exponent, beyond a Date) fails squash and " +
-      "repack with STRATA_BAD_OPTION; whole seconds work",
+    "a value that is no time (garbage, negative, exponent, beyond a Date) is STRATA_BAD_OPTION " +
+      "from the command's parser and from the library's sourceDateEpoch; whole seconds work",
     async () => {
       const { image, rootfs } = await unpacked();
-      for (const value of [
-        "abc",
-        "-5",
-        "1e9",
-        "1.5",
-        " 12",
-        "99999999999999999",
-        "8640000000001",
-      ]) {
-        process.env.SOURCE_DATE_EPOCH = value;
+      for (const value of ["abc", "-5", "1e9", "1.5", " 12", "99999999999999999", "8640000000001"])
+        expect(() => parseSourceDateEpoch(value), value).toThrow(
+          expect.objectContaining({ code: "STRATA_BAD_OPTION" }),
+        );
+      for (const epoch of [-5, 1.5, Number.NaN, 8640000000001, 2 ** 60]) {
         await expect(
-          squash({ image, layout: `oci:${fresh("squashed")}:t` }),
-          value,
+          squash({ image, layout: `oci:${fresh("squashed")}:t`, sourceDateEpoch: epoch }),
+          String(epoch),
         ).rejects.toMatchObject({ code: "STRATA_BAD_OPTION" });
         await expect(
-          repack({ image, rootfs, layout: `oci:${fresh("repacked")}:t` }),
-          value,
+          repack({ image, rootfs, layout: `oci:${fresh("repacked")}:t`, sourceDateEpoch: epoch }),
+          String(epoch),
         ).rejects.toMatchObject({ code: "STRATA_BAD_OPTION" });
       }
-      process.env.SOURCE_DATE_EPOCH = "1700000000";
-      const a = await squash({ image, layout: `oci:${fresh("squashed")}:t` });
-      const b = await squash({ image, layout: `oci:${fresh("squashed")}:t` });
+      expect(parseSourceDateEpoch("1700000000")).toBe(1700000000);
+      expect(parseSourceDateEpoch("")).toBeUndefined();
+      const a = await squash({
+        image,
+        layout: `oci:${fresh("squashed")}:t`,
+        sourceDateEpoch: 17e8,
+      });
+      const b = await squash({
+        image,
+        layout: `oci:${fresh("squashed")}:t`,
+        sourceDateEpoch: 17e8,
+      });
       expect(a.manifest.digest).toBe(b.manifest.digest);
-      process.env.SOURCE_DATE_EPOCH = "8640000000000";
-      await squash({ image, layout: `oci:${fresh("squashed")}:t` });
+      await squash({ image, layout: `oci:${fresh("squashed")}:t`, sourceDateEpoch: 8.64e12 });
     },
   );
+
+  it("the command reads SOURCE_DATE_EPOCH and refuses a malformed one", async () => {
+    const { image } = await unpacked();
+    const bin = join(import.meta.dirname, "..", "..", "strata", "bin", "strata");
+    const run = (value: string, out: string) =>
+      spawnSync(bin, ["squash", "-q", image, `oci:${out}:t`], {
+        encoding: "utf8",
+        env: { ...process.env, SOURCE_DATE_EPOCH: value },
+      });
+    const [a, b] = [fresh("cli-a"), fresh("cli-b")];
+    expect(run("1700000000", a).status).toBe(0);
+    expect(run("1700000000", b).status).toBe(0);
+    const digest = (dir: string) => readFileSync(join(dir, "index.json"), "utf8");
+    expect(digest(a)).toBe(digest(b));
+    const bad = run("1e9", fresh("cli-c"));
+    expect(bad.stderr).toContain("STRATA_BAD_OPTION");
+    expect(bad.status).toBe(1);
+  });
 });

@@ -375,15 +375,16 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
         createdBy: `strata repack ${rootfs}`,
         layer: 3,
       });
-      // With SOURCE_DATE_EPOCH, the same change repacked twice (minutes apart in real builds) gives
-      // the same image.
-      process.env.SOURCE_DATE_EPOCH = "1700000000";
+      // With sourceDateEpoch, the same change repacked twice (minutes apart in real builds) gives
+      // the same image; the library never reads SOURCE_DATE_EPOCH itself (#23).
+      process.env.SOURCE_DATE_EPOCH = "1";
       try {
         const a = await repack({
           image: `oci:${SAMPLE}:sample`,
           rootfs,
           layout: join(work.path, "epoch-a"),
           rootless,
+          sourceDateEpoch: 1700000000,
         });
         await new Promise((resolve) => setTimeout(resolve, 1100));
         const b = await repack({
@@ -391,6 +392,7 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
           rootfs,
           layout: join(work.path, "epoch-b"),
           rootless,
+          sourceDateEpoch: 1700000000,
         });
         expect(b.manifest.digest).toBe(a.manifest.digest);
         expect(

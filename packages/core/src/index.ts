@@ -1,5 +1,11 @@
 export { CORE_ERROR_CODES } from "./error-codes.js";
-export { unpack, type UnpackOptions, type UnpackProgress, type UnpackResult } from "./unpack.js";
+export {
+  unpack,
+  type ReadPass,
+  type UnpackOptions,
+  type UnpackProgress,
+  type UnpackResult,
+} from "./unpack.js";
 export {
   chainIdOf,
   collectWarnings,

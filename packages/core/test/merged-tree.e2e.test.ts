@@ -376,14 +376,20 @@ describe("squash: the image as one layer, unpacking to the same tree", () => {
     },
   );
 
-  it("SOURCE_DATE_EPOCH sets the config's times", async () => {
+  it("sourceDateEpoch sets the config's times; the library ignores SOURCE_DATE_EPOCH", async () => {
     const layout = join(work.path, `epoch-${n++}`);
-    process.env.SOURCE_DATE_EPOCH = "1700000000";
+    const unset = join(work.path, `epoch-${n++}`);
+    process.env.SOURCE_DATE_EPOCH = "1";
     try {
-      await squash({ image: `oci:${SAMPLE}:sample`, layout });
+      await squash({ image: `oci:${SAMPLE}:sample`, layout, sourceDateEpoch: 1700000000 });
+      await squash({ image: `oci:${SAMPLE}:sample`, layout: unset });
     } finally {
       delete process.env.SOURCE_DATE_EPOCH;
     }
+    const original = await inspect({ image: `oci:${SAMPLE}:sample` });
+    expect((await inspect({ image: `oci:${unset}:squashed` })).config.created).toBe(
+      original.config.created,
+    );
     const summary = await inspect({ image: `oci:${layout}:squashed` });
     expect(summary.config.created).toBe("2023-11-14T22:13:20.000Z");
     expect(summary.config.history[0]?.created).toBe("2023-11-14T22:13:20.000Z");

@@ -1,5 +1,7 @@
 // The parser made from the command table: flags as skopeo's and podman's
 // users type them, and the help made from the same declarations.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseCommandLine, UsageError, type Command } from "../src/cli/command.js";
 import { registryOf } from "../src/cli/flags.js";
@@ -74,5 +76,34 @@ describe("the command line", () => {
     expect(() => parse("--no-creds", "--creds", "a:b")).toThrow("--no-creds");
     expect(() => parse("--creds", "a:b", "--registry-token", "t")).toThrow("not both");
     expect(() => parse("--creds", ":pw")).toThrow("USER[:PASS]");
+    expect(() => parse("--password-stdin")).toThrow("needs --username or --creds");
+    expect(() => parse("--password-stdin", "--creds", "a:b")).toThrow("no :PASS");
+    expect(() => parse("--username", "a", "--password", "b", "--password-stdin")).toThrow(
+      "not both",
+    );
+  });
+
+  it("--password-stdin reads the password piped in, one trailing newline dropped (#23)", () => {
+    const dist = join(import.meta.dirname, "..", "dist");
+    const script = `
+      import { parseCommandLine } from "${dist}/cli/command.js";
+      import { registryOf } from "${dist}/cli/flags.js";
+      import { inspectCommand } from "${dist}/commands/inspect.js";
+      const args = JSON.parse(process.argv[1]);
+      try {
+        console.log(JSON.stringify(registryOf(parseCommandLine(inspectCommand, args).values)));
+      } catch (error) { console.log(error.message); }`;
+    const piped = (input: string, ...args: string[]) =>
+      spawnSync(process.execPath, ["--input-type=module", "-e", script, JSON.stringify(args)], {
+        input,
+        encoding: "utf8",
+      }).stdout.trim();
+    expect(piped("s3cr:et\n", "--username", "alice", "--password-stdin", "x")).toBe(
+      JSON.stringify({ creds: { username: "alice", password: "s3cr:et" } }),
+    );
+    expect(piped("pw\n\n", "--creds", "bob", "--password-stdin", "x")).toBe(
+      JSON.stringify({ creds: { username: "bob", password: "pw\n" } }),
+    );
+    expect(piped("", "--creds", "bob", "--password-stdin", "x")).toContain("held no password");
   });
 });

@@ -36,6 +36,11 @@ function piped(args: string): { status: number; bytes: number; stderr: string } 
   return { status: status as number, bytes: bytes as number, stderr };
 }
 
+/** stderr without the lines of progress a command prints off a terminal: what it complained. */
+function complaints(stderr: string): string {
+  return stderr.replace(/^strata: (files of )?layer \d+\/\d+ sha256:\S+ read: .*\n/gm, "");
+}
+
 describe("strata in a pipeline that closes early", () => {
   it.each([
     ["ls -R", `ls -R ${image}`],
@@ -46,14 +51,14 @@ describe("strata in a pipeline that closes early", () => {
   ])("%s ends with 141 and says nothing", (_name, args) => {
     const { status, bytes, stderr } = piped(args);
     expect(bytes).toBe(100);
-    expect(stderr).toBe("");
+    expect(complaints(stderr)).toBe("");
     expect(status).toBe(141);
   });
 
   it("diff of an image against a tree removes the unpacked LOWER when its reader goes away", () => {
     const upper = join(work.path, "upper");
     expect(spawnSync(BIN, ["unpack", image, upper]).status).toBe(0);
-    const { status, stderr } = piped(`diff ${image} ${upper}`);
+    const { status, stderr } = piped(`diff -q ${image} ${upper}`);
     expect(stderr).toBe("");
     // The trees are equal: the layer is the end-of-archive blocks alone, written before head
     // closes; whichever way the race goes, no scratch directory stays.
@@ -84,6 +89,34 @@ describe("strata in a pipeline that closes early", () => {
       encoding: "utf8",
     });
     expect(quiet.stdout).not.toContain("layer 1/1");
+  });
+
+  it("off a terminal, a line per finished step on stderr; nothing with -q (#23)", () => {
+    const tar = join(work.path, "steps.tar");
+    const run = spawnSync(BIN, ["export", image, "-o", tar], { encoding: "utf8" });
+    expect(run.status).toBe(0);
+    // Both reads of the layer: its tree, then the bytes of its files.
+    expect(run.stderr).toMatch(
+      /^strata: layer 1\/1 sha256:[0-9a-f]{12} read: [\d.]+ [kM]B, 4002 entries\n/,
+    );
+    expect(run.stderr).toMatch(/\nstrata: files of layer 1\/1 sha256:\S+ read: /);
+    expect(complaints(run.stderr)).toBe("");
+    const squashed = spawnSync(BIN, ["squash", image, `oci:${join(work.path, "sq")}:s`], {
+      encoding: "utf8",
+    });
+    expect(squashed.stderr).toMatch(/^strata: layer 1\/1 .* read: .*\nstrata: files of layer/);
+    for (const args of [
+      ["export", "-q", image, "-o", tar],
+      ["squash", "--quiet", image, `oci:${join(work.path, "sq")}:s`],
+      ["ls", "-q", "-R", image],
+    ]) {
+      const quiet = spawnSync(BIN, args, { encoding: "utf8" });
+      expect({ args, status: quiet.status, stderr: quiet.stderr }).toEqual({
+        args,
+        status: 0,
+        stderr: "",
+      });
+    }
   });
 
   it("a write to a full device is STRATA_NO_SPACE, not a crash", () => {

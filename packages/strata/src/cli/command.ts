@@ -56,12 +56,23 @@ export interface Command {
 
 export const HELP_FLAG: Flag = { name: "help", short: "h", kind: "boolean", help: "this help" };
 
+/** Every command takes it: no progress, no summary; only the command's output and errors. */
+export const QUIET: Flag = {
+  name: "quiet",
+  short: "q",
+  kind: "boolean",
+  help: "no progress and no summary: only what the command outputs, and errors",
+};
+
+/** The flags every command takes, after its own in the help. */
+export const COMMON_FLAGS: readonly Flag[] = [QUIET, HELP_FLAG];
+
 /** Every flag a command takes, its sections' included. */
 export function flagsOf(command: Command): Flag[] {
   return [
     ...command.flags,
     ...(command.sections ?? []).flatMap((section) => section.flags),
-    HELP_FLAG,
+    ...COMMON_FLAGS,
   ];
 }
 

@@ -3,7 +3,7 @@
 import type { LayerLimits, RegistryOptions } from "@strata-oci/core";
 import { UsageError, type Flag, type FlagSection, type FlagValues } from "./command.js";
 import { LIMIT_FLAGS, limitsFromFlags } from "./limits-flags.js";
-import { promptPassword } from "./password.js";
+import { passwordFromStdin, promptPassword } from "./password.js";
 
 export const PLATFORM: Flag = {
   name: "platform",
@@ -13,7 +13,6 @@ export const PLATFORM: Flag = {
 };
 
 export const JSON_FLAG: Flag = { name: "json", kind: "boolean", help: "print the result as JSON" };
-export const QUIET: Flag = { name: "quiet", kind: "boolean", help: "print nothing on success" };
 
 /** The flags of every command that reads docker:// images (see registryOf). */
 export const REGISTRY: readonly Flag[] = [
@@ -29,6 +28,13 @@ export const REGISTRY: readonly Flag[] = [
     kind: "string",
     value: "PASS",
     help: "the registry password (with --username; --creds USER asks for it on the terminal)",
+  },
+  {
+    name: "password-stdin",
+    kind: "boolean",
+    help:
+      "read the password from stdin (with --username or --creds USER; one trailing newline " +
+      "dropped)",
   },
   {
     name: "registry-token",
@@ -106,7 +112,21 @@ function credentialsOf(
 ): { username: string; password: string } | undefined {
   const creds = values[`${prefix}creds`];
   const username = values[`${prefix}username`];
-  const password = values[`${prefix}password`];
+  const fromStdin = values[`${prefix}password-stdin`] === true;
+  if (fromStdin && values[`${prefix}password`] !== undefined)
+    throw new UsageError(`give --${prefix}password or --${prefix}password-stdin, not both`);
+  if (fromStdin && typeof creds === "string" && creds.includes(":"))
+    throw new UsageError(`--${prefix}password-stdin goes with --${prefix}creds USER, no :PASS`);
+  if (fromStdin && creds === undefined && username === undefined)
+    throw new UsageError(`--${prefix}password-stdin needs --${prefix}username or --${prefix}creds`);
+  const password = fromStdin
+    ? passwordFromStdin(`--${prefix}password-stdin`)
+    : values[`${prefix}password`];
+  if (typeof creds === "string" && fromStdin) {
+    if (username !== undefined)
+      throw new UsageError(`give --${prefix}creds or --${prefix}username, not both`);
+    return { username: creds, password: password as string };
+  }
   if (typeof creds === "string") {
     if (username !== undefined || password !== undefined)
       throw new UsageError(

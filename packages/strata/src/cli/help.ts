@@ -1,6 +1,6 @@
 // The help, made from the table of commands: a command's own (usage, what it
 // does, its flags, examples) and the list of all of them.
-import { HELP_FLAG, type Command, type Flag } from "./command.js";
+import { COMMON_FLAGS, type Command, type Flag } from "./command.js";
 
 const WIDTH = 80;
 const FLAG_COLUMN = 32;
@@ -46,7 +46,7 @@ export function commandHelp(command: Command): string {
     command.description.trimEnd(),
     "",
   ];
-  lines.push("Options:", ...[...command.flags, HELP_FLAG].flatMap(flagLines));
+  lines.push("Options:", ...[...command.flags, ...COMMON_FLAGS].flatMap(flagLines));
   for (const section of command.sections ?? []) {
     lines.push(
       "",

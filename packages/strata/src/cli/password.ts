@@ -34,3 +34,33 @@ export function promptPassword(user: string): string {
     closeSync(tty);
   }
 }
+
+/**
+ * The password piped in (`--password-stdin`, as podman and docker login take it): all of stdin,
+ * one trailing newline dropped. Bounded: a password is not a file.
+ */
+export function passwordFromStdin(flag: string): string {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const chunk = Buffer.alloc(4096);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, chunk, 0, chunk.length, null);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EAGAIN") continue;
+      if ((error as NodeJS.ErrnoException).code === "EOF") break;
+      throw new UsageError(`${flag}: stdin cannot be read (${(error as Error).message})`);
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > 64 * 1024)
+      throw new UsageError(`${flag}: more than 64 KiB on stdin is not a password`);
+    chunks.push(Buffer.from(chunk.subarray(0, n)));
+  }
+  const text = Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
+  if (text === "") throw new UsageError(`${flag}: stdin held no password`);
+  return text;
+}

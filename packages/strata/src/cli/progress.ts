@@ -1,20 +1,32 @@
+import type { DiffProgress } from "@strata-oci/build";
 import type { PullProgress, UnpackProgress } from "@strata-oci/core";
+import { sizeText } from "./output.js";
 
-/** What the display shows: an unpack's events, or a pull's blob downloads. */
-export type DisplayedProgress = UnpackProgress | ({ readonly kind: "blob" } & PullProgress);
+/** What the display shows: layers read, blobs copied, a diff's walk. */
+export type DisplayedProgress =
+  UnpackProgress | ({ readonly kind: "blob" } & PullProgress) | DiffProgress;
+
+export interface ProgressDisplay {
+  update(event: DisplayedProgress): void;
+  /** Erases the terminal's line (before the command's own output, on the same terminal). */
+  done(): void;
+}
 
 function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+function layerName(event: { index: number; count: number; digest: string }): string {
+  return `layer ${event.index + 1}/${event.count} ${event.digest.slice(0, 19)}`;
 }
 
 /**
  * A one-line progress display for a terminal (layers, bytes, entries),
  * redrawn at most ten times a second.
  */
-export function terminalProgress(stream: Pick<NodeJS.WriteStream, "write" | "columns">): {
-  update: (event: DisplayedProgress) => void;
-  done: () => void;
-} {
+export function terminalProgress(
+  stream: Pick<NodeJS.WriteStream, "write" | "columns">,
+): ProgressDisplay {
   let last = 0;
   let layer = "";
   let download = "";
@@ -36,7 +48,7 @@ export function terminalProgress(stream: Pick<NodeJS.WriteStream, "write" | "col
         case "image":
           break;
         case "layer-start":
-          layer = `layer ${event.index + 1}/${event.count} ${event.digest.slice(0, 19)}`;
+          layer = `${event.pass === "bodies" ? "files of " : ""}${layerName(event)}`;
           draw(`${download}${layer} 0/${megabytes(event.size)}`, true);
           break;
         case "bytes":
@@ -63,6 +75,9 @@ export function terminalProgress(stream: Pick<NodeJS.WriteStream, "write" | "col
         case "layer-done":
           draw(`${layer} done, ${event.entries} entries`, true);
           break;
+        case "diff":
+          draw(`diff: ${event.entries} entries compared`, false);
+          break;
       }
     },
     done() {
@@ -72,15 +87,40 @@ export function terminalProgress(stream: Pick<NodeJS.WriteStream, "write" | "col
 }
 
 /**
- * A progress display on stderr where it is a terminal and the command is not --quiet or --json;
- * `done` clears it (before the command's own output, on the same terminal).
+ * Progress where stderr is not a terminal (a log, a CI job): one line per finished step, a
+ * layer read or a blob copied, so that a long command is not silent until its summary.
  */
-export function progressOnTerminal(values: { readonly quiet?: unknown; readonly json?: unknown }): {
+export function stepLines(stream: Pick<NodeJS.WriteStream, "write">): ProgressDisplay {
+  const started = new Map<number, { name: string; size: number }>();
+  return {
+    update(event) {
+      if (event.kind === "layer-start") {
+        const pass = event.pass === "bodies" ? "files of " : "";
+        started.set(event.index, { name: `${pass}${layerName(event)}`, size: event.size });
+      } else if (event.kind === "layer-done") {
+        const layer = started.get(event.index);
+        if (layer === undefined) return;
+        const entries = event.entries === 1 ? "1 entry" : `${event.entries} entries`;
+        stream.write(`strata: ${layer.name} read: ${sizeText(layer.size)}, ${entries}\n`);
+      } else if (event.kind === "blob" && event.bytes === event.size) {
+        stream.write(`strata: blob ${event.digest.slice(0, 19)} copied: ${sizeText(event.size)}\n`);
+      }
+    },
+    done() {},
+  };
+}
+
+/**
+ * The command's progress on stderr: redrawn in place on a terminal, a line per finished step
+ * elsewhere, none with --quiet or --json.
+ */
+export function progressDisplay(values: { readonly quiet?: unknown; readonly json?: unknown }): {
   onProgress?: (event: DisplayedProgress) => void;
   done: () => void;
 } {
-  if (!process.stderr.isTTY || values.quiet === true || values.json === true)
-    return { done: () => {} };
-  const display = terminalProgress(process.stderr);
+  if (values.quiet === true || values.json === true) return { done: () => {} };
+  const display = process.stderr.isTTY
+    ? terminalProgress(process.stderr)
+    : stepLines(process.stderr);
   return { onProgress: (event) => display.update(event), done: () => display.done() };
 }

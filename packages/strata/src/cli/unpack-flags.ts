@@ -2,8 +2,8 @@
 import type { UnpackOptions } from "@strata-oci/core";
 import { prepareBlobWorkers } from "@strata-oci/layer";
 import { UsageError, type Flag, type FlagSection, type FlagValues } from "./command.js";
-import { limits, limitsOf, PLATFORM, QUIET, REGISTRY, registryOf, text } from "./flags.js";
-import { progressOnTerminal } from "./progress.js";
+import { limits, limitsOf, PLATFORM, REGISTRY, registryOf, text } from "./flags.js";
+import { progressDisplay } from "./progress.js";
 import { interruptibly } from "./signals.js";
 
 export const UNPACK_FLAGS: readonly Flag[] = [
@@ -41,7 +41,6 @@ export const UNPACK_FLAGS: readonly Flag[] = [
       "outside DEST: strata repack --record FILE then reads only what changed in DEST " +
       "since",
   },
-  QUIET,
   { name: "json", kind: "boolean", help: "print the result as JSON" },
 ];
 
@@ -74,7 +73,7 @@ export async function withUnpackFlags<T>(
   values: FlagValues,
   run: (shared: SharedUnpackOptions) => Promise<T>,
 ): Promise<T> {
-  const progress = progressOnTerminal(values);
+  const progress = progressDisplay(values);
   const registry = registryOf(values);
   const downloads = downloadsOf(values);
   const platform = text(values, "platform");

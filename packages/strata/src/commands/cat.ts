@@ -1,4 +1,4 @@
-import { progressOnTerminal } from "../cli/progress.js";
+import { progressDisplay } from "../cli/progress.js";
 import { pipeClosed, stdoutDrained } from "../cli/closed-pipe.js";
 import { cat } from "@strata-oci/core";
 import { UsageError, type Command } from "../cli/command.js";
@@ -23,7 +23,7 @@ written as ls prints it (\\xNN, \\\\).`,
     const [image, path, extra] = positionals;
     if (image === undefined || path === undefined || extra !== undefined)
       throw new UsageError("cat takes IMAGE and PATH");
-    const progress = progressOnTerminal(values);
+    const progress = progressDisplay(values);
     await interruptibly(async (signal) => {
       for await (const chunk of cat({
         ...imageSource(image, values),

@@ -1,8 +1,8 @@
 import { copyImage } from "@strata-oci/image";
 import { UsageError, type Command, type FlagSection } from "../cli/command.js";
-import { imageSource, JSON_FLAG, PLATFORM, QUIET, REGISTRY, registryOf } from "../cli/flags.js";
+import { imageSource, JSON_FLAG, PLATFORM, REGISTRY, registryOf } from "../cli/flags.js";
 import { counted, sizeText } from "../cli/output.js";
-import { progressOnTerminal } from "../cli/progress.js";
+import { progressDisplay } from "../cli/progress.js";
 import { descriptorJson, printResult } from "../cli/result-json.js";
 import { interruptibly } from "../cli/signals.js";
 
@@ -10,7 +10,6 @@ import { interruptibly } from "../cli/signals.js";
 export const COPY_FLAGS = [
   { ...PLATFORM, help: "the platform to copy from a multi-platform index" },
   ...REGISTRY,
-  QUIET,
   JSON_FLAG,
 ];
 
@@ -47,7 +46,7 @@ the destination has its own (--dest-creds and the others below).`,
     const [image, destination, extra] = positionals;
     if (image === undefined || destination === undefined || extra !== undefined)
       throw new UsageError("copy takes IMAGE and DESTINATION");
-    const progress = progressOnTerminal(values);
+    const progress = progressDisplay(values);
     const result = await interruptibly((signal) =>
       copyImage({
         ...imageSource(image, values),

@@ -4,6 +4,8 @@ import { diffTrees } from "@strata-oci/build";
 import { unpack } from "@strata-oci/core";
 import { UsageError, type Command } from "../cli/command.js";
 import { text } from "../cli/flags.js";
+import { progressDisplay } from "../cli/progress.js";
+import { interruptibly } from "../cli/signals.js";
 import { imageFiles, stdoutFile, writeTarOutput } from "../cli/output.js";
 import { OUTPUT_TAR } from "./export.js";
 import { OWNER_FLAGS, rootlessOf } from "./owners.js";
@@ -41,27 +43,35 @@ container) ends with STRATA_TREE_CHANGED. FILE may not lie inside UPPER.`,
       ? undefined
       : mkdtempSync(join(dirname(resolve(upper)), ".strata-diff-"));
     const lowerDir = scratch === undefined ? lower : join(scratch, "rootfs");
+    const progress = progressDisplay(values);
     try {
-      if (scratch !== undefined)
-        await unpack({
-          image: lower,
-          dest: lowerDir,
+      await interruptibly(async (signal) => {
+        if (scratch !== undefined)
+          await unpack({
+            image: lower,
+            dest: lowerDir,
+            signal,
+            onProgress: progress.onProgress,
+            ...(rootless === undefined ? {} : { rootless }),
+          });
+        // stdout redirected into UPPER: that file is left out, as GNU tar leaves out its archive.
+        const out = output === "-" ? stdoutFile() : undefined;
+        const skip = out === undefined ? undefined : { dev: BigInt(out.dev), ino: BigInt(out.ino) };
+        const options = {
+          lower: lowerDir,
+          upper,
+          signal,
+          onProgress: progress.onProgress,
           ...(rootless === undefined ? {} : { rootless }),
-        });
-      // stdout redirected into UPPER: that file is left out, as GNU tar leaves out its archive.
-      const out = output === "-" ? stdoutFile() : undefined;
-      const skip = out === undefined ? undefined : { dev: BigInt(out.dev), ino: BigInt(out.ino) };
-      const options = {
-        lower: lowerDir,
-        upper,
-        ...(rootless === undefined ? {} : { rootless }),
-        ...(skip === undefined ? {} : { skip }),
-      };
-      await writeTarOutput(output, diffTrees(options), [
-        upper,
-        ...(scratch === undefined ? [lower] : imageFiles(lower)),
-      ]);
+          ...(skip === undefined ? {} : { skip }),
+        };
+        await writeTarOutput(output, diffTrees(options), [
+          upper,
+          ...(scratch === undefined ? [lower] : imageFiles(lower)),
+        ]);
+      });
     } finally {
+      progress.done();
       if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
     }
     return 0;

@@ -1,4 +1,4 @@
-import { progressOnTerminal } from "../cli/progress.js";
+import { progressDisplay } from "../cli/progress.js";
 import { exportImage } from "@strata-oci/build";
 import { UsageError, type Command } from "../cli/command.js";
 import { imageSource, limitsOf, PLATFORM, REGISTRY, text } from "../cli/flags.js";
@@ -37,7 +37,7 @@ tar --xattrs --xattrs-include='*' --numeric-owner -xpf FILE`,
       throw new UsageError("say where the tar goes: -o FILE, or redirect stdout");
     const reads = imageFiles(image);
     refuseStdoutInto(output, reads);
-    const progress = progressOnTerminal(values);
+    const progress = progressDisplay(values);
     await interruptibly((signal) =>
       writeTarOutput(
         output,

@@ -1,4 +1,4 @@
-import { progressOnTerminal } from "../cli/progress.js";
+import { progressDisplay } from "../cli/progress.js";
 import { listing, type ListedEntry } from "@strata-oci/core";
 import { UsageError, type Command } from "../cli/command.js";
 import { imageSource, JSON_FLAG, limitsOf, PLATFORM, REGISTRY } from "../cli/flags.js";
@@ -38,7 +38,7 @@ and bytes that are not UTF-8, \\\\ for a backslash); cat and ls take them so.`,
     const [image, path, extra] = positionals;
     if (image === undefined || extra !== undefined)
       throw new UsageError("ls takes IMAGE and an optional PATH");
-    const progress = progressOnTerminal(values);
+    const progress = progressDisplay(values);
     let entries: Iterable<ListedEntry>;
     try {
       ({ entries } = await interruptibly((signal) =>

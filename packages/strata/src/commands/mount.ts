@@ -1,7 +1,7 @@
 import { counted } from "../cli/output.js";
 import { mountImage, unmountImage } from "@strata-oci/store";
 import { UsageError, type Command } from "../cli/command.js";
-import { imageSource, JSON_FLAG, PLATFORM, QUIET, REGISTRY, text } from "../cli/flags.js";
+import { imageSource, JSON_FLAG, PLATFORM, REGISTRY, text } from "../cli/flags.js";
 import { printResult } from "../cli/result-json.js";
 import { interruptibly } from "../cli/signals.js";
 import { printWarnings } from "../cli/warnings.js";
@@ -24,7 +24,6 @@ own (like a container's rootfs), removed again by strata umount. Needs root.`,
     { name: "writable", kind: "boolean", help: "a private upper layer for changes" },
     PLATFORM,
     ...REGISTRY,
-    QUIET,
     JSON_FLAG,
   ],
   examples: [
@@ -87,7 +86,6 @@ mount (one strata did not make) is refused: use umount(8) for those.`,
       value: "DIR",
       help: "the store it must have come from (checked)",
     },
-    QUIET,
   ],
   examples: ["strata umount /mnt/debian"],
   async run({ values, positionals }) {

@@ -4,7 +4,7 @@ import { UsageError, type Command } from "../cli/command.js";
 import { imageSource } from "../cli/flags.js";
 import { descriptorJson, printResult } from "../cli/result-json.js";
 import { COPY_FLAGS } from "./copy.js";
-import { progressOnTerminal } from "../cli/progress.js";
+import { progressDisplay } from "../cli/progress.js";
 import { interruptibly } from "../cli/signals.js";
 
 export const pullCommand: Command = {
@@ -26,7 +26,7 @@ of oci:DIR:TAG need no network.`,
     const [image, layout, extra] = positionals;
     if (image === undefined || layout === undefined || extra !== undefined)
       throw new UsageError("pull takes a docker:// IMAGE and an oci:DIR[:TAG]");
-    const progress = progressOnTerminal(values);
+    const progress = progressDisplay(values);
     const result = await interruptibly((signal) =>
       pull({
         ...imageSource(image, values),

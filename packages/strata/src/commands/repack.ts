@@ -1,14 +1,14 @@
 import { sizeText } from "../cli/output.js";
 import { descriptorJson, printResult } from "../cli/result-json.js";
 import { statSync } from "node:fs";
-import { repack } from "@strata-oci/build";
+import { parseSourceDateEpoch, repack } from "@strata-oci/build";
+import { progressDisplay } from "../cli/progress.js";
 import { UsageError, type Command } from "../cli/command.js";
 import {
   COMPRESS,
   compressionOf,
   imageSource,
   JSON_FLAG,
-  QUIET,
   PLATFORM,
   REGISTRY,
   text,
@@ -47,7 +47,6 @@ beside ROOTFS and compared with it, metadata first, then bytes.`,
     { name: "created-by", kind: "string", value: "TEXT", help: "the history step's created_by" },
     PLATFORM,
     ...REGISTRY,
-    QUIET,
     JSON_FLAG,
   ],
   examples: [
@@ -72,18 +71,22 @@ beside ROOTFS and compared with it, metadata first, then bytes.`,
       throw new UsageError(`${rootfs} is not a directory`);
     const createdBy = text(values, "created-by");
     const record = text(values, "record");
+    const sourceDateEpoch = parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+    const progress = progressDisplay(values);
     const result = await interruptibly((signal) =>
       repack({
         ...imageSource(image, values),
         rootfs,
         layout,
         signal,
+        sourceDateEpoch,
+        onProgress: progress.onProgress,
         ...(compress === undefined ? {} : { compress }),
         ...(rootless === undefined ? {} : { rootless }),
         ...(createdBy === undefined ? {} : { createdBy }),
         ...(record === undefined ? {} : { record }),
       }),
-    );
+    ).finally(progress.done);
     if (values.quiet === true && values.json !== true) return 0;
     const layer =
       result.layer === undefined

@@ -1,13 +1,13 @@
 import { counted, sizeText } from "../cli/output.js";
 import { descriptorJson, printResult } from "../cli/result-json.js";
-import { squash } from "@strata-oci/build";
+import { parseSourceDateEpoch, squash } from "@strata-oci/build";
+import { progressDisplay } from "../cli/progress.js";
 import { UsageError, type Command } from "../cli/command.js";
 import {
   COMPRESS,
   compressionOf,
   imageSource,
   JSON_FLAG,
-  QUIET,
   PLATFORM,
   REGISTRY,
 } from "../cli/flags.js";
@@ -25,21 +25,25 @@ image gives the same digests (the config's created time is kept, or taken
 from SOURCE_DATE_EPOCH when set: whole seconds, anything else is refused).
 Blobs are written first, index.json last and atomically; other tags in DIR
 are kept.`,
-  flags: [COMPRESS, PLATFORM, ...REGISTRY, QUIET, JSON_FLAG],
+  flags: [COMPRESS, PLATFORM, ...REGISTRY, JSON_FLAG],
   examples: ["strata squash docker://debian:bookworm oci:flat:bookworm"],
   async run({ values, positionals }) {
     const [image, layout, extra] = positionals;
     if (image === undefined || layout === undefined || extra !== undefined)
       throw new UsageError("squash takes IMAGE and oci:DIR[:TAG]");
     const compress = compressionOf(values);
+    const sourceDateEpoch = parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+    const progress = progressDisplay(values);
     const result = await interruptibly((signal) =>
       squash({
         ...imageSource(image, values),
         layout,
         signal,
+        sourceDateEpoch,
+        onProgress: progress.onProgress,
         ...(compress === undefined ? {} : { compress }),
       }),
-    );
+    ).finally(progress.done);
     const { layer, manifest } = result;
     if (values.quiet === true && values.json !== true) return 0;
     if (values.json === true) {
