@@ -4,7 +4,7 @@
 // A Docker manifest going into an OCI layout is converted on the way (the
 // blobs keep their bytes and digests; only the manifest is rewritten), as
 // skopeo's --format oci does: skopeo and umoci read only OCI documents there.
-import { ImageError } from "@strata-oci/errors";
+import { AbortedError, ImageError } from "@strata-oci/errors";
 import type { Descriptor } from "./descriptor.js";
 import type { ImageDestination } from "./destination.js";
 import type { Image } from "./image.js";
@@ -14,6 +14,7 @@ import { digestOf } from "./registry/registry-client.js";
 import { isRegistryReference } from "./transports/docker.js";
 import { parseImageReference } from "./transports/index.js";
 import type { RegistryOptions } from "./registry/registry-client.js";
+import type { PullProgress } from "./registry/pull-to-layout.js";
 
 export interface CopyRequest extends OpenImageRequest {
   /** Where to: `oci:DIR[:TAG]`, `docker://HOST/REPO[:TAG]`, or a transport's destination. */
@@ -25,10 +26,11 @@ export interface CopyRequest extends OpenImageRequest {
   readonly destinationRegistry?: RegistryOptions | undefined;
   /** Told of each blob as it is stored or found there already. */
   readonly onBlob?: ((event: CopyBlobEvent) => void) | undefined;
-  /** Told of the bytes of each blob being sent, as they are read from the source. */
-  readonly onBytes?:
-    | ((event: { readonly digest: string; readonly bytes: number; readonly size: number }) => void)
-    | undefined;
+  /**
+   * Told of the bytes of each blob being sent, as they are read from the source (pull's events:
+   * the blob, bytes so far, its size).
+   */
+  readonly onProgress?: ((event: PullProgress) => void) | undefined;
 }
 
 export interface CopyBlobEvent {
@@ -131,6 +133,7 @@ async function copyInto(destination: ImageDestination, request: CopyRequest): Pr
   const converted = descriptor !== image.manifest;
   const counts = { sent: 0, present: 0, mounted: 0, bytes: 0 };
   const store = async (blob: Descriptor, body: Parameters<ImageDestination["putBlob"]>[1]) => {
+    stopIfAborted(request.signal);
     const how = await storeBlob(destination, image, blob, body);
     counts[how]++;
     if (how === "sent") counts.bytes += blob.size;
@@ -139,13 +142,17 @@ async function copyInto(destination: ImageDestination, request: CopyRequest): Pr
   for (const [index, layer] of image.layers.entries())
     await store(image.details.layers[index] as Descriptor, {
       size: layer.size,
-      open: async () =>
-        reportingBytes(await layer.open(), layer.digest ?? "", layer.size, request.onBytes),
+      open: async () => reportingBytes(await layer.open(), layer.digest ?? "", layer.size, request),
     });
   await store(image.details.config, documents.config);
+  stopIfAborted(request.signal);
   await destination.putManifest(descriptor, manifest);
   await destination.tag(descriptor, image.manifest.platform);
   return { image, destination: destination.name, manifest: descriptor, converted, ...counts };
+}
+
+function stopIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new AbortedError(signal.reason);
 }
 
 async function storeBlob(
@@ -164,17 +171,18 @@ async function storeBlob(
   return "sent";
 }
 
-/** `source`'s chunks, each told to `onBytes` as it passes (the source's bytes, not the sink's). */
+/** `source`'s chunks, each told to `onProgress` as it passes (the source's bytes, not the sink's). */
 async function* reportingBytes(
   source: AsyncIterable<Buffer> | NodeJS.ReadableStream,
   digest: string,
   size: number,
-  onBytes: CopyRequest["onBytes"],
+  { onProgress, signal }: CopyRequest,
 ): AsyncGenerator<Buffer> {
   let bytes = 0;
   for await (const chunk of source as AsyncIterable<Buffer>) {
+    stopIfAborted(signal);
     bytes += chunk.length;
-    onBytes?.({ digest, bytes, size });
+    onProgress?.({ digest, bytes, size });
     yield chunk;
   }
 }

@@ -195,12 +195,12 @@ describe.skipIf(unavailable !== undefined)("copy: any source to a layout or a re
     expect(anonymous.stderr).toContain("STRATA_REGISTRY_DENIED");
   });
 
-  it("copy tells the bytes it sends (the library's onBytes; the command's progress on a terminal)", async () => {
+  it("copy tells the bytes it sends (the library's onProgress; the command's progress on a terminal)", async () => {
     const seen = new Map<string, { bytes: number; size: number }>();
     await copyImage({
       image: SAMPLE,
       destination: `oci:${join(work.path, "progress")}:p`,
-      onBytes: (event) => seen.set(event.digest, event),
+      onProgress: (event) => seen.set(event.digest, event),
     });
     expect(seen.size).toBe(3);
     for (const { bytes, size } of seen.values()) expect(bytes).toBe(size);

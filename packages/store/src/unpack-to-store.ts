@@ -19,7 +19,12 @@ import {
   writeOverlayLayer,
   type UnpackWarning,
 } from "@strata-oci/merge";
-import { collectWarnings, openContainerImage, prefetchedImage } from "@strata-oci/core";
+import {
+  collectWarnings,
+  openContainerImage,
+  prefetchedImage,
+  type UnpackProgress,
+} from "@strata-oci/core";
 import { defaultStore, LayerStore } from "./layer-store.js";
 import { withStoreLock } from "./lock.js";
 import type { StoredImage } from "./records.js";
@@ -38,6 +43,8 @@ export interface StoreUnpackOptions {
   readonly limits?: Partial<LayerLimits> | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onWarning?: ((warning: UnpackWarning) => void) | undefined;
+  /** Each layer stored as it is read (layer-start, bytes, layer-done): for a display. */
+  readonly onProgress?: ((event: UnpackProgress) => void) | undefined;
   /** Called when each layer is stored (`written`) or found stored already. */
   readonly onLayer?: (event: {
     index: number;
@@ -179,6 +186,34 @@ export async function storeImage(
  * layers below are never read whole (an image whose base is stored costs its
  * own layers), and nothing accumulates in memory.
  */
+/** A layer's entries counted and its bytes told to onProgress as they are read. */
+function layerProgress(
+  layer: Layer,
+  index: number,
+  count: number,
+  onProgress: ((event: UnpackProgress) => void) | undefined,
+): { bytes(n: number): void; done(): void; counted<T>(e: AsyncIterable<T>): AsyncIterable<T> } {
+  const { size } = layer;
+  let read = 0;
+  let entries = 0;
+  onProgress?.({ kind: "layer-start", index, count, digest: layer.digest ?? "", size });
+  return {
+    bytes(n) {
+      read += n;
+      onProgress?.({ kind: "bytes", index, read, size, entries });
+    },
+    done() {
+      onProgress?.({ kind: "layer-done", index, entries });
+    },
+    async *counted(source) {
+      for await (const entry of source) {
+        entries++;
+        yield entry;
+      }
+    },
+  };
+}
+
 async function storeLayer(
   store: LayerStore,
   image: Image,
@@ -190,12 +225,18 @@ async function storeLayer(
 ): Promise<boolean> {
   const layer = image.layers[index];
   if (layer === undefined) return false;
-  const entries = readLayer(layer, {
-    transientChunks: true,
-    context: { image: image.reference },
-    ...(options.limits === undefined ? {} : { limits: options.limits }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  });
+  const progress = layerProgress(layer, index, chain.length, options.onProgress);
+  const entries = progress.counted(
+    readLayer(layer, {
+      transientChunks: true,
+      context: { image: image.reference },
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.onProgress === undefined
+        ? {}
+        : { onBlobBytes: (n: number) => progress.bytes(n) }),
+    }),
+  );
   const writeOptions = {
     policy: ownershipFor(store.rootless),
     xattrs: store.xattrs,
@@ -204,7 +245,7 @@ async function storeLayer(
   };
   const below = [...lowers];
   try {
-    return await store.add(
+    const added = await store.add(
       {
         chainId: chain[index] as string,
         diffId: image.config.diffIds[index] as string,
@@ -224,6 +265,8 @@ async function storeLayer(
               writeOptions,
             ),
     );
+    progress.done();
+    return added;
   } catch (error) {
     throw withErrorContext(error, {
       image: image.reference,

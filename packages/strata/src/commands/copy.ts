@@ -53,7 +53,7 @@ the destination has its own (--dest-creds and the others below).`,
         destination,
         signal,
         destinationRegistry: registryOf(values, "dest-"),
-        onBytes: (event) => progress.onProgress?.({ kind: "blob", ...event }),
+        onProgress: (event) => progress.onProgress?.({ kind: "blob", ...event }),
       }),
     ).finally(progress.done);
     if (values.json === true) {

@@ -24,17 +24,20 @@ async function unpackToStoreCommand(
   const quiet = values.quiet === true || values.json === true;
   const result = await withUnpackFlags(
     values,
-    ({ onProgress: _progress, downloads: _downloads, record: _record, ...shared }) =>
+    ({ onProgress, downloads: _downloads, record: _record, ...shared }) =>
       unpackToStore({
         image,
         store,
         ...shared,
+        // Off a terminal, the lines below are the steps: a layer stored or found stored.
+        ...(process.stderr.isTTY ? { onProgress } : {}),
         ...(quiet
           ? {}
           : {
               onLayer: (event) =>
                 process.stderr.write(
-                  `layer ${event.index + 1}/${event.count} ${event.chainId.slice(0, 19)}: ` +
+                  `${process.stderr.isTTY ? "\r\x1b[K" : ""}layer ${event.index + 1}/` +
+                    `${event.count} ${event.chainId.slice(0, 19)}: ` +
                     `${event.written ? "stored" : "already stored"}\n`,
                 ),
             }),
