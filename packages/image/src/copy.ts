@@ -171,7 +171,7 @@ async function storeBlob(
   return "sent";
 }
 
-/** `source`'s chunks, each told to `onProgress` as it passes (the source's bytes, not the sink's). */
+/** `source`'s chunks, each told to `onProgress` as it passes (the bytes read, not written). */
 async function* reportingBytes(
   source: AsyncIterable<Buffer> | NodeJS.ReadableStream,
   digest: string,
