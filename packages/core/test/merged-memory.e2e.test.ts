@@ -63,7 +63,7 @@ describe("the merged view's memory (#26.8)", () => {
       expect(listed.stdout.split("\n").length - 1).toBe(ENTRIES + 3);
       const json = within(120, ["ls", "-R", "--json", image]);
       expect(json.status, json.stderr).toBe(0);
-      expect((JSON.parse(json.stdout) as unknown[]).length).toBe(ENTRIES + 3);
+      expect((JSON.parse(json.stdout) as { entries: unknown[] }).entries.length).toBe(ENTRIES + 3);
       const exported = within(120, ["export", image, "-o", join(work.path, "export.tar")]);
       expect(exported.status, exported.stderr).toBe(0);
     },

@@ -162,10 +162,9 @@ describe("ls and cat without unpacking: the merged tree equals the unpacked one"
       const viaLink = spawnSync(process.execPath, [BIN, "ls", "--json", image, "/lib"], {
         encoding: "utf8",
       });
-      expect((JSON.parse(viaLink.stdout) as ListedEntry[]).map((e) => e.path)).toEqual([
-        "usr/lib/libc.so",
-        "usr/lib/libm.so",
-      ]);
+      expect(
+        (JSON.parse(viaLink.stdout) as { entries: ListedEntry[] }).entries.map((e) => e.path),
+      ).toEqual(["usr/lib/libc.so", "usr/lib/libm.so"]);
       const catted = spawnSync(process.execPath, [BIN, "cat", image, "/link-abs"]);
       expect(catted.status).toBe(0);
       expect(catted.stdout.toString()).toBe("real\n");

@@ -2,6 +2,7 @@
 // loopback, filled by skopeo) unpack to the same tree as from their OCI
 // layout; the registry's answers that are not an image are typed errors.
 import { spawnSync } from "node:child_process";
+import { checkedResult } from "../../../test/support/result-schema.js";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -567,7 +568,7 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
         { encoding: "utf8" },
       );
       expect(cli.status).toBe(0);
-      expect(JSON.parse(cli.stdout)).toMatchObject({
+      expect(checkedResult(cli.stdout)).toMatchObject({
         command: "pull",
         destination: `oci:${join(work.path, "cli-pulled")}:latest`,
         blobs: { sent: 5, present: 0 },

@@ -485,7 +485,9 @@ describe.runIf(root)("the layer store, mounted by the kernel, equals the flat un
       expect(existsSync(join(mount, "etc"))).toBe(false);
       const listed = strata("store", "--store", store, "ls", "--json");
       // Bottom layer first: each one's parent listed before it.
-      const layers = JSON.parse(listed.stdout) as Array<{ chainId: string; parent?: string }>;
+      const { layers } = JSON.parse(listed.stdout) as {
+        layers: Array<{ chainId: string; parent?: string }>;
+      };
       expect(layers.map((layer) => layer.parent)).toEqual([
         undefined,
         layers[0]?.chainId,

@@ -9,16 +9,18 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { tempDir } from "../../../test/support/layers.js";
+import { checkedResult } from "../../../test/support/result-schema.js";
 
 const BIN = join(import.meta.dirname, "..", "bin", "strata");
 const SAMPLE = `oci:${join(import.meta.dirname, "..", "..", "..", "fixtures", "sample", "oci")}:sample`;
 const work = tempDir("strata-json-");
 afterAll(() => work.remove());
 
+/** The command's --json result, checked against the schema (schema/result.schema.json). */
 function json(...args: string[]): Record<string, any> {
   const run = spawnSync(BIN, [...args, "--json"], { encoding: "utf8" });
   expect(run.status, run.stderr).toBe(0);
-  return JSON.parse(run.stdout) as Record<string, any>;
+  return checkedResult(run.stdout);
 }
 
 const descriptor = {
@@ -76,5 +78,60 @@ describe("--json results", () => {
       manifest: descriptor,
       blobs: { sent: 4, present: 0, mounted: 0, bytes: expect.any(Number) },
     });
+  });
+
+  it("every command's --json is one result the schema describes, schemaVersion 1 (#23.3)", () => {
+    const root = process.getuid?.() === 0;
+    const store = join(work.path, "store");
+    const results = [
+      json("inspect", SAMPLE),
+      json("ls", SAMPLE),
+      json("ls", "-R", SAMPLE, "/etc"),
+      json("referrers", SAMPLE),
+      json("unpack", "--store", store, SAMPLE),
+      json("store", "ls", "--store", store),
+      json("store", "du", "--store", store),
+      json("store", "rm", "--store", store, SAMPLE),
+      json("store", "gc", "--store", store),
+    ];
+    if (root) {
+      // Mounts need the kernel's overlayfs (as root here; the store tests cover rootless).
+      const target = join(work.path, "mnt");
+      mkdirSync(target);
+      results.push(json("mount", "--store", store, "--writable", SAMPLE, target));
+      spawnSync(BIN, ["umount", target]);
+      results.push(json("bundle", "--store", store, SAMPLE, join(work.path, "stored-bundle")));
+      spawnSync(BIN, ["umount", join(work.path, "stored-bundle", "rootfs")]);
+    }
+    expect(results.map((r) => [r.command, r.schemaVersion])).toEqual([
+      ["inspect", 1],
+      ["ls", 1],
+      ["ls", 1],
+      ["referrers", 1],
+      ["unpack", 1],
+      ["store ls", 1],
+      ["store du", 1],
+      ["store rm", 1],
+      ["store gc", 1],
+      ...(root
+        ? [
+            ["mount", 1],
+            ["bundle", 1],
+          ]
+        : []),
+    ]);
+    expect(results[1]?.entries.map((e: { path: string }) => e.path)).toContain("etc");
+    expect(results[8]?.removed).toHaveLength(3);
+  });
+
+  it("the schema catches a result that drifts from it", () => {
+    const result = json("unpack", SAMPLE, join(work.path, "drift"));
+    for (const drifted of [
+      { ...result, entries: "26" },
+      { ...result, newField: 1 },
+      { ...result, schemaVersion: 2 },
+      { ...result, image: { ...result.image, manifest: result.image.manifest.digest } },
+    ])
+      expect(() => checkedResult(JSON.stringify(drifted))).toThrow();
   });
 });

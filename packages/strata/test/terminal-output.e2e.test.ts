@@ -96,11 +96,11 @@ describe("text output escapes what an image holds", () => {
       expect(text).toContain("/etc/f\\xe9te");
       expect(text).toContain("/etc/f\\xe8te");
       expect(text).toContain("/etc/back\\\\x41slash");
-      const json = JSON.parse(run(["ls", "-R", "--json", image]).stdout.toString("utf8")) as Array<{
-        path: string;
-        pathBase64?: string;
-        target?: string;
-      }>;
+      const json = (
+        JSON.parse(run(["ls", "-R", "--json", image]).stdout.toString("utf8")) as {
+          entries: Array<{ path: string; pathBase64?: string; target?: string }>;
+        }
+      ).entries;
       for (const name of EVIL) expect(json.map((e) => e.path)).toContain(`etc/${name}`);
       expect(json.find((e) => e.path === "etc/link")?.target).toBe(EVIL[0]);
       const undecodable = json

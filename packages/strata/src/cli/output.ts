@@ -23,14 +23,30 @@ export function* mappedText<T>(items: Iterable<T>, text: (item: T) => string): G
   for (const item of items) yield text(item);
 }
 
-/** `JSON.stringify(items, null, 2)`, an item at a time. */
-export function* jsonArray(items: Iterable<unknown>): Generator<string> {
+/**
+ * `JSON.stringify(items, null, 2)`, an item at a time, as it sits `pad` deep in a document (no
+ * newline after it).
+ */
+export function* jsonArray(items: Iterable<unknown>, pad = ""): Generator<string> {
   let first = true;
   for (const item of items) {
-    yield `${first ? "[\n" : ",\n"}  ${JSON.stringify(item, null, 2).replace(/\n/g, "\n  ")}`;
+    const text = JSON.stringify(item, null, 2).replace(/\n/g, `\n${pad}  `);
+    yield `${first ? "[" : ","}\n${pad}  ${text}`;
     first = false;
   }
-  yield first ? "[]\n" : "\n]\n";
+  yield first ? "[]" : `\n${pad}]`;
+}
+
+/** `JSON.stringify({ ...fields, [name]: items }, null, 2)` and a newline, an item at a time. */
+export function* jsonWithList(
+  fields: object,
+  name: string,
+  items: Iterable<unknown>,
+): Generator<string> {
+  const opening = JSON.stringify(fields, null, 2);
+  yield `${opening.slice(0, -2)},\n  ${JSON.stringify(name)}: `;
+  yield* jsonArray(items, "  ");
+  yield "\n}\n";
 }
 
 /** Writes `parts` to stdout in pieces of about 64 KiB, waiting whenever the pipe is full. */

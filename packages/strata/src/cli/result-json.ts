@@ -1,6 +1,6 @@
-// One shape for every --json result of a command that acts on an image
-// (README, "JSON results"): `command`, the `image` it read, then what the
-// command made. Descriptors are always objects ({mediaType, digest, size}),
+// One shape for every --json result (README, "JSON results"; the JSON Schema
+// is schema/result.schema.json): `schemaVersion`, `command`, the `image` it
+// read where it read one, then what the command made or found. Descriptors are always objects ({mediaType, digest, size}),
 // layers always a list of objects, so a script reads `.image.manifest.digest`
 // and `.manifest.digest` the same way whichever command printed them.
 import type { Image } from "@strata-oci/core";
@@ -40,8 +40,23 @@ export function imageJson(image: Image): Record<string, unknown> {
   };
 }
 
-/** Prints a command's result: `{ command, image, ...made }`, two-space indented. */
+/**
+ * The version of the result schema (schema/result.schema.json): raised when a field changes
+ * meaning or goes away, not when one is added.
+ */
+export const RESULT_SCHEMA_VERSION = 1;
+
+/** The first fields of every result. */
+export function resultHead(command: string): { schemaVersion: number; command: string } {
+  return { schemaVersion: RESULT_SCHEMA_VERSION, command };
+}
+
+/** Prints a result that reads no one image (store, referrers): `{ schemaVersion, command, ... }`. */
+export function printJson(command: string, body: object): void {
+  process.stdout.write(`${JSON.stringify({ ...resultHead(command), ...body }, null, 2)}\n`);
+}
+
+/** Prints a command's result: `{ schemaVersion, command, image, ...made }`. */
 export function printResult(command: string, image: Image, made: Record<string, unknown>): void {
-  const result = { command, image: imageJson(image), ...made };
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  printJson(command, { image: imageJson(image), ...made });
 }

@@ -1,4 +1,5 @@
 import { inspect } from "@strata-oci/core";
+import { printJson } from "../cli/result-json.js";
 import { UsageError, type Command } from "../cli/command.js";
 import { imageSource, JSON_FLAG, PLATFORM, REGISTRY } from "../cli/flags.js";
 import { formatSummary } from "../cli/inspect-text.js";
@@ -26,9 +27,12 @@ spec are shown as warnings naming the producers known to write them.`,
     const summary = await interruptibly((signal) =>
       inspect({ ...imageSource(image, values), signal }),
     );
-    process.stdout.write(
-      values.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
-    );
+    if (values.json === true)
+      printJson("inspect", {
+        ...summary,
+        warnings: summary.warnings.map((w) => ({ kind: "spec-deviation", ...w })),
+      });
+    else process.stdout.write(formatSummary(summary));
     return 0;
   },
 };

@@ -1,9 +1,10 @@
 import { progressDisplay } from "../cli/progress.js";
-import { listing, type ListedEntry } from "@strata-oci/core";
+import { listing, type Image, type ListedEntry } from "@strata-oci/core";
 import { UsageError, type Command } from "../cli/command.js";
 import { imageSource, JSON_FLAG, limitsOf, PLATFORM, REGISTRY } from "../cli/flags.js";
 import { listingLine } from "../cli/listing-text.js";
-import { jsonArray, mappedText, writeOut } from "../cli/output.js";
+import { jsonWithList, mappedText, writeOut } from "../cli/output.js";
+import { imageJson, resultHead } from "../cli/result-json.js";
 import { interruptibly } from "../cli/signals.js";
 import { MERGED_LIMITS } from "./merged-limits.js";
 
@@ -40,8 +41,9 @@ and bytes that are not UTF-8, \\\\ for a backslash); cat and ls take them so.`,
       throw new UsageError("ls takes IMAGE and an optional PATH");
     const progress = progressDisplay(values);
     let entries: Iterable<ListedEntry>;
+    let read: Image;
     try {
-      ({ entries } = await interruptibly((signal) =>
+      ({ entries, image: read } = await interruptibly((signal) =>
         listing({
           ...imageSource(image, values),
           signal,
@@ -56,7 +58,9 @@ and bytes that are not UTF-8, \\\\ for a backslash); cat and ls take them so.`,
     }
     // Written as the entries are made: a million-entry listing is never held whole.
     await writeOut(
-      values.json === true ? jsonArray(entries) : mappedText(entries, (e) => `${listingLine(e)}\n`),
+      values.json === true
+        ? jsonWithList({ ...resultHead("ls"), image: imageJson(read) }, "entries", entries)
+        : mappedText(entries, (e) => `${listingLine(e)}\n`),
     );
     return 0;
   },

@@ -1,5 +1,6 @@
 import { referrers } from "@strata-oci/core";
 import { escapeText } from "@strata-oci/layer";
+import { printJson } from "../cli/result-json.js";
 import { UsageError, type Command } from "../cli/command.js";
 import { imageSource, JSON_FLAG, PLATFORM, REGISTRY, text } from "../cli/flags.js";
 import { annotationLines } from "../cli/inspect-text.js";
@@ -41,7 +42,10 @@ fallback).`,
       }),
     );
     if (values.json === true) {
-      process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
+      printJson("referrers", {
+        ...found,
+        warnings: found.warnings.map((detail) => ({ kind: "skipped-document", detail })),
+      });
       return 0;
     }
     const lines = [`subjects   ${found.subjects.join(", ")} (searched: ${found.via})`];

@@ -1,6 +1,7 @@
 import { counted, sizeText } from "../cli/output.js";
 import { escapeText } from "@strata-oci/layer";
 import { storeGc, storeList, storeRemove, storeUsage } from "@strata-oci/store";
+import { printJson } from "../cli/result-json.js";
 import { UsageError, type Command, type FlagValues } from "../cli/command.js";
 import { JSON_FLAG, text } from "../cli/flags.js";
 import { interruptibly } from "../cli/signals.js";
@@ -11,7 +12,7 @@ async function action(
   name: string | undefined,
   image: string | undefined,
   values: FlagValues,
-): Promise<{ json: unknown; text: string }> {
+): Promise<{ json: object; text: string }> {
   const store = text(values, "store");
   const where = store === undefined ? {} : { store };
   switch (name) {
@@ -20,7 +21,7 @@ async function action(
       const users = (images: readonly string[]): string =>
         images.length === 0 ? "(no image: gc removes it)" : escapeText(images.join(", "));
       return {
-        json: layers,
+        json: { layers },
         text: layers
           .map(
             (l) =>
@@ -101,9 +102,8 @@ owner, its mode, a directory above it) is refused, as is a damaged record.`,
       throw new UsageError(`store ${name ?? ""} takes no further arguments`);
     if (name === undefined) throw new UsageError("store takes ls, du, gc or rm");
     const result = await action(name, image, values);
-    process.stdout.write(
-      values.json === true ? `${JSON.stringify(result.json, null, 2)}\n` : result.text,
-    );
+    if (values.json === true) printJson(`store ${name}`, result.json);
+    else process.stdout.write(result.text);
     return 0;
   },
 };
