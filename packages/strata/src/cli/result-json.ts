@@ -1,7 +1,7 @@
 // One shape for every --json result (README, "JSON results"; the JSON Schema
 // is schema/result.schema.json): `schemaVersion`, `command`, the `image` it
-// read where it read one, then what the command made or found. Descriptors are always objects ({mediaType, digest, size}),
-// layers always a list of objects, so a script reads `.image.manifest.digest`
+// read where it read one, then what the command made or found. Descriptors
+// are always objects ({mediaType, digest, size}), layers always a list of objects, so a script reads `.image.manifest.digest`
 // and `.manifest.digest` the same way whichever command printed them.
 import type { Image } from "@strata-oci/core";
 import { formatPlatform, type Descriptor } from "@strata-oci/image";
@@ -51,7 +51,7 @@ export function resultHead(command: string): { schemaVersion: number; command: s
   return { schemaVersion: RESULT_SCHEMA_VERSION, command };
 }
 
-/** Prints a result that reads no one image (store, referrers): `{ schemaVersion, command, ... }`. */
+/** Prints a result that reads no one image (store, inspect): `{ schemaVersion, command, ... }`. */
 export function printJson(command: string, body: object): void {
   process.stdout.write(`${JSON.stringify({ ...resultHead(command), ...body }, null, 2)}\n`);
 }
