@@ -1,8 +1,9 @@
 // One shape for every --json result (README, "JSON results"; the JSON Schema
 // is schema/result.schema.json): `schemaVersion`, `command`, the `image` it
 // read where it read one, then what the command made or found. Descriptors
-// are always objects ({mediaType, digest, size}), layers always a list of objects, so a script reads `.image.manifest.digest`
-// and `.manifest.digest` the same way whichever command printed them.
+// are always objects ({mediaType, digest, size}), layers always a list of
+// objects, so a script reads `.image.manifest.digest` and `.manifest.digest`
+// the same way whichever command printed them.
 import type { Image } from "@strata-oci/core";
 import { formatPlatform, type Descriptor } from "@strata-oci/image";
 
