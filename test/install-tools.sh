@@ -23,6 +23,9 @@ command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
 # Its C library headers: only recommended by the compiler, and apt runs without recommends.
 [ -f /usr/aarch64-linux-gnu/include/bits/wordsize.h ] || missing+=(libc6-dev-arm64-cross)
 command -v readelf >/dev/null || missing+=(binutils)
+# The generated man page and zsh completion are checked by rendering and parsing them.
+command -v groff >/dev/null || missing+=(groff-base)
+command -v zsh >/dev/null || missing+=(zsh)
 /usr/bin/python3 -c "import fusepy" 2>/dev/null || missing+=(python3-fusepy fuse)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then

@@ -63,7 +63,7 @@ export function commandHelp(command: Command): string {
   return `${lines.join("\n")}\n`;
 }
 
-const IMAGE_SYNTAX = `IMAGE is written as skopeo writes it:
+export const IMAGE_SYNTAX = `IMAGE is written as skopeo writes it:
   oci:DIR[:TAG]               an OCI image layout (a directory with oci-layout)
   oci-archive:FILE[:TAG]      a tarball of an OCI layout (skopeo, buildah)
   docker-archive:FILE[:REF]   a tarball from \`docker save\` or skopeo
@@ -71,7 +71,9 @@ const IMAGE_SYNTAX = `IMAGE is written as skopeo writes it:
                               an image in a registry (no HOST: docker.io;
                               one-part names: library/NAME; no tag: latest)
   PATH                        a directory (OCI layout) or a file (docker-archive)
+`;
 
+export const EXIT_STATUS = `\
 Exit status: 0 on success, 1 when the image or a layer is refused, 2 on bad
 usage, 130, 143 or 129 when interrupted (SIGINT, SIGTERM or SIGHUP; what was
 being written is removed), 70 on an internal error (a bug in strata: please
@@ -89,5 +91,5 @@ export function mainHelp(commands: readonly Command[]): string {
   for (const command of commands) entry(command.usage[0] as string, command.summary);
   entry("strata help COMMAND", "help on one command");
   entry("strata --version", "the version and the backends in use");
-  return `${lines.join("\n")}\n\n${IMAGE_SYNTAX}`;
+  return `${lines.join("\n")}\n\n${IMAGE_SYNTAX}\n${EXIT_STATUS}`;
 }

@@ -3,6 +3,7 @@
 import type { Command } from "../cli/command.js";
 import { bundleCommand } from "./bundle.js";
 import { catCommand } from "./cat.js";
+import { completionCommand } from "./completion.js";
 import { copyCommand } from "./copy.js";
 import { diffCommand } from "./diff.js";
 import { exportCommand } from "./export.js";
@@ -32,4 +33,5 @@ export const COMMANDS: readonly Command[] = [
   mountCommand,
   umountCommand,
   storeCommand,
+  completionCommand(() => COMMANDS),
 ];
