@@ -27,6 +27,16 @@ command -v readelf >/dev/null || missing+=(binutils)
 command -v groff >/dev/null || missing+=(groff-base)
 command -v zsh >/dev/null || missing+=(zsh)
 /usr/bin/python3 -c "import fusepy" 2>/dev/null || missing+=(python3-fusepy fuse)
+# Node 22, from the npm registry, for the install test's zstd through Node's own zlib (Node 20
+# has none). Kept in test/.tools (ignored by git); a failed download only skips that check.
+node22="$(dirname "$0")/.tools/node22"
+if [ ! -x "$node22/node_modules/.bin/node" ]; then
+  mkdir -p "$node22"
+  # A project of its own: npm would otherwise take the repository's workspace as the project.
+  echo '{ "private": true }' >"$node22/package.json"
+  (cd "$node22" && npm install --no-audit --no-fund --silent node@22 >/dev/null 2>&1) ||
+    echo "install-tools: node@22 not installed from npm; the zstd-through-zlib check will skip" >&2
+fi
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
   echo "install-tools: missing ${missing[*]}; not root, so conformance tests will skip" >&2

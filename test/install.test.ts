@@ -75,6 +75,20 @@ const layers = summary.layers.length;
 console.log(JSON.stringify({ layers, entries: unpacked.entries, uid: user.uid, root, gzip }));
 `;
 
+/** What an npm install put in `dir`: packages resolved, packages installed, their size. */
+function footprint(dir: string): string {
+  const lock = JSON.parse(readFileSync(join(dir, "package-lock.json"), "utf8")) as {
+    packages: Record<string, unknown>;
+  };
+  const resolved = Object.keys(lock.packages).filter((key) => key.startsWith("node_modules/"));
+  const installed = resolved.filter((key) => existsSync(join(dir, key, "package.json")));
+  const kib = Number(run("du", ["-sk", "node_modules"], dir).stdout.split("\t")[0]);
+  return (
+    `${installed.length} packages installed (${resolved.length} resolved), ` +
+    `${(kib / 1024).toFixed(1)} MiB in node_modules`
+  );
+}
+
 let tarballs: string[] = [];
 let project = "";
 let installSeconds = 0;
@@ -112,6 +126,7 @@ describe("packed packages installed with npm into a fresh project", () => {
       join(project, "app.mjs"),
       LIBRARY_SCRIPT.replace(": { uid: number; gid: number }", ""),
     );
+    console.log(`install: ${footprint(project)}`);
     console.log(
       `install: ${installSeconds.toFixed(1)} s; tarballs: ` +
         `${tarballs
@@ -185,7 +200,10 @@ describe("packed packages installed with npm into a fresh project", () => {
           run("tar", ["-xzOf", t, "package/package.json"], work.path).stdout,
         ) as Record<string, unknown>;
         expect(JSON.stringify(manifest)).not.toContain("workspace:");
-        expect(manifest).toMatchObject({ license: "Apache-2.0", engines: { node: ">=20.11" } });
+        expect(manifest).toMatchObject({
+          license: "Apache-2.0",
+          engines: { node: "^20.19.0 || >=22.12.0" },
+        });
       }
     },
   );
@@ -215,6 +233,150 @@ describe("packed packages installed with npm into a fresh project", () => {
     expect(unpacked).toContain("3 layers, 26 entries");
     expect(readFileSync(join(dest, "etc", "os-release"), "utf8")).toContain("strata sample");
   });
+
+  it(
+    "installs nothing that downloads or compiles at install time: every package resolved is " +
+      "installed, none but strata's own has an install script, one @types/node (#23)",
+    () => {
+      const lock = JSON.parse(readFileSync(join(project, "package-lock.json"), "utf8")) as {
+        packages: Record<string, { hasInstallScript?: boolean; version?: string }>;
+      };
+      const packages = Object.entries(lock.packages).filter(([key]) =>
+        key.startsWith("node_modules/"),
+      );
+      const scripted = packages.filter(([, p]) => p.hasInstallScript === true).map(([k]) => k);
+      // Ours build their addon only where no prebuilt binary fits (and skip without a compiler).
+      expect(scripted.sort()).toEqual([
+        "node_modules/@strata-oci/layer",
+        "node_modules/@strata-oci/merge",
+      ]);
+      expect(packages.filter(([key]) => !existsSync(join(project, key)))).toEqual([]);
+      expect(packages.filter(([key]) => key.endsWith("/@types/node"))).toEqual([
+        ["node_modules/@types/node", expect.objectContaining({ version: TYPES_NODE })],
+      ]);
+      for (const name of ["zstd-napi", "prebuild-install", "node-gyp"])
+        expect(packages.map(([key]) => key)).not.toContain(`node_modules/${name}`);
+    },
+  );
+
+  it(
+    "CommonJS code requires the library (engines: Node 20.19+ or 22.12+, where require() " +
+      "loads ES modules)",
+    () => {
+      writeFileSync(
+        join(project, "app.cjs"),
+        'const strata = require("@strata-oci/strata");\n' +
+          "console.log(typeof strata.unpack, typeof strata.StrataError);\n",
+      );
+      expect(ok(run(process.execPath, ["app.cjs"], project)).trim()).toBe("function function");
+    },
+  );
+
+  it("a stack trace from the installed command names the installed files (#23)", () => {
+    writeFileSync(
+      join(project, "trace.cjs"),
+      'const { loadCli } = require("./node_modules/@strata-oci/strata/bin/load-cli.cjs");\n' +
+        "loadCli().main(null).catch((error) => console.log(error.stack));\n",
+    );
+    const trace = ok(run(process.execPath, ["trace.cjs"], project));
+    expect(trace).toContain(join(project, "node_modules", "@strata-oci", "strata", "dist"));
+    expect(trace).not.toContain(REPO);
+  });
+
+  it(
+    "zstd without zstd-napi: read by fzstd, written nowhere (a typed refusal that says what " +
+      "to install); with Node 22, read and written by Node's own zlib",
+    () => {
+      expect(ok(run("npx", ["strata", "--version"], project))).toMatch(/zstd +JS \(fzstd/);
+      const refused = run(
+        "npx",
+        ["strata", "squash", "--compress", "zstd", SAMPLE, `oci:${join(work.path, "zstd")}:z`],
+        project,
+      );
+      expect(refused.stderr).toContain("code: STRATA_NATIVE_UNAVAILABLE");
+      expect(refused.stderr).toContain("npm install zstd-napi");
+      expect(refused.status).toBe(1);
+      const node22 = join(REPO, "test", ".tools", "node22", "node_modules", ".bin", "node");
+      if (!existsSync(node22)) {
+        console.log("no Node 22 in test/.tools (install-tools puts it there): zlib zstd untested");
+        return;
+      }
+      const strata = join(project, "node_modules", "@strata-oci", "strata", "bin", "strata.cjs");
+      const with22 = (...args: string[]) => ok(run(node22, [strata, ...args], project));
+      expect(with22("--version")).toMatch(/zstd +Node's zlib/);
+      const layout = `oci:${join(work.path, "zstd22")}:z`;
+      with22("squash", "-q", "--compress", "zstd", SAMPLE, layout);
+      expect(with22("inspect", layout)).toContain("tar+zstd");
+      // Read back by Node 22's zlib and by this Node's fzstd: the same tree, the original's paths.
+      const listed = ok(run("npx", ["strata", "ls", "-R", layout], project));
+      expect(with22("ls", "-R", layout)).toBe(listed);
+      const paths = (text: string) =>
+        text.split("\n").map((line) => line.slice(line.indexOf(" /")));
+      expect(paths(listed)).toEqual(paths(ok(run("npx", ["strata", "ls", "-R", SAMPLE], project))));
+    },
+  );
+
+  it(
+    "@strata-oci/testing with a user's fast-check 3: the README example runs and a typed " +
+      "property test compiles (fast-check is a peer dependency)",
+    () => {
+      const user = join(work.path, "fast-check-3");
+      mkdirSync(user);
+      writeFileSync(
+        join(user, "package.json"),
+        JSON.stringify({ name: "fc3-user", private: true, type: "module" }),
+      );
+      ok(
+        run(
+          "npm",
+          [
+            "install",
+            "--no-audit",
+            "--no-fund",
+            ...tarballs,
+            "fast-check@3.23.2",
+            `@types/node@${TYPES_NODE}`,
+          ],
+          user,
+        ),
+      );
+      console.log(`install with fast-check 3: ${footprint(user)}`);
+      const readme = readFileSync(join(REPO, "README.md"), "utf8");
+      const example = /<!-- example: test-my-layer\.mjs[^>]*-->\n```js\n([\s\S]*?)```/.exec(
+        readme,
+      )?.[1] as string;
+      writeFileSync(join(user, "test-my-layer.mjs"), example);
+      expect(ok(run(process.execPath, ["test-my-layer.mjs"], user))).toContain(
+        "50 random bases ok",
+      );
+      writeFileSync(
+        join(user, "typed.ts"),
+        'import fc from "fast-check";\n' +
+          'import { anyStack, anyLayer } from "@strata-oci/testing";\n' +
+          "fc.assert(fc.property(anyStack, anyLayer, (stack, layer) => stack.length > 0));\n",
+      );
+      writeFileSync(
+        join(user, "tsconfig.json"),
+        JSON.stringify({
+          compilerOptions: {
+            module: "NodeNext",
+            moduleResolution: "NodeNext",
+            target: "ES2022",
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+            types: ["node"],
+          },
+          files: ["typed.ts"],
+        }),
+      );
+      ok(run(process.execPath, [TSC, "-p", "tsconfig.json"], user));
+      const installed = JSON.parse(
+        readFileSync(join(user, "node_modules", "fast-check", "package.json"), "utf8"),
+      ) as { version: string };
+      expect(installed.version).toBe("3.23.2");
+    },
+  );
 
   it(
     "a library script calls inspect, unpack and bundle; it type-checks under NodeNext " +

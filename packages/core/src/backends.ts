@@ -14,7 +14,7 @@ export interface Backends {
   readonly gzip: "isal" | "zlib";
   readonly isal: NativeState;
   /** zstd: the zstd-napi binding, else fzstd (pure JS, slower). */
-  readonly zstd: "native" | "js";
+  readonly zstd: "native" | "zlib" | "js";
   /** xattrs, mknod: without them, xattrs, devices and fifos are skipped with warnings. */
   readonly nativeCalls: NativeState;
 }

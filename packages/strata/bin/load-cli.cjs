@@ -1,18 +1,15 @@
 "use strict";
-// Compiles dist/cli.cjs, the bundled command, with dist/cli.cache, V8's code
-// cache for it, where this Node accepts the cache (build-cli.mjs says why
-// both). bin/strata.cjs runs the command through it, and build-cli.mjs makes
-// the cache through it: V8 takes a cache only for the same compiled source.
-const { existsSync, readFileSync } = require("node:fs");
-const { createRequire, Module } = require("node:module");
+// Loads dist/cli.cjs, the bundled command (build-cli.mjs says why a bundle).
+// bin/strata.cjs runs the command through it. No V8 code cache is shipped:
+// a cache made on the build machine kept the build machine's path in every
+// stack trace (V8 takes a function's script name from the cache), for 7-9 ms
+// a command. Node 22's NODE_COMPILE_CACHE, where a user sets it, still applies.
+const { existsSync } = require("node:fs");
 const { join } = require("node:path");
-const { constants, Script } = require("node:vm");
 
-const dist = join(__dirname, "..", "dist");
-const cli = join(dist, "cli.cjs");
-const cache = join(dist, "cli.cache");
+const cli = join(__dirname, "..", "dist", "cli.cjs");
 
-/** The bundle's `main`, and the compiled script (whose createCachedData() makes the cache). */
+/** The bundle's `main`. */
 function loadCli() {
   if (!existsSync(cli)) {
     // As the command reports a StrataError; it cannot load that class without the bundle.
@@ -23,14 +20,7 @@ function loadCli() {
     );
     process.exit(1);
   }
-  const script = new Script(Module.wrap(readFileSync(cli, "utf8")), {
-    filename: cli,
-    ...(existsSync(cache) ? { cachedData: readFileSync(cache) } : {}),
-    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
-  const bundle = { exports: {} };
-  script.runInThisContext()(bundle.exports, createRequire(cli), bundle, cli, dist);
-  return { main: bundle.exports.main, script, cache };
+  return { main: require(cli).main };
 }
 
 module.exports = { loadCli };

@@ -38,33 +38,6 @@ describe("strata command", () => {
     );
   });
 
-  // The command is one bundle compiled with a V8 code cache made at build (build-cli.mjs).
-  it(
-    "the build's code cache is taken by this Node, and holds the code its training ran (not " +
-      "only the bundle's top level)",
-    () => {
-      const loader = JSON.stringify(join(import.meta.dirname, "..", "bin", "load-cli.cjs"));
-      const check = `
-      const { loadCli } = require(${loader});
-      const { Script } = require("node:vm");
-      const { readFileSync } = require("node:fs");
-      const { Module } = require("node:module");
-      const { script, cache } = loadCli();
-      const source = Module.wrap(readFileSync(cache.replace(/cache$/, "cjs"), "utf8"));
-      const topLevelOnly = new Script(source).createCachedData().length;
-      const size = readFileSync(cache).length;
-      console.log(JSON.stringify({ rejected: script.cachedDataRejected, size, topLevelOnly }));`;
-      const run = spawnSync(process.execPath, ["-e", check], { encoding: "utf8" });
-      const { rejected, size, topLevelOnly } = JSON.parse(run.stdout) as {
-        rejected: boolean;
-        size: number;
-        topLevelOnly: number;
-      };
-      expect(rejected).toBe(false);
-      expect(size).toBeGreaterThan(1.5 * topLevelOnly);
-    },
-  );
-
   it(
     "a copy of the command whose bundle was never built says so, with a code and a hint (no " +
       "stack trace)",
