@@ -26,6 +26,8 @@ command -v readelf >/dev/null || missing+=(binutils)
 # The generated man page and zsh completion are checked by rendering and parsing them.
 command -v groff >/dev/null || missing+=(groff-base)
 command -v zsh >/dev/null || missing+=(zsh)
+# A real terminal for the progress display's test.
+command -v tmux >/dev/null || missing+=(tmux)
 /usr/bin/python3 -c "import fusepy" 2>/dev/null || missing+=(python3-fusepy fuse)
 # Node 22, from the npm registry, for the install test's zstd through Node's own zlib (Node 20
 # has none). Kept in test/.tools (ignored by git); a failed download only skips that check.
