@@ -14,6 +14,8 @@ command -v setfattr >/dev/null || missing+=(attr)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v runc >/dev/null || missing+=(runc)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
+# Docker's daemon, to load strata's docker-archive output and save archives it reads.
+command -v dockerd >/dev/null || missing+=(docker.io)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
 # The reference zstd decoder, to check the layers strata compresses with zstd.
 command -v zstd >/dev/null || missing+=(zstd)

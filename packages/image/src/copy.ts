@@ -119,18 +119,26 @@ export async function copyImage(request: CopyRequest): Promise<CopyResult> {
 
 async function copyInto(destination: ImageDestination, request: CopyRequest): Promise<CopyResult> {
   const image = await openImage(request);
-  if (image.documents === undefined || image.manifest === undefined || image.details === undefined)
+  if (image.documents === undefined || image.details === undefined)
     throw new ImageError(
       "STRATA_BAD_REFERENCE",
-      `copying from ${image.transport}: is not supported yet (${image.reference} has no manifest)`,
-      { hint: "copy it with skopeo: skopeo copy docker-archive:FILE oci:DIR:TAG" },
+      `copying from ${image.transport}: is not supported (${image.reference} gives no manifest)`,
+      { hint: "copy it with skopeo, or from an oci:, oci-archive:, docker-archive: or docker://" },
     );
   const documents = await image.documents();
+  // A docker-archive holds no manifest: the one made of its blobs (details.mediaType says which).
+  const source = image.manifest ?? {
+    mediaType: image.details.mediaType,
+    digest: digestOf(documents.manifest),
+    size: documents.manifest.length,
+    annotations: {},
+    platform: undefined,
+  };
   const { descriptor, body: manifest } =
     destination.documents === "oci"
-      ? asOciManifest(image.manifest, documents.manifest)
-      : { descriptor: image.manifest, body: documents.manifest };
-  const converted = descriptor !== image.manifest;
+      ? asOciManifest(source, documents.manifest)
+      : { descriptor: source, body: documents.manifest };
+  const converted = descriptor !== source;
   const counts = { sent: 0, present: 0, mounted: 0, bytes: 0 };
   const store = async (blob: Descriptor, body: Parameters<ImageDestination["putBlob"]>[1]) => {
     stopIfAborted(request.signal);
@@ -147,7 +155,7 @@ async function copyInto(destination: ImageDestination, request: CopyRequest): Pr
   await store(image.details.config, documents.config);
   stopIfAborted(request.signal);
   await destination.putManifest(descriptor, manifest);
-  await destination.tag(descriptor, image.manifest.platform);
+  await destination.tag(descriptor, source.platform);
   return { image, destination: destination.name, manifest: descriptor, converted, ...counts };
 }
 

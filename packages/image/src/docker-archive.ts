@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { asRecord, bad, parseJson } from "./descriptor.js";
 import { parseImageConfig } from "./image-config.js";
 import type { ManifestChoice, SourceImage, SpecWarning } from "./image.js";
+import { archiveManifest } from "./docker-archive-manifest.js";
 import { indexTar, memberName, openArchive, readMember } from "./tar-index.js";
 import type { OpenImageOptions } from "./manifest-walk.js";
 
@@ -56,6 +57,17 @@ export function openDockerArchive(
   const { configDigest, sourceWarnings } = configIdentity(configName, configData);
   const config = parseImageConfig(configData, layerNames.length);
   const layers = layerNames.map((name, i) => archiveLayer(file, members, name, config.diffIds[i]));
+  // What a copy writes: the archive holds no manifest, so one is made of its blobs.
+  const { details, documents } = archiveManifest(
+    file,
+    members,
+    { digest: configDigest, data: configData },
+    layerNames.map((name, i) => ({
+      name,
+      named: digestFromName(name),
+      diffId: config.diffIds[i],
+    })),
+  );
   return {
     reference,
     transport: "docker-archive",
@@ -65,7 +77,8 @@ export function openDockerArchive(
     config,
     layers,
     indexes: [],
-    details: undefined,
+    details,
+    documents,
     sourceWarnings,
   };
 }

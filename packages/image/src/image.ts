@@ -64,7 +64,8 @@ export interface Image {
   /** The indexes walked, top first (none for docker-archive or a reference to a manifest). */
   readonly indexes: readonly IndexLevel[];
   /**
-   * The manifest's fields; undefined for docker-archive (its manifest.json is not an OCI manifest).
+   * The manifest's fields (docker-archive: of the Docker schema-2 manifest made of its blobs, as
+   * skopeo makes one); undefined where a source has none.
    */
   readonly details: ManifestDetails | undefined;
   /**
@@ -73,8 +74,8 @@ export interface Image {
    */
   readonly sourceWarnings?: readonly SpecWarning[];
   /**
-   * The chosen manifest's and its config's bytes as stored, verified: what a copy writes. Absent
-   * where the source holds no manifest (docker-archive).
+   * The chosen manifest's and its config's bytes as stored, verified: what a copy writes
+   * (docker-archive: the manifest made of its blobs). Absent where a source cannot give them.
    */
   readonly documents?: () => Promise<{ readonly manifest: Buffer; readonly config: Buffer }>;
 }

@@ -82,3 +82,4 @@ export {
   tagInIndex,
   writeBlob,
 } from "./layout-store.js";
+export { makeDirectories } from "./make-directories.js";

@@ -6,7 +6,6 @@ import {
   closeSync,
   existsSync,
   fsyncSync,
-  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -16,7 +15,6 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { DigestMismatchError, parseDigest, SizeMismatchError } from "@strata-oci/layer";
 import { ImageError, type ErrorContext } from "@strata-oci/errors";
 import type { Descriptor } from "./descriptor.js";
 import { OCI_INDEX, REF_NAME_ANNOTATION } from "./media-types.js";
@@ -24,10 +22,12 @@ import { blobPath } from "./oci-layout.js";
 import { pathAndTag } from "./transport.js";
 import { imageTransports } from "./transports/index.js";
 import type { Platform } from "./platform.js";
+import { makeDirectories } from "./make-directories.js";
+import { BlobVerifier } from "./verified-chunks.js";
 
 /** Makes `layout` an OCI image layout where it is not one yet (oci-layout, blobs/sha256). */
 export function prepareLayout(layout: string): void {
-  mkdirSync(join(layout, "blobs", "sha256"), { recursive: true });
+  makeDirectories(join(layout, "blobs", "sha256"));
   if (!existsSync(join(layout, "oci-layout")))
     writeAtomically(join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
 }
@@ -73,27 +73,18 @@ export async function writeBlob(
   chunks: AsyncIterable<Buffer>,
   expected?: { readonly digest: string; readonly size: number; readonly context?: ErrorContext },
 ): Promise<{ digest: string; size: number }> {
-  const algorithm = expected === undefined ? "sha256" : parseDigest(expected.digest).algorithm;
-  const directory = join(layout, "blobs", algorithm);
-  mkdirSync(directory, { recursive: true });
+  const verifier = new BlobVerifier(expected, expected?.context);
+  const directory = join(layout, "blobs", verifier.algorithm);
+  makeDirectories(directory);
   const temporary = join(directory, `.tmp-${randomBytes(6).toString("hex")}`);
-  const hash = createHash(algorithm);
   const fd = openSync(temporary, "wx", 0o644);
-  let size = 0;
   let closed = false;
   try {
     for await (const chunk of chunks) {
-      size += chunk.length;
-      if (expected !== undefined && size > expected.size)
-        throw new SizeMismatchError(expected.size, size, expected.context);
-      hash.update(chunk);
+      verifier.add(chunk);
       for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
     }
-    const digest = `${algorithm}:${hash.digest("hex")}`;
-    if (expected !== undefined && size !== expected.size)
-      throw new SizeMismatchError(expected.size, size, expected.context);
-    if (expected !== undefined && digest !== expected.digest)
-      throw new DigestMismatchError(expected.digest, digest, "blob", expected.context);
+    const { digest, size } = verifier.finish();
     fsyncSync(fd);
     closeSync(fd);
     closed = true;

@@ -4,6 +4,7 @@
 // credentials, and converts a Docker manifest going into an OCI layout, which
 // skopeo then reads (it did not read what `pull` used to write).
 import { spawn, spawnSync } from "node:child_process";
+import { checkedResult } from "../../../test/support/result-schema.js";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -218,11 +219,10 @@ describe.skipIf(unavailable !== undefined)("copy: any source to a layout or a re
     const destination = `docker://${open.host}/strata/cli:1`;
     const run = spawnSync(BIN, ["copy", "--json", SAMPLE, destination], { encoding: "utf8" });
     expect(run.status, run.stderr).toBe(0);
-    const json = JSON.parse(run.stdout);
+    const json = checkedResult(run.stdout);
     expect(json.destination).toBe(destination);
     expect(json.blobs.sent + json.blobs.present + json.blobs.mounted).toBe(4);
-    const archive = join(work.path, "out.tar");
-    const refused = spawnSync(BIN, ["copy", SAMPLE, `docker-archive:${archive}`], {
+    const refused = spawnSync(BIN, ["copy", SAMPLE, `ftp://${open.host}/strata/cli:1`], {
       encoding: "utf8",
     });
     expect(refused.status).toBe(1);

@@ -30,6 +30,7 @@ import {
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { TargetError } from "@strata-oci/errors";
+import { makeDirectories } from "@strata-oci/image";
 import { discardStaging, type OverlayLayerStats, type OverlayXattrs } from "@strata-oci/merge";
 import {
   damaged,
@@ -112,7 +113,12 @@ export class LayerStore {
   static create(dir: string, rootless: boolean): LayerStore {
     const wanted = resolve(dir);
     try {
-      mkdirSync(wanted, { recursive: true, mode: 0o700 });
+      // Not mkdirSync's recursive mode: it never returns under /proc (make-directories.ts).
+      makeDirectories(wanted, 0o700);
+    } catch (cause) {
+      throw storeNotMade(wanted, cause);
+    }
+    try {
       const root = realpathSync(wanted);
       // An existing directory is checked before anything is made in it.
       checkOwnDirectory(root);
@@ -125,15 +131,7 @@ export class LayerStore {
         );
     } catch (cause) {
       if (cause instanceof TargetError) throw cause;
-      throw new TargetError(
-        "STRATA_BAD_DESTINATION",
-        `cannot make the layer store ${wanted}: ` +
-          `${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
-        {
-          cause,
-          hint: "--store names a directory (made when missing) that you can write",
-        },
-      );
+      throw storeNotMade(wanted, cause);
     }
     const store = LayerStore.open(wanted);
     if (store.rootless !== rootless) {
@@ -362,4 +360,13 @@ export class LayerStore {
     }
     return name;
   }
+}
+
+function storeNotMade(wanted: string, cause: unknown): TargetError {
+  return new TargetError(
+    "STRATA_BAD_DESTINATION",
+    `cannot make the layer store ${wanted}: ` +
+      `${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+    { cause, hint: "--store names a directory (made when missing) that you can write" },
+  );
 }

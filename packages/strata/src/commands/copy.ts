@@ -25,22 +25,26 @@ const DESTINATION_REGISTRY: FlagSection = {
 export const copyCommand: Command = {
   name: "copy",
   usage: ["strata copy [options] IMAGE DESTINATION"],
-  summary: "copy an image to a layout or a registry (push)",
+  summary: "copy an image to a layout, an archive or a registry (push)",
   description: `Copy IMAGE (the manifest for the platform, its config and layers) to
 DESTINATION: oci:DIR[:TAG] (an OCI layout, made when missing; default tag
-latest), oci-archive:FILE[:TAG] (a tarball of a layout, written whole) or
-docker://HOST/REPO[:TAG] (a registry: a push). Blobs go first,
-each skipped where the destination has it and, between repositories of one
-registry, mounted rather than sent; then the manifest; the tag last, so that
-nobody sees a tag whose blobs are missing. A Docker manifest copied into an
-OCI layout is converted to OCI (the blobs keep their bytes; skopeo and umoci
-read only OCI documents there). The registry flags apply to both ends, unless
-the destination has its own (--dest-creds and the others below).`,
+latest), oci-archive:FILE[:TAG] (a tarball of a layout, written whole),
+docker-archive:FILE[:REF] (what docker load reads, tagged REF) or
+docker://HOST/REPO[:TAG] (a registry: a push). Blobs go first, each skipped
+where the destination has it and, between repositories of one registry,
+mounted rather than sent; then the manifest; the tag last, so that nobody
+sees a tag whose blobs are missing; an archive appears only when complete. A
+Docker manifest copied into an OCI layout is converted to OCI (the blobs keep
+their bytes; skopeo and umoci read only OCI documents there); a
+docker-archive's image, which has no manifest, is given the Docker manifest
+of its blobs. The registry flags apply to both ends, unless the destination
+has its own (--dest-creds and the others below).`,
   flags: COPY_FLAGS,
   sections: [DESTINATION_REGISTRY],
   examples: [
     "strata copy oci:./images:app-1.0 docker://registry.example:5000/app:1.0",
     "strata copy docker://debian:bookworm oci:./images:debian",
+    "strata copy oci:img:app docker-archive:app.tar:app:1 && docker load -i app.tar",
   ],
   async run({ values, positionals }) {
     const [image, destination, extra] = positionals;

@@ -1,0 +1,184 @@
+// Writing `docker-archive:FILE[:REF]`: the tarball `docker load` reads, as
+// Docker 25 and later write it: every blob under blobs/sha256/ (layers as
+// they are: docker load and skopeo inflate compressed ones), manifest.json
+// naming the config and layers with REF as its tag, and also index.json and
+// oci-layout, so that OCI readers take it as a layout. Written into a
+// private file beside FILE and renamed over it when the tag is set: a reader
+// never sees half an archive, a failed copy leaves none.
+import { randomBytes } from "node:crypto";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { BLOCK, encodeHeader, paddingOf, parseDigest } from "@strata-oci/layer";
+import { ImageError, TargetError } from "@strata-oci/errors";
+import type { BlobBody, ImageDestination } from "../destination.js";
+import { asRecord, parseJson, type Descriptor } from "../descriptor.js";
+import { OCI_INDEX, REF_NAME_ANNOTATION } from "../media-types.js";
+import { verifiedChunks } from "../verified-chunks.js";
+
+/** The archive's member holding a blob. */
+const memberOf = (digest: string): string => {
+  const { algorithm, hex } = parseDigest(digest);
+  return `blobs/${algorithm}/${hex}`;
+};
+
+/** `name:tag` as docker save writes RepoTags: a tag added where REF has none. */
+export function repoTag(ref: string): string {
+  const lastPart = ref.slice(ref.lastIndexOf("/") + 1);
+  return lastPart.includes(":") || lastPart.includes("@") ? ref : `${ref}:latest`;
+}
+
+export function dockerArchiveDestination(
+  file: string,
+  ref: string | undefined,
+  name: string,
+): ImageDestination {
+  const archive = new ArchiveWriter(file);
+  let manifest: { config: string; layers: string[]; descriptor: Descriptor } | undefined;
+  return {
+    name,
+    documents: "any",
+    hasBlob: async (descriptor) => archive.has(descriptor.digest),
+    putBlob: async (descriptor, body) => {
+      await archive.putBlob(descriptor, body, name);
+    },
+    putManifest: async (descriptor, body) => {
+      const json = asRecord(parseJson(body, "manifest"), "manifest");
+      const config = asRecord(json.config, "manifest config").digest;
+      const layers = Array.isArray(json.layers)
+        ? json.layers.map((l, i) => asRecord(l, `manifest layers[${i}]`).digest)
+        : [];
+      if (typeof config !== "string" || !layers.every((l): l is string => typeof l === "string"))
+        throw new ImageError(
+          "STRATA_BAD_IMAGE",
+          `${name}: the manifest names no config or layers`,
+          {
+            hint: "a docker-archive holds container images only",
+          },
+        );
+      for (const digest of [config, ...layers])
+        if (!archive.has(digest))
+          throw new Error(`${name}: ${digest} was not written before its manifest (a bug in copy)`);
+      await archive.putBlob(descriptor, body, name);
+      manifest = { config, layers, descriptor };
+    },
+    tag: async () => {
+      if (manifest === undefined)
+        throw new Error(`${name}: tagged before its manifest was written (a bug in copy)`);
+      archive.finish(manifestFiles(manifest, ref));
+    },
+    abandon: () => archive.discard(),
+  };
+}
+
+/** manifest.json, index.json and oci-layout for the image written. */
+function manifestFiles(
+  image: { config: string; layers: string[]; descriptor: Descriptor },
+  ref: string | undefined,
+): Record<string, Buffer> {
+  const tags = ref === undefined ? [] : [repoTag(ref)];
+  const manifestJson = [
+    { Config: memberOf(image.config), RepoTags: tags, Layers: image.layers.map(memberOf) },
+  ];
+  const { mediaType, digest, size } = image.descriptor;
+  const index = {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [
+      {
+        mediaType,
+        digest,
+        size,
+        ...(tags[0] === undefined
+          ? {}
+          : {
+              annotations: { "io.containerd.image.name": tags[0], [REF_NAME_ANNOTATION]: tags[0] },
+            }),
+      },
+    ],
+  };
+  return {
+    "manifest.json": Buffer.from(JSON.stringify(manifestJson)),
+    "index.json": Buffer.from(JSON.stringify(index)),
+    "oci-layout": Buffer.from(JSON.stringify({ imageLayoutVersion: "1.0.0" })),
+  };
+}
+
+/** A tar written member by member into a private file beside `file`, renamed over it at the end. */
+class ArchiveWriter {
+  readonly #file: string;
+  readonly #temporary: string;
+  #fd: number | undefined;
+  readonly #blobs = new Set<string>();
+  readonly #atExit = (): void => this.discard();
+
+  constructor(file: string) {
+    this.#file = file;
+    this.#temporary = join(
+      dirname(resolve(file)),
+      `.${basename(file)}.strata-${randomBytes(6).toString("hex")}`,
+    );
+  }
+
+  has(digest: string): boolean {
+    return this.#blobs.has(digest);
+  }
+
+  #open(): number {
+    if (this.#fd !== undefined) return this.#fd;
+    try {
+      this.#fd = openSync(this.#temporary, "wx", 0o644);
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+      throw new TargetError("STRATA_FS_ERROR", `cannot write ${this.#file}: ${code}`, {
+        hint: "the archive's directory must exist and be writable by you",
+        cause,
+      });
+    }
+    process.once("exit", this.#atExit);
+    return this.#fd;
+  }
+
+  #write(data: Buffer): void {
+    const fd = this.#open();
+    for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
+  }
+
+  #member(name: string, size: number): void {
+    for (const part of encodeHeader({ name, type: "file", mode: 0o644 }, size)) this.#write(part);
+  }
+
+  /** The blob as a member, its bytes checked against the descriptor as they pass. */
+  async putBlob(descriptor: Descriptor, body: BlobBody, image: string): Promise<void> {
+    if (this.#blobs.has(descriptor.digest)) return;
+    this.#member(memberOf(descriptor.digest), descriptor.size);
+    const chunks = Buffer.isBuffer(body) ? [body] : await body.open();
+    const context = { image, blob: descriptor.digest };
+    for await (const chunk of verifiedChunks(chunks as AsyncIterable<Buffer>, descriptor, context))
+      this.#write(chunk);
+    this.#write(Buffer.alloc(paddingOf(descriptor.size)));
+    this.#blobs.add(descriptor.digest);
+  }
+
+  /** The last members, the end of the archive, and the rename over FILE. */
+  finish(files: Record<string, Buffer>): void {
+    for (const [name, data] of Object.entries(files)) {
+      this.#member(name, data.length);
+      this.#write(data);
+      this.#write(Buffer.alloc(paddingOf(data.length)));
+    }
+    this.#write(Buffer.alloc(2 * BLOCK));
+    const fd = this.#open();
+    fsyncSync(fd);
+    closeSync(fd);
+    this.#fd = undefined;
+    renameSync(this.#temporary, this.#file);
+    process.off("exit", this.#atExit);
+  }
+
+  discard(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+    rmSync(this.#temporary, { force: true });
+    process.off("exit", this.#atExit);
+  }
+}
