@@ -594,7 +594,8 @@ export function makeCertificates(dir: string): TestCertificates {
     "-subj",
     "/CN=127.0.0.1",
   ]);
-  writeFileSync(at("san.ext"), "subjectAltName=IP:127.0.0.1\n");
+  // registry.strata.test: a name only the test proxy resolves (connect-proxy.ts).
+  writeFileSync(at("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:registry.strata.test\n");
   run([
     "x509",
     "-req",

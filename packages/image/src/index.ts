@@ -83,3 +83,4 @@ export {
   writeBlob,
 } from "./layout-store.js";
 export { makeDirectories } from "./make-directories.js";
+export { proxyFor, proxyFromEnvironment, type ProxySettings } from "./registry/registry-proxy.js";

@@ -5,6 +5,7 @@ import { credentialsFor, type Credentials } from "./auth-files.js";
 import type { DockerReference } from "./docker-reference.js";
 import { basicAuthorization, fetchToken, parseChallenge } from "./registry-auth.js";
 import { isTransient, registryError, sleep, WHOLE_BODY_TIMEOUTS } from "./registry-http.js";
+import { proxyFromEnvironment, type ProxySettings } from "./registry-proxy.js";
 import { sendRequest, type RequestBody, type RequestSettings } from "./registry-request.js";
 import { readCertDirs, withExtraCaCerts, type TlsFiles } from "./registry-tls.js";
 
@@ -49,6 +50,11 @@ export interface RegistryOptions {
    * Ends every wait at once (connecting, a response, a body, a Retry-After) with STRATA_ABORTED.
    */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Proxies (HTTPS_PROXY, HTTP_PROXY, NO_PROXY as Go reads them); default: the environment's.
+   * Loopback registries are never proxied.
+   */
+  readonly proxy?: ProxySettings | undefined;
 }
 
 /** A response whose status was 2xx, with its body unread. */
@@ -66,6 +72,8 @@ const MAX_REDIRECTS = 5;
 export class RegistryClient {
   readonly #ref: DockerReference;
   readonly #options: RegistryOptions;
+  /** Read once per client: the environment's unless the options say. */
+  readonly #proxy: ProxySettings;
   #base: URL;
   readonly #tokens = new Map<string, string>();
   #scheme: "basic" | "bearer" | undefined;
@@ -82,6 +90,7 @@ export class RegistryClient {
   ) {
     this.#ref = ref;
     this.#options = options;
+    this.#proxy = options.proxy ?? proxyFromEnvironment();
     this.#access = access;
     // HTTPS first, always; plain HTTP only where the server does not speak TLS
     // and HTTP is allowed (loopback, or --tls-verify=false), as containerd does.
@@ -338,6 +347,7 @@ export class RegistryClient {
       tlsVerify: this.#options.tlsVerify !== false,
       signal: this.#options.signal,
       tlsFiles: (host) => this.#tlsFiles(host),
+      proxy: this.#proxy,
       onPlainHttp: (url) => {
         if (url.host === this.#base.host)
           this.#base = new URL(this.#base.href.replace(/^https:/, "http:"));

@@ -1,12 +1,20 @@
 // One HTTP request to a registry or its token server: TLS as configured,
 // plain HTTP only where allowed, timeouts on connecting and on silence, and
 // every failure a typed error that an AbortSignal can also cause.
-import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import type {
+  ClientRequest,
+  IncomingMessage,
+  OutgoingHttpHeaders,
+  RequestOptions,
+} from "node:http";
+import { isIP, type Socket } from "node:net";
+import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { pipeline } from "node:stream/promises";
 import { builtin } from "@strata-oci/layer";
 import { AbortedError, StrataError, type ErrorContext } from "@strata-oci/errors";
 import { isLoopbackHost } from "./docker-reference.js";
 import { registryError } from "./registry-http.js";
+import { proxyAuthorization, proxyFor, tunnel, type ProxySettings } from "./registry-proxy.js";
 import { isPlainHttpServer, type TlsFiles } from "./registry-tls.js";
 
 /** What a request needs of the client that sends it. */
@@ -16,6 +24,7 @@ export interface RequestSettings {
   readonly tlsVerify: boolean;
   readonly signal: AbortSignal | undefined;
   tlsFiles(host: string): TlsFiles;
+  readonly proxy: ProxySettings;
   /** Told when an https URL's server turned out to speak plain HTTP (and that was allowed). */
   onPlainHttp(url: URL): void;
 }
@@ -55,11 +64,16 @@ export function sendRequest(
   };
   return new Promise((resolve, reject) => {
     let req: ClientRequest;
+    const answered = (response: IncomingMessage): void => {
+      watchResponse(response, url, settings, context);
+      resolve(response);
+    };
     try {
-      req = request(url, options, (response) => {
-        watchResponse(response, url, settings, context);
-        resolve(response);
-      });
+      const proxy = proxyFor(url, settings.proxy);
+      req =
+        proxy === undefined
+          ? request(url, options, answered)
+          : throughProxy(proxy, url, options, settings, context, answered);
     } catch (cause) {
       // A header Node will not send (a control character in a value the registry gave us).
       reject(
@@ -100,6 +114,48 @@ export function sendRequest(
     });
     sendBody(req, body);
   });
+}
+
+/**
+ * The request sent through `proxy`: over a CONNECT tunnel to an https registry (TLS end to end,
+ * verified as a direct one), or as the absolute URL to a plain one.
+ */
+function throughProxy(
+  proxy: URL,
+  url: URL,
+  options: RequestOptions,
+  settings: RequestSettings,
+  context: ErrorContext,
+  answered: (response: IncomingMessage) => void,
+): ClientRequest {
+  if (url.protocol === "http:") {
+    const request =
+      proxy.protocol === "https:" ? builtin("node:https").request : builtin("node:http").request;
+    const headers = { ...options.headers, host: url.host, ...proxyAuthorization(proxy) };
+    return request(proxy, { ...options, path: url.href, setHost: false, headers }, answered);
+  }
+  const createConnection = (
+    _options: unknown,
+    done: (error: Error | null, socket?: Socket) => void,
+  ): undefined => {
+    tunnel(proxy, url, settings.timeoutMs, context).then((socket) => {
+      const servername =
+        isIP(url.hostname.replace(/^\[|\]$/g, "")) === 0 ? url.hostname : undefined;
+      const secure = builtin("node:tls").connect({
+        ...(options as TlsOptions),
+        socket,
+        host: url.hostname,
+        ...(servername === undefined ? {} : { servername }),
+      });
+      done(null, secure);
+    }, done);
+    return undefined;
+  };
+  return builtin("node:https").request(
+    url,
+    { ...options, createConnection } as unknown as RequestOptions,
+    answered,
+  );
 }
 
 /** Plain HTTP goes only to loopback hosts, or anywhere with --tls-verify=false. */
