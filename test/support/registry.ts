@@ -56,6 +56,8 @@ export async function startRegistry(
     htpasswd?: { user: string; password: string };
     token?: TokenServer;
     tls?: TestCertificates;
+    /** A pull-through cache of this registry (its URL): a mirror, as fleets run one. */
+    proxyOf?: string;
   } = {},
 ): Promise<TestRegistry> {
   const port = await freePort();
@@ -84,7 +86,8 @@ export async function startRegistry(
   writeFileSync(
     config,
     `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    ` +
-      `rootdirectory: ${join(dir, "data")}\nhttp:\n  addr: 127.0.0.1:${port}\n${tls}${auth}`,
+      `rootdirectory: ${join(dir, "data")}\nhttp:\n  addr: 127.0.0.1:${port}\n${tls}${auth}` +
+      (options.proxyOf === undefined ? "" : `proxy:\n  remoteurl: ${options.proxyOf}\n`),
   );
   const child: ChildProcess = spawn("docker-registry", ["serve", config], {
     stdio: ["ignore", "ignore", "pipe"],

@@ -84,3 +84,12 @@ export {
 } from "./layout-store.js";
 export { makeDirectories } from "./make-directories.js";
 export { proxyFor, proxyFromEnvironment, type ProxySettings } from "./registry/registry-proxy.js";
+export {
+  loadRegistriesConf,
+  pullSources,
+  pushTarget,
+  type PullSource,
+  type RegistriesConf,
+  type RegistryEntry,
+  type RegistryMirror,
+} from "./registry/registries-conf.js";

@@ -55,6 +55,12 @@ export interface RegistryOptions {
    * Loopback registries are never proxied.
    */
   readonly proxy?: ProxySettings | undefined;
+  /**
+   * The registries.conf to follow (mirrors, rewritten locations, insecure and blocked
+   * registries); default $CONTAINERS_REGISTRIES_CONF, else ~/.config/containers/registries.conf,
+   * else /etc/containers/registries.conf, each with its registries.conf.d/.
+   */
+  readonly registriesConf?: string | undefined;
 }
 
 /** A response whose status was 2xx, with its body unread. */

@@ -5,13 +5,16 @@
 import type { ImageDestination } from "../destination.js";
 import type { Descriptor } from "../descriptor.js";
 import type { DockerReference } from "./docker-reference.js";
+import { pushDestination } from "./pull-sources.js";
 import { RegistryClient, type RegistryOptions } from "./registry-client.js";
 
 export function registryDestination(
-  ref: DockerReference,
+  reference: DockerReference,
   name: string,
-  options: RegistryOptions | undefined,
+  given: RegistryOptions | undefined,
 ): ImageDestination {
+  // registries.conf: its location for the registry (and whether insecure); blocked is refused.
+  const { ref, options } = pushDestination(reference, given);
   const client = new RegistryClient(ref, options, "push");
   let manifest: Buffer | undefined;
   const repo = ref.repository;

@@ -20,6 +20,7 @@ import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST } from "
 import { MAX_JSON_BLOB } from "../oci-layout.js";
 import type { Platform } from "../platform.js";
 import type { DockerReference } from "./docker-reference.js";
+import { fromPullSources } from "./pull-sources.js";
 import { registryLayer } from "./registry-layer.js";
 import {
   digestOf,
@@ -67,12 +68,27 @@ export async function openRegistryImage(
   return (await resolveRegistryImage(ref, reference, platform, options)).image;
 }
 
-/** openRegistryImage, keeping the manifest and config bytes. */
+/**
+ * openRegistryImage, keeping the manifest and config bytes. registries.conf decides where from:
+ * its mirrors in order, then the registry's location (ref rewritten); the first that answers
+ * serves the whole image.
+ */
 export async function resolveRegistryImage(
   ref: DockerReference,
   reference: string,
   platform: Platform,
   options: RegistryOptions = {},
+): Promise<ResolvedRegistryImage> {
+  return fromPullSources(ref, options, (source, settings) =>
+    resolveAt(source, reference, platform, settings),
+  );
+}
+
+async function resolveAt(
+  ref: DockerReference,
+  reference: string,
+  platform: Platform,
+  options: RegistryOptions,
 ): Promise<ResolvedRegistryImage> {
   const client = new RegistryClient(ref, options);
   const top = await fetchManifest(
@@ -281,6 +297,17 @@ export async function registryReferrers(
   digests: readonly string[],
   reference: string,
   options: RegistryOptions = {},
+): Promise<{ referrers: Referrer[]; via: "referrers API" | "tag schema" }> {
+  return fromPullSources(ref, options, (source, settings) =>
+    referrersAt(source, digests, reference, settings),
+  );
+}
+
+async function referrersAt(
+  ref: DockerReference,
+  digests: readonly string[],
+  reference: string,
+  options: RegistryOptions,
 ): Promise<{ referrers: Referrer[]; via: "referrers API" | "tag schema" }> {
   const client = new RegistryClient(ref, options);
   const context = { image: reference };

@@ -11,36 +11,36 @@ _strata() {
     help) COMPREPLY=($(compgen -W "unpack bundle inspect referrers ls cat export squash diff repack pull copy mount umount store completion" -- "$cur"))
       return ;;
     unpack)
-      flags="--store --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --tls-verify --downloads --rootless --record --json --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size --quiet -q --help -h"
-      valued=" --store --platform --creds --username --password --registry-token --authfile --cert-dir --downloads --record --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size "
+      flags="--store --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --downloads --rootless --record --json --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size --quiet -q --help -h"
+      valued=" --store --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf --downloads --record --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size "
       ;;
     bundle)
-      flags="--store --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --tls-verify --downloads --rootless --record --json --tty --args --env --cwd --user --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size --quiet -q --help -h"
-      valued=" --store --platform --creds --username --password --registry-token --authfile --cert-dir --downloads --record --args --env --cwd --user --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size "
+      flags="--store --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --downloads --rootless --record --json --tty --args --env --cwd --user --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size --quiet -q --help -h"
+      valued=" --store --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf --downloads --record --args --env --cwd --user --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size "
       ;;
     inspect)
-      flags="--platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --tls-verify --json --quiet -q --help -h"
-      valued=" --platform --creds --username --password --registry-token --authfile --cert-dir "
+      flags="--platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --quiet -q --help -h"
+      valued=" --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf "
       ;;
     referrers)
-      flags="--artifact-type --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --tls-verify --json --quiet -q --help -h"
-      valued=" --artifact-type --platform --creds --username --password --registry-token --authfile --cert-dir "
+      flags="--artifact-type --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --quiet -q --help -h"
+      valued=" --artifact-type --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf "
       ;;
     ls)
-      flags="--recursive -R --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --tls-verify --json --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size --quiet -q --help -h"
-      valued=" --platform --creds --username --password --registry-token --authfile --cert-dir --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size "
+      flags="--recursive -R --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size --quiet -q --help -h"
+      valued=" --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size "
       ;;
     cat)
-      flags="--platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --tls-verify --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size --quiet -q --help -h"
-      valued=" --platform --creds --username --password --registry-token --authfile --cert-dir --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size "
+      flags="--platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size --quiet -q --help -h"
+      valued=" --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size "
       ;;
     export)
-      flags="--output -o --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --tls-verify --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size --quiet -q --help -h"
-      valued=" --output -o --platform --creds --username --password --registry-token --authfile --cert-dir --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size "
+      flags="--output -o --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size --quiet -q --help -h"
+      valued=" --output -o --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size "
       ;;
     squash)
-      flags="--compress --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --tls-verify --json --quiet -q --help -h"
-      valued=" --compress --platform --creds --username --password --registry-token --authfile --cert-dir "
+      flags="--compress --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --quiet -q --help -h"
+      valued=" --compress --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf "
       case "$prev" in
         --compress) words="gzip zstd none" ;;
       esac
@@ -50,23 +50,23 @@ _strata() {
       valued=" --output -o "
       ;;
     repack)
-      flags="--compress --record --rootless --root --created-by --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --tls-verify --json --quiet -q --help -h"
-      valued=" --compress --record --created-by --platform --creds --username --password --registry-token --authfile --cert-dir "
+      flags="--compress --record --rootless --root --created-by --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --quiet -q --help -h"
+      valued=" --compress --record --created-by --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf "
       case "$prev" in
         --compress) words="gzip zstd none" ;;
       esac
       ;;
     pull)
-      flags="--platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --tls-verify --json --quiet -q --help -h"
-      valued=" --platform --creds --username --password --registry-token --authfile --cert-dir "
+      flags="--platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --quiet -q --help -h"
+      valued=" --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf "
       ;;
     copy)
-      flags="--platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --tls-verify --json --dest-creds --dest-username --dest-password --dest-password-stdin --dest-registry-token --dest-no-creds --dest-authfile --dest-cert-dir --dest-tls-verify --quiet -q --help -h"
-      valued=" --platform --creds --username --password --registry-token --authfile --cert-dir --dest-creds --dest-username --dest-password --dest-registry-token --dest-authfile --dest-cert-dir "
+      flags="--platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --dest-creds --dest-username --dest-password --dest-password-stdin --dest-registry-token --dest-no-creds --dest-authfile --dest-cert-dir --dest-registries-conf --dest-tls-verify --quiet -q --help -h"
+      valued=" --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf --dest-creds --dest-username --dest-password --dest-registry-token --dest-authfile --dest-cert-dir --dest-registries-conf "
       ;;
     mount)
-      flags="--store --writable --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --tls-verify --json --quiet -q --help -h"
-      valued=" --store --platform --creds --username --password --registry-token --authfile --cert-dir "
+      flags="--store --writable --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --quiet -q --help -h"
+      valued=" --store --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf "
       ;;
     umount)
       flags="--store --quiet -q --help -h"

@@ -64,6 +64,15 @@ export const REGISTRY: readonly Flag[] = [
       "(default /etc/containers/certs.d/HOST[:PORT])",
   },
   {
+    name: "registries-conf",
+    kind: "string",
+    value: "FILE",
+    help:
+      "the registries.conf to follow: mirrors, rewritten locations, insecure and blocked " +
+      "registries (default: $CONTAINERS_REGISTRIES_CONF, ~/.config/containers/registries.conf, " +
+      "/etc/containers/registries.conf)",
+  },
+  {
     name: "tls-verify",
     kind: "toggle",
     value: "=false",
@@ -152,6 +161,7 @@ export function registryOf(values: FlagValues, prefix = ""): RegistryOptions | u
   const verify = value("tls-verify");
   const authFile = value("authfile");
   const certDir = value("cert-dir");
+  const registriesConf = value("registries-conf");
   const token = value("registry-token");
   const anonymous = value("no-creds") === true;
   const creds = credentialsOf(values, prefix);
@@ -163,6 +173,7 @@ export function registryOf(values: FlagValues, prefix = ""): RegistryOptions | u
     ...(creds === undefined ? {} : { creds }),
     ...(typeof authFile === "string" ? { authFile } : {}),
     ...(typeof certDir === "string" ? { certDir } : {}),
+    ...(typeof registriesConf === "string" ? { registriesConf } : {}),
     ...(typeof token === "string" ? { token } : {}),
     ...(anonymous ? { anonymous } : {}),
     ...(verify === false ? { tlsVerify: false } : {}),
