@@ -6,6 +6,7 @@ import type { DockerReference } from "./docker-reference.js";
 import { basicAuthorization, fetchToken, parseChallenge } from "./registry-auth.js";
 import { isTransient, registryError, sleep, WHOLE_BODY_TIMEOUTS } from "./registry-http.js";
 import { proxyFromEnvironment, type ProxySettings } from "./registry-proxy.js";
+import type { UploadSettings } from "./registry-upload.js";
 import { sendRequest, type RequestBody, type RequestSettings } from "./registry-request.js";
 import { readCertDirs, withExtraCaCerts, type TlsFiles } from "./registry-tls.js";
 
@@ -61,6 +62,11 @@ export interface RegistryOptions {
    * else /etc/containers/registries.conf, each with its registries.conf.d/.
    */
   readonly registriesConf?: string | undefined;
+  /**
+   * How blobs are pushed: over `monolithicMax` bytes (default 64 MiB) in chunks of `chunkSize`
+   * (default 16 MiB); smaller ones in one PUT unless the registry refuses it as too large.
+   */
+  readonly upload?: UploadSettings | undefined;
 }
 
 /** A response whose status was 2xx, with its body unread. */
@@ -151,6 +157,11 @@ export class RegistryClient {
     throw this.refused(status, new URL(path, this.#base).pathname, context);
   }
 
+  /** `target` (a path below /v2/) as the URL requests go to. */
+  urlOf(target: string): URL {
+    return new URL(target, this.#base);
+  }
+
   /** The error for an answer that is not the one asked for. */
   refused(status: number, what: string, context: ErrorContext = {}): ImageError {
     if (status === 401 || status === 403) {
@@ -181,34 +192,48 @@ export class RegistryClient {
   async request(
     method: string,
     target: string | URL,
-    options: { headers?: OutgoingHttpHeaders; body?: RequestBody; context?: ErrorContext } = {},
+    options: {
+      headers?: OutgoingHttpHeaders;
+      body?: RequestBody;
+      context?: ErrorContext;
+      /** false: a broken connection or 5xx is the caller's to handle (a PATCH is not repeated). */
+      retry?: boolean;
+    } = {},
   ): Promise<IncomingMessage> {
     const url = new URL(target, this.#base);
     const { headers = {}, body, context = {} } = options;
+    const attempts = options.retry === false ? 1 : this.#attempts;
     let authenticated = false;
     for (let attempt = 1; ; attempt++) {
       let response: IncomingMessage;
-      const sent = { ...headers, ...this.#authorization() };
+      // A URL the registry gave (an upload's Location) on another origin gets no credentials; an
+      // https URL of a host found to speak plain HTTP is its own (sent as HTTP, as allowed).
+      const base = this.#base;
+      const own =
+        url.host === base.host &&
+        (url.protocol === base.protocol ||
+          (url.protocol === "https:" && base.protocol === "http:"));
+      const sent = { ...headers, ...(own ? this.#authorization() : {}) };
       try {
         response =
           method === "GET" || method === "HEAD"
             ? await this.#follow(url, sent, context, method)
             : await sendRequest(url, sent, this.#settings, context, body, method);
       } catch (error) {
-        if (!isTransient(error) || attempt >= this.#attempts) throw error;
+        if (!isTransient(error) || attempt >= attempts) throw error;
         await sleep(this.#backoff(attempt, undefined), this.#options.signal);
         continue;
       }
       const status = response.statusCode ?? 0;
       // A token given is the one sent: a 401 to it is the answer.
-      if (status === 401 && !authenticated && this.#options.token === undefined) {
+      if (status === 401 && own && !authenticated && this.#options.token === undefined) {
         response.resume();
         authenticated = true;
         await this.#authenticate(response.headers["www-authenticate"], context);
         attempt--;
         continue;
       }
-      if ((status === 429 || status >= 500) && attempt < this.#attempts) {
+      if ((status === 429 || status >= 500) && attempt < attempts) {
         response.resume();
         await sleep(this.#backoff(attempt, response.headers["retry-after"]), this.#options.signal);
         continue;
