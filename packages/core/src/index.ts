@@ -25,19 +25,12 @@ export {
   type InspectOptions,
 } from "./inspect.js";
 export { backends, type Backends, type NativeState } from "./backends.js";
-export { pull, type PullOptions } from "./pull.js";
+export { pull, type PullOptions, type PullProgress, type PullResult } from "./pull.js";
 export { prefetchedImage, type PrefetchedImage } from "./prefetch.js";
 export { StrataError, type StrataErrorCode } from "@strata-oci/errors";
 export { DEFAULT_LAYER_LIMITS, type LayerLimits } from "@strata-oci/layer";
 export type { UnpackWarning } from "@strata-oci/merge";
-export type {
-  Image,
-  Platform,
-  PullProgress,
-  PullResult,
-  RegistryOptions,
-  SpecWarning,
-} from "@strata-oci/image";
+export type { Image, Platform, RegistryOptions, SpecWarning } from "@strata-oci/image";
 export {
   findReferrers as referrers,
   type ReferrersRequest,

@@ -1,16 +1,33 @@
 import {
+  copyImage,
   hostPlatform,
   outputLayout,
   isRegistryReference,
+  ociDestination,
   parseImageReference,
   parsePlatform,
-  pullToLayout,
+  type BlobProgress,
+  type Descriptor,
+  type Image,
   type Platform,
-  type PullProgress,
-  type PullResult,
   type RegistryOptions,
 } from "@strata-oci/image";
 import { ImageError } from "@strata-oci/errors";
+
+/** How far a blob of a pull has come (the copy's progress). */
+export type PullProgress = BlobProgress;
+
+export interface PullResult {
+  readonly image: Image;
+  /** The manifest now tagged in the layout (a Docker one converted to OCI). */
+  readonly manifest: Descriptor;
+  /** Blobs written, and blobs the layout already had (shared with its other images). */
+  readonly written: number;
+  readonly reused: number;
+  readonly bytes: number;
+  readonly layout: string;
+  readonly tag: string;
+}
 
 export interface PullOptions {
   /** A `docker://` reference. */
@@ -26,19 +43,17 @@ export interface PullOptions {
 }
 
 /**
- * Copies a registry image into an OCI image layout, verified, sharing blobs
- * with what the layout holds: `unpack({ image: "oci:DIR:TAG" })` then works
- * offline. The tag is the layout's `:TAG`, else the reference's, else latest.
+ * Copies a registry image into an OCI image layout (copyImage with a layout destination),
+ * verified, sharing blobs with what the layout holds: `unpack({ image: "oci:DIR:TAG" })` then
+ * works offline. The tag is the layout's `:TAG`, else the reference's, else latest.
  */
-export async function pull(
-  options: PullOptions,
-): Promise<PullResult & { readonly layout: string; readonly tag: string }> {
+export async function pull(options: PullOptions): Promise<PullResult> {
   const source = parseImageReference(options.image);
   if (!isRegistryReference(source)) {
     throw new ImageError(
       "STRATA_BAD_REFERENCE",
       `pull copies registry images (docker://...), not ${source.transport}:`,
-      { hint: "give docker://[HOST/]REPO[:TAG]" },
+      { hint: "give docker://[HOST/]REPO[:TAG], or use copy for other sources" },
     );
   }
   const target = outputLayout(options.layout, "pull");
@@ -50,10 +65,21 @@ export async function pull(
       : typeof options.platform === "string"
         ? parsePlatform(options.platform)
         : options.platform;
-  const result = await pullToLayout(source.registry, options.image, dir, tag, platform, {
-    ...options.registry,
-    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  const copied = await copyImage({
+    image: options.image,
+    destination: ociDestination(dir, tag, `oci:${dir}:${tag}`),
+    platform,
+    registry: options.registry,
+    signal: options.signal,
+    onProgress: options.onProgress,
   });
-  return { ...result, layout: dir, tag };
+  return {
+    image: copied.image,
+    manifest: copied.manifest,
+    written: copied.sent,
+    reused: copied.present + copied.mounted,
+    bytes: copied.bytes,
+    layout: dir,
+    tag,
+  };
 }

@@ -14,11 +14,14 @@ import { digestOf } from "./registry/registry-client.js";
 import { isRegistryReference } from "./transports/docker.js";
 import { parseImageReference } from "./transports/index.js";
 import type { RegistryOptions } from "./registry/registry-client.js";
-import type { PullProgress } from "./registry/pull-to-layout.js";
 
 export interface CopyRequest extends OpenImageRequest {
-  /** Where to: `oci:DIR[:TAG]`, `docker://HOST/REPO[:TAG]`, or a transport's destination. */
-  readonly destination: string;
+  /**
+   * Where to: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]`,
+   * `docker://HOST/REPO[:TAG]`, a registered transport's reference, or an ImageDestination of
+   * the caller's own.
+   */
+  readonly destination: string | ImageDestination;
   /**
    * How to reach the destination's registry, where it differs from the source's (`registry`, used
    * for both ends otherwise): skopeo's --dest-creds and kin.
@@ -30,7 +33,15 @@ export interface CopyRequest extends OpenImageRequest {
    * Told of the bytes of each blob being sent, as they are read from the source (pull's events:
    * the blob, bytes so far, its size).
    */
-  readonly onProgress?: ((event: PullProgress) => void) | undefined;
+  readonly onProgress?: ((event: BlobProgress) => void) | undefined;
+}
+
+/** How far a blob has been read (copy's and pull's progress). */
+export interface BlobProgress {
+  readonly digest: string;
+  /** Bytes of this blob read so far, and its size. */
+  readonly bytes: number;
+  readonly size: number;
 }
 
 export interface CopyBlobEvent {
@@ -93,6 +104,7 @@ export function asOciManifest(
 }
 
 function destinationOf(request: CopyRequest): ImageDestination {
+  if (typeof request.destination !== "string") return request.destination;
   const target = parseImageReference(request.destination);
   if (target.destination === undefined)
     throw new ImageError(

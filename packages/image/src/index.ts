@@ -22,6 +22,7 @@ export {
 export {
   copyImage,
   ociManifestOf,
+  type BlobProgress,
   type CopyBlobEvent,
   type CopyRequest,
   type CopyResult,
@@ -71,7 +72,6 @@ export {
   type AuthLookup,
   type Credentials,
 } from "./registry/auth-files.js";
-export { pullToLayout, type PullProgress, type PullResult } from "./registry/pull-to-layout.js";
 export { findReferrers, type ReferrersRequest, type ReferrersResult } from "./referrers.js";
 export type { Referrer } from "./image.js";
 export {
@@ -93,3 +93,4 @@ export {
   type RegistryEntry,
   type RegistryMirror,
 } from "./registry/registries-conf.js";
+export { ociDestination } from "./transports/oci-destination.js";
