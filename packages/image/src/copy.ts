@@ -8,7 +8,7 @@ import { AbortedError, ImageError } from "@strata-oci/errors";
 import type { Descriptor } from "./descriptor.js";
 import type { ImageDestination } from "./destination.js";
 import type { Image } from "./image.js";
-import { DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER_OF, OCI_MANIFEST } from "./media-types.js";
+import { inFormat, type ManifestFormat } from "./manifest-format.js";
 import { openImage, type OpenImageRequest } from "./open-image.js";
 import { digestOf } from "./registry/registry-client.js";
 import { isRegistryReference } from "./transports/docker.js";
@@ -34,6 +34,11 @@ export interface CopyRequest extends OpenImageRequest {
    * the blob, bytes so far, its size).
    */
   readonly onProgress?: ((event: BlobProgress) => void) | undefined;
+  /**
+   * The manifest family to write (skopeo's --format): "oci" or "v2s2" (Docker schema 2); default
+   * as the source has it, or OCI where the destination holds only OCI (a layout).
+   */
+  readonly format?: ManifestFormat | undefined;
 }
 
 /** How far a blob has been read (copy's and pull's progress). */
@@ -64,43 +69,19 @@ export interface CopyResult {
   readonly bytes: number;
 }
 
-/** A Docker schema-2 manifest as an OCI one: same config and layers, OCI media types. */
-export function ociManifestOf(manifest: Buffer): Buffer {
-  const json = JSON.parse(manifest.toString("utf8")) as Record<string, unknown>;
-  const config = json.config as Record<string, unknown>;
-  const layers = json.layers as Array<Record<string, unknown>>;
-  const converted = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { ...config, mediaType: OCI_CONFIG },
-    layers: layers.map((layer) => ({
-      ...layer,
-      mediaType: OCI_LAYER_OF[layer.mediaType as string] ?? layer.mediaType,
-    })),
-    ...(json.annotations === undefined ? {} : { annotations: json.annotations }),
-  };
-  return Buffer.from(JSON.stringify(converted));
-}
-
-/**
- * The manifest as an OCI layout holds it: a Docker schema-2 one converted (`ociManifestOf`), with
- * the descriptor of the bytes written; any other as it is.
- */
-export function asOciManifest(
-  descriptor: Descriptor,
-  body: Buffer,
-): { descriptor: Descriptor; body: Buffer } {
-  if (descriptor.mediaType !== DOCKER_MANIFEST) return { descriptor, body };
-  const converted = ociManifestOf(body);
-  return {
-    descriptor: {
-      ...descriptor,
-      mediaType: OCI_MANIFEST,
-      digest: digestOf(converted),
-      size: converted.length,
-    },
-    body: converted,
-  };
+/** The format to write: the one asked for, where the destination can hold it; OCI in a layout. */
+function formatFor(
+  destination: ImageDestination,
+  asked: ManifestFormat | undefined,
+): ManifestFormat | undefined {
+  if (destination.documents !== "oci") return asked;
+  if (asked === "v2s2")
+    throw new ImageError(
+      "STRATA_BAD_REFERENCE",
+      `${destination.name} holds OCI manifests only: it cannot take --format v2s2`,
+      { hint: "copy to a registry or a docker-archive for Docker schema 2" },
+    );
+  return "oci";
 }
 
 function destinationOf(request: CopyRequest): ImageDestination {
@@ -146,10 +127,8 @@ async function copyInto(destination: ImageDestination, request: CopyRequest): Pr
     annotations: {},
     platform: undefined,
   };
-  const { descriptor, body: manifest } =
-    destination.documents === "oci"
-      ? asOciManifest(source, documents.manifest)
-      : { descriptor: source, body: documents.manifest };
+  const format = formatFor(destination, request.format);
+  const { descriptor, body: manifest } = inFormat(source, documents.manifest, format);
   const converted = descriptor !== source;
   const counts = { sent: 0, present: 0, mounted: 0, bytes: 0 };
   const store = async (blob: Descriptor, body: Parameters<ImageDestination["putBlob"]>[1]) => {

@@ -21,7 +21,6 @@ export {
 } from "./transport.js";
 export {
   copyImage,
-  ociManifestOf,
   type BlobProgress,
   type CopyBlobEvent,
   type CopyRequest,
@@ -94,3 +93,9 @@ export {
   type RegistryMirror,
 } from "./registry/registries-conf.js";
 export { ociDestination } from "./transports/oci-destination.js";
+export {
+  dockerManifestOf,
+  inFormat,
+  ociManifestOf,
+  type ManifestFormat,
+} from "./manifest-format.js";

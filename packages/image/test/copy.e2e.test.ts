@@ -67,6 +67,45 @@ describe.skipIf(unavailable !== undefined)("copy: any source to a layout or a re
     expect(again.manifest.digest).toBe(first.manifest.digest);
   });
 
+  it("--format v2s2 pushes a Docker schema-2 manifest of the same blobs; oci converts it back", async () => {
+    const destination = `docker://${open.host}/strata/v2s2:1`;
+    const docker = await copyImage({ image: SAMPLE, destination, format: "v2s2" });
+    expect(docker.converted).toBe(true);
+    const raw = JSON.parse(skopeo("inspect", "--tls-verify=false", "--raw", destination).stdout);
+    expect(raw.mediaType).toBe("application/vnd.docker.distribution.manifest.v2+json");
+    expect(raw.config).toMatchObject({
+      mediaType: "application/vnd.docker.container.image.v1+json",
+      digest: docker.image.configDigest,
+    });
+    expect(raw.layers.map((l: { mediaType: string }) => l.mediaType)).toEqual(
+      Array(3).fill("application/vnd.docker.image.rootfs.diff.tar.gzip"),
+    );
+    // Back to OCI, into a registry: the same blobs, the same tree.
+    const back = `docker://${open.host}/strata/v2s2-back:1`;
+    const oci = await copyImage({ image: destination, destination: back, format: "oci" });
+    expect([oci.converted, oci.manifest.mediaType]).toEqual([true, OCI_MANIFEST]);
+    expect(diffSnapshots(await tree(SAMPLE), await tree(back))).toEqual([]);
+    // zstd layers have no Docker schema-2 form: refused, nothing tagged.
+    const zstd = join(work.path, "zstd");
+    await copyImage({ image: SAMPLE, destination: `oci:${zstd}:z` });
+    const squashed = spawnSync(BIN, [
+      "squash",
+      "-q",
+      "--compress",
+      "zstd",
+      SAMPLE,
+      `oci:${zstd}:z`,
+    ]);
+    expect(squashed.status).toBe(0);
+    await expect(
+      copyImage({
+        image: `oci:${zstd}:z`,
+        destination: `docker://${open.host}/strata/z:1`,
+        format: "v2s2",
+      }),
+    ).rejects.toMatchObject({ code: "STRATA_BAD_IMAGE", message: expect.stringMatching(/zstd/) });
+  });
+
   it("between repositories of one registry, blobs are mounted, not sent", async () => {
     const from = `docker://${open.host}/strata/pushed:v1`;
     await copyImage({ image: SAMPLE, destination: from });

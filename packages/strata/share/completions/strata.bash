@@ -61,8 +61,11 @@ _strata() {
       valued=" --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf "
       ;;
     copy)
-      flags="--platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --dest-creds --dest-username --dest-password --dest-password-stdin --dest-registry-token --dest-no-creds --dest-authfile --dest-cert-dir --dest-registries-conf --dest-tls-verify --quiet -q --help -h"
-      valued=" --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf --dest-creds --dest-username --dest-password --dest-registry-token --dest-authfile --dest-cert-dir --dest-registries-conf "
+      flags="--format -f --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --dest-creds --dest-username --dest-password --dest-password-stdin --dest-registry-token --dest-no-creds --dest-authfile --dest-cert-dir --dest-registries-conf --dest-tls-verify --quiet -q --help -h"
+      valued=" --format -f --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf --dest-creds --dest-username --dest-password --dest-registry-token --dest-authfile --dest-cert-dir --dest-registries-conf "
+      case "$prev" in
+        --format|-f) words="oci v2s2" ;;
+      esac
       ;;
     mount)
       flags="--store --writable --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --quiet -q --help -h"

@@ -6,6 +6,9 @@ import { progressDisplay } from "../cli/progress.js";
 import { descriptorJson, printResult } from "../cli/result-json.js";
 import { interruptibly } from "../cli/signals.js";
 
+const formatName = (mediaType: string | undefined): string =>
+  mediaType === "application/vnd.docker.distribution.manifest.v2+json" ? "Docker schema 2" : "OCI";
+
 /** The flags of the commands that copy an image (copy, pull). */
 export const COPY_FLAGS = [
   { ...PLATFORM, help: "the platform to copy from a multi-platform index" },
@@ -39,7 +42,18 @@ their bytes; skopeo and umoci read only OCI documents there); a
 docker-archive's image, which has no manifest, is given the Docker manifest
 of its blobs. The registry flags apply to both ends, unless the destination
 has its own (--dest-creds and the others below).`,
-  flags: COPY_FLAGS,
+  flags: [
+    {
+      name: "format",
+      short: "f",
+      kind: "string",
+      value: "oci|v2s2",
+      help:
+        "the manifest family to write: oci, or v2s2 (Docker schema 2); default as the source " +
+        "has it (OCI in a layout). Blobs are never changed: zstd layers have no v2s2 form",
+    },
+    ...COPY_FLAGS,
+  ],
   sections: [DESTINATION_REGISTRY],
   examples: [
     "strata copy oci:./images:app-1.0 docker://registry.example:5000/app:1.0",
@@ -50,11 +64,15 @@ has its own (--dest-creds and the others below).`,
     const [image, destination, extra] = positionals;
     if (image === undefined || destination === undefined || extra !== undefined)
       throw new UsageError("copy takes IMAGE and DESTINATION");
+    const format = values.format;
+    if (format !== undefined && format !== "oci" && format !== "v2s2")
+      throw new UsageError("--format takes oci or v2s2");
     const progress = progressDisplay(values);
     const result = await interruptibly((signal) =>
       copyImage({
         ...imageSource(image, values),
         destination,
+        format,
         signal,
         destinationRegistry: registryOf(values, "dest-"),
         onProgress: (event) => progress.onProgress?.({ kind: "blob", ...event }),
@@ -71,7 +89,7 @@ has its own (--dest-creds and the others below).`,
     } else if (values.quiet !== true)
       process.stdout.write(
         `copied ${result.image.reference} to ${result.destination} (${result.manifest.digest}` +
-          `${result.converted ? ", converted to OCI" : ""}): ` +
+          `${result.converted ? `, converted to ${formatName(result.manifest.mediaType)}` : ""}): ` +
           `${counted(result.sent, "blob")} sent (${sizeText(result.bytes)}), ` +
           `${result.present} already there, ${result.mounted} mounted\n`,
       );
