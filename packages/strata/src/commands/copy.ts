@@ -86,13 +86,17 @@ has its own (--dest-creds and the others below).`,
         converted,
         blobs: { sent, present, mounted, bytes },
       });
-    } else if (values.quiet !== true)
+    } else if (values.quiet !== true) {
+      const converted = result.converted
+        ? `, converted to ${formatName(result.manifest.mediaType)}`
+        : "";
       process.stdout.write(
         `copied ${result.image.reference} to ${result.destination} (${result.manifest.digest}` +
-          `${result.converted ? `, converted to ${formatName(result.manifest.mediaType)}` : ""}): ` +
+          `${converted}): ` +
           `${counted(result.sent, "blob")} sent (${sizeText(result.bytes)}), ` +
           `${result.present} already there, ${result.mounted} mounted\n`,
       );
+    }
     return 0;
   },
 };
