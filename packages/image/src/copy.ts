@@ -138,16 +138,45 @@ async function copyInto(destination: ImageDestination, request: CopyRequest): Pr
     if (how === "sent") counts.bytes += blob.size;
     request.onBlob?.({ digest: blob.digest, size: blob.size, how });
   };
-  for (const [index, layer] of image.layers.entries())
-    await store(image.details.layers[index] as Descriptor, {
+  const { layers } = image.details;
+  // Several at once where the destination takes it (a registry hashes and stores each on its own
+  // core: skopeo sends three at a time too); an archive is one stream, one blob after another.
+  await inParallel(destination.parallelBlobs ?? 1, image.layers, (layer, index) =>
+    store(layers[index] as Descriptor, {
       size: layer.size,
       open: async () => reportingBytes(await layer.open(), layer.digest ?? "", layer.size, request),
-    });
+    }),
+  );
   await store(image.details.config, documents.config);
   stopIfAborted(request.signal);
   await destination.putManifest(descriptor, manifest);
   await destination.tag(descriptor, source.platform);
   return { image, destination: destination.name, manifest: descriptor, converted, ...counts };
+}
+
+/**
+ * `work` for each item, at most `limit` at a time; after a failure no more are started, those
+ * under way are awaited, and the first failure is thrown.
+ */
+async function inParallel<T>(
+  limit: number,
+  items: readonly T[],
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const index = next++;
+      try {
+        await work(items[index] as T, index);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure !== undefined) throw failure.error;
 }
 
 function stopIfAborted(signal: AbortSignal | undefined): void {

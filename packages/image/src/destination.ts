@@ -14,6 +14,8 @@ export interface ImageDestination {
   readonly name: string;
   /** "oci": holds OCI documents only (a Docker manifest is converted first); "any": as they are. */
   readonly documents: "oci" | "any";
+  /** How many blobs it takes at once (default 1: one after another). */
+  readonly parallelBlobs?: number;
   /** Whether the blob is there already (then it is not sent). */
   hasBlob(descriptor: Descriptor): Promise<boolean>;
   /**

@@ -50,12 +50,30 @@ describe.skipIf(unavailable !== undefined)("pushing through a registry's faults"
       }),
     };
   };
+  /** The cut PATCH and what followed on the same upload (blobs go three at a time). */
+  const afterCut = () => {
+    const cut = proxy.log.find((r) => r.method === "PATCH" && r.status === 0);
+    const upload = /\/uploads\/([^?/]+)/.exec(cut?.path ?? "")?.[1] ?? "none";
+    const same = proxy.log.filter((r) => r.path.includes(upload));
+    return { cut, next: same.slice(same.indexOf(cut as (typeof same)[number]) + 1) };
+  };
   /** The tag's manifest as the registry serves it, or the error that there is none. */
   const tagged = (destination: string) =>
     openImage({ image: destination, registry: { creds } }).then(
       (image) => image.manifest?.digest,
       (error: { code?: string }) => error.code,
     );
+
+  it("streamed: a blob over monolithicMax goes in one PATCH without Content-Range", async () => {
+    proxy.faults = {};
+    proxy.log.length = 0;
+    const { destination, copied } = push({ upload: { monolithicMax: 0 } });
+    const result = await copied;
+    const patches = proxy.log.filter((r) => r.method === "PATCH");
+    expect(patches).toHaveLength(4); // three layers and the config
+    expect(patches.every((r) => r.range === undefined && r.status === 202)).toBe(true);
+    expect(await tagged(destination)).toBe(result.manifest.digest);
+  });
 
   it("in chunks: PATCHes with their Content-Range, then the PUT with the digest", async () => {
     proxy.faults = {};
@@ -71,7 +89,7 @@ describe.skipIf(unavailable !== undefined)("pushing through a registry's faults"
     expect(await tagged(destination)).toBe(result.manifest.digest);
   });
 
-  it("a monolithic PUT refused as too large (413) is sent again in chunks", async () => {
+  it("a monolithic PUT refused as too large (413) is sent again, streamed", async () => {
     proxy.faults = { refuseLargePut: true };
     proxy.log.length = 0;
     const { destination, copied } = push();
@@ -82,25 +100,33 @@ describe.skipIf(unavailable !== undefined)("pushing through a registry's faults"
   });
 
   it.each([1, 2])(
-    "PATCH number %i cut off: the push goes on from where the registry says it got (GET, Range)",
+    "chunk PATCH number %i cut off: the push goes on from where the registry got (GET, Range)",
     async (cut) => {
       proxy.faults = { cutPatch: cut };
       proxy.log.length = 0;
       const { destination, copied } = push({ upload: { monolithicMax: 0, chunkSize: 200 } });
       const result = await copied;
-      const at = proxy.log.findIndex((r) => r.method === "PATCH" && r.status === 0);
-      expect(at).toBeGreaterThan(-1);
-      expect(proxy.log[at]?.range).toBe(cut === 1 ? "0-199" : "200-399");
+      const { cut: lost, next } = afterCut();
+      expect(lost?.range).toMatch(/^\d+-\d+$/);
       // The status asked for, then the same bytes sent again, accepted.
-      expect(proxy.log[at + 1]).toMatchObject({ method: "GET", status: 204 });
-      expect(proxy.log[at + 2]).toMatchObject({
-        method: "PATCH",
-        range: proxy.log[at]?.range,
-        status: 202,
-      });
+      expect(next[0]).toMatchObject({ method: "GET", status: 204 });
+      expect(next[1]).toMatchObject({ method: "PATCH", range: lost?.range, status: 202 });
       expect(await tagged(destination)).toBe(result.manifest.digest);
     },
   );
+
+  it("a streamed PATCH cut off goes on in chunks from where the registry got to", async () => {
+    proxy.faults = { cutPatch: 1 };
+    proxy.log.length = 0;
+    const { destination, copied } = push({ upload: { monolithicMax: 0 } });
+    const result = await copied;
+    const { cut, next } = afterCut();
+    // Streamed: no Content-Range; resumed with one, from byte 0 (nothing had arrived).
+    expect(cut?.range).toBe("undefined");
+    expect(next[0]).toMatchObject({ method: "GET", status: 204 });
+    expect(next[1]).toMatchObject({ method: "PATCH", range: expect.stringMatching(/^0-\d+$/) });
+    expect(await tagged(destination)).toBe(result.manifest.digest);
+  });
 
   it.each([
     ["a refused upload (403)", { denyUploads: true }, "STRATA_REGISTRY_DENIED", /refused access/],

@@ -27,6 +27,7 @@ export function registryDestination(
   return {
     name,
     documents: "any",
+    parallelBlobs: 3,
     async hasBlob(descriptor) {
       const answer = await client.request("HEAD", `${repo}/blobs/${descriptor.digest}`, {
         context: context(descriptor),

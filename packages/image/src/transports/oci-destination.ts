@@ -29,6 +29,7 @@ export function ociDestination(
   return {
     name,
     documents: "oci",
+    parallelBlobs: 3,
     hasBlob: async (descriptor) => hasBlob(layout, descriptor.digest, descriptor.size),
     putBlob: put,
     putManifest: put,

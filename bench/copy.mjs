@@ -1,0 +1,144 @@
+// Copies (issue #22's targets), strata against skopeo, interleaved with the
+// order rotated every round, each run from nothing (a fresh destination
+// directory, a repository never pushed to):
+//   push       strata copy oci:... docker://REG/...   vs skopeo copy (same)
+//   oci->oci   strata copy oci:... oci:DIR:t          vs skopeo copy (same)
+//   archive    strata copy oci:... docker-archive:F   vs tar -cf of the same blobs
+//              (and skopeo's docker-archive, which inflates every layer)
+// to Debian's docker-registry on a loopback port. Prints markdown tables:
+// medians (min-max), peak RSS, per-round ratios.
+//   node bench/copy.mjs [--rounds N] [--image oci:DIR:TAG ...] [--dest DIR]
+// (after `pnpm run build`; needs docker-registry and skopeo, installed with apt when missing).
+// Default image: the generated 30k-entry one (bench/generate.mjs).
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { installMissing, printTable, runRounds, timed } from "./rounds.mjs";
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string" },
+    image: { type: "string", multiple: true },
+    dest: { type: "string" },
+  },
+});
+const rounds = Number(values.rounds ?? 5);
+const root = resolve(import.meta.dirname, "..");
+const strata = join(root, "packages", "strata", "bin", "strata");
+installMissing([
+  ["docker-registry", "docker-registry"],
+  ["skopeo", "skopeo"],
+]);
+
+const images = values.image ?? [];
+if (images.length === 0) {
+  const dir = join(root, "bench", "data", "img-30000");
+  if (!existsSync(join(dir, "index.json")))
+    execFileSync(
+      process.execPath,
+      [join(root, "bench", "generate.mjs"), dir, "--entries", "30000"],
+      {
+        stdio: "inherit",
+      },
+    );
+  images.push(`oci:${dir}:bench`);
+}
+
+const work = values.dest ?? join(root, "bench", "out");
+mkdirSync(work, { recursive: true });
+const scratch = mkdtempSync(join(work, "copy-"));
+
+async function freePort() {
+  return new Promise((done) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+async function startRegistry(storage) {
+  const port = await freePort();
+  const config = join(storage, "registry.yml");
+  writeFileSync(
+    config,
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ` +
+      `${join(storage, "registry")}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+  );
+  const child = spawn("docker-registry", ["serve", config], { stdio: "ignore" });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((done) => {
+      const req = request({ host: "127.0.0.1", port, path: "/v2/" }, (res) => {
+        res.resume();
+        done(true);
+      });
+      req.on("error", () => done(false));
+      req.end();
+    });
+    if (up) break;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  return { host: `127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
+/**
+ * A push from nothing: a registry of its own with empty storage, and a HOME of its own (skopeo
+ * remembers where it saw blobs, in ~/.local/share/containers/cache, and mounts them from there).
+ */
+async function pushes(image) {
+  const times = { strata: [], skopeo: [] };
+  const rss = { strata: 0, skopeo: 0 };
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? ["strata", "skopeo"] : ["skopeo", "strata"];
+    for (const tool of order) {
+      const dir = mkdtempSync(join(scratch, "push-"));
+      const registry = await startRegistry(dir);
+      const env = { ...process.env, HOME: dir };
+      const target = `docker://${registry.host}/bench/image:t`;
+      const result =
+        tool === "strata"
+          ? timed(strata, ["copy", "-q", image, target], { env })
+          : timed("skopeo", ["copy", "-q", "--dest-tls-verify=false", image, target], { env });
+      registry.stop();
+      rmSync(dir, { recursive: true, force: true });
+      times[tool].push(result.seconds);
+      rss[tool] = Math.max(rss[tool], result.rssMb);
+    }
+  }
+  return { times, rss };
+}
+
+try {
+  for (const image of images) {
+    const layout = image.replace(/^oci:/, "").replace(/:[^:/]*$/, "");
+    console.log(`\n## ${image}\n`);
+    const push = await pushes(image);
+    printTable("push to a loopback registry", push, { strata: "skopeo" }, "against");
+    const layouts = runRounds(
+      {
+        strata: (dir) => timed(strata, ["copy", "-q", image, `oci:${join(dir, "copy")}:t`]),
+        skopeo: (dir) => timed("skopeo", ["copy", "-q", image, `oci:${join(dir, "copy")}:t`]),
+      },
+      rounds,
+      scratch,
+    );
+    printTable("\ncopy oci: -> oci:", layouts, { strata: "skopeo" }, "against");
+    const archives = runRounds(
+      {
+        strata: (dir) =>
+          timed(strata, ["copy", "-q", image, `docker-archive:${join(dir, "a.tar")}:bench:1`]),
+        "tar -cf": (dir) => timed("tar", ["-cf", join(dir, "a.tar"), "-C", layout, "blobs"]),
+        skopeo: (dir) =>
+          timed("skopeo", ["copy", "-q", image, `docker-archive:${join(dir, "a.tar")}:bench:1`]),
+      },
+      rounds,
+      scratch,
+    );
+    printTable("\ncopy to docker-archive", archives, { strata: "tar -cf", skopeo: "tar -cf" });
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
