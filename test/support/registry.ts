@@ -268,6 +268,8 @@ export interface Faults {
   ignoreRange?: boolean;
   /** Manifest GETs: answer 503 with Retry-After: 1 first. */
   unavailableManifests?: boolean;
+  /** Manifest GETs: the connection is cut before any answer, the first time for each path. */
+  cutManifests?: boolean;
   /** Blob GETs: answer 429 first. */
   throttleBlobs?: boolean;
   /** Every blob GET is cut (a connection that never holds). */
@@ -391,6 +393,17 @@ export async function startFaultProxy(upstream: string, blobAuth?: string): Prom
           "content-length": String(referrers.length),
         })
         .end(referrers);
+      return;
+    }
+    if (f.cutManifests === true && /\/manifests\//.test(path) && once(`cut ${path}`)) {
+      state.log.push({
+        path,
+        range: undefined,
+        status: 0,
+        server: "proxy",
+        authorization: req.headers.authorization !== undefined,
+      });
+      req.socket.destroy();
       return;
     }
     if (f.unavailableManifests === true && /\/manifests\//.test(path) && once(`503 ${path}`)) {

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspect, pull, unpack } from "@strata-oci/core";
-import { writeOciLayout } from "@strata-oci/image";
+import { openImage, writeOciLayout } from "@strata-oci/image";
 import { writeTar } from "@strata-oci/layer";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
 import { tempDir } from "../../../test/support/layers.js";
@@ -325,6 +325,22 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
       }
     },
   );
+
+  it("a connection cut before the registry answers is tried again (GET, HEAD are safe to repeat)", async () => {
+    const proxy = await startFaultProxy(open.host);
+    try {
+      proxy.faults = { cutManifests: true };
+      const image = await openImage({
+        image: `docker://${proxy.host}/strata/sample:latest`,
+        registry: { retry: { delayMs: 10 } },
+      });
+      expect(image.layers).toHaveLength(3);
+      const manifestAsks = proxy.log.filter((r) => /\/manifests\//.test(r.path));
+      expect(manifestAsks.map((r) => r.status)).toEqual([0, 200]);
+    } finally {
+      proxy.stop();
+    }
+  });
 
   it(
     "an interrupted blob resumes with a Range request; 503 with Retry-After and 429 " +

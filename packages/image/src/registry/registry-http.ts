@@ -42,18 +42,33 @@ export const WHOLE_BODY_TIMEOUTS = 10;
  * abort is not.
  */
 export function isTransient(error: unknown): boolean {
-  if (error instanceof StrataError) return false;
+  // The typed error a request reports a connection as: transient where the connection broke under
+  // it (reset, hang-up), not where it timed out (that wait was the try) or never opened.
+  if (error instanceof StrataError)
+    return error.code === "STRATA_REGISTRY_UNREACHABLE" && brokeUnderway(error.cause);
   const code =
     (error as { cause?: NodeJS.ErrnoException }).cause?.code ??
     (error as NodeJS.ErrnoException).code;
-  const message = String((error as Error).message ?? "");
+  return (
+    code === "ETIMEDOUT" ||
+    code === "EAI_AGAIN" ||
+    brokeUnderway(error) ||
+    /stopped sending|no answer from|aborted/.test(messageOf(error))
+  );
+}
+
+const messageOf = (error: unknown): string => String((error as Error | undefined)?.message ?? "");
+
+/** A connection reset or hung up while a request was under way. */
+export function brokeUnderway(error: unknown): boolean {
+  const code =
+    (error as { cause?: NodeJS.ErrnoException } | undefined)?.cause?.code ??
+    (error as NodeJS.ErrnoException | undefined)?.code;
   return (
     code === "ECONNRESET" ||
     code === "EPIPE" ||
-    code === "ETIMEDOUT" ||
     code === "ECONNABORTED" ||
-    code === "EAI_AGAIN" ||
-    /stopped sending|no answer from|socket hang up|aborted/.test(message)
+    /socket hang up/.test(messageOf(error))
   );
 }
 

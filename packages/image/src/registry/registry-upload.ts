@@ -173,7 +173,7 @@ export class BlobUpload {
         retry: false,
       });
     } catch (error) {
-      if (!isTransient(error) && !brokenOff(error)) throw error;
+      if (!isTransient(error)) throw error;
       return this.#resumeAt(url, 0, this.#descriptor.size);
     }
     const status = answer.statusCode ?? 0;
@@ -235,7 +235,7 @@ export class BlobUpload {
         retry: false,
       });
     } catch (error) {
-      if (!isTransient(error) && !brokenOff(error)) throw error;
+      if (!isTransient(error)) throw error;
       return this.#resumeAt(url, from, end);
     }
     const status = answer.statusCode ?? 0;
@@ -267,16 +267,6 @@ export class BlobUpload {
       );
     return { url: this.#location(status, url, "the upload's status"), offset: received };
   }
-}
-
-/** A connection that broke while the request was under way (not one that never opened). */
-function brokenOff(error: unknown): boolean {
-  const code = (error as { cause?: NodeJS.ErrnoException }).cause?.code;
-  const message = String((error as { cause?: Error }).cause?.message ?? "");
-  return (
-    (error as { code?: string }).code === "STRATA_REGISTRY_UNREACHABLE" &&
-    (code === "ECONNRESET" || code === "EPIPE" || /socket hang up/.test(message))
-  );
 }
 
 /**
