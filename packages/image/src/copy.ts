@@ -4,14 +4,14 @@
 // A Docker manifest going into an OCI layout is converted on the way (the
 // blobs keep their bytes and digests; only the manifest is rewritten), as
 // skopeo's --format oci does: skopeo and umoci read only OCI documents there.
-import { AbortedError, ImageError } from "@strata-oci/errors";
+import { ImageError } from "@strata-oci/errors";
+import { copyBlobs, formatFor, sourceManifest } from "./copy-blobs.js";
+import { copyIndex } from "./copy-index.js";
 import type { Descriptor } from "./descriptor.js";
 import type { ImageDestination } from "./destination.js";
 import type { Image } from "./image.js";
 import { inFormat, type ManifestFormat } from "./manifest-format.js";
 import { openImage, type OpenImageRequest } from "./open-image.js";
-import { digestOf } from "./registry/registry-client.js";
-import { isRegistryReference } from "./transports/docker.js";
 import { parseImageReference } from "./transports/index.js";
 import type { RegistryOptions } from "./registry/registry-client.js";
 
@@ -39,6 +39,11 @@ export interface CopyRequest extends OpenImageRequest {
    * as the source has it, or OCI where the destination holds only OCI (a layout).
    */
   readonly format?: ManifestFormat | undefined;
+  /**
+   * Where IMAGE names an index: copy it whole (every manifest it lists, then the index, tagged),
+   * as skopeo's --all; else the one manifest for the platform.
+   */
+  readonly all?: boolean | undefined;
 }
 
 /** How far a blob has been read (copy's and pull's progress). */
@@ -69,21 +74,6 @@ export interface CopyResult {
   readonly bytes: number;
 }
 
-/** The format to write: the one asked for, where the destination can hold it; OCI in a layout. */
-function formatFor(
-  destination: ImageDestination,
-  asked: ManifestFormat | undefined,
-): ManifestFormat | undefined {
-  if (destination.documents !== "oci") return asked;
-  if (asked === "v2s2")
-    throw new ImageError(
-      "STRATA_BAD_REFERENCE",
-      `${destination.name} holds OCI manifests only: it cannot take --format v2s2`,
-      { hint: "copy to a registry or a docker-archive for Docker schema 2" },
-    );
-  return "oci";
-}
-
 function destinationOf(request: CopyRequest): ImageDestination {
   if (typeof request.destination !== "string") return request.destination;
   const target = parseImageReference(request.destination);
@@ -112,105 +102,15 @@ export async function copyImage(request: CopyRequest): Promise<CopyResult> {
 
 async function copyInto(destination: ImageDestination, request: CopyRequest): Promise<CopyResult> {
   const image = await openImage(request);
-  if (image.documents === undefined || image.details === undefined)
-    throw new ImageError(
-      "STRATA_BAD_REFERENCE",
-      `copying from ${image.transport}: is not supported (${image.reference} gives no manifest)`,
-      { hint: "copy it with skopeo, or from an oci:, oci-archive:, docker-archive: or docker://" },
-    );
-  const documents = await image.documents();
-  // A docker-archive holds no manifest: the one made of its blobs (details.mediaType says which).
-  const source = image.manifest ?? {
-    mediaType: image.details.mediaType,
-    digest: digestOf(documents.manifest),
-    size: documents.manifest.length,
-    annotations: {},
-    platform: undefined,
-  };
+  if (request.all === true && image.index !== undefined)
+    return copyIndex(destination, request, image);
+  const source = await sourceManifest(image);
   const format = formatFor(destination, request.format);
-  const { descriptor, body: manifest } = inFormat(source, documents.manifest, format);
-  const converted = descriptor !== source;
+  const { descriptor, body: manifest } = inFormat(source.descriptor, source.body, format);
+  const converted = descriptor !== source.descriptor;
   const counts = { sent: 0, present: 0, mounted: 0, bytes: 0 };
-  const store = async (blob: Descriptor, body: Parameters<ImageDestination["putBlob"]>[1]) => {
-    stopIfAborted(request.signal);
-    const how = await storeBlob(destination, image, blob, body);
-    counts[how]++;
-    if (how === "sent") counts.bytes += blob.size;
-    request.onBlob?.({ digest: blob.digest, size: blob.size, how });
-  };
-  const { layers } = image.details;
-  // Several at once where the destination takes it (a registry hashes and stores each on its own
-  // core: skopeo sends three at a time too); an archive is one stream, one blob after another.
-  await inParallel(destination.parallelBlobs ?? 1, image.layers, (layer, index) =>
-    store(layers[index] as Descriptor, {
-      size: layer.size,
-      open: async () => reportingBytes(await layer.open(), layer.digest ?? "", layer.size, request),
-    }),
-  );
-  await store(image.details.config, documents.config);
-  stopIfAborted(request.signal);
+  await copyBlobs(destination, image, source.config, request, counts);
   await destination.putManifest(descriptor, manifest);
-  await destination.tag(descriptor, source.platform);
+  await destination.tag(descriptor, source.descriptor.platform);
   return { image, destination: destination.name, manifest: descriptor, converted, ...counts };
-}
-
-/**
- * `work` for each item, at most `limit` at a time; after a failure no more are started, those
- * under way are awaited, and the first failure is thrown.
- */
-async function inParallel<T>(
-  limit: number,
-  items: readonly T[],
-  work: (item: T, index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const index = next++;
-      try {
-        await work(items[index] as T, index);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure !== undefined) throw failure.error;
-}
-
-function stopIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted === true) throw new AbortedError(signal.reason);
-}
-
-async function storeBlob(
-  destination: ImageDestination,
-  image: Image,
-  blob: Descriptor,
-  body: Parameters<ImageDestination["putBlob"]>[1],
-): Promise<CopyBlobEvent["how"]> {
-  if (await destination.hasBlob(blob)) return "present";
-  const source = image.source;
-  if (destination.mountBlob !== undefined && isRegistryReference(source)) {
-    const { repository, apiHost } = source.registry;
-    if (await destination.mountBlob(blob, repository, apiHost)) return "mounted";
-  }
-  await destination.putBlob(blob, body);
-  return "sent";
-}
-
-/** `source`'s chunks, each told to `onProgress` as it passes (the bytes read, not written). */
-async function* reportingBytes(
-  source: AsyncIterable<Buffer> | NodeJS.ReadableStream,
-  digest: string,
-  size: number,
-  { onProgress, signal }: CopyRequest,
-): AsyncGenerator<Buffer> {
-  let bytes = 0;
-  for await (const chunk of source as AsyncIterable<Buffer>) {
-    stopIfAborted(signal);
-    bytes += chunk.length;
-    onProgress?.({ digest, bytes, size });
-    yield chunk;
-  }
 }

@@ -25,8 +25,17 @@ export interface ImageDestination {
   mountBlob?(descriptor: Descriptor, fromRepository: string, fromHost: string): Promise<boolean>;
   /** Stores a blob, verified against its descriptor (size and digest) before it is kept. */
   putBlob(descriptor: Descriptor, body: BlobBody): Promise<void>;
-  /** Stores the manifest (its blobs are all there). */
-  putManifest(descriptor: Descriptor, body: Buffer): Promise<void>;
+  /** Whether it can hold an index and the manifests it lists (copy --all). */
+  readonly holdsIndexes?: boolean;
+  /**
+   * Stores the manifest (its blobs are all there). `byDigest`: one an index lists, stored by its
+   * digest now, never tagged (a registry puts a tagged manifest by its tag, as the last step).
+   */
+  putManifest(
+    descriptor: Descriptor,
+    body: Buffer,
+    options?: { readonly byDigest?: boolean },
+  ): Promise<void>;
   /** Points the destination's tag at the manifest: the last step. */
   tag(descriptor: Descriptor, platform: Platform | undefined): Promise<void>;
   /** The copy failed before its tag: what was staged for it is removed (where there is any). */

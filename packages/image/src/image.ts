@@ -78,6 +78,8 @@ export interface Image {
    * (docker-archive: the manifest made of its blobs). Absent where a source cannot give them.
    */
   readonly documents?: () => Promise<{ readonly manifest: Buffer; readonly config: Buffer }>;
+  /** The index the reference named, as stored (where it named one): what copy --all writes. */
+  readonly index?: { readonly descriptor: Descriptor; readonly body: Buffer } | undefined;
 }
 
 /** An image as a source opens it; openImage adds where it came from. */

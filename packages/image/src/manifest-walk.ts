@@ -29,6 +29,8 @@ export interface OpenImageOptions {
   readonly platform: Platform;
   /** `org.opencontainers.image.ref.name` to pick; default: the only manifest. */
   readonly tag: string | undefined;
+  /** A manifest of an index to take by its digest instead of by platform (copy --all). */
+  readonly manifest?: string | undefined;
 }
 
 export function descriptorList(value: unknown, what: string): Descriptor[] {
@@ -274,6 +276,23 @@ export function pickTopLevel(
       hint: `name one as oci:DIR:TAG; available: ${describeChoices(choices)}`,
     },
   );
+}
+
+/** The manifest of an index: the one `manifest` names, else the platform's (pickPlatform). */
+export function pickManifest(
+  manifests: readonly Descriptor[],
+  options: { readonly platform: Platform; readonly manifest?: string | undefined },
+  reference: string,
+): Descriptor {
+  if (options.manifest === undefined) return pickPlatform(manifests, options.platform, reference);
+  const named = manifests.find((d) => d.digest === options.manifest);
+  if (named === undefined)
+    throw new ImageError(
+      "STRATA_MANIFEST_NOT_FOUND",
+      `the index of ${reference} lists no manifest ${options.manifest}`,
+      { hint: "the index changed while it was read; try again" },
+    );
+  return named;
 }
 
 export function pickPlatform(

@@ -20,7 +20,7 @@ import {
   indexLevel,
   kindOf,
   manifestDetails,
-  pickPlatform,
+  pickManifest,
   MAX_INDEX_DEPTH,
   pickTopLevel,
   type OpenImageOptions,
@@ -122,6 +122,7 @@ export function openOciLayout(
   ];
   const choices = choicesOf(indexes[0]?.manifests ?? []);
   let descriptor = pickTopLevel(choices, options, reference);
+  let named: { descriptor: Descriptor; body: Buffer } | undefined;
   for (let depth = 0; ; depth++) {
     if (depth > MAX_INDEX_DEPTH) throw bad("image indexes nested too deeply");
     const json = asRecord(readJsonBlob(files, descriptor), `blob ${descriptor.digest}`);
@@ -129,7 +130,9 @@ export function openOciLayout(
     if (kindOf(descriptor.mediaType, json, what) === "index") {
       const level = indexLevel(json, descriptor.digest, descriptor.mediaType);
       indexes.push(level);
-      descriptor = pickPlatform(level.manifests, options.platform, reference);
+      // The index the tag names, as stored: what copy --all writes.
+      if (depth === 0) named = { descriptor, body: readSmallBlob(files, descriptor, "index") };
+      descriptor = pickManifest(level.manifests, options, reference);
       continue;
     }
     const details = manifestDetails(json, descriptor, what);
@@ -148,6 +151,7 @@ export function openOciLayout(
       layers: details.layers.map((d, i) => layerFrom(files, d, config.diffIds[i])),
       indexes,
       details,
+      ...(named === undefined ? {} : { index: named }),
       documents: async () => ({
         manifest: readSmallBlob(files, descriptor, "manifest"),
         config: readSmallBlob(files, details.config, "config"),

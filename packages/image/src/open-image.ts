@@ -24,6 +24,8 @@ export interface OpenImageRequest {
    * read.
    */
   readonly signal?: AbortSignal | undefined;
+  /** A manifest of the index to take by its digest instead of by platform (copy --all). */
+  readonly manifest?: string | undefined;
 }
 
 /**
@@ -45,8 +47,10 @@ export async function openImage(request: OpenImageRequest): Promise<Image> {
     request.signal === undefined
       ? request.registry
       : { ...request.registry, signal: request.signal };
-  const opened = await ref.open({ platform, registry });
+  const opened = await ref.open({ platform, registry, manifest: request.manifest });
   const image: Image = { ...opened, source: ref };
+  // Taken by digest: whatever platform it is for.
+  if (request.manifest !== undefined) return image;
   const { os, architecture, variant } = image.config;
   if (os === undefined || architecture === undefined) return image;
   const offered = variant === undefined ? { os, architecture } : { os, architecture, variant };

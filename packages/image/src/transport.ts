@@ -14,6 +14,8 @@ export interface TransportOpenRequest {
   readonly platform: Platform;
   /** For transports that reach a registry: credentials, TLS, timeouts, the AbortSignal. */
   readonly registry: RegistryOptions | undefined;
+  /** A manifest of the index to take by its digest, instead of by platform (copy --all). */
+  readonly manifest?: string | undefined;
 }
 
 /** What a transport found attached to an image (signatures, SBOMs). */

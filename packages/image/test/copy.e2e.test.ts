@@ -13,6 +13,7 @@ import { repack } from "@strata-oci/build";
 import { copyImage, OCI_MANIFEST } from "@strata-oci/image";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
 import { tempDir } from "../../../test/support/layers.js";
+import { multiPlatformLayout } from "../../../test/support/test-images.js";
 import {
   registryUnavailable,
   startRegistry,
@@ -104,6 +105,56 @@ describe.skipIf(unavailable !== undefined)("copy: any source to a layout or a re
         format: "v2s2",
       }),
     ).rejects.toMatchObject({ code: "STRATA_BAD_IMAGE", message: expect.stringMatching(/zstd/) });
+  });
+
+  it("--all copies an index whole: every platform, then the index, its digest kept", async () => {
+    const multi = `oci:${multiPlatformLayout(join(work.path, "all"))}:multi`;
+    const destination = `docker://${open.host}/strata/all:1`;
+    const pushed = await copyImage({ image: multi, destination, all: true });
+    expect(pushed.converted).toBe(false);
+    expect(pushed.manifest.digest).toBe(pushed.image.index?.descriptor.digest);
+    const raw = skopeo("inspect", "--tls-verify=false", "--raw", destination);
+    const index = JSON.parse(raw.stdout) as { mediaType: string; manifests: unknown[] };
+    expect([index.mediaType, index.manifests.length]).toEqual([
+      "application/vnd.oci.image.index.v1+json",
+      2,
+    ]);
+    // Each platform unpacks from the registry to its own tree.
+    for (const [platform, which] of [
+      ["linux/amd64", "amd64"],
+      ["linux/arm64/v8", "arm64"],
+    ] as const) {
+      const dest = join(work.path, `all-${which}`);
+      await unpack({ image: destination, dest, platform });
+      expect(readFileSync(join(dest, "which"), "utf8")).toBe(which);
+    }
+    // Back into a layout: the same index digest, tagged; Docker schema 2: a manifest list.
+    const back = await copyImage({
+      image: destination,
+      destination: `oci:${join(work.path, "all-back")}:b`,
+      all: true,
+    });
+    expect(back.manifest.digest).toBe(pushed.manifest.digest);
+    const list = `docker://${open.host}/strata/all-v2s2:1`;
+    const docker = await copyImage({ image: multi, destination: list, all: true, format: "v2s2" });
+    expect(docker.converted).toBe(true);
+    const listed = JSON.parse(skopeo("inspect", "--tls-verify=false", "--raw", list).stdout) as {
+      mediaType: string;
+      manifests: Array<{ mediaType: string; platform: { architecture: string } }>;
+    };
+    expect(listed.mediaType).toBe("application/vnd.docker.distribution.manifest.list.v2+json");
+    expect(listed.manifests.map((m) => [m.mediaType, m.platform.architecture])).toEqual([
+      ["application/vnd.docker.distribution.manifest.v2+json", "amd64"],
+      ["application/vnd.docker.distribution.manifest.v2+json", "arm64"],
+    ]);
+    // An archive holds one image.
+    await expect(
+      copyImage({
+        image: multi,
+        destination: `docker-archive:${join(work.path, "all.tar")}`,
+        all: true,
+      }),
+    ).rejects.toMatchObject({ code: "STRATA_BAD_REFERENCE" });
   });
 
   it("between repositories of one registry, blobs are mounted, not sent", async () => {

@@ -28,6 +28,7 @@ export function registryDestination(
     name,
     documents: "any",
     parallelBlobs: 3,
+    holdsIndexes: true,
     async hasBlob(descriptor) {
       const answer = await client.request("HEAD", `${repo}/blobs/${descriptor.digest}`, {
         context: context(descriptor),
@@ -46,7 +47,9 @@ export function registryDestination(
     async putBlob(descriptor, body) {
       await new BlobUpload(client, repo, descriptor, context(descriptor), uploads).send(body);
     },
-    async putManifest(descriptor, body) {
+    async putManifest(descriptor, body, options) {
+      if (options?.byDigest === true)
+        return putManifest(client, `${repo}/manifests/${descriptor.digest}`, descriptor, body);
       // Under a tag, the manifest is PUT once, by the tag, as the last step (below).
       manifest = body;
       if (ref.tag === undefined)

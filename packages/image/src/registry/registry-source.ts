@@ -13,7 +13,7 @@ import {
   indexLevel,
   kindOf,
   manifestDetails,
-  pickPlatform,
+  pickManifest,
   MAX_INDEX_DEPTH,
 } from "../manifest-walk.js";
 import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST } from "../media-types.js";
@@ -64,8 +64,9 @@ export async function openRegistryImage(
   reference: string,
   platform: Platform,
   options: RegistryOptions = {},
+  manifest?: string,
 ): Promise<SourceImage> {
-  return (await resolveRegistryImage(ref, reference, platform, options)).image;
+  return (await resolveRegistryImage(ref, reference, { platform, manifest }, options)).image;
 }
 
 /**
@@ -76,18 +77,18 @@ export async function openRegistryImage(
 export async function resolveRegistryImage(
   ref: DockerReference,
   reference: string,
-  platform: Platform,
+  choice: { readonly platform: Platform; readonly manifest?: string | undefined },
   options: RegistryOptions = {},
 ): Promise<ResolvedRegistryImage> {
   return fromPullSources(ref, options, (source, settings) =>
-    resolveAt(source, reference, platform, settings),
+    resolveAt(source, reference, choice, settings),
   );
 }
 
 async function resolveAt(
   ref: DockerReference,
   reference: string,
-  platform: Platform,
+  choice: { readonly platform: Platform; readonly manifest?: string | undefined },
   options: RegistryOptions,
 ): Promise<ResolvedRegistryImage> {
   const client = new RegistryClient(ref, options);
@@ -103,6 +104,7 @@ async function resolveAt(
     { descriptor: top.descriptor, tag: ref.tag, platform: undefined },
   ];
   const indexes: IndexLevel[] = [];
+  let index: { descriptor: Descriptor; body: Buffer } | undefined;
   for (let depth = 0; ; depth++) {
     if (depth > MAX_INDEX_DEPTH) throw bad("image indexes nested too deeply");
     const what = `manifest ${current.descriptor.digest}`;
@@ -113,8 +115,11 @@ async function resolveAt(
         current.descriptor.mediaType,
       );
       indexes.push(level);
-      if (depth === 0) choices = choicesOf(level.manifests);
-      const chosen = pickPlatform(level.manifests, platform, reference);
+      if (depth === 0) {
+        choices = choicesOf(level.manifests);
+        index = { descriptor: current.descriptor, body: current.body };
+      }
+      const chosen = pickManifest(level.manifests, choice, reference);
       current = await fetchManifest(client, ref, chosen.digest, chosen, reference);
       continue;
     }
@@ -135,6 +140,7 @@ async function resolveAt(
       layers: details.layers.map((d, i) => registryLayer(client, d, config.diffIds[i], reference)),
       indexes,
       details,
+      ...(index === undefined ? {} : { index }),
       documents: async () => ({ manifest: current.body, config: configData }),
     };
     return {

@@ -22,7 +22,8 @@ export function registryReference(registry: DockerReference): RegistryReference 
     files: [],
     format: () => text,
     canonical: () => text,
-    open: (request) => openRegistryImage(registry, text, request.platform, request.registry),
+    open: (request) =>
+      openRegistryImage(registry, text, request.platform, request.registry, request.manifest),
     destination: (options) => registryDestination(registry, text, options.registry),
     referrers: async (subjects, request) => ({
       ...(await registryReferrers(registry, subjects, request.reference, request.registry)),

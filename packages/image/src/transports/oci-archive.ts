@@ -30,8 +30,8 @@ export function ociArchiveReference(file: string, tag: string | undefined): Imag
     files: [file],
     format: () => written(file),
     canonical: () => written(resolve(file)),
-    open: ({ platform }) => ({
-      ...openOciLayout(archiveFiles(file), written(file), { platform, tag }),
+    open: ({ platform, manifest }) => ({
+      ...openOciLayout(archiveFiles(file), written(file), { platform, tag, manifest }),
       transport: "oci-archive",
     }),
     destination: () => ociArchiveDestination(file, tag, written(file)),

@@ -30,6 +30,7 @@ export function ociDestination(
     name,
     documents: "oci",
     parallelBlobs: 3,
+    holdsIndexes: true,
     hasBlob: async (descriptor) => hasBlob(layout, descriptor.digest, descriptor.size),
     putBlob: put,
     putManifest: put,

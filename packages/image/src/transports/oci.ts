@@ -20,7 +20,8 @@ export function ociReference(path: string, tag: string | undefined): OciReferenc
     files: [path],
     format: () => written(path),
     canonical: () => written(resolve(path)),
-    open: ({ platform }) => openOciLayout(path, written(path), { platform, tag }),
+    open: ({ platform, manifest }) =>
+      openOciLayout(path, written(path), { platform, tag, manifest }),
     destination: () => ociDestination(path, tag, written(path)),
     referrers: (subjects) => ({
       ...layoutReferrers(path, new Set(subjects)),

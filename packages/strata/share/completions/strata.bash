@@ -61,7 +61,7 @@ _strata() {
       valued=" --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf "
       ;;
     copy)
-      flags="--format -f --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --dest-creds --dest-username --dest-password --dest-password-stdin --dest-registry-token --dest-no-creds --dest-authfile --dest-cert-dir --dest-registries-conf --dest-tls-verify --quiet -q --help -h"
+      flags="--all -a --format -f --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --dest-creds --dest-username --dest-password --dest-password-stdin --dest-registry-token --dest-no-creds --dest-authfile --dest-cert-dir --dest-registries-conf --dest-tls-verify --quiet -q --help -h"
       valued=" --format -f --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf --dest-creds --dest-username --dest-password --dest-registry-token --dest-authfile --dest-cert-dir --dest-registries-conf "
       case "$prev" in
         --format|-f) words="oci v2s2" ;;

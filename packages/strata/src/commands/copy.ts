@@ -44,6 +44,14 @@ of its blobs. The registry flags apply to both ends, unless the destination
 has its own (--dest-creds and the others below).`,
   flags: [
     {
+      name: "all",
+      short: "a",
+      kind: "boolean",
+      help:
+        "where IMAGE names an index, copy it whole: every manifest it lists (each platform's), " +
+        "then the index, tagged (as skopeo --all)",
+    },
+    {
       name: "format",
       short: "f",
       kind: "string",
@@ -73,6 +81,7 @@ has its own (--dest-creds and the others below).`,
         ...imageSource(image, values),
         destination,
         format,
+        all: values.all === true,
         signal,
         destinationRegistry: registryOf(values, "dest-"),
         onProgress: (event) => progress.onProgress?.({ kind: "blob", ...event }),
