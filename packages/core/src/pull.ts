@@ -21,9 +21,13 @@ export interface PullResult {
   readonly image: Image;
   /** The manifest now tagged in the layout (a Docker one converted to OCI). */
   readonly manifest: Descriptor;
-  /** Blobs written, and blobs the layout already had (shared with its other images). */
-  readonly written: number;
-  readonly reused: number;
+  /**
+   * Blobs (layers and config) sent, found in the layout already (shared with its other images),
+   * mounted (never, into a layout), and the bytes sent: copy's names, and the JSON result's.
+   */
+  readonly sent: number;
+  readonly present: number;
+  readonly mounted: number;
   readonly bytes: number;
   readonly layout: string;
   readonly tag: string;
@@ -76,8 +80,9 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   return {
     image: copied.image,
     manifest: copied.manifest,
-    written: copied.sent,
-    reused: copied.present + copied.mounted,
+    sent: copied.sent,
+    present: copied.present,
+    mounted: copied.mounted,
     bytes: copied.bytes,
     layout: dir,
     tag,

@@ -528,12 +528,12 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
         layout: `oci:${layout}:sample`,
       });
       // Blobs: three layers and the config (the manifest is not counted, as in copy).
-      expect(first).toMatchObject({ tag: "sample", written: 4, reused: 0 });
+      expect(first).toMatchObject({ tag: "sample", sent: 4, present: 0 });
       const again = await pull({
         image: `docker://${open.host}/strata/sample:latest`,
         layout: `oci:${layout}:copy`,
       });
-      expect(again).toMatchObject({ written: 0, reused: 4 });
+      expect(again).toMatchObject({ sent: 0, present: 4 });
       // Through a connection cut halfway through every blob: resumed, same blobs.
       const proxy = await startFaultProxy(open.host);
       try {
@@ -544,7 +544,7 @@ describe.skipIf(unavailable !== undefined)("registry source (docker://)", () => 
           platform: "linux/arm64/v8",
           registry: { retry: { delayMs: 10 } },
         });
-        expect(arm).toMatchObject({ tag: "1", written: 2 });
+        expect(arm).toMatchObject({ tag: "1", sent: 2 });
         expect(proxy.log.some((r) => r.range !== undefined)).toBe(true);
       } finally {
         proxy.stop();

@@ -36,17 +36,17 @@ of oci:DIR:TAG need no network.`,
       }),
     ).finally(progress.done);
     if (values.json === true) {
-      const { image: pulled, layout: dir, tag, manifest, written, reused, bytes } = result;
+      const { image: pulled, layout: dir, tag, manifest, sent, present, mounted, bytes } = result;
       printResult("pull", pulled, {
         destination: `oci:${dir}:${tag}`,
         manifest: descriptorJson(manifest),
-        blobs: { sent: written, present: reused, mounted: 0, bytes },
+        blobs: { sent, present, mounted, bytes },
       });
     } else if (values.quiet !== true) {
       process.stdout.write(
         `pulled ${result.image.reference} into oci:${result.layout}:${result.tag} ` +
-          `(${result.manifest.digest}): ${counted(result.written, "blob")} written ` +
-          `(${sizeText(result.bytes)}), ${result.reused} already there\n`,
+          `(${result.manifest.digest}): ${counted(result.sent, "blob")} written ` +
+          `(${sizeText(result.bytes)}), ${result.present} already there\n`,
       );
     }
     return 0;
