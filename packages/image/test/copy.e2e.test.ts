@@ -10,10 +10,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pull, unpack } from "@strata-oci/core";
 import { repack } from "@strata-oci/build";
-import { copyImage, OCI_MANIFEST } from "@strata-oci/image";
+import { copyImage, findReferrers, OCI_MANIFEST } from "@strata-oci/image";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
 import { tempDir } from "../../../test/support/layers.js";
 import { multiPlatformLayout } from "../../../test/support/test-images.js";
+import { SPDX, writeFullLayout } from "../../../test/support/spec-layouts.js";
 import {
   registryUnavailable,
   startRegistry,
@@ -155,6 +156,24 @@ describe.skipIf(unavailable !== undefined)("copy: any source to a layout or a re
         all: true,
       }),
     ).rejects.toMatchObject({ code: "STRATA_BAD_REFERENCE" });
+  });
+
+  it("an artifact with a subject, pushed where there is no referrers API, is in its fallback tag", async () => {
+    const dir = join(work.path, "full");
+    const full = writeFullLayout(dir);
+    const app = `docker://${open.host}/strata/full:app`;
+    await copyImage({ image: `oci:${dir}:app`, destination: app, all: true });
+    // Twice: listed once.
+    for (let i = 0; i < 2; i++)
+      await copyImage({
+        image: `oci:${dir}:sbom`,
+        destination: `docker://${open.host}/strata/full:sbom`,
+      });
+    const found = await findReferrers({ image: app, platform: "linux/amd64" });
+    expect(found.via).toBe("tag schema");
+    expect(found.referrers.map((r) => [r.subject, r.descriptor.artifactType])).toEqual([
+      [full.manifest.digest, SPDX],
+    ]);
   });
 
   it("between repositories of one registry, blobs are mounted, not sent", async () => {

@@ -8,6 +8,7 @@ import type { DockerReference } from "./docker-reference.js";
 import { pushDestination } from "./pull-sources.js";
 import { RegistryClient, type RegistryOptions } from "./registry-client.js";
 import { BlobUpload } from "./registry-upload.js";
+import { addToReferrersTag, referrerOf } from "./referrers-tag.js";
 
 export function registryDestination(
   reference: DockerReference,
@@ -48,22 +49,29 @@ export function registryDestination(
       await new BlobUpload(client, repo, descriptor, context(descriptor), uploads).send(body);
     },
     async putManifest(descriptor, body, options) {
-      if (options?.byDigest === true)
-        return putManifest(client, `${repo}/manifests/${descriptor.digest}`, descriptor, body);
+      if (options?.byDigest === true) {
+        await putManifest(client, repo, `${repo}/manifests/${descriptor.digest}`, descriptor, body);
+        return;
+      }
       // Under a tag, the manifest is PUT once, by the tag, as the last step (below).
       manifest = body;
       if (ref.tag === undefined)
-        await putManifest(client, `${repo}/manifests/${descriptor.digest}`, descriptor, body);
+        await putManifest(client, repo, `${repo}/manifests/${descriptor.digest}`, descriptor, body);
     },
     async tag(descriptor) {
       if (ref.tag === undefined || manifest === undefined) return;
-      await putManifest(client, `${repo}/manifests/${ref.tag}`, descriptor, manifest);
+      await putManifest(client, repo, `${repo}/manifests/${ref.tag}`, descriptor, manifest);
     },
   };
 }
 
+/**
+ * PUTs a manifest; one with a subject, to a registry that did not take it as a referrer (no
+ * OCI-Subject in the answer), is also listed in the subject's fallback tag.
+ */
 async function putManifest(
   client: RegistryClient,
+  repository: string,
   path: string,
   descriptor: Descriptor,
   body: Buffer,
@@ -76,4 +84,7 @@ async function putManifest(
   });
   done.resume();
   if (done.statusCode !== 201) throw client.refused(done.statusCode ?? 0, `PUT ${path}`);
+  const referrer = referrerOf(descriptor, body);
+  if (referrer !== undefined && done.headers["oci-subject"] === undefined)
+    await addToReferrersTag(client, repository, referrer.subject, referrer.entry);
 }
