@@ -9,7 +9,7 @@ import {
 import { withErrorContext } from "@strata-oci/errors";
 import type { MergedEntry, MergedTree } from "@strata-oci/merge";
 import type { Image } from "@strata-oci/image";
-import { mergedTree, type MergedTreeOptions } from "@strata-oci/core";
+import { layerProgress, mergedTree, type MergedTreeOptions } from "@strata-oci/core";
 
 function header(
   path: EntryPath,
@@ -125,10 +125,10 @@ async function* fileBodies(
     const files = pending[index] as Map<number, string>;
     if (files.size === 0) continue;
     let ordinal = 0;
-    let read = 0;
-    const digest = layer.digest ?? layer.diffId ?? "";
-    const { size } = layer;
-    onProgress?.({ kind: "layer-start", index, count, digest, size, pass: "bodies" });
+    const progress = layerProgress(layer, index, count, onProgress, {
+      pass: "bodies",
+      entries: () => ordinal,
+    });
     try {
       // Transient chunks: only the bytes of files that survive are copied out, as they are handed
       // on.
@@ -136,14 +136,7 @@ async function* fileBodies(
         transientChunks: true,
         context: { image: image.reference },
         ...(options.signal === undefined ? {} : { signal: options.signal }),
-        ...(onProgress === undefined
-          ? {}
-          : {
-              onBlobBytes: (n: number) => {
-                read += n;
-                onProgress({ kind: "bytes", index, read, size, entries: ordinal, pass: "bodies" });
-              },
-            }),
+        ...(progress.onBlobBytes === undefined ? {} : { onBlobBytes: progress.onBlobBytes }),
       })) {
         const name = files.get(ordinal++);
         if (name === undefined || entry.kind !== "file") continue;
@@ -159,6 +152,6 @@ async function* fileBodies(
     } catch (error) {
       throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? `#${index}` });
     }
-    onProgress?.({ kind: "layer-done", index, entries: ordinal, pass: "bodies" });
+    progress.done();
   }
 }

@@ -25,6 +25,7 @@ export {
   type InspectOptions,
 } from "./inspect.js";
 export { backends, type Backends, type NativeState } from "./backends.js";
+export { layerProgress, type LayerProgress } from "./layer-progress.js";
 export { pull, type PullOptions, type PullProgress, type PullResult } from "./pull.js";
 export { prefetchedImage, type PrefetchedImage } from "./prefetch.js";
 export { StrataError, type StrataErrorCode } from "@strata-oci/errors";

@@ -6,13 +6,13 @@ import {
   resolveLimits,
   unescapeName,
   type EntryPath,
-  type LayerEntry,
   type LayerLimits,
 } from "@strata-oci/layer";
 import { ImageError, withErrorContext } from "@strata-oci/errors";
 import type { Image, Platform, RegistryOptions } from "@strata-oci/image";
 import { MergedTree, type MergedEntry } from "@strata-oci/merge";
 import { prefetchedImage, type PrefetchedImage } from "./prefetch.js";
+import { layerProgress } from "./layer-progress.js";
 import { openContainerImage } from "./prologue.js";
 import type { UnpackProgress } from "./unpack.js";
 
@@ -57,16 +57,7 @@ async function buildTree(
   const { onProgress } = options;
   const count = image.layers.length;
   for (const [index, layer] of image.layers.entries()) {
-    const digest = layer.digest ?? layer.diffId ?? "";
-    onProgress?.({ kind: "layer-start", index, count, digest, size: layer.size });
-    let bytes = 0;
-    let entries = 0;
-    const counted = async function* (source: AsyncIterable<LayerEntry>) {
-      for await (const entry of source) {
-        entries++;
-        yield entry;
-      }
-    };
+    const progress = layerProgress(layer, index, count, onProgress);
     try {
       const entriesOf = readLayer(layer, {
         // Bodies are skipped, never kept: the ring's bytes need no copies.
@@ -74,21 +65,14 @@ async function buildTree(
         context: { image: image.reference },
         ...(options.limits === undefined ? {} : { limits: options.limits }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
-        ...(onProgress === undefined
-          ? {}
-          : {
-              onBlobBytes: (n: number) => {
-                bytes += n;
-                onProgress({ kind: "bytes", index, read: bytes, size: layer.size, entries });
-              },
-            }),
+        ...(progress.onBlobBytes === undefined ? {} : { onBlobBytes: progress.onBlobBytes }),
       });
-      await tree.applyLayer(onProgress === undefined ? entriesOf : counted(entriesOf));
+      await tree.applyLayer(progress.counted(entriesOf));
     } catch (error) {
       throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? `#${index}` });
     }
     read(index);
-    onProgress?.({ kind: "layer-done", index, entries });
+    progress.done();
     options.onLayer?.(index, count);
   }
   tree.finish();

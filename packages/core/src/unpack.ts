@@ -2,6 +2,7 @@ import { realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { readLayer, type Layer, type LayerLimits, type ZstdBackend } from "@strata-oci/layer";
 import { AbortedError, TargetError, withErrorContext } from "@strata-oci/errors";
+import { layerProgress } from "./layer-progress.js";
 import { LayerPrefetch, PREFETCH_CONCURRENCY, streamed } from "./prefetch.js";
 import { chainIdOf, collectWarnings, imageRequest, refuseArtifact } from "./prologue.js";
 import { recordTree, saveTreeRecord } from "./tree-record.js";
@@ -171,23 +172,17 @@ async function applyLayer(
   options: UnpackOptions,
 ): Promise<void> {
   if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
-  const { onProgress } = options;
-  const count = image.layers.length;
-  const digest = layer.digest ?? layer.diffId ?? "";
-  onProgress?.({ kind: "layer-start", index, count, digest, size: layer.size });
-  let read = 0;
   const before = target.stats.entries;
+  const progress = layerProgress(layer, index, image.layers.length, options.onProgress, {
+    entries: () => target.stats.entries - before,
+  });
   const entries = readLayer(layer, {
     transientChunks: true,
     context: { image: image.reference },
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.zstdBackend === undefined ? {} : { zstdBackend: options.zstdBackend }),
-    onBlobBytes: (n) => {
-      read += n;
-      const done = target.stats.entries - before;
-      onProgress?.({ kind: "bytes", index, read, size: layer.size, entries: done });
-    },
+    ...(progress.onBlobBytes === undefined ? {} : { onBlobBytes: progress.onBlobBytes }),
   });
   try {
     await target.applyLayer(entries);
@@ -197,7 +192,7 @@ async function applyLayer(
       layer: layer.digest ?? layer.diffId ?? `#${index}`,
     });
   }
-  onProgress?.({ kind: "layer-done", index, entries: target.stats.entries - before });
+  progress.done();
 }
 
 /**

@@ -21,6 +21,7 @@ import {
 } from "@strata-oci/merge";
 import {
   collectWarnings,
+  layerProgress,
   openContainerImage,
   prefetchedImage,
   type UnpackProgress,
@@ -186,34 +187,6 @@ export async function storeImage(
  * layers below are never read whole (an image whose base is stored costs its
  * own layers), and nothing accumulates in memory.
  */
-/** A layer's entries counted and its bytes told to onProgress as they are read. */
-function layerProgress(
-  layer: Layer,
-  index: number,
-  count: number,
-  onProgress: ((event: UnpackProgress) => void) | undefined,
-): { bytes(n: number): void; done(): void; counted<T>(e: AsyncIterable<T>): AsyncIterable<T> } {
-  const { size } = layer;
-  let read = 0;
-  let entries = 0;
-  onProgress?.({ kind: "layer-start", index, count, digest: layer.digest ?? "", size });
-  return {
-    bytes(n) {
-      read += n;
-      onProgress?.({ kind: "bytes", index, read, size, entries });
-    },
-    done() {
-      onProgress?.({ kind: "layer-done", index, entries });
-    },
-    async *counted(source) {
-      for await (const entry of source) {
-        entries++;
-        yield entry;
-      }
-    },
-  };
-}
-
 async function storeLayer(
   store: LayerStore,
   image: Image,
@@ -232,9 +205,7 @@ async function storeLayer(
       context: { image: image.reference },
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
-      ...(options.onProgress === undefined
-        ? {}
-        : { onBlobBytes: (n: number) => progress.bytes(n) }),
+      ...(progress.onBlobBytes === undefined ? {} : { onBlobBytes: progress.onBlobBytes }),
     }),
   );
   const writeOptions = {
