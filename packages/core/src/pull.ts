@@ -1,11 +1,9 @@
 import {
   copyImage,
-  hostPlatform,
   outputLayout,
   isRegistryReference,
   ociDestination,
   parseImageReference,
-  parsePlatform,
   type BlobProgress,
   type Descriptor,
   type Image,
@@ -63,16 +61,11 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   const target = outputLayout(options.layout, "pull");
   const dir = target.path;
   const tag = target.tag ?? source.registry.tag ?? "latest";
-  const platform =
-    options.platform === undefined
-      ? hostPlatform()
-      : typeof options.platform === "string"
-        ? parsePlatform(options.platform)
-        : options.platform;
+  // The platform is read by copyImage's openImage, as for every source.
   const copied = await copyImage({
     image: options.image,
     destination: ociDestination(dir, tag, `oci:${dir}:${tag}`),
-    platform,
+    platform: options.platform,
     registry: options.registry,
     signal: options.signal,
     onProgress: options.onProgress,

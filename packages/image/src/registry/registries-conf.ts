@@ -165,11 +165,12 @@ export function registryEntryFor(
   ref: DockerReference,
 ): RegistryEntry | undefined {
   const name = `${ref.registry}/${ref.repository}`;
-  let best: RegistryEntry | undefined;
-  for (const entry of conf.registries)
-    if (matchLength(entry.prefix, name) > (best === undefined ? -1 : best.prefix.length))
-      if (matchLength(entry.prefix, name) >= 0) best = entry;
-  return best;
+  let best: { entry: RegistryEntry; length: number } | undefined;
+  for (const entry of conf.registries) {
+    const length = matchLength(entry.prefix, name);
+    if (length >= 0 && length > (best?.length ?? -1)) best = { entry, length };
+  }
+  return best?.entry;
 }
 
 /** `ref` with the matched `prefix` of its name replaced by `location`. */
