@@ -5,14 +5,12 @@
 // oci-layout, so that OCI readers take it as a layout. Written into a
 // private file beside FILE and renamed over it when the tag is set: a reader
 // never sees half an archive, a failed copy leaves none.
-import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
-import { BLOCK, encodeHeader, paddingOf, parseDigest } from "@strata-oci/layer";
-import { ImageError, TargetError } from "@strata-oci/errors";
+import { parseDigest } from "@strata-oci/layer";
+import { ImageError } from "@strata-oci/errors";
 import type { BlobBody, ImageDestination } from "../destination.js";
 import { asRecord, parseJson, type Descriptor } from "../descriptor.js";
 import { OCI_INDEX, REF_NAME_ANNOTATION } from "../media-types.js";
+import { TarFileWriter } from "../tar-file-writer.js";
 import { verifiedChunks } from "../verified-chunks.js";
 
 /** The archive's member holding a blob. */
@@ -103,82 +101,37 @@ function manifestFiles(
   };
 }
 
-/** A tar written member by member into a private file beside `file`, renamed over it at the end. */
+/** The archive's blobs as members, each once, checked against its descriptor as it passes. */
 class ArchiveWriter {
-  readonly #file: string;
-  readonly #temporary: string;
-  #fd: number | undefined;
+  readonly #tar: TarFileWriter;
   readonly #blobs = new Set<string>();
-  readonly #atExit = (): void => this.discard();
 
   constructor(file: string) {
-    this.#file = file;
-    this.#temporary = join(
-      dirname(resolve(file)),
-      `.${basename(file)}.strata-${randomBytes(6).toString("hex")}`,
-    );
+    this.#tar = new TarFileWriter(file);
   }
 
   has(digest: string): boolean {
     return this.#blobs.has(digest);
   }
 
-  #open(): number {
-    if (this.#fd !== undefined) return this.#fd;
-    try {
-      this.#fd = openSync(this.#temporary, "wx", 0o644);
-    } catch (cause) {
-      const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
-      throw new TargetError("STRATA_FS_ERROR", `cannot write ${this.#file}: ${code}`, {
-        hint: "the archive's directory must exist and be writable by you",
-        cause,
-      });
-    }
-    process.once("exit", this.#atExit);
-    return this.#fd;
-  }
-
-  #write(data: Buffer): void {
-    const fd = this.#open();
-    for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
-  }
-
-  #member(name: string, size: number): void {
-    for (const part of encodeHeader({ name, type: "file", mode: 0o644 }, size)) this.#write(part);
-  }
-
-  /** The blob as a member, its bytes checked against the descriptor as they pass. */
   async putBlob(descriptor: Descriptor, body: BlobBody, image: string): Promise<void> {
     if (this.#blobs.has(descriptor.digest)) return;
-    this.#member(memberOf(descriptor.digest), descriptor.size);
+    this.#tar.header(memberOf(descriptor.digest), descriptor.size);
     const chunks = Buffer.isBuffer(body) ? [body] : await body.open();
     const context = { image, blob: descriptor.digest };
     for await (const chunk of verifiedChunks(chunks as AsyncIterable<Buffer>, descriptor, context))
-      this.#write(chunk);
-    this.#write(Buffer.alloc(paddingOf(descriptor.size)));
+      this.#tar.write(chunk);
+    this.#tar.pad(descriptor.size);
     this.#blobs.add(descriptor.digest);
   }
 
   /** The last members, the end of the archive, and the rename over FILE. */
   finish(files: Record<string, Buffer>): void {
-    for (const [name, data] of Object.entries(files)) {
-      this.#member(name, data.length);
-      this.#write(data);
-      this.#write(Buffer.alloc(paddingOf(data.length)));
-    }
-    this.#write(Buffer.alloc(2 * BLOCK));
-    const fd = this.#open();
-    fsyncSync(fd);
-    closeSync(fd);
-    this.#fd = undefined;
-    renameSync(this.#temporary, this.#file);
-    process.off("exit", this.#atExit);
+    for (const [name, data] of Object.entries(files)) this.#tar.member(name, data);
+    this.#tar.finish();
   }
 
   discard(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd);
-    this.#fd = undefined;
-    rmSync(this.#temporary, { force: true });
-    process.off("exit", this.#atExit);
+    this.#tar.discard();
   }
 }

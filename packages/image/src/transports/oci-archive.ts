@@ -1,25 +1,16 @@
 // `oci-archive:FILE[:TAG]`: a tarball of an OCI layout, as skopeo and buildah
 // write it. Read in place (its members' offsets; never extracted); written
-// as a layout staged beside FILE, made into a tar and renamed over FILE when
-// the tag is set, so that a reader never sees half an archive.
-import {
-  closeSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+// as a layout staged beside FILE, made into a tar (tar-file-writer.ts) and
+// renamed over FILE when the tag is set, so that a reader never sees half an
+// archive.
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { BLOCK, encodeHeader, paddingOf } from "@strata-oci/layer";
 import { TargetError } from "@strata-oci/errors";
 import type { ImageDestination } from "../destination.js";
 import { archiveFiles } from "../layout-files.js";
 import { layoutReferrers, openOciLayout } from "../oci-layout.js";
 import { pathAndTag, type ImageReference, type ImageTransport } from "../transport.js";
+import { TarFileWriter } from "../tar-file-writer.js";
 import { ociDestination } from "./oci-destination.js";
 
 export function ociArchiveReference(file: string, tag: string | undefined): ImageReference {
@@ -71,9 +62,7 @@ function ociArchiveDestination(
     async tag(descriptor, platform) {
       try {
         await layout.tag(descriptor, platform);
-        const temporary = `${staging}.tar`;
-        writeLayoutTar(staging, temporary);
-        renameSync(temporary, file);
+        writeLayoutTar(staging, file);
       } finally {
         discard();
       }
@@ -94,50 +83,27 @@ function stagingBeside(file: string): string {
   }
 }
 
-/** The layout `dir` as an uncompressed tar, names in byte order (the same layout, the same tar). */
+/** The layout `dir` as a tar over `file`, names in byte order (the same layout, the same tar). */
 function writeLayoutTar(dir: string, file: string): void {
-  const fd = openSync(file, "wx", 0o644);
+  const tar = new TarFileWriter(file);
   try {
-    const put = (data: Buffer): void => writeAll(fd, data);
     const walk = (relative: string): void => {
       for (const entry of readdirSync(join(dir, relative), { withFileTypes: true }).sort((a, b) =>
         a.name < b.name ? -1 : 1,
       )) {
         const name = relative === "" ? entry.name : `${relative}/${entry.name}`;
         if (entry.isDirectory()) {
-          for (const part of encodeHeader({ name: `${name}/`, type: "dir", mode: 0o755 }, 0))
-            put(part);
+          tar.header(`${name}/`, 0, "dir");
           walk(name);
         } else if (entry.isFile() && !entry.name.startsWith(".tmp-")) {
-          const size = statSync(join(dir, name)).size;
-          for (const part of encodeHeader({ name, type: "file", mode: 0o644 }, size)) put(part);
-          copyInto(fd, join(dir, name));
-          put(Buffer.alloc(paddingOf(size)));
+          tar.memberFromFile(name, join(dir, name), statSync(join(dir, name)).size);
         }
       }
     };
     walk("");
-    put(Buffer.alloc(2 * BLOCK));
+    tar.finish();
   } catch (error) {
-    closeSync(fd);
-    rmSync(file, { force: true });
+    tar.discard();
     throw error;
   }
-  closeSync(fd);
-}
-
-function copyInto(fd: number, path: string): void {
-  const source = openSync(path, "r");
-  try {
-    const chunk = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = readSync(source, chunk, 0, chunk.length, null)) > 0;)
-      writeAll(fd, chunk.subarray(0, n));
-  } finally {
-    closeSync(source);
-  }
-}
-
-/** All of `data` written at `fd`'s position (a write may take only part of it). */
-function writeAll(fd: number, data: Buffer): void {
-  for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
 }

@@ -1,0 +1,95 @@
+// A tar written member by member into a private file beside FILE, fsynced
+// and renamed over FILE at the end: a reader never sees half an archive, and
+// a failed or interrupted write leaves none (the file is removed on discard
+// and at exit). docker-archive and oci-archive destinations write through it.
+import { randomBytes } from "node:crypto";
+import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { BLOCK, encodeHeader, paddingOf } from "@strata-oci/layer";
+import { TargetError } from "@strata-oci/errors";
+
+export class TarFileWriter {
+  readonly #file: string;
+  readonly #temporary: string;
+  #fd: number | undefined;
+  readonly #atExit = (): void => this.discard();
+
+  constructor(file: string) {
+    this.#file = file;
+    this.#temporary = join(
+      dirname(resolve(file)),
+      `.${basename(file)}.strata-${randomBytes(6).toString("hex")}`,
+    );
+  }
+
+  #open(): number {
+    if (this.#fd !== undefined) return this.#fd;
+    try {
+      this.#fd = openSync(this.#temporary, "wx", 0o644);
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+      throw new TargetError("STRATA_FS_ERROR", `cannot write ${this.#file}: ${code}`, {
+        hint: "the archive's directory must exist and be writable by you",
+        cause,
+      });
+    }
+    process.once("exit", this.#atExit);
+    return this.#fd;
+  }
+
+  /** All of `data` (a write may take only part of it). */
+  write(data: Buffer): void {
+    const fd = this.#open();
+    for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
+  }
+
+  /** A member's header; its `size` bytes and `pad(size)` follow (a directory: none). */
+  header(name: string, size: number, type: "file" | "dir" = "file"): void {
+    const mode = type === "dir" ? 0o755 : 0o644;
+    for (const part of encodeHeader({ name, type, mode }, size)) this.write(part);
+  }
+
+  /** The padding after a member of `size` bytes. */
+  pad(size: number): void {
+    this.write(Buffer.alloc(paddingOf(size)));
+  }
+
+  /** A member whose bytes are in hand. */
+  member(name: string, data: Buffer): void {
+    this.header(name, data.length);
+    this.write(data);
+    this.pad(data.length);
+  }
+
+  /** A member copied from the file `path` of `size` bytes. */
+  memberFromFile(name: string, path: string, size: number): void {
+    this.header(name, size);
+    const source = openSync(path, "r");
+    try {
+      const chunk = Buffer.allocUnsafe(1 << 20);
+      for (let n; (n = readSync(source, chunk, 0, chunk.length, null)) > 0;)
+        this.write(chunk.subarray(0, n));
+    } finally {
+      closeSync(source);
+    }
+    this.pad(size);
+  }
+
+  /** The end of the archive, fsynced, renamed over FILE. */
+  finish(): void {
+    this.write(Buffer.alloc(2 * BLOCK));
+    const fd = this.#open();
+    fsyncSync(fd);
+    closeSync(fd);
+    this.#fd = undefined;
+    renameSync(this.#temporary, this.#file);
+    process.off("exit", this.#atExit);
+  }
+
+  discard(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+    rmSync(this.#temporary, { force: true });
+    process.off("exit", this.#atExit);
+  }
+}
