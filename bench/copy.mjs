@@ -10,13 +10,11 @@
 //   node bench/copy.mjs [--rounds N] [--image oci:DIR:TAG ...] [--dest DIR]
 // (after `pnpm run build`; needs docker-registry and skopeo, installed with apt when missing).
 // Default image: the generated 30k-entry one (bench/generate.mjs).
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
-import { createServer } from "node:net";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { installMissing, printTable, runRounds, timed } from "./rounds.mjs";
+import { installMissing, printTable, runRounds, startRegistry, timed } from "./rounds.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -50,39 +48,6 @@ if (images.length === 0) {
 const work = values.dest ?? join(root, "bench", "out");
 mkdirSync(work, { recursive: true });
 const scratch = mkdtempSync(join(work, "copy-"));
-
-async function freePort() {
-  return new Promise((done) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
-async function startRegistry(storage) {
-  const port = await freePort();
-  const config = join(storage, "registry.yml");
-  writeFileSync(
-    config,
-    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ` +
-      `${join(storage, "registry")}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`,
-  );
-  const child = spawn("docker-registry", ["serve", config], { stdio: "ignore" });
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise((done) => {
-      const req = request({ host: "127.0.0.1", port, path: "/v2/" }, (res) => {
-        res.resume();
-        done(true);
-      });
-      req.on("error", () => done(false));
-      req.end();
-    });
-    if (up) break;
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  return { host: `127.0.0.1:${port}`, stop: () => child.kill() };
-}
 
 /**
  * A push from nothing: a registry of its own with empty storage, and a HOME of its own (skopeo

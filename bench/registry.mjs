@@ -19,10 +19,9 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, request } from "node:http";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { installMissing, median } from "./rounds.mjs";
+import { freePort, installMissing, median, startRegistry } from "./rounds.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -61,24 +60,9 @@ if (images.length === 0) {
 const trees = resolve(values.dest ?? join(root, "bench", "out"));
 mkdirSync(trees, { recursive: true });
 
-async function freePort() {
-  return new Promise((done) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
 const work = mkdtempSync(join(trees, "registry-bench-"));
-const port = await freePort();
-writeFileSync(
-  join(work, "config.yml"),
-  `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    ` +
-    `rootdirectory: ${join(work, "data")}\nhttp:\n  addr: 127.0.0.1:${port}\n`,
-);
-const registry = spawn("docker-registry", ["serve", join(work, "config.yml")], { stdio: "ignore" });
-await new Promise((done) => setTimeout(done, 1500));
+const registry = await startRegistry(work);
+const port = Number(registry.host.split(":")[1]);
 
 /**
  * A proxy to the registry whose bodies share one budget of `rate` bytes a
@@ -277,6 +261,6 @@ try {
     }
   }
 } finally {
-  registry.kill();
+  registry.stop();
   rmSync(work, { recursive: true, force: true });
 }

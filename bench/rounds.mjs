@@ -1,8 +1,10 @@
 // What the round-based benchmarks share: a command timed with its peak RSS
 // (GNU time), tools run interleaved with the order rotated every round, each
 // in a fresh directory, and the markdown table of medians and per-round ratios.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { createServer } from "node:net";
 import { join } from "node:path";
 
 /**
@@ -83,4 +85,42 @@ export function installMissing(commands) {
   });
   if (run.status !== 0)
     throw new Error(`apt-get install ${missing.map(([, pkg]) => pkg).join(" ")} failed`);
+}
+
+/** A free TCP port on loopback (bound and released). */
+export async function freePort() {
+  return new Promise((done) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+/**
+ * Debian's docker-registry on a loopback port, storing under `storage`, once it answers: `host`,
+ * and `stop`.
+ */
+export async function startRegistry(storage) {
+  const port = await freePort();
+  const config = join(storage, "registry.yml");
+  writeFileSync(
+    config,
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ` +
+      `${join(storage, "registry")}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+  );
+  const child = spawn("docker-registry", ["serve", config], { stdio: "ignore" });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((done) => {
+      const req = request({ host: "127.0.0.1", port, path: "/v2/" }, (res) => {
+        res.resume();
+        done(true);
+      });
+      req.on("error", () => done(false));
+      req.end();
+    });
+    if (up) break;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  return { host: `127.0.0.1:${port}`, stop: () => child.kill() };
 }
