@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real tools the conformance tests compare against (Debian's
 # umoci, busybox-static, attr, skopeo, runc, zstd, docker-registry with
-# apache2-utils' htpasswd for the registry tests) when they are missing, and
+# apache2-utils' htpasswd for the registry tests, docker.io for docker-archive,
+# tmux for the terminal test, zsh and groff-base for the generated completion
+# and man page, and Node 22 from npm for zstd through Node's zlib) when they are
+# missing, and
 # libisal-dev, which the build needs for strata's ISA-L gzip decoder (without
 # it gzip goes through Node's zlib, about half as fast), and the arm64 cross
 # compiler for the prebuilt binaries the packed packages ship. Needs root for apt;
