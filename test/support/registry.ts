@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomUUID, sign, X509Certificate } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, request, type Server } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -101,6 +101,22 @@ export async function startRegistry(
     throw new Error(`docker-registry did not start: ${log}`);
   }
   return { host: `127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
+/** The user the locked registry of startOpenAndLocked asks for. */
+export const ALICE = { user: "alice", password: "s3cret-pw" } as const;
+
+/** Two registries storing under `dir`: one open, one asking for ALICE's password (Basic). */
+export async function startOpenAndLocked(
+  dir: string,
+): Promise<{ open: TestRegistry; locked: TestRegistry }> {
+  mkdirSync(join(dir, "open"), { recursive: true });
+  mkdirSync(join(dir, "locked"), { recursive: true });
+  const [open, locked] = await Promise.all([
+    startRegistry(join(dir, "open")),
+    startRegistry(join(dir, "locked"), { htpasswd: ALICE }),
+  ]);
+  return { open, locked };
 }
 
 /**

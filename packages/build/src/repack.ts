@@ -2,23 +2,24 @@ import { existsSync, lstatSync, mkdtempSync, realpathSync, rmSync } from "node:f
 import { dirname, join, relative, resolve } from "node:path";
 import { ImageError, TargetError } from "@strata-oci/errors";
 import {
-  hasBlob,
-  outputLayout,
-  prepareLayout,
-  writeBlob,
+  copyLayers,
+  destinationReference,
   type Descriptor,
   type Image,
   type ImageConfig,
+  type BlobCounts,
+  type ImageDestination,
   type Platform,
   type RegistryOptions,
 } from "@strata-oci/image";
 import { diffTrees, type DiffProgress } from "./diff.js";
 import {
   checkedEpoch,
+  outputDestination,
   writeImage,
   writeLayerBlob,
   type LayerCompression,
-} from "./layout-output.js";
+} from "./image-output.js";
 import {
   chainIdOf,
   imageRequest,
@@ -35,8 +36,12 @@ export interface RepackOptions {
   readonly image: string;
   /** The changed root filesystem. */
   readonly rootfs: string;
-  /** Where the new image goes: `oci:DIR[:TAG]` or DIR; tag default `repacked`. */
-  readonly layout: string;
+  /**
+   * Where the new image goes: `oci:DIR[:TAG]` or DIR (a layout), `oci-archive:`,
+   * `docker-archive:`, `docker://`, or an ImageDestination of the caller's own; tag default
+   * `repacked` where the transport tags.
+   */
+  readonly destination: string | ImageDestination;
   readonly platform?: string | Platform | undefined;
   readonly registry?: RegistryOptions | undefined;
   /** The new layer's compression. Default gzip. */
@@ -71,8 +76,8 @@ export type RepackProgress = UnpackProgress | DiffProgress;
 export interface RepackResult {
   /** The base image. */
   readonly image: Image;
-  readonly layout: string;
-  readonly tag: string;
+  /** Where it went, as messages name it (`oci:DIR:TAG`). */
+  readonly destination: string;
   readonly manifest: Descriptor;
   /**
    * The new layer; undefined when the rootfs had not changed (an empty history step is recorded
@@ -86,6 +91,8 @@ export interface RepackResult {
         readonly mediaType: string;
       }
     | undefined;
+  /** How the base's layers reached the destination: sent, there already, mounted; bytes sent. */
+  readonly baseLayers: BlobCounts;
 }
 
 const EMPTY_TAR = 1024;
@@ -100,9 +107,22 @@ const EMPTY_TAR = 1024;
  * config's times are it: the same change gives the same digests.
  */
 export async function repack(options: RepackOptions): Promise<RepackResult> {
-  const target = outputLayout(options.layout, "repack");
-  refuseLayoutInside(target.path, options.rootfs);
-  const tag = target.tag ?? "repacked";
+  if (typeof options.destination === "string")
+    for (const file of destinationReference(options.destination, true).files)
+      refuseLayoutInside(file, options.rootfs);
+  const destination = outputDestination(options.destination, "repacked", options);
+  try {
+    return await repackInto(destination, options);
+  } catch (error) {
+    destination.abandon?.();
+    throw error;
+  }
+}
+
+async function repackInto(
+  destination: ImageDestination,
+  options: RepackOptions,
+): Promise<RepackResult> {
   const open = imageRequest(options);
   const image = await openContainerImage(options);
   const details = image.details;
@@ -132,8 +152,9 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
         ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       });
     }
-    prepareLayout(target.path);
-    await copyBaseLayers(target.path, image, details.layers);
+    // The base layers, where the destination lacks them (another layout, a registry), verified.
+    const baseLayers: BlobCounts = { sent: 0, present: 0, mounted: 0, bytes: 0 };
+    await copyLayers(destination, image, { signal: options.signal }, baseLayers);
     // What ROOTFS is now (the same root as the record's, checked): the record of the new image,
     // once it is written.
     const next = record === undefined ? undefined : new TreeRecord("", record.dev, record.ino);
@@ -147,7 +168,7 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
       ...(next === undefined ? {} : { onUpperEntry: (path, stats) => next.addStats(path, stats) }),
     });
     const { tarBytes, ...written } = await writeLayerBlob(
-      target.path,
+      destination,
       diff,
       options.compress ?? "gzip",
     );
@@ -157,16 +178,21 @@ export async function repack(options: RepackOptions): Promise<RepackResult> {
       clampTime,
       createdBy: options.createdBy ?? `strata repack ${options.rootfs}`,
     });
-    const manifest = writeImage(
-      target.path,
-      tag,
+    const manifest = await writeImage(
+      destination,
       config,
       [...details.layers, ...(changed ? [written] : [])],
       image.config,
     );
     if (next !== undefined && options.record !== undefined)
       saveTreeRecord(next, options.record, chainIdOf(config.rootfs.diff_ids));
-    return { image, layout: target.path, tag, manifest, layer: changed ? written : undefined };
+    return {
+      image,
+      destination: destination.name,
+      manifest,
+      layer: changed ? written : undefined,
+      baseLayers,
+    };
   } finally {
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   }
@@ -180,23 +206,6 @@ function noDescriptors(image: string): ImageError {
       "(docker-archive layers carry no descriptors)",
     { hint: "copy it into a layout first: skopeo copy docker-archive:FILE oci:DIR:TAG" },
   );
-}
-
-/** The base layers, where the layout lacks them (another layout, a registry), verified. */
-async function copyBaseLayers(
-  layout: string,
-  image: Image,
-  descriptors: readonly Descriptor[],
-): Promise<void> {
-  for (const [index, layer] of image.layers.entries()) {
-    const descriptor = descriptors[index] as Descriptor;
-    if (hasBlob(layout, descriptor.digest, descriptor.size)) continue;
-    await writeBlob(layout, (await layer.open()) as AsyncIterable<Buffer>, {
-      digest: descriptor.digest,
-      size: descriptor.size,
-      context: { image: image.reference, layer: descriptor.digest },
-    });
-  }
 }
 
 /** The base's config with the new layer's diff_id (if any) and its history step. */

@@ -1,27 +1,28 @@
 import {
-  outputLayout,
-  prepareLayout,
   type Descriptor,
   type Image,
+  type ImageDestination,
   type Platform,
   type RegistryOptions,
 } from "@strata-oci/image";
 import { exportImage } from "./export.js";
 import {
   checkedEpoch,
+  outputDestination,
   writeImage,
   writeLayerBlob,
   type LayerCompression,
-} from "./layout-output.js";
+} from "./image-output.js";
 import { mergedTree, type UnpackProgress } from "@strata-oci/core";
 
 export interface SquashOptions {
   readonly image: string;
   /**
-   * The OCI image layout to write into: `oci:DIR[:TAG]` or DIR (made when missing); tag default
-   * `squashed`.
+   * Where the image goes: `oci:DIR[:TAG]` or DIR (a layout, made when missing), `oci-archive:`,
+   * `docker-archive:`, `docker://`, or an ImageDestination of the caller's own. Tag default
+   * `squashed` where the transport tags.
    */
-  readonly layout: string;
+  readonly destination: string | ImageDestination;
   readonly platform?: string | Platform | undefined;
   readonly registry?: RegistryOptions | undefined;
   /** The new layer's compression. Default gzip. */
@@ -39,8 +40,8 @@ export interface SquashOptions {
 export interface SquashResult {
   /** The image squashed. */
   readonly image: Image;
-  readonly layout: string;
-  readonly tag: string;
+  /** Where it went, as messages name it (`oci:DIR:TAG`). */
+  readonly destination: string;
   readonly manifest: Descriptor;
   readonly layer: {
     readonly digest: string;
@@ -53,15 +54,13 @@ export interface SquashResult {
 }
 
 /**
- * An image as a one-layer image in an OCI layout: the layer is `export`'s
- * tar (so unpacking it gives the same tree), gzipped unless asked otherwise;
- * the config is the image's with rootfs.diff_ids and history replaced (its
- * `created` kept, or `sourceDateEpoch` when given), so the same image gives the
- * same digests. Blobs are written first, index.json last, other tags kept.
+ * An image as a one-layer image, written to a destination (an OCI layout by default): the layer
+ * is `export`'s tar (so unpacking it gives the same tree), gzipped unless asked otherwise; the
+ * config is the image's with rootfs.diff_ids and history replaced (its `created` kept, or
+ * `sourceDateEpoch` when given), so the same image gives the same digests. Blobs are written
+ * first, the manifest and tag last (a layout's other tags kept).
  */
 export async function squash(options: SquashOptions): Promise<SquashResult> {
-  const target = outputLayout(options.layout, "squash");
-  const tag = target.tag ?? "squashed";
   const source = {
     image: options.image,
     ...(options.platform === undefined ? {} : { platform: options.platform }),
@@ -70,17 +69,28 @@ export async function squash(options: SquashOptions): Promise<SquashResult> {
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   };
   const epoch = checkedEpoch(options.sourceDateEpoch);
+  // Named first: a destination that cannot be written fails before anything is read.
+  const destination = outputDestination(options.destination, "squashed", options);
+  try {
+    return await squashInto(destination, source, options.compress ?? "gzip", epoch);
+  } catch (error) {
+    destination.abandon?.();
+    throw error;
+  }
+}
+
+async function squashInto(
+  destination: ImageDestination,
+  source: Parameters<typeof mergedTree>[0],
+  compression: LayerCompression,
+  epoch: number | undefined,
+): Promise<SquashResult> {
   // Resolved first: a bad image fails before anything is written.
   const merged = await mergedTree(source);
   const { image } = merged;
   let written: Awaited<ReturnType<typeof writeLayerBlob>>;
   try {
-    prepareLayout(target.path);
-    written = await writeLayerBlob(
-      target.path,
-      exportImage(source, merged),
-      options.compress ?? "gzip",
-    );
+    written = await writeLayerBlob(destination, exportImage(source, merged), compression);
   } finally {
     merged.close();
   }
@@ -104,6 +114,12 @@ export async function squash(options: SquashOptions): Promise<SquashResult> {
       },
     ],
   };
-  const manifest = writeImage(target.path, tag, config, [layer], image.config);
-  return { image, layout: target.path, tag, manifest, layer, squashed: image.layers.length };
+  const manifest = await writeImage(destination, config, [layer], image.config);
+  return {
+    image,
+    destination: destination.name,
+    manifest,
+    layer,
+    squashed: image.layers.length,
+  };
 }

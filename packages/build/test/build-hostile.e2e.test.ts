@@ -136,7 +136,7 @@ describe("outputs inside what the command reads", () => {
   it("repack into a layout inside ROOTFS is refused before anything is written", async () => {
     const { image, rootfs } = await unpacked();
     await expect(
-      repack({ image, rootfs, layout: `oci:${join(rootfs, "out")}:t` }),
+      repack({ image, rootfs, destination: `oci:${join(rootfs, "out")}:t` }),
     ).rejects.toMatchObject({ code: "STRATA_BAD_DESTINATION" });
     expect(existsSync(join(rootfs, "out"))).toBe(false);
   });
@@ -153,7 +153,7 @@ describe("records that are not records", () => {
       for (const record of [fifo, "/dev/zero", fresh("missing")]) {
         const started = Date.now();
         await expect(
-          repack({ image, rootfs, layout: `oci:${fresh("out")}:t`, record }),
+          repack({ image, rootfs, destination: `oci:${fresh("out")}:t`, record }),
         ).rejects.toMatchObject({ code: "STRATA_BAD_RECORD" });
         expect(Date.now() - started, record).toBeLessThan(5000);
       }
@@ -198,11 +198,16 @@ describe("SOURCE_DATE_EPOCH", () => {
         );
       for (const epoch of [-5, 1.5, Number.NaN, 8640000000001, 2 ** 60]) {
         await expect(
-          squash({ image, layout: `oci:${fresh("squashed")}:t`, sourceDateEpoch: epoch }),
+          squash({ image, destination: `oci:${fresh("squashed")}:t`, sourceDateEpoch: epoch }),
           String(epoch),
         ).rejects.toMatchObject({ code: "STRATA_BAD_OPTION" });
         await expect(
-          repack({ image, rootfs, layout: `oci:${fresh("repacked")}:t`, sourceDateEpoch: epoch }),
+          repack({
+            image,
+            rootfs,
+            destination: `oci:${fresh("repacked")}:t`,
+            sourceDateEpoch: epoch,
+          }),
           String(epoch),
         ).rejects.toMatchObject({ code: "STRATA_BAD_OPTION" });
       }
@@ -210,16 +215,16 @@ describe("SOURCE_DATE_EPOCH", () => {
       expect(parseSourceDateEpoch("")).toBeUndefined();
       const a = await squash({
         image,
-        layout: `oci:${fresh("squashed")}:t`,
+        destination: `oci:${fresh("squashed")}:t`,
         sourceDateEpoch: 17e8,
       });
       const b = await squash({
         image,
-        layout: `oci:${fresh("squashed")}:t`,
+        destination: `oci:${fresh("squashed")}:t`,
         sourceDateEpoch: 17e8,
       });
       expect(a.manifest.digest).toBe(b.manifest.digest);
-      await squash({ image, layout: `oci:${fresh("squashed")}:t`, sourceDateEpoch: 8.64e12 });
+      await squash({ image, destination: `oci:${fresh("squashed")}:t`, sourceDateEpoch: 8.64e12 });
     },
   );
 

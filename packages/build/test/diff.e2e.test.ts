@@ -365,7 +365,7 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
       const first = await repack({
         image: `oci:${SAMPLE}:sample`,
         rootfs,
-        layout: `oci:${layout}:2`,
+        destination: `oci:${layout}:2`,
         rootless,
       });
       expect(first.layer).toBeDefined();
@@ -382,7 +382,7 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
         const a = await repack({
           image: `oci:${SAMPLE}:sample`,
           rootfs,
-          layout: join(work.path, "epoch-a"),
+          destination: join(work.path, "epoch-a"),
           rootless,
           sourceDateEpoch: 1700000000,
         });
@@ -390,7 +390,7 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
         const b = await repack({
           image: `oci:${SAMPLE}:sample`,
           rootfs,
-          layout: join(work.path, "epoch-b"),
+          destination: join(work.path, "epoch-b"),
           rootless,
           sourceDateEpoch: 1700000000,
         });
@@ -417,7 +417,7 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
       const unchanged = await repack({
         image: `oci:${layout}:2`,
         rootfs: dest,
-        layout: `oci:${layout}:3`,
+        destination: `oci:${layout}:3`,
         rootless,
       });
       expect(unchanged.layer).toBeUndefined();
@@ -437,8 +437,14 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
       await unpack({ image, dest: rootfs, rootless, record });
       change(rootfs);
       const layout = join(work.path, "record-repacked");
-      const byRecord = await repack({ image, rootfs, layout: `oci:${layout}:2`, rootless, record });
-      const byUnpack = await repack({ image, rootfs, layout: `oci:${layout}:2b`, rootless });
+      const byRecord = await repack({
+        image,
+        rootfs,
+        destination: `oci:${layout}:2`,
+        rootless,
+        record,
+      });
+      const byUnpack = await repack({ image, rootfs, destination: `oci:${layout}:2b`, rootless });
       const names = async (tag: string): Promise<string[]> =>
         (await layerEntries(layout, tag)).sort();
       expect(await names("2")).toEqual(await names("2b"));
@@ -453,7 +459,7 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
       const second = await repack({
         image: `oci:${layout}:2`,
         rootfs,
-        layout: `oci:${layout}:3`,
+        destination: `oci:${layout}:3`,
         rootless,
         record,
       });
@@ -467,7 +473,7 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
           await repack({
             image: `oci:${layout}:3`,
             rootfs,
-            layout: `oci:${layout}:4`,
+            destination: `oci:${layout}:4`,
             rootless,
             record,
           })
@@ -481,7 +487,7 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
           (error: unknown) => error,
         );
       const other = await refusal(
-        repack({ image, rootfs, layout: `oci:${layout}:x`, rootless, record }),
+        repack({ image, rootfs, destination: `oci:${layout}:x`, rootless, record }),
       );
       expect(other).toBeInstanceOf(StrataError);
       expect(other).toMatchObject({ code: "STRATA_RECORD_MISMATCH" });
@@ -492,7 +498,7 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
           repack({
             image: `oci:${layout}:4`,
             rootfs: copy,
-            layout: `oci:${layout}:x`,
+            destination: `oci:${layout}:x`,
             rootless,
             record,
           }),
@@ -504,7 +510,7 @@ describe("repack: IMAGE plus the changes made in its unpacked rootfs", () => {
           repack({
             image,
             rootfs,
-            layout: `oci:${layout}:x`,
+            destination: `oci:${layout}:x`,
             rootless,
             record: join(work.path, "not-a-record"),
           }),

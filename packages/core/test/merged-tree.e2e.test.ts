@@ -309,13 +309,13 @@ describe("squash: the image as one layer, unpacking to the same tree", () => {
       const umoci = spawnSync("sh", ["-c", "command -v umoci"]).status === 0;
       for (const image of [`oci:${SAMPLE}:sample`, stackLayout(TRICKY)]) {
         const layout = join(work.path, `squashed-${n++}`);
-        const first = await squash({ image, layout: `oci:${layout}:one` });
-        const again = await squash({ image, layout: `oci:${layout}:two`, compress: "none" });
+        const first = await squash({ image, destination: `oci:${layout}:one` });
+        const again = await squash({ image, destination: `oci:${layout}:two`, compress: "none" });
         expect(first.squashed).toBeGreaterThan(1);
         const original = await treeOf(image);
         expect(diffSnapshots(original, await treeOf(`oci:${layout}:one`)), image).toEqual([]);
         expect(diffSnapshots(original, await treeOf(`oci:${layout}:two`)), image).toEqual([]);
-        const zstd = await squash({ image, layout: `oci:${layout}:three`, compress: "zstd" });
+        const zstd = await squash({ image, destination: `oci:${layout}:three`, compress: "zstd" });
         expect(zstd.layer.mediaType).toBe("application/vnd.oci.image.layer.v1.tar+zstd");
         expect(zstd.layer.diffId).toBe(again.layer.diffId);
         expect(diffSnapshots(original, await treeOf(`oci:${layout}:three`)), image).toEqual([]);
@@ -323,7 +323,7 @@ describe("squash: the image as one layer, unpacking to the same tree", () => {
           (
             await squash({
               image,
-              layout: `oci:${join(work.path, `squashed-${n++}`)}:three`,
+              destination: `oci:${join(work.path, `squashed-${n++}`)}:three`,
               compress: "zstd",
             })
           ).layer.digest,
@@ -352,9 +352,9 @@ describe("squash: the image as one layer, unpacking to the same tree", () => {
           again.layer.digest,
         );
         // The same image, squashed into another layout, gives the same manifest.
-        const elsewhere = await squash({ image, layout: join(work.path, `squashed-${n++}`) });
+        const elsewhere = await squash({ image, destination: join(work.path, `squashed-${n++}`) });
         expect(elsewhere.manifest.digest).toBe(first.manifest.digest);
-        expect(elsewhere.tag).toBe("squashed");
+        expect(elsewhere.destination).toMatch(/:squashed$/);
         if (umoci) {
           const bundle = join(work.path, `umoci-squashed-${n++}`);
           const run = spawnSync(
@@ -380,8 +380,12 @@ describe("squash: the image as one layer, unpacking to the same tree", () => {
     const unset = join(work.path, `epoch-${n++}`);
     process.env.SOURCE_DATE_EPOCH = "1";
     try {
-      await squash({ image: `oci:${SAMPLE}:sample`, layout, sourceDateEpoch: 1700000000 });
-      await squash({ image: `oci:${SAMPLE}:sample`, layout: unset });
+      await squash({
+        image: `oci:${SAMPLE}:sample`,
+        destination: layout,
+        sourceDateEpoch: 1700000000,
+      });
+      await squash({ image: `oci:${SAMPLE}:sample`, destination: unset });
     } finally {
       delete process.env.SOURCE_DATE_EPOCH;
     }
@@ -404,7 +408,7 @@ describe("squash: the image as one layer, unpacking to the same tree", () => {
         );
         fc.pre(original !== undefined);
         const layout = join(work.path, `prop-squashed-${n++}`);
-        await squash({ image, layout });
+        await squash({ image, destination: layout });
         expect(
           diffSnapshots(original as TreeSnapshot, await treeOf(`oci:${layout}:squashed`)),
         ).toEqual([]);

@@ -55,32 +55,65 @@ export async function sourceManifest(
   return { descriptor, body: documents.manifest, config: documents.config };
 }
 
+/** What copying blobs is told of, and stopped by. */
+export type BlobCopyRequest = Pick<CopyRequest, "signal" | "onBlob" | "onProgress">;
+
 /** The image's layers and config stored at the destination (each checked first), counted. */
 export async function copyBlobs(
   destination: ImageDestination,
   image: Image,
   config: Buffer,
-  request: CopyRequest,
+  request: BlobCopyRequest,
+  counts: BlobCounts,
+): Promise<void> {
+  await copyLayers(destination, image, request, counts);
+  const details = image.details as NonNullable<Image["details"]>;
+  await storeCounted(destination, image, details.config, config, request, counts);
+  stopIfAborted(request.signal);
+}
+
+/**
+ * The image's layers stored at the destination (each checked first, mounted where the same
+ * registry has it), counted: what copy sends, and what repack carries over from its base.
+ */
+export async function copyLayers(
+  destination: ImageDestination,
+  image: Image,
+  request: BlobCopyRequest,
   counts: BlobCounts,
 ): Promise<void> {
   const details = image.details as NonNullable<Image["details"]>;
-  const store = async (blob: Descriptor, body: Parameters<ImageDestination["putBlob"]>[1]) => {
-    stopIfAborted(request.signal);
-    const how = await storeBlob(destination, image, blob, body);
-    counts[how]++;
-    if (how === "sent") counts.bytes += blob.size;
-    request.onBlob?.({ digest: blob.digest, size: blob.size, how });
-  };
   // Several at once where the destination takes it (a registry hashes and stores each on its own
   // core: skopeo sends three at a time too); an archive is one stream, one blob after another.
   await inParallel(destination.parallelBlobs ?? 1, image.layers, (layer, index) =>
-    store(details.layers[index] as Descriptor, {
-      size: layer.size,
-      open: async () => reportingBytes(await layer.open(), layer.digest ?? "", layer.size, request),
-    }),
+    storeCounted(
+      destination,
+      image,
+      details.layers[index] as Descriptor,
+      {
+        size: layer.size,
+        open: async () =>
+          reportingBytes(await layer.open(), layer.digest ?? "", layer.size, request),
+      },
+      request,
+      counts,
+    ),
   );
-  await store(details.config, config);
+}
+
+async function storeCounted(
+  destination: ImageDestination,
+  image: Image,
+  blob: Descriptor,
+  body: Parameters<ImageDestination["putBlob"]>[1],
+  request: BlobCopyRequest,
+  counts: BlobCounts,
+): Promise<void> {
   stopIfAborted(request.signal);
+  const how = await storeBlob(destination, image, blob, body);
+  counts[how]++;
+  if (how === "sent") counts.bytes += blob.size;
+  request.onBlob?.({ digest: blob.digest, size: blob.size, how });
 }
 
 /**
@@ -133,7 +166,7 @@ async function* reportingBytes(
   source: AsyncIterable<Buffer> | NodeJS.ReadableStream,
   digest: string,
   size: number,
-  { onProgress, signal }: CopyRequest,
+  { onProgress, signal }: BlobCopyRequest,
 ): AsyncGenerator<Buffer> {
   let bytes = 0;
   for await (const chunk of source as AsyncIterable<Buffer>) {

@@ -4,7 +4,6 @@
 // A Docker manifest going into an OCI layout is converted on the way (the
 // blobs keep their bytes and digests; only the manifest is rewritten), as
 // skopeo's --format oci does: skopeo and umoci read only OCI documents there.
-import { ImageError } from "@strata-oci/errors";
 import { copyBlobs, formatFor, sourceManifest } from "./copy-blobs.js";
 import { copyIndex } from "./copy-index.js";
 import type { Descriptor } from "./descriptor.js";
@@ -12,7 +11,7 @@ import type { ImageDestination } from "./destination.js";
 import type { Image } from "./image.js";
 import { inFormat, type ManifestFormat } from "./manifest-format.js";
 import { openImage, type OpenImageRequest } from "./open-image.js";
-import { parseImageReference } from "./transports/index.js";
+import { openDestination } from "./open-destination.js";
 import type { RegistryOptions } from "./registry/registry-client.js";
 
 export interface CopyRequest extends OpenImageRequest {
@@ -75,18 +74,10 @@ export interface CopyResult {
 }
 
 function destinationOf(request: CopyRequest): ImageDestination {
-  if (typeof request.destination !== "string") return request.destination;
-  const target = parseImageReference(request.destination);
-  if (target.destination === undefined)
-    throw new ImageError(
-      "STRATA_BAD_REFERENCE",
-      `strata cannot write ${target.transport}: images (${request.destination})`,
-      { hint: "copy to oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker://HOST/REPO[:TAG]" },
-    );
-  const settings = request.destinationRegistry ?? request.registry;
-  const registry =
-    request.signal === undefined ? settings : { ...settings, signal: request.signal };
-  return target.destination({ registry });
+  return openDestination(request.destination, {
+    registry: request.destinationRegistry ?? request.registry,
+    signal: request.signal,
+  });
 }
 
 /** Copies the image `request.image` names (for its platform) to `request.destination`. */

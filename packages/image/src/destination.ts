@@ -25,6 +25,11 @@ export interface ImageDestination {
   mountBlob?(descriptor: Descriptor, fromRepository: string, fromHost: string): Promise<boolean>;
   /** Stores a blob, verified against its descriptor (size and digest) before it is kept. */
   putBlob(descriptor: Descriptor, body: BlobBody): Promise<void>;
+  /**
+   * Stores a blob being made (a new layer), its digest and size learned as it passes. Where absent,
+   * the blob is spooled to a temporary file first, then put (new-blob.ts).
+   */
+  putNewBlob?(chunks: AsyncIterable<Buffer>): Promise<{ digest: string; size: number }>;
   /** Whether it can hold an index and the manifests it lists (copy --all). */
   readonly holdsIndexes?: boolean;
   /**
@@ -45,4 +50,6 @@ export interface ImageDestination {
 /** Options a destination is made with. */
 export interface DestinationOptions {
   readonly registry: import("./registry/registry-client.js").RegistryOptions | undefined;
+  /** The tag for a reference that names none, where the transport tags (squash: "squashed"). */
+  readonly defaultTag?: string | undefined;
 }

@@ -27,6 +27,13 @@ export {
   type CopyResult,
 } from "./copy.js";
 export type { BlobBody, DestinationOptions, ImageDestination } from "./destination.js";
+export {
+  destinationReference,
+  openDestination,
+  type DestinationRequest,
+} from "./open-destination.js";
+export { putNewBlob } from "./new-blob.js";
+export { copyLayers, type BlobCopyRequest, type BlobCounts } from "./copy-blobs.js";
 export { OCI_LAYER_OF } from "./media-types.js";
 export { imageTransports, parseImageReference, registerTransport } from "./transports/index.js";
 export { ociReference, type OciReference } from "./transports/oci.js";

@@ -5,7 +5,7 @@
 // skopeo then reads (it did not read what `pull` used to write).
 import { spawn, spawnSync } from "node:child_process";
 import { checkedResult } from "../../../test/support/result-schema.js";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pull, unpack } from "@strata-oci/core";
@@ -17,7 +17,7 @@ import { multiPlatformLayout } from "../../../test/support/test-images.js";
 import { SPDX, writeFullLayout } from "../../../test/support/spec-layouts.js";
 import {
   registryUnavailable,
-  startRegistry,
+  startOpenAndLocked,
   type TestRegistry,
 } from "../../../test/support/registry.js";
 
@@ -43,12 +43,7 @@ describe.skipIf(unavailable !== undefined)("copy: any source to a layout or a re
   let locked: TestRegistry;
 
   beforeAll(async () => {
-    mkdirSync(join(work.path, "open"));
-    mkdirSync(join(work.path, "locked"));
-    open = await startRegistry(join(work.path, "open"));
-    locked = await startRegistry(join(work.path, "locked"), {
-      htpasswd: { user: "alice", password: "s3cret-pw" },
-    });
+    ({ open, locked } = await startOpenAndLocked(work.path));
   }, 60_000);
   afterAll(() => {
     open?.stop();
@@ -228,7 +223,7 @@ describe.skipIf(unavailable !== undefined)("copy: any source to a layout or a re
     await unpack({ image: docker, dest: rootfs });
     writeFileSync(join(rootfs, "added"), "x\n");
     const repacked = join(work.path, "repacked");
-    const made2 = await repack({ image: docker, rootfs, layout: `oci:${repacked}:r` });
+    const made2 = await repack({ image: docker, rootfs, destination: `oci:${repacked}:r` });
     const manifest = JSON.parse(
       readFileSync(join(repacked, "blobs", "sha256", made2.manifest.digest.slice(7)), "utf8"),
     );

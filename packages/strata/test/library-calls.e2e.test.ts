@@ -46,7 +46,7 @@ const CALLS: ReadonlyArray<
   [
     "squash",
     (signal, onProgress) =>
-      strata.squash({ image: SAMPLE, layout: fresh("squashed"), signal, onProgress }),
+      strata.squash({ image: SAMPLE, destination: fresh("squashed"), signal, onProgress }),
   ],
   [
     "repack",
@@ -57,7 +57,7 @@ const CALLS: ReadonlyArray<
       return strata.repack({
         image: SAMPLE,
         rootfs,
-        layout: fresh("repacked"),
+        destination: fresh("repacked"),
         signal,
         onProgress,
       });

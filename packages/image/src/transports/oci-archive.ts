@@ -14,8 +14,8 @@ import { TarFileWriter } from "../tar-file-writer.js";
 import { ociDestination } from "./oci-destination.js";
 
 export function ociArchiveReference(file: string, tag: string | undefined): ImageReference {
-  const written = (path: string): string =>
-    `oci-archive:${path}${tag === undefined ? "" : `:${tag}`}`;
+  const written = (path: string, named = tag): string =>
+    `oci-archive:${path}${named === undefined ? "" : `:${named}`}`;
   return {
     transport: "oci-archive",
     files: [file],
@@ -25,7 +25,10 @@ export function ociArchiveReference(file: string, tag: string | undefined): Imag
       ...openOciLayout(archiveFiles(file), written(file), { platform, tag, manifest }),
       transport: "oci-archive",
     }),
-    destination: () => ociArchiveDestination(file, tag, written(file)),
+    destination: ({ defaultTag }) => {
+      const named = tag ?? defaultTag;
+      return ociArchiveDestination(file, named, written(file, named));
+    },
     referrers: (subjects) => ({
       ...layoutReferrers(archiveFiles(file), new Set(subjects)),
       via: "layout",

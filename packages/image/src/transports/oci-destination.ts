@@ -33,6 +33,10 @@ export function ociDestination(
     holdsIndexes: true,
     hasBlob: async (descriptor) => hasBlob(layout, descriptor.digest, descriptor.size),
     putBlob: put,
+    putNewBlob: async (chunks) => {
+      ready();
+      return await writeBlob(layout, chunks);
+    },
     putManifest: put,
     tag: async (descriptor, platform) => {
       ready();

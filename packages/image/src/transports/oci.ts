@@ -12,7 +12,8 @@ export interface OciReference extends ImageReference {
 }
 
 export function ociReference(path: string, tag: string | undefined): OciReference {
-  const written = (dir: string): string => `oci:${dir}${tag === undefined ? "" : `:${tag}`}`;
+  const written = (dir: string, named = tag): string =>
+    `oci:${dir}${named === undefined ? "" : `:${named}`}`;
   return {
     transport: "oci",
     path,
@@ -22,7 +23,10 @@ export function ociReference(path: string, tag: string | undefined): OciReferenc
     canonical: () => written(resolve(path)),
     open: ({ platform, manifest }) =>
       openOciLayout(path, written(path), { platform, tag, manifest }),
-    destination: () => ociDestination(path, tag, written(path)),
+    destination: ({ defaultTag }) => {
+      const named = tag ?? defaultTag;
+      return ociDestination(path, named, written(path, named));
+    },
     referrers: (subjects) => ({
       ...layoutReferrers(path, new Set(subjects)),
       via: "layout",

@@ -1,7 +1,7 @@
 import { sizeText } from "../cli/output.js";
 import { descriptorJson, printResult } from "../cli/result-json.js";
 import { statSync } from "node:fs";
-import { parseSourceDateEpoch, repack } from "@strata-oci/build";
+import { parseSourceDateEpoch, repack, type RepackResult } from "@strata-oci/build";
 import { progressDisplay } from "../cli/progress.js";
 import { UsageError, type Command } from "../cli/command.js";
 import {
@@ -18,13 +18,17 @@ import { OWNER_FLAGS, rootlessOf } from "./owners.js";
 
 export const repackCommand: Command = {
   name: "repack",
-  usage: ["strata repack [options] IMAGE ROOTFS oci:DIR[:TAG]"],
+  usage: ["strata repack [options] IMAGE ROOTFS DEST"],
   summary: "IMAGE plus the changes made in ROOTFS",
   description: `Append to IMAGE (oci:DIR[:TAG] or docker://...) one layer: the changeset
 from IMAGE's tree to ROOTFS, as strata diff writes it, with its diff_id and a
-history step in the config. The new image goes into the OCI layout DIR as
-TAG (default "repacked"), the base layers copied there where missing; blobs
-first, index.json last, other tags kept. An unchanged ROOTFS adds no layer,
+history step in the config. The new image goes to DEST: an OCI layout
+(oci:DIR[:TAG] or DIR; TAG default "repacked"), oci-archive:FILE[:TAG],
+docker-archive:FILE[:REF] or docker://HOST/REPO[:TAG], the base layers
+copied there where missing (mounted from the base's repository on the same
+registry); blobs first, the manifest and the tag last (a layout's other
+tags kept). The manifest is OCI, media types included, whatever the base's
+family. An unchanged ROOTFS adds no layer,
 only an empty history step. With SOURCE_DATE_EPOCH set (whole seconds;
 anything else is refused), times after it are clamped to it and the
 config's times are it: the same change gives the same digests.
@@ -56,14 +60,14 @@ beside ROOTFS and compared with it, metadata first, then bytes.`,
     "  strata repack --record app.record oci:app:1 rootfs oci:app:2",
   ],
   async run({ values, positionals }) {
-    const [image, rootfs, layout, extra] = positionals;
+    const [image, rootfs, destination, extra] = positionals;
     if (
       image === undefined ||
       rootfs === undefined ||
-      layout === undefined ||
+      destination === undefined ||
       extra !== undefined
     ) {
-      throw new UsageError("repack takes IMAGE, ROOTFS and oci:DIR[:TAG]");
+      throw new UsageError("repack takes IMAGE, ROOTFS and DEST");
     }
     const compress = compressionOf(values);
     const rootless = rootlessOf(values);
@@ -77,7 +81,7 @@ beside ROOTFS and compared with it, metadata first, then bytes.`,
       repack({
         ...imageSource(image, values),
         rootfs,
-        layout,
+        destination,
         signal,
         sourceDateEpoch,
         onProgress: progress.onProgress,
@@ -94,19 +98,32 @@ beside ROOTFS and compared with it, metadata first, then bytes.`,
         : `layer ${result.layer.digest}, ${sizeText(result.layer.size)}`;
     if (values.json === true) {
       printResult("repack", result.image, {
-        destination: `oci:${result.layout}:${result.tag}`,
+        destination: result.destination,
         manifest: descriptorJson(result.manifest),
         layer:
           result.layer === undefined
             ? null
             : { ...descriptorJson(result.layer), diffId: result.layer.diffId },
+        baseLayers: result.baseLayers,
       });
       return 0;
     }
     process.stdout.write(
-      `repacked ${rootfs} onto ${image} as oci:${result.layout}:${result.tag} ` +
-        `(${result.manifest.digest}): ${layer}\n`,
+      `repacked ${rootfs} onto ${image} as ${result.destination} ` +
+        `(${result.manifest.digest}): ${layer}; base layers ${baseLayersText(result.baseLayers)}\n`,
     );
     return 0;
   },
 };
+
+function baseLayersText({ sent, present, mounted, bytes }: RepackResult["baseLayers"]): string {
+  return (
+    [
+      sent > 0 ? `${sent} sent (${sizeText(bytes)})` : "",
+      present > 0 ? `${present} already there` : "",
+      mounted > 0 ? `${mounted} mounted` : "",
+    ]
+      .filter((part) => part !== "")
+      .join(", ") || "none"
+  );
+}

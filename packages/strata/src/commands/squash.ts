@@ -15,29 +15,35 @@ import { interruptibly } from "../cli/signals.js";
 
 export const squashCommand: Command = {
   name: "squash",
-  usage: ["strata squash [options] IMAGE oci:DIR[:TAG]"],
-  summary: "the image as a one-layer image in a layout",
-  description: `Write IMAGE as a one-layer image into the OCI image layout DIR (made when
-missing) as TAG (default "squashed"): the layer is what strata export writes
-(unpacking it gives the same tree as unpacking IMAGE), the config is
-IMAGE's with rootfs.diff_ids and history replaced. Reproducible: the same
-image gives the same digests (the config's created time is kept, or taken
-from SOURCE_DATE_EPOCH when set: whole seconds, anything else is refused).
-Blobs are written first, index.json last and atomically; other tags in DIR
-are kept.`,
+  usage: ["strata squash [options] IMAGE DEST"],
+  summary: "the image as a one-layer image",
+  description: `Write IMAGE as a one-layer image to DEST: an OCI image layout (oci:DIR[:TAG]
+or DIR, made when missing; TAG default "squashed"), oci-archive:FILE[:TAG],
+docker-archive:FILE[:REF] or docker://HOST/REPO[:TAG]. The layer is what
+strata export writes (unpacking it gives the same tree as unpacking IMAGE),
+the config is IMAGE's with rootfs.diff_ids and history replaced.
+Reproducible: the same image gives the same digests (the config's created
+time is kept, or taken from SOURCE_DATE_EPOCH when set: whole seconds,
+anything else is refused). Blobs are written first, the manifest and the
+tag last (a layout's index.json atomically, its other tags kept). A layer
+going to a registry or an archive is made in a temporary file first
+($TMPDIR).`,
   flags: [COMPRESS, PLATFORM, ...REGISTRY, JSON_FLAG],
-  examples: ["strata squash docker://debian:bookworm oci:flat:bookworm"],
+  examples: [
+    "strata squash docker://debian:bookworm oci:flat:bookworm",
+    "strata squash oci:app:1 docker://registry.example/app:1-flat",
+  ],
   async run({ values, positionals }) {
-    const [image, layout, extra] = positionals;
-    if (image === undefined || layout === undefined || extra !== undefined)
-      throw new UsageError("squash takes IMAGE and oci:DIR[:TAG]");
+    const [image, destination, extra] = positionals;
+    if (image === undefined || destination === undefined || extra !== undefined)
+      throw new UsageError("squash takes IMAGE and DEST");
     const compress = compressionOf(values);
     const sourceDateEpoch = parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
     const progress = progressDisplay(values);
     const result = await interruptibly((signal) =>
       squash({
         ...imageSource(image, values),
-        layout,
+        destination,
         signal,
         sourceDateEpoch,
         onProgress: progress.onProgress,
@@ -48,7 +54,7 @@ are kept.`,
     if (values.quiet === true && values.json !== true) return 0;
     if (values.json === true) {
       printResult("squash", result.image, {
-        destination: `oci:${result.layout}:${result.tag}`,
+        destination: result.destination,
         manifest: descriptorJson(manifest),
         layer: { ...descriptorJson(layer), diffId: layer.diffId },
         squashed: result.squashed,
@@ -57,7 +63,7 @@ are kept.`,
     }
     process.stdout.write(
       `squashed ${counted(result.squashed, "layer")} of ${image} into ` +
-        `oci:${result.layout}:${result.tag} (${manifest.digest}): ` +
+        `${result.destination} (${manifest.digest}): ` +
         `layer ${layer.digest}, ${sizeText(layer.size)}\n`,
     );
     return 0;

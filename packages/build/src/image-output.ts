@@ -1,7 +1,7 @@
-// What squash and repack share when they write an image into an OCI
-// layout: SOURCE_DATE_EPOCH, the new layer
-// blob (hashed as a tar, compressed, stored) and the config + manifest +
-// tag written last.
+// What squash and repack share when they write an image to a destination
+// (a layout, an archive, a registry): SOURCE_DATE_EPOCH, the new layer blob
+// (hashed as a tar, compressed, stored) and the config + manifest + tag
+// written last.
 import { createHash } from "node:crypto";
 import { pipeline, Readable } from "node:stream";
 import { createLayerCompressor, LAYER_TYPE_OF, type LayerCompression } from "@strata-oci/layer";
@@ -10,11 +10,12 @@ import {
   OCI_CONFIG,
   OCI_LAYER_OF,
   OCI_MANIFEST,
-  putJsonBlob,
-  tagInIndex,
-  writeBlob,
+  openDestination,
+  putNewBlob,
   type Descriptor,
   type ImageConfig,
+  type ImageDestination,
+  type RegistryOptions,
 } from "@strata-oci/image";
 
 export type { LayerCompression };
@@ -70,12 +71,24 @@ export interface WrittenLayer {
   readonly tarBytes: number;
 }
 
+/** Where squash and repack write: `oci:DIR[:TAG]` or DIR, any writable transport, or one's own. */
+export function outputDestination(
+  spec: string | ImageDestination,
+  defaultTag: string,
+  options: {
+    readonly registry?: RegistryOptions | undefined;
+    readonly signal?: AbortSignal | undefined;
+  },
+): ImageDestination {
+  return openDestination(spec, { ...options, defaultTag, bareLayout: true });
+}
+
 /**
- * Stores a tar stream as a layer blob of `layout`: its diff_id hashed on the way, compressed as
- * asked.
+ * Stores a tar stream as a layer blob at `destination`: its diff_id hashed on the way, compressed
+ * as asked.
  */
 export async function writeLayerBlob(
-  layout: string,
+  destination: ImageDestination,
   tar: AsyncIterable<Buffer>,
   compression: LayerCompression,
 ): Promise<WrittenLayer> {
@@ -110,28 +123,23 @@ export async function writeLayerBlob(
     pipeline(Readable.from(blob, { objectMode: false }), compressor, () => {});
     blob = compressor;
   }
-  const written = await writeBlob(layout, blob);
-  return {
-    ...written,
-    diffId: `sha256:${tarHash.digest("hex")}`,
-    mediaType: LAYER_TYPE_OF[compression],
-    tarBytes,
-  };
+  const mediaType = LAYER_TYPE_OF[compression];
+  const { digest, size } = await putNewBlob(destination, blob, mediaType);
+  return { digest, size, diffId: `sha256:${tarHash.digest("hex")}`, mediaType, tarBytes };
 }
 
 /**
- * Writes the config and an OCI manifest of `layers`, then tags it in index.json with the config's
- * platform.
+ * Writes the config and an OCI manifest of `layers` (all at the destination already), then tags
+ * it with the config's platform: the last step.
  */
-export function writeImage(
-  layout: string,
-  tag: string,
+export async function writeImage(
+  destination: ImageDestination,
   config: Record<string, unknown>,
   layers: ReadonlyArray<{ mediaType: string | undefined; digest: string; size: number }>,
   platformOf: ImageConfig,
-): Descriptor {
-  const configBlob = putJsonBlob(layout, config);
-  const manifest = putJsonBlob(layout, {
+): Promise<Descriptor> {
+  const configBlob = await putJson(destination, config, OCI_CONFIG);
+  const manifest = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     config: { mediaType: OCI_CONFIG, digest: configBlob.digest, size: configBlob.size },
@@ -141,22 +149,37 @@ export function writeImage(
       digest,
       size,
     })),
-  });
-  const descriptor: Descriptor = {
-    mediaType: OCI_MANIFEST,
-    digest: manifest.digest,
-    size: manifest.size,
-    annotations: {},
-    platform: undefined,
   };
+  const body = Buffer.from(JSON.stringify(manifest));
+  const descriptor = described(body, OCI_MANIFEST);
+  await destination.putManifest(descriptor, body);
   const { os, architecture, variant } = platformOf;
-  tagInIndex(
-    layout,
+  await destination.tag(
     descriptor,
-    tag,
     os === undefined || architecture === undefined
       ? undefined
       : { os, architecture, ...(variant === undefined ? {} : { variant }) },
   );
+  return descriptor;
+}
+
+function described(body: Buffer, mediaType: string): Descriptor {
+  return {
+    mediaType,
+    digest: `sha256:${createHash("sha256").update(body).digest("hex")}`,
+    size: body.length,
+    annotations: {},
+    platform: undefined,
+  };
+}
+
+async function putJson(
+  destination: ImageDestination,
+  value: unknown,
+  mediaType: string,
+): Promise<Descriptor> {
+  const body = Buffer.from(JSON.stringify(value));
+  const descriptor = described(body, mediaType);
+  if (!(await destination.hasBlob(descriptor))) await destination.putBlob(descriptor, body);
   return descriptor;
 }
