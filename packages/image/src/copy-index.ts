@@ -1,8 +1,9 @@
 // copy --all: an index with every manifest it lists, as skopeo's --all. Each
-// manifest's blobs, then the manifest itself stored by its digest; the index
-// last, and the tag on it. Nothing is converted unless the destination or
-// --format asks for it; then each manifest converted is listed in the index
-// under its new digest, and the index becomes one of the same family.
+// manifest's blobs, then the manifest itself stored by its digest; a nested
+// index the same way, depth first; the index last, and the tag on it.
+// Nothing is converted unless the destination or --format asks for it; then
+// each manifest converted is listed in the index under its new digest, and
+// the index becomes one of the same family.
 import { ImageError } from "@strata-oci/errors";
 import {
   copyBlobs,
@@ -16,7 +17,7 @@ import type { Descriptor } from "./descriptor.js";
 import type { ImageDestination } from "./destination.js";
 import type { Image } from "./image.js";
 import { inFormat, type ManifestFormat } from "./manifest-format.js";
-import { descriptorList } from "./manifest-walk.js";
+import { descriptorList, MAX_INDEX_DEPTH } from "./manifest-walk.js";
 import { DOCKER_MANIFEST_LIST, INDEX_TYPES, OCI_INDEX } from "./media-types.js";
 import { openImage } from "./open-image.js";
 import { digestOf } from "./registry/registry-http.js";
@@ -53,6 +54,15 @@ function rewrittenIndex(
   );
 }
 
+/** What every level of one copy --all shares. */
+interface IndexCopy {
+  readonly destination: ImageDestination;
+  readonly request: CopyRequest;
+  readonly top: Image;
+  readonly format: ManifestFormat | undefined;
+  readonly counts: BlobCounts;
+}
+
 export async function copyIndex(
   destination: ImageDestination,
   request: CopyRequest,
@@ -67,45 +77,84 @@ export async function copyIndex(
     );
   const format = formatFor(destination, request.format);
   const counts: BlobCounts = { sent: 0, present: 0, mounted: 0, bytes: 0 };
-  const replaced = new Map<string, Descriptor>();
-  const listed = (JSON.parse(index.body.toString("utf8")) as { manifests?: unknown }).manifests;
-  for (const child of descriptorList(listed, `index ${index.descriptor.digest} manifests`)) {
-    if (child.mediaType !== undefined && INDEX_TYPES.has(child.mediaType))
-      throw new ImageError(
-        "STRATA_BAD_IMAGE",
-        `${top.reference} nests an index: --all copies one level`,
-        {
-          hint: "copy the nested index by its digest",
-        },
-      );
-    stopIfAborted(request.signal);
-    const image =
-      child.digest === top.manifest?.digest
-        ? top
-        : await openImage({ ...request, manifest: child.digest });
-    const source = await sourceManifest(image);
-    await copyBlobs(destination, image, source.config, request, counts);
-    const { descriptor, body } = inFormat(source.descriptor, source.body, format);
-    if (descriptor !== source.descriptor) replaced.set(child.digest, descriptor);
-    await destination.putManifest(descriptor, body, { byDigest: true });
-  }
-  const rewritten = rewrittenIndex(index.body, replaced, format);
-  const written: Descriptor =
-    rewritten === undefined
-      ? index.descriptor
-      : {
-          ...index.descriptor,
-          mediaType: JSON.parse(rewritten.toString("utf8")).mediaType as string,
-          digest: digestOf(rewritten),
-          size: rewritten.length,
-        };
-  await destination.putManifest(written, rewritten ?? index.body);
+  const copy: IndexCopy = { destination, request, top, format, counts };
+  const written = await copyLevel(copy, [], index.descriptor, index.body);
   await destination.tag(written, undefined);
   return {
     image: top,
     destination: destination.name,
     manifest: written,
-    converted: rewritten !== undefined,
+    converted: written !== index.descriptor,
     ...counts,
   };
+}
+
+/**
+ * An index (`path`: the digests from the top one down to it) with everything it lists, nested
+ * indexes included; then the index itself, by digest unless it is the top one. Returns its
+ * descriptor as stored (another where it was converted).
+ */
+async function copyLevel(
+  copy: IndexCopy,
+  path: readonly string[],
+  descriptor: Descriptor,
+  body: Buffer,
+): Promise<Descriptor> {
+  const { destination, request, top, format } = copy;
+  if (path.length > MAX_INDEX_DEPTH)
+    throw new ImageError("STRATA_BAD_IMAGE", `${top.reference}: image indexes nested too deeply`, {
+      hint: `strata follows at most ${MAX_INDEX_DEPTH} levels of indexes`,
+    });
+  const replaced = new Map<string, Descriptor>();
+  const listed = (JSON.parse(body.toString("utf8")) as { manifests?: unknown }).manifests;
+  for (const child of descriptorList(listed, `index ${descriptor.digest} manifests`)) {
+    stopIfAborted(request.signal);
+    const childPath = [...path, child.digest];
+    const stored =
+      child.mediaType !== undefined && INDEX_TYPES.has(child.mediaType)
+        ? await copyLevel(copy, childPath, child, await nestedIndex(top, child))
+        : await copyManifest(copy, childPath, child);
+    if (stored !== child) replaced.set(child.digest, stored);
+  }
+  const rewritten = rewrittenIndex(body, replaced, format);
+  const written: Descriptor =
+    rewritten === undefined
+      ? descriptor
+      : {
+          ...descriptor,
+          mediaType: JSON.parse(rewritten.toString("utf8")).mediaType as string,
+          digest: digestOf(rewritten),
+          size: rewritten.length,
+        };
+  await destination.putManifest(
+    written,
+    rewritten ?? body,
+    path.length === 0 ? undefined : { byDigest: true },
+  );
+  return written;
+}
+
+async function nestedIndex(top: Image, child: Descriptor): Promise<Buffer> {
+  if (top.readDocument === undefined)
+    throw new ImageError(
+      "STRATA_BAD_IMAGE",
+      `${top.reference} nests an index, and its transport cannot read one by digest`,
+      { hint: "copy the nested index by its digest" },
+    );
+  return await top.readDocument(child);
+}
+
+/** One manifest of an index: its blobs, then itself by digest (converted where asked). */
+async function copyManifest(
+  { destination, request, top, format, counts }: IndexCopy,
+  path: readonly string[],
+  child: Descriptor,
+): Promise<Descriptor> {
+  const image =
+    child.digest === top.manifest?.digest ? top : await openImage({ ...request, manifest: path });
+  const source = await sourceManifest(image);
+  await copyBlobs(destination, image, source.config, request, counts);
+  const { descriptor, body } = inFormat(source.descriptor, source.body, format);
+  await destination.putManifest(descriptor, body, { byDigest: true });
+  return descriptor === source.descriptor ? child : descriptor;
 }

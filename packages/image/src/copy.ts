@@ -92,7 +92,8 @@ export async function copyImage(request: CopyRequest): Promise<CopyResult> {
 }
 
 async function copyInto(destination: ImageDestination, request: CopyRequest): Promise<CopyResult> {
-  const image = await openImage(request);
+  // --all reads the index: an index with no manifest for this platform is copied all the same.
+  const image = await openImage(request.all === true ? { ...request, anyPlatform: true } : request);
   if (request.all === true && image.index !== undefined)
     return copyIndex(destination, request, image);
   const source = await sourceManifest(image);

@@ -78,6 +78,11 @@ export interface Image {
    * (docker-archive: the manifest made of its blobs). Absent where a source cannot give them.
    */
   readonly documents?: () => Promise<{ readonly manifest: Buffer; readonly config: Buffer }>;
+  /**
+   * A manifest or index stored beside this image (its layout, its repository) by its descriptor,
+   * size and digest verified: how copy --all reads a nested index. Absent where a source has none.
+   */
+  readonly readDocument?: (descriptor: Descriptor) => Promise<Buffer>;
   /** The index the reference named, as stored (where it named one): what copy --all writes. */
   readonly index?: { readonly descriptor: Descriptor; readonly body: Buffer } | undefined;
 }

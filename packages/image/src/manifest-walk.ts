@@ -29,8 +29,10 @@ export interface OpenImageOptions {
   readonly platform: Platform;
   /** `org.opencontainers.image.ref.name` to pick; default: the only manifest. */
   readonly tag: string | undefined;
-  /** A manifest of an index to take by its digest instead of by platform (copy --all). */
-  readonly manifest?: string | undefined;
+  /** Manifests to take by digest instead of by platform, one per index level (copy --all). */
+  readonly manifest?: string | readonly string[] | undefined;
+  /** No manifest for the platform: the index's first (copy --all). */
+  readonly anyPlatform?: boolean | undefined;
 }
 
 export function descriptorList(value: unknown, what: string): Descriptor[] {
@@ -278,21 +280,59 @@ export function pickTopLevel(
   );
 }
 
-/** The manifest of an index: the one `manifest` names, else the platform's (pickPlatform). */
+/** The digest `manifest` names at index level `depth` (0: the top index), if any. */
+function manifestAt(
+  manifest: string | readonly string[] | undefined,
+  depth: number,
+): string | undefined {
+  if (manifest === undefined) return undefined;
+  return typeof manifest === "string" ? (depth === 0 ? manifest : undefined) : manifest[depth];
+}
+
+/**
+ * The descriptor to follow at index level `depth`: the one `options.manifest` names there, else
+ * the platform's.
+ */
+/** How a manifest is chosen from each index on the way down. */
+export interface ManifestSelection {
+  readonly platform: Platform;
+  /** Digests to take instead of the platform's, one per index level (copy --all). */
+  readonly manifest?: string | readonly string[] | undefined;
+  /** No manifest for the platform: the index's first (copy --all). */
+  readonly anyPlatform?: boolean | undefined;
+}
+
 export function pickManifest(
   manifests: readonly Descriptor[],
-  options: { readonly platform: Platform; readonly manifest?: string | undefined },
+  options: ManifestSelection,
   reference: string,
+  depth: number,
 ): Descriptor {
-  if (options.manifest === undefined) return pickPlatform(manifests, options.platform, reference);
-  const named = manifests.find((d) => d.digest === options.manifest);
+  const wanted = manifestAt(options.manifest, depth);
+  if (wanted === undefined && options.anyPlatform === true)
+    return platformMatch(manifests, options.platform) ?? (manifests[0] as Descriptor);
+  if (wanted === undefined) return pickPlatform(manifests, options.platform, reference);
+  const named = manifests.find((d) => d.digest === wanted);
   if (named === undefined)
     throw new ImageError(
       "STRATA_MANIFEST_NOT_FOUND",
-      `the index of ${reference} lists no manifest ${options.manifest}`,
+      `the index of ${reference} lists no manifest ${wanted}`,
       { hint: "the index changed while it was read; try again" },
     );
   return named;
+}
+/**
+ * The one that says exactly what was asked first (linux/arm64/v8 over linux/arm64), then any that
+ * is the same platform.
+ */
+function platformMatch(
+  manifests: readonly Descriptor[],
+  platform: Platform,
+): Descriptor | undefined {
+  const exact = manifests.find(
+    (d) => d.platform?.variant === platform.variant && platformMatches(d.platform, platform),
+  );
+  return exact ?? manifests.find((d) => platformMatches(d.platform, platform));
 }
 
 export function pickPlatform(
@@ -300,12 +340,7 @@ export function pickPlatform(
   platform: Platform,
   reference: string,
 ): Descriptor {
-  // The one that says exactly what was asked first (linux/arm64/v8 over linux/arm64), then any that
-  // is the same platform.
-  const exact = manifests.find(
-    (d) => d.platform?.variant === platform.variant && platformMatches(d.platform, platform),
-  );
-  const match = exact ?? manifests.find((d) => platformMatches(d.platform, platform));
+  const match = platformMatch(manifests, platform);
   if (match === undefined) {
     const offered = manifests
       .map((d) => (d.platform === undefined ? "(none)" : formatPlatform(d.platform)))

@@ -132,7 +132,7 @@ export function openOciLayout(
       indexes.push(level);
       // The index the tag names, as stored: what copy --all writes.
       if (depth === 0) named = { descriptor, body: readSmallBlob(files, descriptor, "index") };
-      descriptor = pickManifest(level.manifests, options, reference);
+      descriptor = pickManifest(level.manifests, options, reference, depth);
       continue;
     }
     const details = manifestDetails(json, descriptor, what);
@@ -152,6 +152,7 @@ export function openOciLayout(
       indexes,
       details,
       ...(named === undefined ? {} : { index: named }),
+      readDocument: async (document) => readSmallBlob(files, document, "manifest"),
       documents: async () => ({
         manifest: readSmallBlob(files, descriptor, "manifest"),
         config: readSmallBlob(files, details.config, "config"),

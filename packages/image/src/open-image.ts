@@ -24,8 +24,16 @@ export interface OpenImageRequest {
    * read.
    */
   readonly signal?: AbortSignal | undefined;
-  /** A manifest of the index to take by its digest instead of by platform (copy --all). */
-  readonly manifest?: string | undefined;
+  /**
+   * The manifests to take by digest instead of by platform (copy --all), one per index level from
+   * the top: a digest alone is the top index's.
+   */
+  readonly manifest?: string | readonly string[] | undefined;
+  /**
+   * Where an index offers no manifest for the platform (and none is named), take its first: copy
+   * --all reads the index, not one image of it.
+   */
+  readonly anyPlatform?: boolean | undefined;
 }
 
 /**
@@ -47,10 +55,11 @@ export async function openImage(request: OpenImageRequest): Promise<Image> {
     request.signal === undefined
       ? request.registry
       : { ...request.registry, signal: request.signal };
-  const opened = await ref.open({ platform, registry, manifest: request.manifest });
+  const { manifest, anyPlatform } = request;
+  const opened = await ref.open({ platform, registry, manifest, anyPlatform });
   const image: Image = { ...opened, source: ref };
-  // Taken by digest: whatever platform it is for.
-  if (request.manifest !== undefined) return image;
+  // Taken by digest, or for its index: whatever platform it is for.
+  if (manifest !== undefined || anyPlatform === true) return image;
   const { os, architecture, variant } = image.config;
   if (os === undefined || architecture === undefined) return image;
   const offered = variant === undefined ? { os, architecture } : { os, architecture, variant };

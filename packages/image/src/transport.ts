@@ -14,8 +14,16 @@ export interface TransportOpenRequest {
   readonly platform: Platform;
   /** For transports that reach a registry: credentials, TLS, timeouts, the AbortSignal. */
   readonly registry: RegistryOptions | undefined;
-  /** A manifest of the index to take by its digest, instead of by platform (copy --all). */
-  readonly manifest?: string | undefined;
+  /**
+   * The manifests to take by digest instead of by platform (copy --all), one per index level from
+   * the top: a digest alone is the top index's.
+   */
+  readonly manifest?: string | readonly string[] | undefined;
+  /**
+   * Where an index offers no manifest for the platform (and none is named), take its first: copy
+   * --all reads the index, not one image of it.
+   */
+  readonly anyPlatform?: boolean | undefined;
 }
 
 /** What a transport found attached to an image (signatures, SBOMs). */

@@ -4,6 +4,7 @@
 // credentials, and converts a Docker manifest going into an OCI layout, which
 // skopeo then reads (it did not read what `pull` used to write).
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { checkedResult } from "../../../test/support/result-schema.js";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +15,13 @@ import { copyImage, findReferrers, OCI_MANIFEST } from "@strata-oci/image";
 import { diffSnapshots, snapshotDisk } from "@strata-oci/testing";
 import { tempDir } from "../../../test/support/layers.js";
 import { multiPlatformLayout } from "../../../test/support/test-images.js";
-import { SPDX, writeFullLayout } from "../../../test/support/spec-layouts.js";
+import {
+  blob,
+  descriptorOf,
+  OCI_INDEX,
+  SPDX,
+  writeFullLayout,
+} from "../../../test/support/spec-layouts.js";
 import {
   registryUnavailable,
   startOpenAndLocked,
@@ -169,6 +176,64 @@ describe.skipIf(unavailable !== undefined)("copy: any source to a layout or a re
     expect(found.referrers.map((r) => [r.subject, r.descriptor.artifactType])).toEqual([
       [full.manifest.digest, SPDX],
     ]);
+  });
+
+  it("--all copies nested indexes, depth first, each by its digest; the same bytes come back", async () => {
+    const dir = join(work.path, "nested");
+    const full = writeFullLayout(dir);
+    const sbom = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")).manifests[1];
+    // An index whose first entry is an index (the platforms), then an artifact, tagged "outer".
+    const outer = blob(OCI_INDEX, {
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [descriptorOf(full.platforms), { ...sbom, annotations: undefined }],
+    });
+    writeFileSync(join(dir, "blobs", "sha256", outer.digest.slice(7)), outer.data);
+    const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8"));
+    index.manifests.push(
+      descriptorOf(outer, { annotations: { "org.opencontainers.image.ref.name": "outer" } }),
+    );
+    writeFileSync(join(dir, "index.json"), JSON.stringify(index));
+
+    const pushed = `docker://${open.host}/strata/nested:1`;
+    const result = await copyImage({ image: `oci:${dir}:outer`, destination: pushed, all: true });
+    expect([result.manifest.digest, result.converted]).toEqual([outer.digest, false]);
+    const sha = (text: string): string =>
+      `sha256:${createHash("sha256").update(text, "latin1").digest("hex")}`;
+    const top = skopeo("inspect", "--tls-verify=false", "--raw", pushed);
+    expect(sha(top.stdout)).toBe(outer.digest);
+    const nested = skopeo(
+      "inspect",
+      "--tls-verify=false",
+      "--raw",
+      `docker://${open.host}/strata/nested@${full.platforms.digest}`,
+    );
+    expect(sha(nested.stdout)).toBe(full.platforms.digest);
+    const arm = join(work.path, "nested-arm");
+    await unpack({
+      image: `docker://${open.host}/strata/nested@${full.platforms.digest}`,
+      dest: arm,
+      platform: "linux/arm64/v8",
+    });
+    expect(readFileSync(join(arm, "etc", "app.conf"), "utf8")).toBe("port=8080\n");
+
+    const back = join(work.path, "nested-back");
+    const again = await copyImage({ image: pushed, destination: `oci:${back}:o`, all: true });
+    expect(again.manifest.digest).toBe(outer.digest);
+    // Everything the outer index reaches is in the layout copied back, byte for byte.
+    const seen = new Set<string>();
+    const walk = (d: { mediaType: string; digest: string }): void => {
+      const data = readFileSync(join(back, "blobs", "sha256", d.digest.slice(7)));
+      expect(sha(data.toString("latin1")), d.digest).toBe(d.digest);
+      seen.add(d.digest);
+      if (!/manifest|index/.test(d.mediaType)) return;
+      const json = JSON.parse(data.toString("utf8"));
+      for (const child of [...(json.manifests ?? []), json.config, ...(json.layers ?? [])])
+        if (child !== undefined) walk(child);
+    };
+    walk(outer);
+    // outer, platforms, 3 manifests, 3 configs, the layer; the SBOM, its config and its blob.
+    expect(seen.size).toBe(12);
   });
 
   it("between repositories of one registry, blobs are mounted, not sent", async () => {

@@ -13,6 +13,7 @@ import {
   indexLevel,
   kindOf,
   manifestDetails,
+  type ManifestSelection,
   pickManifest,
   MAX_INDEX_DEPTH,
 } from "../manifest-walk.js";
@@ -64,9 +65,9 @@ export async function openRegistryImage(
   reference: string,
   platform: Platform,
   options: RegistryOptions = {},
-  manifest?: string,
+  pick: Omit<ManifestSelection, "platform"> = {},
 ): Promise<SourceImage> {
-  return (await resolveRegistryImage(ref, reference, { platform, manifest }, options)).image;
+  return (await resolveRegistryImage(ref, reference, { ...pick, platform }, options)).image;
 }
 
 /**
@@ -77,7 +78,7 @@ export async function openRegistryImage(
 export async function resolveRegistryImage(
   ref: DockerReference,
   reference: string,
-  choice: { readonly platform: Platform; readonly manifest?: string | undefined },
+  choice: ManifestSelection,
   options: RegistryOptions = {},
 ): Promise<ResolvedRegistryImage> {
   return fromPullSources(ref, options, (source, settings) =>
@@ -88,7 +89,7 @@ export async function resolveRegistryImage(
 async function resolveAt(
   ref: DockerReference,
   reference: string,
-  choice: { readonly platform: Platform; readonly manifest?: string | undefined },
+  choice: ManifestSelection,
   options: RegistryOptions,
 ): Promise<ResolvedRegistryImage> {
   const client = new RegistryClient(ref, options);
@@ -119,7 +120,7 @@ async function resolveAt(
         choices = choicesOf(level.manifests);
         index = { descriptor: current.descriptor, body: current.body };
       }
-      const chosen = pickManifest(level.manifests, choice, reference);
+      const chosen = pickManifest(level.manifests, choice, reference, depth);
       current = await fetchManifest(client, ref, chosen.digest, chosen, reference);
       continue;
     }
@@ -141,6 +142,8 @@ async function resolveAt(
       indexes,
       details,
       ...(index === undefined ? {} : { index }),
+      readDocument: async (document) =>
+        (await fetchManifest(client, ref, document.digest, document, reference)).body,
       documents: async () => ({ manifest: current.body, config: configData }),
     };
     return {

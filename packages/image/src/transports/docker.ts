@@ -23,7 +23,10 @@ export function registryReference(registry: DockerReference): RegistryReference 
     format: () => text,
     canonical: () => text,
     open: (request) =>
-      openRegistryImage(registry, text, request.platform, request.registry, request.manifest),
+      openRegistryImage(registry, text, request.platform, request.registry, {
+        manifest: request.manifest,
+        anyPlatform: request.anyPlatform,
+      }),
     destination: (options) => registryDestination(registry, text, options.registry),
     referrers: async (subjects, request) => ({
       ...(await registryReferrers(registry, subjects, request.reference, request.registry)),

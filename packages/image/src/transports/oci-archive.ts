@@ -21,8 +21,8 @@ export function ociArchiveReference(file: string, tag: string | undefined): Imag
     files: [file],
     format: () => written(file),
     canonical: () => written(resolve(file)),
-    open: ({ platform, manifest }) => ({
-      ...openOciLayout(archiveFiles(file), written(file), { platform, tag, manifest }),
+    open: ({ platform, manifest, anyPlatform }) => ({
+      ...openOciLayout(archiveFiles(file), written(file), { platform, tag, manifest, anyPlatform }),
       transport: "oci-archive",
     }),
     destination: ({ defaultTag }) => {

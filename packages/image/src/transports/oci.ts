@@ -21,8 +21,8 @@ export function ociReference(path: string, tag: string | undefined): OciReferenc
     files: [path],
     format: () => written(path),
     canonical: () => written(resolve(path)),
-    open: ({ platform, manifest }) =>
-      openOciLayout(path, written(path), { platform, tag, manifest }),
+    open: ({ platform, manifest, anyPlatform }) =>
+      openOciLayout(path, written(path), { platform, tag, manifest, anyPlatform }),
     destination: ({ defaultTag }) => {
       const named = tag ?? defaultTag;
       return ociDestination(path, named, written(path, named));

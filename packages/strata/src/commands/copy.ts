@@ -48,8 +48,8 @@ has its own (--dest-creds and the others below).`,
       short: "a",
       kind: "boolean",
       help:
-        "where IMAGE names an index, copy it whole: every manifest it lists (each platform's), " +
-        "then the index, tagged (as skopeo --all)",
+        "where IMAGE names an index, copy it whole: every manifest it lists (each platform's, " +
+        "nested indexes too), then the index, tagged (as skopeo --all)",
     },
     {
       name: "format",
