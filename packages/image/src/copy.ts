@@ -4,6 +4,7 @@
 // A Docker manifest going into an OCI layout is converted on the way (the
 // blobs keep their bytes and digests; only the manifest is rewritten), as
 // skopeo's --format oci does: skopeo and umoci read only OCI documents there.
+import { ImageError } from "@strata-oci/errors";
 import { copyBlobs, formatFor, sourceManifest } from "./copy-blobs.js";
 import { copyIndex } from "./copy-index.js";
 import type { Descriptor } from "./descriptor.js";
@@ -96,6 +97,13 @@ async function copyInto(destination: ImageDestination, request: CopyRequest): Pr
   const image = await openImage(request.all === true ? { ...request, anyPlatform: true } : request);
   if (request.all === true && image.index !== undefined)
     return copyIndex(destination, request, image);
+  const artifact = image.details?.artifact;
+  if (artifact !== undefined && destination.holdsArtifacts === false)
+    throw new ImageError(
+      "STRATA_BAD_IMAGE",
+      `${image.reference} is ${artifact}: ${destination.name} holds container images only`,
+      { hint: "copy it to a registry, an oci: layout or an oci-archive:" },
+    );
   const source = await sourceManifest(image);
   const format = formatFor(destination, request.format);
   const { descriptor, body: manifest } = inFormat(source.descriptor, source.body, format);

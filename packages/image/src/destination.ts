@@ -30,6 +30,8 @@ export interface ImageDestination {
    * the blob is spooled to a temporary file first, then put (new-blob.ts).
    */
   putNewBlob?(chunks: AsyncIterable<Buffer>): Promise<{ digest: string; size: number }>;
+  /** false where it holds container images only (docker-archive): artifacts are refused. */
+  readonly holdsArtifacts?: boolean;
   /** Whether it can hold an index and the manifests it lists (copy --all). */
   readonly holdsIndexes?: boolean;
   /**

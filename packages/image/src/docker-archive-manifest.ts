@@ -2,19 +2,25 @@
 // and the layers, and manifest.json names them, but no registry manifest. A
 // copy needs one (with each blob's digest, size and media type): it is made
 // here, a Docker schema-2 manifest of the archive's own blobs, as skopeo
-// makes one when it reads an archive.
+// makes one when it reads an archive; an OCI manifest where a layer is zstd
+// (Docker schema 2 has no zstd layer type: a registry took one, and skopeo
+// could then not read the manifest).
 import { createHash } from "node:crypto";
 import { closeSync, readSync } from "node:fs";
 import { CHUNK_SIZE, sniffCompression } from "@strata-oci/layer";
 import type { Descriptor } from "./descriptor.js";
 import type { ManifestDetails } from "./image.js";
-import { DOCKER_CONFIG, DOCKER_MANIFEST } from "./media-types.js";
+import { DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_MANIFEST } from "./media-types.js";
 import { memberName, openArchive, type Member } from "./tar-index.js";
 
-const LAYER_TYPE = {
+const DOCKER_LAYER_TYPE = {
   gzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
-  zstd: "application/vnd.docker.image.rootfs.diff.tar.zstd",
   none: "application/vnd.docker.image.rootfs.diff.tar",
+} as const;
+const OCI_LAYER_TYPE = {
+  gzip: "application/vnd.oci.image.layer.v1.tar+gzip",
+  zstd: "application/vnd.oci.image.layer.v1.tar+zstd",
+  none: "application/vnd.oci.image.layer.v1.tar",
 } as const;
 
 /** `length` bytes of `file` from `start`, or the hash of them. */
@@ -46,7 +52,7 @@ function layerDescriptor(
   member: Member,
   named: string | undefined,
   diffId: string | undefined,
-): Descriptor {
+): Descriptor & { compression: "gzip" | "zstd" | "none" } {
   const compression = sniffCompression(
     readRange(file, member.offset, Math.min(8, member.size)) as Buffer,
   );
@@ -56,7 +62,8 @@ function layerDescriptor(
       ? diffId
       : (readRange(file, member.offset, member.size, "sha256") as string));
   return {
-    mediaType: LAYER_TYPE[compression],
+    mediaType: OCI_LAYER_TYPE[compression],
+    compression,
     digest,
     size: member.size,
     annotations: {},
@@ -74,28 +81,34 @@ export function archiveManifest(
   details: ManifestDetails;
   documents: () => Promise<{ manifest: Buffer; config: Buffer }>;
 } {
+  const found = layers.map(({ name, named, diffId }) =>
+    layerDescriptor(file, members.get(memberName(name)) as Member, named, diffId),
+  );
+  const oci = found.some((layer) => layer.compression === "zstd");
+  const mediaType = oci ? OCI_MANIFEST : DOCKER_MANIFEST;
   const configDescriptor: Descriptor = {
-    mediaType: DOCKER_CONFIG,
+    mediaType: oci ? OCI_CONFIG : DOCKER_CONFIG,
     digest: config.digest,
     size: config.data.length,
     annotations: {},
     platform: undefined,
   };
-  const layerDescriptors = layers.map(({ name, named, diffId }) =>
-    layerDescriptor(file, members.get(memberName(name)) as Member, named, diffId),
-  );
+  const layerDescriptors: Descriptor[] = found.map(({ compression, ...layer }) => ({
+    ...layer,
+    mediaType: compression === "zstd" || oci ? layer.mediaType : DOCKER_LAYER_TYPE[compression],
+  }));
   const plain = (d: Descriptor) => ({ mediaType: d.mediaType, size: d.size, digest: d.digest });
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
-      mediaType: DOCKER_MANIFEST,
+      mediaType,
       config: plain(configDescriptor),
       layers: layerDescriptors.map(plain),
     }),
   );
   return {
     details: {
-      mediaType: DOCKER_MANIFEST,
+      mediaType,
       config: configDescriptor,
       layers: layerDescriptors,
       annotations: {},

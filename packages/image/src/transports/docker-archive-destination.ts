@@ -35,6 +35,7 @@ export function dockerArchiveDestination(
   return {
     name,
     documents: "any",
+    holdsArtifacts: false,
     hasBlob: async (descriptor) => archive.has(descriptor.digest),
     putBlob: async (descriptor, body) => {
       await archive.putBlob(descriptor, body, name);
