@@ -8,7 +8,8 @@ import { isTransient, registryError, sleep, WHOLE_BODY_TIMEOUTS } from "./regist
 import { proxyFromEnvironment, type ProxySettings } from "./registry-proxy.js";
 import type { UploadSettings } from "./registry-upload.js";
 import { sendRequest, type RequestBody, type RequestSettings } from "./registry-request.js";
-import { readCertDirs, withExtraCaCerts, type TlsFiles } from "./registry-tls.js";
+import type { SecureContext } from "node:tls";
+import { tlsContextFor } from "./registry-tls.js";
 
 export { digestOf, isTransient, readBody } from "./registry-http.js";
 
@@ -355,29 +356,22 @@ export class RegistryClient {
     }
   }
 
-  #tls: Map<string, TlsFiles> = new Map();
-
-  /** The CAs and client certificate for `host`, read once from its certs.d directory. */
-  #tlsFiles(host: string): TlsFiles {
-    let files = this.#tls.get(host);
-    if (files === undefined) {
-      const dirs =
-        this.#options.certDir !== undefined
-          ? [this.#options.certDir]
-          : [join("/etc/containers/certs.d", host), join("/etc/docker/certs.d", host)];
-      files = withExtraCaCerts(readCertDirs(dirs));
-      this.#tls.set(host, files);
-    }
-    return files;
+  /** The TLS context for `host`: its certs.d directory's CAs and client certificate. */
+  #tlsContext(host: string): { secureContext?: SecureContext } {
+    return tlsContextFor(
+      this.#options.certDir !== undefined
+        ? [this.#options.certDir]
+        : [join("/etc/containers/certs.d", host), join("/etc/docker/certs.d", host)],
+    );
   }
 
-  /** What each request needs of this client: its options, TLS files, the switch to HTTP. */
+  /** What each request needs of this client: its options, TLS context, the switch to HTTP. */
   get #settings(): RequestSettings {
     return {
       timeoutMs: this.#options.timeoutMs ?? 30_000,
       tlsVerify: this.#options.tlsVerify !== false,
       signal: this.#options.signal,
-      tlsFiles: (host) => this.#tlsFiles(host),
+      tlsContext: (host) => this.#tlsContext(host),
       proxy: this.#proxy,
       onPlainHttp: (url) => {
         if (url.host === this.#base.host)

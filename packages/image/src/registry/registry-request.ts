@@ -8,14 +8,14 @@ import type {
   RequestOptions,
 } from "node:http";
 import { isIP, type Socket } from "node:net";
-import type { ConnectionOptions as TlsOptions } from "node:tls";
+import type { ConnectionOptions as TlsOptions, SecureContext } from "node:tls";
 import { pipeline } from "node:stream/promises";
 import { builtin } from "@strata-oci/layer";
 import { AbortedError, StrataError, type ErrorContext } from "@strata-oci/errors";
 import { isLoopbackHost } from "./docker-reference.js";
 import { registryError } from "./registry-http.js";
 import { proxyAuthorization, proxyFor, tunnel, type ProxySettings } from "./registry-proxy.js";
-import { isPlainHttpServer, type TlsFiles } from "./registry-tls.js";
+import { isPlainHttpServer } from "./registry-tls.js";
 
 /** What a request needs of the client that sends it. */
 export interface RequestSettings {
@@ -23,7 +23,7 @@ export interface RequestSettings {
   /** false: any certificate, and plain HTTP anywhere. */
   readonly tlsVerify: boolean;
   readonly signal: AbortSignal | undefined;
-  tlsFiles(host: string): TlsFiles;
+  tlsContext(host: string): { secureContext?: SecureContext };
   readonly proxy: ProxySettings;
   /** Told when an https URL's server turned out to speak plain HTTP (and that was allowed). */
   onPlainHttp(url: URL): void;
@@ -60,7 +60,7 @@ export function sendRequest(
         : { "content-length": String(Buffer.isBuffer(body) ? body.length : body.size) }),
     },
     timeout: timeoutMs,
-    ...(tls ? { rejectUnauthorized: settings.tlsVerify, ...settings.tlsFiles(url.host) } : {}),
+    ...(tls ? { rejectUnauthorized: settings.tlsVerify, ...settings.tlsContext(url.host) } : {}),
   };
   return new Promise((resolve, reject) => {
     let req: ClientRequest;

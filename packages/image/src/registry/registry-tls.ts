@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { builtin } from "@strata-oci/layer";
 import { ImageError } from "@strata-oci/errors";
+import type { SecureContext } from "node:tls";
 
 /** A TLS handshake that met a plain-HTTP server. */
 export function isPlainHttpServer(error: NodeJS.ErrnoException): boolean {
@@ -40,13 +41,18 @@ function readOrUndefined(file: string): string | undefined {
   }
 }
 
+/** The certificates of a PEM bundle, each as it is written. */
+const pemCertificates = (bundle: string): string[] =>
+  bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+
 /**
  * The CAs trusted besides Node's own: the system's bundle ($SSL_CERT_FILE, as
  * OpenSSL and Go read it, else the distribution's: a CA installed with
  * update-ca-certificates is trusted as skopeo trusts it), and those of
  * NODE_EXTRA_CA_CERTS, trusted here as Node trusts them when it reads the
  * variable at start-up (the strata command starts Node without it: bin/strata
- * says why). An unreadable file is ignored, as Node ignores it.
+ * says why). An unreadable file is ignored, as Node ignores it. Certificates
+ * Node has already are not added twice (Debian's bundle: 122 of 144).
  */
 export function withExtraCaCerts(files: TlsFiles): TlsFiles {
   const env = process.env;
@@ -58,9 +64,35 @@ export function withExtraCaCerts(files: TlsFiles): TlsFiles {
     env.NODE_EXTRA_CA_CERTS === undefined || env.NODE_EXTRA_CA_CERTS === ""
       ? undefined
       : readOrUndefined(env.NODE_EXTRA_CA_CERTS);
-  const added = [system, extra].filter((ca): ca is string => ca !== undefined);
+  const roots = builtin("node:tls").rootCertificates;
+  const known = new Set(roots.map((pem) => pem.replace(/\s+/g, "")));
+  const added = [system, extra]
+    .flatMap((bundle) => (bundle === undefined ? [] : pemCertificates(bundle)))
+    .filter((pem) => !known.has(pem.replace(/\s+/g, "")));
   if (added.length === 0) return files;
-  return { ...files, ca: [...(files.ca ?? builtin("node:tls").rootCertificates), ...added] };
+  return { ...files, ca: [...(files.ca ?? roots), ...added] };
+}
+
+const contexts = new Map<string, { secureContext?: SecureContext }>();
+
+/**
+ * The TLS context for a registry whose certs.d directories are `dirs`, made once per process.
+ * Given `ca` in each request's options, Node made a context per connection: 56 ms each with the
+ * system's bundle, 196 ms of the push of a small image.
+ */
+export function tlsContextFor(dirs: readonly string[]): { secureContext?: SecureContext } {
+  const env = process.env;
+  const key = JSON.stringify([dirs, env.SSL_CERT_FILE, env.NODE_EXTRA_CA_CERTS]);
+  let context = contexts.get(key);
+  if (context === undefined) {
+    const files = withExtraCaCerts(readCertDirs(dirs));
+    context =
+      files.ca === undefined && files.cert === undefined
+        ? {}
+        : { secureContext: builtin("node:tls").createSecureContext(files) };
+    contexts.set(key, context);
+  }
+  return context;
 }
 
 export function readCertDirs(dirs: readonly string[]): TlsFiles {
