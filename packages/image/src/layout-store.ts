@@ -24,6 +24,7 @@ import { imageTransports } from "./transports/index.js";
 import type { Platform } from "./platform.js";
 import { makeDirectories } from "./make-directories.js";
 import { BlobVerifier } from "./verified-chunks.js";
+import { Writeback } from "./writeback.js";
 
 /** Makes `layout` an OCI image layout where it is not one yet (oci-layout, blobs/sha256). */
 export function prepareLayout(layout: string): void {
@@ -72,26 +73,34 @@ export async function writeBlob(
   layout: string,
   chunks: AsyncIterable<Buffer>,
   expected?: { readonly digest: string; readonly size: number; readonly context?: ErrorContext },
+  { durable = true }: { readonly durable?: boolean } = {},
 ): Promise<{ digest: string; size: number }> {
   const verifier = new BlobVerifier(expected, expected?.context);
   const directory = join(layout, "blobs", verifier.algorithm);
   makeDirectories(directory);
   const temporary = join(directory, `.tmp-${randomBytes(6).toString("hex")}`);
   const fd = openSync(temporary, "wx", 0o644);
+  // Not durable: a staging layout made into an archive (not fsynced either) and removed.
+  const writeback = durable ? new Writeback(fd) : undefined;
   let closed = false;
   try {
     for await (const chunk of chunks) {
       verifier.add(chunk);
       for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
+      writeback?.wrote(chunk.length);
     }
     const { digest, size } = verifier.finish();
-    fsyncSync(fd);
+    await writeback?.settled();
+    if (durable) fsyncSync(fd);
     closeSync(fd);
     closed = true;
     renameSync(temporary, blobPath(layout, digest));
     return { digest, size };
   } finally {
-    if (!closed) closeSync(fd);
+    if (!closed) {
+      await writeback?.settled();
+      closeSync(fd);
+    }
     rmSync(temporary, { force: true });
   }
 }

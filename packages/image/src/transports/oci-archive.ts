@@ -52,7 +52,7 @@ function ociArchiveDestination(
   name: string,
 ): ImageDestination {
   const staging = stagingBeside(file);
-  const layout = ociDestination(staging, tag, name);
+  const layout = ociDestination(staging, tag, name, false);
   const atExit = (): void => rmSync(staging, { recursive: true, force: true });
   process.once("exit", atExit);
   const discard = (): void => {

@@ -9,6 +9,8 @@ export function ociDestination(
   layout: string,
   tag: string | undefined,
   name: string,
+  /** false: a staging layout (oci-archive's), whose blobs are not fsynced. */
+  durable = true,
 ): ImageDestination {
   let prepared = false;
   const ready = (): void => {
@@ -20,11 +22,16 @@ export function ociDestination(
     const chunks = Buffer.isBuffer(body)
       ? [body]
       : ((await body.open()) as AsyncIterable<Buffer> | Readable);
-    await writeBlob(layout, chunks as AsyncIterable<Buffer>, {
-      digest: descriptor.digest,
-      size: descriptor.size,
-      context: { image: name, blob: descriptor.digest },
-    });
+    await writeBlob(
+      layout,
+      chunks as AsyncIterable<Buffer>,
+      {
+        digest: descriptor.digest,
+        size: descriptor.size,
+        context: { image: name, blob: descriptor.digest },
+      },
+      { durable },
+    );
   };
   return {
     name,
@@ -35,7 +42,7 @@ export function ociDestination(
     putBlob: put,
     putNewBlob: async (chunks) => {
       ready();
-      return await writeBlob(layout, chunks);
+      return await writeBlob(layout, chunks, undefined, { durable });
     },
     putManifest: put,
     tag: async (descriptor, platform) => {
