@@ -61,6 +61,8 @@ export interface ReadLayerOptions {
   readonly signal?: AbortSignal | undefined;
   /** Called with the number of blob bytes read, as they are read. */
   readonly onBlobBytes?: ((bytes: number) => void) | undefined;
+  /** Called with the number of uncompressed (tar) bytes read, as they are read. */
+  readonly onTarBytes?: ((bytes: number) => void) | undefined;
   /** Forces a zstd backend (benchmarks); default native when it loads. */
   readonly zstdBackend?: ZstdBackend | undefined;
   /**
@@ -133,9 +135,17 @@ function typed(error: unknown): unknown {
  * often inside a file's body, in the consumer's hands. Typed here, so that
  * they never reach the user as raw zlib or zstd errors (issue #9).
  */
-async function* typedChunks(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+async function* typedChunks(
+  source: AsyncIterable<Buffer>,
+  onTarBytes: ((bytes: number) => void) | undefined,
+): AsyncGenerator<Buffer> {
   try {
-    yield* source;
+    if (onTarBytes === undefined) yield* source;
+    else
+      for await (const chunk of source) {
+        onTarBytes(chunk.length);
+        yield chunk;
+      }
   } catch (error) {
     throw typed(error);
   }
@@ -288,7 +298,7 @@ export async function* readLayer(
       }
     }
     tarBytes ??= await readBlobHere(layer, () => layer.open(), declared, context, options, streams);
-    for await (const record of readTar(typedChunks(tarBytes), limits)) {
+    for await (const record of readTar(typedChunks(tarBytes, options.onTarBytes), limits)) {
       if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
       let entry: LayerEntry | undefined;
       try {

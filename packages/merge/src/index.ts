@@ -35,7 +35,13 @@ export {
 export { kindOfStats, type NodeKind } from "./node-kind.js";
 export { native, nativeAddon, nativeCalls, type NativeCalls } from "./native.js";
 export type { LayerTarget } from "./layer-target.js";
-export { MergedTree, type LowerSource, type MergedEntry } from "./merged-tree.js";
+export {
+  MergedTree,
+  type GaveWay,
+  type LowerSource,
+  type MergedEntry,
+  type MergeObserver,
+} from "./merged-tree.js";
 export {
   isOverlayXattr,
   LowerStack,

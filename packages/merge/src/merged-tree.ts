@@ -13,6 +13,13 @@ import { withErrorContext } from "@strata-oci/errors";
 import type { LayerTarget } from "./layer-target.js";
 import { badHardlink } from "./target-errors.js";
 import { children, LoadedNodes, type LowerSource } from "./merged-nodes.js";
+import {
+  childPath,
+  removeLower,
+  removeTree,
+  type MergeObserver,
+  type Removals,
+} from "./merged-removal.js";
 import { walkComponents, walkInRoot, type Found, type WalkSteps } from "./walk-in-root.js";
 import {
   attributesOf,
@@ -24,6 +31,7 @@ import {
 
 export type { MergedEntry } from "./merged-entry.js";
 export type { LowerSource } from "./merged-nodes.js";
+export type { GaveWay, MergeObserver } from "./merged-removal.js";
 
 type Node = PathTreeNode<MergedEntry>;
 
@@ -49,6 +57,8 @@ export class MergedTree implements LayerTarget {
   };
   #layer = -1;
   readonly #nodes: LoadedNodes;
+  readonly #observer: MergeObserver | undefined;
+  readonly #removals: Removals;
 
   /**
    * Paths that have an entry, and the most there may be (issue #26.8: 200-240 bytes of heap each).
@@ -65,10 +75,18 @@ export class MergedTree implements LayerTarget {
       readonly lower?: LowerSource;
       readonly layers?: number;
       readonly maxEntries?: number;
+      /** Told of every entry that gives way (strata analyse). */
+      readonly observer?: MergeObserver;
     } = {},
   ) {
     this.#maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
     this.#nodes = new LoadedNodes(options.lower, (node, entry) => this.#set(node, entry));
+    this.#observer = options.observer;
+    this.#removals = {
+      nodes: this.#nodes,
+      cleared: () => void this.#entries--,
+      observer: options.observer,
+    };
     if (options.lower !== undefined) {
       this.root.value = options.lower.entry(Buffer.alloc(0)) ?? impliedDirectory();
       this.#nodes.pending(this.root, Buffer.alloc(0));
@@ -222,6 +240,8 @@ export class MergedTree implements LayerTarget {
     }
     const attrs = attributesOf(entry, layer, ordinal);
     if (entry.path.length === 0) {
+      if (this.root.value !== undefined)
+        this.#observer?.gaveWay(this.root.value, entry.path, "updated");
       this.root.value = plainEntry("dir", attrs, 0);
       written.add(this.root);
       return { path: entry.path };
@@ -232,36 +252,42 @@ export class MergedTree implements LayerTarget {
     const name = baseName(entry.path);
     // What is there may still be below, unloaded: a directory over a directory keeps its children.
     const node = this.#nodes.child(parent, name) ?? ensureChild(parent, name);
+    const path = pathOf(parents, node);
+    const observed = this.#observer === undefined ? undefined : path;
     if (entry.kind === "dir") {
-      if (node.value?.kind !== "dir") this.#removeTree(node);
+      if (node.value?.kind !== "dir") removeTree(node, this.#removals, observed, "replaced");
+      else this.#observer?.gaveWay(node.value, path, "updated");
       this.#set(node, plainEntry("dir", attrs, 0));
     } else if (entry.kind === "hardlink") {
       const found = this.#hardlinkTarget(entry.target);
       target = pathOf(found.parents, found.node);
       if (found.node !== node) {
         const shared = found.node.value as MergedEntry;
-        this.#removeTree(node);
+        removeTree(node, this.#removals, observed, "replaced");
         if (found.node.value === undefined)
           throw badHardlink(entry.target, "was removed by this entry");
         this.#set(node, shared);
+        this.#observer?.linked?.(shared);
       }
     } else {
-      this.#removeTree(node);
+      removeTree(node, this.#removals, observed, "replaced");
       this.#set(node, nodeEntry(entry, attrs));
     }
     written.add(node);
-    return { path: pathOf(parents, node), ...(target === undefined ? {} : { target }) };
+    return { path, ...(target === undefined ? {} : { target }) };
   }
 
   /** A whiteout or an opaque marker: lower entries removed (this layer's are kept). */
   #removal(entry: LayerEntry & { kind: "whiteout" | "opaque" }, written: Set<Node>): void {
     const node = this.#plain(entry.path);
+    const path = this.#observer === undefined ? undefined : entry.path;
     if (entry.kind === "whiteout") {
-      if (node?.value !== undefined) this.#removeLower(node, written);
+      if (node?.value !== undefined) removeLower(node, written, this.#removals, path);
     } else if (node?.value?.kind === "dir") {
       // Every child below goes: those never loaded need no loading.
       this.#nodes.loaded(node);
-      for (const child of children(node)) this.#removeLower(child, written);
+      for (const child of children(node))
+        removeLower(child, written, this.#removals, childPath(path, child.name));
     }
   }
 
@@ -331,55 +357,6 @@ export class MergedTree implements LayerTarget {
     if (node?.value === undefined) throw badHardlink(target, "does not exist");
     if (node.value.kind === "dir") throw badHardlink(target, "is a directory");
     return { node, parents: parents as Node[] };
-  }
-
-  /**
-   * Removes what lower layers put at `node` and below, keeping what this layer wrote; true when
-   * `node` stays.
-   */
-  #removeLower(node: Node, written: Set<Node>): boolean {
-    // Iterative, children first: a hostile layer can nest thousands of directories.
-    const keep = new Set<Node>();
-    const stack: Array<{ node: Node; expanded: boolean; parent: Node | undefined }> = [
-      { node, expanded: false, parent: undefined },
-    ];
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1] as (typeof stack)[number];
-      if (top.node.value === undefined) {
-        stack.pop();
-        continue;
-      }
-      if (!top.expanded && top.node.value.kind === "dir") {
-        top.expanded = true;
-        // Children never loaded are lower ones, all removed: they need no loading.
-        this.#nodes.loaded(top.node);
-        for (const child of children(top.node))
-          stack.push({ node: child, expanded: false, parent: top.node });
-        continue;
-      }
-      stack.pop();
-      if (written.has(top.node) || keep.has(top.node)) {
-        if (top.parent !== undefined) keep.add(top.parent);
-      } else {
-        this.#removeTree(top.node);
-      }
-    }
-    return node.value !== undefined;
-  }
-
-  /** Drops `node` and everything below it. */
-  #removeTree(node: Node): void {
-    // Values are cleared one by one: a hardlink target held by the caller must see it is gone.
-    const stack = [node];
-    while (stack.length > 0) {
-      const top = stack.pop() as Node;
-      if (top.value !== undefined) this.#entries--;
-      top.value = undefined;
-      this.#nodes.loaded(top);
-      stack.push(...children(top));
-      top.children = undefined;
-      top.collided = undefined;
-    }
   }
 }
 
