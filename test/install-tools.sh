@@ -2,8 +2,9 @@
 # Installs the real tools the conformance tests compare against (Debian's
 # umoci, busybox-static, attr, skopeo, runc, zstd, docker-registry with
 # apache2-utils' htpasswd for the registry tests, docker.io for docker-archive,
-# tmux for the terminal test, zsh and groff-base for the generated completion
-# and man page, and Node 22 from npm for zstd through Node's zlib) when they are
+# tmux for the terminal test, chromium for analyse's page, zsh and groff-base
+# for the generated completion and man page, and Node 22 from npm for zstd
+# through Node's zlib) when they are
 # missing, and
 # libisal-dev, which the build needs for strata's ISA-L gzip decoder (without
 # it gzip goes through Node's zlib, about half as fast), and the arm64 cross
@@ -33,6 +34,8 @@ command -v groff >/dev/null || missing+=(groff-base)
 command -v zsh >/dev/null || missing+=(zsh)
 # A real terminal for the progress display's test.
 command -v tmux >/dev/null || missing+=(tmux)
+# A real browser for strata analyse --html's page (headless: the DOM it shows, a screenshot).
+command -v chromium >/dev/null || missing+=(chromium)
 /usr/bin/python3 -c "import fusepy" 2>/dev/null || missing+=(python3-fusepy fuse)
 # Node 22, from the npm registry, for the install test's zstd through Node's own zlib (Node 20
 # has none). Kept in test/.tools (ignored by git); a failed download only skips that check.

@@ -57,3 +57,13 @@ export {
   type RecordedKind,
 } from "./tree-record.js";
 export { chainIds } from "@strata-oci/image";
+export {
+  analyseImage,
+  type AnalyseOptions,
+  type ImageAnalysis,
+  type LayerAnalysis,
+  type LayerFigures,
+  type RepeatedPath,
+  type SummaryNode,
+  type WastedPath,
+} from "./analyse.js";

@@ -6,11 +6,12 @@ import {
   resolveLimits,
   unescapeName,
   type EntryPath,
+  type LayerEntry,
   type LayerLimits,
 } from "@strata-oci/layer";
 import { ImageError, withErrorContext } from "@strata-oci/errors";
 import type { Image, Platform, RegistryOptions } from "@strata-oci/image";
-import { MergedTree, type MergedEntry } from "@strata-oci/merge";
+import { MergedTree, type MergedEntry, type MergeObserver } from "@strata-oci/merge";
 import { prefetchedImage, type PrefetchedImage } from "./prefetch.js";
 import { layerProgress } from "./layer-progress.js";
 import { openContainerImage } from "./prologue.js";
@@ -37,11 +38,30 @@ export interface MergedTreeOptions {
 export async function mergedTree(
   options: MergedTreeOptions,
 ): Promise<{ image: Image; tree: MergedTree; close: () => void }> {
+  return await mergeLayers(options, {});
+}
+
+/** What strata analyse adds to the merge: an observer on the tree, and each layer's count. */
+export interface MergeHooks {
+  /** The image, opened: before its first layer is read. */
+  begin?(image: Image): void;
+  readonly observer?: MergeObserver;
+  /** Each layer's entries, as they go into the tree. */
+  entries?(index: number, entries: AsyncIterable<LayerEntry>): AsyncIterable<LayerEntry>;
+  /** Uncompressed bytes of layer `index`, as they are read. */
+  onTarBytes?(index: number, bytes: number): void;
+}
+
+/** mergedTree, with the hooks strata analyse counts through. */
+export async function mergeLayers(
+  options: MergedTreeOptions,
+  hooks: MergeHooks,
+): Promise<{ image: Image; tree: MergedTree; close: () => void }> {
   // Registry layers download ahead, read on the blob worker; kept until `close` (cat and export
   // read a layer again), removed at exit at the latest.
   const prefetched = prefetchedImage(await openContainerImage(options));
   try {
-    return { ...(await buildTree(prefetched, options)), close: prefetched.close };
+    return { ...(await buildTree(prefetched, options, hooks)), close: prefetched.close };
   } catch (error) {
     prefetched.close();
     throw error;
@@ -51,13 +71,19 @@ export async function mergedTree(
 async function buildTree(
   { image, read }: PrefetchedImage,
   options: MergedTreeOptions,
+  hooks: MergeHooks,
 ): Promise<{ image: Image; tree: MergedTree }> {
   // The merged view is held whole: bounded as a layer's entries are (about 240 bytes each; README).
-  const tree = new MergedTree({ maxEntries: resolveLimits(options.limits).maxEntries });
+  const tree = new MergedTree({
+    maxEntries: resolveLimits(options.limits).maxEntries,
+    ...(hooks.observer === undefined ? {} : { observer: hooks.observer }),
+  });
   const { onProgress } = options;
   const count = image.layers.length;
+  hooks.begin?.(image);
   for (const [index, layer] of image.layers.entries()) {
     const progress = layerProgress(layer, index, count, onProgress);
+    const { onTarBytes } = hooks;
     try {
       const entriesOf = readLayer(layer, {
         // Bodies are skipped, never kept: the ring's bytes need no copies.
@@ -66,8 +92,10 @@ async function buildTree(
         ...(options.limits === undefined ? {} : { limits: options.limits }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
         ...(progress.onBlobBytes === undefined ? {} : { onBlobBytes: progress.onBlobBytes }),
+        ...(onTarBytes === undefined ? {} : { onTarBytes: (n: number) => onTarBytes(index, n) }),
       });
-      await tree.applyLayer(progress.counted(entriesOf));
+      const counted = progress.counted(entriesOf);
+      await tree.applyLayer(hooks.entries?.(index, counted) ?? counted);
     } catch (error) {
       throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? `#${index}` });
     }

@@ -1,6 +1,7 @@
 // The package users install: the library (everything of @strata-oci/core,
 // @strata-oci/store and @strata-oci/bundle) and the `strata` command, whose entry point is `main`.
 export * from "@strata-oci/core";
+export { analysisHtml } from "./report/analysis-html.js";
 export {
   diffTrees,
   exportImage,

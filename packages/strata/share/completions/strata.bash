@@ -4,11 +4,11 @@ _strata() {
   local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
   local flags="" valued=" " words=""
   if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=($(compgen -W "unpack bundle inspect referrers ls cat export squash diff repack pull copy mount umount store completion help --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "unpack bundle inspect analyse referrers ls cat export squash diff repack pull copy mount umount store completion help --help --version" -- "$cur"))
     return
   fi
   case "${COMP_WORDS[1]}" in
-    help) COMPREPLY=($(compgen -W "unpack bundle inspect referrers ls cat export squash diff repack pull copy mount umount store completion" -- "$cur"))
+    help) COMPREPLY=($(compgen -W "unpack bundle inspect analyse referrers ls cat export squash diff repack pull copy mount umount store completion" -- "$cur"))
       return ;;
     unpack)
       flags="--store --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --downloads --rootless --record --json --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size --quiet -q --help -h"
@@ -21,6 +21,10 @@ _strata() {
     inspect)
       flags="--platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --quiet -q --help -h"
       valued=" --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf "
+      ;;
+    analyse)
+      flags="--json --html --fail-wasted --fail-efficiency --top --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size --quiet -q --help -h"
+      valued=" --html --fail-wasted --fail-efficiency --top --platform --creds --username --password --registry-token --authfile --cert-dir --registries-conf --max-entries --max-total-bytes --max-file-size --max-path-length --max-depth --max-header-size "
       ;;
     referrers)
       flags="--artifact-type --platform --creds --username --password --password-stdin --registry-token --no-creds --authfile --cert-dir --registries-conf --tls-verify --json --quiet -q --help -h"

@@ -1,6 +1,7 @@
 // The table of commands, in the order `strata --help` lists them: a new
 // command is its own file and one line here.
 import type { Command } from "../cli/command.js";
+import { analyseCommand } from "./analyse.js";
 import { bundleCommand } from "./bundle.js";
 import { catCommand } from "./cat.js";
 import { completionCommand } from "./completion.js";
@@ -21,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   unpackCommand,
   bundleCommand,
   inspectCommand,
+  analyseCommand,
   referrersCommand,
   lsCommand,
   catCommand,
