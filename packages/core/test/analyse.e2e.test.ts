@@ -130,7 +130,18 @@ describe("strata analyse: figures from headers", () => {
   });
 
   it("the sample image: the script's figures, the largest wasted file and who hid it", async () => {
-    const analysis = await analyseImage({ image: `oci:${SAMPLE}:sample` });
+    // Each layer blob read once, to its end: the bytes read are the blobs' sizes.
+    const read = new Map<number, number>();
+    const starts: number[] = [];
+    const analysis = await analyseImage({
+      image: `oci:${SAMPLE}:sample`,
+      onProgress: (event) => {
+        if (event.kind === "layer-start") starts.push(event.index);
+        if (event.kind === "bytes") read.set(event.index, event.read);
+      },
+    });
+    expect(starts).toEqual([0, 1, 2]);
+    expect([...read.values()]).toEqual(analysis.layers.map((l) => l.compressedBytes));
     expect(figuresOf(analysis)).toEqual(model(layerBlobs(SAMPLE)));
     const [largest] = analysis.largestWasted;
     expect(largest?.path.toString()).toBe("var/cache/big.cache");

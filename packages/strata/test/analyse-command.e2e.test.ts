@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkedResult } from "../../../test/support/result-schema.js";
 import { tempDir } from "../../../test/support/layers.js";
 import { dockerUnavailable, startDocker, type TestDocker } from "../../../test/support/dockerd.js";
+import { registryUnavailable, startRegistry } from "../../../test/support/registry.js";
+import { copyImage } from "@strata-oci/image";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 const BIN = join(ROOT, "packages", "strata", "bin", "strata");
@@ -67,6 +69,26 @@ describe("strata analyse, the command", () => {
       expect(refused.stderr).not.toMatch(/\n\s+at /);
     }
   });
+
+  it.skipIf(registryUnavailable() !== undefined)(
+    "a registry image gives the same figures as its layout, without a pull",
+    async () => {
+      mkdirSync(join(work.path, "registry"));
+      const registry = await startRegistry(join(work.path, "registry"));
+      try {
+        const pushed = `docker://${registry.host}/strata/analysed:1`;
+        await copyImage({ image: SAMPLE, destination: pushed });
+        const local = checkedResult(strata("analyse", "--json", SAMPLE).stdout);
+        const remote = checkedResult(strata("analyse", "--json", pushed).stdout);
+        const { image: _local, ...figures } = local;
+        const { image: _remote, ...same } = remote;
+        expect(same).toEqual(figures);
+      } finally {
+        registry.stop();
+      }
+    },
+    60_000,
+  );
 
   it.skipIf(chromium === undefined)(
     "--html: a page chromium shows, with every layer, the wasted file and keyboard-reachable shapes",
