@@ -74,7 +74,7 @@ export async function analyseImage(options: AnalyseOptions): Promise<ImageAnalys
   });
   try {
     const { image, tree } = merged;
-    const { largestWasted, repeated } = counting().finish(tree);
+    const { largestWasted, repeated, view } = counting().finish(tree);
     const history = historyOf(image);
     const layers = counting().layers.map((figures, index): LayerAnalysis => {
       const layer = image.layers[index];
@@ -91,7 +91,7 @@ export async function analyseImage(options: AnalyseOptions): Promise<ImageAnalys
       layers.reduce((total, layer) => total + pick(layer), 0);
     const fileBytes = sum((l) => l.fileBytes);
     const keptBytes = sum((l) => l.keptBytes);
-    const summary = summaryTree(tree);
+
     return {
       image,
       layers,
@@ -102,11 +102,11 @@ export async function analyseImage(options: AnalyseOptions): Promise<ImageAnalys
         keptBytes,
         wastedBytes: fileBytes - keptBytes,
         efficiency: fileBytes === 0 ? 1 : keptBytes / fileBytes,
-        entries: summary.entries,
+        entries: view.entries,
       },
       largestWasted,
       repeated,
-      tree: summary.root,
+      tree: summaryTree(tree, view),
     };
   } finally {
     merged.close();

@@ -30,6 +30,13 @@ export interface LayerFigures {
   tarBytes: number;
 }
 
+/** The merged view: its files' bytes (a hardlinked file once), its paths, the image's layers. */
+export interface ViewTotals {
+  readonly bytes: number;
+  readonly entries: number;
+  readonly layers: number;
+}
+
 /** A file whose bytes were hidden: the layer that wrote them and the one that hid them. */
 export interface WastedPath {
   readonly path: EntryPath;
@@ -148,11 +155,17 @@ export class AnalysisLedger implements MergeObserver {
 
   /**
    * The merged view's files counted as kept (a hardlink group once), and hardlinked files no name
-   * of which is left counted as wasted; then the lists, largest first.
+   * of which is left counted as wasted; then the lists, largest first, and the view's totals.
    */
-  finish(tree: MergedTree): { largestWasted: WastedPath[]; repeated: RepeatedPath[] } {
+  finish(tree: MergedTree): {
+    largestWasted: WastedPath[];
+    repeated: RepeatedPath[];
+    view: ViewTotals;
+  } {
     const seen = new WeakSet<MergedEntry>();
-    for (const { path, entry } of tree.walk()) {
+    const view = { bytes: 0, entries: 0, layers: this.layers.length };
+    for (const { path, entry } of tree.walk(undefined, false)) {
+      view.entries++;
       if (entry.kind !== "file" || entry.layer < 0) continue;
       const repeated = this.#repeated.get(path.toString("latin1"));
       if (repeated !== undefined) {
@@ -162,6 +175,7 @@ export class AnalysisLedger implements MergeObserver {
       if (seen.has(entry)) continue;
       seen.add(entry);
       this.#linkedGone.delete(entry);
+      view.bytes += entry.size;
       (this.layers[entry.layer] as LayerFigures).keptBytes += entry.size;
     }
     for (const wasted of this.#linkedGone.values()) this.#waste(wasted);
@@ -170,7 +184,7 @@ export class AnalysisLedger implements MergeObserver {
       .filter((r) => r.layers.length > 1)
       .sort((a, b) => b.bytes - a.bytes || Buffer.compare(a.path, b.path))
       .slice(0, this.#top);
-    return { largestWasted: bySize(this.#largest, this.#top), repeated };
+    return { largestWasted: bySize(this.#largest, this.#top), repeated, view };
   }
 }
 

@@ -1,10 +1,11 @@
 // The merged view summarised for a picture: directories and files of at
 // least 1/1000 of the view's bytes, each with its size and the layer its
 // bytes come from (a directory: the layer with most bytes below it); what
-// is smaller is folded into one "(smaller entries)" node per directory. Two
-// walks of the tree, one directory stack: memory follows the nodes kept, at
+// is smaller is folded into one "(smaller entries)" node per directory. One
+// walk of the tree, one directory stack: memory follows the nodes kept, at
 // most some thousands whatever the image.
 import type { MergedEntry, MergedTree } from "@strata-oci/merge";
+import type { ViewTotals } from "./analysis-ledger.js";
 
 export interface SummaryNode {
   /** The last component ("" for the root); "(smaller entries)" for what was folded. */
@@ -31,24 +32,8 @@ const sumOf = (list: readonly number[]): number => list.reduce((a, b) => a + b, 
 const largest = (list: readonly number[]): number =>
   list.reduce((best, bytes, layer) => (bytes > (list[best] ?? 0) ? layer : best), 0);
 
-/** Bytes of the files the tree shows, a hardlinked file once; and the number of its paths. */
-function viewTotals(tree: MergedTree): { bytes: number; entries: number; layers: number } {
-  const seen = new WeakSet<MergedEntry>();
-  let bytes = 0;
-  let entries = 0;
-  let layers = 0;
-  for (const { entry } of tree.walk()) {
-    entries++;
-    layers = Math.max(layers, entry.layer + 1);
-    if (entry.kind !== "file" || seen.has(entry)) continue;
-    seen.add(entry);
-    bytes += entry.size;
-  }
-  return { bytes, entries, layers };
-}
-
-export function summaryTree(tree: MergedTree): { root: SummaryNode; entries: number } {
-  const totals = viewTotals(tree);
+/** The summary of `tree`, whose totals the ledger counted (`view`). */
+export function summaryTree(tree: MergedTree, totals: ViewTotals): SummaryNode {
   const threshold = Math.max(1, totals.bytes / 1000);
   const frame = (name: string, path: string, depth: number): Frame => ({
     name,
@@ -73,7 +58,7 @@ export function summaryTree(tree: MergedTree): { root: SummaryNode; entries: num
       );
   };
   const seen = new WeakSet<MergedEntry>();
-  for (const { path, entry } of tree.walk()) {
+  for (const { path, entry } of tree.walk(undefined, false)) {
     if (path.length === 0) continue;
     const parts = path.toString("utf8").split("/");
     while (stack.length > parts.length) close();
@@ -92,7 +77,7 @@ export function summaryTree(tree: MergedTree): { root: SummaryNode; entries: num
     else parent.folded[layer] = (parent.folded[layer] ?? 0) + size;
   }
   while (stack.length > 1) close();
-  return { root: dirNode(stack[0] as Frame), entries: totals.entries };
+  return dirNode(stack[0] as Frame);
 }
 
 function dirNode(done: Frame): SummaryNode {
