@@ -37,12 +37,16 @@ const work = values.dest ?? join(root, "bench", "out");
 mkdirSync(work, { recursive: true });
 const scratch = mkdtempSync(join(work, "analyse-"));
 
-/** The layer blobs of `oci:DIR:TAG` (its index's first manifest), in order. */
+/** The layer blobs of `oci:DIR:TAG` (the manifest TAG names in index.json), in order. */
 function layerBlobs(image) {
   const dir = image.replace(/^oci:/, "").replace(/:[^:/]*$/, "");
+  const tag = image.slice(image.lastIndexOf(":") + 1);
   const blob = (digest) => join(dir, "blobs", "sha256", digest.slice(7));
   const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8"));
-  const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), "utf8"));
+  const named = index.manifests.find(
+    (m) => m.annotations?.["org.opencontainers.image.ref.name"] === tag,
+  );
+  const manifest = JSON.parse(readFileSync(blob(named.digest), "utf8"));
   return manifest.layers.map((layer) => blob(layer.digest));
 }
 

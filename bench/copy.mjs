@@ -1,7 +1,8 @@
 // Copies (issue #22's targets), strata against skopeo, interleaved with the
 // order rotated every round, each run from nothing (a fresh destination
 // directory, a repository never pushed to):
-//   push       strata copy oci:... docker://REG/...   vs skopeo copy (same)
+//   push       strata copy oci:... docker://REG/...   vs skopeo copy (same), and
+//              bench/raw-push.mjs sending each blob whole, nothing else (the floor)
 //   oci->oci   strata copy oci:... oci:DIR:t          vs skopeo copy (same)
 //   archive    strata copy oci:... docker-archive:F   vs tar -cf of the same blobs
 //              (and skopeo's docker-archive, which inflates every layer)
@@ -26,6 +27,8 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds ?? 5);
 const root = resolve(import.meta.dirname, "..");
 const strata = join(root, "packages", "strata", "bin", "strata");
+const rawPush = join(root, "bench", "raw-push.mjs");
+const tagOf = (image) => image.slice(image.lastIndexOf(":") + 1);
 installMissing([
   ["docker-registry", "docker-registry"],
   ["skopeo", "skopeo"],
@@ -54,10 +57,12 @@ const scratch = mkdtempSync(join(work, "copy-"));
  * remembers where it saw blobs, in ~/.local/share/containers/cache, and mounts them from there).
  */
 async function pushes(image) {
-  const times = { strata: [], skopeo: [] };
-  const rss = { strata: 0, skopeo: 0 };
+  const tools = ["strata", "skopeo", "raw (floor)"];
+  const times = Object.fromEntries(tools.map((tool) => [tool, []]));
+  const rss = Object.fromEntries(tools.map((tool) => [tool, 0]));
+  const layout = image.replace(/^oci:/, "").replace(/:[^:/]*$/, "");
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? ["strata", "skopeo"] : ["skopeo", "strata"];
+    const order = [...tools.slice(round % 3), ...tools.slice(0, round % 3)];
     for (const tool of order) {
       const dir = mkdtempSync(join(scratch, "push-"));
       const registry = await startRegistry(dir);
@@ -66,7 +71,16 @@ async function pushes(image) {
       const result =
         tool === "strata"
           ? timed(strata, ["copy", "-q", image, target], { env })
-          : timed("skopeo", ["copy", "-q", "--dest-tls-verify=false", image, target], { env });
+          : tool === "skopeo"
+            ? timed("skopeo", ["copy", "-q", "--dest-tls-verify=false", image, target], { env })
+            : timed(process.execPath, [
+                rawPush,
+                layout,
+                tagOf(image),
+                registry.host,
+                "bench/image",
+                "t",
+              ]);
       registry.stop();
       rmSync(dir, { recursive: true, force: true });
       times[tool].push(result.seconds);
@@ -81,7 +95,12 @@ try {
     const layout = image.replace(/^oci:/, "").replace(/:[^:/]*$/, "");
     console.log(`\n## ${image}\n`);
     const push = await pushes(image);
-    printTable("push to a loopback registry", push, { strata: "skopeo" }, "against");
+    printTable(
+      "push to a loopback registry (raw: each blob sent whole, nothing checked: the floor)",
+      push,
+      { strata: "skopeo", "raw (floor)": "skopeo" },
+      "against",
+    );
     const layouts = runRounds(
       {
         strata: (dir) => timed(strata, ["copy", "-q", image, `oci:${join(dir, "copy")}:t`]),
