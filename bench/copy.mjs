@@ -11,7 +11,7 @@
 //   node bench/copy.mjs [--rounds N] [--image oci:DIR:TAG ...] [--dest DIR]
 // (after `pnpm run build`; needs docker-registry and skopeo, installed with apt when missing).
 // Default image: the generated 30k-entry one (bench/generate.mjs).
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -67,6 +67,7 @@ async function pushes(image) {
       const dir = mkdtempSync(join(scratch, "push-"));
       const registry = await startRegistry(dir);
       const env = { ...process.env, HOME: dir };
+      spawnSync("sync");
       const target = `docker://${registry.host}/bench/image:t`;
       const result =
         tool === "strata"

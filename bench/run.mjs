@@ -1,6 +1,10 @@
-// Times strata, GNU tar (-xzf of each layer in order) and umoci unpack on
-// the same images, interleaved, each into a fresh directory on the same
-// filesystem; several rounds; medians, per-round ratios and peak RSS.
+// Times strata, GNU tar (-xzf, -I igzip and -I pigz of each layer in order)
+// and umoci unpack on the same images, interleaved, each into a fresh
+// directory on the same filesystem; several rounds; medians, per-round ratios
+// and peak RSS. Beside them the machine's floor: igzip inflating the layers
+// to /dev/null, and tar -xf of the layers inflated beforehand. Each run
+// records the kernel's dirty and writeback bytes as it starts and the tool
+// that ran before it (the slowdown after other writers, issue #24).
 // node bench/run.mjs [--rounds N] [--entries N] [--image oci:DIR:TAG ...] [--dest DIR]
 // [--remove-each]
 // Without --image it generates a seeded image of --entries entries (default
@@ -11,6 +15,7 @@
 // --keep-trees leaves the trees for the caller (bench/fresh-ext4.sh
 // discards the whole filesystem instead).
 import { execFileSync, spawnSync } from "node:child_process";
+import { installMissing } from "./rounds.mjs";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -79,6 +84,31 @@ function timed(cmd, args) {
   return { seconds, rss };
 }
 
+installMissing([
+  ["igzip", "isal"],
+  ["pigz", "pigz"],
+]);
+
+/** One shell running `each(blob)` for the layers back to back, as a script would. */
+const perLayer = (img, each) => timed("sh", ["-c", img.layers.blobs.map(each).join(" && ")]);
+
+/** The layers inflated once, untimed, for the floor's tar -xf (beside the trees). */
+function inflated(img) {
+  img.inflated ??= img.layers.blobs.map((blob, index) => {
+    const tar = join(trees, `inflated-${Date.now()}-${index}.tar`);
+    execFileSync("sh", ["-c", `igzip -dc '${blob}' > '${tar}'`]);
+    return tar;
+  });
+  return img.inflated;
+}
+
+/** Dirty and writeback bytes the kernel holds now (MB). */
+function dirtyMb() {
+  const info = readFileSync("/proc/meminfo", "utf8");
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(info)?.[1] ?? 0);
+  return (kb("Dirty") + kb("Writeback")) / 1024;
+}
+
 const tools = {
   strata: (img, dest) =>
     timed(process.execPath, [
@@ -89,10 +119,22 @@ const tools = {
       dest,
     ]),
   "tar -xzf": (img, dest) => {
-    // One shell so that the layers run back to back, as a script would.
     mkdirSync(dest);
-    const script = img.layers.blobs.map((b) => `tar -xzf '${b}' -C '${dest}'`).join(" && ");
-    return timed("sh", ["-c", script]);
+    return perLayer(img, (b) => `tar -xzf '${b}' -C '${dest}'`);
+  },
+  "tar -I igzip": (img, dest) => {
+    mkdirSync(dest);
+    return perLayer(img, (b) => `tar -I igzip -xf '${b}' -C '${dest}'`);
+  },
+  "tar -I pigz": (img, dest) => {
+    mkdirSync(dest);
+    return perLayer(img, (b) => `tar -I pigz -xf '${b}' -C '${dest}'`);
+  },
+  "floor: igzip -dc": (img) => perLayer(img, (b) => `igzip -dc '${b}' >/dev/null`),
+  "floor: tar -xf inflated": (img, dest) => {
+    mkdirSync(dest);
+    const tars = inflated(img);
+    return perLayer({ layers: { blobs: tars } }, (t) => `tar -xf '${t}' -C '${dest}'`);
   },
   ...(has("umoci")
     ? {
@@ -111,16 +153,22 @@ for (const img of images) {
   img.layers = layersOf(img.ref);
   const times = Object.fromEntries(Object.keys(tools).map((t) => [t, []]));
   const rss = Object.fromEntries(Object.keys(tools).map((t) => [t, []]));
+  const runs = [];
   const order = Object.entries(tools);
+  inflated(img);
+  let previous = "none";
   for (let round = 0; round < rounds; round++) {
     // Rotate who goes first: the first run of a round inherits the writeback of the last one.
     const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
     for (const [name, run] of rotated) {
       const dest = join(trees, `work-${Date.now()}-${round}-${name.replace(/\W/g, "")}`);
       execFileSync("sync");
+      const dirty = dirtyMb();
       const r = run(img, dest);
       times[name].push(r.seconds);
       rss[name].push(r.rss);
+      runs.push({ round, tool: name, after: previous, dirtyMbAtStart: dirty, seconds: r.seconds });
+      previous = name;
       console.log(
         `${img.name} round ${round + 1} ${name}: ${r.seconds.toFixed(2)} s, ${r.rss.toFixed(0)} MB`,
       );
@@ -139,8 +187,12 @@ for (const img of images) {
       Object.entries(times).map(([k, v]) => [k, [Math.min(...v), Math.max(...v)]]),
     ),
     peakRssMb: Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Math.max(...v)])),
+    runs,
     ratios: {
       "strata/tar": perRound("strata", "tar -xzf"),
+      "strata/tar -I igzip": perRound("strata", "tar -I igzip"),
+      "strata/tar -I pigz": perRound("strata", "tar -I pigz"),
+      "strata/floor (tar -xf inflated)": perRound("strata", "floor: tar -xf inflated"),
       ...(times.umoci ? { "strata/umoci": perRound("strata", "umoci") } : {}),
     },
   });
@@ -149,6 +201,7 @@ for (const img of images) {
 // --keep-trees: the caller throws the whole filesystem away (fresh-ext4.sh).
 if (values["keep-trees"] !== true)
   for (const dest of written.splice(0)) rmSync(dest, { recursive: true, force: true });
+for (const img of images) for (const tar of img.inflated ?? []) rmSync(tar, { force: true });
 
 const filesystem = spawnSync("stat", ["-f", "-c", "%T", trees], { encoding: "utf8" }).stdout.trim();
 const gzip = existsSync(join(root, "packages", "layer", "native", "build", "strata_gzip.node"))
