@@ -6,7 +6,7 @@
 // ext4 (0.63 s against 0.16). docker-archive and oci-archive destinations
 // write through it.
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync, renameSync, rmSync, write, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { BLOCK, encodeHeader, paddingOf } from "@strata-oci/layer";
 import { TargetError } from "@strata-oci/errors";
@@ -15,6 +15,10 @@ export class TarFileWriter {
   readonly #file: string;
   readonly #temporary: string;
   #fd: number | undefined;
+  /** Where the next byte goes: every write names its offset, so async ones may overlap. */
+  #position = 0;
+  readonly #inFlight: Array<Promise<void>> = [];
+  #failure: { error: unknown } | undefined;
   readonly #atExit = (): void => this.discard();
 
   constructor(file: string) {
@@ -43,7 +47,36 @@ export class TarFileWriter {
   /** All of `data` (a write may take only part of it). */
   write(data: Buffer): void {
     const fd = this.#open();
-    for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
+    for (let at = 0; at < data.length;)
+      at += writeSync(fd, data, at, data.length - at, this.#position + at);
+    this.#position += data.length;
+  }
+
+  /**
+   * `data` written in the thread pool while the caller goes on (hashing the next chunk: a copy to
+   * docker-archive of the 30k image was 1.45x tar -cf with hashing and writing in turn). At most
+   * three chunks are in flight; `data` must not change until `settled`.
+   */
+  async writeAhead(data: Buffer): Promise<void> {
+    const fd = this.#open();
+    const position = this.#position;
+    this.#position += data.length;
+    if (this.#inFlight.length >= 3) await this.#inFlight.shift();
+    this.#throwFailure();
+    const writing = writeAll(fd, data, position).catch((error: unknown) => {
+      this.#failure ??= { error };
+    });
+    this.#inFlight.push(writing);
+  }
+
+  /** Every writeAhead done (its failure thrown). */
+  async settled(): Promise<void> {
+    while (this.#inFlight.length > 0) await this.#inFlight.shift();
+    this.#throwFailure();
+  }
+
+  #throwFailure(): void {
+    if (this.#failure !== undefined) throw this.#failure.error;
   }
 
   /** A member's header; its `size` bytes and `pad(size)` follow (a directory: none). */
@@ -78,7 +111,7 @@ export class TarFileWriter {
     this.pad(size);
   }
 
-  /** The end of the archive, renamed over FILE. */
+  /** The end of the archive, renamed over FILE (after `settled`). */
   finish(): void {
     this.write(Buffer.alloc(2 * BLOCK));
     closeSync(this.#open());
@@ -92,5 +125,17 @@ export class TarFileWriter {
     this.#fd = undefined;
     rmSync(this.#temporary, { force: true });
     process.off("exit", this.#atExit);
+  }
+}
+
+/** All of `data` at `position`, in the thread pool. */
+async function writeAll(fd: number, data: Buffer, position: number): Promise<void> {
+  for (let at = 0; at < data.length;) {
+    const { bytesWritten } = await new Promise<{ bytesWritten: number }>((done, fail) =>
+      write(fd, data, at, data.length - at, position + at, (error, bytesWritten) =>
+        error === null ? done({ bytesWritten }) : fail(error),
+      ),
+    );
+    at += bytesWritten;
   }
 }

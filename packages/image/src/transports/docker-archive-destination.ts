@@ -120,8 +120,15 @@ class ArchiveWriter {
     this.#tar.header(memberOf(descriptor.digest), descriptor.size);
     const chunks = Buffer.isBuffer(body) ? [body] : await body.open();
     const context = { image, blob: descriptor.digest };
-    for await (const chunk of verifiedChunks(chunks as AsyncIterable<Buffer>, descriptor, context))
-      this.#tar.write(chunk);
+    const verified = verifiedChunks(chunks as AsyncIterable<Buffer>, descriptor, context);
+    try {
+      for await (const chunk of verified) await this.#tar.writeAhead(chunk);
+    } catch (error) {
+      // The writes under way end before the archive is discarded; the first failure is the one.
+      await this.#tar.settled().catch(() => undefined);
+      throw error;
+    }
+    await this.#tar.settled();
     this.#tar.pad(descriptor.size);
     this.#blobs.add(descriptor.digest);
   }
