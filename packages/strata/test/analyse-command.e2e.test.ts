@@ -16,6 +16,7 @@ import { tempDir } from "../../../test/support/layers.js";
 import { dockerUnavailable, startDocker, type TestDocker } from "../../../test/support/dockerd.js";
 import { registryUnavailable, startRegistry } from "../../../test/support/registry.js";
 import { copyImage } from "@strata-oci/image";
+import { writeStackImage } from "@strata-oci/testing";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 const BIN = join(ROOT, "packages", "strata", "bin", "strata");
@@ -68,6 +69,24 @@ describe("strata analyse, the command", () => {
       expect(refused.status, bad.join(" ")).toBe(2);
       expect(refused.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+
+  it("--html escapes what the image names: a file called <img onerror> stays text", () => {
+    const hostile = '<img src=x onerror="alert(1)">';
+    const image = writeStackImage(
+      join(work.path, "hostile"),
+      [
+        [{ name: `${hostile}.bin`, type: "file", data: Buffer.alloc(4096, 1) }],
+        [{ name: `.wh.${hostile}.bin`, type: "file" }],
+      ],
+      "t",
+    );
+    const page = join(work.path, "hostile.html");
+    const made = strata("analyse", "-q", "--html", page, image);
+    expect(made.status, made.stderr).toBe(0);
+    const html = readFileSync(page, "utf8");
+    expect(html).toContain("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;.bin");
+    expect(html).not.toContain("<img");
   });
 
   it.skipIf(registryUnavailable() !== undefined)(

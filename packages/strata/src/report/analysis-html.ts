@@ -78,7 +78,7 @@ function map(analysis: ImageAnalysis): string {
     const text =
       tile.width > 60 && tile.height > 14
         ? `<text x="${(tile.x + 4).toFixed(1)}" y="${(tile.y + 12).toFixed(1)}" class="tile">` +
-          `${escape(node.name).slice(0, Math.floor(tile.width / 7))}</text>`
+          `${escape(node.name.slice(0, Math.floor(tile.width / 7)))}</text>`
         : "";
     return (
       `${shapeStart(label)}` +
