@@ -126,13 +126,17 @@ function startJob(
   for (const index of [WRITTEN, MAIN_READ, HASH_READ]) Atomics.store(control, index, origin);
   ring.progress[0] = 0;
   ring.busy(true);
+  // A stored blob whose tar is hashed too: the hasher hashes the blob as well (reading the file
+  // itself), the writer only reads and inflates. A download (growing) stays with the writer.
+  const blobInHasher =
+    tarAlgorithm !== undefined && blobAlgorithm !== undefined && job.file.growing === undefined;
   ring.writer.postMessage({
     path: job.file.path,
     start: job.file.start,
     end: job.file.end,
     growing: job.file.growing?.shared,
     compression: job.compression,
-    blobAlgorithm,
+    blobAlgorithm: blobInHasher ? undefined : blobAlgorithm,
     hashed: tarAlgorithm !== undefined,
     maxBlobBytes: job.size,
     gzipBackend: job.gzipBackend,
@@ -142,7 +146,21 @@ function startJob(
     buffer: ring.buffer,
   });
   if (tarAlgorithm !== undefined)
-    ring.hasher.postMessage({ algorithm: tarAlgorithm, origin, buffer: ring.buffer });
+    ring.hasher.postMessage({
+      algorithm: tarAlgorithm,
+      origin,
+      buffer: ring.buffer,
+      ...(blobInHasher
+        ? {
+            blob: {
+              path: job.file.path,
+              start: job.file.start,
+              end: job.file.end,
+              algorithm: blobAlgorithm,
+            },
+          }
+        : {}),
+    });
 }
 
 /** The blob's size and digest, and the tar's diff_id, as the workers counted them. */
@@ -153,7 +171,7 @@ function checkOutcome(
 ): void {
   if (outcome.blobBytes !== job.size)
     throw new SizeMismatchError(job.size, outcome.blobBytes, job.context);
-  checkDigest(job.digest, outcome.blobHex, "blob", job.context);
+  checkDigest(job.digest, outcome.blobHex ?? hashed?.blobHex, "blob", job.context);
   checkDigest(job.diffId, hashed?.tarHex, "uncompressed layer (diff_id)", job.context);
 }
 

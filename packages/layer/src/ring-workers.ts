@@ -27,7 +27,7 @@ export type WorkerMessage =
   | { type: "ready" }
   | { type: "data" }
   | { type: "end"; blobBytes: number; blobHex: string | undefined; tarBytes: number }
-  | { type: "hashed"; tarBytes: number; tarHex: string }
+  | { type: "hashed"; tarBytes: number; tarHex: string; blobHex?: string }
   | {
       type: "error";
       name?: string;

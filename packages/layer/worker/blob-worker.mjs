@@ -434,36 +434,85 @@ async function inflate(stream, fd, job, control, count, put) {
 
 /**
  * The hasher: reads the ring behind the writer and hashes the tar, on its own
- * thread so that neither the inflater nor the file writer carries it.
- * @param {{ algorithm: string, origin: number, buffer: SharedArrayBuffer }} job
+ * thread so that neither the inflater nor the file writer carries it. With
+ * `blob` (a stored blob, complete), it also hashes the blob, reading the file
+ * itself whenever the ring has nothing for it: the writer then only reads and
+ * inflates (its sha256 of the compressed bytes was a fifth of its time). The
+ * tar's hash still binds what is inflated to the config; the blob's is of the
+ * same bytes unless the file changes under both, which fails one of the two.
+ * @param {{ algorithm: string, origin: number, buffer: SharedArrayBuffer,
+ *   blob?: { path: string, start: number, end: number | undefined, algorithm: string } }} job
  */
 function hash(job) {
   const control = new Int32Array(job.buffer, 0, CONTROL_BYTES / 4);
   const ring = new Uint8Array(job.buffer, CONTROL_BYTES);
   const size = ring.length;
   const digest = createHash(job.algorithm);
+  const blob = job.blob === undefined ? undefined : blobHasher(job.blob);
   let read = job.origin | 0;
   let bytes = 0;
-  for (;;) {
-    if (Atomics.load(control, CANCEL) !== 0) throw new Cancelled();
-    const done = Atomics.load(control, DONE) === 1;
-    const written = Atomics.load(control, WRITTEN);
-    const available = (written - read) | 0;
-    if (available === 0) {
-      if (done) break;
-      Atomics.wait(control, WRITTEN, written, 1000);
-      continue;
+  try {
+    for (;;) {
+      if (Atomics.load(control, CANCEL) !== 0) throw new Cancelled();
+      const done = Atomics.load(control, DONE) === 1;
+      const written = Atomics.load(control, WRITTEN);
+      const available = (written - read) | 0;
+      if (available === 0) {
+        if (done) break;
+        // Nothing in the ring: a piece of the blob, else a wait for the writer.
+        if (blob === undefined || !blob.step()) Atomics.wait(control, WRITTEN, written, 1000);
+        continue;
+      }
+      const at = (read >>> 0) & (size - 1);
+      const step = Math.min(available, size - at);
+      digest.update(ring.subarray(at, at + step));
+      bytes += step;
+      read = (read + step) | 0;
+      Atomics.store(control, HASH_READ, read);
+      Atomics.add(control, RELEASED, 1);
+      Atomics.notify(control, RELEASED);
     }
-    const at = (read >>> 0) & (size - 1);
-    const step = Math.min(available, size - at);
-    digest.update(ring.subarray(at, at + step));
-    bytes += step;
-    read = (read + step) | 0;
-    Atomics.store(control, HASH_READ, read);
-    Atomics.add(control, RELEASED, 1);
-    Atomics.notify(control, RELEASED);
+    while (blob?.step() === true) if (Atomics.load(control, CANCEL) !== 0) throw new Cancelled();
+  } finally {
+    blob?.close();
   }
-  parentPort?.postMessage({ type: "hashed", tarBytes: bytes, tarHex: digest.digest("hex") });
+  parentPort?.postMessage({
+    type: "hashed",
+    tarBytes: bytes,
+    tarHex: digest.digest("hex"),
+    blobHex: blob?.hex(),
+  });
+}
+
+/**
+ * A stored blob hashed a piece at a time from its file (`start` to `end`, or to the file's end:
+ * trailing bytes included, as the writer reads it).
+ * @param {{ path: string, start: number, end: number | undefined, algorithm: string }} place
+ */
+function blobHasher(place) {
+  const fd = openRegular(place.path);
+  const digest = createHash(place.algorithm);
+  const chunk = Buffer.allocUnsafe(CHUNK_SIZE);
+  let offset = place.start;
+  let ended = false;
+  return {
+    /** Hashes the next piece; false at the end. */
+    step() {
+      if (ended) return false;
+      const limit =
+        place.end === undefined ? chunk.length : Math.min(chunk.length, place.end - offset);
+      const n = limit <= 0 ? 0 : readSync(fd, chunk, 0, limit, offset);
+      if (n === 0) {
+        ended = true;
+        return false;
+      }
+      digest.update(chunk.subarray(0, n));
+      offset += n;
+      return true;
+    },
+    hex: () => digest.digest("hex"),
+    close: () => closeSync(fd),
+  };
 }
 
 parentPort?.on("message", (job) => {
