@@ -10,7 +10,11 @@ import { interruptedStatus } from "./cli/signals.js";
 import { version, versionReport } from "./cli/version.js";
 import { COMMANDS } from "./commands/index.js";
 
-const byName = new Map(COMMANDS.map((command) => [command.name, command]));
+const byName = new Map(
+  COMMANDS.flatMap((command) =>
+    [command.name, ...(command.aliases ?? [])].map((name) => [name, command] as const),
+  ),
+);
 
 /** `strata`, `--help`, `--version` and `help [COMMAND]`; undefined for anything else. */
 function answered(command: string | undefined, topic: string | undefined): number | undefined {

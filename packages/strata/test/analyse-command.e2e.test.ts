@@ -44,6 +44,11 @@ describe("strata analyse, the command", () => {
       how: "removed",
     });
     expect(result.failed).toEqual([]);
+    // The American spelling answers too.
+    const spelled = strata("analyze", "--json", SAMPLE);
+    expect(spelled.status, spelled.stderr).toBe(0);
+    expect(checkedResult(spelled.stdout).totals).toEqual(result.totals);
+    expect(strata("help", "analyze").stdout).toContain("Usage: strata analyse");
     const text = strata("analyse", SAMPLE);
     expect(text.stdout).toMatch(/efficiency +3\.5%/);
     expect(text.stdout).toMatch(/6\.0 kB +\/var\/cache\/big\.cache +written by L0, removed by L1/);

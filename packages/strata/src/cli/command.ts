@@ -40,6 +40,8 @@ export interface Parsed {
 
 export interface Command {
   readonly name: string;
+  /** Other spellings the command answers to, not listed (`analyze` for `analyse`). */
+  readonly aliases?: readonly string[];
   /** `strata NAME ...` lines, the first the main one. */
   readonly usage: readonly string[];
   /** One line for the list of commands. */

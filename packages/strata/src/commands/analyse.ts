@@ -18,6 +18,7 @@ export const GATE_FAILED = 3;
 
 export const analyseCommand: Command = {
   name: "analyse",
+  aliases: ["analyze"],
   usage: ["strata analyse [options] IMAGE"],
   summary: "what each layer adds, changes, removes and wastes",
   description: `Show what each layer of IMAGE adds, changes and removes, the bytes it keeps
@@ -31,7 +32,8 @@ Efficiency is kept bytes / the bytes all layers' files hold (1 = nothing
 wasted). With --fail-wasted or --fail-efficiency the command exits with
 status 3 when the image is past the threshold (after printing its report):
 a CI job can gate a build on it. --html FILE writes one self-contained page
-with the layers as bars and the merged view as a treemap.`,
+with the layers as bars and the merged view as a treemap. "strata analyze"
+is the same command.`,
   flags: [
     JSON_FLAG,
     { name: "html", kind: "string", value: "FILE", help: "also write the report as an HTML page" },
