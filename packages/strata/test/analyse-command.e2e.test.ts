@@ -15,7 +15,8 @@ import { checkedResult } from "../../../test/support/result-schema.js";
 import { tempDir } from "../../../test/support/layers.js";
 import { dockerUnavailable, startDocker, type TestDocker } from "../../../test/support/dockerd.js";
 import { registryUnavailable, startRegistry } from "../../../test/support/registry.js";
-import { copyImage } from "@strata-oci/image";
+import { copyImage, writeOciLayout } from "@strata-oci/image";
+import { writeTar } from "@strata-oci/layer";
 import { writeStackImage } from "@strata-oci/testing";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
@@ -74,6 +75,26 @@ describe("strata analyse, the command", () => {
       expect(refused.status, bad.join(" ")).toBe(2);
       expect(refused.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+
+  it("the text escapes what the image names: control bytes in a name or a history step", () => {
+    const dir = join(work.path, "controls");
+    const name = "evil\x1b]0;owned\x07.bin";
+    writeOciLayout(dir, {
+      layers: [
+        { tar: writeTar([{ name, type: "file", data: Buffer.alloc(64, 1) }]) },
+        { tar: writeTar([{ name: `.wh.${name}`, type: "file" }]) },
+      ],
+      configOverrides: {
+        history: [{ created_by: "RUN \x1b[2J cleared" }, { created_by: "RUN rm" }],
+      },
+      tag: "t",
+    });
+    const shown = strata("analyse", `oci:${dir}:t`);
+    expect(shown.status, shown.stderr).toBe(0);
+    expect(shown.stdout).not.toContain("\x1b");
+    expect(shown.stdout).toContain("/evil\\x1b]0;owned\\x07.bin");
+    expect(shown.stdout).toContain("RUN \\x1b[2J cleared");
   });
 
   it("--html escapes what the image names: a file called <img onerror> stays text", () => {

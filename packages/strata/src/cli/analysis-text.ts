@@ -1,10 +1,12 @@
 // strata analyse as text: the image's totals, a table of layers, the largest
 // wasted paths and the paths several layers wrote.
 import type { ImageAnalysis } from "@strata-oci/core";
+import { escapeName, escapeText } from "@strata-oci/layer";
 import { counted, sizeText } from "./output.js";
 
 const percent = (ratio: number): string => `${(ratio * 100).toFixed(1)}%`;
-const shown = (path: Buffer): string => `/${path.toString("utf8")}`;
+// Names and history steps as the image has them, escaped: a terminal obeys what a name holds.
+const shown = (path: Buffer): string => `/${escapeName(path)}`;
 
 function table(rows: readonly string[][]): string {
   const widths = (rows[0] ?? []).map((_, column) =>
@@ -44,7 +46,7 @@ export function analysisText(analysis: ImageAnalysis): string {
         String(layer.removed),
         sizeText(layer.keptBytes),
         sizeText(layer.wastedBytes),
-        (layer.createdBy ?? "").replace(/\s+/g, " ").slice(0, 60),
+        escapeText((layer.createdBy ?? "").replace(/\s+/g, " ").slice(0, 60)),
       ]),
     ]),
     "(changed: content + metadata only; removed: lower entries whited out or replaced)",
