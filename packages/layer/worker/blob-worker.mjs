@@ -448,7 +448,7 @@ function hash(job) {
   const ring = new Uint8Array(job.buffer, CONTROL_BYTES);
   const size = ring.length;
   const digest = createHash(job.algorithm);
-  const blob = job.blob === undefined ? undefined : blobHasher(job.blob);
+  const blob = job.blob === undefined ? undefined : blobHasher(job.blob, control);
   let read = job.origin | 0;
   let bytes = 0;
   try {
@@ -488,26 +488,27 @@ function hash(job) {
  * A stored blob hashed a piece at a time from its file (`start` to `end`, or to the file's end:
  * trailing bytes included, as the writer reads it).
  * @param {{ path: string, start: number, end: number | undefined, algorithm: string }} place
+ * @param {Int32Array} control
  */
-function blobHasher(place) {
+function blobHasher(place, control) {
   const fd = openRegular(place.path);
   const digest = createHash(place.algorithm);
   const chunk = Buffer.allocUnsafe(CHUNK_SIZE);
-  let offset = place.start;
+  // The writer's own reader of the blob's range: a stored blob never waits, so `control` is unused.
+  const range = { start: place.start, end: place.end, growing: undefined };
+  let read = 0;
   let ended = false;
   return {
     /** Hashes the next piece; false at the end. */
     step() {
       if (ended) return false;
-      const limit =
-        place.end === undefined ? chunk.length : Math.min(chunk.length, place.end - offset);
-      const n = limit <= 0 ? 0 : readSync(fd, chunk, 0, limit, offset);
+      const n = readBlob(fd, range, chunk, read, control);
       if (n === 0) {
         ended = true;
         return false;
       }
       digest.update(chunk.subarray(0, n));
-      offset += n;
+      read += n;
       return true;
     },
     hex: () => digest.digest("hex"),
