@@ -7,6 +7,7 @@ import { pipeline, Readable } from "node:stream";
 import { createLayerCompressor, LAYER_TYPE_OF, type LayerCompression } from "@strata-oci/layer";
 import { StrataError } from "@strata-oci/errors";
 import {
+  digestOf,
   OCI_CONFIG,
   OCI_LAYER_OF,
   OCI_MANIFEST,
@@ -166,7 +167,7 @@ export async function writeImage(
 function described(body: Buffer, mediaType: string): Descriptor {
   return {
     mediaType,
-    digest: `sha256:${createHash("sha256").update(body).digest("hex")}`,
+    digest: digestOf(body),
     size: body.length,
     annotations: {},
     platform: undefined,

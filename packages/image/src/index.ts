@@ -70,6 +70,7 @@ export {
   parseDockerReference,
   type DockerReference,
 } from "./registry/docker-reference.js";
+export { digestOf } from "./registry/registry-http.js";
 export { RegistryClient, type RegistryOptions } from "./registry/registry-client.js";
 export { openRegistryImage } from "./registry/registry-source.js";
 export {

@@ -174,9 +174,12 @@ export function counted(count: number, noun: string, plural = `${noun}s`): strin
   return `${count} ${count === 1 ? noun : plural}`;
 }
 
-/** Bytes for people: `512 bytes`, `3.4 kB`, `63.1 MB`, `1.4 GB` (powers of 1000, as du -h --si). */
-export function sizeText(bytes: number): string {
-  if (bytes < 1000) return counted(bytes, "byte");
+/**
+ * Bytes for people: `512 bytes`, `3.4 kB`, `63.1 MB`, `1.4 GB` (powers of 1000, as du -h --si);
+ * `512 B` with `short` (a page's tables).
+ */
+export function sizeText(bytes: number, short = false): string {
+  if (bytes < 1000) return short ? `${bytes} B` : counted(bytes, "byte");
   const [value, unit] =
     bytes < 1e6 ? [bytes / 1e3, "kB"] : bytes < 1e9 ? [bytes / 1e6, "MB"] : [bytes / 1e9, "GB"];
   return `${value.toFixed(1)} ${unit}`;

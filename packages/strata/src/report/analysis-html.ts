@@ -5,6 +5,7 @@
 // layers wrote. Every figure is also in a table with a caption, every shape
 // has a text alternative and can be reached with the keyboard.
 import type { ImageAnalysis, LayerAnalysis } from "@strata-oci/core";
+import { sizeText } from "../cli/output.js";
 import { treemap } from "./treemap.js";
 
 const WIDTH = 1200;
@@ -16,12 +17,7 @@ function escape(text: string): string {
   );
 }
 
-function size(bytes: number): string {
-  if (bytes < 1000) return `${bytes} B`;
-  const [value, unit] =
-    bytes < 1e6 ? [bytes / 1e3, "kB"] : bytes < 1e9 ? [bytes / 1e6, "MB"] : [bytes / 1e9, "GB"];
-  return `${value.toFixed(1)} ${unit}`;
-}
+const size = (bytes: number): string => sizeText(bytes, true);
 
 /** A colour per layer: hues spread around the wheel, dark enough for white text. */
 export function layerColour(layer: number, layers: number): string {
