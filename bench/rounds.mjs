@@ -55,8 +55,8 @@ export function runRounds(tools, rounds, work) {
 }
 
 /**
- * The markdown table: each tool's median (min-max), peak RSS, and its ratio to the tool `paired`
- * names, per round.
+ * The markdown table: each tool's median (min-max), peak RSS, and its ratio to the tool (or
+ * tools: an array) `paired` names, per round.
  */
 export function printTable(title, { times, rss }, paired, againstHeader = "against") {
   console.log(title);
@@ -64,12 +64,15 @@ export function printTable(title, { times, rss }, paired, againstHeader = "again
   console.log("| --- | --- | --- | --- | --- |");
   for (const tool of Object.keys(times)) {
     const t = times[tool];
-    const other = paired[tool];
-    const ratios =
-      other === undefined ? "" : t.map((x, r) => (x / times[other][r]).toFixed(2)).join(", ");
+    // One tool compared with several: "a; b" and their ratios "1.0, 1.1; 2.0, 2.1".
+    const others = [paired[tool] ?? []].flat();
+    const ratios = others
+      .map((other) => t.map((x, r) => (x / times[other][r]).toFixed(2)).join(", "))
+      .join("; ");
     console.log(
       `| ${tool} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-` +
-        `${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${other ?? ""} | ${ratios} |`,
+        `${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${others.join("; ")} | ` +
+        `${ratios} |`,
     );
   }
 }

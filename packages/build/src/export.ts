@@ -2,14 +2,15 @@ import {
   BLOCK,
   encodeHeader,
   paddingOf,
-  readLayer,
+  stopIdleWorkers,
   type EntryPath,
   type TarHeaderFields,
 } from "@strata-oci/layer";
-import { withErrorContext } from "@strata-oci/errors";
+import { AbortedError } from "@strata-oci/errors";
 import type { MergedEntry, MergedTree } from "@strata-oci/merge";
 import type { Image } from "@strata-oci/image";
-import { layerProgress, mergedTree, type MergedTreeOptions } from "@strata-oci/core";
+import { mergeLayers, type MergedTreeOptions } from "@strata-oci/core";
+import { BodySpool } from "./body-spool.js";
 
 function header(
   path: EntryPath,
@@ -38,40 +39,77 @@ function header(
   };
 }
 
+/** An image's merged tree with every file's bytes at hand: what export writes its tar from. */
+export interface SpooledTree {
+  readonly image: Image;
+  readonly tree: MergedTree;
+  readonly spool: BodySpool;
+  close(): void;
+}
+
+/**
+ * The merged tree of `options.image`, from one read of each layer that also keeps every file's
+ * bytes (in a temporary file, gone when closed): export's tar is written from it without reading
+ * a layer again.
+ */
+export async function spooledTree(options: MergedTreeOptions): Promise<SpooledTree> {
+  const spool = BodySpool.open();
+  try {
+    const merged = await mergeLayers(options, {
+      entries: (index, entries) => spool.keep(index, entries),
+    });
+    // No layer is read again: a registry's downloaded layers go now, and the blob workers.
+    merged.close();
+    stopIdleWorkers();
+    return { image: merged.image, tree: merged.tree, spool, close: () => spool.close() };
+  } catch (error) {
+    spool.close();
+    throw error;
+  }
+}
+
 /**
  * The image's merged tree as one tar stream, what `docker export` gives,
  * without writing a rootfs: first every directory, symlink, device and fifo
  * (walked parents first, names in byte order), then the files, layer by
  * layer in the order their bytes sit in the layers, each file's further
  * names as hardlinks right after it, then the directories again (their
- * times, which the files written into them moved). Memory follows the number of entries.
- * Deterministic: the same image gives the same bytes. Every layer is read
- * twice (headers, then the bytes of the files that survive) and verified
- * both times.
+ * times, which the files written into them moved). Memory follows the number
+ * of entries; the files' bytes wait in a temporary file. Deterministic: the
+ * same image gives the same bytes. Every layer is read once, and every byte
+ * verified before the first file's bytes are written.
  */
 export async function* exportImage(
   options: MergedTreeOptions,
-  built?: Awaited<ReturnType<typeof mergedTree>>,
+  built?: SpooledTree,
 ): AsyncGenerator<Buffer> {
-  // `built`: the image's merged tree when the caller has it already (and closes it).
-  const made = built ?? (await mergedTree(options));
+  // `built`: the image's spooled tree when the caller has it already (and closes it).
+  const made = built ?? (await spooledTree(options));
   try {
-    yield* exportTree(made.image, made.tree, options);
+    yield* batched(tarPieces(made.tree, made.image.layers.length, made.spool), made.spool, options);
   } finally {
     if (built === undefined) made.close();
   }
 }
 
-async function* exportTree(
-  image: Image,
+/** A file's bytes in the spool. */
+interface SpooledBytes {
+  readonly offset: number;
+  readonly length: number;
+}
+
+const ZEROS = Buffer.alloc(2 * BLOCK);
+
+/** The tar, piece by piece: headers and padding as bytes, file bodies as places in the spool. */
+function* tarPieces(
   tree: MergedTree,
-  options: MergedTreeOptions,
-): AsyncGenerator<Buffer> {
+  layers: number,
+  spool: BodySpool,
+): Generator<Buffer | SpooledBytes> {
   // Files waiting for their bytes, by layer and position in it: the first name's path (latin1: a
-  // string
-  // costs a fifth of a Buffer, and a 1M-entry image keeps one per file), further names apart
-  // (hardlinks are few).
-  const pending: Array<Map<number, string>> = image.layers.map(() => new Map());
+  // string costs a fifth of a Buffer, and a 1M-entry image keeps one per file), further names
+  // apart (hardlinks are few).
+  const pending: Array<Map<number, string>> = Array.from({ length: layers }, () => new Map());
   const moreNames = new Map<string, string[]>();
   const firstName = new Map<MergedEntry, EntryPath>();
   for (const { path, entry } of tree.walk()) {
@@ -99,59 +137,57 @@ async function* exportTree(
       0,
     );
   }
-  yield* fileBodies(image, tree, { pending, moreNames }, options);
+  for (const [layer, files] of pending.entries()) {
+    for (const ordinal of Float64Array.from(files.keys()).sort()) {
+      const name = files.get(ordinal) as string;
+      const first = Buffer.from(name, "latin1");
+      const file = tree.plainEntry(first) as MergedEntry;
+      yield* encodeHeader(header(first, file, "file"), file.size);
+      if (file.size > 0) yield { offset: spool.offsetOf(layer, ordinal), length: file.size };
+      yield ZEROS.subarray(0, paddingOf(file.size));
+      for (const other of moreNames.get(name) ?? [])
+        yield* encodeHeader(header(Buffer.from(other, "latin1"), file, "hardlink", first), 0);
+    }
+  }
   // Directories once more, now that their contents are in: an extractor
   // (GNU tar among them) sets a directory's time when it meets its entry, and
   // writing files into it afterwards moved that time.
   for (const { path, entry } of tree.walk())
     if (entry.kind === "dir") yield* encodeHeader(header(path, entry, "dir"), 0);
-  yield Buffer.alloc(2 * BLOCK);
+  yield ZEROS;
 }
 
+const BATCH = 1 << 20;
+
 /**
- * The second read of each layer: the bytes of the files that survive, each file's first name
- * with them and its further names as hardlinks after it.
+ * The pieces packed into 1 MiB buffers, file bytes read from the spool straight into them: a
+ * yield per header was most of the cost of an image of small files.
  */
-async function* fileBodies(
-  image: Image,
-  tree: MergedTree,
-  names: { pending: Array<Map<number, string>>; moreNames: Map<string, string[]> },
+async function* batched(
+  pieces: Iterable<Buffer | SpooledBytes>,
+  spool: BodySpool,
   options: MergedTreeOptions,
 ): AsyncGenerator<Buffer> {
-  const { pending, moreNames } = names;
-  const { onProgress } = options;
-  const count = image.layers.length;
-  for (const [index, layer] of image.layers.entries()) {
-    const files = pending[index] as Map<number, string>;
-    if (files.size === 0) continue;
-    let ordinal = 0;
-    const progress = layerProgress(layer, index, count, onProgress, {
-      pass: "bodies",
-      entries: () => ordinal,
-    });
-    try {
-      // Transient chunks: only the bytes of files that survive are copied out, as they are handed
-      // on.
-      for await (const entry of readLayer(layer, {
-        transientChunks: true,
-        context: { image: image.reference },
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-        ...(progress.onBlobBytes === undefined ? {} : { onBlobBytes: progress.onBlobBytes }),
-      })) {
-        const name = files.get(ordinal++);
-        if (name === undefined || entry.kind !== "file") continue;
-        const first = Buffer.from(name, "latin1");
-        const file = tree.plainEntry(first) as MergedEntry;
-        yield* encodeHeader(header(first, file, "file"), file.size);
-        for await (const chunk of entry.body) yield Buffer.from(chunk);
-        const padding = paddingOf(file.size);
-        if (padding > 0) yield Buffer.alloc(padding);
-        for (const other of moreNames.get(name) ?? [])
-          yield* encodeHeader(header(Buffer.from(other, "latin1"), file, "hardlink", first), 0);
+  let out = Buffer.allocUnsafe(BATCH);
+  let used = 0;
+  for (const piece of pieces) {
+    const bytes = Buffer.isBuffer(piece) ? piece : undefined;
+    let { length } = bytes ?? (piece as SpooledBytes);
+    let from = 0;
+    while (length > 0) {
+      const n = Math.min(length, BATCH - used);
+      if (bytes !== undefined) bytes.copy(out, used, from, from + n);
+      else spool.read(out.subarray(used, used + n), (piece as SpooledBytes).offset + from);
+      used += n;
+      from += n;
+      length -= n;
+      if (used === BATCH) {
+        if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
+        yield out;
+        out = Buffer.allocUnsafe(BATCH);
+        used = 0;
       }
-    } catch (error) {
-      throw withErrorContext(error, { image: image.reference, layer: layer.digest ?? `#${index}` });
     }
-    progress.done();
   }
+  if (used > 0) yield out.subarray(0, used);
 }

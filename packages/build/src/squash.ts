@@ -5,7 +5,7 @@ import {
   type Platform,
   type RegistryOptions,
 } from "@strata-oci/image";
-import { exportImage } from "./export.js";
+import { exportImage, spooledTree } from "./export.js";
 import {
   checkedEpoch,
   outputDestination,
@@ -13,7 +13,7 @@ import {
   writeLayerBlob,
   type LayerCompression,
 } from "./image-output.js";
-import { mergedTree, type UnpackProgress } from "@strata-oci/core";
+import type { MergedTreeOptions, UnpackProgress } from "@strata-oci/core";
 
 export interface SquashOptions {
   readonly image: string;
@@ -33,7 +33,7 @@ export interface SquashOptions {
    * SOURCE_DATE_EPOCH). Default: the image's own `created`.
    */
   readonly sourceDateEpoch?: number | undefined;
-  /** Each layer read, twice: for the tree, then (pass "bodies") for the files' bytes. */
+  /** Each layer read (once: the tree and the files' bytes together). */
   readonly onProgress?: ((event: UnpackProgress) => void) | undefined;
 }
 
@@ -81,12 +81,12 @@ export async function squash(options: SquashOptions): Promise<SquashResult> {
 
 async function squashInto(
   destination: ImageDestination,
-  source: Parameters<typeof mergedTree>[0],
+  source: MergedTreeOptions,
   compression: LayerCompression,
   epoch: number | undefined,
 ): Promise<SquashResult> {
   // Resolved first: a bad image fails before anything is written.
-  const merged = await mergedTree(source);
+  const merged = await spooledTree(source);
   const { image } = merged;
   let written: Awaited<ReturnType<typeof writeLayerBlob>>;
   try {

@@ -1,11 +1,5 @@
 export { CORE_ERROR_CODES } from "./error-codes.js";
-export {
-  unpack,
-  type ReadPass,
-  type UnpackOptions,
-  type UnpackProgress,
-  type UnpackResult,
-} from "./unpack.js";
+export { unpack, type UnpackOptions, type UnpackProgress, type UnpackResult } from "./unpack.js";
 export {
   chainIdOf,
   collectWarnings,
@@ -43,7 +37,9 @@ export {
   list,
   listing,
   mergedTree,
+  mergeLayers,
   type CatOptions,
+  type MergeHooks,
   type ListedEntry,
   type ListOptions,
   type MergedTreeOptions,

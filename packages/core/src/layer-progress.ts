@@ -1,8 +1,8 @@
 // One layer's progress events, the same wherever a layer is read (unpack,
-// the merged tree, the store, export's second read): layer-start when it
+// the merged tree, the store): layer-start when it
 // begins, bytes as its blob is read (with the entries so far), layer-done.
 import type { Layer } from "@strata-oci/layer";
-import type { ReadPass, UnpackProgress } from "./unpack.js";
+import type { UnpackProgress } from "./unpack.js";
 
 export interface LayerProgress {
   /** readLayer's onBlobBytes: undefined where nobody listens (readLayer then counts nothing). */
@@ -22,14 +22,13 @@ export function layerProgress(
   index: number,
   count: number,
   onProgress: ((event: UnpackProgress) => void) | undefined,
-  options: { readonly pass?: ReadPass; readonly entries?: () => number } = {},
+  options: { readonly entries?: () => number } = {},
 ): LayerProgress {
   let counter = 0;
   const entries = options.entries ?? (() => counter);
-  const pass = options.pass === undefined ? {} : { pass: options.pass };
   const { size } = layer;
   const digest = layer.digest ?? layer.diffId ?? "";
-  onProgress?.({ kind: "layer-start", index, count, digest, size, ...pass });
+  onProgress?.({ kind: "layer-start", index, count, digest, size });
   let read = 0;
   return {
     onBlobBytes:
@@ -37,7 +36,7 @@ export function layerProgress(
         ? undefined
         : (n) => {
             read += n;
-            onProgress({ kind: "bytes", index, read, size, entries: entries(), ...pass });
+            onProgress({ kind: "bytes", index, read, size, entries: entries() });
           },
     counted<T>(source: AsyncIterable<T>): AsyncIterable<T> {
       if (onProgress === undefined || options.entries !== undefined) return source;
@@ -49,7 +48,7 @@ export function layerProgress(
       })();
     },
     done() {
-      onProgress?.({ kind: "layer-done", index, entries: entries(), ...pass });
+      onProgress?.({ kind: "layer-done", index, entries: entries() });
     },
   };
 }

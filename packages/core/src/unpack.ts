@@ -34,7 +34,6 @@ export type UnpackProgress =
       readonly count: number;
       readonly digest: string;
       readonly size: number;
-      readonly pass?: ReadPass;
     }
   | {
       readonly kind: "bytes";
@@ -42,22 +41,14 @@ export type UnpackProgress =
       readonly read: number;
       readonly size: number;
       readonly entries: number;
-      readonly pass?: ReadPass;
     }
   | {
       readonly kind: "layer-done";
       readonly index: number;
       readonly entries: number;
-      readonly pass?: ReadPass;
     }
   /** Registry images: bytes of the layers downloading ahead, all of them together. */
   | { readonly kind: "download"; readonly received: number; readonly total: number };
-
-/**
- * Which read of a layer an event is about: absent for the one read most commands make;
- * "bodies" for export's second read, which takes the bytes of the files that survive.
- */
-export type ReadPass = "bodies";
 
 export interface UnpackOptions {
   /**

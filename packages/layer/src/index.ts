@@ -73,6 +73,7 @@ export {
   prepareBlobWorkers,
   RING_SIZE,
   setRingOriginForTests,
+  stopIdleWorkers,
 } from "./ring-workers.js";
 export {
   BLOCK,

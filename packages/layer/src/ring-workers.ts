@@ -133,6 +133,15 @@ export function returnWorkers(ring: RingWorkers, finished: boolean): void {
   }
 }
 
+/**
+ * Stops the workers kept for a next layer: for a command that has read its last layer and goes
+ * on with other work (export writing its tar), their two isolates and ring are memory it needs
+ * no more.
+ */
+export function stopIdleWorkers(): void {
+  for (let ring = idle.pop(); ring !== undefined; ring = idle.pop()) ring.stop();
+}
+
 let ringOrigin = 0;
 let pairsStarted = 0;
 

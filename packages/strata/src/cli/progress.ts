@@ -48,7 +48,7 @@ export function terminalProgress(
         case "image":
           break;
         case "layer-start":
-          layer = `${event.pass === "bodies" ? "files of " : ""}${layerName(event)}`;
+          layer = layerName(event);
           draw(`${download}${layer} 0/${megabytes(event.size)}`, true);
           break;
         case "bytes":
@@ -95,8 +95,7 @@ export function stepLines(stream: Pick<NodeJS.WriteStream, "write">): ProgressDi
   return {
     update(event) {
       if (event.kind === "layer-start") {
-        const pass = event.pass === "bodies" ? "files of " : "";
-        started.set(event.index, { name: `${pass}${layerName(event)}`, size: event.size });
+        started.set(event.index, { name: layerName(event), size: event.size });
       } else if (event.kind === "layer-done") {
         const layer = started.get(event.index);
         if (layer === undefined) return;

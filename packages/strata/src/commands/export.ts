@@ -20,11 +20,13 @@ export const exportCommand: Command = {
   summary: "the merged tree as one tar (docker export)",
   description: `Write IMAGE's merged tree as one uncompressed tar, what docker export gives,
 without writing a rootfs: directories, symlinks, devices and fifos first,
-then every file's bytes read from the layer that holds them (further names
-of a file as hardlinks). Owners are numeric, xattrs are SCHILY.xattr PAX
-records, names and times exact (PAX where ustar cannot hold them). The same
-image gives the same bytes. FILE may not lie in what the command reads (the
-image's layout or archive). Extract it as root with:
+then every file's bytes (further names of a file as hardlinks). Each layer
+is read once: its files' bytes wait in an unlinked temporary file in $TMPDIR
+(room for the image's files) until the tree is known. Owners are numeric,
+xattrs are SCHILY.xattr PAX records, names and times exact (PAX where ustar
+cannot hold them). The same image gives the same bytes. FILE may not lie in
+what the command reads (the image's layout or archive).
+Extract it as root with:
 tar --xattrs --xattrs-include='*' --numeric-owner -xpf FILE`,
   flags: [OUTPUT_TAR, PLATFORM, ...REGISTRY],
   sections: [MERGED_LIMITS],

@@ -25,9 +25,10 @@ the config is IMAGE's with rootfs.diff_ids and history replaced.
 Reproducible: the same image gives the same digests (the config's created
 time is kept, or taken from SOURCE_DATE_EPOCH when set: whole seconds,
 anything else is refused). Blobs are written first, the manifest and the
-tag last (a layout's index.json atomically, its other tags kept). A layer
-going to a registry or an archive is made in a temporary file first
-($TMPDIR).`,
+tag last (a layout's index.json atomically, its other tags kept). Each
+layer of IMAGE is read once, its files' bytes kept in $TMPDIR as export
+keeps them; a layer going to a registry or an archive is made in a
+temporary file there too.`,
   flags: [COMPRESS, PLATFORM, ...REGISTRY, JSON_FLAG],
   examples: [
     "strata squash docker://debian:bookworm oci:flat:bookworm",

@@ -1,0 +1,131 @@
+// Issue #24, item 4: export reads each layer once. The pass that builds the merged tree keeps the
+// files' bytes in an unlinked temporary file; the tar is written from it. Proven here by removing
+// each blob as soon as its layer has been read, by looking at the running command's open files
+// and TMPDIR, and by a TMPDIR too small for the bytes.
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, readlinkSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { exportImage } from "@strata-oci/build";
+import { writeOciLayout } from "@strata-oci/image";
+import { encodeMember } from "@strata-oci/layer";
+import { tempDir } from "@strata-oci/testing";
+
+const SAMPLE = join(import.meta.dirname, "..", "..", "..", "fixtures", "sample", "oci");
+const BIN = join(import.meta.dirname, "..", "..", "strata", "bin", "strata.js");
+const work = tempDir("strata-export-once-");
+afterAll(() => work.remove());
+const privileged = process.geteuid?.() === 0;
+
+async function exported(
+  image: string,
+  onProgress?: Parameters<typeof exportImage>[0]["onProgress"],
+): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of exportImage({ image, ...(onProgress ? { onProgress } : {}) }))
+    parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
+/** A one-layer image holding a file of `size` bytes (a pattern, so that a wrong offset shows). */
+function bigFileImage(name: string, size: number): string {
+  const data = Buffer.alloc(size);
+  for (let i = 0; i < size; i += 4) data.writeUInt32BE(i, i);
+  const tar = Buffer.concat([
+    ...encodeMember({ name: "small.txt", type: "file", data: "before\n", mtime: 1 }),
+    ...encodeMember({ name: "big.bin", type: "file", data, mtime: 1 }),
+    ...encodeMember({ name: "after.txt", type: "file", data: "after\n", mtime: 1 }),
+    Buffer.alloc(1024),
+  ]);
+  writeOciLayout(join(work.path, name), { layers: [{ tar }], tag: "t" });
+  return `oci:${join(work.path, name)}:t`;
+}
+
+describe("export reads each layer once (#24.4)", () => {
+  it("each blob removed as soon as its layer is read: export still writes the same bytes", async () => {
+    const expected = await exported(`oci:${SAMPLE}:sample`);
+    const copy = join(work.path, "sample-copy");
+    cpSync(SAMPLE, copy, { recursive: true });
+    const removed: string[] = [];
+    const digests = new Map<number, string>();
+    const tar = await exported(`oci:${copy}:sample`, (event) => {
+      if (event.kind === "layer-start") digests.set(event.index, event.digest);
+      if (event.kind !== "layer-done") return;
+      const [, hex] = (digests.get(event.index) as string).split(":");
+      rmSync(join(copy, "blobs", "sha256", hex as string));
+      removed.push(hex as string);
+    });
+    expect(removed).toHaveLength(3);
+    expect(tar.equals(expected)).toBe(true);
+  });
+
+  it("the bytes wait in an unlinked file: nothing in TMPDIR while export runs, after, or after a kill", async () => {
+    const image = bigFileImage("big", 8 << 20);
+    const tmp = join(work.path, "tmp");
+    mkdirSync(tmp);
+    const child = spawn(process.execPath, [BIN, "export", "-q", image, "-o", "-"], {
+      env: { ...process.env, TMPDIR: tmp },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    // The first output, then stdout left unread: export waits, its spool open.
+    await new Promise((resolve) => child.stdout.once("data", resolve));
+    child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const open = readdirSync(`/proc/${child.pid}/fd`).map((fd) => {
+      try {
+        return readlinkSync(`/proc/${child.pid}/fd/${fd}`);
+      } catch {
+        return "";
+      }
+    });
+    expect(open.filter((file) => file.startsWith(tmp))).toEqual([
+      expect.stringMatching(/\/strata-export-\w+\/bodies \(deleted\)$/),
+    ]);
+    expect(readdirSync(tmp)).toEqual([]);
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+    expect(readdirSync(tmp)).toEqual([]);
+
+    const file = join(work.path, "big.tar");
+    const run = spawnSync(process.execPath, [BIN, "export", "-q", image, "-o", file], {
+      env: { ...process.env, TMPDIR: tmp },
+      encoding: "utf8",
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(readdirSync(tmp)).toEqual([]);
+    const extracted = join(work.path, "big-extracted");
+    mkdirSync(extracted);
+    expect(spawnSync("tar", ["-xf", file, "-C", extracted]).status).toBe(0);
+    const unpacked = join(work.path, "big-unpacked");
+    expect(spawnSync(process.execPath, [BIN, "unpack", "-q", image, unpacked]).status).toBe(0);
+    const diff = spawnSync("diff", ["-r", extracted, unpacked], { encoding: "utf8" });
+    expect(diff.stdout + diff.stderr).toBe("");
+  });
+
+  it.skipIf(!privileged)(
+    "a TMPDIR without room for the bytes is STRATA_FS_ERROR naming TMPDIR; no tar is left",
+    () => {
+      const image = bigFileImage("too-big", 4 << 20);
+      const tmp = join(work.path, "small-tmp");
+      mkdirSync(tmp);
+      expect(spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", tmp]).status).toBe(0);
+      try {
+        const file = join(work.path, "too-big.tar");
+        const run = spawnSync(process.execPath, [BIN, "export", "-q", image, "-o", file], {
+          env: { ...process.env, TMPDIR: tmp },
+          encoding: "utf8",
+        });
+        expect(run.status).toBe(1);
+        expect(run.stderr).toContain("code: STRATA_FS_ERROR");
+        expect(run.stderr).toContain("ENOSPC");
+        expect(run.stderr).toContain("TMPDIR");
+        expect(run.stderr).not.toMatch(/\n\s+at /);
+        expect(existsSync(file)).toBe(false);
+        expect(readdirSync(tmp)).toEqual([]);
+      } finally {
+        spawnSync("umount", [tmp]);
+      }
+    },
+  );
+});
