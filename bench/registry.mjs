@@ -18,10 +18,9 @@
 // peak RSS (containerd's: the daemon's high-water mark, it does the work).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer as createHttpServer, request } from "node:http";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { freePort, installMissing, median, startRegistry } from "./rounds.mjs";
+import { installMissing, median, rateLimitedProxy, startRegistry } from "./rounds.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -63,44 +62,6 @@ mkdirSync(trees, { recursive: true });
 const work = mkdtempSync(join(trees, "registry-bench-"));
 const registry = await startRegistry(work);
 const port = Number(registry.host.split(":")[1]);
-
-/**
- * A proxy to the registry whose bodies share one budget of `rate` bytes a
- * second, with a 100 ms burst (as a shaper's buffer): without it, every
- * scheduling delay of this process on the shared cores was bandwidth lost
- * for good, and the busier tool lost more of it.
- */
-async function rateLimitedProxy(rate) {
-  let free = Date.now();
-  const proxyPort = await freePort();
-  const server = createHttpServer((req, res) => {
-    const out = request(
-      { host: "127.0.0.1", port, path: req.url, method: req.method, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        void (async () => {
-          for await (const chunk of up) {
-            for (let at = 0; at < chunk.length; at += 64 * 1024) {
-              const part = chunk.subarray(at, at + 64 * 1024);
-              free = Math.max(free, Date.now() - 100) + (part.length / rate) * 1000;
-              const wait = free - Date.now();
-              if (wait > 1) await new Promise((done) => setTimeout(done, wait));
-              if (!res.write(part)) await new Promise((done) => res.once("drain", done));
-            }
-          }
-          res.end();
-        })().catch(() => res.destroy());
-      },
-    );
-    out.on("error", () => res.destroy());
-    req.pipe(out);
-  });
-  await new Promise((done) => server.listen(proxyPort, "127.0.0.1", done));
-  return {
-    host: `127.0.0.1:${proxyPort}`,
-    stop: () => (server.closeAllConnections(), server.close()),
-  };
-}
 
 /** Runs a command under GNU time, without blocking this process (the proxy lives here). */
 async function timed(cmd, args) {
@@ -249,7 +210,7 @@ try {
     ]);
     await compare(`${image} (loopback)`, `docker://127.0.0.1:${port}/${repo}:latest`, tools);
     for (const rate of rates) {
-      const proxy = await rateLimitedProxy(rate * 1e6);
+      const proxy = await rateLimitedProxy(port, rate * 1e6);
       try {
         await compare(`${image} (${rate} MB/s)`, `docker://${proxy.host}/${repo}:latest`, [
           "strata",

@@ -3,7 +3,7 @@
 // in a fresh directory, and the markdown table of medians and per-round ratios.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
+import { createServer as createHttpServer, request } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
@@ -129,4 +129,42 @@ export async function startRegistry(storage) {
     await new Promise((done) => setTimeout(done, 100));
   }
   return { host: `127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
+/**
+ * A proxy to the registry on `port` whose bodies share one budget of `rate` bytes a
+ * second, with a 100 ms burst (as a shaper's buffer): without it, every
+ * scheduling delay of this process on the shared cores was bandwidth lost
+ * for good, and the busier tool lost more of it.
+ */
+export async function rateLimitedProxy(port, rate) {
+  let free = Date.now();
+  const proxyPort = await freePort();
+  const server = createHttpServer((req, res) => {
+    const out = request(
+      { host: "127.0.0.1", port, path: req.url, method: req.method, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        void (async () => {
+          for await (const chunk of up) {
+            for (let at = 0; at < chunk.length; at += 64 * 1024) {
+              const part = chunk.subarray(at, at + 64 * 1024);
+              free = Math.max(free, Date.now() - 100) + (part.length / rate) * 1000;
+              const wait = free - Date.now();
+              if (wait > 1) await new Promise((done) => setTimeout(done, wait));
+              if (!res.write(part)) await new Promise((done) => res.once("drain", done));
+            }
+          }
+          res.end();
+        })().catch(() => res.destroy());
+      },
+    );
+    out.on("error", () => res.destroy());
+    req.pipe(out);
+  });
+  await new Promise((done) => server.listen(proxyPort, "127.0.0.1", done));
+  return {
+    host: `127.0.0.1:${proxyPort}`,
+    stop: () => (server.closeAllConnections(), server.close()),
+  };
 }

@@ -57,8 +57,8 @@ export async function mergeLayers(
   options: MergedTreeOptions,
   hooks: MergeHooks,
 ): Promise<{ image: Image; tree: MergedTree; close: () => void }> {
-  // Registry layers download ahead, read on the blob worker; kept until `close` (cat and export
-  // read a layer again), removed at exit at the latest.
+  // Registry layers download ahead, read on the blob worker; kept until `close` (cat reads a
+  // layer again), removed at exit at the latest.
   const prefetched = prefetchedImage(await openContainerImage(options));
   try {
     return { ...(await buildTree(prefetched, options, hooks)), close: prefetched.close };

@@ -79,7 +79,7 @@ export class LayerPrefetch {
 
   /**
    * Layer `index` has been applied: its file is not needed any more (disk stays at about
-   * `concurrency` layers), unless `keep` (the caller reads it again: export, cat).
+   * `concurrency` layers), unless `keep` (the caller reads it again: cat).
    */
   release(index: number, keep = false): void {
     this.#applying = Math.max(this.#applying, index + 1);
@@ -232,7 +232,7 @@ export interface PrefetchedImage {
  * private directory (made under `parent`, default the system's temporary
  * directory) and read on the blob worker as they grow, as unpack reads them:
  * for every command that reads a registry layer. Files stay until `close`
- * (or the process's exit), since export and cat read a layer twice.
+ * (or the process's exit), since cat reads a layer twice.
  */
 export function prefetchedImage(
   image: Image,
