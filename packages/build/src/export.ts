@@ -79,8 +79,16 @@ export async function spooledTree(options: MergedTreeOptions): Promise<SpooledTr
  * same image gives the same bytes. Every layer is read once, and every byte
  * verified before the first file's bytes are written.
  */
+export interface ExportOptions extends MergedTreeOptions {
+  /**
+   * Each chunk is valid only until the next is asked for (the consumer writes or copies it
+   * first): one buffer is reused instead of a new 1 MiB one per chunk, left to the collector.
+   */
+  readonly transientChunks?: boolean | undefined;
+}
+
 export async function* exportImage(
-  options: MergedTreeOptions,
+  options: ExportOptions,
   built?: SpooledTree,
 ): AsyncGenerator<Buffer> {
   // `built`: the image's spooled tree when the caller has it already (and closes it).
@@ -166,7 +174,7 @@ const BATCH = 1 << 20;
 async function* batched(
   pieces: Iterable<Buffer | SpooledBytes>,
   spool: BodySpool,
-  options: MergedTreeOptions,
+  options: ExportOptions,
 ): AsyncGenerator<Buffer> {
   let out = Buffer.allocUnsafe(BATCH);
   let used = 0;
@@ -184,7 +192,7 @@ async function* batched(
       if (used === BATCH) {
         if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
         yield out;
-        out = Buffer.allocUnsafe(BATCH);
+        if (options.transientChunks !== true) out = Buffer.allocUnsafe(BATCH);
         used = 0;
       }
     }

@@ -2,14 +2,16 @@
 // streams to a file (under a temporary name until complete) or to stdout,
 // never into what the command reads.
 import {
-  createWriteStream,
+  closeSync,
   fstatSync,
   lstatSync,
+  openSync,
   readdirSync,
   realpathSync,
   renameSync,
   rmSync,
   statSync,
+  writeSync,
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
@@ -145,7 +147,8 @@ export function refuseStdoutInto(output: string, reads: readonly string[]): void
 
 /**
  * Writes a tar stream to FILE (under a temporary name, renamed when complete) or, for "-", to
- * stdout.
+ * stdout. To a FILE each chunk is written before the next is asked for (a source may lend its
+ * chunks: export's transientChunks).
  */
 export async function writeTarOutput(
   output: string,
@@ -154,17 +157,23 @@ export async function writeTarOutput(
 ): Promise<void> {
   if (output === "-" && process.stdout.isTTY)
     throw new UsageError("not writing a tar to a terminal: redirect stdout, or give -o FILE");
-  if (output !== "-") refuseOutputInside(output, reads);
-  const temporary = output === "-" ? undefined : `${output}.strata-${process.pid}.tmp`;
-  const sink =
-    temporary === undefined ? process.stdout : createWriteStream(temporary, { flags: "wx" });
+  if (output === "-") {
+    await pipeline(Readable.from(chunks, { objectMode: false }), process.stdout, { end: false });
+    return;
+  }
+  refuseOutputInside(output, reads);
+  const temporary = `${output}.strata-${process.pid}.tmp`;
   try {
-    await pipeline(Readable.from(chunks, { objectMode: false }), sink, {
-      end: temporary !== undefined,
-    });
-    if (temporary !== undefined) renameSync(temporary, output);
+    const fd = openSync(temporary, "wx", 0o666);
+    try {
+      for await (const chunk of chunks)
+        for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, output);
   } catch (error) {
-    if (temporary !== undefined) rmSync(temporary, { force: true });
+    rmSync(temporary, { force: true });
     throw error;
   }
 }

@@ -47,6 +47,8 @@ tar --xattrs --xattrs-include='*' --numeric-owner -xpf FILE`,
           ...imageSource(image, values),
           signal,
           limits: limitsOf(values),
+          // A FILE is written chunk by chunk: one buffer serves them all.
+          transientChunks: output !== "-",
           ...(progress.onProgress === undefined ? {} : { onProgress: progress.onProgress }),
         }),
         reads,
