@@ -47,11 +47,12 @@ tar --xattrs --xattrs-include='*' --numeric-owner -xpf FILE`,
           ...imageSource(image, values),
           signal,
           limits: limitsOf(values),
-          // A FILE is written chunk by chunk: one buffer serves them all.
-          transientChunks: output !== "-",
+          // Each chunk is written (or copied, for stdout) before the next: one buffer serves all.
+          transientChunks: true,
           ...(progress.onProgress === undefined ? {} : { onProgress: progress.onProgress }),
         }),
         reads,
+        true,
       ),
     ).finally(progress.done);
     return 0;
