@@ -16,7 +16,8 @@ if [ "$(id -u)" != 0 ]; then echo "fresh-ext4: needs root (mkfs and mount)" >&2;
 mkdir -p "$mnt"
 truncate -s "$size" "$image"
 mkfs.ext4 -q -F "$image"
-mount -o loop "$image" "$mnt"
+# STRATA_BENCH_MOUNT_OPTIONS=discard mounts it as the root ext4 here is mounted (online discard).
+mount -o "loop${STRATA_BENCH_MOUNT_OPTIONS:+,$STRATA_BENCH_MOUNT_OPTIONS}" "$image" "$mnt"
 cleanup() { umount "$mnt" || true; rm -f "$image"; }
 trap cleanup EXIT
 script=run.mjs
