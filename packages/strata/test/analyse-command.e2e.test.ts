@@ -115,6 +115,54 @@ describe("strata analyse, the command", () => {
     expect(html).not.toContain("<img");
   });
 
+  it("--json names paths that are not UTF-8 exactly: pathBase64 beside path, as ls does", () => {
+    const bytes = (text: string): Buffer => Buffer.from(text, "latin1");
+    const image = writeStackImage(
+      join(work.path, "latin1"),
+      [
+        [
+          { name: bytes("d\xff/"), type: "dir" },
+          { name: bytes("d\xff/big\xfe.bin"), type: "file", data: Buffer.alloc(64 << 10, 1) },
+          { name: bytes("d\xff/gone\xfd.bin"), type: "file", data: Buffer.alloc(8192, 2) },
+          { name: bytes("twice\xfc.bin"), type: "file", data: Buffer.alloc(4096, 3) },
+          { name: "plain.bin", type: "file", data: Buffer.alloc(2048, 4) },
+        ],
+        [
+          { name: bytes("d\xff/.wh.gone\xfd.bin"), type: "file" },
+          { name: bytes("twice\xfc.bin"), type: "file", data: Buffer.alloc(4096, 5) },
+          { name: ".wh.plain.bin", type: "file" },
+        ],
+      ],
+      "t",
+    );
+    const run = strata("analyse", "--json", image);
+    expect(run.status, run.stderr).toBe(0);
+    const result = checkedResult(run.stdout);
+    const exact = (entry: { path: string; pathBase64?: string }): string =>
+      entry.pathBase64 === undefined
+        ? entry.path
+        : `/${Buffer.from(entry.pathBase64, "base64").toString("latin1")}`;
+    expect(result.largestWasted.map(exact)).toEqual([
+      "/d\xff/gone\xfd.bin",
+      "/twice\xfc.bin",
+      "/plain.bin",
+    ]);
+    const plain = (result.largestWasted as Array<{ path: string }>).find(
+      (w) => w.path === "/plain.bin",
+    );
+    expect(plain).not.toHaveProperty("pathBase64");
+    expect(result.repeated.map(exact)).toEqual(["/twice\xfc.bin"]);
+    const nodes: Array<{ path: string; pathBase64?: string; children?: unknown[] }> = [];
+    const visit = (node: (typeof nodes)[number]): void => {
+      nodes.push(node);
+      for (const child of (node.children ?? []) as Array<(typeof nodes)[number]>) visit(child);
+    };
+    visit(result.tree);
+    expect(nodes.map(exact)).toEqual(
+      expect.arrayContaining(["/d\xff", "/d\xff/big\xfe.bin", "/twice\xfc.bin"]),
+    );
+  });
+
   it.skipIf(registryUnavailable() !== undefined)(
     "a registry image gives the same figures as its layout, without a pull",
     async () => {

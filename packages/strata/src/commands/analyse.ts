@@ -2,6 +2,7 @@ import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { analyseImage, type ImageAnalysis } from "@strata-oci/core";
 import { TargetError } from "@strata-oci/errors";
+import { isUtf8 } from "@strata-oci/layer";
 import { analysisText } from "../cli/analysis-text.js";
 import { UsageError, type Command } from "../cli/command.js";
 import { imageSource, JSON_FLAG, limitsOf, PLATFORM, REGISTRY, text } from "../cli/flags.js";
@@ -154,7 +155,11 @@ function analysisJson(
   analysis: ImageAnalysis,
   failed: readonly FailedGate[],
 ): Record<string, unknown> {
-  const shown = (path: Buffer): string => `/${path.toString("utf8")}`;
+  // As ls gives them: the bytes in base64 beside the path where they are not UTF-8.
+  const shown = (path: Buffer): { path: string; pathBase64?: string } => ({
+    path: `/${path.toString("utf8")}`,
+    ...(isUtf8(path) ? {} : { pathBase64: path.toString("base64") }),
+  });
   return {
     layers: analysis.layers.map((layer) => ({
       ...layer,
@@ -163,8 +168,8 @@ function analysisJson(
       createdBy: layer.createdBy ?? null,
     })),
     totals: analysis.totals,
-    largestWasted: analysis.largestWasted.map((w) => ({ ...w, path: shown(w.path) })),
-    repeated: analysis.repeated.map((r) => ({ ...r, path: shown(r.path) })),
+    largestWasted: analysis.largestWasted.map((w) => ({ ...w, ...shown(w.path) })),
+    repeated: analysis.repeated.map((r) => ({ ...r, ...shown(r.path) })),
     tree: analysis.tree,
     failed: failed.map(({ message: _message, ...gate }) => gate),
   };
