@@ -303,6 +303,11 @@ export interface Faults {
   /** Blob bodies: sent at about this many bytes per second, in 16 KiB pieces. */
   bytesPerSecond?: number;
   /**
+   * Cross-repository mounts (POST ?mount=&from=) asked from a repository that does not exist: the
+   * registry declines, opening an ordinary upload instead (202), as the spec lets it.
+   */
+  declineMounts?: boolean;
+  /**
    * The referrers API, which Debian's registry lacks: the index answered for each digest (an empty
    * one for others).
    */
@@ -316,6 +321,8 @@ export interface FaultProxy {
    * along.
    */
   readonly log: Array<{
+    /** Where the request was forwarded (the faults answered here leave it out). */
+    method?: string;
     path: string;
     range: string | undefined;
     status: number;
@@ -362,6 +369,7 @@ export async function startFaultProxy(upstream: string, blobAuth?: string): Prom
       (up) => {
         const range = (req.headers.range ?? req.headers["x-asked-range"]) as string | undefined;
         state.log.push({
+          method: req.method ?? "",
           path: req.url ?? "",
           range,
           status: up.statusCode ?? 0,
@@ -374,7 +382,8 @@ export async function startFaultProxy(upstream: string, blobAuth?: string): Prom
       },
     );
     out.on("error", () => res.destroy());
-    out.end();
+    // Bodies too (an upload's PATCH and PUT).
+    req.pipe(out);
   };
   const blobServer = createHttpServer((req, res) => forward(req, res, "blobs"));
   const blobPort = await freePort();
@@ -540,6 +549,8 @@ export async function startFaultProxy(upstream: string, blobAuth?: string): Prom
       });
       return;
     }
+    if (f.declineMounts === true && req.method === "POST" && /[?&]mount=/.test(path))
+      req.url = path.replace(/([?&]from=)[^&]*/, "$1nobody%2Fnothing");
     if (isBlob && f.ignoreRange === true && req.headers.range !== undefined) {
       // Logged as asked, sent upstream without: the whole blob comes back (200).
       req.headers["x-asked-range"] = req.headers.range;

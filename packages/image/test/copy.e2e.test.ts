@@ -24,6 +24,7 @@ import {
 } from "../../../test/support/spec-layouts.js";
 import {
   registryUnavailable,
+  startFaultProxy,
   startOpenAndLocked,
   type TestRegistry,
 } from "../../../test/support/registry.js";
@@ -246,6 +247,30 @@ describe.skipIf(unavailable !== undefined)("copy: any source to a layout or a re
     expect([copied.sent, copied.mounted]).toEqual([0, 4]);
     const listed = skopeo("inspect", "--tls-verify=false", `docker://${open.host}/other/app:v2`);
     expect(listed.status, listed.stderr).toBe(0);
+  });
+
+  it("a mount the registry declines: the blob goes to the upload it opened instead, no second POST", async () => {
+    const from = `docker://${open.host}/strata/declined:v1`;
+    await copyImage({ image: SAMPLE, destination: from });
+    const proxy = await startFaultProxy(open.host);
+    try {
+      proxy.faults = { declineMounts: true };
+      const copied = await copyImage({
+        image: `docker://${proxy.host}/strata/declined:v1`,
+        destination: `docker://${proxy.host}/other/declined:v2`,
+      });
+      expect([copied.sent, copied.mounted]).toEqual([4, 0]);
+      const posts = proxy.log.filter((entry) => entry.method === "POST");
+      // One POST a blob (the mount asked, declined with 202), each upload finished with its PUT.
+      expect(posts.map((entry) => [/[?&]mount=/.test(entry.path), entry.status])).toEqual(
+        Array.from({ length: 4 }, () => [true, 202]),
+      );
+    } finally {
+      proxy.stop();
+    }
+    const pulled = join(work.path, "declined");
+    await unpack({ image: `docker://${open.host}/other/declined:v2`, dest: pulled });
+    expect(readFileSync(join(pulled, "etc", "os-release"), "utf8")).toContain("strata sample");
   });
 
   it("pushes with credentials, and without them is STRATA_REGISTRY_DENIED, no tag made", async () => {

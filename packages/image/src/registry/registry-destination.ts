@@ -20,6 +20,9 @@ export function registryDestination(
   const client = new RegistryClient(ref, options, "push");
   const uploads = options.upload;
   let manifest: Buffer | undefined;
+  // Uploads a declined mount opened instead (202, as the spec lets a registry answer): the blob's
+  // upload goes there, not to one more POST that would leave this one open until it expires.
+  const opened = new Map<string, URL>();
   const repo = ref.repository;
   const context = (descriptor: Descriptor): { image: string; blob: string } => ({
     image: name,
@@ -42,11 +45,15 @@ export function registryDestination(
       const query = new URLSearchParams({ mount: descriptor.digest, from: fromRepository });
       const upload = new BlobUpload(client, repo, descriptor, context(descriptor), uploads);
       const started = await upload.start(`?${query}`);
-      // Not mounted: the upload it opened instead is left to the registry to expire.
-      return started === "mounted";
+      if (started === "mounted") return true;
+      opened.set(descriptor.digest, started);
+      return false;
     },
     async putBlob(descriptor, body) {
-      await new BlobUpload(client, repo, descriptor, context(descriptor), uploads).send(body);
+      const upload = new BlobUpload(client, repo, descriptor, context(descriptor), uploads);
+      const at = opened.get(descriptor.digest);
+      opened.delete(descriptor.digest);
+      await upload.send(body, at);
     },
     async putManifest(descriptor, body, options) {
       if (options?.byDigest === true) {

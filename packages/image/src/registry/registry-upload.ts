@@ -126,15 +126,20 @@ export class BlobUpload {
     return this.#location(started, this.#client.urlOf(path), "a new upload");
   }
 
-  /** The whole blob sent: monolithic where small enough and allowed, else in chunks. */
-  async send(body: BlobBody): Promise<void> {
+  /**
+   * The whole blob sent: monolithic where small enough and allowed, else in chunks; `opened`, an
+   * upload already started for it (by a declined mount), is used first.
+   */
+  async send(body: BlobBody, opened?: URL): Promise<void> {
     const { size } = this.#descriptor;
+    let first = opened;
     if (size <= this.#monolithicMax) {
-      const url = await this.start();
+      const url = first ?? (await this.start());
+      first = undefined;
       if (url === "mounted") return;
       if (await this.#monolithic(url, body)) return;
     }
-    const start = await this.start();
+    const start = first ?? (await this.start());
     if (start === "mounted") return;
     let sent: { url: URL; offset: number } =
       this.#chunkSize === undefined ? await this.#streamed(start, body) : { url: start, offset: 0 };
