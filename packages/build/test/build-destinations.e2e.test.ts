@@ -107,6 +107,30 @@ describe("squash into a destination of the caller's own", () => {
   });
 });
 
+describe("a destination without a known transport is a layout DIR[:TAG], unless misspelt", () => {
+  it("docker-archve:FILE is refused naming docker-archive:, before anything is written; DIR:TAG is a layout", async () => {
+    const here = fresh("typos");
+    mkdirSync(here);
+    for (const [typo, meant] of [
+      ["docker-archve", "docker-archive"],
+      ["dokcer-archive", "docker-archive"],
+      ["oci-archiv", "oci-archive"],
+      ["ocii", "oci"],
+    ] as const)
+      await expect(
+        squash({ image: SAMPLE, destination: `${typo}:${join(here, "out.tar")}` }),
+      ).rejects.toMatchObject({
+        code: "STRATA_BAD_REFERENCE",
+        hint: expect.stringContaining(`did you mean ${meant}:?`),
+      });
+    expect(readdirSync(here)).toEqual([]);
+    const layout = join(here, "mydir");
+    const made = await squash({ image: SAMPLE, destination: `${layout}:latest` });
+    expect(made.destination).toContain(layout);
+    expect(readdirSync(layout).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
+  });
+});
+
 const unavailable = registryUnavailable();
 
 describe.skipIf(unavailable !== undefined)("squash and repack to archives and registries", () => {

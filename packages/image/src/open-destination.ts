@@ -25,8 +25,48 @@ export function destinationReference(spec: string, bareLayout: boolean): ImageRe
   const name = /^([a-z][a-z0-9-]*):/.exec(spec)?.[1];
   const known = imageTransports().some((transport) => transport.name === name);
   if (known || !bareLayout) return parseImageReference(spec);
+  const meant = name === undefined ? undefined : misspeltTransport(name);
+  if (meant !== undefined)
+    // `docker-archve:out.tar` would otherwise be a layout directory docker-archve, tag out.tar.
+    throw new ImageError(
+      "STRATA_BAD_REFERENCE",
+      `${name}: is no transport strata knows (${spec})`,
+      {
+        hint:
+          `did you mean ${meant}:? A layout directory of that name is written ` +
+          `oci:${spec} or ./${spec}`,
+      },
+    );
   const { path, tag } = pathAndTag(spec);
   return ociReference(path, tag);
+}
+
+/** The transport `name` is one or two letters from (two for names of 6 letters or more). */
+function misspeltTransport(name: string): string | undefined {
+  return imageTransports()
+    .map((transport) => transport.name)
+    .find((known) => editDistance(name, known) <= (known.length >= 6 ? 2 : 1));
+}
+
+/** Levenshtein distance, a swap of neighbours counting one. */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const row = rows[i] as number[];
+      const above = rows[i - 1] as number[];
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(
+        (above[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (above[j - 1] as number) + cost,
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j] as number, ((rows[i - 2] as number[])[j - 2] as number) + 1);
+    }
+  return (rows[a.length] as number[])[b.length] as number;
 }
 
 export function openDestination(

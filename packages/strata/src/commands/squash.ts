@@ -19,16 +19,17 @@ export const squashCommand: Command = {
   summary: "the image as a one-layer image",
   description: `Write IMAGE as a one-layer image to DEST: an OCI image layout (oci:DIR[:TAG]
 or DIR, made when missing; TAG default "squashed"), oci-archive:FILE[:TAG],
-docker-archive:FILE[:REF] or docker://HOST/REPO[:TAG]. The layer is what
+docker-archive:FILE[:REF] or docker://HOST/REPO[:TAG] (a misspelt transport,
+docker-archve:, is refused, not taken for a directory). The layer is what
 strata export writes (unpacking it gives the same tree as unpacking IMAGE),
 the config is IMAGE's with rootfs.diff_ids and history replaced.
 Reproducible: the same image gives the same digests (the config's created
 time is kept, or taken from SOURCE_DATE_EPOCH when set: whole seconds,
-anything else is refused). Blobs are written first, the manifest and the
-tag last (a layout's index.json atomically, its other tags kept). Each
-layer of IMAGE is read once, its files' bytes kept in $TMPDIR as export
-keeps them; a layer going to a registry or an archive is made in a
-temporary file there too.`,
+anything else is refused). Blobs are written first, the manifest and the tag
+last (a layout's index.json atomically, its other tags kept). Each layer of
+IMAGE is read once, its files' bytes kept in $TMPDIR as export keeps them; a
+layer going to a registry or an archive is made in a temporary file there
+too.`,
   flags: [COMPRESS, PLATFORM, ...REGISTRY, JSON_FLAG],
   examples: [
     "strata squash docker://debian:bookworm oci:flat:bookworm",
