@@ -117,6 +117,45 @@ describe("export reads each layer once (#24.4)", () => {
     expect(diff.stdout + diff.stderr).toBe("");
   });
 
+  it("-o FILE in a directory that is not there is STRATA_FS_ERROR, not an internal error", () => {
+    const file = join(work.path, "missing-dir", "out.tar");
+    const run = spawnSync(
+      process.execPath,
+      [BIN, "export", "-q", `oci:${SAMPLE}:sample`, "-o", file],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("code: STRATA_FS_ERROR");
+    expect(run.stderr).toContain("ENOENT");
+    expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
+    expect(existsSync(join(work.path, "missing-dir"))).toBe(false);
+  });
+
+  it.skipIf(!privileged)(
+    "-o FILE on a full filesystem is STRATA_NO_SPACE, and no partial file is left",
+    () => {
+      const image = bigFileImage("full-out", 4 << 20);
+      const out = join(work.path, "full-fs");
+      mkdirSync(out);
+      expect(spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", out]).status).toBe(0);
+      try {
+        const run = spawnSync(
+          process.execPath,
+          [BIN, "export", "-q", image, "-o", join(out, "x.tar")],
+          { encoding: "utf8" },
+        );
+        expect(run.status).toBe(1);
+        expect(run.stderr).toContain("code: STRATA_NO_SPACE");
+        expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
+        expect(readdirSync(out)).toEqual([]);
+      } finally {
+        spawnSync("umount", [out]);
+      }
+    },
+  );
+
   it.skipIf(!privileged)(
     "a TMPDIR without room for the bytes is STRATA_FS_ERROR naming TMPDIR; no tar is left",
     () => {

@@ -166,19 +166,47 @@ export async function writeTarOutput(
   }
   refuseOutputInside(output, reads);
   const temporary = `${output}.strata-${process.pid}.tmp`;
+  // The file's own failures (a full disk, a directory that is not there) are the user's to fix:
+  // typed, never an internal error; the source's errors pass as they are.
+  const onFile = <T>(step: () => T): T => {
+    try {
+      return step();
+    } catch (error) {
+      throw outputError(error, output);
+    }
+  };
   try {
-    const fd = openSync(temporary, "wx", 0o666);
+    const fd = onFile(() => openSync(temporary, "wx", 0o666));
     try {
       for await (const chunk of chunks)
-        for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
+        onFile(() => {
+          for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
+        });
     } finally {
       closeSync(fd);
     }
-    renameSync(temporary, output);
+    onFile(() => renameSync(temporary, output));
   } catch (error) {
     rmSync(temporary, { force: true });
     throw error;
   }
+}
+
+/** A system error writing FILE as a TargetError; anything else as it is. */
+function outputError(error: unknown, output: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return error;
+  const full = code === "ENOSPC" || code === "EDQUOT";
+  return new TargetError(
+    full ? "STRATA_NO_SPACE" : "STRATA_FS_ERROR",
+    `cannot write ${output}: ${code}`,
+    {
+      hint: full
+        ? "free space where FILE goes, or write it elsewhere; no partial file was left"
+        : "give a FILE in a directory that exists and that you can write",
+      cause: error,
+    },
+  );
 }
 
 /** Chunks in flight to stdout at most: a bound on memory, and on copies not yet reused. */
