@@ -27,6 +27,18 @@ async function exported(
   return Buffer.concat(parts);
 }
 
+/** `run` with a 1 MiB tmpfs mounted at a new directory `name` (root only), unmounted after. */
+function withFullDisk(name: string, run: (dir: string) => void): void {
+  const dir = join(work.path, name);
+  mkdirSync(dir);
+  expect(spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]).status).toBe(0);
+  try {
+    run(dir);
+  } finally {
+    spawnSync("umount", [dir]);
+  }
+}
+
 /** A one-layer image holding a file of `size` bytes (a pattern, so that a wrong offset shows). */
 function bigFileImage(name: string, size: number): string {
   const data = Buffer.alloc(size);
@@ -137,10 +149,7 @@ describe("export reads each layer once (#24.4)", () => {
     "-o FILE on a full filesystem is STRATA_NO_SPACE, and no partial file is left",
     () => {
       const image = bigFileImage("full-out", 4 << 20);
-      const out = join(work.path, "full-fs");
-      mkdirSync(out);
-      expect(spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", out]).status).toBe(0);
-      try {
+      withFullDisk("full-fs", (out) => {
         const run = spawnSync(
           process.execPath,
           [BIN, "export", "-q", image, "-o", join(out, "x.tar")],
@@ -150,9 +159,7 @@ describe("export reads each layer once (#24.4)", () => {
         expect(run.stderr).toContain("code: STRATA_NO_SPACE");
         expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
         expect(readdirSync(out)).toEqual([]);
-      } finally {
-        spawnSync("umount", [out]);
-      }
+      });
     },
   );
 
@@ -160,10 +167,7 @@ describe("export reads each layer once (#24.4)", () => {
     "a TMPDIR without room for the bytes is STRATA_FS_ERROR naming TMPDIR; no tar is left",
     () => {
       const image = bigFileImage("too-big", 4 << 20);
-      const tmp = join(work.path, "small-tmp");
-      mkdirSync(tmp);
-      expect(spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", tmp]).status).toBe(0);
-      try {
+      withFullDisk("small-tmp", (tmp) => {
         const file = join(work.path, "too-big.tar");
         const run = spawnSync(process.execPath, [BIN, "export", "-q", image, "-o", file], {
           env: { ...process.env, TMPDIR: tmp },
@@ -176,9 +180,7 @@ describe("export reads each layer once (#24.4)", () => {
         expect(run.stderr).not.toMatch(/\n\s+at /);
         expect(existsSync(file)).toBe(false);
         expect(readdirSync(tmp)).toEqual([]);
-      } finally {
-        spawnSync("umount", [tmp]);
-      }
+      });
     },
   );
 });
