@@ -22,6 +22,7 @@ import {
 } from "node:fs";
 import { childPath, DEFAULT_LAYER_LIMITS, type EntryPath } from "@strata-oci/layer";
 import { TargetError } from "@strata-oci/errors";
+import { replacedFile } from "@strata-oci/image";
 import { kindOfStats, onDisk } from "@strata-oci/merge";
 
 export type RecordedKind = "dir" | "file" | "symlink" | "char" | "block" | "fifo";
@@ -143,7 +144,8 @@ const sleep = (ms: number): void => {
  * timestamps are coarse (a few ms), so a change made in the same tick as the
  * unpack would otherwise keep the recorded ctime and be missed.
  */
-export function saveTreeRecord(record: TreeRecord, file: string, chainId = record.chainId): void {
+export function saveTreeRecord(record: TreeRecord, given: string, chainId = record.chainId): void {
+  const file = replacedFile(given, "the record");
   // A fresh name, created (never opened if it exists: a FIFO or a link planted there), then renamed
   // over FILE.
   const temp = `${file}.${randomBytes(6).toString("hex")}.tmp`;

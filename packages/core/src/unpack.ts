@@ -8,6 +8,7 @@ import { chainIdOf, collectWarnings, imageRequest, refuseArtifact } from "./prol
 import { recordTree, saveTreeRecord } from "./tree-record.js";
 import {
   openImage,
+  replacedFile,
   type Image,
   type ImageReference,
   type Platform,
@@ -114,6 +115,7 @@ function refuseDestinationInImage(ref: ImageReference, dest: string): void {
 
 /** Where the record goes, checked before any work: a bad one would fail the unpack at its end. */
 function checkRecordPlace(record: string, dest: string, given: string): void {
+  replacedFile(record, "the record");
   if (`${resolve(record)}/`.startsWith(`${resolve(dest)}/`)) {
     throw new TargetError(
       "STRATA_BAD_RECORD",

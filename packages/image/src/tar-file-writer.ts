@@ -10,6 +10,7 @@ import { closeSync, openSync, readSync, renameSync, rmSync, write, writeSync } f
 import { basename, dirname, join, resolve } from "node:path";
 import { BLOCK, encodeHeader, paddingOf } from "@strata-oci/layer";
 import { TargetError } from "@strata-oci/errors";
+import { replacedFile } from "./replaced-file.js";
 
 export class TarFileWriter {
   readonly #file: string;
@@ -22,10 +23,11 @@ export class TarFileWriter {
   readonly #atExit = (): void => this.discard();
 
   constructor(file: string) {
-    this.#file = file;
+    // A device, FIFO or directory there is refused now, before anything is read or written.
+    this.#file = replacedFile(file, "the archive");
     this.#temporary = join(
-      dirname(resolve(file)),
-      `.${basename(file)}.strata-${randomBytes(6).toString("hex")}`,
+      dirname(resolve(this.#file)),
+      `.${basename(this.#file)}.strata-${randomBytes(6).toString("hex")}`,
     );
   }
 

@@ -5,7 +5,6 @@ export const MERGE_ERROR_CODES = [
   "STRATA_SYMLINK_LOOP",
   "STRATA_UNREPRESENTABLE",
   "STRATA_DEST_NOT_EMPTY",
-  "STRATA_BAD_DESTINATION",
 ] as const;
 
 declare module "@strata-oci/errors" {

@@ -17,7 +17,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { TargetError } from "@strata-oci/errors";
-import { parseImageReference } from "@strata-oci/image";
+import { parseImageReference, replacedFile } from "@strata-oci/image";
 import { pipeClosed, stdoutDrained } from "./closed-pipe.js";
 import { UsageError } from "./command.js";
 
@@ -164,8 +164,10 @@ export async function writeTarOutput(
       await pipeline(Readable.from(chunks, { objectMode: false }), process.stdout, { end: false });
     return;
   }
-  refuseOutputInside(output, reads);
-  const temporary = `${output}.strata-${process.pid}.tmp`;
+  // Through a symlink, the file it names; a device, FIFO or directory is refused.
+  const target = replacedFile(output, "the tar");
+  refuseOutputInside(target, reads);
+  const temporary = `${target}.strata-${process.pid}.tmp`;
   // The file's own failures (a full disk, a directory that is not there) are the user's to fix:
   // typed, never an internal error; the source's errors pass as they are.
   const onFile = <T>(step: () => T): T => {
@@ -185,7 +187,7 @@ export async function writeTarOutput(
     } finally {
       closeSync(fd);
     }
-    onFile(() => renameSync(temporary, output));
+    onFile(() => renameSync(temporary, target));
   } catch (error) {
     rmSync(temporary, { force: true });
     throw error;

@@ -2,6 +2,7 @@ import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { analyseImage, type ImageAnalysis } from "@strata-oci/core";
 import { TargetError } from "@strata-oci/errors";
+import { replacedFile } from "@strata-oci/image";
 import { isUtf8 } from "@strata-oci/layer";
 import { analysisText } from "../cli/analysis-text.js";
 import { UsageError, type Command } from "../cli/command.js";
@@ -176,7 +177,8 @@ function analysisJson(
 }
 
 /** The page written beside FILE and renamed over it: never half a report. */
-function writeReport(file: string, page: string): void {
+function writeReport(given: string, page: string): void {
+  const file = replacedFile(given, "the report");
   const temporary = join(dirname(resolve(file)), `.${basename(file)}.strata-${process.pid}`);
   try {
     writeFileSync(temporary, page);
