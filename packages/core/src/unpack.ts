@@ -1,4 +1,4 @@
-import { realpathSync, statSync } from "node:fs";
+import { accessSync, constants, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { readLayer, type Layer, type LayerLimits, type ZstdBackend } from "@strata-oci/layer";
 import { AbortedError, TargetError, withErrorContext } from "@strata-oci/errors";
@@ -131,6 +131,17 @@ function checkRecordPlace(record: string, dest: string, given: string): void {
       "STRATA_BAD_RECORD",
       `the record ${record} would go into ${dir}, which is not a directory`,
       { hint: "write the record into a directory that exists, beside DEST" },
+    );
+  }
+  // Found only after the whole unpack, it failed the command with DEST in place.
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    throw new TargetError(
+      "STRATA_BAD_RECORD",
+      `the record ${record} cannot be written into ${dir}: ${code}`,
+      { hint: "write the record into a directory you can write, beside DEST", cause },
     );
   }
 }

@@ -90,6 +90,27 @@ describe("a FILE that is not a regular file is refused, left as it was (#24 foll
     expect(existsSync(join(work.path, "never-unpacked"))).toBe(false);
   });
 
+  it.skipIf(!privileged)(
+    "unpack --record into a directory that cannot be written: refused before unpacking, no DEST",
+    () => {
+      const readOnly = join(work.path, "read-only");
+      mkdirSync(readOnly);
+      expect(
+        spawnSync("mount", ["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", readOnly]).status,
+      ).toBe(0);
+      try {
+        const dest = join(work.path, "not-unpacked");
+        const run = strata("unpack", "-q", "--record", join(readOnly, "rec"), SAMPLE, dest);
+        expect(run.status).toBe(1);
+        expect(run.stderr).toContain("code: STRATA_BAD_RECORD");
+        expect(run.stderr).toContain("EROFS");
+        expect(existsSync(dest)).toBe(false);
+      } finally {
+        spawnSync("umount", [readOnly]);
+      }
+    },
+  );
+
   it("through a symlink to a file, that file is written; the link stays a link", () => {
     const dir = join(work.path, "linked");
     mkdirSync(dir);
