@@ -26,6 +26,7 @@ import {
   openContainerImage,
   readTreeRecord,
   saveTreeRecord,
+  checkRecordWritable,
   TreeRecord,
   unpack,
   type UnpackProgress,
@@ -132,6 +133,8 @@ async function repackInto(
     options.record === undefined
       ? undefined
       : matchingRecord(options.record, options.rootfs, image.config.diffIds, image.reference);
+  // The record is written again at the end, after the new image: it must be writable now.
+  if (options.record !== undefined) checkRecordWritable(options.record);
   // Without a record: IMAGE unpacked beside ROOTFS, the same filesystem as
   // the tree it is compared with (the system's /tmp was a slower disk here:
   // 11.7 s instead of 3.1 s for Debian).

@@ -48,6 +48,7 @@ export {
   readTreeRecord,
   recordTree,
   saveTreeRecord,
+  checkRecordWritable,
   TreeRecord,
   type RecordedEntry,
   type RecordedKind,

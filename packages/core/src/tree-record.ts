@@ -7,6 +7,7 @@
 // unpack of the image, and reads only what changed.
 import { randomBytes } from "node:crypto";
 import {
+  accessSync,
   closeSync,
   constants,
   fstatSync,
@@ -17,9 +18,11 @@ import {
   readSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
   type BigIntStats,
 } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { childPath, DEFAULT_LAYER_LIMITS, type EntryPath } from "@strata-oci/layer";
 import { TargetError } from "@strata-oci/errors";
 import { replacedFile } from "@strata-oci/image";
@@ -136,6 +139,33 @@ export function recordTree(dir: string, chainId: string): TreeRecord {
 const sleep = (ms: number): void => {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 };
+
+/**
+ * Refuses, before any work, a record FILE that could not be written at the end (when a failure
+ * would come after an unpack or a new image was made): FILE not a regular file or a new name,
+ * or its directory missing or not writable.
+ */
+export function checkRecordWritable(record: string): void {
+  replacedFile(record, "the record");
+  const dir = dirname(resolve(record));
+  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) {
+    throw new TargetError(
+      "STRATA_BAD_RECORD",
+      `the record ${record} would go into ${dir}, which is not a directory`,
+      { hint: "write the record into a directory that exists, beside DEST" },
+    );
+  }
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    throw new TargetError(
+      "STRATA_BAD_RECORD",
+      `the record ${record} cannot be written into ${dir}: ${code}`,
+      { hint: "write the record into a directory you can write, beside DEST", cause },
+    );
+  }
+}
 
 /**
  * Writes `record` to `file` (atomically) as the record of the tree of

@@ -1,14 +1,13 @@
-import { accessSync, constants, realpathSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { realpathSync } from "node:fs";
+import { resolve } from "node:path";
 import { readLayer, type Layer, type LayerLimits, type ZstdBackend } from "@strata-oci/layer";
 import { AbortedError, TargetError, withErrorContext } from "@strata-oci/errors";
 import { layerProgress } from "./layer-progress.js";
 import { LayerPrefetch, PREFETCH_CONCURRENCY, streamed } from "./prefetch.js";
 import { chainIdOf, collectWarnings, imageRequest, refuseArtifact } from "./prologue.js";
-import { recordTree, saveTreeRecord } from "./tree-record.js";
+import { checkRecordWritable, recordTree, saveTreeRecord } from "./tree-record.js";
 import {
   openImage,
-  replacedFile,
   type Image,
   type ImageReference,
   type Platform,
@@ -115,7 +114,6 @@ function refuseDestinationInImage(ref: ImageReference, dest: string): void {
 
 /** Where the record goes, checked before any work: a bad one would fail the unpack at its end. */
 function checkRecordPlace(record: string, dest: string, given: string): void {
-  replacedFile(record, "the record");
   if (`${resolve(record)}/`.startsWith(`${resolve(dest)}/`)) {
     throw new TargetError(
       "STRATA_BAD_RECORD",
@@ -125,25 +123,7 @@ function checkRecordPlace(record: string, dest: string, given: string): void {
       },
     );
   }
-  const dir = dirname(resolve(record));
-  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) {
-    throw new TargetError(
-      "STRATA_BAD_RECORD",
-      `the record ${record} would go into ${dir}, which is not a directory`,
-      { hint: "write the record into a directory that exists, beside DEST" },
-    );
-  }
-  // Found only after the whole unpack, it failed the command with DEST in place.
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
-    throw new TargetError(
-      "STRATA_BAD_RECORD",
-      `the record ${record} cannot be written into ${dir}: ${code}`,
-      { hint: "write the record into a directory you can write, beside DEST", cause },
-    );
-  }
+  checkRecordWritable(record);
 }
 
 /**

@@ -111,6 +111,31 @@ describe("a FILE that is not a regular file is refused, left as it was (#24 foll
     },
   );
 
+  it.skipIf(!privileged)(
+    "repack --record whose record cannot be written back: refused before the new image is made",
+    () => {
+      const records = join(work.path, "records");
+      mkdirSync(records);
+      expect(spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", records]).status).toBe(0);
+      try {
+        const rootfs = join(work.path, "repack-rootfs");
+        const record = join(records, "rec");
+        const unpacked = strata("unpack", "-q", "--record", record, SAMPLE, rootfs);
+        expect(unpacked.status, unpacked.stderr).toBe(0);
+        expect(spawnSync("mount", ["-o", "remount,ro", records]).status).toBe(0);
+        writeFileSync(join(rootfs, "added.txt"), "new\n");
+        const out = join(work.path, "repacked");
+        const run = strata("repack", "-q", "--record", record, SAMPLE, rootfs, `oci:${out}:t`);
+        expect(run.status).toBe(1);
+        expect(run.stderr).toContain("code: STRATA_BAD_RECORD");
+        expect(run.stderr).toContain("EROFS");
+        expect(existsSync(out)).toBe(false);
+      } finally {
+        spawnSync("umount", [records]);
+      }
+    },
+  );
+
   it("through a symlink to a file, that file is written; the link stays a link", () => {
     const dir = join(work.path, "linked");
     mkdirSync(dir);
