@@ -31,6 +31,8 @@ export class BodySpool {
       const fd = openSync(file, "wx+", 0o600);
       unlinkSync(file);
       return new BodySpool(fd);
+    } catch (cause) {
+      throw spoolError(cause);
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }

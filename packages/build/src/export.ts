@@ -68,6 +68,14 @@ export async function spooledTree(options: MergedTreeOptions): Promise<SpooledTr
   }
 }
 
+export interface ExportOptions extends MergedTreeOptions {
+  /**
+   * Each chunk is valid only until the next is asked for (the consumer writes or copies it
+   * first): one buffer is reused instead of a new 1 MiB one per chunk, left to the collector.
+   */
+  readonly transientChunks?: boolean | undefined;
+}
+
 /**
  * The image's merged tree as one tar stream, what `docker export` gives,
  * without writing a rootfs: first every directory, symlink, device and fifo
@@ -79,14 +87,6 @@ export async function spooledTree(options: MergedTreeOptions): Promise<SpooledTr
  * same image gives the same bytes. Every layer is read once, and every byte
  * verified before the first file's bytes are written.
  */
-export interface ExportOptions extends MergedTreeOptions {
-  /**
-   * Each chunk is valid only until the next is asked for (the consumer writes or copies it
-   * first): one buffer is reused instead of a new 1 MiB one per chunk, left to the collector.
-   */
-  readonly transientChunks?: boolean | undefined;
-}
-
 export async function* exportImage(
   options: ExportOptions,
   built?: SpooledTree,

@@ -2,7 +2,7 @@
 // raw error would go unnoticed): each one reached here through the command,
 // typed, with its hint, never an internal error.
 import { spawnSync } from "node:child_process";
-import { chmodSync, cpSync, mkdirSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { tempDir } from "@strata-oci/testing";
@@ -52,8 +52,8 @@ describe("every code reached", () => {
   });
 
   it.runIf(root)(
-    "STRATA_FS_ERROR: the record cannot be written where it was asked for (after the unpack; " +
-      "the unpack is kept)",
+    "STRATA_FS_ERROR: export's tar cannot be written where it was asked for (a directory " +
+      "nobody may write); a record there is refused before the unpack (STRATA_BAD_RECORD)",
     () => {
       const box = join(work.path, "fs-error");
       mkdirSync(join(box, "records"), { recursive: true });
@@ -61,16 +61,22 @@ describe("every code reached", () => {
       // nobody reads the image from the box: the repository may sit in a directory only root reads.
       cpSync(SAMPLE, join(box, "image"), { recursive: true });
       spawnSync("chown", ["65534", box]);
+      const image = `oci:${join(box, "image")}:sample`;
+      expectCode(
+        strataAsNobody(box, ["export", image, "-o", join(box, "records", "x.tar")]),
+        "STRATA_FS_ERROR",
+      );
       expectCode(
         strataAsNobody(box, [
           "unpack",
           "--record",
           join(box, "records", "r"),
-          `oci:${join(box, "image")}:sample`,
+          image,
           join(box, "rootfs"),
         ]),
-        "STRATA_FS_ERROR",
+        "STRATA_BAD_RECORD",
       );
+      expect(existsSync(join(box, "rootfs"))).toBe(false);
     },
   );
 
