@@ -129,6 +129,31 @@ describe("export reads each layer once (#24.4)", () => {
     expect(diff.stdout + diff.stderr).toBe("");
   });
 
+  it("a consumer that writes each chunk synchronously can still be stopped: the abort is seen", async () => {
+    // Zeros: quick to compress here; export's writing does not care what the bytes are.
+    const tar = Buffer.concat([
+      ...encodeMember({ name: "zeros.bin", type: "file", data: Buffer.alloc(64 << 20), mtime: 1 }),
+      Buffer.alloc(1024),
+    ]);
+    writeOciLayout(join(work.path, "zeros"), { layers: [{ tar }], tag: "t" });
+    const controller = new AbortController();
+    let chunks = 0;
+    // As the CLI's -o FILE: each chunk written (here: 5 ms of busy work) before the next. The
+    // abort comes from a timer, which runs only if export lets the event loop turn (SIGINT too).
+    const consumed = (async () => {
+      for await (const _chunk of exportImage({
+        image: `oci:${join(work.path, "zeros")}:t`,
+        transientChunks: true,
+        signal: controller.signal,
+      })) {
+        if (chunks++ === 0) setTimeout(() => controller.abort(), 0);
+        for (const until = performance.now() + 5; performance.now() < until;);
+      }
+    })();
+    await expect(consumed).rejects.toMatchObject({ code: "STRATA_ABORTED" });
+    expect(chunks).toBeLessThan(40);
+  });
+
   it("-o FILE in a directory that is not there is STRATA_FS_ERROR, not an internal error", () => {
     const file = join(work.path, "missing-dir", "out.tar");
     const run = spawnSync(
