@@ -179,11 +179,19 @@ export async function writeTarOutput(
   };
   try {
     const fd = onFile(() => openSync(temporary, "wx", 0o666));
+    // Synchronous writes from a source that never waits (diff's walk) would keep the event loop,
+    // and SIGINT with it, from running until the end: a turn every 50 ms.
+    let turn = performance.now();
     try {
-      for await (const chunk of chunks)
+      for await (const chunk of chunks) {
         onFile(() => {
           for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
         });
+        if (performance.now() - turn > 50) {
+          await new Promise((resolve) => setImmediate(resolve));
+          turn = performance.now();
+        }
+      }
     } finally {
       closeSync(fd);
     }
