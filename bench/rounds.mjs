@@ -70,12 +70,15 @@ export function printTable(title, { times, rss }, paired, againstHeader = "again
       .map((other) => t.map((x, r) => (x / times[other][r]).toFixed(2)).join(", "))
       .join("; ");
     console.log(
-      `| ${tool} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-` +
-        `${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${others.join("; ")} | ` +
+      `| ${cell(tool)} | ${median(t).toFixed(2)} (${Math.min(...t).toFixed(2)}-` +
+        `${Math.max(...t).toFixed(2)}) | ${rss[tool].toFixed(0)} | ${cell(others.join("; "))} | ` +
         `${ratios} |`,
     );
   }
 }
+
+/** A table cell's text: a tool named after a pipeline ("tar -c | igzip") keeps its row whole. */
+const cell = (text) => text.replaceAll("|", "\\|");
 
 /**
  * Installs with apt the Debian packages of the commands missing here: [[command, package], ...].
