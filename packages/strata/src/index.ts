@@ -8,6 +8,7 @@ export {
   repack,
   squash,
   type DiffOptions,
+  type ExportOptions,
   type RepackOptions,
   type RepackResult,
   type SquashOptions,
