@@ -1,6 +1,7 @@
 import {
   BLOCK,
   encodeHeader,
+  EventLoopTurns,
   paddingOf,
   stopIdleWorkers,
   type EntryPath,
@@ -166,8 +167,6 @@ function* tarPieces(
 }
 
 const BATCH = 1 << 20;
-/** The longest the tar is written without letting the event loop run (signals, timers). */
-const MAX_BUSY_MS = 50;
 
 /**
  * The pieces packed into 1 MiB buffers, file bytes read from the spool straight into them: a
@@ -180,7 +179,7 @@ async function* batched(
 ): AsyncGenerator<Buffer> {
   let out = Buffer.allocUnsafe(BATCH);
   let used = 0;
-  let turn = performance.now();
+  const turns = new EventLoopTurns();
   for (const piece of pieces) {
     const bytes = Buffer.isBuffer(piece) ? piece : undefined;
     let { length } = bytes ?? (piece as SpooledBytes);
@@ -195,10 +194,8 @@ async function* batched(
       if (used === BATCH) {
         // A consumer that writes synchronously (the CLI's -o FILE) never lets the event loop run:
         // a turn now and then, or SIGINT waited for the whole tar (a second of a 1 GB one).
-        if (performance.now() - turn > MAX_BUSY_MS) {
-          await new Promise((resolve) => setImmediate(resolve));
-          turn = performance.now();
-        }
+        const turn = turns.due();
+        if (turn !== undefined) await turn;
         if (options.signal?.aborted === true) throw new AbortedError(options.signal.reason);
         yield out;
         if (options.transientChunks !== true) out = Buffer.allocUnsafe(BATCH);

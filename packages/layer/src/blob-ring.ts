@@ -25,12 +25,7 @@ import {
   WAITING,
   WRITTEN,
 } from "../worker/ring-protocol.mjs";
-
-/**
- * The longest the event loop goes without a turn while the ring keeps delivering (timers, signals,
- * abort).
- */
-const MAX_BUSY_MS = 50;
+import { EventLoopTurns } from "./event-loop-turns.js";
 
 /**
  * A blob stored in a file: bytes `start` up to `end` (exclusive; the file's end when undefined).
@@ -223,7 +218,8 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
   let read = origin;
   let lent = 0;
   let reported = 0;
-  let turn = performance.now();
+  // The ring may keep delivering for seconds without a wait.
+  const turns = new EventLoopTurns();
   let finished = false;
   const report = (): void => {
     const read = ring.progress[0] ?? 0;
@@ -251,10 +247,8 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
           read = released(control, read, length);
           yield copy;
         }
-        if (performance.now() - turn > MAX_BUSY_MS) {
-          await new Promise((resolve) => setImmediate(resolve));
-          turn = performance.now();
-        }
+        const turn = turns.due();
+        if (turn !== undefined) await turn;
         continue;
       }
       if (outcome?.type === "error") throw workerError(outcome, job);
@@ -267,7 +261,7 @@ export async function* readBlobOffThread(job: BlobJob): AsyncGenerator<Buffer> {
       if (!askToBeWoken(control, read)) continue;
       await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
-      turn = performance.now();
+      turns.rested();
     }
   } finally {
     ring.listen(undefined);

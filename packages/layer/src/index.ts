@@ -67,6 +67,7 @@ export {
   type ReadLayerOptions,
 } from "./read-layer.js";
 export { GrowingFile } from "./growing-file.js";
+export { EventLoopTurns } from "./event-loop-turns.js";
 export { type BlobFile, type GzipBackend } from "./blob-ring.js";
 export {
   blobWorkerPairsStarted,

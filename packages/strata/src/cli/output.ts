@@ -18,6 +18,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { TargetError } from "@strata-oci/errors";
 import { parseImageReference, replacedFile } from "@strata-oci/image";
+import { EventLoopTurns } from "@strata-oci/layer";
 import { pipeClosed, stdoutDrained } from "./closed-pipe.js";
 import { UsageError } from "./command.js";
 
@@ -180,17 +181,15 @@ export async function writeTarOutput(
   try {
     const fd = onFile(() => openSync(temporary, "wx", 0o666));
     // Synchronous writes from a source that never waits (diff's walk) would keep the event loop,
-    // and SIGINT with it, from running until the end: a turn every 50 ms.
-    let turn = performance.now();
+    // and SIGINT with it, from running until the end.
+    const turns = new EventLoopTurns();
     try {
       for await (const chunk of chunks) {
         onFile(() => {
           for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
         });
-        if (performance.now() - turn > 50) {
-          await new Promise((resolve) => setImmediate(resolve));
-          turn = performance.now();
-        }
+        const turn = turns.due();
+        if (turn !== undefined) await turn;
       }
     } finally {
       closeSync(fd);
@@ -206,16 +205,26 @@ export async function writeTarOutput(
 function outputError(error: unknown, output: string): unknown {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return error;
-  const full = code === "ENOSPC" || code === "EDQUOT";
+  return writeError(error as NodeJS.ErrnoException, output, {
+    full: "free space where FILE goes, or write it elsewhere; no partial file was left",
+    other: "give a FILE in a directory that exists and that you can write",
+  });
+}
+
+/**
+ * A write that failed (FILE, stdout) as the user's to fix: STRATA_NO_SPACE for a full disk or
+ * quota, else STRATA_FS_ERROR; the hint for each.
+ */
+export function writeError(
+  failed: NodeJS.ErrnoException,
+  place: string,
+  hints: { readonly full: string; readonly other: string },
+): TargetError {
+  const full = failed.code === "ENOSPC" || failed.code === "EDQUOT";
   return new TargetError(
     full ? "STRATA_NO_SPACE" : "STRATA_FS_ERROR",
-    `cannot write ${output}: ${code}`,
-    {
-      hint: full
-        ? "free space where FILE goes, or write it elsewhere; no partial file was left"
-        : "give a FILE in a directory that exists and that you can write",
-      cause: error,
-    },
+    `cannot write ${place}: ${failed.code ?? failed.message}`,
+    { hint: full ? hints.full : hints.other, cause: failed },
   );
 }
 
