@@ -34,6 +34,7 @@ export {
 } from "./open-destination.js";
 export { putNewBlob } from "./new-blob.js";
 export { replacedFile } from "./replaced-file.js";
+export { editDistance } from "./edit-distance.js";
 export { copyLayers, type BlobCopyRequest, type BlobCounts } from "./copy-blobs.js";
 export { OCI_LAYER_OF } from "./media-types.js";
 export { imageTransports, parseImageReference, registerTransport } from "./transports/index.js";

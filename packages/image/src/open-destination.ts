@@ -3,6 +3,7 @@
 import { ImageError } from "@strata-oci/errors";
 import type { ImageDestination } from "./destination.js";
 import type { RegistryOptions } from "./registry/registry-client.js";
+import { editDistance } from "./edit-distance.js";
 import { pathAndTag, type ImageReference } from "./transport.js";
 import { ociReference } from "./transports/oci.js";
 import { imageTransports, parseImageReference } from "./transports/index.js";
@@ -46,27 +47,6 @@ function misspeltTransport(name: string): string | undefined {
   return imageTransports()
     .map((transport) => transport.name)
     .find((known) => editDistance(name, known) <= (known.length >= 6 ? 2 : 1));
-}
-
-/** Levenshtein distance, a swap of neighbours counting one. */
-function editDistance(a: string, b: string): number {
-  const rows = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) {
-      const row = rows[i] as number[];
-      const above = rows[i - 1] as number[];
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min(
-        (above[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        (above[j - 1] as number) + cost,
-      );
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        row[j] = Math.min(row[j] as number, ((rows[i - 2] as number[])[j - 2] as number) + 1);
-    }
-  return (rows[a.length] as number[])[b.length] as number;
 }
 
 export function openDestination(

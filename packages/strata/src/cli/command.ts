@@ -2,6 +2,7 @@
 // each declares its usage, what it does, its flags and its examples once,
 // and the help, the parser and the list of commands are made from that.
 import { parseArgs } from "node:util";
+import { editDistance } from "@strata-oci/image";
 
 /** A mistake in the command line: exit status 2, with the command's help named. */
 export class UsageError extends Error {}
@@ -130,27 +131,11 @@ function closestFlag(command: Command, name: string): string | undefined {
   let best: { name: string; distance: number } | undefined;
   for (const flag of flagsOf(command)) {
     const contains = name.length >= 3 && (flag.name.includes(name) || name.includes(flag.name));
-    const distance = contains ? 1 : edits(flag.name, name);
+    const distance = contains ? 1 : editDistance(flag.name, name);
     if (distance <= 2 && (best === undefined || distance < best.distance))
       best = { name: flag.name, distance };
   }
   return best?.name;
-}
-
-/** Levenshtein distance. */
-function edits(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++)
-      next[j] = Math.min(
-        (row[j] as number) + 1,
-        (next[j - 1] as number) + 1,
-        (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    row = next;
-  }
-  return row[b.length] as number;
 }
 
 const GO_TRUE = new Set(["1", "t", "T", "TRUE", "true", "True"]);
