@@ -1,12 +1,13 @@
 // The strata command: finds the command in the table (commands/index.ts),
 // parses its flags, runs it, and turns what it throws into an exit status
 // and a message.
-import { StrataError, TargetError } from "@strata-oci/errors";
+import { StrataError } from "@strata-oci/errors";
 import { escapeText } from "@strata-oci/layer";
 import { parseCommandLine, UsageError, type Command } from "./cli/command.js";
 import { commandHelp, mainHelp } from "./cli/help.js";
 import { pipeClosed, SIGPIPE_STATUS, stdoutFailure, stopOnClosedPipe } from "./cli/closed-pipe.js";
 import { interruptedStatus } from "./cli/signals.js";
+import { writeError } from "./cli/output.js";
 import { version, versionReport } from "./cli/version.js";
 import { COMMANDS } from "./commands/index.js";
 
@@ -46,12 +47,10 @@ function answered(command: string | undefined, topic: string | undefined): numbe
 
 /** A write to stdout that failed otherwise than by EPIPE: a full disk or a broken device. */
 function stdoutError(failed: NodeJS.ErrnoException): StrataError {
-  const full = failed.code === "ENOSPC" || failed.code === "EDQUOT";
-  return new TargetError(
-    full ? "STRATA_NO_SPACE" : "STRATA_FS_ERROR",
-    `cannot write to stdout: ${failed.code ?? failed.message}`,
-    { hint: full ? "free space where stdout goes" : "check where stdout is redirected" },
-  );
+  return writeError(failed, "to stdout", {
+    full: "free space where stdout goes",
+    other: "check where stdout is redirected",
+  });
 }
 
 /** What a command threw, told to the user: the exit status. */
