@@ -41,6 +41,7 @@ export class BodySpool {
   /** Layer `index`'s entries passed on, each file's bytes kept as they pass. */
   async *keep(index: number, entries: AsyncIterable<LayerEntry>): AsyncIterable<LayerEntry> {
     let offsets = new Float64Array(1024);
+    this.#offsets[index] = offsets;
     let ordinal = 0;
     for await (const entry of entries) {
       if (entry.kind === "file") {
@@ -48,9 +49,9 @@ export class BodySpool {
           const grown = new Float64Array(offsets.length * 2);
           grown.set(offsets);
           offsets = grown;
+          this.#offsets[index] = offsets;
         }
         offsets[ordinal] = this.#end;
-        this.#offsets[index] = offsets;
         const rest = this.#write(entry.body);
         if (rest !== undefined) await rest;
       }

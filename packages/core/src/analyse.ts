@@ -91,7 +91,6 @@ export async function analyseImage(options: AnalyseOptions): Promise<ImageAnalys
       layers.reduce((total, layer) => total + pick(layer), 0);
     const fileBytes = sum((l) => l.fileBytes);
     const keptBytes = sum((l) => l.keptBytes);
-
     return {
       image,
       layers,
