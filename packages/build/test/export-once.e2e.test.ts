@@ -10,6 +10,7 @@ import { exportImage } from "@strata-oci/build";
 import { writeOciLayout } from "@strata-oci/image";
 import { encodeMember } from "@strata-oci/layer";
 import { tempDir } from "@strata-oci/testing";
+import { withTmpfs } from "../../../test/support/tmpfs.js";
 
 const SAMPLE = join(import.meta.dirname, "..", "..", "..", "fixtures", "sample", "oci");
 const BIN = join(import.meta.dirname, "..", "..", "strata", "bin", "strata.js");
@@ -25,18 +26,6 @@ async function exported(
   for await (const chunk of exportImage({ image, ...(onProgress ? { onProgress } : {}) }))
     parts.push(Buffer.from(chunk));
   return Buffer.concat(parts);
-}
-
-/** `run` with a 1 MiB tmpfs mounted at a new directory `name` (root only), unmounted after. */
-function withFullDisk(name: string, run: (dir: string) => void): void {
-  const dir = join(work.path, name);
-  mkdirSync(dir);
-  expect(spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]).status).toBe(0);
-  try {
-    run(dir);
-  } finally {
-    spawnSync("umount", [dir]);
-  }
 }
 
 /** A one-layer image holding a file of `size` bytes (a pattern, so that a wrong offset shows). */
@@ -174,7 +163,7 @@ describe("export reads each layer once (#24.4)", () => {
     "-o FILE on a full filesystem is STRATA_NO_SPACE, and no partial file is left",
     () => {
       const image = bigFileImage("full-out", 4 << 20);
-      withFullDisk("full-fs", (out) => {
+      withTmpfs(join(work.path, "full-fs"), "size=1m", (out) => {
         const run = spawnSync(
           process.execPath,
           [BIN, "export", "-q", image, "-o", join(out, "x.tar")],
@@ -192,7 +181,7 @@ describe("export reads each layer once (#24.4)", () => {
     "a TMPDIR without room for the bytes is STRATA_FS_ERROR naming TMPDIR; no tar is left",
     () => {
       const image = bigFileImage("too-big", 4 << 20);
-      withFullDisk("small-tmp", (tmp) => {
+      withTmpfs(join(work.path, "small-tmp"), "size=1m", (tmp) => {
         const file = join(work.path, "too-big.tar");
         const run = spawnSync(process.execPath, [BIN, "export", "-q", image, "-o", file], {
           env: { ...process.env, TMPDIR: tmp },

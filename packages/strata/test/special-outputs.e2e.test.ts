@@ -16,6 +16,7 @@ import {
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { tempDir } from "@strata-oci/testing";
+import { withTmpfs } from "../../../test/support/tmpfs.js";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 const BIN = join(ROOT, "packages", "strata", "bin", "strata.js");
@@ -93,31 +94,21 @@ describe("a FILE that is not a regular file is refused, left as it was (#24 foll
   it.skipIf(!privileged)(
     "unpack --record into a directory that cannot be written: refused before unpacking, no DEST",
     () => {
-      const readOnly = join(work.path, "read-only");
-      mkdirSync(readOnly);
-      expect(
-        spawnSync("mount", ["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", readOnly]).status,
-      ).toBe(0);
-      try {
+      withTmpfs(join(work.path, "read-only"), "ro,size=1m", (readOnly) => {
         const dest = join(work.path, "not-unpacked");
         const run = strata("unpack", "-q", "--record", join(readOnly, "rec"), SAMPLE, dest);
         expect(run.status).toBe(1);
         expect(run.stderr).toContain("code: STRATA_BAD_RECORD");
         expect(run.stderr).toContain("EROFS");
         expect(existsSync(dest)).toBe(false);
-      } finally {
-        spawnSync("umount", [readOnly]);
-      }
+      });
     },
   );
 
   it.skipIf(!privileged)(
     "repack --record whose record cannot be written back: refused before the new image is made",
     () => {
-      const records = join(work.path, "records");
-      mkdirSync(records);
-      expect(spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", records]).status).toBe(0);
-      try {
+      withTmpfs(join(work.path, "records"), "size=1m", (records) => {
         const rootfs = join(work.path, "repack-rootfs");
         const record = join(records, "rec");
         const unpacked = strata("unpack", "-q", "--record", record, SAMPLE, rootfs);
@@ -130,9 +121,7 @@ describe("a FILE that is not a regular file is refused, left as it was (#24 foll
         expect(run.stderr).toContain("code: STRATA_BAD_RECORD");
         expect(run.stderr).toContain("EROFS");
         expect(existsSync(out)).toBe(false);
-      } finally {
-        spawnSync("umount", [records]);
-      }
+      });
     },
   );
 
